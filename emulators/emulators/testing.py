@@ -1,0 +1,134 @@
+"""Start an emulator as a real server process on a free loopback port, for tests and benchmarks.
+
+Both emulators expose the same admin surface under ``/_emulator/`` (no auth, never counted as
+API calls): ``GET health``, ``GET stats``, ``POST stats/reset``, ``POST faults``,
+``DELETE faults`` and emulator-specific endpoints documented in ``emulators/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmulatorProcess:
+    """One emulator server process (`emulator KIND --port P --data-dir D ...`)."""
+
+    def __init__(
+        self,
+        kind: str,
+        data_dir: str | os.PathLike[str],
+        args: list[str] | tuple[str, ...] = (),
+        port: int | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        if kind not in {"salesforce", "intercom"}:
+            raise ValueError(f"unknown emulator kind {kind!r}")
+        self.kind = kind
+        self.data_dir = Path(data_dir)
+        self.args = list(args)
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir / f"{kind}-server.log"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.kind == "salesforce" else "http"
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server, e.g. ``https://127.0.0.1:PORT``."""
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_path(self) -> Path:
+        """CA certificate the Salesforce emulator writes for clients to trust."""
+        return self.data_dir / "ca.pem"
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.scheme != "https":
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
+    def start(self) -> EmulatorProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "emulators", self.kind,
+            "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.kind} emulator exited with {self.proc.returncode}; "
+                    f"see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+                )
+            try:
+                if self.scheme == "https" and not self.ca_path.exists():
+                    raise FileNotFoundError(self.ca_path)
+                self.admin("GET", "health")
+                return self
+            except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+                last_error = exc
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.kind} emulator did not start in time: {last_error}")
+
+    def admin(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> Any:
+        """Call ``/_emulator/<path>`` and return the decoded JSON answer (or None)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.url}/_emulator/{path.lstrip('/')}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._ssl_context()) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(
+                f"admin {method} {path} answered {exc.code}: {exc.read()[:500]!r}"
+            ) from exc
+        return json.loads(raw) if raw else None
+
+    def stats(self) -> dict[str, Any]:
+        return self.admin("GET", "stats")
+
+    def reset_stats(self) -> None:
+        self.admin("POST", "stats/reset")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

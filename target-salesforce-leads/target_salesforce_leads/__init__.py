@@ -1,0 +1,1 @@
+"""Singer target that upserts records into Salesforce by external id."""

@@ -1,0 +1,1 @@
+"""Singer mapper turning Intercom records into Salesforce Leads and Tasks from mapping files."""
