@@ -1,0 +1,189 @@
+"""A thin Bulk API 2.0 ingest client with per-record outcomes.
+
+simple-salesforce's Bulk 2.0 helpers write None as an empty cell (which Salesforce ignores), take
+columns from an unordered set, never renew an expired session and return only counts. This client
+writes CSV with a fixed header, ``#N/A`` for null and quoting that survives any value, sends every
+request through :meth:`SalesforceClient.request` (budget, session renewal, retries), and joins
+the result files back to the records by their key column, since result order is not input order.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+import typing as t
+
+from target_salesforce_leads.client import SalesforceClient
+from target_salesforce_leads.composite import ResultFn
+
+NULL = "#N/A"
+_NEEDS_QUOTES = (",", '"', "\n", "\r")
+
+
+def csv_cell(value: t.Any) -> str:
+    """Encode one value for a Bulk 2.0 CSV cell (``#N/A`` sets null)."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = repr(value) if value != int(value) or abs(value) >= 1e15 else str(int(value))
+        if "e" in text:
+            text = format(value, "f")
+    else:
+        text = str(value)
+    if not text:
+        return '""'
+    if any(ch in text for ch in _NEEDS_QUOTES) or text[0] == " " or text[-1] == " ":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class BulkJobFailed(Exception):
+    """A Bulk job ended Failed or Aborted."""
+
+
+class BulkUpload:
+    """Records of one job, streamed to a temporary CSV file."""
+
+    def __init__(self, sobject: str, operation: str, key_field: str, columns: list[str]) -> None:
+        self.sobject = sobject
+        self.operation = operation
+        self.key_field = key_field
+        self.columns = [key_field, *[c for c in columns if c != key_field]]
+        fd, self.path = tempfile.mkstemp(prefix=f"sf-bulk-{sobject}-", suffix=".csv")
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._fh.write(",".join(self.columns) + "\n")
+        self.tokens: dict[str, t.Any] = {}
+        self.size = 0
+
+    def add(self, token: t.Any, fields: dict[str, t.Any]) -> None:
+        key = str(fields[self.key_field])
+        self.tokens[key] = token
+        cells = [
+            csv_cell(fields[c]) if c in fields else ""  # absent: leave the field untouched
+            for c in self.columns
+        ]
+        line = ",".join(cells) + "\n"
+        self.size += len(line)
+        self._fh.write(line)
+
+    def add_raw(self, token: t.Any, cells: list[str]) -> None:
+        """Add a row read back from another upload of the same columns."""
+        self.tokens[cells[0]] = token
+        line = ",".join(
+            c if c in ("", NULL) else csv_cell(c) for c in cells
+        ) + "\n"
+        self.size += len(line)
+        self._fh.write(line)
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def run_bulk_job(
+    client: SalesforceClient,
+    upload: BulkUpload,
+    on_result: ResultFn,
+    poll_max_seconds: float = 3600.0,
+) -> None:
+    """Run one ingest job and report each record's outcome.
+
+    Records that Salesforce reports neither as successful nor as failed stay pending: the caller
+    sees them as the keys left in ``upload.tokens`` after this returns or raises.
+
+    Raises:
+        BulkJobFailed: If the job ends Failed/Aborted (after per-record results were reported).
+    """
+    upload.close()
+    spec: dict[str, t.Any] = {
+        "object": upload.sobject,
+        "operation": upload.operation,
+        "contentType": "CSV",
+        "lineEnding": "LF",
+        "columnDelimiter": "COMMA",
+    }
+    if upload.operation == "upsert":
+        spec["externalIdFieldName"] = upload.key_field
+    job = client.request("POST", "jobs/ingest", json=spec, kind="bulk").json()
+    job_id = job["id"]
+    with open(upload.path, "rb") as fh:
+        client.request(
+            "PUT", f"jobs/ingest/{job_id}/batches", data=fh, kind="bulk",
+            headers={"Content-Type": "text/csv"}, expect=(200, 201),
+        )
+    client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"},
+                   kind="bulk")
+    info = _wait(client, job_id, upload, poll_max_seconds)
+    state = info.get("state")
+    _collect(client, job_id, "successfulResults", upload, on_result)
+    if info.get("numberRecordsFailed") or state != "JobComplete":
+        _collect(client, job_id, "failedResults", upload, on_result)
+    if state != "JobComplete":
+        raise BulkJobFailed(str(info.get("errorMessage") or f"job {job_id} ended {state}"))
+
+
+def _wait(
+    client: SalesforceClient, job_id: str, upload: BulkUpload, poll_max_seconds: float
+) -> dict[str, t.Any]:
+    # Each poll is an API call: start after an estimate of the processing time and back off.
+    delay = min(5.0, 0.5 + len(upload.tokens) / 100_000)
+    deadline = time.monotonic() + poll_max_seconds
+    while True:
+        time.sleep(delay)
+        info = client.request("GET", f"jobs/ingest/{job_id}", kind="bulk").json()
+        if info.get("state") in {"JobComplete", "Failed", "Aborted"}:
+            return info
+        if time.monotonic() > deadline:
+            raise BulkJobFailed(
+                f"Bulk job {job_id} was still {info.get('state')} after {poll_max_seconds:.0f}s"
+            )
+        delay = min(15.0, delay * 2)
+
+
+def _collect(
+    client: SalesforceClient, job_id: str, which: str, upload: BulkUpload, on_result: ResultFn
+) -> None:
+    resp = client.request("GET", f"jobs/ingest/{job_id}/{which}", kind="bulk", stream=True)
+    fd, path = tempfile.mkstemp(prefix="sf-bulk-result-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in resp.iter_content(1 << 16):
+                out.write(chunk)
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                return
+            idx = {name: i for i, name in enumerate(header)}
+            key_i = idx.get(upload.key_field)
+            if key_i is None:
+                raise BulkJobFailed(f"{which} of job {job_id} lack the {upload.key_field} column")
+            for row in reader:
+                if len(row) <= key_i:
+                    continue
+                token = upload.tokens.pop(row[key_i], None)
+                if token is None:
+                    continue
+                if which == "successfulResults":
+                    created = row[idx["sf__Created"]].lower() == "true" if "sf__Created" in idx \
+                        else False
+                    rid = row[idx["sf__Id"]] if "sf__Id" in idx else None
+                    on_result(token, True, created, rid, "", "")
+                else:
+                    err = row[idx["sf__Error"]] if "sf__Error" in idx else "UNKNOWN:failed"
+                    code, _, message = err.partition(":")
+                    on_result(token, False, False, None, code.strip() or "UNKNOWN",
+                              message.strip())
+    finally:
+        os.unlink(path)

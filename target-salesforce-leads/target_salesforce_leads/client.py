@@ -1,0 +1,239 @@
+"""The one HTTP client the target uses for Salesforce's REST and Bulk 2.0 APIs.
+
+Every request goes through :meth:`SalesforceClient.request`, which is where the run's rules live:
+the API budget is charged before the call, ``Sforce-Limit-Info`` is read after it, an expired
+session is renewed and the call repeated, and transient failures are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import typing as t
+from urllib.parse import quote
+
+import requests
+from simple_salesforce.format import format_soql
+
+from target_salesforce_leads.auth import SalesforceAuth
+from target_salesforce_leads.budget import ApiBudget
+
+TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
+
+
+class SalesforceError(Exception):
+    """A Salesforce API call failed for good."""
+
+    def __init__(self, status: int, code: str, message: str, method: str, path: str) -> None:
+        super().__init__(f"{method} {path} answered {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class RetriesExhausted(Exception):
+    """Salesforce kept failing transiently; the records concerned are not written."""
+
+
+def error_of(body: t.Any) -> tuple[str, str]:
+    """Return ``(errorCode, message)`` from a Salesforce error body (a list or an object)."""
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        first = body[0]
+        return str(first.get("errorCode") or first.get("statusCode") or ""), str(
+            first.get("message") or ""
+        )
+    if isinstance(body, dict):
+        if "error" in body:
+            return str(body.get("error")), str(body.get("error_description") or "")
+        return str(body.get("errorCode") or ""), str(body.get("message") or "")
+    return "", ""
+
+
+class SalesforceClient:
+    """Authenticated access to one org, shared by every sink of a run."""
+
+    def __init__(
+        self,
+        config: t.Mapping[str, t.Any],
+        logger: logging.Logger | None = None,
+        budget: ApiBudget | None = None,
+    ) -> None:
+        self.logger = logger or logging.getLogger("target-salesforce-leads")
+        self.session = requests.Session()
+        if config.get("ca_bundle"):
+            self.session.verify = str(config["ca_bundle"])
+        self.session.headers["User-Agent"] = "target-salesforce-leads"
+        self.auth = SalesforceAuth(config, self.session)
+        self.api_version = str(config.get("api_version") or "62.0").lstrip("v")
+        self.budget = budget or ApiBudget(float(config.get("api_budget", 0.5)))
+        self.timeout = float(config.get("request_timeout") or 120)
+        self.max_retries = int(config.get("max_retries", 5))
+        self.backoff_base = float(config.get("retry_backoff_seconds", 1.0))
+        self.allow_duplicate_save = bool(config.get("allow_duplicate_save", False))
+        self._lock = threading.Lock()
+        self.api_calls = 0
+        self.calls_by_kind: dict[str, int] = {}
+        self._describes: dict[str, dict[str, t.Any]] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"{self.auth.instance_url}/services/data/v{self.api_version}"
+
+    def url(self, path: str) -> str:
+        if path.startswith("/services/"):
+            return f"{self.auth.instance_url}{path}"
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.api_calls += 1
+            self.calls_by_kind[kind] = self.calls_by_kind.get(kind, 0) + 1
+
+    def _sleep(self, attempt: int) -> None:
+        delay = min(30.0, self.backoff_base * (2**attempt)) * (0.5 + random.random() / 2)
+        time.sleep(delay)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str = "rest",
+        json: t.Any = None,
+        data: t.Any = None,
+        params: t.Mapping[str, t.Any] | None = None,
+        headers: t.Mapping[str, str] | None = None,
+        expect: tuple[int, ...] = (200, 201, 204),
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send one API request with budget, session renewal and retries.
+
+        Args:
+            method: HTTP method.
+            path: Path below ``/services/data/vNN.0`` or a full ``/services/...`` path.
+            kind: Label for the per-kind call counter.
+            json: JSON body.
+            data: Raw body (e.g. CSV bytes or an open file).
+            params: Query string parameters.
+            headers: Extra headers.
+            expect: Statuses that count as success.
+            stream: Do not read the body eagerly (large CSV results).
+
+        Returns:
+            The successful response.
+
+        Raises:
+            SalesforceError: For a non-transient error answer.
+            RetriesExhausted: When transient failures outlast ``max_retries``.
+            BudgetExhausted: When the call would exceed the run's API budget.
+        """
+        url = self.url(path)
+        refreshed = False
+        attempt = 0
+        while True:
+            self.budget.charge(1)
+            generation = self.auth.generation
+            hdrs = {"Authorization": f"Bearer {self.auth.access_token()}"}
+            if self.allow_duplicate_save:
+                hdrs["Sforce-Duplicate-Rule-Header"] = "allowSave=true"
+            if headers:
+                hdrs.update(headers)
+            if hasattr(data, "seek"):
+                data.seek(0)
+            self._count(kind)
+            try:
+                resp = self.session.request(
+                    method, url, json=json, data=data, params=params, headers=hdrs,
+                    timeout=self.timeout, stream=stream,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.max_retries:
+                    raise RetriesExhausted(
+                        f"{method} {path} failed {attempt + 1} times ({type(exc).__name__})"
+                    ) from None
+                self.logger.warning(
+                    "%s %s: %s; retrying (%d/%d)", method, path, type(exc).__name__,
+                    attempt + 1, self.max_retries,
+                )
+                self._sleep(attempt)
+                attempt += 1
+                continue
+            self.budget.observe_header(resp.headers.get("Sforce-Limit-Info"))
+            if resp.status_code in expect:
+                return resp
+            body = _body(resp)
+            code, message = error_of(body)
+            if resp.status_code == 401 and not refreshed:
+                # The session expired (or was revoked): renew it once and repeat the call.
+                self.logger.info("Salesforce session expired; obtaining a new access token.")
+                self.auth.refresh(generation)
+                refreshed = True
+                continue
+            transient = resp.status_code >= 500 or code in TRANSIENT_CODES
+            if transient:
+                if attempt >= self.max_retries:
+                    raise RetriesExhausted(
+                        f"{method} {path} kept failing with {resp.status_code} {code or ''} after "
+                        f"{attempt + 1} attempts"
+                    )
+                self.logger.warning(
+                    "%s %s answered %s %s; retrying (%d/%d)", method, path, resp.status_code,
+                    code, attempt + 1, self.max_retries,
+                )
+                self._sleep(attempt)
+                attempt += 1
+                continue
+            raise SalesforceError(resp.status_code, code or str(resp.status_code), message,
+                                  method, path)
+
+    # -- REST helpers -----------------------------------------------------------------------
+
+    def describe(self, sobject: str) -> dict[str, t.Any]:
+        """Return the sObject's describe, fetched once per run."""
+        if sobject not in self._describes:
+            resp = self.request("GET", f"sobjects/{quote(sobject)}/describe", kind="describe")
+            self._describes[sobject] = resp.json()
+        return self._describes[sobject]
+
+    def limits(self) -> dict[str, t.Any]:
+        """Return ``/limits`` and feed the daily request figures to the budget."""
+        body = self.request("GET", "limits", kind="limits").json()
+        daily = body.get("DailyApiRequests") or {}
+        if "Max" in daily and "Remaining" in daily:
+            self.budget.observe(int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
+        return body
+
+    def query_pages(self, soql: str) -> t.Iterator[dict[str, t.Any]]:
+        """Yield each page of a SOQL query (``totalSize``, ``records``), following
+        ``nextRecordsUrl``."""
+        resp = self.request("GET", "query", params={"q": soql}, kind="query")
+        page = resp.json()
+        yield page
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            page = self.request("GET", page["nextRecordsUrl"], kind="query").json()
+            yield page
+
+    def query(self, soql: str) -> t.Iterator[dict[str, t.Any]]:
+        """Yield every record of a SOQL query."""
+        for page in self.query_pages(soql):
+            yield from page.get("records") or []
+
+    @staticmethod
+    def soql(template: str, *args: t.Any) -> str:
+        """Format SOQL with safely quoted values (simple-salesforce's quoting)."""
+        return format_soql(template, *args)
+
+    def stats(self) -> dict[str, t.Any]:
+        return {"api_calls": self.api_calls, "by_kind": dict(self.calls_by_kind),
+                "token_requests": self.auth.token_requests}
+
+
+def _body(resp: requests.Response) -> t.Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.text[:500]

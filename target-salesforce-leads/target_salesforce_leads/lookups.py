@@ -1,0 +1,115 @@
+"""Batched read-only lookups: records matching many values, by the cheapest plan.
+
+SOQL ``IN`` lists are packed into queries short enough for a GET request line. When a lookup
+needs several such queries, a paged scan of the whole object may be cheaper (2,000 records a
+page); the first scan page tells the object's size, so the scan is abandoned for chunked
+queries if those cost fewer calls.
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+from urllib.parse import quote_plus
+
+from simple_salesforce.format import quote_soql_value
+
+from target_salesforce_leads.client import SalesforceClient
+
+PAGE = 2000
+
+
+def _norm(value: t.Any) -> str:
+    return str(value).lower()
+
+
+def find_records(
+    client: SalesforceClient,
+    sobject: str,
+    select: list[str],
+    criteria: dict[str, t.Iterable[t.Any]],
+    max_length: int = 15000,
+    where: str = "",
+) -> list[dict[str, t.Any]]:
+    """Return the records of ``sobject`` whose field equals any given value (case-insensitive).
+
+    Args:
+        client: The run's client.
+        sobject: Object to search.
+        select: Fields to read.
+        criteria: ``{field: values}``; a record matches if any field holds one of its values.
+        max_length: Longest URL-encoded SOQL to send in one request.
+        where: Extra condition ANDed to every query.
+    """
+    wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
+    wanted = {f: v for f, v in wanted.items() if v}
+    if not wanted:
+        return []
+    fields = list(dict.fromkeys(["Id", *select, *wanted]))
+    head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
+    if where:
+        head += f"({where}) AND "
+    queries = _pack(head, wanted, max_length)
+    if len(queries) > 1:
+        scanned = _try_scan(client, sobject, fields, wanted, len(queries), where)
+        if scanned is not None:
+            return scanned
+    found: dict[str, dict[str, t.Any]] = {}
+    for soql in queries:
+        for rec in client.query(soql):
+            found[rec["Id"]] = rec
+    return list(found.values())
+
+
+def _pack(head: str, wanted: dict[str, set[str]], max_length: int) -> list[str]:
+    """Pack ``field IN (...)`` clauses into as few queries as fit ``max_length``."""
+    base = len(quote_plus(head)) + 40
+    budget = max(200, max_length - base)
+    queries: list[str] = []
+    current: list[str] = []  # clauses of the query being built
+    used = 0
+    for fld, values in wanted.items():
+        prefix = f"{fld} IN ("
+        clause_vals: list[str] = []
+        clause_len = len(quote_plus(prefix)) + 12
+        for value in sorted(values):
+            q = quote_soql_value(value)
+            q_len = len(quote_plus(q)) + 3
+            if used + clause_len + q_len > budget and (clause_vals or current):
+                if clause_vals:
+                    current.append(f"{prefix}{','.join(clause_vals)})")
+                queries.append(head + " OR ".join(current))
+                current, clause_vals, used = [], [], 0
+                clause_len = len(quote_plus(prefix)) + 12
+            clause_vals.append(q)
+            clause_len += q_len
+        current.append(f"{prefix}{','.join(clause_vals)})")
+        used += clause_len + 8
+    if current:
+        queries.append(head + " OR ".join(current))
+    return queries
+
+
+def _try_scan(
+    client: SalesforceClient,
+    sobject: str,
+    fields: list[str],
+    wanted: dict[str, set[str]],
+    chunk_queries: int,
+    where: str,
+) -> list[dict[str, t.Any]] | None:
+    soql = f"SELECT {', '.join(fields)} FROM {sobject}" + (f" WHERE {where}" if where else "")
+    pages = client.query_pages(soql)
+    first = next(pages)
+    total = int(first.get("totalSize") or 0)
+    if math.ceil(total / PAGE) > chunk_queries:
+        pages.close()
+        return None  # the one page spent is less than what chunking saves
+    found = []
+    page: dict[str, t.Any] | None = first
+    while page is not None:
+        for rec in page.get("records") or []:
+            if any(_norm(rec.get(f)) in vals for f, vals in wanted.items() if rec.get(f)):
+                found.append(rec)
+        page = next(pages, None)
+    return found

@@ -1,0 +1,497 @@
+"""The Salesforce sink: one per stream, upserting into one sObject by an external id."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import typing as t
+from dataclasses import dataclass
+
+from singer_sdk.sinks import BatchSink
+
+from target_salesforce_leads.budget import BudgetExhausted
+from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
+from target_salesforce_leads.client import RetriesExhausted, SalesforceError
+from target_salesforce_leads.composite import write_collections
+from target_salesforce_leads.hashes import content_hash
+from target_salesforce_leads.lookups import find_records
+from target_salesforce_leads.validation import ObjectSchema, Rejection, validate
+
+if t.TYPE_CHECKING:
+    from target_salesforce_leads.target import TargetSalesforceLeads
+
+_MISSING = "\x00missing:"
+# A person's Lead may have become a Contact: when resolving a polymorphic reference, try the
+# Lead first (following conversion), then the other types it may point to.
+_PREFERRED = ("Lead", "Contact")
+
+
+def _conform(value: t.Any) -> t.Any:
+    """Turn SDK-parsed values back into Salesforce's JSON forms."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        value = value.astimezone(datetime.timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _conform(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_conform(v) for v in value]
+    return value
+
+
+@dataclass
+class _Item:
+    """One surviving record of a batch, kept as its canonical JSON line to bound memory."""
+
+    line: bytes
+    ext: str
+    digest: str
+    done: bool = False
+    route_sobject: str = ""
+
+
+@dataclass
+class _Route:
+    sobject: str
+    operation: str  # upsert | update
+    key_field: str
+    created: bool | None  # known outcome for dry runs; None when unknown
+
+
+class SalesforceSink(BatchSink):
+    """Spools a stream's records, then validates, matches and writes them per batch."""
+
+    MAX_SIZE_DEFAULT = 100_000
+
+    @property
+    def target(self) -> TargetSalesforceLeads:
+        return self._target
+
+    def __init__(self, target: TargetSalesforceLeads, stream_name: str, schema: dict,
+                 key_properties: t.Sequence[str] | None) -> None:
+        self._target = target
+        super().__init__(target, stream_name, schema, key_properties)
+        settings = (self.config.get("stream_settings") or {}).get(stream_name) or {}
+        self.sobject: str = settings.get("sobject") or stream_name
+        keys = list(key_properties or [])
+        self.key_field: str | None = settings.get("external_id_field") or (
+            keys[0] if len(keys) == 1 else None
+        )
+        self._pending: dict[str, bytes] = {}
+        self._missing = 0
+        self.lead_smarts = self.sobject == "Lead" and bool(
+            self.config.get("match_contacts_by_email", True)
+        )
+
+    @property
+    def max_size(self) -> int:
+        return int(self.config.get("batch_size") or self.MAX_SIZE_DEFAULT)
+
+    # -- spooling ---------------------------------------------------------------------------
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Keep the record's canonical JSON, the last one per external id winning."""
+        rec = {k: _conform(v) for k, v in record.items()}
+        line = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=str).encode()
+        ext = rec.get(self.key_field) if self.key_field else None
+        if ext in (None, ""):
+            self._missing += 1
+            key = f"{_MISSING}{self._missing}"
+        else:
+            key = str(ext).lower()
+        self.target.report.received(self.stream_name)
+        if key in self._pending:
+            del self._pending[key]  # last record wins, at its own position
+            self.target.report.merged(self.stream_name)
+        self._pending[key] = line
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    # -- batch ------------------------------------------------------------------------------
+
+    def process_batch(self, context: dict) -> None:
+        """Write the spooled records; never lets a record go unaccounted for."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        target = self.target
+        if target.halted:
+            target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
+            return
+        target.drain_dependencies(self)
+        items: list[_Item] = []
+        try:
+            self._write(pending, items)
+        except (BudgetExhausted, RetriesExhausted, SalesforceError, BulkJobFailed) as exc:
+            left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
+            target.report.count(self.stream_name, self.sobject, "deferred", left)
+            target.halt(exc, left)
+
+    def _reject(self, item_or_line: _Item | bytes, ext: t.Any, rej: Rejection,
+                sobject: str | None = None) -> None:
+        line = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
+        self.target.report.reject(self.stream_name, sobject or self.sobject, ext, rej.code,
+                                  rej.message, json.loads(line))
+        if isinstance(item_or_line, _Item):
+            item_or_line.done = True
+
+    def _write(self, pending: dict[str, bytes], items: list[_Item]) -> None:
+        target = self.target
+        report = target.report
+        dry_run = target.dry_run
+        if self.key_field is None:
+            for line in pending.values():
+                self._reject(line, None, Rejection(
+                    "MISSING_ARGUMENT",
+                    f"Stream {self.stream_name} has no single key property and no "
+                    "external_id_field in stream_settings, so its records cannot be upserted; "
+                    "set stream_settings." + self.stream_name + ".external_id_field."))
+            return
+        schema = target.object_schema(self.sobject)
+        if isinstance(schema, Rejection):
+            for key, line in pending.items():
+                self._reject(line, None if key.startswith(_MISSING) else json.loads(line).get(
+                    self.key_field), schema)
+            return
+        if not schema.is_external_id(self.key_field):
+            rej = Rejection("INVALID_FIELD", f"{self.key_field} is not an External ID field "
+                            f"on {self.sobject}; mark it External ID (and Unique) in Setup or "
+                            "set stream_settings.external_id_field. Run --preflight.")
+            for line in pending.values():
+                self._reject(line, json.loads(line).get(self.key_field), rej)
+            return
+
+        # Pass 1: validate, skip unchanged, collect what lookups need.
+        digests: dict[str, str] = {}
+        if target.skip_unchanged:
+            digests = target.hashes.get_many(
+                self.sobject, [k for k in pending if not k.startswith(_MISSING)])
+        rel_values: dict[tuple[str, str, str | None], set[str]] = {}
+        emails: set[str] = set()
+        unknown_create: list[str] = []
+        for key, line in pending.items():
+            rec = json.loads(line)
+            ext = rec.get(self.key_field)
+            if key.startswith(_MISSING):
+                self._reject(line, ext, Rejection(
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{self.key_field}] (the external id)"))
+                continue
+            rej = validate(rec, schema)
+            if rej:
+                self._reject(line, ext, rej)
+                continue
+            digest = content_hash(line)
+            if digests.get(key) == digest:
+                report.count(self.stream_name, self.sobject, "unchanged")
+                continue
+            items.append(_Item(line=line, ext=str(ext), digest=digest))
+            if self.lead_smarts and rec.get("Email"):
+                emails.add(str(rec["Email"]).lower())
+            for name, value in rec.items():
+                if name in schema.relationships and isinstance(value, dict):
+                    typ = (value.get("attributes") or {}).get("type")
+                    for fld, v in value.items():
+                        if fld != "attributes" and v not in (None, ""):
+                            rel_values.setdefault((name, fld, typ), set()).add(str(v))
+            if not self.lead_smarts and (dry_run or schema.required_on_create):
+                unknown_create.append(str(ext))
+        if not items:
+            return
+
+        # Lookups (read-only, batched).
+        resolved = {k: target.resolve_references(schema, k[0], k[1], k[2], v)
+                    for k, v in rel_values.items()}
+        matcher = LeadMatcher(self, schema, items, emails) if self.lead_smarts else None
+        existing: set[str] = set()
+        if unknown_create:
+            existing = {
+                str(r.get(self.key_field)).lower()
+                for r in find_records(target.client, self.sobject, [self.key_field],
+                                      {self.key_field: unknown_create}, target.soql_max_length)
+            }
+
+        # Pass 2: route every record, then write per route.
+        groups: dict[tuple[str, str, str], list[tuple[int, dict[str, t.Any], bool | None]]] = {}
+        for idx, item in enumerate(items):
+            rec = json.loads(item.line)
+            rej = self._apply_references(rec, schema, resolved)
+            if rej is None and matcher is not None:
+                route, rec, rej = matcher.route(rec, item.ext)
+            elif rej is None:
+                creating = item.ext.lower() not in existing if unknown_create else None
+                route = _Route(self.sobject, "upsert", self.key_field, creating)
+                if creating:
+                    rej = validate(rec, schema, creating=True)
+            if rej is not None:
+                self._reject(item, item.ext, rej)
+                continue
+            item.route_sobject = route.sobject
+            groups.setdefault((route.sobject, route.operation, route.key_field), []).append(
+                (idx, rec, route.created))
+
+        for (sobject, operation, key_field), rows in groups.items():
+            if dry_run:
+                for idx, _rec, created in rows:
+                    outcome = "created" if created else "updated"
+                    report.count(self.stream_name, sobject, outcome)
+                    items[idx].done = True
+                continue
+            self._send(sobject, operation, key_field, rows, items)
+
+    def _apply_references(
+        self,
+        rec: dict[str, t.Any],
+        schema: ObjectSchema,
+        resolved: dict[tuple[str, str, str | None], dict[str, str | None]],
+    ) -> Rejection | None:
+        """Replace relationship objects (``{"Who": {"Ext__c": "x"}}``) with the parent's Id."""
+        for name in [k for k in rec if k in schema.relationships]:
+            value = rec.pop(name)
+            id_field = schema.relationships[name]["name"]
+            if value is None:
+                rec[id_field] = None
+                continue
+            if not isinstance(value, dict):
+                return Rejection("INVALID_FIELD",
+                                 f"{name} must be an object like {{\"ExternalIdField\": value}}")
+            typ = (value.get("attributes") or {}).get("type")
+            pairs = [(f, v) for f, v in value.items() if f != "attributes" and v not in (None, "")]
+            if not pairs:
+                rec[id_field] = None
+                continue
+            fld, v = pairs[0]
+            parent = resolved.get((name, fld, typ), {}).get(str(v).lower())
+            if not parent:
+                types = typ or " or ".join(_ordered(schema.relationships[name]))
+                return Rejection(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    f"No {types} has {fld} = {v}, so the {name} of this {self.sobject} cannot be "
+                    f"set; the record was not written. Sync that record first; it is retried "
+                    "when sent again.")
+            rec[id_field] = parent
+        return None
+
+    def _send(self, sobject: str, operation: str, key_field: str,
+              rows: list[tuple[int, dict[str, t.Any], bool | None]], items: list[_Item]) -> None:
+        target = self.target
+        written: list[tuple[str, str]] = []
+
+        def on_result(idx: int, ok: bool, created: bool, rid: str | None, code: str,
+                      message: str) -> None:
+            item = items[idx]
+            item.done = True
+            if ok:
+                target.report.count(self.stream_name, sobject, "created" if created else "updated")
+                written.append((item.ext.lower(), item.digest))
+                if rid:
+                    target.remember_id(sobject, self.key_field or "", item.ext, rid)
+            else:
+                self._reject(item, item.ext, Rejection(code, message), sobject)
+
+        try:
+            if target.use_bulk(len(rows)):
+                self._send_bulk(sobject, operation, key_field, rows, on_result)
+            else:
+                write_collections(target.client, sobject, operation, key_field,
+                                  ((idx, rec) for idx, rec, _ in rows), on_result)
+        finally:
+            if written and not target.dry_run:
+                target.hashes.put_many(self.sobject, written)
+
+    def _send_bulk(self, sobject: str, operation: str, key_field: str,
+                   rows: list[tuple[int, dict[str, t.Any], bool | None]],
+                   on_result: t.Callable[..., None]) -> None:
+        columns = sorted({c for _, rec, _ in rows for c in rec if c != "attributes"})
+        limit = self.target.bulk_max_bytes
+        upload: BulkUpload | None = None
+        jobs: list[BulkUpload] = []
+        for idx, rec, _ in rows:
+            if upload is None or upload.size > limit:
+                upload = BulkUpload(sobject, operation, key_field, columns)
+                jobs.append(upload)
+            upload.add(idx, rec)
+        for job in jobs:
+            self._run_job(job, on_result)
+
+    def _run_job(self, upload: BulkUpload, on_result: t.Callable[..., None]) -> None:
+        target = self.target
+        try:
+            try:
+                run_bulk_job(target.client, upload, on_result, target.bulk_poll_max_seconds)
+                error = None
+            except BulkJobFailed as exc:
+                error = str(exc)
+            if upload.tokens and error is not None:
+                # The job failed before processing these records: retry them once in a new job.
+                self.logger.warning("Bulk job for %s failed (%s); retrying %d records once.",
+                                    upload.sobject, error, len(upload.tokens))
+                retry = BulkUpload(upload.sobject, upload.operation, upload.key_field,
+                                   upload.columns)
+                try:
+                    tokens = upload.tokens
+                    self._copy_rows(upload, retry, tokens)
+                    try:
+                        run_bulk_job(target.client, retry, on_result, target.bulk_poll_max_seconds)
+                        error = None
+                    except BulkJobFailed as exc:
+                        error = str(exc)
+                    for _key, idx in list(retry.tokens.items()):
+                        on_result(idx, False, False, None, "BULK_JOB_FAILED",
+                                  f"The Bulk API job failed twice: {error}")
+                    retry.tokens.clear()
+                finally:
+                    retry.discard()
+                upload.tokens.clear()
+            elif upload.tokens:
+                for _key, idx in list(upload.tokens.items()):
+                    on_result(idx, False, False, None, "UNKNOWN_OUTCOME",
+                              "Salesforce reported no result for this record in the Bulk job.")
+                upload.tokens.clear()
+        finally:
+            upload.discard()
+
+    @staticmethod
+    def _copy_rows(src: BulkUpload, dst: BulkUpload, tokens: dict[str, t.Any]) -> None:
+        """Copy the CSV rows of ``tokens`` from a finished upload into a new one."""
+        with open(src.path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            key_i = header.index(src.key_field)
+            for row in reader:
+                token = tokens.get(row[key_i])
+                if token is not None:
+                    dst.add_raw(token, row)
+
+
+def _ordered(ref_field: dict[str, t.Any]) -> list[str]:
+    refs = list(ref_field.get("referenceTo") or [])
+    return sorted(refs, key=lambda r: _PREFERRED.index(r) if r in _PREFERRED else 99)
+
+
+class LeadMatcher:
+    """Decides where a Lead record goes: its Lead, a matching Contact, an adopted Lead, or new."""
+
+    def __init__(self, sink: SalesforceSink, schema: ObjectSchema, items: list[_Item],
+                 emails: set[str]) -> None:
+        target = sink.target
+        self.sink = sink
+        self.schema = schema
+        self.key = str(sink.key_field)
+        exts = [it.ext for it in items]
+        lead_fields = [self.key, "Email", "IsConverted", "ConvertedContactId"]
+        lead_fields = [f for f in lead_fields if schema.has_field(f)]
+        leads = find_records(target.client, "Lead", lead_fields,
+                             {self.key: exts, "Email": emails}, target.soql_max_length)
+        contact = target.object_schema("Contact")
+        self.contact_schema = contact if isinstance(contact, ObjectSchema) else None
+        contacts: list[dict[str, t.Any]] = []
+        if self.contact_schema is not None:
+            crit: dict[str, t.Iterable[str]] = {"Email": emails}
+            c_fields = ["Email"]
+            if self.contact_schema.has_field(self.key):
+                crit[self.key] = exts
+                c_fields.append(self.key)
+            contacts = find_records(target.client, "Contact", c_fields, crit,
+                                    target.soql_max_length)
+        self.leads_by_ext: dict[str, dict[str, t.Any]] = {}
+        self.leads_by_email: dict[str, list[dict[str, t.Any]]] = {}
+        for lead in leads:
+            if lead.get(self.key):
+                self.leads_by_ext[str(lead[self.key]).lower()] = lead
+            if lead.get("Email"):
+                self.leads_by_email.setdefault(str(lead["Email"]).lower(), []).append(lead)
+        self.contacts_by_ext: dict[str, dict[str, t.Any]] = {}
+        self.contacts_by_email: dict[str, list[dict[str, t.Any]]] = {}
+        for c in contacts:
+            if c.get(self.key):
+                self.contacts_by_ext[str(c[self.key]).lower()] = c
+            if c.get("Email"):
+                self.contacts_by_email.setdefault(str(c["Email"]).lower(), []).append(c)
+        self.claimed: dict[str, str] = {}
+
+    def _to_contact(self, rec: dict[str, t.Any], contact_id: str, ext: str,
+                    why: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
+        cs = self.contact_schema
+        if cs is None:
+            return None, rec, Rejection("INVALID_TYPE", "The Contact object is not available.")
+        owner = self.claimed.get(contact_id)
+        if owner is not None and owner != ext.lower():
+            return None, rec, Rejection(
+                "DUPLICATE_VALUE",
+                f"Contact {contact_id} ({why}) is already updated in this batch by the record "
+                f"with {self.key} = {owner}; two people cannot share one Contact.")
+        self.claimed[contact_id] = ext.lower()
+        fields = {k: v for k, v in rec.items()
+                  if cs.has_field(k) and cs.fields[k].get("updateable") and k != "Id"}
+        fields["Id"] = contact_id
+        return _Route("Contact", "update", "Id", False), fields, None
+
+    def route(self, rec: dict[str, t.Any],
+              ext: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
+        e = ext.lower()
+        lead = self.leads_by_ext.get(e)
+        if lead is not None:
+            if lead.get("IsConverted"):
+                if lead.get("ConvertedContactId"):
+                    return self._to_contact(rec, lead["ConvertedContactId"], ext,
+                                            f"converted from Lead {lead['Id']}")
+                return None, rec, Rejection(
+                    "CANNOT_UPDATE_CONVERTED_LEAD",
+                    f"Lead {lead['Id']} was converted without a Contact; update it in Salesforce.")
+            self.claimed[lead["Id"]] = e
+            return _Route("Lead", "upsert", self.key, False), rec, None
+        contact = self.contacts_by_ext.get(e)
+        if contact is not None:
+            return self._to_contact(rec, contact["Id"], ext, f"holding {self.key} = {ext}")
+        email = str(rec.get("Email") or "").lower()
+        if email:
+            for c in self.contacts_by_email.get(email, []):
+                other = c.get(self.key)
+                if other and str(other).lower() != e:
+                    continue
+                return self._to_contact(rec, c["Id"], ext, f"email {email}")
+            taken = [c for c in self.contacts_by_email.get(email, [])]
+            candidates = self.leads_by_email.get(email, [])
+            open_leads = [x for x in candidates if not x.get("IsConverted")]
+            for lead in open_leads:
+                other = lead.get(self.key)
+                if other and str(other).lower() != e:
+                    return None, rec, Rejection(
+                        "DUPLICATES_DETECTED",
+                        f"Lead {lead['Id']} already holds the email {email} for {self.key} = "
+                        f"{other}; a second Lead would be a duplicate. Merge the two people in "
+                        "the source, or clear that Lead's external id to let this record adopt it.")
+            for lead in open_leads:
+                if not lead.get(self.key):
+                    owner = self.claimed.get(lead["Id"])
+                    if owner is not None and owner != e:
+                        continue
+                    self.claimed[lead["Id"]] = e
+                    fields = dict(rec)
+                    fields["Id"] = lead["Id"]
+                    return _Route("Lead", "update", "Id", False), fields, None
+            for lead in candidates:
+                if lead.get("IsConverted") and lead.get("ConvertedContactId"):
+                    return self._to_contact(rec, lead["ConvertedContactId"], ext,
+                                            f"converted Lead {lead['Id']} with email {email}")
+            if taken:
+                c = taken[0]
+                return None, rec, Rejection(
+                    "DUPLICATES_DETECTED",
+                    f"Contact {c['Id']} already holds the email {email} for {self.key} = "
+                    f"{c.get(self.key)}; a Lead would duplicate that person. Merge the two "
+                    "people in the source or clear the Contact's external id.")
+        rej = validate(rec, self.schema, creating=True)
+        if rej:
+            return None, rec, rej
+        return _Route("Lead", "upsert", self.key, True), rec, None

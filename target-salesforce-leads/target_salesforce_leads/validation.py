@@ -1,0 +1,162 @@
+"""Local validation of records against an sObject's describe, with Salesforce's own error codes.
+
+A record that Salesforce would refuse is rejected here instead, so it costs no API call.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass, field
+
+# Close to what Salesforce accepts: local part, one @, a dotted domain, no spaces.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist",
+               "combobox", "encryptedstring"}
+_NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
+
+
+@dataclass
+class Rejection:
+    """Why a record cannot be written: Salesforce's error code and a message."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class ObjectSchema:
+    """What validation and routing need from one sObject's describe."""
+
+    name: str
+    fields: dict[str, dict[str, t.Any]]
+    relationships: dict[str, dict[str, t.Any]] = field(default_factory=dict)
+    required_on_create: list[str] = field(default_factory=list)
+    picklists: dict[str, frozenset[str]] = field(default_factory=dict)
+    lower_fields: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_describe(cls, describe: dict[str, t.Any]) -> ObjectSchema:
+        fields = {f["name"]: f for f in describe.get("fields") or []}
+        schema = cls(name=str(describe.get("name")), fields=fields)
+        for name, f in fields.items():
+            schema.lower_fields[name.lower()] = name
+            if f.get("relationshipName") and f.get("type") == "reference":
+                schema.relationships[str(f["relationshipName"])] = f
+            if (
+                f.get("createable")
+                and not f.get("nillable", True)
+                and not f.get("defaultedOnCreate")
+                and f.get("type") != "boolean"
+            ):
+                schema.required_on_create.append(name)
+            if f.get("restrictedPicklist") and f.get("type") in {"picklist", "multipicklist"}:
+                schema.picklists[name] = frozenset(
+                    str(v.get("value")) for v in f.get("picklistValues") or []
+                    if v.get("active", True)
+                )
+        return schema
+
+    def has_field(self, name: str) -> bool:
+        return name in self.fields
+
+    def is_external_id(self, name: str) -> bool:
+        f = self.fields.get(name)
+        return bool(f and (f.get("externalId") or f.get("idLookup")))
+
+    def writable(self, name: str) -> bool:
+        f = self.fields.get(name)
+        return bool(f and (f.get("createable") or f.get("updateable")))
+
+
+def validate(
+    record: dict[str, t.Any], schema: ObjectSchema, *, creating: bool | None = None
+) -> Rejection | None:
+    """Return why ``record`` would be refused by Salesforce, or None if it looks writable.
+
+    Args:
+        record: Field values (relationship objects allowed under their relationship name).
+        schema: The target sObject's schema.
+        creating: True when the record will be inserted (required fields then apply),
+            None when not known yet (only explicit nulls of required fields are checked).
+    """
+    for name, value in record.items():
+        f = schema.fields.get(name)
+        if f is None:
+            if name in schema.relationships and isinstance(value, dict):
+                continue
+            return Rejection("INVALID_FIELD",
+                             f"No such column '{name}' on sobject of type {schema.name}")
+        if not (f.get("createable") or f.get("updateable")) and name != "Id":
+            return Rejection("INVALID_FIELD_FOR_INSERT_UPDATE",
+                             f"Unable to create/update fields: {name}. Please check the "
+                             "security settings of this field and verify that it is "
+                             "read/write for your profile or permission set.")
+        if value is None:
+            if name in schema.required_on_create:
+                return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
+            continue
+        ftype = f.get("type")
+        if ftype in _TEXT_TYPES:
+            text = value if isinstance(value, str) else str(value)
+            length = int(f.get("length") or 0)
+            if length and len(text) > length:
+                return Rejection(
+                    "STRING_TOO_LONG",
+                    f"{f.get('label') or name}: data value too large: {text[:40]!r}... "
+                    f"(max length={length})",
+                )
+            if ftype == "email" and text and not _EMAIL.match(text):
+                return Rejection("INVALID_EMAIL_ADDRESS",
+                                 f"{f.get('label') or name}: invalid email address: {text}")
+            allowed = schema.picklists.get(name)
+            if allowed is not None:
+                values = text.split(";") if ftype == "multipicklist" else [text]
+                bad = [v for v in values if v not in allowed]
+                if bad:
+                    return Rejection(
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        f"{f.get('label') or name}: bad value for restricted picklist field: "
+                        f"{bad[0]}",
+                    )
+        elif ftype in _NUMBER_TYPES:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                try:
+                    value = float(str(value))
+                except ValueError:
+                    return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                                     f"{name}: value not of required type: {value}")
+            precision, scale = f.get("precision"), f.get("scale")
+            if precision:
+                digits = int(precision) - int(scale or 0)
+                if abs(float(value)) >= 10**digits:
+                    return Rejection("NUMBER_OUTSIDE_VALID_RANGE",
+                                     f"{name}: number outside valid range: {value}")
+        elif ftype == "date":
+            if not (isinstance(value, str) and _DATE.match(value)):
+                return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                                 f"{name}: value not of required type: {value}")
+        elif ftype == "boolean" and not isinstance(value, bool):
+            return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                             f"{name}: value not of required type: {value}")
+    if creating:
+        missing = [
+            n for n in schema.required_on_create
+            if record.get(n) in (None, "") and n not in _relationship_fields(record, schema)
+        ]
+        if missing:
+            return Rejection("REQUIRED_FIELD_MISSING",
+                             f"Required fields are missing: [{', '.join(missing)}]")
+    return None
+
+
+def _relationship_fields(record: dict[str, t.Any], schema: ObjectSchema) -> set[str]:
+    return {schema.relationships[k]["name"] for k in record if k in schema.relationships}
+
+
+def missing_on_create(record: dict[str, t.Any], schema: ObjectSchema) -> list[str]:
+    """Required fields a record lacks if it were inserted."""
+    rel = _relationship_fields(record, schema)
+    return [n for n in schema.required_on_create if record.get(n) in (None, "") and n not in rel]
