@@ -1,0 +1,445 @@
+"""IntercomSalesforceMapper: Intercom records in, Salesforce Leads and Tasks out."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from pathlib import Path
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.mapper_base import InlineMapper
+from singer_sdk.singerlib import (
+    ActivateVersionMessage,
+    Message,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
+
+from mapper_intercom_salesforce.functions import build_functions, time_zone
+from mapper_intercom_salesforce.mapping import Mapping, MappingError, RecordRejected
+from mapper_intercom_salesforce.names import DEFAULT_PLACEHOLDER
+from mapper_intercom_salesforce.rejects import FILTERED, RejectWriter
+from mapper_intercom_salesforce.transcript import (
+    DESCRIPTION_MAX,
+    build_transcript,
+    conversation_messages,
+    first_message_text,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+if hasattr(t, "override"):
+    override = t.override
+else:  # Python < 3.12
+    from typing_extensions import override
+
+DEFAULT_MAPPINGS_DIR = "transform/mappings"
+# Copies of the mapping files travel with the package: inside it when installed from a
+# wheel, beside it in a source checkout (editable install).
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_BUNDLED_DIRS = (_PACKAGE_DIR / "mappings", _PACKAGE_DIR.parent / "mappings")
+
+LEAD_CONTEXT = ("settings", "company", "companies", "events", "event_count", "tags")
+TASK_CONTEXT = (
+    "settings",
+    "contact_id",
+    "contacts",
+    "parts",
+    "transcript",
+    "first_message",
+    "tags",
+)
+
+
+class IntercomSalesforceMapper(InlineMapper):
+    """Turns the tap-intercom-events streams into Salesforce ``Lead`` and ``Task`` streams."""
+
+    name = "map-intercom-salesforce"
+    capabilities: t.ClassVar[list] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "mappings_dir",
+            th.StringType,
+            default=DEFAULT_MAPPINGS_DIR,
+            description=(
+                "Folder holding lead.yml and task.yml, relative to the working directory. When "
+                "the default folder does not exist, the copies bundled with the mapper are used."
+            ),
+        ),
+        th.Property(
+            "lead_mapping",
+            th.StringType,
+            description="Path of the Lead mapping file; overrides mappings_dir/lead.yml.",
+        ),
+        th.Property(
+            "task_mapping",
+            th.StringType,
+            description="Path of the Task mapping file; overrides mappings_dir/task.yml.",
+        ),
+        th.Property(
+            "reject_file",
+            th.StringType,
+            description=(
+                "JSON Lines file the mapper appends every contact and conversation to that "
+                "becomes no Lead or Task, with kind ('rejected' or 'filtered') and reason."
+            ),
+        ),
+        th.Property(
+            "lead_source",
+            th.StringType,
+            default="Intercom",
+            description="LeadSource of the Leads (settings.lead_source in mapping files).",
+        ),
+        th.Property(
+            "company_placeholder",
+            th.StringType,
+            default=DEFAULT_PLACEHOLDER,
+            description=(
+                "Company of a Lead whose company is unknown and whose email is at a free-mail "
+                "domain (Salesforce requires Company)."
+            ),
+        ),
+        th.Property(
+            "name_placeholder",
+            th.StringType,
+            default=DEFAULT_PLACEHOLDER,
+            description="LastName of a Lead with neither a name nor an email local part.",
+        ),
+        th.Property(
+            "intercom_app_id",
+            th.StringType,
+            description=(
+                "Intercom workspace (app) id; when set, Leads and Tasks link to Intercom in "
+                "Intercom_URL__c."
+            ),
+        ),
+        th.Property(
+            "timezone",
+            th.StringType,
+            default="UTC",
+            description="IANA time zone of transcript times and of Task ActivityDate.",
+        ),
+        th.Property(
+            "free_mail_domains",
+            th.ArrayType(th.StringType),
+            description="Email domains never used as a Company, in addition to the built-in list.",
+        ),
+        th.Property(
+            "score_as_of",
+            th.DateTimeType,
+            description=(
+                "Moment the engagement score measures recency from. Unset, it is the contact's "
+                "own updated_at, so an unchanged contact keeps its score and is not rewritten."
+            ),
+        ),
+        th.Property(
+            "transcript_max_chars",
+            th.IntegerType,
+            default=DESCRIPTION_MAX,
+            description="Longest Task Description; Salesforce allows 32,000 characters.",
+        ),
+        th.Property(
+            "pass_through_streams",
+            th.ArrayType(th.StringType),
+            description="Input streams passed on unchanged besides Lead and Task (e.g. companies).",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Load the mapping files; a problem in either stops the mapper before any input."""
+        super().__init__(*args, **kwargs)
+        self.settings = self._settings()
+        self.zone = time_zone(self.settings["timezone"])
+        functions = build_functions(self.settings)
+        self.lead_mapping = self._load_mapping("lead", "contact", LEAD_CONTEXT, functions)
+        self.task_mapping = self._load_mapping("task", "conversation", TASK_CONTEXT, functions)
+        self.rejects = RejectWriter(self.config.get("reject_file"), self.logger)
+        self.pass_through = set(self.config.get("pass_through_streams") or ())
+        self.companies: dict[str, dict[str, t.Any]] = {}
+        self.admin_names: dict[str, str] = {}
+        self.summaries_selected = False
+        self.pending_contacts: dict[str, tuple[dict[str, t.Any], list[dict[str, t.Any]]]] = {}
+        self.pending_conversations: dict[str, tuple[dict[str, t.Any], list[dict[str, t.Any]]]] = {}
+        self.schemas_sent: set[str] = set()
+        self.emitted: dict[str, int] = {}
+        self._orphan_warned: set[str] = set()
+
+    # Set-up ------------------------------------------------------------------------------
+
+    def _settings(self) -> dict[str, t.Any]:
+        """Return the settings with defaults applied, as mapping files see them."""
+        config = dict(self.config)
+        defaults = {
+            "mappings_dir": DEFAULT_MAPPINGS_DIR,
+            "lead_source": "Intercom",
+            "company_placeholder": DEFAULT_PLACEHOLDER,
+            "name_placeholder": DEFAULT_PLACEHOLDER,
+            "timezone": "UTC",
+            "transcript_max_chars": DESCRIPTION_MAX,
+            "intercom_app_id": None,
+            "score_as_of": None,
+            "free_mail_domains": [],
+        }
+        for key, value in defaults.items():
+            if config.get(key) in (None, ""):
+                config[key] = value
+        try:
+            time_zone(config["timezone"])
+        except ValueError as exc:
+            msg = f"Setting 'timezone' is invalid: {exc}."
+            raise MappingError(msg, errors=[msg]) from exc
+        return config
+
+    def _mapping_path(self, kind: str) -> Path:
+        explicit = self.config.get(f"{kind}_mapping")
+        if explicit:
+            return Path(explicit)
+        folder = Path(self.settings["mappings_dir"])
+        candidate = folder / f"{kind}.yml"
+        if candidate.is_file() or self.config.get("mappings_dir"):
+            # A folder the user named must hold the file; a missing one is an error below.
+            return candidate
+        for bundled in _BUNDLED_DIRS:
+            if (bundled / f"{kind}.yml").is_file():
+                self.logger.info(
+                    "No %s in %s; using the bundled %s", candidate, os.getcwd(), bundled
+                )
+                return bundled / f"{kind}.yml"
+        return candidate
+
+    def _load_mapping(
+        self,
+        kind: str,
+        record_name: str,
+        context: Iterable[str],
+        functions: dict[str, t.Callable[..., t.Any]],
+    ) -> Mapping:
+        path = self._mapping_path(kind)
+        mapping = Mapping(path, record_name=record_name, context_names=context, functions=functions)
+        if mapping.uses_now:
+            self.logger.warning(
+                "%s calls now(): its records differ on every run, so the target rewrites them "
+                "every time.",
+                path,
+            )
+        self.logger.info(
+            "Mapping %s -> stream %s (%d fields)", path, mapping.stream, len(mapping.fields)
+        )
+        return mapping
+
+    # Output helpers ----------------------------------------------------------------------
+
+    def _schema_for(self, mapping: Mapping) -> Iterator[Message]:
+        if mapping.stream in self.schemas_sent:
+            return
+        self.schemas_sent.add(mapping.stream)
+        yield SchemaMessage(
+            stream=mapping.stream, schema=mapping.json_schema(), key_properties=[mapping.key]
+        )
+
+    def _emit(self, mapping: Mapping, record: dict[str, t.Any]) -> Iterator[Message]:
+        yield from self._schema_for(mapping)
+        self.emitted[mapping.stream] = self.emitted.get(mapping.stream, 0) + 1
+        yield RecordMessage(stream=mapping.stream, record=record)
+
+    def _reject(
+        self,
+        mapping: Mapping,
+        source_stream: str,
+        record: dict[str, t.Any],
+        error: RecordRejected,
+    ) -> None:
+        self.rejects.write(
+            stream=mapping.stream,
+            source_stream=source_stream,
+            key=record.get("id"),
+            kind=error.kind,
+            reason=error.reason,
+            record=record,
+        )
+        if error.kind == FILTERED:
+            self.logger.debug("%s %s filtered out", mapping.stream, record.get("id"))
+
+    # Leads -------------------------------------------------------------------------------
+
+    def _lead_context(
+        self, contact: dict[str, t.Any], summaries: list[dict[str, t.Any]]
+    ) -> dict[str, t.Any]:
+        refs = (contact.get("companies") or {}).get("data") or []
+        known = [
+            self.companies[str(ref.get("id"))]
+            for ref in refs
+            if isinstance(ref, dict) and str(ref.get("id")) in self.companies
+        ]
+        event_count = (
+            sum(int(s.get("count") or 0) for s in summaries) if self.summaries_selected else None
+        )
+        tags = [
+            str(tag.get("name"))
+            for tag in (contact.get("tags") or {}).get("data") or []
+            if isinstance(tag, dict) and tag.get("name")
+        ]
+        return {
+            "settings": self.settings,
+            "company": known[0] if known else None,
+            "companies": known,
+            "events": sorted(summaries, key=lambda s: str(s.get("name"))),
+            "event_count": event_count,
+            "tags": tags,
+        }
+
+    def _map_contact(
+        self, contact: dict[str, t.Any], summaries: list[dict[str, t.Any]]
+    ) -> Iterator[Message]:
+        try:
+            lead = self.lead_mapping.evaluate(contact, self._lead_context(contact, summaries))
+        except RecordRejected as error:
+            self._reject(self.lead_mapping, "contacts", contact, error)
+            return
+        yield from self._emit(self.lead_mapping, lead)
+
+    # Tasks -------------------------------------------------------------------------------
+
+    def _task_context(
+        self, conversation: dict[str, t.Any], parts: list[dict[str, t.Any]]
+    ) -> dict[str, t.Any]:
+        contacts = [
+            c
+            for c in (conversation.get("contacts") or {}).get("contacts") or []
+            if isinstance(c, dict) and c.get("id")
+        ]
+        messages = conversation_messages(conversation, parts, self.admin_names)
+        truncated = any(p.get("conversation_parts_truncated") for p in parts)
+        total = next(
+            (p.get("conversation_parts_total") for p in parts if p.get("conversation_parts_total")),
+            None,
+        )
+        transcript = build_transcript(
+            messages,
+            parts_total=total,
+            parts_received=len({str(p.get("id")) for p in parts}),
+            parts_truncated=truncated,
+            timezone=self.zone,
+            limit=int(self.settings["transcript_max_chars"]),
+        )
+        tags = [
+            str(tag.get("name"))
+            for tag in (conversation.get("tags") or {}).get("tags") or []
+            if isinstance(tag, dict) and tag.get("name")
+        ]
+        return {
+            "settings": self.settings,
+            "contact_id": str(contacts[0]["id"]) if contacts else None,
+            "contacts": contacts,
+            "parts": parts,
+            "transcript": transcript or None,
+            "first_message": first_message_text(messages),
+            "tags": tags,
+        }
+
+    def _map_conversation(
+        self, conversation: dict[str, t.Any], parts: list[dict[str, t.Any]]
+    ) -> Iterator[Message]:
+        try:
+            task = self.task_mapping.evaluate(conversation, self._task_context(conversation, parts))
+        except RecordRejected as error:
+            self._reject(self.task_mapping, "conversations", conversation, error)
+            return
+        yield from self._emit(self.task_mapping, task)
+
+    # Buffering ---------------------------------------------------------------------------
+
+    def _flush(self) -> Iterator[Message]:
+        """Emit every buffered Lead and Task, in the order their records arrived."""
+        contacts, self.pending_contacts = self.pending_contacts, {}
+        for contact, summaries in contacts.values():
+            yield from self._map_contact(contact, summaries)
+        conversations, self.pending_conversations = self.pending_conversations, {}
+        for conversation, parts in conversations.values():
+            yield from self._map_conversation(conversation, parts)
+
+    def _attach(
+        self,
+        pending: dict[str, tuple[dict[str, t.Any], list[dict[str, t.Any]]]],
+        parent_id: t.Any,
+        stream: str,
+        record: dict[str, t.Any],
+    ) -> None:
+        entry = pending.get(str(parent_id))
+        if entry is not None:
+            entry[1].append(record)
+            return
+        if stream not in self._orphan_warned:
+            self._orphan_warned.add(stream)
+            self.logger.warning(
+                "A %s record arrived for %s, which is not the record just before it; it is "
+                "ignored. The tap must emit child records right after their parent.",
+                stream,
+                parent_id,
+            )
+
+    # SDK hooks ---------------------------------------------------------------------------
+
+    @override
+    def map_schema_message(self, message_dict: dict) -> Iterable[Message]:
+        stream = message_dict["stream"]
+        if stream == "contact_event_summaries":
+            self.summaries_selected = True
+        if stream == "contacts":
+            yield from self._schema_for(self.lead_mapping)
+        elif stream == "conversations":
+            yield from self._schema_for(self.task_mapping)
+        if stream in self.pass_through:
+            yield SchemaMessage.from_dict(dict(message_dict))
+
+    @override
+    def map_record_message(self, message_dict: dict) -> Iterable[Message]:
+        stream = message_dict["stream"]
+        record = message_dict["record"]
+        if stream in ("contacts", "conversations"):
+            # Children of the previous parent have all arrived by now.
+            yield from self._flush()
+            pending = self.pending_contacts if stream == "contacts" else self.pending_conversations
+            pending[str(record.get("id"))] = (record, [])
+        elif stream == "contact_event_summaries":
+            self.summaries_selected = True
+            self._attach(self.pending_contacts, record.get("contact_id"), stream, record)
+        elif stream == "conversation_parts":
+            self._attach(self.pending_conversations, record.get("conversation_id"), stream, record)
+        elif stream == "companies" and record.get("id") is not None:
+            self.companies[str(record["id"])] = record
+        elif stream == "admins" and record.get("id") is not None and record.get("name"):
+            self.admin_names[str(record["id"])] = str(record["name"])
+        if stream in self.pass_through:
+            yield RecordMessage.from_dict(dict(message_dict))
+
+    @override
+    def map_state_message(self, message_dict: dict) -> Iterable[Message]:
+        # The state covers every record before it: those must reach the target first, and
+        # their rejects must be on disk.
+        yield from self._flush()
+        self.rejects.flush()
+        yield StateMessage(value=message_dict["value"])
+
+    @override
+    def map_activate_version_message(self, message_dict: dict) -> Iterable[Message]:
+        if message_dict["stream"] in self.pass_through:
+            yield ActivateVersionMessage.from_dict(dict(message_dict))
+
+    @override
+    def process_endofpipe(self) -> None:
+        for message in self._flush():
+            self.write_message(message)
+        self.rejects.close()
+        counts = ", ".join(f"{n} {stream}" for stream, n in sorted(self.emitted.items()))
+        rejects = ", ".join(
+            f"{n} {stream} {kind}" for (stream, kind), n in sorted(self.rejects.counts.items())
+        )
+        self.logger.info("Mapper emitted %s; %s", counts or "nothing", rejects or "no rejects")

@@ -1,0 +1,650 @@
+"""Mapping files: loading and validating them, and evaluating them against a record.
+
+A mapping file (see ``transform/README.md``) names the output stream and its key, and holds
+``variables`` (named expressions), a ``filter`` (which records qualify), ``reject`` rules
+(records that cannot be written, with the reason) and ``fields`` (the output record).
+"""
+
+from __future__ import annotations
+
+import ast
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+from singer_sdk.exceptions import ConfigValidationError
+
+from mapper_intercom_salesforce.functions import (
+    date,
+    datetime,
+    to_int,
+    to_number,
+)
+from mapper_intercom_salesforce.text import truncate
+
+README_HINT = "see transform/README.md, 'Mapping files'"
+
+FIELD_TYPES = {
+    "string": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "boolean": {"type": ["boolean", "null"]},
+    "date": {"type": ["string", "null"], "format": "date"},
+    "datetime": {"type": ["string", "null"], "format": "date-time"},
+    "object": {"type": ["object", "null"]},
+}
+_SOURCE_KEYS = ("value", "path", "expr")
+_FIELD_KEYS = frozenset(
+    {*_SOURCE_KEYS, "default", "type", "max_length", "omit_if_null", "properties", "description"}
+)
+_TOP_KEYS = frozenset({"stream", "key", "description", "variables", "filter", "reject", "fields"})
+_COMPARISONS = ("equals", "in", "present")
+_FILTER_KINDS = ("everyone", "tag", "custom_attribute", "path", "role", "expr", "any", "all", "not")
+
+
+class MappingError(ConfigValidationError):
+    """A mapping file that cannot be used; ``errors`` lists every problem found."""
+
+
+class Obj:
+    """Read-only view of a JSON object for expressions: ``contact.custom_attributes.x``.
+
+    A key that is absent reads as None, so expressions need no guards for optional
+    Intercom fields. Keys that are not identifiers can be read with ``obj["key"]``.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: t.Mapping[str, t.Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> t.Any:
+        return wrap(self._data.get(name))
+
+    def __getitem__(self, name: str) -> t.Any:
+        return wrap(self._data.get(name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return unwrap(self) == unwrap(other)
+
+    def __hash__(self) -> int:
+        return id(self._data)
+
+    def __repr__(self) -> str:
+        return f"Obj({self._data!r})"
+
+
+def wrap(value: t.Any) -> t.Any:
+    """Wrap mappings (also inside lists) as ``Obj`` for attribute access."""
+    if isinstance(value, dict):
+        return Obj(value)
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        return [wrap(item) for item in value]
+    return value
+
+
+def unwrap(value: t.Any) -> t.Any:
+    """Turn ``Obj`` values (also nested) back into plain JSON values."""
+    if isinstance(value, Obj):
+        return {key: unwrap(item) for key, item in value._data.items()}
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def get_path(record: t.Mapping[str, t.Any] | None, path: str) -> t.Any:
+    """Follow a dotted path (``custom_attributes.job_title``, ``companies.data.0.id``)."""
+    current: t.Any = record
+    for part in path.split("."):
+        if isinstance(current, Obj):
+            current = current._data
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.lstrip("-").isdigit():
+            index = int(part)
+            current = current[index] if -len(current) <= index < len(current) else None
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def tag_names(record: t.Mapping[str, t.Any]) -> list[str]:
+    """Return the tag names of a contact (``tags.data``) or a conversation (``tags.tags``)."""
+    tags = record.get("tags")
+    if isinstance(tags, dict):
+        items = tags.get("data") if "data" in tags else tags.get("tags")
+    else:
+        items = tags
+    return [str(i["name"]) for i in items or () if isinstance(i, dict) and i.get("name")]
+
+
+class RecordRejected(Exception):
+    """A record that cannot be written (``kind`` 'rejected') or did not qualify ('filtered')."""
+
+    def __init__(self, reason: str, kind: str = "rejected") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass
+class _Expr:
+    text: str
+    node: ast.AST
+    where: str
+
+
+@dataclass
+class FieldSpec:
+    """One output field of a mapping file."""
+
+    name: str
+    kind: str  # "value", "path" or "expr"
+    source: t.Any
+    default: t.Any = None
+    type: str = "string"
+    max_length: int | None = None
+    omit_if_null: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def json_schema(self) -> dict[str, t.Any]:
+        """Return this field's JSON Schema."""
+        schema = dict(FIELD_TYPES[self.type])
+        if self.max_length and self.type == "string":
+            schema["maxLength"] = self.max_length
+        if self.properties:
+            schema["properties"] = {
+                name: dict(FIELD_TYPES[kind]) for name, kind in self.properties.items()
+            }
+        return schema
+
+
+@dataclass
+class _Filter:
+    kind: str
+    arg: t.Any = None
+    comparison: str | None = None
+    expected: t.Any = None
+    children: list[_Filter] = field(default_factory=list)
+
+
+class _Problems:
+    """Collects the problems of one mapping file so they can all be reported at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, where: str, problem: str) -> None:
+        self.items.append(f"{self.path}: {where}: {problem}")
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """Names an expression reads, leaving out those its comprehensions bind."""
+    bound: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.comprehension):
+            for target in ast.walk(sub.target):
+                if isinstance(target, ast.Name):
+                    bound.add(target.id)
+    return {
+        sub.id
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in bound
+    }
+
+
+class Mapping:
+    """A loaded and validated mapping file, ready to turn input records into output records."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        record_name: str,
+        context_names: t.Iterable[str],
+        functions: dict[str, t.Callable[..., t.Any]],
+    ) -> None:
+        """Load and validate a mapping file.
+
+        Args:
+            path: The YAML file.
+            record_name: The name expressions use for the input record (``contact``).
+            context_names: The other names the mapper provides to expressions.
+            functions: The functions expressions may call.
+
+        Raises:
+            MappingError: When the file is missing, not YAML, or has any invalid entry.
+        """
+        self.path = path
+        self.record_name = record_name
+        self.functions = functions
+        self._evaluator = EvalWithCompoundTypes(functions=dict(functions), names={})
+        self._known = {record_name, "record", *context_names, *self._evaluator.functions}
+        problems = _Problems(path)
+        document = self._read(path)
+        unknown = sorted(set(document) - _TOP_KEYS)
+        if unknown:
+            problems.add(
+                "top level",
+                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}",
+            )
+        self.stream = self._required_text(document, "stream", problems)
+        self.key = self._required_text(document, "key", problems)
+        self.variables = self._load_variables(document.get("variables"), problems)
+        self.filter = (
+            None
+            if document.get("filter") is None
+            else self._load_filter(document["filter"], "filter", problems)
+        )
+        self.rejects = self._load_rejects(document.get("reject"), problems)
+        self.fields = self._load_fields(document.get("fields"), problems)
+        if self.key and self.fields and self.key not in self.fields:
+            problems.add("key", f"the key field {self.key!r} is not among the fields")
+        if problems.items:
+            count = len(problems.items)
+            msg = (
+                f"Mapping file {path} has {count} problem(s); fix them and run again "
+                f"({README_HINT})."
+            )
+            raise MappingError(msg, errors=problems.items)
+        self.uses_now = any("now" in _names_used(expr.node) for expr in self._expressions())
+
+    # Loading -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, t.Any]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = (
+                f"Mapping file {path} cannot be read ({exc.strerror or exc}); "
+                "check the lead_mapping/task_mapping/mappings_dir settings."
+            )
+            raise MappingError(msg, errors=[msg]) from exc
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            msg = f"Mapping file {path} is not valid YAML: {exc}; fix the syntax and run again."
+            raise MappingError(msg, errors=[msg]) from exc
+        if not isinstance(document, dict):
+            msg = (
+                f"Mapping file {path} must hold a YAML mapping with 'stream', 'key' and "
+                f"'fields' ({README_HINT})."
+            )
+            raise MappingError(msg, errors=[msg])
+        return document
+
+    @staticmethod
+    def _required_text(document: dict[str, t.Any], key: str, problems: _Problems) -> str:
+        value = document.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.add(key, f"'{key}' is required and must be a name such as 'Lead'")
+            return ""
+        return value.strip()
+
+    def _compile(
+        self, text: t.Any, where: str, problems: _Problems, extra_names: t.Iterable[str] = ()
+    ) -> _Expr | None:
+        if not isinstance(text, str) or not text.strip():
+            problems.add(where, "the expression must be a non-empty string")
+            return None
+        try:
+            node = self._evaluator.parse(text)
+        except SyntaxError as exc:
+            problems.add(
+                where, f"expression {text!r} is not valid: {exc.msg} (column {exc.offset})"
+            )
+            return None
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.operator, ast.cmpop, ast.boolop, ast.unaryop)):
+                if type(sub) not in self._evaluator.operators and not isinstance(
+                    sub, (ast.And, ast.Or)
+                ):
+                    problems.add(
+                        where,
+                        f"expression {text!r} uses the operator {type(sub).__name__}, "
+                        "which mapping expressions do not support",
+                    )
+                    return None
+            elif isinstance(sub, ast.expr) and not isinstance(
+                sub, (ast.Starred, *self._evaluator.nodes)
+            ):
+                problems.add(
+                    where,
+                    f"expression {text!r} uses {type(sub).__name__}, which mapping "
+                    "expressions do not support",
+                )
+                return None
+            elif isinstance(sub, ast.Attribute) and sub.attr.startswith("_"):
+                problems.add(where, f"expression {text!r} reads a private attribute")
+                return None
+        unknown = sorted(_names_used(node) - self._known - set(extra_names))
+        if unknown:
+            known = ", ".join(sorted(self._known | set(extra_names) - set(self.functions)))
+            problems.add(
+                where,
+                f"expression {text!r} uses unknown name(s) {', '.join(unknown)}; "
+                f"names available here: {known}; functions: {', '.join(sorted(self.functions))}",
+            )
+            return None
+        return _Expr(text=text, node=node, where=where)
+
+    def _load_variables(self, raw: t.Any, problems: _Problems) -> list[tuple[str, _Expr]]:
+        if raw is None:
+            return []
+        if not isinstance(raw, dict):
+            problems.add("variables", "must be a mapping of name: expression")
+            return []
+        variables: list[tuple[str, _Expr]] = []
+        for name, text in raw.items():
+            where = f"variable {name!r}"
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                problems.add(where, "a variable name must be an identifier such as 'email'")
+                continue
+            if name in self.functions:
+                problems.add(where, f"{name!r} is a function name; choose another name")
+                continue
+            # A variable sees the ones defined above it, not those below: evaluation is in order.
+            expr = self._compile(text, where, problems)
+            if expr is not None:
+                variables.append((name, expr))
+            self._known.add(name)
+        return variables
+
+    def _load_filter(self, raw: t.Any, where: str, problems: _Problems) -> _Filter:
+        if not isinstance(raw, dict):
+            kinds = ", ".join(_FILTER_KINDS)
+            problems.add(where, f"a filter must be a mapping with one of {kinds}")
+            return _Filter("everyone")
+        kinds = [key for key in raw if key in _FILTER_KINDS]
+        if len(kinds) != 1:
+            problems.add(
+                where,
+                f"a filter needs exactly one of {', '.join(_FILTER_KINDS)}; found "
+                f"{', '.join(map(str, raw)) or 'nothing'}",
+            )
+            return _Filter("everyone")
+        kind = kinds[0]
+        arg = raw[kind]
+        extra = sorted(set(raw) - {kind, *_COMPARISONS})
+        if extra:
+            problems.add(where, f"unknown key(s) {', '.join(map(str, extra))} in a '{kind}' filter")
+        if kind in ("any", "all"):
+            if not isinstance(arg, list) or not arg:
+                problems.add(where, f"'{kind}' takes a non-empty list of filters")
+                return _Filter("everyone")
+            children = [
+                self._load_filter(item, f"{where}.{kind}[{index}]", problems)
+                for index, item in enumerate(arg)
+            ]
+            return _Filter(kind, children=children)
+        if kind == "not":
+            return _Filter(kind, children=[self._load_filter(arg, f"{where}.not", problems)])
+        if kind == "everyone":
+            if arg is not True:
+                problems.add(where, "write 'everyone: true' to let every record qualify")
+            return _Filter(kind)
+        if kind == "expr":
+            expr = self._compile(arg, f"{where}.expr", problems)
+            return _Filter(kind, arg=expr)
+        if kind == "tag":
+            names = arg if isinstance(arg, list) else [arg]
+            if not names or not all(isinstance(n, str) and n.strip() for n in names):
+                problems.add(where, "'tag' takes a tag name or a list of tag names")
+            return _Filter(kind, arg={str(n).strip().lower() for n in names})
+        if not isinstance(arg, str) or not arg.strip():
+            problems.add(where, f"'{kind}' takes a name, e.g. '{kind}: qualification'")
+            return _Filter("everyone")
+        comparisons = [key for key in _COMPARISONS if key in raw]
+        if len(comparisons) > 1:
+            problems.add(where, f"use only one of {', '.join(_COMPARISONS)}")
+        if kind == "role":
+            return _Filter(kind, comparison="equals", expected=arg.strip())
+        comparison = comparisons[0] if comparisons else "present"
+        expected = raw.get(comparison, True)
+        if comparison == "in" and not isinstance(expected, list):
+            problems.add(where, "'in' takes a list of values")
+        if comparison == "present" and not isinstance(expected, bool):
+            problems.add(where, "'present' takes true or false")
+        return _Filter(kind, arg=arg.strip(), comparison=comparison, expected=expected)
+
+    def _load_rejects(self, raw: t.Any, problems: _Problems) -> list[tuple[_Expr, str]]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            problems.add("reject", "must be a list of {when: expression, reason: text}")
+            return []
+        rules: list[tuple[_Expr, str]] = []
+        for index, rule in enumerate(raw):
+            where = f"reject[{index}]"
+            if not isinstance(rule, dict) or set(rule) != {"when", "reason"}:
+                problems.add(where, "a rule needs exactly 'when' (expression) and 'reason' (text)")
+                continue
+            if not isinstance(rule["reason"], str) or not rule["reason"].strip():
+                problems.add(where, "'reason' must be a sentence saying why the record is rejected")
+                continue
+            expr = self._compile(rule["when"], f"{where}.when", problems)
+            if expr is not None:
+                rules.append((expr, rule["reason"].strip()))
+        return rules
+
+    def _load_fields(self, raw: t.Any, problems: _Problems) -> dict[str, FieldSpec]:
+        if not isinstance(raw, dict) or not raw:
+            problems.add("fields", "'fields' is required: a mapping of output field: definition")
+            return {}
+        fields: dict[str, FieldSpec] = {}
+        for name, spec in raw.items():
+            where = f"field {name!r}"
+            if not isinstance(name, str) or not name.strip():
+                problems.add(where, "field names must be non-empty text")
+                continue
+            if not isinstance(spec, dict):
+                # Shorthand: a bare scalar is a constant.
+                if isinstance(spec, (list, tuple)):
+                    problems.add(where, "a field is a constant or a mapping with value/path/expr")
+                    continue
+                fields[name] = FieldSpec(name=name, kind="value", source=spec)
+                continue
+            unknown = sorted(set(spec) - _FIELD_KEYS)
+            if unknown:
+                problems.add(
+                    where,
+                    f"unknown key(s) {', '.join(map(str, unknown))}; allowed: "
+                    f"{', '.join(sorted(_FIELD_KEYS))}",
+                )
+            sources = [key for key in _SOURCE_KEYS if key in spec]
+            if len(sources) != 1:
+                problems.add(where, "give exactly one of 'value', 'path' or 'expr'")
+                continue
+            kind = sources[0]
+            source = spec[kind]
+            if kind == "path" and (not isinstance(source, str) or not source.strip()):
+                problems.add(where, "'path' must be a dotted path such as custom_attributes.job")
+                continue
+            if kind == "expr":
+                source = self._compile(source, where, problems)
+                if source is None:
+                    continue
+            type_name = spec.get("type", "string")
+            if type_name not in FIELD_TYPES:
+                problems.add(where, f"type {type_name!r} is not one of {', '.join(FIELD_TYPES)}")
+                continue
+            max_length = spec.get("max_length")
+            if max_length is not None and (
+                not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1
+            ):
+                problems.add(where, "'max_length' must be a positive whole number")
+                continue
+            properties = spec.get("properties") or {}
+            if not isinstance(properties, dict) or any(
+                kind_ not in FIELD_TYPES for kind_ in properties.values()
+            ):
+                problems.add(where, f"'properties' maps names to one of {', '.join(FIELD_TYPES)}")
+                continue
+            fields[name] = FieldSpec(
+                name=name,
+                kind=kind,
+                source=source.strip() if kind == "path" else source,
+                default=spec.get("default"),
+                type=type_name,
+                max_length=max_length,
+                omit_if_null=bool(spec.get("omit_if_null", False)),
+                properties=dict(properties),
+            )
+        return fields
+
+    def _expressions(self) -> t.Iterator[_Expr]:
+        yield from (expr for _, expr in self.variables)
+        yield from (expr for expr, _ in self.rejects)
+        yield from (spec.source for spec in self.fields.values() if spec.kind == "expr")
+        stack = [self.filter] if self.filter else []
+        while stack:
+            node = stack.pop()
+            if node.kind == "expr" and node.arg is not None:
+                yield node.arg
+            stack.extend(node.children)
+
+    # Output schema -------------------------------------------------------------------------
+
+    def json_schema(self) -> dict[str, t.Any]:
+        """Return the JSON Schema of the output stream."""
+        return {
+            "type": "object",
+            "properties": {name: spec.json_schema() for name, spec in self.fields.items()},
+        }
+
+    # Evaluation ----------------------------------------------------------------------------
+
+    def _eval(self, expr: _Expr, names: dict[str, t.Any]) -> t.Any:
+        self._evaluator.names = names
+        try:
+            return self._evaluator.eval(expr.text, previously_parsed=expr.node)
+        except RecordRejected:
+            raise
+        except (InvalidExpression, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            reason = (
+                f"mapping {self.path.name}, {expr.where}: expression {expr.text!r} failed "
+                f"for this record: {exc}"
+            )
+            raise RecordRejected(reason) from exc
+
+    def _matches(self, node: _Filter, record: dict[str, t.Any], names: dict[str, t.Any]) -> bool:
+        kind = node.kind
+        if kind == "everyone":
+            return True
+        if kind == "any":
+            return any(self._matches(child, record, names) for child in node.children)
+        if kind == "all":
+            return all(self._matches(child, record, names) for child in node.children)
+        if kind == "not":
+            return not self._matches(node.children[0], record, names)
+        if kind == "expr":
+            return bool(self._eval(node.arg, names))
+        if kind == "tag":
+            return any(name.strip().lower() in node.arg for name in tag_names(record))
+        if kind == "role":
+            return str(record.get("role") or "").lower() == node.expected.lower()
+        if kind == "custom_attribute":
+            value = (record.get("custom_attributes") or {}).get(node.arg)
+        else:
+            value = get_path(record, node.arg)
+        if node.comparison == "present":
+            present = value is not None and value != ""
+            return present == node.expected
+        if node.comparison == "in":
+            return any(_same(value, item) for item in node.expected)
+        return _same(value, node.expected)
+
+    def evaluate(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Turn one input record into one output record.
+
+        Args:
+            record: The input record (an Intercom object).
+            context: The other names expressions may read (settings, lookups).
+
+        Returns:
+            The output record, fields in mapping-file order.
+
+        Raises:
+            RecordRejected: When the record does not pass the filter ('filtered'), matches a
+                reject rule, or an expression fails for it ('rejected').
+        """
+        wrapped = wrap(record)
+        names: dict[str, t.Any] = {key: wrap(value) for key, value in context.items()}
+        names[self.record_name] = wrapped
+        names["record"] = wrapped
+        for name, expr in self.variables:
+            names[name] = self._eval(expr, names)
+        if self.filter is not None and not self._matches(self.filter, record, names):
+            raise RecordRejected(f"does not match the filter of {self.path.name}", kind="filtered")
+        for expr, reason in self.rejects:
+            if self._eval(expr, names):
+                raise RecordRejected(reason)
+        output: dict[str, t.Any] = {}
+        for name, spec in self.fields.items():
+            if spec.kind == "value":
+                value = spec.source
+            elif spec.kind == "path":
+                value = get_path(record, spec.source)
+            else:
+                value = unwrap(self._eval(spec.source, names))
+            if value is None or (isinstance(value, str) and not value.strip()):
+                value = spec.default
+            try:
+                value = _coerce(value, spec)
+            except (ValueError, TypeError) as exc:
+                reason = f"mapping {self.path.name}, field {name!r}: {exc}"
+                raise RecordRejected(reason) from exc
+            if value is None and spec.omit_if_null:
+                continue
+            output[name] = value
+        return output
+
+
+def _same(actual: t.Any, expected: t.Any) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, (int, float)) and not isinstance(actual, str):
+        return actual == expected
+    return actual is not None and str(actual) == str(expected)
+
+
+def _coerce(value: t.Any, spec: FieldSpec) -> t.Any:
+    if value is None:
+        return None
+    kind = spec.type
+    if kind == "string":
+        text = value if isinstance(value, str) else str(value)
+        return truncate(text, spec.max_length) if spec.max_length else text
+    if kind == "integer":
+        return to_int(value)
+    if kind == "number":
+        return to_number(value)
+    if kind == "boolean":
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "yes", "1")
+        return bool(value)
+    if kind == "date":
+        return date(value)
+    if kind == "datetime":
+        return datetime(value)
+    if not isinstance(value, dict):
+        msg = f"expected an object, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value

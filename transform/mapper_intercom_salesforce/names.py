@@ -1,0 +1,107 @@
+"""Splitting a person's full name into Salesforce's FirstName and LastName."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from nameparser import HumanName
+
+from mapper_intercom_salesforce.text import truncate
+
+FIRST_NAME_MAX = 40
+LAST_NAME_MAX = 80
+DEFAULT_PLACEHOLDER = "[not provided]"
+
+# Scripts whose names are written family name first. Without spaces (the usual way to
+# write them) the family name cannot be told apart from the given name reliably, so the
+# whole name goes to LastName, which Salesforce requires anyway.
+_FAMILY_FIRST_PREFIXES = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "IDEOGRAPHIC")
+
+# Arabic patronymic and kinship particles belong with the name that follows them
+# ("محمد بن سلمان" is Mohammed, son of Salman): they start the family part.
+_ARABIC_PARTICLES = frozenset({"بن", "ابن", "بنت", "آل", "ال", "أبو", "ابو", "bin", "ibn", "bint"})
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """A name split for Salesforce; ``first`` may be None, ``last`` never is."""
+
+    first: str | None
+    last: str
+    full: str | None
+
+
+def _script_of(text: str) -> str | None:
+    """Return a coarse script tag of the first letter: 'family_first', 'arabic' or None."""
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        name = unicodedata.name(ch, "")
+        if name.startswith(_FAMILY_FIRST_PREFIXES):
+            return "family_first"
+        if name.startswith("ARABIC"):
+            return "arabic"
+        return None
+    return None
+
+
+def _split_family_first(tokens: list[str]) -> tuple[str | None, str]:
+    if len(tokens) == 1:
+        return None, tokens[0]
+    return " ".join(tokens[1:]), tokens[0]
+
+
+def _split_arabic(tokens: list[str]) -> tuple[str | None, str]:
+    if len(tokens) == 1:
+        return None, tokens[0]
+    start = len(tokens) - 1
+    while start > 1 and tokens[start - 1].lower() in _ARABIC_PARTICLES:
+        start -= 1
+    return " ".join(tokens[:start]), " ".join(tokens[start:])
+
+
+def _split_western(full: str) -> tuple[str | None, str]:
+    parsed = HumanName(full)
+    first = " ".join(part for part in (parsed.first, parsed.middle) if part)
+    last = " ".join(part for part in (parsed.last, parsed.suffix) if part)
+    if not last:
+        # One word ("Cher"), or only a title ("Prince"): Salesforce requires LastName and
+        # a lone word is as likely to be a family name as a given one.
+        return None, (first or full)
+    return (first or None), last
+
+
+def split_name(
+    full_name: str | None,
+    email: str | None = None,
+    placeholder: str = DEFAULT_PLACEHOLDER,
+) -> NameParts:
+    """Split a full name into FirstName and LastName, as Salesforce needs them.
+
+    Args:
+        full_name: The name as Intercom holds it, possibly empty.
+        email: Used when there is no name: its local part becomes LastName.
+        placeholder: LastName when there is neither a name nor an email.
+
+    Returns:
+        The parts, each cut to Salesforce's lengths (FirstName 40, LastName 80).
+    """
+    full = " ".join(str(full_name).split()) if full_name else ""
+    if not full:
+        local = str(email).strip().split("@", 1)[0].strip() if email else ""
+        last = truncate(local, LAST_NAME_MAX) or placeholder
+        return NameParts(first=None, last=last, full=None)
+    tokens = full.split(" ")
+    script = _script_of(full)
+    if script == "family_first":
+        first, last = _split_family_first(tokens)
+    elif script == "arabic":
+        first, last = _split_arabic(tokens)
+    else:
+        first, last = _split_western(full)
+    return NameParts(
+        first=truncate(first, FIRST_NAME_MAX) or None,
+        last=truncate(last, LAST_NAME_MAX) or placeholder,
+        full=full,
+    )
