@@ -1,0 +1,392 @@
+"""Deterministic, realistic workspaces, generated fast (bulk inserts, indexes built last).
+
+The first contacts of every seeded workspace are the awkward people, always at the same
+positions, so their ids are fixed for a given seed; ``manifest`` lists them by category.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from emulators.intercom import model
+from emulators.intercom.db import DATA_TABLES, INDEXES, TABLES, Database
+
+DAY = 86400
+SPAN_DAYS = 60
+
+LATIN_FIRST = [
+    "Anna", "Jürgen", "José", "François", "Zoë", "Łukasz", "Søren", "Ana María", "Chloé", "Björn",
+    "Olivia", "Liam", "Emma", "Noah", "Mia", "Lucas", "Sofia", "Mateo", "Ines", "Hugo", "Maëlle",
+    "Tomás", "Agnieszka", "Dvořák", "Eilís", "Siobhán", "Ruairí", "Kemal", "Çağla", "Håkon",
+]
+LATIN_LAST = [
+    "Müller", "García", "O'Brien", "Nguyễn", "Dubois", "Kowalski", "van der Berg", "Smith",
+    "Jensen", "Rossi", "Fernández", "Schäfer", "Lefèvre", "Novák", "Öztürk", "Ní Bhriain",
+    "Johansson", "Silva", "Moreau", "Brown", "Wójcik", "Dalí", "Koch", "Ångström",
+]
+SCRIPT_NAMES = [
+    "王伟", "李娜", "张敏", "山田 太郎", "佐藤 花子", "鈴木 一郎", "محمد الأحمد", "فاطمة الزهراء",
+    "Анастасия Иванова", "Дмитрий Смирнов", "Γιώργος Παπαδόπουλος", "Ελένη Νικολάου",
+    "김민준", "이서연", "राहुल शर्मा", "प्रिया पटेल", "דוד כהן", "สมชาย ใจดี",
+]
+ONE_WORD = ["Madonna", "Cher", "Ronaldinho", "Prince", "Björk", "Teller", "Zendaya"]
+DOMAINS = ["example.com", "acme.io", "globex.de", "initech.fr", "umbrella.co.uk", "mail.test"]
+JOB_TITLES = [
+    "CTO", "Head of Sales", "Marketing Manager", "Software Engineer", "Founder", "VP Revenue",
+    "Customer Success Lead", "Operations Analyst", "Directeur Commercial", "Geschäftsführerin",
+]
+INDUSTRIES = ["Software", "Retail", "Healthcare", "Finance", "Manufacturing", "Education",
+              "Logistics", "Media"]
+PLANS = ["free", "starter", "pro", "enterprise"]
+COUNTRIES = [("Germany", "Berlin", "Berlin"), ("France", "Île-de-France", "Paris"),
+             ("Japan", "Tokyo", "Tokyo"), ("United States", "California", "San Francisco"),
+             ("Brazil", "São Paulo", "São Paulo"), ("Greece", "Attica", "Athens")]
+TAG_NAMES = [
+    "sales-qualified", "vip", "newsletter", "trial", "churn-risk", "enterprise", "beta",
+    "partner", "support-priority", "webinar-2025", "ebook", "pricing-page", "demo-requested",
+    "event-lead", "referral",
+]
+EVENT_NAMES = ["viewed-pricing", "started-trial", "invited-teammate", "exported-report",
+               "booked-demo"]
+QUALIFICATIONS = ["hand_to_sales"] * 25 + ["nurture"] * 25 + ["not_qualified"] * 20 + [None] * 30
+ADMINS = [("Alex Support", "alex@emulated-workspace.test"), ("Bea Sales", "bea@emulated-workspace.test"),
+          ("Chen Wei", "chen@emulated-workspace.test"), ("Dana Ops", "dana@emulated-workspace.test"),
+          ("Eli Bot", "eli@emulated-workspace.test")]
+TEAMS = ["Support", "Sales", "Onboarding"]
+LONG_TEXT = ("Senior Vice President of Global Strategic Partnerships and Enterprise Customer "
+             "Success for the Europe, Middle East and Africa Region, responsible for ") * 4
+
+# Awkward people at fixed positions: (category, overrides for the generator).
+AWKWARD: list[tuple[str, dict[str, Any]]] = [
+    ("name_chinese", {"name": "王伟", "email": "wang.wei@example.com"}),
+    ("name_japanese", {"name": "山田 太郎", "email": "taro.yamada@example.com"}),
+    ("name_arabic", {"name": "محمد الأحمد", "email": "m.alahmad@example.com"}),
+    ("name_cyrillic", {"name": "Анастасия Иванова", "email": "a.ivanova@example.com"}),
+    ("name_greek", {"name": "Γιώργος Παπαδόπουλος", "email": "g.papadopoulos@example.com"}),
+    ("name_accented", {"name": "José Núñez-García", "email": "jose.nunez@example.com"}),
+    ("name_one_word", {"name": "Madonna", "email": "madonna@example.com"}),
+    ("name_missing", {"name": None, "email": "no.name@example.com"}),
+    ("email_missing", {"name": "Nomail Person", "email": None}),
+    ("email_malformed", {"name": "Bad Email", "email": "not-an-email"}),
+    ("email_malformed", {"name": "Half Email", "email": "jane.doe@"}),
+    ("email_uppercase", {"name": "John Smith", "email": "JOHN.SMITH@EXAMPLE.COM"}),
+    ("email_duplicate", {"name": "Shared Inbox Lead", "email": "shared.inbox@example.com",
+                         "role": "lead"}),
+    ("email_duplicate", {"name": "Shared Inbox User", "email": "shared.inbox@example.com",
+                         "role": "user"}),
+    ("long_values", {"name": "Maximiliana " + "Alexandrovna-" * 24 + "Featherstonehaugh",
+                     "job_title": LONG_TEXT, "email": "long.values@example.com"}),
+    ("many_tags", {"name": "Tagged Many", "email": "many.tags@example.com", "tags": 12}),
+    ("many_companies", {"name": "Company Hopper", "email": "hopper@example.com",
+                        "companies": 12}),
+    ("hand_to_sales_lead", {"name": "Quinn Qualified", "email": "quinn.qualified@example.com",
+                            "role": "lead", "qualification": "hand_to_sales",
+                            "company_size": 250, "job_title": "Head of Sales"}),
+    ("name_korean", {"name": "김민준", "email": "minjun.kim@example.com"}),
+    ("name_devanagari", {"name": "राहुल शर्मा", "email": "rahul.sharma@example.com"}),
+]
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch for ch in text.lower() if "a" <= ch <= "z") or "person"
+
+
+def seed_workspace(
+    db: Database,
+    contacts: int,
+    conversations: int,
+    seed: int = 1,
+    companies: int | None = None,
+    big_conversations: int | None = None,
+) -> dict[str, Any]:
+    """Replace the workspace with a generated one; answers the counts."""
+    rng = random.Random(seed)
+    now = db.now()
+    app_id = str(db.settings()["app_id_code"])
+    ns = f"seed{seed}"
+    n_companies = companies if companies is not None else max(5, contacts // 25)
+    n_big = big_conversations if big_conversations is not None else (
+        2 if conversations >= 10 else 0)
+    n_big = min(n_big, conversations)
+    manifest: dict[str, list[Any]] = {}
+
+    def note(category: str, value: Any) -> None:
+        manifest.setdefault(category, []).append(value)
+
+    def ts_between(lo: int, hi: int) -> int:
+        return lo if hi <= lo else rng.randint(lo, hi)
+
+    start = now - SPAN_DAYS * DAY
+    with db.write() as conn:
+        for table in DATA_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for stmt in TABLES.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+
+        # Admins, teams, tags, data attributes.
+        admin_ids = [str(7_000_001 + i) for i in range(len(ADMINS))]
+        team_ids = [str(8_000_001 + i) for i in range(len(TEAMS))]
+        team_members = {t: [int(a) for j, a in enumerate(admin_ids) if j % len(TEAMS) == k]
+                        for k, t in enumerate(team_ids)}
+        conn.executemany("INSERT INTO admins VALUES (?, ?)", [
+            (aid, json.dumps(model.admin(aid, name, email, [int(team_ids[j % len(TEAMS)])]),
+                             ensure_ascii=False))
+            for j, (aid, (name, email)) in enumerate(zip(admin_ids, ADMINS))
+        ])
+        conn.executemany("INSERT INTO teams VALUES (?, ?)", [
+            (tid, json.dumps(model.team(tid, name, team_members[tid])))
+            for tid, name in zip(team_ids, TEAMS)
+        ])
+        tag_ids = [str(9001 + i) for i in range(len(TAG_NAMES))]
+        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)",
+                         [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES)])
+        sales_tag = tag_ids[0]
+        attrs = [
+            ("contact", "name", "string", False), ("contact", "email", "string", False),
+            ("contact", "phone", "string", False), ("contact", "role", "string", False),
+            ("contact", "created_at", "date", False), ("contact", "updated_at", "date", False),
+            ("contact", "last_seen_at", "date", False),
+            ("contact", "company_size", "integer", True), ("contact", "job_title", "string", True),
+            ("contact", "session_count", "integer", True),
+            ("contact", "qualification", "string", True),
+            ("company", "name", "string", False), ("company", "size", "integer", False),
+            ("company", "industry", "string", False),
+            ("company", "account_tier", "string", True),
+        ]
+        conn.executemany("INSERT INTO data_attributes VALUES (?, ?, ?, ?)", [
+            (i + 1, m, name, json.dumps(model.data_attribute(
+                i + 1, m, name, dtype, start, custom=custom,
+                options=["hand_to_sales", "nurture", "not_qualified"]
+                if name == "qualification" else None)))
+            for i, (m, name, dtype, custom) in enumerate(attrs)
+        ])
+
+        # Companies.
+        company_rows = []
+        company_ids = []
+        for i in range(n_companies):
+            cid = model.hex_id(f"{ns}-company", i)
+            created = ts_between(start - 200 * DAY, now - DAY)
+            word = rng.choice(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark",
+                               "Wayne", "Tyrell", "Müller", "Soylent", "Nakatomi", "Цифра"])
+            name = f"{word} {rng.choice(['GmbH', 'Inc', 'SAS', 'Ltd', 'KK', 'AG'])} {i}"
+            doc = model.new_company(
+                cid, f"{ns}-comp-{i}", app_id, name=name, created_at=created,
+                size=rng.choice([1, 5, 12, 50, 120, 250, 800, 3000, 12000]),
+                industry=rng.choice(INDUSTRIES),
+                website=f"https://{_ascii(word)}{i}.example.com",
+                monthly_spend=rng.randint(0, 5000), plan=rng.choice(PLANS),
+                custom_attributes={"account_tier": rng.choice(["gold", "silver", "bronze"])})
+            doc["updated_at"] = ts_between(created, now)
+            company_rows.append(doc)
+            company_ids.append(cid)
+
+        # Contacts.
+        contact_rows = []
+        ctag_rows: list[tuple[str, str, int]] = []
+        ccomp_rows: list[tuple[str, str, int]] = []
+        event_rows: list[tuple[str, str, int, int, int]] = []
+        company_users: dict[str, int] = {}
+        contact_docs: list[dict[str, Any]] = []
+        for i in range(contacts):
+            cid = model.hex_id(f"{ns}-contact", i)
+            spec: dict[str, Any] = {}
+            if i < len(AWKWARD):
+                category, spec = AWKWARD[i]
+                note(category, cid)
+            roll = rng.random()
+            if "name" in spec:
+                name = spec["name"]
+            elif roll < 0.03:
+                name = None
+            elif roll < 0.05:
+                name = rng.choice(ONE_WORD)
+            elif roll < 0.15:
+                name = rng.choice(SCRIPT_NAMES)
+            else:
+                name = f"{rng.choice(LATIN_FIRST)} {rng.choice(LATIN_LAST)}"
+            if "email" in spec:
+                email = spec["email"]
+            elif rng.random() < 0.04:
+                email = None
+            else:
+                local = _ascii(name or "anon")
+                email = f"{local}.{i}@{rng.choice(DOMAINS)}"
+            role = spec.get("role") or ("lead" if rng.random() < 0.55 else "user")
+            created = ts_between(start, now - 60)
+            updated = ts_between(created, now)
+            qual = spec.get("qualification", rng.choice(QUALIFICATIONS)) if (
+                "qualification" in spec or i >= len(AWKWARD)) else None
+            custom: dict[str, Any] = {"session_count": rng.randint(0, 300)}
+            size = spec.get("company_size") or (
+                rng.choice([3, 10, 25, 60, 150, 400, 1200, 7000]) if rng.random() < 0.7 else None)
+            if size is not None:
+                custom["company_size"] = size
+            title = spec.get("job_title") or (
+                rng.choice(JOB_TITLES) if rng.random() < 0.8 else None)
+            if title is not None:
+                custom["job_title"] = title
+            if qual is not None:
+                custom["qualification"] = qual
+            country, region, city = rng.choice(COUNTRIES)
+            phone = None if rng.random() < 0.4 else f"+49 30 {rng.randint(1000000, 9999999)}"
+            doc = model.new_contact(
+                cid, app_id, role=role, created_at=created, updated_at=updated, email=email,
+                name=name, phone=phone,
+                external_id=f"ext-{seed}-{i}" if role == "user" and rng.random() < 0.7 else None,
+                owner_id=int(rng.choice(admin_ids)) if rng.random() < 0.3 else None,
+                custom_attributes=custom,
+                location={"country": country, "region": region, "city": city},
+            )
+            if role == "user":
+                doc["signed_up_at"] = created
+            if rng.random() < 0.85:
+                doc["last_seen_at"] = ts_between(created, updated)
+                doc["browser"] = rng.choice(["chrome", "firefox", "safari"])
+                doc["os"] = rng.choice(["OS X 14.1", "Windows 11", "Linux", "iOS 17"])
+            # Tags and companies.
+            n_tags = spec.get("tags", 0 if rng.random() < 0.7 else rng.randint(1, 3))
+            chosen_tags = rng.sample(tag_ids, min(n_tags, len(tag_ids)))
+            if qual == "hand_to_sales" and rng.random() < 0.5 and sales_tag not in chosen_tags:
+                chosen_tags.append(sales_tag)
+            for k, t in enumerate(chosen_tags):
+                ctag_rows.append((cid, t, created + k))
+            n_comp = spec.get("companies")
+            if n_comp is None:
+                r = rng.random()
+                n_comp = 1 if r < 0.65 else 2 if r < 0.75 else 0
+            chosen_comps = rng.sample(company_ids, min(n_comp, len(company_ids)))
+            for k, c in enumerate(chosen_comps):
+                ccomp_rows.append((cid, c, k))
+                company_users[c] = company_users.get(c, 0) + 1
+            doc["tags"] = model.sublist(cid, "tags", [model.tag_ref(t) for t in chosen_tags],
+                                        len(chosen_tags))
+            doc["companies"] = model.sublist(
+                cid, "companies", [model.company_ref(c) for c in chosen_comps], len(chosen_comps))
+            for ev in rng.sample(EVENT_NAMES, rng.randint(0, 3)):
+                first = ts_between(created, now)
+                event_rows.append((cid, ev, first, ts_between(first, now), rng.randint(1, 40)))
+            if qual == "hand_to_sales" and i < 200:
+                note("qualification_hand_to_sales", cid)
+            if i < 50:
+                note("leads" if role == "lead" else "users", cid)
+            contact_docs.append(doc)
+            contact_rows.append((cid, role, doc["email"], doc["external_id"], created, updated, 0,
+                                 model_dump(doc)))
+        conn.executemany(
+            "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
+            "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", contact_rows)
+        conn.executemany("INSERT INTO contact_tags VALUES (?, ?, ?)", ctag_rows)
+        conn.executemany("INSERT INTO contact_companies VALUES (?, ?, ?)", ccomp_rows)
+        conn.executemany("INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?)", event_rows)
+        for doc in company_rows:
+            doc["user_count"] = company_users.get(doc["id"], 0)
+        conn.executemany(
+            "INSERT INTO companies (id, company_id, name, created_at, updated_at, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(d["id"], d["company_id"], d["name"], d["created_at"], d["updated_at"], model_dump(d))
+             for d in company_rows])
+
+        # Conversations and their parts.
+        part_counter = 5_000_000_000
+        conv_rows = []
+        part_rows: list[tuple[str, int, str]] = []
+        admin_authors = [model.author("admin", aid, name, email)
+                         for aid, (name, email) in zip(admin_ids, ADMINS)]
+        big_positions = set(range(n_big))
+        for j in range(conversations):
+            if not contact_docs:
+                break
+            conv_id = str(100_000_001 + j)
+            contact = contact_docs[rng.randrange(len(contact_docs))]
+            created = ts_between(max(start, contact["created_at"]), now - 3600)
+            subject = rng.choice(["Pricing question", "Cannot log in", "Demo request",
+                                  "Invoice", "Feature idea", "Bug report", "Hallo!", "こんにちは"])
+            admin_id = rng.choice(admin_ids)
+            conv = model.new_conversation(
+                conv_id, created_at=created, contact=contact, subject=subject,
+                body=f"<p>{subject}: <b>please</b> help &amp; thanks</p>",
+                admin_assignee_id=int(admin_id) if rng.random() < 0.7 else None,
+                team_assignee_id=int(rng.choice(team_ids)) if rng.random() < 0.5 else None)
+            if j in big_positions:
+                n_parts = 600 + 137 * j
+                step_hi = 120
+                note("big_conversations", conv_id)
+            else:
+                n_parts = rng.randint(1, 20)
+                step_hi = 6 * 3600
+            final = rng.random()
+            final_state = "closed" if final < 0.5 else "open" if final < 0.85 else "snoozed"
+            ts = created
+            contact_author = conv["source"]["author"]
+            for k in range(n_parts):
+                ts = min(now, ts + rng.randint(30, step_hi))
+                last = k == n_parts - 1
+                if last and final_state == "closed":
+                    ptype, auth, body = "close", rng.choice(admin_authors), None
+                elif last and final_state == "snoozed":
+                    ptype, auth, body = "snoozed", rng.choice(admin_authors), None
+                elif k == 0 and conv["admin_assignee_id"] and n_parts > 2:
+                    ptype, auth, body = "assignment", rng.choice(admin_authors), None
+                elif k % 2 == 0:
+                    ptype, auth = "comment", contact_author
+                    body = f"<p>Reply {k + 1} from the customer &mdash; {subject}</p>"
+                else:
+                    ptype, auth = rng.choice(["comment", "comment", "note"]), \
+                        rng.choice(admin_authors)
+                    body = f"<p>Answer {k + 1}: see <a href=\"https://help.example.com\">docs</a></p>"
+                part_counter += 1
+                part = model.new_part(
+                    str(part_counter), part_type=ptype, body=body, created_at=ts,
+                    author_doc=auth,
+                    assigned_to={"type": "admin", "id": admin_id} if ptype == "assignment"
+                    else None)
+                model.apply_part_to_conversation(conv, part)
+                part_rows.append((conv_id, k + 1, model_dump(part)))
+            if final_state == "snoozed":
+                conv["snoozed_until"] = now + rng.randint(3600, 5 * DAY)
+            if rng.random() < 0.2:
+                for t in rng.sample(tag_ids, rng.randint(1, 2)):
+                    tg = model.tag(t, TAG_NAMES[tag_ids.index(t)], applied_at=ts)
+                    tg["applied_by"] = {"type": "admin", "id": admin_id}
+                    conv["tags"]["tags"].append(tg)
+            if final_state == "closed" and rng.random() < 0.3:
+                conv["conversation_rating"] = {
+                    "rating": rng.randint(1, 5), "remark": "Thanks!", "created_at": ts,
+                    "updated_at": ts,
+                    "contact": {"type": "contact", "id": contact["id"],
+                                "external_id": contact["external_id"]},
+                    "teammate": {"type": "admin", "id": admin_id}}
+            conv["read"] = final_state == "closed"
+            conv_rows.append((conv_id, created, conv["updated_at"], model_dump(model.list_item(conv))))
+            if len(part_rows) > 200_000:
+                conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
+                part_rows = []
+        conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
+        conn.executemany(
+            "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
+            conv_rows)
+        for stmt in INDEXES.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        db.set_meta("counter:part", part_counter, conn)
+        manifest["admins"] = admin_ids
+        manifest["teams"] = team_ids
+        manifest["tag_sales_qualified"] = [sales_tag]
+        db.set_meta("manifest", manifest, conn)
+        db.set_meta("seed", {"seed": seed, "contacts": contacts, "conversations": conversations,
+                             "companies": n_companies, "big_conversations": n_big,
+                             "seeded_at": now}, conn)
+    conn.execute("ANALYZE")
+    return {
+        "contacts": contacts, "conversations": len(conv_rows), "companies": n_companies,
+        "big_conversations": n_big, "parts": part_counter - 5_000_000_000, "seed": seed,
+        "tags": len(tag_ids), "admins": len(admin_ids), "teams": len(team_ids),
+    }
+
+
+def model_dump(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
