@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from simpleeval import EvalWithCompoundTypes, InvalidExpression
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, InvalidExpression
 from singer_sdk.exceptions import ConfigValidationError
 
 from mapper_intercom_salesforce.functions import (
@@ -234,7 +234,9 @@ class Mapping:
         self.path = path
         self.record_name = record_name
         self.functions = functions
-        self._evaluator = EvalWithCompoundTypes(functions=dict(functions), names={})
+        self._evaluator = EvalWithCompoundTypes(
+            operators=_operators(), functions=dict(functions), names={}
+        )
         self._known = {record_name, "record", *context_names, *self._evaluator.functions}
         problems = _Problems(path)
         document = self._read(path)
@@ -615,6 +617,24 @@ class Mapping:
                 continue
             output[name] = value
         return output
+
+
+def _none_safe(compare: t.Callable[[t.Any, t.Any], bool]) -> t.Callable[[t.Any, t.Any], bool]:
+    def apply(left: t.Any, right: t.Any) -> bool:
+        # Intercom leaves unknown attributes out; an ordering test on a missing value is
+        # simply false rather than an error that would reject the record.
+        if left is None or right is None:
+            return False
+        return compare(left, right)
+
+    return apply
+
+
+def _operators() -> dict[type, t.Callable[..., t.Any]]:
+    operators = dict(DEFAULT_OPERATORS)
+    for node in (ast.Gt, ast.GtE, ast.Lt, ast.LtE):
+        operators[node] = _none_safe(DEFAULT_OPERATORS[node])
+    return operators
 
 
 def _same(actual: t.Any, expected: t.Any) -> bool:

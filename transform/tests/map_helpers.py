@@ -1,0 +1,203 @@
+"""Helpers for the mapper tests: Intercom records as the tap emits them, and run results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MAPPINGS = REPO / "transform" / "mappings"
+CLI = Path(sys.executable).parent / "map-intercom-salesforce"
+
+
+@dataclass
+class Run:
+    """What one mapper run produced."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, t.Any]]
+    rejects: list[dict[str, t.Any]] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict[str, t.Any]]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def by_key(self, stream: str, key: str) -> dict[str, dict[str, t.Any]]:
+        return {r[key]: r for r in self.records(stream)}
+
+    def leads(self) -> dict[str, dict[str, t.Any]]:
+        return self.by_key("Lead", "Intercom_Contact_ID__c")
+
+    def tasks(self) -> dict[str, dict[str, t.Any]]:
+        return self.by_key("Task", "Intercom_Conversation_ID__c")
+
+    def rejected(self, kind: str | None = None) -> dict[t.Any, dict[str, t.Any]]:
+        return {r["key"]: r for r in self.rejects if kind is None or r["kind"] == kind}
+
+
+def schema(stream: str, key: str = "id") -> dict[str, t.Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object"},
+        "key_properties": [key],
+    }
+
+
+def record(stream: str, data: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"type": "RECORD", "stream": stream, "record": data}
+
+
+def state(value: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"type": "STATE", "value": value}
+
+
+def contact(
+    cid: str,
+    email: str | None = "person@acme.com",
+    name: str | None = "Pat Doe",
+    *,
+    qualification: str | None = "hand_to_sales",
+    tags: t.Iterable[str] = (),
+    companies: t.Iterable[str] = (),
+    role: str = "user",
+    **extra: t.Any,
+) -> dict[str, t.Any]:
+    """An Intercom 2.14 contact as the tap emits it (RFC 3339 timestamps, tag names)."""
+    custom = dict(extra.pop("custom_attributes", {}))
+    if qualification is not None:
+        custom["qualification"] = qualification
+    data = {
+        "type": "contact",
+        "id": cid,
+        "role": role,
+        "email": email,
+        "name": name,
+        "phone": None,
+        "created_at": "2026-10-01T09:00:00Z",
+        "updated_at": "2026-11-24T10:00:00Z",
+        "last_seen_at": "2026-11-23T10:00:00Z",
+        "last_replied_at": None,
+        "custom_attributes": custom,
+        "tags": {"type": "list", "data": [{"type": "tag", "id": f"t{n}", "name": n} for n in tags]},
+        "companies": {
+            "type": "list",
+            "data": [{"type": "company", "id": c} for c in companies],
+            "has_more": False,
+        },
+    }
+    data.update(extra)
+    return data
+
+
+def conversation(
+    vid: str,
+    contact_ids: t.Iterable[str] = ("c1",),
+    *,
+    title: str | None = None,
+    body: str = "<p>Hello there</p>",
+    **extra: t.Any,
+) -> dict[str, t.Any]:
+    data = {
+        "type": "conversation",
+        "id": vid,
+        "title": title,
+        "created_at": "2026-11-20T10:00:00Z",
+        "updated_at": "2026-11-24T16:30:00Z",
+        "state": "open",
+        "open": True,
+        "priority": "not_priority",
+        "source": {
+            "type": "conversation",
+            "id": f"s-{vid}",
+            "delivered_as": "customer_initiated",
+            "body": body,
+            "author": {"type": "user", "id": "c1", "name": "Pat Doe", "email": "pat@acme.com"},
+        },
+        "contacts": {
+            "type": "contact.list",
+            "contacts": [{"type": "contact", "id": c} for c in contact_ids],
+        },
+        "tags": {"type": "tag.list", "tags": []},
+    }
+    data.update(extra)
+    return data
+
+
+def part(
+    pid: str,
+    vid: str,
+    created_at: str,
+    body: str | None,
+    *,
+    author: dict[str, t.Any] | None = None,
+    part_type: str = "comment",
+    **extra: t.Any,
+) -> dict[str, t.Any]:
+    data = {
+        "type": "conversation_part",
+        "id": pid,
+        "conversation_id": vid,
+        "part_type": part_type,
+        "body": body,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "author": author or {"type": "admin", "id": "a1", "name": "Ann Agent"},
+        "attachments": [],
+        "conversation_parts_total": extra.pop("total", 1),
+        "conversation_parts_truncated": extra.pop("truncated", False),
+    }
+    data.update(extra)
+    return data
+
+
+def write_mapping(tmp_path: Path, kind: str, change: t.Callable[[dict[str, t.Any]], None]) -> Path:
+    """Copy a packaged mapping file, let ``change`` edit it, and return the new file."""
+    document = yaml.safe_load((MAPPINGS / f"{kind}.yml").read_text(encoding="utf-8"))
+    change(document)
+    target = tmp_path / f"{kind}-edited.yml"
+    target.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+    return target
+
+
+def run_cli(
+    messages: t.Iterable[dict[str, t.Any]],
+    config: dict[str, t.Any] | None,
+    folder: Path,
+    *,
+    cwd: Path = REPO,
+    rejects: bool = True,
+) -> Run:
+    """Run the mapper CLI with ``config`` (a reject file in ``folder`` unless told not to)."""
+    settings = dict(config or {})
+    reject_path = folder / "rejects.jsonl"
+    if rejects:
+        settings.setdefault("reject_file", str(reject_path))
+    config_path = folder / "config.json"
+    config_path.write_text(json.dumps(settings), "utf-8")
+    stdin = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
+    proc = subprocess.run(
+        [str(CLI), "--config", str(config_path)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    parsed = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    reject_lines = []
+    if reject_path.exists():
+        text = reject_path.read_text("utf-8")
+        reject_lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return Run(proc.returncode, proc.stdout, proc.stderr, parsed, reject_lines)
