@@ -127,9 +127,12 @@ class SalesforceSink(BatchSink):
         if target.halted:
             target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
             return
-        target.drain_dependencies(self)
         items: list[_Item] = []
         try:
+            target.drain_dependencies(self)
+            if target.halted:
+                target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
+                return
             self._write(pending, items)
         except (BudgetExhausted, RetriesExhausted, SalesforceError, BulkJobFailed) as exc:
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
@@ -156,6 +159,18 @@ class SalesforceSink(BatchSink):
                     "external_id_field in stream_settings, so its records cannot be upserted; "
                     "set stream_settings." + self.stream_name + ".external_id_field."))
             return
+        # Unchanged records first: a batch of only those costs no API call at all.
+        if target.skip_unchanged:
+            digests = target.hashes.get_many(
+                self.sobject, [k for k in pending if not k.startswith(_MISSING)])
+            if digests:
+                unchanged = [k for k, line in pending.items()
+                             if digests.get(k) == content_hash(line)]
+                for k in unchanged:
+                    del pending[k]
+                report.count(self.stream_name, self.sobject, "unchanged", len(unchanged))
+            if not pending:
+                return
         schema = target.object_schema(self.sobject)
         if isinstance(schema, Rejection):
             for key, line in pending.items():
@@ -170,11 +185,7 @@ class SalesforceSink(BatchSink):
                 self._reject(line, json.loads(line).get(self.key_field), rej)
             return
 
-        # Pass 1: validate, skip unchanged, collect what lookups need.
-        digests: dict[str, str] = {}
-        if target.skip_unchanged:
-            digests = target.hashes.get_many(
-                self.sobject, [k for k in pending if not k.startswith(_MISSING)])
+        # Pass 1: validate and collect what lookups need.
         rel_values: dict[tuple[str, str, str | None], set[str]] = {}
         emails: set[str] = set()
         unknown_create: list[str] = []
@@ -191,9 +202,6 @@ class SalesforceSink(BatchSink):
                 self._reject(line, ext, rej)
                 continue
             digest = content_hash(line)
-            if digests.get(key) == digest:
-                report.count(self.stream_name, self.sobject, "unchanged")
-                continue
             items.append(_Item(line=line, ext=str(ext), digest=digest))
             if self.lead_smarts and rec.get("Email"):
                 emails.add(str(rec["Email"]).lower())

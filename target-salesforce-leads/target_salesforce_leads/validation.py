@@ -10,9 +10,9 @@ import typing as t
 from dataclasses import dataclass, field
 
 # Close to what Salesforce accepts: local part, one @, a dotted domain, no spaces.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+# A date, or a date-time whose date part Salesforce keeps.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 _TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist",
                "combobox", "encryptedstring"}
 _NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
@@ -95,6 +95,10 @@ def validate(
                              "security settings of this field and verify that it is "
                              "read/write for your profile or permission set.")
         if value is None:
+            if name in schema.picklists and not f.get("nillable", True):
+                return Rejection("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                 f"{f.get('label') or name}: bad value for restricted picklist "
+                                 "field: null")
             if name in schema.required_on_create:
                 return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
             continue
@@ -128,10 +132,10 @@ def validate(
                 except ValueError:
                     return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
                                      f"{name}: value not of required type: {value}")
-            precision, scale = f.get("precision"), f.get("scale")
+            precision, scale = f.get("precision"), int(f.get("scale") or 0)
             if precision:
-                digits = int(precision) - int(scale or 0)
-                if abs(float(value)) >= 10**digits:
+                digits = int(precision) - scale
+                if abs(round(float(value), scale)) >= 10**digits:
                     return Rejection("NUMBER_OUTSIDE_VALID_RANGE",
                                      f"{name}: number outside valid range: {value}")
         elif ftype == "date":

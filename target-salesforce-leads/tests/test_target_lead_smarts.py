@@ -1,0 +1,108 @@
+"""Lead smarts: Contacts matched by email, converted Leads, adoption, no duplicate Leads, Tasks."""
+
+from __future__ import annotations
+
+from conftest import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
+
+
+def test_email_of_a_contact_updates_that_contact(harness: Harness) -> None:
+    [cid] = harness.insert("Contact", [{"LastName": "Known", "Email": "Known@Example.com"}])
+    result = harness.run(lead_messages([
+        lead(1, Email="known@example.com", Title="VP", Company="Acme", LastName="Known"),
+        lead(2),
+    ]))
+    assert result.returncode == 0, result.stderr
+    assert result.summary["objects"]["Contact"]["updated"] == 1
+    assert result.summary["objects"]["Lead"]["created"] == 1
+    result.assert_accounted("Lead", 2)
+    contact = harness.query(
+        f"SELECT Title, Intercom_Contact_ID__c FROM Contact WHERE Id = '{cid}'")[0]
+    assert contact["Title"] == "VP"
+    assert contact["Intercom_Contact_ID__c"] == "ic_1"
+    assert not harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_1'")
+    # Sent again with a change: still the Contact, found by its external id now.
+    again = harness.run(lead_messages([lead(1, Email="known@example.com", Title="CEO")]))
+    assert again.summary["objects"]["Contact"]["updated"] == 1
+    assert harness.query(f"SELECT Title FROM Contact WHERE Id = '{cid}'")[0]["Title"] == "CEO"
+    assert len(harness.query("SELECT Id FROM Lead")) == 1
+
+
+def test_converted_lead_is_followed_to_its_contact(harness: Harness) -> None:
+    harness.run(lead_messages([lead(5)]))
+    [row] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_5'")
+    converted = harness.sf.admin("POST", f"leads/{row['Id']}/convert", {})
+    result = harness.run(lead_messages([lead(5, Title="Buyer")]))
+    assert result.returncode == 0, result.stderr
+    assert result.summary["objects"]["Contact"]["updated"] == 1, result.summary
+    assert result.stream("Lead").get("rejected") == 0
+    contact = harness.query(
+        f"SELECT Title FROM Contact WHERE Id = '{converted['contact_id']}'")[0]
+    assert contact["Title"] == "Buyer"
+
+
+def test_lead_without_external_id_is_adopted(harness: Harness) -> None:
+    [lid] = harness.insert("Lead", [{"LastName": "Manual", "Company": "Co",
+                                      "Email": "manual@example.com"}])
+    result = harness.run(lead_messages([lead(9, Email="MANUAL@example.com")]))
+    assert result.summary["objects"]["Lead"]["updated"] == 1, result.summary
+    rows = harness.query("SELECT Id, Intercom_Contact_ID__c FROM Lead")
+    assert rows == [{**rows[0], "Id": rows[0]["Id"]}] and len(rows) == 1
+    assert rows[0]["Intercom_Contact_ID__c"] == "ic_9"
+    assert rows[0]["Id"][:15] == lid[:15]
+
+
+def test_lead_holding_email_for_another_person_is_never_duplicated(harness: Harness) -> None:
+    harness.run(lead_messages([lead(1, Email="shared@example.com")]))
+    result = harness.run(lead_messages([lead(2, Email="shared@example.com"), lead(3)]))
+    assert result.stream("Lead")["rejected"] == 1
+    assert result.stream("Lead")["created"] == 1
+    result.assert_accounted("Lead", 2)
+    [rej] = result.rejects
+    assert rej["external_id"] == "ic_2"
+    assert rej["error_code"] == "DUPLICATES_DETECTED"
+    assert "ic_1" in rej["message"]
+    assert rej["record"]["Email"] == "shared@example.com"
+    assert len(harness.query("SELECT Id FROM Lead WHERE Email = 'shared@example.com'")) == 1
+
+
+def task(i: int, who: str | None, **extra: object) -> dict:
+    rec = {"Intercom_Conversation_ID__c": f"conv_{i}", "Subject": f"Conversation {i}",
+           "Status": "Completed", "ActivityDate": "2026-11-24"}
+    if who is not None:
+        rec["Who"] = {"Intercom_Contact_ID__c": who}
+    rec.update(extra)
+    return rec
+
+
+def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) -> None:
+    [cid] = harness.insert("Contact", [{"LastName": "C", "Intercom_Contact_ID__c": "ic_c"}])
+    harness.run(lead_messages([lead("conv")]))
+    [conv_lead] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_conv'")
+    converted = harness.sf.admin("POST", f"leads/{conv_lead['Id']}/convert", {})
+    # Leads and Tasks in one run, Task schema first: the new Lead must be written before the task.
+    msgs = [
+        schema_msg("Task"), schema_msg("Lead"),
+        record_msg("Lead", lead("new")),
+        record_msg("Task", task(1, "ic_new")),
+        record_msg("Task", task(2, "ic_c")),
+        record_msg("Task", task(3, "ic_conv")),
+        record_msg("Task", task(4, "ic_nobody")),
+        state_msg({"done": True}),
+    ]
+    result = harness.run(msgs)
+    assert result.returncode == 0, result.stderr
+    result.assert_accounted("Task", 4)
+    assert result.stream("Task")["created"] == 3, result.summary
+    assert result.stream("Task")["rejected"] == 1
+    [rej] = result.rejects
+    assert rej["external_id"] == "conv_4"
+    assert rej["error_code"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert "ic_nobody" in rej["message"]
+    [new_lead] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_new'")
+    who = {r["Intercom_Conversation_ID__c"]: r["WhoId"] for r in harness.query(
+        "SELECT Intercom_Conversation_ID__c, WhoId FROM Task")}
+    assert who["conv_1"][:15] == new_lead["Id"][:15]
+    assert who["conv_2"][:15] == cid[:15]
+    assert who["conv_3"][:15] == converted["contact_id"][:15]
+    assert "conv_4" not in who
+    assert result.states == [{"done": True}]

@@ -1,0 +1,104 @@
+"""Failures over real sockets: token expiry, 5xx, row locks, failed Bulk jobs, budget."""
+
+from __future__ import annotations
+
+from conftest import Harness, lead, lead_messages
+
+
+def _token_calls(harness: Harness) -> int:
+    return sum(n for ep, n in harness.sf.stats()["by_endpoint"].items() if "oauth2/token" in ep)
+
+
+def test_token_expiring_in_the_middle_of_a_bulk_job(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "expire_tokens_after", "requests": 5})
+    records = [lead(i) for i in range(50)]
+    result = harness.run(lead_messages(records, {"s": 1}), transport="bulk")
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 50, result.summary
+    result.assert_accounted("Lead", 50)
+    assert _token_calls(harness) >= 2
+    assert result.states == [{"s": 1}]
+    assert len(harness.query("SELECT Id FROM Lead")) == 50
+
+
+def test_5xx_bursts_are_retried(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 3})
+    result = harness.run(lead_messages([lead(i) for i in range(20)], {"s": 1}))
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 20
+    assert harness.sf.stats()["status_counts"].get("503") == 3
+    assert result.states == [{"s": 1}]
+
+
+def test_row_locks_are_retried(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "lock_row", "count": 2})
+    result = harness.run(lead_messages([lead(i) for i in range(10)]))
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 10, result.summary
+    assert len(harness.query("SELECT Id FROM Lead")) == 10
+
+
+def test_failed_bulk_job_is_retried_once(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "bulk_fail", "count": 1})
+    result = harness.run(lead_messages([lead(i) for i in range(30)]), transport="bulk")
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 30, result.summary
+    result.assert_accounted("Lead", 30)
+
+
+def test_bulk_job_failing_twice_rejects_its_records(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "bulk_fail", "count": 2})
+    result = harness.run(lead_messages([lead(i) for i in range(30)], {"s": 1}),
+                         transport="bulk")
+    assert result.returncode == 0, result.stderr
+    s = result.stream("Lead")
+    result.assert_accounted("Lead", 30)
+    assert s["rejected"] + s["created"] == 30
+    assert s["rejected"] > 0
+    assert {r["error_code"] for r in result.rejects} == {"BULK_JOB_FAILED"}
+    assert all(r["message"] for r in result.rejects)
+    # Rejected records are accounted for, so state may advance.
+    assert result.states == [{"s": 1}]
+
+
+def test_budget_exhaustion_defers_and_withholds_state(harness: Harness) -> None:
+    harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 990})
+    records = [lead(i) for i in range(600)]
+    result = harness.run(lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest")
+    assert result.returncode == 0, result.stderr
+    s = result.stream("Lead")
+    result.assert_accounted("Lead", 600)
+    assert s["deferred"] > 0
+    assert s["created"] + s["deferred"] == 600
+    assert result.states == []  # the tap must send the deferred records again
+    assert "budget" in result.stderr
+    limits = harness.sf.admin("POST", "query", {"q": "SELECT Id FROM Lead"})
+    assert limits["totalSize"] == s["created"]
+    # Next day: the rest is written, what was written is unchanged.
+    harness.sf.admin("POST", "limits", {"daily_api_limit": 100000, "used": 0})
+    again = harness.run(lead_messages(records, {"s": 2}))
+    assert again.stream("Lead")["created"] == s["deferred"]
+    assert again.stream("Lead")["unchanged"] == s["created"]
+    assert again.states == [{"s": 2}]
+    assert len(harness.query("SELECT Id FROM Lead")) == 600
+
+
+def test_retries_exhausted_defer_fail_the_run_and_withhold_state(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
+                                        "path": "/services/data"})
+    result = harness.run(lead_messages([lead(i) for i in range(5)], {"s": 1}), max_retries=2)
+    assert result.returncode != 0
+    result.assert_accounted("Lead", 5)
+    assert result.stream("Lead")["deferred"] == 5
+    assert result.states == []
+    assert "emulator-secret" not in result.stderr
+    assert "emulator-refresh-token" not in result.stderr
+
+
+def test_revoked_refresh_token_fails_with_clear_message(harness: Harness) -> None:
+    harness.sf.admin("POST", "tokens/revoke", {"refresh_token": "emulator-refresh-token"})
+    result = harness.run(lead_messages([lead(1)], {"s": 1}))
+    assert result.returncode != 0
+    assert "re-authorize" in result.stderr
+    assert "emulator-refresh-token" not in result.stderr
+    assert result.states == []
