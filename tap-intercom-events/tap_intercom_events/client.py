@@ -1,0 +1,281 @@
+"""The REST stream every Intercom stream derives from: host, auth, version, pacing, errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+from urllib.parse import urlparse
+
+import backoff
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_intercom_events.pagination import response_json
+from tap_intercom_events.timestamps import Plan, build_plan, convert
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable, Mapping
+
+    from singer_sdk.helpers.types import Context
+
+REGION_HOSTS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+
+AUTH_MESSAGE = (
+    "Intercom refused the access token (401 unauthorized). "
+    "The token was revoked, or the app was reinstalled or removed from the workspace "
+    "(or the token belongs to a workspace in another region). "
+    "Regenerate the token in Intercom's Developer Hub (your app > Authentication) and update "
+    "TAP_INTERCOM_EVENTS_ACCESS_TOKEN (or the access_token setting), and check `region`."
+)
+PLAN_MESSAGE = (
+    "Intercom refused the request to {path} (403 api_plan_restricted: {detail}). "
+    "The workspace's subscription does not include API access to this resource. "
+    "Ask the workspace owner to enable the plan that includes it, or deselect the stream."
+)
+FORBIDDEN_MESSAGE = (
+    "Intercom refused the request to {path} (403 {code}: {detail}). "
+    "The access token lacks the permission this stream needs. "
+    "Grant the scope in the app's settings in Intercom's Developer Hub, or deselect the stream."
+)
+
+#: Exceptions worth another attempt: transient server answers and broken connections.
+RETRIABLE_EXCEPTIONS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class NotFoundError(FatalAPIError):
+    """A 404: the object was deleted between listing it and reading it."""
+
+
+def resolve_api_url(config: Mapping[str, t.Any]) -> str:
+    """The API base URL: ``api_url`` when set, else the host of ``region``."""
+    if url := config.get("api_url"):
+        return str(url).rstrip("/")
+    region = str(config.get("region") or "us").lower()
+    try:
+        return REGION_HOSTS[region]
+    except KeyError:
+        choices = ", ".join(REGION_HOSTS)
+        msg = (
+            f"Unknown Intercom region {region!r}: the tap cannot tell which host serves your "
+            f"workspace. Set `region` to one of {choices} (or set `api_url`)."
+        )
+        raise ValueError(msg) from None
+
+
+def intercom_errors(response: requests.Response) -> tuple[str, str]:
+    """The first error code and message of an Intercom ``error.list`` body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.reason or ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors and isinstance(errors, list) and isinstance(errors[0], dict):
+        return str(errors[0].get("code") or ""), str(errors[0].get("message") or "")
+    return "", response.reason or ""
+
+
+class IntercomStream(RESTStream[t.Any]):
+    """Base class: one Intercom list endpoint whose items are records."""
+
+    #: The key of the answer that holds the list of items.
+    records_key: str = "data"
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    #: The records keep Intercom's own types; timestamps are converted by the stream itself.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
+    @property
+    def url_base(self) -> str:
+        """Host of the workspace's region, or ``api_url``."""
+        return resolve_api_url(self.config)
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Version and content headers sent with every request."""
+        return {
+            "Intercom-Version": str(self.config.get("intercom_version") or "2.14"),
+            "Accept": "application/json",
+        }
+
+    @cached_property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        """Bearer token auth; the token only ever travels in the Authorization header."""
+        return BearerTokenAuthenticator(token=self.config["access_token"])
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """This thread's session, paced by the tap's shared rate governor."""
+        return self._tap.session()  # type: ignore[attr-defined]
+
+    @property
+    def timeout(self) -> int:
+        """Seconds to wait for one answer."""
+        return int(self.config.get("request_timeout") or 60)
+
+    @cached_property
+    def timestamp_plan(self) -> Plan:
+        """Where the unix timestamps are in this stream's records."""
+        return build_plan(self.schema)
+
+    @property
+    def page_size(self) -> int:
+        """Items per page (Intercom allows at most 150)."""
+        return max(1, min(int(self.config.get("page_size") or 150), 150))
+
+    # Parsing.
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """Yield the items of one page with their timestamps as RFC 3339 strings."""
+        plan = self.timestamp_plan
+        for item in response_json(response).get(self.records_key) or ():
+            yield convert(item, plan)
+
+    def get_new_paginator(self) -> t.Any:
+        """Single page unless a stream says otherwise."""
+        return None
+
+    # Errors and retries.
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort answers into success, retry and fatal, with messages a person can act on."""
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            return
+        path = urlparse(response.url).path
+        code, detail = intercom_errors(response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise FatalAPIError(AUTH_MESSAGE)
+        if status == HTTPStatus.FORBIDDEN:
+            template = PLAN_MESSAGE if code == "api_plan_restricted" else FORBIDDEN_MESSAGE
+            raise FatalAPIError(template.format(path=path, code=code, detail=detail))
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            msg = f"{status} {code or response.reason} on {response.request.method} {path}"
+            raise RetriableAPIError(msg, response)
+        if status == HTTPStatus.NOT_FOUND:
+            raise NotFoundError(f"404 {code}: {detail} ({path})")
+        msg = (
+            f"Intercom rejected {response.request.method} {path} ({status} {code}: {detail}). "
+            "The request does not fit the API version the tap asked for. "
+            "Check the `intercom_version` setting; if it is right, report this to the tap's "
+            "maintainers with the message above."
+        )
+        raise FatalAPIError(msg)
+
+    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
+        """Waits between attempts: none after a 429 (the governor holds every thread until
+        the window resets), exponential with jitter after a 5xx or a dropped connection."""
+        attempt = 0
+        exc = yield 0.0
+        while True:
+            response = getattr(exc, "response", None)
+            if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+                wait = 0.0
+            else:
+                attempt += 1
+                wait = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+            exc = yield wait
+
+    def backoff_max_tries(self) -> int:
+        """Attempts per request before giving up."""
+        return int(self.config.get("max_retries") or 8) + 1
+
+    def backoff_handler(self, details: t.Any) -> None:
+        """Log each retry without anything secret (no headers, no bodies)."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        what = f"status {response.status_code}" if response is not None else type(exc).__name__
+        self.logger.warning(
+            "Retrying %s after %s (attempt %d, waiting %.1f s)",
+            self.name, what, details.get("tries", 0), details.get("wait") or 0.0,
+        )
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Retry transient failures within a bounded total time, then fail clearly."""
+        max_time = float(self.config.get("max_retry_seconds") or 300)
+        retrying = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIABLE_EXCEPTIONS,
+            max_tries=self.backoff_max_tries,
+            max_time=max_time,
+            on_backoff=self.backoff_handler,
+            jitter=None,
+            logger=None,
+        )(func)
+
+        @functools.wraps(func)
+        def call(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+            started = time.monotonic()
+            try:
+                return retrying(prepared_request, context)
+            except RETRIABLE_EXCEPTIONS as exc:
+                spent = time.monotonic() - started
+                path = urlparse(prepared_request.url or "").path
+                msg = (
+                    f"Intercom kept failing on {prepared_request.method} {path} "
+                    f"({_describe(exc)}) for {spent:.0f} s of retries. "
+                    "Intercom or the network to it is having trouble. "
+                    "Run the sync again later (it resumes from the last state), and check "
+                    "Intercom's status page if it persists."
+                )
+                raise FatalAPIError(msg) from exc
+
+        return call
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Status, Intercom error code and path; never headers or query strings."""
+        code, detail = intercom_errors(response)
+        return f"{response.status_code} {code} {detail} for path {urlparse(response.url).path}"
+
+    # Direct calls outside of a stream's own pagination.
+
+    def call_api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, t.Any] | None = None,
+        body: t.Any = None,
+        context: Context | None = None,
+    ) -> t.Any:
+        """One request through the same auth, pacing, validation and retries; returns JSON."""
+        prepared = self.build_prepared_request(
+            method=method,
+            url=f"{self.url_base}{path}",
+            params=params or {},
+            headers=self.http_headers,
+            json=body,
+        )
+        response = self.request_decorator(self._request)(prepared, context)
+        return response_json(response)
+
+
+def _describe(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return f"last answer {response.status_code}"
+    return f"last error {type(exc).__name__}"
+
+
+def log_once(logger: logging.Logger, seen: set[str], key: str, msg: str, *args: t.Any) -> None:
+    """Warn about ``key`` only the first time in a run."""
+    if key not in seen:
+        seen.add(key)
+        logger.warning(msg, *args)

@@ -1,0 +1,66 @@
+"""Intercom's cursor and scroll paginators."""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import parse_qs, urlparse
+
+from singer_sdk.pagination import BaseAPIPaginator
+
+if t.TYPE_CHECKING:
+    import requests
+
+
+def response_json(response: requests.Response) -> t.Any:
+    """Decode a response body once, however many readers it has (parser, paginator)."""
+    cached = getattr(response, "_intercom_json", None)
+    if cached is None:
+        cached = response.json()
+        response._intercom_json = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class StartingAfterPaginator(BaseAPIPaginator["str | None"]):
+    """Follows ``pages.next.starting_after`` until a page has no ``next``."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the cursor of the next page, or None after the last one."""
+        pages = response_json(response).get("pages") or {}
+        nxt = pages.get("next")
+        if isinstance(nxt, dict):
+            return nxt.get("starting_after") or None
+        if isinstance(nxt, str) and nxt:
+            # Older answers give the next page as a URL.
+            values = parse_qs(urlparse(nxt).query).get("starting_after")
+            return values[0] if values else None
+        return None
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Keep going past a page whose records were all filtered out on our side."""
+        return True
+
+
+class ScrollPaginator(BaseAPIPaginator["str | None"]):
+    """Follows ``scroll_param`` until a page comes back without records."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the scroll parameter while the scroll still yields records."""
+        payload = response_json(response)
+        if not payload.get("data"):
+            return None
+        return payload.get("scroll_param") or None
+
+    def advance(self, response: requests.Response) -> None:
+        """Advance; a scroll may hand back the same parameter for every page."""
+        self._page_count += 1
+        new_value = self.get_next(response)
+        if not new_value:
+            self._finished = True
+        else:
+            self._value = new_value

@@ -1,0 +1,117 @@
+"""Companies through the scroll endpoint (the list endpoint stops at 10,000)."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from http import HTTPStatus
+
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_intercom_events import schemas
+from tap_intercom_events.client import IntercomStream, intercom_errors
+from tap_intercom_events.pagination import ScrollPaginator
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+#: Intercom drops an unused scroll after one minute; wait a little longer than that.
+SCROLL_EXPIRY_SECONDS = 75.0
+MAX_RESTARTS = 5
+
+
+class ScrollRestart(Exception):
+    """Intercom lost the scroll (a 500 or an expired parameter): start it again."""
+
+
+class ScrollBusy(Exception):
+    """Another scroll is open for this app."""
+
+
+class CompaniesStream(IntercomStream):
+    """``GET /companies/scroll``: every company, one scroll per app at a time."""
+
+    name = "companies"
+    path = "/companies/scroll"
+    records_key = "data"
+    schema = schemas.COMPANY_OBJECT.to_dict()
+
+    #: Seconds between attempts while another scroll is open (tests shorten it).
+    busy_poll_seconds = 10.0
+
+    def get_new_paginator(self) -> ScrollPaginator:
+        """Follow ``scroll_param`` until an empty page."""
+        return ScrollPaginator()
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        """The first page has no parameter; the rest carry ``scroll_param``."""
+        return {"scroll_param": next_page_token} if next_page_token else {}
+
+    def validate_response(self, response: requests.Response) -> None:
+        """A 500 or a stale scroll means start over; "scroll exists" means wait."""
+        status = response.status_code
+        if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise ScrollRestart("500 from the scroll endpoint")
+        if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR and status not in (
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.TOO_MANY_REQUESTS,
+        ):
+            code, detail = intercom_errors(response)
+            text = f"{code} {detail}".lower()
+            if "scroll" in text and ("exist" in text or "already" in text or "open" in text):
+                raise ScrollBusy(f"{status} {code}: {detail}")
+            if "scroll" in text or status == HTTPStatus.NOT_FOUND:
+                raise ScrollRestart(f"{status} {code}: {detail}")
+        super().validate_response(response)
+
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        """Scroll to the end, restarting when Intercom loses the scroll, without repeats."""
+        emitted: set[str] = set()
+        restarts = 0
+        busy_since: float | None = None
+        while True:
+            try:
+                for record in self.request_records(context):
+                    busy_since = None
+                    key = record.get("id")
+                    if key in emitted:
+                        continue
+                    emitted.add(key)
+                    yield record
+                return
+            except ScrollRestart as exc:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    msg = (
+                        f"Intercom lost the companies scroll {restarts} times ({exc}). "
+                        "Its scroll endpoint is failing repeatedly. "
+                        "Run the sync again later; companies are read in full each run."
+                    )
+                    raise FatalAPIError(msg) from exc
+                self.logger.warning(
+                    "companies: Intercom lost the scroll (%s); restarting it (%d/%d), "
+                    "skipping the %d companies already emitted",
+                    exc, restarts, MAX_RESTARTS, len(emitted),
+                )
+            except ScrollBusy as exc:
+                now = time.monotonic()
+                busy_since = busy_since or now
+                if now - busy_since > SCROLL_EXPIRY_SECONDS:
+                    msg = (
+                        f"Intercom keeps refusing to open a companies scroll ({exc}): another "
+                        "scroll is open for this app, from another sync or one interrupted "
+                        "less than a minute ago, and it has not been released. Intercom allows "
+                        "one scroll per app. Make sure no other sync of this app runs at the "
+                        "same time, wait a minute, and run again."
+                    )
+                    raise FatalAPIError(msg) from exc
+                self.logger.warning(
+                    "companies: another scroll is open for this app (%s); waiting %.0f s for "
+                    "Intercom to release it",
+                    exc, self.busy_poll_seconds,
+                )
+                time.sleep(self.busy_poll_seconds)

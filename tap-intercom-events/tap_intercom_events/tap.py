@@ -1,0 +1,280 @@
+"""TapIntercomEvents: settings, streams and the resources every stream shares."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from tap_intercom_events import streams
+from tap_intercom_events.client import REGION_HOSTS, IntercomStream
+from tap_intercom_events.governor import GovernedSession, RateGovernor
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+DAY = 86_400
+#: Refresh the tag list at most this often when a contact carries an unknown tag.
+TAG_REFRESH_SECONDS = 60.0
+STREAM_ORDER = [
+    "admins",
+    "teams",
+    "tags",
+    "companies",
+    "contacts",
+    "contact_event_summaries",
+    "conversations",
+    "conversation_parts",
+]
+
+
+class TapIntercomEvents(Tap):
+    """Singer tap for Intercom: contacts, companies, conversations and their parts."""
+
+    name = "tap-intercom-events"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            description=(
+                "Access token of your Intercom app (Developer Hub > your app > Authentication). "
+                "Set it through TAP_INTERCOM_EVENTS_ACCESS_TOKEN, never in a committed file."
+            ),
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            default="us",
+            allowed_values=list(REGION_HOSTS),
+            description=(
+                "Where the workspace is hosted: us (api.intercom.io), eu (api.eu.intercom.io) "
+                "or au (api.au.intercom.io). EU and AU workspaces only answer on their own host."
+            ),
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description=(
+                "Base URL of the API, overriding `region` (for a proxy or the local emulator), "
+                "e.g. http://127.0.0.1:8080."
+            ),
+        ),
+        th.Property(
+            "intercom_version",
+            th.StringType,
+            default="2.14",
+            description="Intercom API version sent in the Intercom-Version header.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description=(
+                "Read contacts and conversations updated at or after this time on the first "
+                "sync (RFC 3339). Without it the first sync reads everything."
+            ),
+        ),
+        th.Property(
+            "lookback_window",
+            th.IntegerType,
+            default=600,
+            description=(
+                "Seconds kept behind the newest searchable update when the bookmark is saved. "
+                "Covers Intercom's search-index delay (new records can take minutes to become "
+                "searchable); records updated in that window are read again next sync."
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=150,
+            description="Records per page for list and search calls (Intercom allows 1-150).",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=20,
+            description=(
+                "Conversations whose parts are fetched at the same time (one call each). "
+                "The rate governor still keeps the total within the rate limit."
+            ),
+        ),
+        th.Property(
+            "rate_limit_share",
+            th.NumberType,
+            default=1.0,
+            description=(
+                "Fraction (0-1] of the app's rate limit this tap may use, leaving the rest to "
+                "other users of the same app."
+            ),
+        ),
+        th.Property(
+            "fetch_event_summaries",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Emit contact_event_summaries (data-event name, first, last, count per contact) "
+                "for every contact read. Costs one API call per contact."
+            ),
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            default="tap-intercom-events",
+            description="User-Agent header sent with every request.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for one answer before retrying the request.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Retries of one request after 429, 5xx answers or dropped connections.",
+        ),
+        th.Property(
+            "max_retry_seconds",
+            th.IntegerType,
+            default=300,
+            description=(
+                "Longest time spent retrying one request before the sync stops with an error."
+            ),
+        ),
+    ).to_dict()
+
+    def discover_streams(self) -> list[Stream]:
+        """The streams, in the order of the catalog (children after their parents)."""
+        return [
+            streams.AdminsStream(self),
+            streams.TeamsStream(self),
+            streams.TagsStream(self),
+            streams.CompaniesStream(self),
+            streams.ContactsStream(self),
+            streams.ContactEventSummariesStream(self),
+            streams.ConversationsStream(self),
+            streams.ConversationPartsStream(self),
+        ]
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """Streams in catalog order (the SDK sorts them by name)."""
+        found = super().streams
+        if list(found) != STREAM_ORDER[: len(found)]:
+            rank = {name: index for index, name in enumerate(STREAM_ORDER)}
+            self._streams = dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], 99)))
+        return self._streams  # type: ignore[return-value]
+
+    def sync_all(self) -> None:
+        """Sync every selected stream, then report how the rate budget was used."""
+        try:
+            super().sync_all()
+        finally:
+            stats = self.governor.stats()
+            self.logger.info(
+                "Intercom API use: %d requests, %d answered 429, %.1f s spent pacing",
+                stats["requests"], stats["throttled"], stats["waited_seconds"],
+            )
+
+    # Resources shared by every stream and thread.
+
+    @cached_property
+    def governor(self) -> RateGovernor:
+        """The one rate governor of this run."""
+        return RateGovernor(share=float(self.config.get("rate_limit_share") or 1.0))
+
+    @cached_property
+    def _local(self) -> threading.local:
+        return threading.local()
+
+    def session(self) -> GovernedSession:
+        """This thread's HTTP session (connection pools are per thread)."""
+        local = self._local
+        session = getattr(local, "session", None)
+        if session is None:
+            session = GovernedSession(self.governor)
+            local.session = session
+        return session
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        workers = max(1, int(self.config.get("max_concurrency") or 20))
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parts")
+
+    def parts_pool(self) -> ThreadPoolExecutor:
+        """Threads fetching conversation parts."""
+        return self._pool
+
+    @cached_property
+    def _shared_lock(self) -> threading.Lock:
+        return threading.Lock()
+
+    def workspace_timezone(self, stream: IntercomStream) -> ZoneInfo | None:
+        """The workspace's timezone from ``GET /me`` (None when unknown)."""
+        with self._shared_lock:
+            if not hasattr(self, "_timezone"):
+                me = stream.call_api("GET", "/me")
+                name = ((me or {}).get("app") or {}).get("timezone")
+                try:
+                    self._timezone: ZoneInfo | None = ZoneInfo(name) if name else None
+                except (ZoneInfoNotFoundError, ValueError):
+                    self._timezone = None
+                if self._timezone is None:
+                    self.logger.warning(
+                        "Intercom did not report a known workspace timezone (%r); search "
+                        "windows are widened by a whole day on each side instead", name,
+                    )
+            return self._timezone
+
+    def search_value_before(self, floor: int, stream: IntercomStream) -> int:
+        """A timestamp for ``updated_at > value`` that matches everything from ``floor`` on.
+
+        Search compares whole calendar days in the workspace's timezone: ``> v`` matches from
+        the start of the day after the day of ``v``. The last second of the day before the
+        floor's day therefore covers the floor's whole day.
+        """
+        if floor <= 0:
+            return 0
+        tz = self.workspace_timezone(stream)
+        if tz is None:
+            return max(floor - 2 * DAY, 0)
+        local = datetime.datetime.fromtimestamp(floor, tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(int(midnight.timestamp()) - 1, 0)
+
+    def tag_names(self, stream: IntercomStream) -> dict[str, str]:
+        """Tag id to name, from ``GET /tags`` (read once per run)."""
+        names = getattr(self, "_tag_names", None)
+        if names is None:
+            names = self._load_tags(stream)
+        return names
+
+    def tag_name(self, tag_id: str | None, stream: IntercomStream) -> str | None:
+        """Name of a tag unknown so far: reread the tags (not more than once a minute)."""
+        if tag_id is None:
+            return None
+        if time.monotonic() - getattr(self, "_tags_loaded_at", 0.0) > TAG_REFRESH_SECONDS:
+            self._load_tags(stream)
+        return self._tag_names.get(tag_id)
+
+    def _load_tags(self, stream: IntercomStream) -> dict[str, str]:
+        payload = stream.call_api("GET", "/tags")
+        names = {str(tag.get("id")): tag.get("name") for tag in payload.get("data") or []}
+        self._tag_names = names
+        self._tags_loaded_at = time.monotonic()
+        return names
+
+
+if __name__ == "__main__":
+    TapIntercomEvents.cli()
