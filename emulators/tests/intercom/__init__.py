@@ -1,0 +1,1 @@
+"""Tests of the Intercom emulator (a package, so pytest names them `intercom.*`)."""
