@@ -16,11 +16,9 @@ from singer_sdk.testing import get_target_test_class
 from target_salesforce_leads.target import TargetSalesforceLeads
 
 
-class _LazyConfig(dict):
-    """Config filled in once the module's emulator is running."""
-
-
-_CONFIG = _LazyConfig()
+# Filled in once the class's emulator is running; the SDK keeps a reference to this dict (it
+# must not be empty, or the SDK substitutes its own).
+_CONFIG: dict[str, t.Any] = {"client_id": "emulator-client"}
 
 _Base = get_target_test_class(TargetSalesforceLeads, config=_CONFIG)
 
