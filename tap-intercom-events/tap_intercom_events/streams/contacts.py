@@ -12,7 +12,7 @@ from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
 from tap_intercom_events.pagination import response_json
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream
-from tap_intercom_events.timestamps import convert
+from tap_intercom_events.timestamps import convert, parse_rfc3339, to_rfc3339
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -93,6 +93,17 @@ class ContactsStream(ChildrenAfterParent, IncrementalSearchStream):
         return found
 
 
+def _utc(value: t.Any) -> t.Any:
+    """Intercom writes these as ISO strings with milliseconds and an offset: same form as
+    every other timestamp of the tap."""
+    if isinstance(value, str) and value:
+        try:
+            return to_rfc3339(parse_rfc3339(value))
+        except ValueError:
+            return value
+    return value
+
+
 class ContactEventSummariesStream(IntercomStream):
     """``GET /events?type=user&intercom_user_id=...&summary=true`` for each contact read.
 
@@ -127,8 +138,8 @@ class ContactEventSummariesStream(IntercomStream):
             yield convert(
                 {
                     "name": event.get("name"),
-                    "first": event.get("first"),
-                    "last": event.get("last"),
+                    "first": _utc(event.get("first")),
+                    "last": _utc(event.get("last")),
                     "count": event.get("count"),
                     "description": event.get("description"),
                 },
