@@ -57,8 +57,10 @@ def choose_grant(config: t.Mapping[str, t.Any]) -> str:
 class SalesforceAuth:
     """Holds the current access token and renews it on demand (thread safe)."""
 
-    def __init__(self, config: t.Mapping[str, t.Any], session: requests.Session) -> None:
+    def __init__(self, config: t.Mapping[str, t.Any], session: requests.Session,
+                 verify: str | bool = True) -> None:
         self._config = config
+        self._verify = verify
         self._session = session
         self.grant = choose_grant(config)
         self.login_url = str(
@@ -100,7 +102,7 @@ class SalesforceAuth:
         url = f"{self.login_url}/services/oauth2/token"
         self.token_requests += 1
         try:
-            resp = self._session.post(url, data=data, timeout=60)
+            resp = self._session.post(url, data=data, timeout=60, verify=self._verify)
         except requests.RequestException as exc:
             raise AuthError(
                 f"Could not reach the Salesforce login host {self.login_url} ({type(exc).__name__})"

@@ -62,10 +62,11 @@ class SalesforceClient:
     ) -> None:
         self.logger = logger or logging.getLogger("target-salesforce-leads")
         self.session = requests.Session()
-        if config.get("ca_bundle"):
-            self.session.verify = str(config["ca_bundle"])
+        # Passed on every call: a session-level verify loses to REQUESTS_CA_BUNDLE in requests.
+        self.verify: str | bool = str(config["ca_bundle"]) if config.get("ca_bundle") else True
+        self.session.verify = self.verify
         self.session.headers["User-Agent"] = "target-salesforce-leads"
-        self.auth = SalesforceAuth(config, self.session)
+        self.auth = SalesforceAuth(config, self.session, verify=self.verify)
         self.api_version = str(config.get("api_version") or "62.0").lstrip("v")
         self.budget = budget or ApiBudget(float(config.get("api_budget", 0.5)))
         self.timeout = float(config.get("request_timeout") or 120)
@@ -148,7 +149,7 @@ class SalesforceClient:
             try:
                 resp = self.session.request(
                     method, url, json=json, data=data, params=params, headers=hdrs,
-                    timeout=self.timeout, stream=stream,
+                    timeout=self.timeout, stream=stream, verify=self.verify,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.max_retries:

@@ -219,6 +219,10 @@ class TargetSalesforceLeads(Target):
 
     def drain_dependencies(self, sink: SalesforceSink) -> None:
         """Write pending parents (e.g. Leads and Contacts) before a child (e.g. Tasks)."""
+        others = [o for o in self._sinks_active.values()
+                  if o is not sink and isinstance(o, SalesforceSink) and o.has_pending]
+        if not others:
+            return  # nothing to order: spare the describe call
         schema = self.object_schema(sink.sobject)
         if isinstance(schema, Rejection):
             return
@@ -231,9 +235,8 @@ class TargetSalesforceLeads(Target):
             return
         if "Contact" in refs:
             refs.add("Lead")  # Lead records may be written to Contacts
-        for other in list(self._sinks_active.values()):
-            if other is not sink and isinstance(other, SalesforceSink) and other.has_pending \
-                    and other.sobject in refs:
+        for other in others:
+            if other.has_pending and other.sobject in refs:
                 self.logger.info("Writing pending %s records before %s.", other.stream_name,
                                  sink.stream_name)
                 self.drain_one(other)

@@ -1,165 +1,18 @@
-"""Fixtures: a Salesforce emulator per test and a runner for the target CLI as a subprocess."""
+"""Fixtures: a Salesforce emulator per test and a harness running the target CLI against it."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import typing as t
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
 
-TARGET_CLI = [sys.executable, "-c",
-              "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()"]
+# The helpers live in a module with a repo-unique name, importable by the test modules.
+sys.path.insert(0, str(Path(__file__).parent))
 
-LEAD_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "Intercom_Contact_ID__c": {"type": "string"},
-        "FirstName": {"type": ["string", "null"]},
-        "LastName": {"type": ["string", "null"]},
-        "Company": {"type": ["string", "null"]},
-        "Email": {"type": ["string", "null"]},
-        "Phone": {"type": ["string", "null"]},
-        "Title": {"type": ["string", "null"]},
-        "LeadSource": {"type": ["string", "null"]},
-        "Status": {"type": ["string", "null"]},
-        "Description": {"type": ["string", "null"]},
-        "Company_Size__c": {"type": ["integer", "null"]},
-        "Intercom_Qualification__c": {"type": ["string", "null"]},
-        "Intercom_Last_Seen__c": {"type": ["string", "null"], "format": "date-time"},
-        "Intercom_Sessions__c": {"type": ["integer", "null"]},
-        "Intercom_Event_Count__c": {"type": ["integer", "null"]},
-        "Intercom_Engagement_Score__c": {"type": ["integer", "null"]},
-        "Intercom_URL__c": {"type": ["string", "null"]},
-    },
-}
-TASK_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "Intercom_Conversation_ID__c": {"type": "string"},
-        "Subject": {"type": ["string", "null"]},
-        "Description": {"type": ["string", "null"]},
-        "ActivityDate": {"type": ["string", "null"], "format": "date"},
-        "Status": {"type": ["string", "null"]},
-        "Priority": {"type": ["string", "null"]},
-        "Type": {"type": ["string", "null"]},
-        "Intercom_URL__c": {"type": ["string", "null"]},
-        "Who": {"type": ["object", "null"],
-                "properties": {"Intercom_Contact_ID__c": {"type": "string"}}},
-    },
-}
-KEYS = {"Lead": ["Intercom_Contact_ID__c"], "Task": ["Intercom_Conversation_ID__c"]}
-SCHEMAS = {"Lead": LEAD_SCHEMA, "Task": TASK_SCHEMA}
-
-
-def schema_msg(stream: str) -> dict[str, t.Any]:
-    return {"type": "SCHEMA", "stream": stream, "schema": SCHEMAS[stream],
-            "key_properties": KEYS[stream]}
-
-
-def record_msg(stream: str, record: dict[str, t.Any]) -> dict[str, t.Any]:
-    return {"type": "RECORD", "stream": stream, "record": record}
-
-
-def state_msg(value: dict[str, t.Any]) -> dict[str, t.Any]:
-    return {"type": "STATE", "value": value}
-
-
-def lead(i: int | str, **extra: t.Any) -> dict[str, t.Any]:
-    rec = {"Intercom_Contact_ID__c": f"ic_{i}", "FirstName": "Ada", "LastName": f"Person {i}",
-           "Company": "Acme", "Email": f"person{i}@example.com"}
-    rec.update(extra)
-    return rec
-
-
-def lead_messages(records: list[dict[str, t.Any]], state: dict | None = None) -> list[dict]:
-    msgs = [schema_msg("Lead"), *(record_msg("Lead", r) for r in records)]
-    if state is not None:
-        msgs.append(state_msg(state))
-    return msgs
-
-
-@dataclass
-class RunResult:
-    returncode: int
-    states: list[dict[str, t.Any]]
-    stderr: str
-    summary: dict[str, t.Any]
-    rejects: list[dict[str, t.Any]] = field(default_factory=list)
-
-    def stream(self, name: str) -> dict[str, int]:
-        return self.summary["streams"].get(name, {})
-
-    def assert_accounted(self, name: str, sent: int) -> None:
-        """written + unchanged + rejected + deferred (+ merged duplicates) = sent."""
-        s = self.stream(name)
-        total = sum(s.get(k, 0) for k in
-                    ("created", "updated", "unchanged", "rejected", "deferred", "merged"))
-        assert s.get("received") == sent, s
-        assert total == sent, s
-
-
-class Harness:
-    """Runs the target against one emulator with per-test files."""
-
-    def __init__(self, sf: EmulatorProcess, tmp: Path) -> None:
-        self.sf = sf
-        self.tmp = tmp
-        self.runs = 0
-
-    def config(self, **overrides: t.Any) -> dict[str, t.Any]:
-        cfg = {
-            "instance_url": self.sf.url,
-            "login_url": self.sf.url,
-            "ca_bundle": str(self.sf.ca_path),
-            "client_id": "emulator-client",
-            "client_secret": "emulator-secret",
-            "refresh_token": "emulator-refresh-token",
-            "state_path": str(self.tmp / "hashes.sqlite"),
-            "reject_file": str(self.tmp / "rejects.jsonl"),
-            "retry_backoff_seconds": 0.05,
-        }
-        cfg.update(overrides)
-        return cfg
-
-    def run(self, messages: list[dict[str, t.Any]], *, args: t.Sequence[str] = (),
-            timeout: float = 240, **overrides: t.Any) -> RunResult:
-        self.runs += 1
-        cfg = self.config(**overrides)
-        cfg.setdefault("summary_file", str(self.tmp / f"summary-{self.runs}.json"))
-        cfg_path = self.tmp / f"config-{self.runs}.json"
-        cfg_path.write_text(json.dumps(cfg))
-        reject_path = Path(cfg["reject_file"])
-        before = reject_path.read_text().splitlines() if reject_path.exists() else []
-        data = "".join(json.dumps(m) + "\n" for m in messages)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.run([*TARGET_CLI, "--config", str(cfg_path), *args], input=data,
-                              capture_output=True, text=True, timeout=timeout, env=env)
-        states = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-        summary_path = Path(cfg["summary_file"])
-        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-        after = reject_path.read_text().splitlines() if reject_path.exists() else []
-        rejects = [json.loads(line) for line in after[len(before):]]
-        return RunResult(proc.returncode, states, proc.stderr, summary, rejects)
-
-    def query(self, soql: str) -> list[dict[str, t.Any]]:
-        return self.sf.admin("POST", "query", {"q": soql})["records"]
-
-    def insert(self, sobject: str, records: list[dict[str, t.Any]]) -> list[str]:
-        answer = self.sf.admin("POST", f"records/{sobject}", {"records": records})
-        ids = answer.get("ids") if isinstance(answer, dict) else answer
-        return [i if isinstance(i, str) else i.get("id") for i in ids]
-
-    def write_calls(self) -> int:
-        """Billed requests that write (anything but GET) to the public API."""
-        stats = self.sf.stats()
-        return sum(n for ep, n in stats["by_endpoint"].items()
-                   if not ep.startswith("GET ") and "oauth2" not in ep)
+from target_sf_testlib import Harness  # noqa: E402
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import TARGET_CLI, Harness
+from target_sf_testlib import TARGET_CLI, Harness
 
 
 def _preflight(harness: Harness, **overrides: object) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,7 @@ import typing as t
 import pytest
 from emulators.testing import EmulatorProcess
 from singer_sdk.testing import get_target_test_class
-
 from target_salesforce_leads.target import TargetSalesforceLeads
-
 
 # Filled in once the class's emulator is running; the SDK keeps a reference to this dict (it
 # must not be empty, or the SDK substitutes its own).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, lead, lead_messages
+from target_sf_testlib import Harness, lead, lead_messages
 
 
 def test_same_input_twice_creates_once_and_second_run_writes_nothing(harness: Harness) -> None:
@@ -20,7 +20,8 @@ def test_same_input_twice_creates_once_and_second_run_writes_nothing(harness: Ha
     assert second.stream("Lead")["unchanged"] == 30
     second.assert_accounted("Lead", 30)
     assert harness.write_calls() == 0
-    assert harness.sf.stats()["api_calls"] == 0
+    stats = harness.sf.stats()
+    assert stats["api_calls"] == 0, stats
     assert second.states == [{"bookmark": 2}]
     assert len(harness.query("SELECT Id FROM Lead")) == 30
 

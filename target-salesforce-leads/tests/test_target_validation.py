@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Harness, lead, lead_messages
+from target_sf_testlib import Harness, lead, lead_messages
 
 CASES = [
     ("REQUIRED_FIELD_MISSING", {"LastName": None}),
