@@ -194,7 +194,7 @@ def new_part(
     assigned_to: dict[str, Any] | None = None,
     tags: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    part: dict[str, Any] = {
         "type": "conversation_part",
         "id": part_id,
         "part_type": part_type,
@@ -202,17 +202,19 @@ def new_part(
         "created_at": created_at,
         "updated_at": created_at,
         "notified_at": created_at,
-        "assigned_to": assigned_to,
         "author": author_doc,
         "attachments": [],
         "external_id": None,
         "redacted": False,
-        "metadata": None,
         "state": state,
         "tags": tags or [],
-        "event_details": None,
         "app_package_code": None,
     }
+    # `assigned_to`, `metadata` and `event_details` are $refs whose `nullable` the 2.14
+    # description cannot honour, so they are left out rather than sent as null.
+    if assigned_to is not None:
+        part["assigned_to"] = assigned_to
+    return part
 
 
 def new_statistics() -> dict[str, Any]:

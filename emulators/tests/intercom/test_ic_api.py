@@ -205,7 +205,7 @@ def test_companies_list_retrieve_and_single_scroll(seeded: Client) -> None:
     company = listed["data"][0]
     assert {"size", "industry", "website"} <= set(company)
     by_cid = seeded.get("/companies", params={"company_id": company["company_id"]}).json()
-    assert by_cid["id"] == company["id"]
+    assert [c["id"] for c in by_cid["data"]] == [company["id"]]
     seen = []
     first = seeded.get("/companies/scroll")
     assert first.status_code == 200
