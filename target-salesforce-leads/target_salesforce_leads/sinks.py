@@ -49,11 +49,16 @@ def _conform(value: t.Any) -> t.Any:
 
 
 class FastJSONSchemaValidator(BaseJSONSchemaValidator):
-    """Schema validation compiled with fastjsonschema: the SDK's default costs more per record
-    than everything else the target does, and the target must sustain thousands a second."""
+    """Schema validation compiled with fastjsonschema.
 
-    def __init__(self, schema: dict[str, t.Any]) -> None:
+    The SDK's default validator costs more per record than everything else the target does.
+    An invalid record does not stop the run: the sink is told why, and rejects that record.
+    """
+
+    def __init__(self, schema: dict[str, t.Any],
+                 on_invalid: t.Callable[[str], None] | None = None) -> None:
         super().__init__(schema)
+        self._on_invalid = on_invalid
         try:
             self._validate = fastjsonschema.compile(schema, formats={
                 "date-time": r"^.*$", "date": r"^.*$", "time": r"^.*$"})
@@ -64,7 +69,10 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc
+            if self._on_invalid is None:
+                raise InvalidRecord(f"Record Message Validation Error: {exc.message}",
+                                    record) from exc
+            self._on_invalid(exc.message)
 
 
 @dataclass
@@ -98,6 +106,7 @@ class SalesforceSink(BatchSink):
     def __init__(self, target: TargetSalesforceLeads, stream_name: str, schema: dict,
                  key_properties: t.Sequence[str] | None) -> None:
         self._target = target
+        self._invalid = None
         super().__init__(target, stream_name, schema, key_properties)
         settings = (self.config.get("stream_settings") or {}).get(stream_name) or {}
         self.sobject: str = settings.get("sobject") or stream_name
@@ -107,6 +116,7 @@ class SalesforceSink(BatchSink):
         )
         self._pending: dict[str, bytes] = {}
         self._missing = 0
+        self._invalid: str | None = None
         self.lead_smarts = self.sobject == "Lead" and bool(
             self.config.get("match_contacts_by_email", True)
         )
@@ -114,7 +124,10 @@ class SalesforceSink(BatchSink):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
             return None
-        return FastJSONSchemaValidator(self.schema)
+        return FastJSONSchemaValidator(self.schema, on_invalid=self._note_invalid)
+
+    def _note_invalid(self, message: str) -> None:
+        self._invalid = message
 
     @property
     def max_size(self) -> int:
@@ -128,6 +141,19 @@ class SalesforceSink(BatchSink):
         line = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           default=str).encode()
         ext = rec.get(self.key_field) if self.key_field else None
+        if self._invalid is not None:
+            # The record breaks its stream's schema: reject it rather than stop the run.
+            message, self._invalid = self._invalid, None
+            self.target.report.received(self.stream_name)
+            if ext in (None, ""):
+                rej = Rejection("REQUIRED_FIELD_MISSING",
+                                f"Required fields are missing: [{self.key_field}] ({message})")
+            else:
+                rej = Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                                f"The record does not match its stream's schema: {message}")
+            self.target.report.reject(self.stream_name, self.sobject, ext, rej.code,
+                                      rej.message, rec)
+            return
         if ext in (None, ""):
             self._missing += 1
             key = f"{_MISSING}{self._missing}"
