@@ -73,6 +73,8 @@ class BulkEngine:
         self.fail_next = 0
         self.max_upload_bytes = 150 * 1024 * 1024
         self.rate: float | None = None
+        # Jobs aborted while the worker runs them: it stops at the next slice and marks them.
+        self.abort_requested: set[str] = set()
         self._load()
 
     def _load(self) -> None:
@@ -217,6 +219,12 @@ class BulkEngine:
                 raise SalesforceError(
                     "INVALIDJOBSTATE", f"Job {job.id} is already {job.state}", status=409
                 )
+            if job.state == "InProgress":
+                # The worker stops at its next slice and then marks the job Aborted, so the
+                # results files are complete by the time a client sees the final state.
+                self.abort_requested.add(job.id)
+                answer = Job(dict(job.info, state="Aborted"), job.folder)
+                return answer
             job.info["state"] = "Aborted"
             self.save(job)
         else:
@@ -291,7 +299,7 @@ class BulkEngine:
             batch = body_rows[batch_start:batch_start + INTERNAL_BATCH]
             duplicates = self._duplicates(obj, columns, batch, operation, ext_name)
             for slice_start in range(0, len(batch), SLICE):
-                if job.state == "Aborted":
+                if job.id in self.abort_requested:
                     unprocessed.extend(body_rows[batch_start + slice_start:])
                     break
                 part = batch[slice_start:slice_start + SLICE]
@@ -352,7 +360,10 @@ class BulkEngine:
             "numberRecordsFailed": len(failures), "totalProcessingTime": elapsed,
             "apiActiveProcessingTime": elapsed,
         })
-        if job.state != "Aborted":
+        if job.id in self.abort_requested:
+            self.abort_requested.discard(job.id)
+            job.info["state"] = "Aborted"
+        else:
             job.info["state"] = "JobComplete"
         self.save(job)
 

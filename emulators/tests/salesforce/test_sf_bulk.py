@@ -1,0 +1,194 @@
+"""Bulk API 2.0 ingest over real sockets: lifecycle, CSV rules, results and failures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+
+def run_job(api, csv_text: str | bytes, operation: str = "upsert", obj: str = "Lead",
+            ext: str | None = "Intercom_Contact_ID__c", timeout: float = 30.0,
+            **options: Any) -> dict[str, Any]:
+    spec = {"object": obj, "operation": operation, "contentType": "CSV", **options}
+    if operation == "upsert":
+        spec["externalIdFieldName"] = ext
+    created = api.call("POST", "/jobs/ingest", json=spec)
+    assert created.status_code == 200, created.text
+    job = created.json()
+    assert job["state"] == "Open"
+    data = csv_text.encode() if isinstance(csv_text, str) else csv_text
+    upload = api.call("PUT", f"/jobs/ingest/{job['id']}/batches", data=data,
+                      headers={"Content-Type": "text/csv"})
+    assert upload.status_code == 201, upload.text
+    closed = api.call("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+    assert closed.status_code == 200 and closed.json()["state"] == "UploadComplete"
+    return wait(api, job["id"], timeout)
+
+
+def wait(api, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = api.call("GET", f"/jobs/ingest/{job_id}").json()
+        if info["state"] in {"JobComplete", "Failed", "Aborted"}:
+            return info
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {info}")
+
+
+def results(api, job_id: str, kind: str) -> list[dict[str, str]]:
+    answer = api.call("GET", f"/jobs/ingest/{job_id}/{kind}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(answer.text)))
+
+
+def test_upsert_job_lifecycle_and_results(api) -> None:
+    api.call("POST", "/sobjects/Lead", json=api.lead(0, Title="Old"))
+    lines = ["Intercom_Contact_ID__c,LastName,Company,Email"]
+    lines += [f"ic-{i},Last{i},Acme,p{i}@x.io" for i in range(50)]
+    lines.append("ic-bad,Bad,Acme,not-an-email")
+    info = run_job(api, "\n".join(lines) + "\n")
+    assert info["state"] == "JobComplete"
+    assert info["numberRecordsProcessed"] == 51 and info["numberRecordsFailed"] == 1
+    assert info["object"] == "Lead" and info["operation"] == "upsert"
+    ok = results(api, info["id"], "successfulResults")
+    assert len(ok) == 50
+    created = {row["Intercom_Contact_ID__c"]: row["sf__Created"] for row in ok}
+    assert created["ic-0"] == "false" and created["ic-1"] == "true"
+    assert all(row["sf__Id"].startswith("00Q") for row in ok)
+    # Salesforce gives no order guarantee and neither does the emulator.
+    assert [row["Intercom_Contact_ID__c"] for row in ok] != [f"ic-{i}" for i in range(50)]
+    failed = results(api, info["id"], "failedResults")
+    assert len(failed) == 1 and failed[0]["sf__Id"] == ""
+    assert failed[0]["sf__Error"].startswith("INVALID_EMAIL_ADDRESS:")
+    assert failed[0]["Email"] == "not-an-email"
+    assert results(api, info["id"], "unprocessedrecords") == []
+    old = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-0").json()
+    assert old["Title"] == "Old" and old["Email"] == "p0@x.io"
+
+
+def test_csv_rules_null_empty_quotes_crlf_and_delimiters(api) -> None:
+    api.call("POST", "/sobjects/Lead", json=api.lead(1, Title="Keep", Phone="123"))
+    text = ('Intercom_Contact_ID__c|LastName|Company|Title|Phone|Description\r\n'
+            'ic-1|Last1|Acme||#N/A|"multi\r\nline | with ""quotes"""\r\n')
+    info = run_job(api, text, columnDelimiter="PIPE", lineEnding="CRLF")
+    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0, info
+    got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
+    assert got["Title"] == "Keep"  # empty cell: unchanged
+    assert got["Phone"] is None  # #N/A: null
+    assert got["Description"] == 'multi\r\nline | with "quotes"'
+
+
+def test_unknown_header_fails_the_whole_job(api) -> None:
+    info = run_job(api, "Intercom_Contact_ID__c,LastName,Company,Nope__c\nic-1,L,C,x\n")
+    assert info["state"] == "Failed"
+    assert info["errorMessage"] == "InvalidBatch : Field name not found : Nope__c"
+    assert len(results(api, info["id"], "unprocessedrecords")) == 1
+    assert api.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
+
+
+def test_insert_update_delete_and_relationship_columns(api) -> None:
+    api.call("POST", "/sobjects/Account", json={"Name": "A", "Intercom_Company_ID__c": "c1"})
+    api.call("POST", "/sobjects/Lead", json=api.lead(1))
+    inserted = run_job(api, "LastName,Account.Intercom_Company_ID__c\nC1,c1\nC2,missing\n",
+                       operation="insert", obj="Contact")
+    assert inserted["numberRecordsProcessed"] == 2 and inserted["numberRecordsFailed"] == 1
+    failed = results(api, inserted["id"], "failedResults")
+    assert "Foreign key external ID: missing not found" in failed[0]["sf__Error"]
+    tasks = run_job(api, "Intercom_Conversation_ID__c,Subject,Who.Lead.Intercom_Contact_ID__c\n"
+                    "cv1,Chat,IC-1\n", ext="Intercom_Conversation_ID__c", obj="Task")
+    assert tasks["numberRecordsFailed"] == 0, results(api, tasks["id"], "failedResults")
+    task = api.query("SELECT Id, Who.Name FROM Task")["records"][0]
+    assert task["Who"]["Name"] == "Last1"
+    contact_id = results(api, inserted["id"], "successfulResults")[0]["sf__Id"]
+    updated = run_job(api, f"Id,Title\n{contact_id},Boss\n", operation="update", obj="Contact")
+    assert updated["numberRecordsFailed"] == 0
+    assert api.call("GET", f"/sobjects/Contact/{contact_id}").json()["Title"] == "Boss"
+    deleted = run_job(api, f"Id\n{contact_id}\n", operation="delete", obj="Contact")
+    assert deleted["numberRecordsFailed"] == 0
+    assert api.query("SELECT COUNT() FROM Contact")["totalSize"] == 0
+    everything = api.call("GET", "/queryAll", params={"q": "SELECT Id FROM Contact"}).json()
+    assert everything["totalSize"] == 1
+
+
+def test_duplicate_keys_in_one_job_and_converted_leads(api, sf) -> None:
+    lead_id = api.call("POST", "/sobjects/Lead", json=api.lead(5)).json()["id"]
+    sf.admin("POST", f"leads/{lead_id}/convert", {})
+    info = run_job(api, "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\nIC-1,B,C\n"
+                   "ic-5,X,C\n")
+    failed = {row["LastName"]: row["sf__Error"] for row in results(api, info["id"],
+                                                                    "failedResults")}
+    assert failed["A"].startswith("DUPLICATE_VALUE:") and failed["B"].startswith(
+        "DUPLICATE_VALUE:")
+    assert failed["X"].startswith("CANNOT_UPDATE_CONVERTED_LEAD:cannot reference converted lead")
+
+
+def test_job_errors_and_states(api, sf) -> None:
+    bad = api.call("POST", "/jobs/ingest", json={"object": "Lead", "operation": "upsert"})
+    api.error(bad, 400, "INVALIDJOB")
+    bad = api.call("POST", "/jobs/ingest", json={"object": "Nope", "operation": "insert"})
+    api.error(bad, 400, "INVALIDJOB")
+    job = api.call("POST", "/jobs/ingest", json={"object": "Lead", "operation": "insert"}).json()
+    url = f"/jobs/ingest/{job['id']}"
+    first = api.call("PUT", url + "/batches", data=b"LastName,Company\nA,B\n",
+                     headers={"Content-Type": "text/csv"})
+    assert first.status_code == 201
+    again = api.call("PUT", url + "/batches", data=b"LastName,Company\nA,B\n",
+                     headers={"Content-Type": "text/csv"})
+    api.error(again, 400, "BULK_API_ERROR")
+    api.error(api.call("GET", url + "/successfulResults"), 409, "INVALIDJOBSTATE")
+    aborted = api.call("PATCH", url, json={"state": "Aborted"})
+    assert aborted.json()["state"] == "Aborted"
+    api.error(api.call("PATCH", url, json={"state": "UploadComplete"}), 409, "INVALIDJOBSTATE")
+    assert api.call("DELETE", url).status_code == 204
+    api.error(api.call("GET", url), 404, "NOT_FOUND")
+    sf.admin("POST", "config", {"bulk_max_upload_bytes": 100})
+    job = api.call("POST", "/jobs/ingest", json={"object": "Lead", "operation": "insert"}).json()
+    big = api.call("PUT", f"/jobs/ingest/{job['id']}/batches", data=b"LastName\n" + b"x\n" * 100,
+                   headers={"Content-Type": "text/csv"})
+    api.error(big, 413, "BULK_API_ERROR")
+    listed = api.call("GET", "/jobs/ingest").json()
+    assert job["id"] in [j["id"] for j in listed["records"]]
+
+
+def test_bulk_fail_fault_and_lock_row_fault(api, sf) -> None:
+    sf.admin("POST", "faults", {"kind": "bulk_fail", "count": 1})
+    failed = run_job(api, "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\n")
+    assert failed["state"] == "Failed" and failed["errorMessage"]
+    assert len(results(api, failed["id"], "unprocessedrecords")) == 1
+    sf.admin("POST", "faults", {"kind": "lock_row", "count": 1})
+    info = run_job(api, "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\nic-2,B,C\n")
+    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 1
+    error = results(api, info["id"], "failedResults")[0]["sf__Error"]
+    assert error.startswith("UNABLE_TO_LOCK_ROW:")
+
+
+def test_processing_is_asynchronous_and_abortable(api, sf) -> None:
+    sf.admin("POST", "config", {"bulk_rate": 2000})
+    lines = ["Intercom_Contact_ID__c,LastName,Company"]
+    lines += [f"ic-{i},L{i},C" for i in range(4000)]
+    job = api.call("POST", "/jobs/ingest", json={
+        "object": "Lead", "operation": "upsert",
+        "externalIdFieldName": "Intercom_Contact_ID__c"}).json()
+    url = f"/jobs/ingest/{job['id']}"
+    api.call("PUT", url + "/batches", data="\n".join(lines).encode(),
+             headers={"Content-Type": "text/csv"})
+    api.call("PATCH", url, json={"state": "UploadComplete"})
+    seen = set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = api.call("GET", url).json()["state"]
+        seen.add(state)
+        if state == "InProgress":
+            break
+        time.sleep(0.02)
+    assert "InProgress" in seen
+    api.call("PATCH", url, json={"state": "Aborted"})
+    info = wait(api, job["id"])
+    assert info["state"] == "Aborted"
+    unprocessed = results(api, job["id"], "unprocessedrecords")
+    assert 0 < len(unprocessed) < 4000
+    done = api.query("SELECT COUNT() FROM Lead")["totalSize"]
+    assert done + len(unprocessed) == 4000
