@@ -203,7 +203,8 @@ class IntercomSalesforceMapper(InlineMapper):
             return Path(explicit)
         folder = Path(self.settings["mappings_dir"])
         candidate = folder / f"{kind}.yml"
-        if candidate.is_file() or self.config.get("mappings_dir"):
+        named = self.config.get("mappings_dir") not in (None, "", DEFAULT_MAPPINGS_DIR)
+        if candidate.is_file() or named:
             # A folder the user named must hold the file; a missing one is an error below.
             return candidate
         for bundled in _BUNDLED_DIRS:

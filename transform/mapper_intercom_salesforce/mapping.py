@@ -264,7 +264,7 @@ class Mapping:
                 f"Mapping file {path} has {count} problem(s); fix them and run again "
                 f"({README_HINT})."
             )
-            raise MappingError(msg, errors=problems.items)
+            raise MappingError(msg, errors=[msg, *problems.items])
         self.uses_now = any("now" in _names_used(expr.node) for expr in self._expressions())
 
     # Loading -----------------------------------------------------------------------------
