@@ -100,19 +100,32 @@ class SalesforceAuth:
     def _login(self) -> None:
         data = self._grant_form()
         url = f"{self.login_url}/services/oauth2/token"
-        self.token_requests += 1
-        try:
-            resp = self._session.post(url, data=data, timeout=60, verify=self._verify)
-        except requests.RequestException as exc:
-            raise AuthError(
-                f"Could not reach the Salesforce login host {self.login_url} ({type(exc).__name__})"
-                "; check login_url, the network and ca_bundle."
-            ) from exc
+        retries = int(self._config.get("max_retries", 5))
+        backoff = float(self._config.get("retry_backoff_seconds", 1.0))
+        for attempt in range(retries + 1):
+            self.token_requests += 1
+            try:
+                resp = self._session.post(url, data=data, timeout=60, verify=self._verify)
+            except requests.RequestException as exc:
+                if attempt < retries and not isinstance(exc, requests.exceptions.SSLError):
+                    time.sleep(min(30.0, backoff * 2**attempt))
+                    continue
+                raise AuthError(
+                    f"Could not reach the Salesforce login host {self.login_url} "
+                    f"({type(exc).__name__}); check login_url, the network and ca_bundle."
+                ) from None
+            if resp.status_code >= 500 and attempt < retries:
+                time.sleep(min(30.0, backoff * 2**attempt))
+                continue
+            break
         if resp.status_code != 200:
             try:
                 body = resp.json()
-                reason = f"{body.get('error')}: {body.get('error_description')}"
-            except ValueError:
+                if isinstance(body, list):
+                    body = body[0] if body else {}
+                reason = (f"{body.get('error') or body.get('errorCode')}: "
+                          f"{body.get('error_description') or body.get('message')}")
+            except (ValueError, AttributeError):
                 reason = f"HTTP {resp.status_code}"
             raise AuthError(
                 f"Salesforce refused the {self.grant} login ({reason}). Check the credentials; "

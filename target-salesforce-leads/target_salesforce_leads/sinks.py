@@ -13,6 +13,7 @@ from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+from target_salesforce_leads.auth import AuthError
 from target_salesforce_leads.budget import BudgetExhausted
 from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
 from target_salesforce_leads.client import RetriesExhausted, SalesforceError
@@ -187,10 +188,13 @@ class SalesforceSink(BatchSink):
                 target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
                 return
             self._write(pending, items)
-        except (BudgetExhausted, RetriesExhausted, SalesforceError, BulkJobFailed) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, account for every record
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
             target.report.count(self.stream_name, self.sobject, "deferred", left)
             target.halt(exc, left)
+            if not isinstance(exc, BudgetExhausted | RetriesExhausted | SalesforceError
+                              | BulkJobFailed | AuthError):
+                self.logger.exception("Unexpected error while writing %s", self.stream_name)
 
     def _reject(self, item_or_line: _Item | bytes, ext: t.Any, rej: Rejection,
                 sobject: str | None = None) -> None:

@@ -246,6 +246,9 @@ class TargetSalesforceLeads(Target):
         if isinstance(exc, BudgetExhausted):
             reason = f"Stopped writing because {exc}"
             self.halt_is_error = self.halt_is_error or False
+        elif isinstance(exc, AuthError):
+            reason = f"Stopped writing because the login failed: {exc}"
+            self.halt_is_error = True
         else:
             reason = f"Stopped writing because Salesforce kept failing: {exc}"
             self.halt_is_error = True
