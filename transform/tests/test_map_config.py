@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 from map_helpers import MAPPINGS, contact, conversation, record, state, write_mapping
+from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
+from mapper_intercom_salesforce.mapping import MappingError
 
 QUALIFIED = [record("contacts", contact("c1", "pat@acme.com", "Pat Doe")), state({})]
 
@@ -118,15 +120,19 @@ def test_missing_mapping_file_named_in_settings(run_mapper, tmp_path):
         (lambda doc: doc.update(fields_typo={}), ["top level", "unknown key(s) fields_typo"]),
     ],
 )
-def test_bad_mapping_file_is_explained(run_mapper, tmp_path, change, expected):
+def test_bad_mapping_file_is_explained(tmp_path, change, expected):
+    # In-process (same start-up code as the CLI) to keep the suite fast; the CLI's rendering
+    # of these errors is covered by test_every_problem_is_reported_at_once.
     lead_file = write_mapping(tmp_path, "lead", change)
-    run = run_mapper(QUALIFIED, {"lead_mapping": str(lead_file)})
-    assert run.returncode != 0
-    assert not run.messages
-    assert f"Mapping file {lead_file} has" in run.stderr
-    assert "transform/README.md" in run.stderr
-    error_lines = [line for line in run.stderr.splitlines() if str(lead_file) + ":" in line]
-    assert any(all(part in line for part in expected) for line in error_lines), run.stderr
+    with pytest.raises(MappingError) as caught:
+        IntercomSalesforceMapper(config={"lead_mapping": str(lead_file)})
+    summary, *problems = caught.value.errors
+    assert summary.startswith(f"Mapping file {lead_file} has {len(problems)} problem(s)")
+    assert "transform/README.md" in summary
+    assert any(
+        line.startswith(f"{lead_file}: ") and all(part in line for part in expected)
+        for line in problems
+    ), problems
 
 
 def test_every_problem_is_reported_at_once(run_mapper, tmp_path):
@@ -136,7 +142,10 @@ def test_every_problem_is_reported_at_once(run_mapper, tmp_path):
 
     lead_file = write_mapping(tmp_path, "lead", change)
     run = run_mapper(QUALIFIED, {"lead_mapping": str(lead_file)})
-    assert "has 2 problem(s)" in run.stderr
+    assert run.returncode != 0
+    assert not run.messages
+    assert f"Mapping file {lead_file} has 2 problem(s)" in run.stderr
+    assert "transform/README.md" in run.stderr
     assert "field 'FirstName'" in run.stderr and "field 'LastName'" in run.stderr
 
 
