@@ -144,7 +144,12 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
         return json_response({"ok": True})
     if method == "POST" and route == "tokens/revoke":
         body = await _body(request)
-        emulator.revoke_refresh(str(body.get("refresh_token", emulator.settings.refresh_token)))
+        refresh = str(body.get("refresh_token", emulator.settings.refresh_token))
+        if body.get("revoke", True):
+            emulator.revoke_refresh(refresh)
+        else:  # restore a revoked refresh token (for tests)
+            emulator.revoked_refresh.discard(refresh)
+            store.meta_set("revoked_refresh_tokens", json.dumps(sorted(emulator.revoked_refresh)))
         return json_response({"ok": True})
     if method == "POST" and route == "limits":
         body = await _body(request)

@@ -73,6 +73,8 @@ def api(sf: EmulatorProcess) -> Api:
     """A clean org (records wiped, faults cleared, budget restored) and a logged-in client."""
     sf.admin("POST", "reset")
     sf.admin("DELETE", "faults")
+    sf.admin("POST", "tokens/revoke", {"refresh_token": "emulator-refresh-token",
+                                       "revoke": False})
     sf.admin("POST", "limits", {"daily_api_limit": 100000, "used": 0})
     sf.admin("POST", "config", {"bulk_rate": None, "bulk_max_upload_bytes": 150 * 1024 * 1024})
     return Api(sf)
