@@ -21,18 +21,20 @@ _CONFIG: dict[str, t.Any] = {"client_id": "emulator-client"}
 _Base = get_target_test_class(TargetSalesforceLeads, config=_CONFIG)
 
 
-class TestTargetSalesforceLeadsStandard(_Base):  # type: ignore[misc,valid-type]
-    """Standard suite; one emulator for the whole class."""
+@pytest.fixture(scope="module", autouse=True)
+def _emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
+    """One emulator for the whole suite."""
+    tmp = tmp_path_factory.mktemp("sdk-suite")
+    with EmulatorProcess("salesforce", tmp / "sf") as sf:
+        _CONFIG.update({
+            "instance_url": sf.url, "login_url": sf.url, "ca_bundle": str(sf.ca_path),
+            "client_id": "emulator-client", "client_secret": "emulator-secret",
+            "refresh_token": "emulator-refresh-token",
+            "state_path": str(tmp / "hashes.sqlite"),
+            "reject_file": str(tmp / "rejects.jsonl"),
+        })
+        yield
 
-    @pytest.fixture(scope="class", autouse=True)
-    def _emulator(self, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
-        tmp = tmp_path_factory.mktemp("sdk-suite")
-        with EmulatorProcess("salesforce", tmp / "sf") as sf:
-            _CONFIG.update({
-                "instance_url": sf.url, "login_url": sf.url, "ca_bundle": str(sf.ca_path),
-                "client_id": "emulator-client", "client_secret": "emulator-secret",
-                "refresh_token": "emulator-refresh-token",
-                "state_path": str(tmp / "hashes.sqlite"),
-                "reject_file": str(tmp / "rejects.jsonl"),
-            })
-            yield
+
+class TestTargetSalesforceLeadsStandard(_Base):  # type: ignore[misc,valid-type]
+    """The SDK's standard target tests."""
