@@ -68,6 +68,8 @@ class IncrementalSearchStream(IntercomStream):
     is_sorted = True
     #: Sortedness is enforced on our side (the bookmark only moves forward).
     check_sorted = False
+    #: Resumable progress every few pages (the SDK's default is every 10,000 records).
+    STATE_MSG_FREQUENCY = 1000
 
     _floor = 0
     _query_from = 0
