@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from emulators.testing import EmulatorProcess
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from emulators.testing import EmulatorProcess
 
 CLIENT = {"client_id": "emulator-client", "client_secret": "emulator-secret"}

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from emulators.salesforce.ids import case_safe_suffix
+
+def case_safe_suffix(id15: str) -> str:
+    """Independent re-statement of Salesforce's rule: one letter per 5-character chunk."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    return "".join(
+        alphabet[sum(1 << i for i, c in enumerate(id15[k:k + 5]) if c.isupper())]
+        for k in (0, 5, 10)
+    )
+
+
+def test_case_safe_suffix_of_a_known_salesforce_id() -> None:
+    assert case_safe_suffix("001A0000006Vm9r") == "IAC"
 
 
 def test_create_get_update_delete_maintains_system_fields(api) -> None:

@@ -8,7 +8,6 @@ import ssl
 import pytest
 import requests
 from cryptography import x509
-
 from emulators.testing import EmulatorProcess
 
 CLIENT = {"client_id": "emulator-client", "client_secret": "emulator-secret"}
