@@ -161,3 +161,37 @@ def test_records_survive_a_restart(tmp_path) -> None:
         more = second.admin("POST", "records/Lead", {"records": [
             {"LastName": "New", "Company": "C"}]})["ids"]
         assert more[0] != ids[0]
+
+
+def test_schema_file_adds_fields_and_custom_objects(tmp_path) -> None:
+    extra = tmp_path / "extra.yml"
+    extra.write_text(
+        "Lead:\n  Region__c: {type: Picklist, values: [EMEA, AMER], restricted: true}\n"
+        "Invoice__c:\n  Number__c: {type: Text, length: 40, externalId: true, unique: true}\n"
+    )
+    with EmulatorProcess("salesforce", tmp_path / "sf", args=["--schema", str(extra)]) as proc:
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(proc.ca_path)
+        token = session.post(f"{proc.url}/services/oauth2/token", data={
+            "grant_type": "client_credentials", **CLIENT}).json()["access_token"]
+        session.headers["Authorization"] = f"Bearer {token}"
+        base = f"{proc.url}/services/data/v62.0"
+        fields = {f["name"]: f for f in session.get(f"{base}/sobjects/Lead/describe").json()[
+            "fields"]}
+        assert fields["Region__c"]["restrictedPicklist"] is True
+        bad = session.post(f"{base}/sobjects/Lead", json={"LastName": "L", "Company": "C",
+                                                          "Region__c": "APAC"})
+        assert bad.status_code == 400
+        assert bad.json()[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+        made = session.patch(f"{base}/sobjects/Invoice__c/Number__c/INV-1", json={"Name": "I"})
+        assert made.status_code == 201 and made.json()["id"].startswith("a01")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("Lead:\n  Oops__c: {type: Blob}\n")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "emulators", "salesforce", "--port", "1",
+                          "--data-dir", str(tmp_path / "x"), "--schema", str(broken)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown type 'Blob'" in out.stderr
