@@ -87,18 +87,21 @@ def simulate(ws: Workspace, steps: int, seed: int = 1) -> dict[str, Any]:
                     continue
                 if action == "contact_replied":
                     conv = ws.load_conversation(ws.db.conn(), conv_id)
-                    ws.conversation_action(
+                    conv = ws.conversation_action(
                         conv_id, "comment", author_type="contact",
                         author_id=conv["contacts"]["contacts"][0]["id"],
                         body="<p>Any news on this?</p>")
                 elif action == "admin_replied":
-                    ws.conversation_action(conv_id, "comment", author_type="admin",
-                                           author_id=admin_id, body="<p>Looking into it.</p>")
+                    conv = ws.conversation_action(conv_id, "comment", author_type="admin",
+                                                  author_id=admin_id,
+                                                  body="<p>Looking into it.</p>")
                 elif action == "conversation_closed":
                     ws.conversation_action(conv_id, "close", author_type="admin",
                                            author_id=admin_id)
                 elif tag_ids:
                     ws.tag_conversation(conv_id, rng.choice(tag_ids), admin_id)
+                if action in {"contact_replied", "admin_replied"}:
+                    contacts.extend(c["id"] for c in conv["contacts"]["contacts"])
                 conversations.append(conv_id)
         except ApiError:
             continue  # e.g. the picked contact was deleted meanwhile: skip this step

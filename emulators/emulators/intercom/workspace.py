@@ -83,6 +83,18 @@ class Workspace:
         doc["companies"] = model.sublist(
             cid, "companies", [model.company_ref(c) for c in comps], len(comps))
 
+    def touch_contact(self, conn: sqlite3.Connection, cid: str, **fields: Any) -> None:
+        """Record activity on a contact (replies, events): sets the fields and `updated_at`."""
+        row = conn.execute("SELECT data FROM contacts WHERE id = ?", (cid,)).fetchone()
+        if row is None:
+            return
+        doc = json.loads(row[0])
+        now = self.now()
+        for key, value in fields.items():
+            doc[key] = value
+        doc["updated_at"] = max(now, doc["updated_at"])
+        self.save_contact(conn, doc)
+
     def emit(self, conn: sqlite3.Connection, topic: str, item: dict[str, Any]) -> None:
         """Queue a notification for every subscription that listens to ``topic``."""
         subs = self.db.get_meta("webhooks", [])
@@ -355,6 +367,7 @@ class Workspace:
                 "count = count + excluded.count",
                 (cid, name, ts, ts, count),
             )
+            self.touch_contact(conn, cid)
 
     # ----------------------------------------------------------------- companies
     def upsert_company(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -475,6 +488,7 @@ class Workspace:
             conn.execute(
                 "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
                 (conv_id, now, now, dumps(model.list_item(conv))))
+            self.touch_contact(conn, contact_id, last_replied_at=now)
             self.emit(conn, "conversation.user.created", conv)
         return conv
 
@@ -515,6 +529,11 @@ class Workspace:
             self.add_parts(conn, conv, parts)
             conv["updated_at"] = max(conv["updated_at"], now)
             self.save_conversation(conn, conv)
+            if action == "comment":
+                # A contact's reply or an admin's message is activity on the contact too.
+                field = "last_contacted_at" if kind == "admin" else "last_replied_at"
+                for ref in conv["contacts"]["contacts"]:
+                    self.touch_contact(conn, ref["id"], **{field: now})
             event = dict(conv)
             event["conversation_parts"] = {
                 "type": "conversation_part.list", "conversation_parts": parts[-1:],
