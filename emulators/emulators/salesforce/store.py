@@ -414,6 +414,8 @@ class Store:
                     [field.name],
                 )
             stored = self.coerce(field, value, source)
+            if stored == "" and field.type in STRING_TYPES:
+                stored = None  # Salesforce stores an empty string as null
             if field.type == "picklist" and stored is not None and not field.restricted:
                 stored = field.picklist_lower.get(stored.lower(), stored)
             self.check_value(obj, field, stored)
