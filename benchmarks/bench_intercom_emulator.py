@@ -1,7 +1,7 @@
 """How fast the Intercom emulator seeds and serves contacts (the emulator must not be what a tap
 benchmark measures). Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_intercom_emulator.py [--contacts 100000] [--conversations 50000]
+    .venv/bin/python benchmarks/bench_intercom_emulator.py [--contacts N] [--conversations M]
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from emulators.testing import EmulatorProcess
 
 HEADERS = {"Authorization": "Bearer emulator-token", "Intercom-Version": "2.14"}

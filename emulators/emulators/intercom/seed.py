@@ -51,9 +51,11 @@ TAG_NAMES = [
 EVENT_NAMES = ["viewed-pricing", "started-trial", "invited-teammate", "exported-report",
                "booked-demo"]
 QUALIFICATIONS = ["hand_to_sales"] * 25 + ["nurture"] * 25 + ["not_qualified"] * 20 + [None] * 30
-ADMINS = [("Alex Support", "alex@emulated-workspace.test"), ("Bea Sales", "bea@emulated-workspace.test"),
-          ("Chen Wei", "chen@emulated-workspace.test"), ("Dana Ops", "dana@emulated-workspace.test"),
-          ("Eli Bot", "eli@emulated-workspace.test")]
+ADMINS = [
+    ("Alex Support", "alex@emulated-workspace.test"), ("Bea Sales", "bea@emulated-workspace.test"),
+    ("Chen Wei", "chen@emulated-workspace.test"), ("Dana Ops", "dana@emulated-workspace.test"),
+    ("Eli Bot", "eli@emulated-workspace.test"),
+]
 TEAMS = ["Support", "Sales", "Onboarding"]
 LONG_TEXT = ("Senior Vice President of Global Strategic Partnerships and Enterprise Customer "
              "Success for the Europe, Middle East and Africa Region, responsible for ") * 4
@@ -134,15 +136,15 @@ def seed_workspace(
         conn.executemany("INSERT INTO admins VALUES (?, ?)", [
             (aid, json.dumps(model.admin(aid, name, email, [int(team_ids[j % len(TEAMS)])]),
                              ensure_ascii=False))
-            for j, (aid, (name, email)) in enumerate(zip(admin_ids, ADMINS))
+            for j, (aid, (name, email)) in enumerate(zip(admin_ids, ADMINS, strict=True))
         ])
         conn.executemany("INSERT INTO teams VALUES (?, ?)", [
             (tid, json.dumps(model.team(tid, name, team_members[tid])))
-            for tid, name in zip(team_ids, TEAMS)
+            for tid, name in zip(team_ids, TEAMS, strict=True)
         ])
         tag_ids = [str(9001 + i) for i in range(len(TAG_NAMES))]
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?)",
-                         [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES)])
+                         [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES, strict=True)])
         sales_tag = tag_ids[0]
         attrs = [
             ("contact", "name", "string", False), ("contact", "email", "string", False),
@@ -295,7 +297,7 @@ def seed_workspace(
         conv_rows = []
         part_rows: list[tuple[str, int, str]] = []
         admin_authors = [model.author("admin", aid, name, email)
-                         for aid, (name, email) in zip(admin_ids, ADMINS)]
+                         for aid, (name, email) in zip(admin_ids, ADMINS, strict=True)]
         big_positions = set(range(n_big))
         for j in range(conversations):
             if not contact_docs:
@@ -361,7 +363,8 @@ def seed_workspace(
                                 "external_id": contact["external_id"]},
                     "teammate": {"type": "admin", "id": admin_id}}
             conv["read"] = final_state == "closed"
-            conv_rows.append((conv_id, created, conv["updated_at"], model_dump(model.list_item(conv))))
+            conv_rows.append((conv_id, created, conv["updated_at"],
+                              model_dump(model.list_item(conv))))
             if len(part_rows) > 200_000:
                 conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
                 part_rows = []

@@ -62,7 +62,9 @@ class Workspace:
              dumps(doc), doc["id"]),
         )
 
-    def insert_contact(self, conn: sqlite3.Connection, doc: dict[str, Any], indexed_at: int) -> None:
+    def insert_contact(
+        self, conn: sqlite3.Connection, doc: dict[str, Any], indexed_at: int
+    ) -> None:
         conn.execute(
             "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
             "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -78,7 +80,8 @@ class Workspace:
             (cid,))]
         doc["tags"] = model.sublist(cid, "tags", [model.tag_ref(t) for t in tags], len(tags))
         comps = [r[0] for r in conn.execute(
-            "SELECT company_id FROM contact_companies WHERE contact_id = ? ORDER BY pos, company_id",
+            "SELECT company_id FROM contact_companies WHERE contact_id = ? "
+            "ORDER BY pos, company_id",
             (cid,))]
         doc["companies"] = model.sublist(
             cid, "companies", [model.company_ref(c) for c in comps], len(comps))
@@ -362,8 +365,9 @@ class Workspace:
                 [(cid, name, ts, dumps(metadata or {}))] * count,
             )
             conn.execute(
-                "INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?) ON CONFLICT (contact_id, name) "
-                "DO UPDATE SET first = min(first, excluded.first), last = max(last, excluded.last), "
+                "INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (contact_id, name) DO UPDATE SET "
+                "first = min(first, excluded.first), last = max(last, excluded.last), "
                 "count = count + excluded.count",
                 (cid, name, ts, ts, count),
             )

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from emulators.testing import EmulatorProcess
 
 TOKEN = "emulator-token"
