@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from nameparser import HumanName
+from nameparser.config import CONSTANTS
 
 from mapper_intercom_salesforce.text import truncate
 
@@ -61,7 +62,37 @@ def _split_arabic(tokens: list[str]) -> tuple[str | None, str]:
     return " ".join(tokens[:start]), " ".join(tokens[start:])
 
 
+def _plain_word(word: str) -> bool:
+    return word.isalpha() and word.lower().rstrip(".") not in _SPECIAL_WORDS
+
+
+# Words that make nameparser do more than "given name, family name": titles, prefixes,
+# suffixes, conjunctions. A two-word name without any of them needs no parser, and the
+# parser costs most of the time of a Lead.
+_SPECIAL_WORDS = frozenset(
+    word.lower()
+    for group in (
+        CONSTANTS.titles,
+        CONSTANTS.prefixes,
+        CONSTANTS.suffix_acronyms,
+        CONSTANTS.suffix_not_acronyms,
+        CONSTANTS.conjunctions,
+        CONSTANTS.first_name_titles,
+        CONSTANTS.bound_first_names,
+        CONSTANTS.non_first_name_prefixes,
+    )
+    for word in group
+)
+
+
 def _split_western(full: str) -> tuple[str | None, str]:
+    words = full.split(" ")
+    if len(words) == 2 and _plain_word(words[0]) and _plain_word(words[1]):
+        return words[0], words[1]
+    return _split_with_parser(full)
+
+
+def _split_with_parser(full: str) -> tuple[str | None, str]:
     parsed = HumanName(full)
     first = " ".join(part for part in (parsed.first, parsed.middle) if part)
     last = " ".join(part for part in (parsed.last, parsed.suffix) if part)

@@ -25,7 +25,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 def sf_len(text: str) -> int:
     """Return the length of ``text`` as Salesforce counts it (UTF-16 code units)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > _ASTRAL)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _is_joiner(ch: str) -> bool:
