@@ -18,6 +18,16 @@ import time
 from pathlib import Path
 
 CLI = Path(sys.executable).parent / "map-intercom-salesforce"
+FIRST = ["Ada", "Bob", "Chloé", "Dmitri", "Eve", "Farid", "Grace", "Hiro", "Ines", "Jonas"]
+LAST = ["Lovelace", "Smith", "Dubois", "Ivanov", "Nakamura", "Okafor", "Schmidt", "Silva"]
+# One name in five needs the full parser (prefixes, titles, suffixes, middle names).
+ODD = ["Ludwig van Beethoven", "Dr. Mary Ann Smith", "Martin Luther King Jr.", "山田 太郎"]
+
+
+def _name(i: int) -> str:
+    if i % 5 == 0:
+        return ODD[i % len(ODD)]
+    return f"{FIRST[i % len(FIRST)]} {LAST[i % len(LAST)]}"
 
 
 def _messages(contacts: int, conversations: int, parts: int) -> list[str]:
@@ -33,7 +43,7 @@ def _messages(contacts: int, conversations: int, parts: int) -> list[str]:
         lines.append({"type": "RECORD", "stream": "contacts", "record": {
             "type": "contact", "id": f"c{i}", "role": "user",
             "email": f"person{i}@company{i % 50}.example" if i % 17 else None,
-            "name": f"Person{i} van Example{i}", "phone": "+49 30 1234567",
+            "name": _name(i), "phone": "+49 30 1234567",
             "updated_at": "2026-11-24T10:00:00Z", "last_seen_at": "2026-11-20T10:00:00Z",
             "custom_attributes": {"qualification": "hand_to_sales" if qualified else "nurture",
                                   "session_count": i % 40, "job_title": "Head of Things"},
