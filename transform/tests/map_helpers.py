@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import sys
 import typing as t
@@ -201,3 +204,49 @@ def run_cli(
         text = reject_path.read_text("utf-8")
         reject_lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     return Run(proc.returncode, proc.stdout, proc.stderr, parsed, reject_lines)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def run_inline(
+    messages: t.Iterable[dict[str, t.Any]],
+    config: dict[str, t.Any] | None,
+    folder: Path,
+) -> Run:
+    """Run the mapper in this process: the CLI's code path without the interpreter start-up.
+
+    Used for the many variants of a behaviour whose CLI run is tested once already.
+    """
+    from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
+
+    settings = {
+        "lead_mapping": str(MAPPINGS / "lead.yml"),
+        "task_mapping": str(MAPPINGS / "task.yml"),
+        "reject_file": str(folder / "rejects.jsonl"),
+        **(config or {}),
+    }
+    stdin = io.StringIO("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages))
+    stdout = io.StringIO()
+    handler = _Collect()
+    logger = logging.getLogger(IntercomSalesforceMapper.name)
+    logger.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(stdout):
+            mapper = IntercomSalesforceMapper(config=settings)
+            mapper.listen(stdin)
+    finally:
+        logger.removeHandler(handler)
+    text = stdout.getvalue()
+    parsed = [json.loads(line) for line in text.splitlines() if line.strip()]
+    reject_path = Path(settings["reject_file"])
+    reject_lines = []
+    if reject_path.exists():
+        reject_lines = [json.loads(x) for x in reject_path.read_text("utf-8").splitlines() if x]
+    return Run(0, text, "\n".join(handler.lines), parsed, reject_lines)
