@@ -150,12 +150,16 @@ class Api:
         op = "<" if descending else ">"
         direction = "DESC" if descending else "ASC"
         if cursor is not None:
+            # The keyset bound comes first and in this form so SQLite starts the index scan
+            # at the cursor instead of filtering every earlier row (pages stay O(per_page)).
             if sort_expr:
-                cond += f" AND ({sort_expr}, {alias}.id) {op} (?, ?)"
-                args += [cursor.get("v"), cursor["i"]]
+                value = cursor.get("v")
+                cond = (f"{sort_expr} {op}= ? AND ({sort_expr} {op} ? OR {alias}.id {op} ?) "
+                        f"AND {where}")
+                args = [value, value, cursor["i"], *params]
             else:
-                cond += f" AND {alias}.id {op} ?"
-                args.append(cursor["i"])
+                cond = f"{alias}.id {op} ? AND {where}"
+                args = [cursor["i"], *params]
         order = f"{sort_expr} {direction}, {alias}.id {direction}" if sort_expr else (
             f"{alias}.id {direction}")
         rows = conn.execute(
