@@ -103,6 +103,20 @@ def _split_with_parser(full: str) -> tuple[str | None, str]:
     return (first or None), last
 
 
+def _fit(part: str | None, limit: int) -> str | None:
+    """Cut a name part to ``limit``, at a space or hyphen when one is near the end."""
+    if not part:
+        return None
+    cut = truncate(part, limit) or ""
+    if cut == part:
+        return part
+    # A name cut mid-word reads as a typo; drop the partial word when that keeps most of it.
+    boundary = max(cut.rfind(" "), cut.rfind("-"))
+    if boundary >= limit // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" -'.,") or None
+
+
 def split_name(
     full_name: str | None,
     email: str | None = None,
@@ -118,7 +132,8 @@ def split_name(
     Returns:
         The parts, each cut to Salesforce's lengths (FirstName 40, LastName 80).
     """
-    full = " ".join(str(full_name).split()) if full_name else ""
+    # NFC: a decomposed "é" would count two characters against Salesforce's limits.
+    full = " ".join(unicodedata.normalize("NFC", str(full_name)).split()) if full_name else ""
     if not full:
         local = str(email).strip().split("@", 1)[0].strip() if email else ""
         last = truncate(local, LAST_NAME_MAX) or placeholder
@@ -132,7 +147,7 @@ def split_name(
     else:
         first, last = _split_western(full)
     return NameParts(
-        first=truncate(first, FIRST_NAME_MAX) or None,
-        last=truncate(last, LAST_NAME_MAX) or placeholder,
+        first=_fit(first, FIRST_NAME_MAX),
+        last=_fit(last, LAST_NAME_MAX) or placeholder,
         full=full,
     )

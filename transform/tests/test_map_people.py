@@ -26,7 +26,15 @@ NAME_CASES = {
     "arabic": ("محمد بن سلمان", "m@acme.sa", "محمد", "بن سلمان"),
     "arabic_two": ("ليلى خالد", "l@acme.sa", "ليلى", "خالد"),
     "cyrillic": ("Анна Каренина", "anna@acme.ru", "Анна", "Каренина"),
-    "long": (f"{LONG_FIRST} {LONG_LAST}", "long@acme.com", LONG_FIRST[:40], LONG_LAST[:80]),
+    # Cut at the last hyphen rather than mid-word; one unbroken word is cut at the limit.
+    "long": (f"{LONG_FIRST} {LONG_LAST}", "long@acme.com", LONG_FIRST[:33], LONG_LAST[:80]),
+    "long_hyphenated": (
+        "Maximiliana " + "Alexandrovna-" * 24 + "Featherstonehaugh",
+        "long.values@example.com",
+        "Maximiliana",
+        "-".join(["Alexandrovna"] * 6),
+    ),
+    "decomposed": ("Jose\u0301 Nu\u0301n\u0303ez", "jose@acme.es", "José", "Núñez"),
 }
 
 
@@ -49,8 +57,9 @@ def test_name_split(names_run, case):
 def test_names_fit_salesforce_lengths_without_splitting_characters(run_mapper):
     # 𠮷 lies outside the Basic Multilingual Plane: Salesforce counts it as two characters.
     rare_cjk = "𠮷" * 41
-    # "e" + combining acute accent is one glyph; a cut between them would corrupt it.
-    accented = "Ö" * 79 + "e\u0301z"
+    # "q" + combining acute accent is one glyph (with no precomposed form); a cut between
+    # them would corrupt it.
+    accented = "Ö" * 79 + "q\u0301z"
     run = run_mapper(
         [
             record("contacts", contact("c1", "x@acme.com", rare_cjk)),
