@@ -398,7 +398,12 @@ class IntercomSalesforceMapper(InlineMapper):
         elif stream == "conversations":
             yield from self._schema_for(self.task_mapping)
         if stream in self.pass_through:
-            yield SchemaMessage.from_dict(dict(message_dict))
+            yield SchemaMessage(
+                stream=stream,
+                schema=message_dict["schema"],
+                key_properties=message_dict.get("key_properties"),
+                bookmark_properties=message_dict.get("bookmark_properties"),
+            )
 
     @override
     def map_record_message(self, message_dict: dict) -> Iterable[Message]:
@@ -432,7 +437,9 @@ class IntercomSalesforceMapper(InlineMapper):
     @override
     def map_activate_version_message(self, message_dict: dict) -> Iterable[Message]:
         if message_dict["stream"] in self.pass_through:
-            yield ActivateVersionMessage.from_dict(dict(message_dict))
+            yield ActivateVersionMessage(
+                stream=message_dict["stream"], version=message_dict["version"]
+            )
 
     @override
     def process_endofpipe(self) -> None:
