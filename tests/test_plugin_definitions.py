@@ -1,0 +1,67 @@
+"""The plugin definitions other Meltano projects reuse with `meltano add --from-ref`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline import MELTANO, ROOT
+
+DEFINITIONS = [
+    ("extractors", "tap-intercom-events", "tap-intercom-events", "access_token"),
+    ("loaders", "target-salesforce-leads", "target-salesforce-leads", "client_secret"),
+    ("mappers", "map-intercom-salesforce", "transform", None),
+]
+
+
+def test_meltano_yml_and_definitions_match_what_the_plugins_document() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "plugin_definitions.py"),
+                          "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_setting_has_a_description_and_secrets_are_sensitive() -> None:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = [p for kind in project["plugins"].values() for p in kind]
+    assert {p["name"] for p in plugins} == {name for _, name, _, _ in DEFINITIONS}
+    for plugin in plugins:
+        for setting in plugin["settings"]:
+            assert setting.get("description"), f"{plugin['name']}.{setting['name']}"
+            words = set(setting["name"].split("_"))
+            if words & {"token", "secret", "password"} or setting["name"] == "private_key":
+                assert setting.get("sensitive"), f"{plugin['name']}.{setting['name']}"
+
+
+@pytest.mark.parametrize(("kind", "name", "package", "secret"), DEFINITIONS)
+def test_add_from_ref_into_a_scratch_project(
+        tmp_path: Path, kind: str, name: str, package: str, secret: str | None) -> None:
+    (tmp_path / "meltano.yml").write_text(
+        "requires_meltano: '>=4.4'\nproject_id: scratch\nsend_anonymous_usage_stats: false\n"
+        "venv:\n  backend: uv\n")
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    ref = ROOT / "plugins" / kind / f"{name}.yml"
+    added = subprocess.run([MELTANO, "add", "--plugin-type", kind.rstrip("s"), "--no-install",
+                            "--from-ref", str(ref), name],
+                           cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert added.returncode == 0, added.stderr[-3000:]
+    project = yaml.safe_load((tmp_path / "meltano.yml").read_text())
+    [plugin] = project["plugins"][kind]
+    assert plugin["name"] == name
+    # Install from this checkout instead of a published package, then ask the plugin itself.
+    plugin["pip_url"] = f"-e {ROOT / package}"
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    subprocess.run([MELTANO, "install"], cwd=tmp_path, env=env, capture_output=True,
+                   text=True, check=True)
+    about = subprocess.run([MELTANO, "invoke", name, "--about"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert about.returncode == 0, about.stderr[-3000:]
+    if secret:
+        env[f"{name.upper().replace('-', '_')}_{secret.upper()}"] = "not-to-be-shown"
+        listed = subprocess.run([MELTANO, "config", "list", name], cwd=tmp_path, env=env,
+                                capture_output=True, text=True)
+        line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(secret))
+        assert "(redacted)" in line and "not-to-be-shown" not in listed.stdout, line
