@@ -96,8 +96,10 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    out, _ = proc.communicate()
+    assert proc.stdout is not None
+    out = proc.stdout.read()
     feeder.join()
+    proc.wait()
     elapsed = time.perf_counter() - start
     maxrss_kb, rc = out.split()
     summary = json.loads((tmp / f"{name}-summary.json").read_text())

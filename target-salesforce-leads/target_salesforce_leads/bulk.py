@@ -137,10 +137,11 @@ def _wait(
     client: SalesforceClient, job_id: str, upload: BulkUpload, poll_max_seconds: float
 ) -> dict[str, t.Any]:
     # Each poll is an API call: start after an estimate of the processing time and back off.
-    delay = min(5.0, 0.5 + len(upload.tokens) / 100_000)
+    delay = min(5.0, 0.5 + len(upload.tokens) / 50_000)
     deadline = time.monotonic() + poll_max_seconds
     while True:
         time.sleep(delay)
+        client.bulk_wait_seconds += delay
         info = client.request("GET", f"jobs/ingest/{job_id}", kind="bulk").json()
         if info.get("state") in {"JobComplete", "Failed", "Aborted"}:
             return info
@@ -148,7 +149,7 @@ def _wait(
             raise BulkJobFailed(
                 f"Bulk job {job_id} was still {info.get('state')} after {poll_max_seconds:.0f}s"
             )
-        delay = min(15.0, delay * 2)
+        delay = min(10.0, delay * 1.5)
 
 
 def _collect(

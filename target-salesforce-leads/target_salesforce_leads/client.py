@@ -75,6 +75,7 @@ class SalesforceClient:
         self.allow_duplicate_save = bool(config.get("allow_duplicate_save", False))
         self._lock = threading.Lock()
         self.api_calls = 0
+        self.bulk_wait_seconds = 0.0  # time spent waiting for Salesforce to process Bulk jobs
         self.calls_by_kind: dict[str, int] = {}
         self._describes: dict[str, dict[str, t.Any]] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import tempfile
 import typing as t
 from dataclasses import dataclass
 
@@ -20,7 +21,12 @@ from target_salesforce_leads.client import RetriesExhausted, SalesforceError
 from target_salesforce_leads.composite import write_collections
 from target_salesforce_leads.hashes import content_hash
 from target_salesforce_leads.lookups import find_records
-from target_salesforce_leads.validation import ObjectSchema, Rejection, validate
+from target_salesforce_leads.validation import (
+    ObjectSchema,
+    Rejection,
+    missing_on_create,
+    validate,
+)
 
 if t.TYPE_CHECKING:
     from target_salesforce_leads.target import TargetSalesforceLeads
@@ -76,11 +82,37 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
             self._on_invalid(exc.message)
 
 
-@dataclass
-class _Item:
-    """One surviving record of a batch, kept as its canonical JSON line to bound memory."""
+class Spool:
+    """Append-only temporary file of JSON lines; records are referred to by an int handle.
 
-    line: bytes
+    Keeping a batch's records on disk rather than as Python objects bounds the target's memory
+    however large ``batch_size`` is.
+    """
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="target-sf-spool-")
+        self._end = 0
+
+    def append(self, line: bytes) -> int:
+        self._fh.seek(self._end)
+        self._fh.write(line)
+        handle = (self._end << 32) | len(line)
+        self._end += len(line)
+        return handle
+
+    def read(self, handle: int) -> bytes:
+        self._fh.seek(handle >> 32)
+        return self._fh.read(handle & 0xFFFFFFFF)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass(slots=True)
+class _Item:
+    """One surviving record of a batch; its canonical JSON stays in the batch's spool."""
+
+    line: int
     ext: str
     digest: str
     done: bool = False
@@ -115,7 +147,10 @@ class SalesforceSink(BatchSink):
         self.key_field: str | None = settings.get("external_id_field") or (
             keys[0] if len(keys) == 1 else None
         )
-        self._pending: dict[str, bytes] = {}
+        self._pending: dict[str, int] = {}
+        self._spool = Spool()
+        self._draining = self._spool
+        self._routed = self._spool
         self._missing = 0
         self._invalid: str | None = None
         self.lead_smarts = self.sobject == "Lead" and bool(
@@ -164,7 +199,11 @@ class SalesforceSink(BatchSink):
         if key in self._pending:
             del self._pending[key]  # last record wins, at its own position
             self.target.report.merged(self.stream_name)
-        self._pending[key] = line
+        self._pending[key] = self._spool.append(line)
+
+    def clean_up(self) -> None:
+        self._spool.close()
+        super().clean_up()
 
     @property
     def has_pending(self) -> bool:
@@ -175,6 +214,16 @@ class SalesforceSink(BatchSink):
     def process_batch(self, context: dict) -> None:
         """Write the spooled records; never lets a record go unaccounted for."""
         pending, self._pending = self._pending, {}
+        spool, self._spool = self._spool, Spool()
+        self._draining = spool
+        self._routed = Spool()
+        try:
+            self._process(pending)
+        finally:
+            spool.close()
+            self._routed.close()
+
+    def _process(self, pending: dict[str, int]) -> None:
         if not pending:
             return
         target = self.target
@@ -196,15 +245,15 @@ class SalesforceSink(BatchSink):
                               | BulkJobFailed | AuthError):
                 self.logger.exception("Unexpected error while writing %s", self.stream_name)
 
-    def _reject(self, item_or_line: _Item | bytes, ext: t.Any, rej: Rejection,
+    def _reject(self, item_or_line: _Item | int, ext: t.Any, rej: Rejection,
                 sobject: str | None = None) -> None:
-        line = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
+        handle = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
         self.target.report.reject(self.stream_name, sobject or self.sobject, ext, rej.code,
-                                  rej.message, json.loads(line))
+                                  rej.message, json.loads(self._draining.read(handle)))
         if isinstance(item_or_line, _Item):
             item_or_line.done = True
 
-    def _write(self, pending: dict[str, bytes], items: list[_Item]) -> None:
+    def _write(self, pending: dict[str, int], items: list[_Item]) -> None:
         target = self.target
         report = target.report
         dry_run = target.dry_run
@@ -221,8 +270,9 @@ class SalesforceSink(BatchSink):
             digests = target.hashes.get_many(
                 self.sobject, [k for k in pending if not k.startswith(_MISSING)])
             if digests:
-                unchanged = [k for k, line in pending.items()
-                             if digests.get(k) == content_hash(line)]
+                spool = self._draining
+                unchanged = [k for k, h in pending.items()
+                             if k in digests and digests[k] == content_hash(spool.read(h))]
                 for k in unchanged:
                     del pending[k]
                 report.count(self.stream_name, self.sobject, "unchanged", len(unchanged))
@@ -230,36 +280,37 @@ class SalesforceSink(BatchSink):
                 return
         schema = target.object_schema(self.sobject)
         if isinstance(schema, Rejection):
-            for key, line in pending.items():
-                self._reject(line, None if key.startswith(_MISSING) else json.loads(line).get(
-                    self.key_field), schema)
+            for key, h in pending.items():
+                self._reject(h, None if key.startswith(_MISSING) else json.loads(
+                    self._draining.read(h)).get(self.key_field), schema)
             return
         if not schema.is_external_id(self.key_field):
             rej = Rejection("INVALID_FIELD", f"{self.key_field} is not an External ID field "
                             f"on {self.sobject}; mark it External ID (and Unique) in Setup or "
                             "set stream_settings.external_id_field. Run --preflight.")
-            for line in pending.values():
-                self._reject(line, json.loads(line).get(self.key_field), rej)
+            for h in pending.values():
+                self._reject(h, json.loads(self._draining.read(h)).get(self.key_field), rej)
             return
 
         # Pass 1: validate and collect what lookups need.
         rel_values: dict[tuple[str, str, str | None], set[str]] = {}
         emails: set[str] = set()
         unknown_create: list[str] = []
-        for key, line in pending.items():
+        for key, handle in pending.items():
+            line = self._draining.read(handle)
             rec = json.loads(line)
             ext = rec.get(self.key_field)
             if key.startswith(_MISSING):
-                self._reject(line, ext, Rejection(
+                self._reject(handle, ext, Rejection(
                     "REQUIRED_FIELD_MISSING",
                     f"Required fields are missing: [{self.key_field}] (the external id)"))
                 continue
             rej = validate(rec, schema)
             if rej:
-                self._reject(line, ext, rej)
+                self._reject(handle, ext, rej)
                 continue
             digest = content_hash(line)
-            items.append(_Item(line=line, ext=str(ext), digest=digest))
+            items.append(_Item(line=handle, ext=str(ext), digest=digest))
             if self.lead_smarts and rec.get("Email"):
                 emails.add(str(rec["Email"]).lower())
             for name, value in rec.items():
@@ -286,9 +337,11 @@ class SalesforceSink(BatchSink):
             }
 
         # Pass 2: route every record, then write per route.
-        groups: dict[tuple[str, str, str], list[tuple[int, dict[str, t.Any], bool | None]]] = {}
+        # Routed records are kept as JSON bytes, not dicts, to bound memory on big batches.
+        groups: dict[tuple[str, str, str], list[tuple[int, int, bool | None]]] = {}
+        columns: dict[tuple[str, str, str], set[str]] = {}
         for idx, item in enumerate(items):
-            rec = json.loads(item.line)
+            rec = json.loads(self._draining.read(item.line))
             rej = self._apply_references(rec, schema, resolved)
             if rej is None and matcher is not None:
                 route, rec, rej = matcher.route(rec, item.ext)
@@ -296,22 +349,26 @@ class SalesforceSink(BatchSink):
                 creating = item.ext.lower() not in existing if unknown_create else None
                 route = _Route(self.sobject, "upsert", self.key_field, creating)
                 if creating:
-                    rej = validate(rec, schema, creating=True)
+                    rej = _missing_rejection(rec, schema)
             if rej is not None:
                 self._reject(item, item.ext, rej)
                 continue
             item.route_sobject = route.sobject
-            groups.setdefault((route.sobject, route.operation, route.key_field), []).append(
-                (idx, rec, route.created))
+            gkey = (route.sobject, route.operation, route.key_field)
+            routed = self._routed.append(json.dumps(rec).encode())
+            groups.setdefault(gkey, []).append((idx, routed, route.created))
+            columns.setdefault(gkey, set()).update(rec)
 
-        for (sobject, operation, key_field), rows in groups.items():
+        for gkey, rows in groups.items():
+            sobject, operation, key_field = gkey
             if dry_run:
                 for idx, _rec, created in rows:
                     outcome = "created" if created else "updated"
                     report.count(self.stream_name, sobject, outcome)
                     items[idx].done = True
                 continue
-            self._send(sobject, operation, key_field, rows, items)
+            self._send(sobject, operation, key_field, rows, items, sorted(columns[gkey]))
+            groups[gkey] = []
 
     def _apply_references(
         self,
@@ -347,7 +404,8 @@ class SalesforceSink(BatchSink):
         return None
 
     def _send(self, sobject: str, operation: str, key_field: str,
-              rows: list[tuple[int, dict[str, t.Any], bool | None]], items: list[_Item]) -> None:
+              rows: list[tuple[int, int, bool | None]], items: list[_Item],
+              columns: list[str]) -> None:
         target = self.target
         written: list[tuple[str, str]] = []
 
@@ -365,22 +423,23 @@ class SalesforceSink(BatchSink):
 
         try:
             if target.use_bulk(len(rows)):
-                self._send_bulk(sobject, operation, key_field, rows, on_result)
+                self._send_bulk(sobject, operation, key_field, rows, columns, on_result)
             else:
                 write_collections(target.client, sobject, operation, key_field,
-                                  ((idx, rec) for idx, rec, _ in rows), on_result)
+                                  ((idx, json.loads(self._routed.read(h))) for idx, h, _ in rows),
+                                  on_result)
         finally:
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
 
     def _send_bulk(self, sobject: str, operation: str, key_field: str,
-                   rows: list[tuple[int, dict[str, t.Any], bool | None]],
+                   rows: list[tuple[int, int, bool | None]], columns: list[str],
                    on_result: t.Callable[..., None]) -> None:
-        columns = sorted({c for _, rec, _ in rows for c in rec if c != "attributes"})
         limit = self.target.bulk_max_bytes
         upload: BulkUpload | None = None
         jobs: list[BulkUpload] = []
-        for idx, rec, _ in rows:
+        for idx, h, _ in rows:
+            rec = json.loads(self._routed.read(h))
             if upload is None or upload.size > limit:
                 upload = BulkUpload(sobject, operation, key_field, columns)
                 jobs.append(upload)
@@ -436,6 +495,15 @@ class SalesforceSink(BatchSink):
                 token = tokens.get(row[key_i])
                 if token is not None:
                     dst.add_raw(token, row)
+
+
+def _missing_rejection(rec: dict[str, t.Any], schema: ObjectSchema) -> Rejection | None:
+    """REQUIRED_FIELD_MISSING for a record about to be inserted without a required field."""
+    missing = missing_on_create(rec, schema)
+    if missing:
+        return Rejection("REQUIRED_FIELD_MISSING",
+                         f"Required fields are missing: [{', '.join(missing)}]")
+    return None
 
 
 def _ordered(ref_field: dict[str, t.Any]) -> list[str]:
@@ -556,7 +624,7 @@ class LeadMatcher:
                     f"Contact {c['Id']} already holds the email {email} for {self.key} = "
                     f"{c.get(self.key)}; a Lead would duplicate that person. Merge the two "
                     "people in the source or clear the Contact's external id.")
-        rej = validate(rec, self.schema, creating=True)
+        rej = _missing_rejection(rec, self.schema)
         if rej:
             return None, rec, rej
         return _Route("Lead", "upsert", self.key, True), rec, None

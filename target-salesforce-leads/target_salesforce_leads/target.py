@@ -290,6 +290,7 @@ class TargetSalesforceLeads(Target):
             dry_run=self.dry_run,
             api_calls_by_kind=client.calls_by_kind if client else {},
             halted=self.halted,
+            bulk_wait_seconds=round(client.bulk_wait_seconds, 2) if client else 0.0,
         )
         self.report.write_summary(summary)
         self.report.close()
