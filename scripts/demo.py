@@ -105,8 +105,11 @@ def main() -> int:
         third = pipe.run()
         report(pipe, third)
         writes = {k: v for k, v in third.salesforce_by_endpoint.items()
-                  if not k.startswith("GET") and "query" not in k}
+                  if not k.startswith("GET") and "oauth2" not in k}
         print(f"  Salesforce write calls in run 3: {sum(writes.values())}")
+        if writes:
+            print(f"  unexpected writes: {writes}")
+            return 1
     heading("Done: emulators stopped; outputs in .demo/output")
     return 0
 
