@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from emulators.intercom.fixtures import injected, rate_limit_burst, server_errors
 
 from .conftest import Client, start
 
@@ -98,3 +99,13 @@ def test_token_revocation_and_new_tokens(fresh: Client) -> None:
     assert again.status_code == 401
     log = fresh.admin("GET", "requests?limit=50")
     assert "second-token" not in str(log) and "emulator-token" not in str(log)
+
+
+def test_python_fault_helpers(fresh: Client) -> None:
+    with injected(fresh.proc, {"kind": "status", "status": 500, "count": 1}):
+        assert fresh.get("/me").status_code == 500
+        server_errors(fresh.proc, 1, status=502, path="/admins")
+        assert fresh.get("/admins").status_code == 502
+        rate_limit_burst(fresh.proc, 5)
+    assert fresh.admin("GET", "faults") == []
+    assert fresh.get("/me").status_code == 200

@@ -131,7 +131,9 @@ def test_workspace_endpoints_match(check: Checker) -> None:
     check.call("GET", f"/teams/{teams['teams'][0]['id']}", template="/teams/{id}")
     tags = check.call("GET", "/tags")
     check.call("GET", f"/tags/{tags['data'][0]['id']}", template="/tags/{id}")
-    check.call("POST", "/tags", {"name": "openapi-checked"})
+    made = check.call("POST", "/tags", {"name": "openapi-checked"})
+    check.call("DELETE", f"/tags/{made['id']}", template="/tags/{id}")
+    assert check.client.get(f"/tags/{made['id']}").status_code == 404
     check.call("GET", "/data_attributes", query={"model": "contact"})
     check.call("POST", "/data_attributes", {"name": "openapi_score", "model": "contact",
                                             "data_type": "integer"})
@@ -144,6 +146,7 @@ def test_contact_operations_match(check: Checker) -> None:
     cid = created["id"]
     check.call("PUT", f"/contacts/{cid}", {"name": "Open API", "custom_attributes":
                                            {"company_size": 12}}, template="/contacts/{id}")
+    check.call("GET", f"/contacts/{cid}/notes", template="/contacts/{id}/notes")
     check.call("GET", "/contacts/find_by_external_id/openapi-1",
                template="/contacts/find_by_external_id/{external_id}")
     tag_id = check.call("GET", "/tags")["data"][0]["id"]
@@ -226,6 +229,13 @@ def test_event_operations_match(check: Checker) -> None:
     contact = check.call("GET", "/contacts", query={"per_page": 1})["data"][0]
     check.call("POST", "/events", {"event_name": "spec-checked", "created_at": 1_700_000_000,
                                    "id": contact["id"]}, expect=202)
+    user = check.call("POST", "/contacts", {"role": "user", "external_id": "events-user",
+                                            "email": "events.user@example.com"})
+    check.call("POST", "/events/summaries", {"user_id": "events-user", "event_summaries": {
+        "event_name": "summed", "count": 3, "first": 1_700_000_000, "last": 1_700_000_100}})
+    summed = check.client.get("/events", params={"type": "user", "summary": "true",
+                                                 "intercom_user_id": user["id"]}).json()
+    assert [(e["name"], e["count"]) for e in summed["events"]] == [("summed", 3)]
     summary = check.call("GET", "/events", query={"type": "user", "intercom_user_id":
                                                   contact["id"], "summary": "true"})
     assert any(e["name"] == "spec-checked" for e in summary["events"])
