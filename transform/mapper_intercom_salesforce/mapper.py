@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import typing as t
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from singer_sdk.singerlib import (
     SchemaMessage,
     StateMessage,
 )
+from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
 
 from mapper_intercom_salesforce.functions import build_functions, time_zone
 from mapper_intercom_salesforce.mapping import Mapping, MappingError, RecordRejected
@@ -54,10 +56,25 @@ TASK_CONTEXT = (
 )
 
 
+class _BufferedWriter(SimpleSingerWriter):
+    """Leaves RECORD lines in stdout's buffer; any other message flushes it.
+
+    A flush per record costs a system call each; flushing before STATE keeps the promise
+    that the target has every record a state covers.
+    """
+
+    def write_message(self, message: Message) -> None:
+        """Write one message, flushing unless it is a record."""
+        sys.stdout.write(self.format_message(message) + "\n")
+        if not isinstance(message, RecordMessage):
+            sys.stdout.flush()
+
+
 class IntercomSalesforceMapper(InlineMapper):
     """Turns the tap-intercom-events streams into Salesforce ``Lead`` and ``Task`` streams."""
 
     name = "map-intercom-salesforce"
+    message_writer_class = _BufferedWriter
     capabilities: t.ClassVar[list] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STRUCTURED_LOGGING,
@@ -445,6 +462,7 @@ class IntercomSalesforceMapper(InlineMapper):
     def process_endofpipe(self) -> None:
         for message in self._flush():
             self.write_message(message)
+        sys.stdout.flush()
         self.rejects.close()
         counts = ", ".join(f"{n} {stream}" for stream, n in sorted(self.emitted.items()))
         rejects = ", ".join(
