@@ -1,1 +1,1 @@
-"""Singer tap for Intercom: contacts, companies, conversations, parts, events, admins, teams, tags."""
+"""Singer tap for Intercom: contacts, companies, conversations and parts, events, teammates."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
 import typing as t
 from urllib.parse import parse_qs, urlparse
 
@@ -15,7 +18,8 @@ def response_json(response: requests.Response) -> t.Any:
     """Decode a response body once, however many readers it has (parser, paginator)."""
     cached = getattr(response, "_intercom_json", None)
     if cached is None:
-        cached = response.json()
+        # The stdlib decoder (requests would pick simplejson when it is installed).
+        cached = json.loads(response.content)
         response._intercom_json = cached  # type: ignore[attr-defined]
     return cached
 
@@ -64,3 +68,54 @@ class ScrollPaginator(BaseAPIPaginator["str | None"]):
             self._finished = True
         else:
             self._value = new_value
+
+
+_END = object()
+
+
+class PagesAhead:
+    """Fetch the next pages in a background thread while the caller handles this one.
+
+    The API's answer time and the tap's per-record work then overlap instead of adding up.
+    ``fetch(token)`` returns ``(payload, next_token)``; a ``None`` token ends the pages.
+    """
+
+    def __init__(self, fetch: t.Callable[[t.Any], tuple[t.Any, t.Any]], depth: int = 2) -> None:
+        self._fetch = fetch
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pages-ahead", daemon=True)
+
+    def _put(self, item: t.Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        token: t.Any = None
+        try:
+            while not self._stop.is_set():
+                payload, token = self._fetch(token)
+                self._put((payload, None))
+                if not token:
+                    break
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
+            self._put((_END, exc))
+            return
+        self._put((_END, None))
+
+    def __iter__(self) -> t.Iterator[t.Any]:
+        self._thread.start()
+        try:
+            while True:
+                payload, error = self._queue.get()
+                if payload is _END:
+                    if error is not None:
+                        raise error
+                    return
+                yield payload
+        finally:
+            self._stop.set()

@@ -16,6 +16,7 @@ from singer_sdk import typing as th
 from tap_intercom_events import streams
 from tap_intercom_events.client import REGION_HOSTS, IntercomStream
 from tap_intercom_events.governor import GovernedSession, RateGovernor
+from tap_intercom_events.writer import LeanSingerWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -39,6 +40,7 @@ class TapIntercomEvents(Tap):
     """Singer tap for Intercom: contacts, companies, conversations and their parts."""
 
     name = "tap-intercom-events"
+    message_writer_class = LeanSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

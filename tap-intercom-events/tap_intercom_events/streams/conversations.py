@@ -31,6 +31,8 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
     path = "/conversations/search"
     records_key = "conversations"
     schema = schemas.CONVERSATION_OBJECT.to_dict()
+    #: Each conversation costs a call for its parts: keep the bookmark right behind them.
+    bookmark_every = 1
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,7 +68,7 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
         pool = self._tap.parts_pool()  # type: ignore[attr-defined]
         handoff: queue.Queue = queue.Queue(maxsize=2 * self.page_size)
         stop = threading.Event()
-        records = super().get_records(context)
+        records = self.search_records(context)
 
         def put(item: tuple) -> bool:
             while not stop.is_set():
@@ -79,27 +81,30 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
 
         def read() -> None:
             try:
-                for record in records:
+                for updated, record in records:
                     future = pool.submit(parts.fetch, record["id"])
-                    if not put((record, future)):
+                    if not put((updated, record, future)):
                         future.cancel()
                         return
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-                put((_FAILED, exc))
+                put((None, _FAILED, exc))
             else:
-                put((_DONE, None))
+                put((None, _DONE, None))
 
         reader = threading.Thread(target=read, name="conversations-reader", daemon=True)
         reader.start()
         try:
             while True:
-                record, future = handoff.get()
+                updated, record, future = handoff.get()
                 if record is _DONE:
                     break
                 if record is _FAILED:
                     raise future
                 self._prefetched[record["id"]] = future
                 yield record
+                # The record and its parts are written: the bookmark may pass it.
+                self.advance_bookmark(updated, context)
+            self._save_bookmark(context)
         finally:
             stop.set()
             for pending in self._prefetched.values():

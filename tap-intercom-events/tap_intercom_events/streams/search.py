@@ -12,13 +12,12 @@ from __future__ import annotations
 import typing as t
 
 from tap_intercom_events.client import IntercomStream
-from tap_intercom_events.pagination import StartingAfterPaginator, response_json
-from tap_intercom_events.timestamps import convert, parse_rfc3339, to_rfc3339
+from tap_intercom_events.pagination import PagesAhead, StartingAfterPaginator, response_json
+from tap_intercom_events.timestamps import convert, to_rfc3339
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    import requests
     from singer_sdk.helpers.types import Context, Record
 
 
@@ -75,6 +74,11 @@ class IncrementalSearchStream(IntercomStream):
     _query_from = 0
     _ceiling: int | None = None
     _bookmark = 0
+    _saved = 0
+    _unsaved = 0
+    #: Records between updates of the bookmark in the state (a lagging bookmark only means a
+    #: few records are read again after an interruption).
+    bookmark_every = 100
 
     def get_new_paginator(self) -> StartingAfterPaginator:
         """Cursor pagination, cursor in the request body."""
@@ -97,10 +101,20 @@ class IncrementalSearchStream(IntercomStream):
         return self._search_body("ascending", self.page_size, next_page_token)
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
-        """Plan the window (floor, widened query, ceiling), then read it."""
+        """Read the window; move the bookmark past each record once the SDK has written it."""
+        for updated, record in self.search_records(context):
+            yield record
+            # Back here only once the SDK has written this record and its children.
+            self.advance_bookmark(updated, context)
+        self._save_bookmark(context)
+
+    def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict]]:
+        """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``
+        with the raw ``updated_at`` of each record at or after the floor."""
         start = self.get_starting_timestamp(context)
         self._floor = int(start.timestamp()) if start else 0
-        self._bookmark = self._floor
+        self._bookmark = self._saved = self._floor
+        self._unsaved = 0
         self._query_from = self._tap.search_value_before(self._floor, self)  # type: ignore[attr-defined]
         self._ceiling = self._probe_ceiling(context)
         self.logger.info(
@@ -111,7 +125,37 @@ class IncrementalSearchStream(IntercomStream):
             self._query_from,
             to_rfc3339(self._ceiling) if self._ceiling is not None else "its current value",
         )
-        yield from super().get_records(context)
+        plan = self.timestamp_plan
+        floor = self._floor
+        key = self.records_key
+        for payload in PagesAhead(lambda token: self._fetch_page(token, context)):
+            for item in payload.get(key) or ():
+                updated = item.get("updated_at")
+                # The day-wide query also returns the floor's day before the floor.
+                if updated.__class__ is int and updated < floor:
+                    continue
+                yield updated, convert(item, plan)
+
+    def advance_bookmark(self, updated: t.Any, context: Context | None) -> None:
+        """Move the bookmark to a written record's ``updated_at``, never past the ceiling."""
+        ceiling = self._ceiling
+        if ceiling is None or updated.__class__ is not int:
+            return
+        mark = updated if updated < ceiling else ceiling
+        if mark > self._bookmark:
+            self._bookmark = mark
+            self._unsaved += 1
+            if self._unsaved >= self.bookmark_every:
+                self._save_bookmark(context)
+
+    def _fetch_page(self, cursor: str | None, context: Context | None) -> tuple[dict, str | None]:
+        """One page of the search (runs in the prefetching thread)."""
+        response = self.call_api_response(
+            "POST", self.path or "", body=self.prepare_request_payload(context, cursor),
+            context=context,
+        )
+        payload = response_json(response)
+        return payload, StartingAfterPaginator().get_next(response)
 
     def _probe_ceiling(self, context: Context | None) -> int | None:
         """The newest ``updated_at`` searchable now, minus the lookback window.
@@ -128,28 +172,18 @@ class IncrementalSearchStream(IntercomStream):
         lookback = int(self.config.get("lookback_window", 600) or 0)
         return int(items[0]["updated_at"]) - lookback
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        """Drop what the day-wide query returned from before the floor; convert the rest."""
-        floor = self._floor
-        plan = self.timestamp_plan
-        for item in response_json(response).get(self.records_key) or ():
-            updated = item.get("updated_at")
-            if updated is not None and updated.__class__ is not str and updated < floor:
-                continue
-            yield convert(item, plan)
-
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
-        # The bookmark follows the records but never passes the ceiling, and never goes back.
-        value = latest_record.get(self.replication_key)
-        if value is None or self._ceiling is None:
-            return
-        epoch = parse_rfc3339(value) if isinstance(value, str) else int(value)
-        bookmark = max(self._bookmark, min(epoch, self._ceiling))
-        if bookmark == self._bookmark:
-            return
-        self._bookmark = bookmark
-        super()._increment_stream_state(
-            {self.replication_key: to_rfc3339(bookmark)}, context=context
-        )
+        # The bookmark is kept by ``get_records``, which sees the raw timestamps and knows the
+        # ceiling; the SDK's per-record update would only parse the dates back.
+        return
+
+    def _save_bookmark(self, context: Context | None) -> None:
+        """Put the bookmark into the stream's state (the next STATE message carries it)."""
+        self._unsaved = 0
+        if self._bookmark > self._saved:
+            self._saved = self._bookmark
+            super()._increment_stream_state(
+                {self.replication_key: to_rfc3339(self._bookmark)}, context=context
+            )
