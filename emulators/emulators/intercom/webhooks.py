@@ -150,6 +150,12 @@ class Deliverer:
                 self.wake.clear()
 
     def _claim(self) -> list[tuple[Any, ...]]:
+        # A cheap read first: the write lock is only taken when something is due.
+        due = self.db.conn().execute(
+            "SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt <= ? LIMIT 1",
+            (time.time(),)).fetchone()
+        if due is None:
+            return []
         with self.db.write() as conn:
             rows = conn.execute(
                 "SELECT seq, notif_id, subscription, topic, item, created_at, attempts, "
