@@ -140,3 +140,44 @@ def test_orphan_children_are_ignored_with_a_warning(run_mapper):
     run = run_mapper(messages)
     assert run.leads()["c1"]["Intercom_Event_Count__c"] == 0
     assert "contact_event_summaries record arrived for c1" in run.stderr
+
+
+def test_state_is_delivered_with_its_records_while_input_continues(tmp_path):
+    """The target gets a STATE (and the records before it) without waiting for the input's end."""
+    import json
+    import os
+    import queue
+    import subprocess
+    import threading
+
+    from map_helpers import CLI, REPO
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"reject_file": str(tmp_path / "rejects.jsonl")}))
+    proc = subprocess.Popen(
+        [str(CLI), "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        # Buffered as under Meltano: only explicit flushes deliver lines before the end.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    try:
+        for message in (
+            record("contacts", contact("c1", "a@acme.com")),
+            state({"step": 1}),
+        ):
+            proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+        seen = []
+        while not seen or json.loads(seen[-1])["type"] != "STATE":
+            seen.append(lines.get(timeout=30))
+        types = [(m["type"], m.get("stream")) for m in map(json.loads, seen)]
+        assert types == [("SCHEMA", "Lead"), ("RECORD", "Lead"), ("STATE", None)]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
