@@ -168,6 +168,7 @@ def test_state_is_delivered_with_its_records_while_input_continues(tmp_path):
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     try:
         for message in (
+            record("contacts", contact("c0", None)),
             record("contacts", contact("c1", "a@acme.com")),
             state({"step": 1}),
         ):
@@ -178,6 +179,9 @@ def test_state_is_delivered_with_its_records_while_input_continues(tmp_path):
             seen.append(lines.get(timeout=30))
         types = [(m["type"], m.get("stream")) for m in map(json.loads, seen)]
         assert types == [("SCHEMA", "Lead"), ("RECORD", "Lead"), ("STATE", None)]
+        # The reject a state covers is on disk by the time the state is passed on.
+        rejects = (tmp_path / "rejects.jsonl").read_text("utf-8").splitlines()
+        assert [json.loads(line)["key"] for line in rejects] == ["c0"]
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
