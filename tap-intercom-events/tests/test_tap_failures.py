@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_test_support import TOKEN, run_tap, tap_config
-
 from tap_intercom_events.client import resolve_api_url
 from tap_intercom_events.tap import TapIntercomEvents
+from tap_test_support import TOKEN, run_tap, tap_config
+
 
 @pytest.fixture(scope="module")
 def ic(tmp_path_factory: pytest.TempPathFactory):

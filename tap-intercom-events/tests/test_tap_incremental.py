@@ -74,11 +74,13 @@ def test_changes_on_bookmark_day_across_midnight_and_during_the_sync(
     for i, contact in enumerate(same_day):
         tokyo.admin("PATCH", f"contacts/{contact['id']}", {"updated_at": bookmark + 1 + i})
     for i, contact in enumerate(past_midnight):
-        tokyo.admin("PATCH", f"contacts/{contact['id']}", {"updated_at": local_midnight + 60 + i})
+        tokyo.admin("PATCH", f"contacts/{contact['id']}",
+                    {"updated_at": local_midnight + 60 + i})
     old_convs = [c for c in conversations if c["id"] not in lookback_convs]
     conv_same_day = old_convs[:2]
     for conversation in conv_same_day:
-        tokyo.admin("PATCH", f"conversations/{conversation['id']}", {"updated_at": conv_bookmark + 1})
+        tokyo.admin("PATCH", f"conversations/{conversation['id']}",
+                    {"updated_at": conv_bookmark + 1})
     tokyo.admin("POST", "clock", {"now": local_midnight + 600})
     big = old_convs[2]
     answer = tokyo.admin("POST", f"conversations/{big['id']}/parts", {"count": 600})
