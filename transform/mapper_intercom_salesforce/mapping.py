@@ -338,7 +338,8 @@ class Mapping:
                 return None
         unknown = sorted(_names_used(node) - self._known - set(extra_names))
         if unknown:
-            known = ", ".join(sorted(self._known | set(extra_names) - set(self.functions)))
+            names = (self._known | set(extra_names)) - set(self._evaluator.functions)
+            known = ", ".join(sorted(names))
             problems.add(
                 where,
                 f"expression {text!r} uses unknown name(s) {', '.join(unknown)}; "
@@ -359,8 +360,11 @@ class Mapping:
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
                 problems.add(where, "a variable name must be an identifier such as 'email'")
                 continue
-            if name in self.functions:
+            if name in self._evaluator.functions:
                 problems.add(where, f"{name!r} is a function name; choose another name")
+                continue
+            if name in (self.record_name, "record", "settings"):
+                problems.add(where, f"{name!r} is provided by the mapper; choose another name")
                 continue
             # A variable sees the ones defined above it, not those below: evaluation is in order.
             expr = self._compile(text, where, problems)
@@ -616,6 +620,10 @@ class Mapping:
             if value is None and spec.omit_if_null:
                 continue
             output[name] = value
+        if output.get(self.key) in (None, ""):
+            raise RecordRejected(
+                f"the key field {self.key!r} of {self.path.name} is empty for this record"
+            )
         return output
 
 

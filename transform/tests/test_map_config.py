@@ -78,7 +78,7 @@ def test_missing_mapping_file_named_in_settings(run_mapper, tmp_path):
         ),
         (
             lambda doc: doc["fields"].update(Title={"expr": "upper(job_titel)"}),
-            ["field 'Title'", "unknown name(s) job_titel", "names available here:"],
+            ["field 'Title'", "unknown name(s) job_titel", "available here: companies, company,"],
         ),
         (
             lambda doc: doc["fields"].update(Title={"expr": "shout(email)"}),
@@ -117,6 +117,10 @@ def test_missing_mapping_file_named_in_settings(run_mapper, tmp_path):
             ["variable 'x'", "unknown name(s) y"],
         ),
         (lambda doc: doc.update(key="Email__c"), ["key", "'Email__c' is not among the fields"]),
+        (
+            lambda doc: doc["variables"].update(contact="contact.email"),
+            ["variable 'contact'", "provided by the mapper"],
+        ),
         (lambda doc: doc.update(fields_typo={}), ["top level", "unknown key(s) fields_typo"]),
     ],
 )
