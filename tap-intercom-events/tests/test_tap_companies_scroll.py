@@ -1,0 +1,65 @@
+"""The companies scroll: one per app, restarted when Intercom loses it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from emulators.testing import EmulatorProcess
+from tap_test_support import TOKEN, run_tap, tap_config
+
+
+@pytest.fixture(scope="module")
+def ic(tmp_path_factory: pytest.TempPathFactory):
+    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-scroll"),
+                         args=["--rate-limit-per-minute", "10000"]) as emulator:
+        emulator.seeded = emulator.admin(  # type: ignore[attr-defined]
+            "POST", "seed", {"contacts": 40, "conversations": 5, "seed": 9, "companies": 120})
+        yield emulator
+
+
+def _scroll(ic: EmulatorProcess, param: str | None = None) -> dict:
+    url = f"{ic.url}/companies/scroll" + (f"?scroll_param={param}" if param else "")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request) as answer:
+        return json.loads(answer.read())
+
+
+def test_waits_while_another_scroll_is_open(ic: EmulatorProcess, tmp_path: Path) -> None:
+    # Another client holds the app's only scroll, and finishes it a few seconds later.
+    page = _scroll(ic)
+
+    def finish() -> None:
+        time.sleep(3)
+        param = page["scroll_param"]
+        while True:
+            answer = _scroll(ic, param)
+            if not answer["data"]:
+                return
+            param = answer["scroll_param"]
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    run = run_tap(tmp_path, tap_config(ic))
+    finisher.join()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "another scroll is open" in run.stderr
+    ids = run.ids("companies")
+    assert len(ids) == ic.seeded["companies"] and set(ids.values()) == {1}
+
+
+def test_restarts_the_scroll_after_a_500(ic: EmulatorProcess, tmp_path: Path) -> None:
+    ic.admin("POST", "faults", {"kind": "status", "status": 500, "count": 1,
+                                "path": "/companies/scroll"})
+    try:
+        run = run_tap(tmp_path, tap_config(ic))
+    finally:
+        ic.admin("DELETE", "faults")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "restarting it" in run.stderr
+    ids = run.ids("companies")
+    assert len(ids) == ic.seeded["companies"] and set(ids.values()) == {1}
