@@ -123,6 +123,12 @@ def get_path(record: t.Mapping[str, t.Any] | None, path: str) -> t.Any:
     return current
 
 
+def get_value(obj: t.Any, path: str, default: t.Any = None) -> t.Any:
+    """Expression function ``get(obj, "a.b.0.c", default)``: a deep lookup that never fails."""
+    value = get_path(unwrap(obj) if isinstance(obj, Obj) else obj, str(path))
+    return default if value is None else wrap(value)
+
+
 def tag_names(record: t.Mapping[str, t.Any]) -> list[str]:
     """Return the tag names of a contact (``tags.data``) or a conversation (``tags.tags``)."""
     tags = record.get("tags")
@@ -233,9 +239,9 @@ class Mapping:
         """
         self.path = path
         self.record_name = record_name
-        self.functions = functions
+        self.functions = {**functions, "get": get_value}
         self._evaluator = EvalWithCompoundTypes(
-            operators=_operators(), functions=dict(functions), names={}
+            operators=_operators(), functions=dict(self.functions), names={}
         )
         self._known = {record_name, "record", *context_names, *self._evaluator.functions}
         problems = _Problems(path)

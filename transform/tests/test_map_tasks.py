@@ -156,8 +156,12 @@ def test_task_fields(run_mapper):
     untitled = conversation("v2", body="<p>" + "long question " * 40 + "</p>")
     email = conversation("v3", title="", body="")
     email["source"]["type"] = "email"
+    sourceless = conversation("v4", title="Call me")
+    del sourceless["source"]
     run = _run(
-        run_mapper, [(closed, []), (untitled, []), (email, [])], {"intercom_app_id": "abc123"}
+        run_mapper,
+        [(closed, []), (untitled, []), (email, []), (sourceless, [])],
+        {"intercom_app_id": "abc123"},
     )
     tasks = run.tasks()
     assert tasks["v1"] == {
@@ -178,6 +182,8 @@ def test_task_fields(run_mapper):
     assert tasks["v3"]["Subject"] == "Intercom: conversation v3"
     assert tasks["v3"]["Type"] == "Email"
     assert tasks["v3"]["Description"] is None
+    # No source at all (not seen from Intercom, but nothing must break on it).
+    assert (tasks["v4"]["Subject"], tasks["v4"]["Type"]) == ("Intercom: Call me", "Other")
 
 
 def test_no_link_without_app_id(run_mapper):
