@@ -80,6 +80,10 @@ class SalesforceAuth:
         return str(self._instance_url).rstrip("/")
 
     @property
+    def has_instance_url(self) -> bool:
+        return self._instance_url is not None
+
+    @property
     def generation(self) -> int:
         """Increases each time a new token is obtained; lets callers refresh only once."""
         return self._generation

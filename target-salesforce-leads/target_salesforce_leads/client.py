@@ -7,12 +7,14 @@ session is renewed and the call repeated, and transient failures are retried wit
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
 import typing as t
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import requests
 from simple_salesforce.format import format_soql
@@ -78,6 +80,9 @@ class SalesforceClient:
         self.bulk_wait_seconds = 0.0  # time spent waiting for Salesforce to process Bulk jobs
         self.calls_by_kind: dict[str, int] = {}
         self._describes: dict[str, dict[str, t.Any]] = {}
+        self.describe_ttl = float(config.get("describe_cache_seconds", 86400) or 0)
+        state = config.get("state_path") or ".target-salesforce-leads/hashes.sqlite"
+        self.describe_dir: Path | None = Path(state).parent / "describe"
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -105,7 +110,7 @@ class SalesforceClient:
         path: str,
         *,
         kind: str = "rest",
-        json: t.Any = None,
+        json: t.Any = None,  # noqa: A002 - named like requests' argument
         data: t.Any = None,
         params: t.Mapping[str, t.Any] | None = None,
         headers: t.Mapping[str, str] | None = None,
@@ -194,12 +199,48 @@ class SalesforceClient:
 
     # -- REST helpers -----------------------------------------------------------------------
 
-    def describe(self, sobject: str) -> dict[str, t.Any]:
-        """Return the sObject's describe, fetched once per run."""
-        if sobject not in self._describes:
-            resp = self.request("GET", f"sobjects/{quote(sobject)}/describe", kind="describe")
-            self._describes[sobject] = resp.json()
-        return self._describes[sobject]
+    def describe(self, sobject: str, fresh: bool = False) -> tuple[dict[str, t.Any], bool]:
+        """Return an sObject's describe and whether it came from the on-disk cache.
+
+        Fetched at most once per run; between runs it is cached for ``describe_cache_seconds``
+        (callers re-fetch with ``fresh=True`` when a record looks invalid only by the cache).
+        """
+        if not fresh and sobject in self._describes:
+            return self._describes[sobject], False
+        path = self._describe_path(sobject)
+        if not fresh and path is not None and path.exists() and \
+                time.time() - path.stat().st_mtime < self.describe_ttl:
+            try:
+                body = json.loads(path.read_text(encoding="utf-8"))
+                self._describes[sobject] = body
+                return body, True
+            except (OSError, ValueError):
+                pass
+        resp = self.request("GET", f"sobjects/{quote(sobject)}/describe", kind="describe")
+        body = resp.json()
+        self._describes[sobject] = body
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(body), encoding="utf-8")
+                tmp.replace(path)
+            except OSError as exc:
+                self.logger.warning("Could not cache the %s describe (%s).", sobject, exc)
+        return body, False
+
+    def forget_describe(self, sobject: str) -> None:
+        """Drop a cached describe that Salesforce contradicted."""
+        path = self._describe_path(sobject)
+        if path is not None and path.exists():
+            path.unlink(missing_ok=True)
+
+    def _describe_path(self, sobject: str) -> Path | None:
+        if self.describe_dir is None or self.describe_ttl <= 0:
+            return None
+        host = urlsplit(self.auth.instance_url if self.auth.has_instance_url else
+                        self.auth.login_url).netloc.replace(":", "_")
+        return self.describe_dir / f"{host}-v{self.api_version}-{sobject}.json"
 
     def limits(self) -> dict[str, t.Any]:
         """Return ``/limits`` and feed the daily request figures to the budget."""

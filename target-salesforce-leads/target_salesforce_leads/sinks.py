@@ -32,6 +32,10 @@ if t.TYPE_CHECKING:
     from target_salesforce_leads.target import TargetSalesforceLeads
 
 _MISSING = "\x00missing:"
+# Local rejections that depend on the describe, worth a fresh describe when it came from cache.
+_DESCRIBE_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "STRING_TOO_LONG",
+                   "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE",
+                   "REQUIRED_FIELD_MISSING"}
 # A person's Lead may have become a Contact: when resolving a polymorphic reference, try the
 # Lead first (following conversion), then the other types it may point to.
 _PREFERRED = ("Lead", "Contact")
@@ -306,6 +310,12 @@ class SalesforceSink(BatchSink):
                     f"Required fields are missing: [{self.key_field}] (the external id)"))
                 continue
             rej = validate(rec, schema)
+            if rej and rej.code in _DESCRIBE_CODES and self.sobject in target.cached_schemas:
+                # The cached describe may be out of date: fetch it and judge again.
+                fresh = target.object_schema(self.sobject, fresh=True)
+                if isinstance(fresh, ObjectSchema):
+                    schema = fresh
+                    rej = validate(rec, schema)
             if rej:
                 self._reject(handle, ext, rej)
                 continue
@@ -319,7 +329,9 @@ class SalesforceSink(BatchSink):
                     for fld, v in value.items():
                         if fld != "attributes" and v not in (None, ""):
                             rel_values.setdefault((name, fld, typ), set()).add(str(v))
-            if not self.lead_smarts and (dry_run or schema.required_on_create):
+            if not self.lead_smarts and (dry_run or missing_on_create(rec, schema)):
+                # Whether it is an insert (and so needs its required fields) depends on
+                # whether the record exists.
                 unknown_create.append(str(ext))
         if not items:
             return
@@ -329,6 +341,7 @@ class SalesforceSink(BatchSink):
                     for k, v in rel_values.items()}
         matcher = LeadMatcher(self, schema, items, emails) if self.lead_smarts else None
         existing: set[str] = set()
+        wanted_create = set(unknown_create)
         if unknown_create:
             existing = {
                 str(r.get(self.key_field)).lower()
@@ -346,7 +359,8 @@ class SalesforceSink(BatchSink):
             if rej is None and matcher is not None:
                 route, rec, rej = matcher.route(rec, item.ext)
             elif rej is None:
-                creating = item.ext.lower() not in existing if unknown_create else None
+                creating = (item.ext.lower() not in existing) if (
+                    dry_run or item.ext in wanted_create) else None
                 route = _Route(self.sobject, "upsert", self.key_field, creating)
                 if creating:
                     rej = _missing_rejection(rec, schema)
@@ -419,6 +433,8 @@ class SalesforceSink(BatchSink):
                 if rid:
                     target.remember_id(sobject, self.key_field or "", item.ext, rid)
             else:
+                if code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"):
+                    target.client.forget_describe(sobject)
                 self._reject(item, item.ext, Rejection(code, message), sobject)
 
         try:
@@ -525,16 +541,17 @@ class LeadMatcher:
         lead_fields = [f for f in lead_fields if schema.has_field(f)]
         leads = find_records(target.client, "Lead", lead_fields,
                              {self.key: exts, "Email": emails}, target.soql_max_length)
-        contact = target.object_schema("Contact")
-        self.contact_schema = contact if isinstance(contact, ObjectSchema) else None
+        self.target = target
         contacts: list[dict[str, t.Any]] = []
-        if self.contact_schema is not None:
-            crit: dict[str, t.Iterable[str]] = {"Email": emails}
-            c_fields = ["Email"]
-            if self.contact_schema.has_field(self.key):
-                crit[self.key] = exts
-                c_fields.append(self.key)
-            contacts = find_records(target.client, "Contact", c_fields, crit,
+        # The Contact describe is fetched only when a record goes to a Contact; the lookup
+        # assumes Contact has the same external id field and falls back when it has not.
+        try:
+            contacts = find_records(target.client, "Contact", ["Email", self.key],
+                                    {"Email": emails, self.key: exts}, target.soql_max_length)
+        except SalesforceError as exc:
+            if exc.code != "INVALID_FIELD":
+                raise
+            contacts = find_records(target.client, "Contact", ["Email"], {"Email": emails},
                                     target.soql_max_length)
         self.leads_by_ext: dict[str, dict[str, t.Any]] = {}
         self.leads_by_email: dict[str, list[dict[str, t.Any]]] = {}
@@ -554,7 +571,8 @@ class LeadMatcher:
 
     def _to_contact(self, rec: dict[str, t.Any], contact_id: str, ext: str,
                     why: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
-        cs = self.contact_schema
+        contact = self.target.object_schema("Contact")
+        cs = contact if isinstance(contact, ObjectSchema) else None
         if cs is None:
             return None, rec, Rejection("INVALID_TYPE", "The Contact object is not available.")
         owner = self.claimed.get(contact_id)

@@ -120,6 +120,10 @@ class TargetSalesforceLeads(Target):
                     description="Longest URL-encoded SOQL sent in one lookup request."),
         th.Property("bulk_max_bytes", th.IntegerType, default=90_000_000,
                     description="Bytes of CSV per Bulk job before another job is started."),
+        th.Property("describe_cache_seconds", th.IntegerType, default=86400,
+                    description="Seconds a describe is reused between runs (kept next to "
+                    "state_path); a record that looks invalid only by a cached describe makes it "
+                    "re-fetched. 0 fetches every run."),
         th.Property("bulk_poll_max_seconds", th.NumberType, default=3600,
                     description="Longest wait for one Bulk job to finish."),
     ).to_dict()
@@ -138,6 +142,7 @@ class TargetSalesforceLeads(Target):
         self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite")
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema | Rejection] = {}
+        self._cached_schemas: set[str] = set()
         self._ids: dict[tuple[str, str, str], str] = {}
         self.halted: str | None = None
         self.halt_is_error = False
@@ -151,11 +156,20 @@ class TargetSalesforceLeads(Target):
             self._client = SalesforceClient(self.config, self.logger)
         return self._client
 
-    def object_schema(self, sobject: str) -> ObjectSchema | Rejection:
-        """The sObject's describe (once per run), or why it cannot be written."""
+    def object_schema(self, sobject: str, fresh: bool = False) -> ObjectSchema | Rejection:
+        """The sObject's describe (once per run, cached between runs), or why it cannot be
+        written. ``fresh`` re-fetches a describe that came from the cache."""
+        if fresh and sobject in self._cached_schemas:
+            self._cached_schemas.discard(sobject)
+            self._schemas.pop(sobject, None)
+        else:
+            fresh = False
         if sobject not in self._schemas:
             try:
-                self._schemas[sobject] = ObjectSchema.from_describe(self.client.describe(sobject))
+                body, cached = self.client.describe(sobject, fresh=fresh)
+                if cached:
+                    self._cached_schemas.add(sobject)
+                self._schemas[sobject] = ObjectSchema.from_describe(body)
             except SalesforceError as exc:
                 if exc.status not in (400, 404):
                     raise
@@ -164,6 +178,11 @@ class TargetSalesforceLeads(Target):
                     f"sObject type '{sobject}' does not exist or is not accessible ({exc.code}); "
                     "create it or grant access, or map the stream with stream_settings.")
         return self._schemas[sobject]
+
+    @property
+    def cached_schemas(self) -> set[str]:
+        """sObjects whose describe this run came from the between-runs cache."""
+        return self._cached_schemas
 
     def use_bulk(self, count: int) -> bool:
         transport = self.config.get("transport") or "auto"
