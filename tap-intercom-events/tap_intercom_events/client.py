@@ -19,6 +19,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 from tap_intercom_events.pagination import response_json
 from tap_intercom_events.timestamps import Plan, build_plan, convert
@@ -106,11 +107,13 @@ class IntercomStream(RESTStream[t.Any]):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
+    @override
     def url_base(self) -> str:
         """Host of the workspace's region, or ``api_url``."""
         return resolve_api_url(self.config)
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """Version and content headers sent with every request."""
         return {
@@ -119,16 +122,19 @@ class IntercomStream(RESTStream[t.Any]):
         }
 
     @cached_property
+    @override
     def authenticator(self) -> BearerTokenAuthenticator:
         """Bearer token auth; the token only ever travels in the Authorization header."""
         return BearerTokenAuthenticator(token=self.config["access_token"])
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """This thread's session, paced by the tap's shared rate governor."""
         return self._tap.session()  # type: ignore[attr-defined]
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds to wait for one answer."""
         return int(self.config.get("request_timeout") or 60)
@@ -145,12 +151,14 @@ class IntercomStream(RESTStream[t.Any]):
 
     # Parsing.
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the items of one page with their timestamps as RFC 3339 strings."""
         plan = self.timestamp_plan
         for item in response_json(response).get(self.records_key) or ():
             yield convert(item, plan)
 
+    @override
     def get_new_paginator(self) -> t.Any:
         """Single page unless a stream says otherwise."""
         return None
@@ -159,6 +167,7 @@ class IntercomStream(RESTStream[t.Any]):
     def _everything_selected(self) -> bool:
         return all(self.mask.values())
 
+    @override
     def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
         # Hot path: when no property is deselected, skip the SDK's walk over the selection
         # mask for every record (the records already match the schema).
@@ -177,6 +186,7 @@ class IntercomStream(RESTStream[t.Any]):
 
     # Errors and retries.
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort answers into success, retry and fatal, with messages a person can act on."""
         status = response.status_code
@@ -202,6 +212,7 @@ class IntercomStream(RESTStream[t.Any]):
         )
         raise FatalAPIError(msg)
 
+    @override
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
         """Waits between attempts: none after a 429 (the governor holds every thread until
         the window resets), exponential with jitter after a 5xx or a dropped connection."""
@@ -216,10 +227,12 @@ class IntercomStream(RESTStream[t.Any]):
                 wait = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
             exc = yield wait
 
+    @override
     def backoff_max_tries(self) -> int:
         """Attempts per request before giving up."""
         return int(self.config.get("max_retries") or 8) + 1
 
+    @override
     def backoff_handler(self, details: t.Any) -> None:
         """Log each retry without anything secret (no headers, no bodies)."""
         exc = details.get("exception")
@@ -230,6 +243,7 @@ class IntercomStream(RESTStream[t.Any]):
             self.name, what, details.get("tries", 0), details.get("wait") or 0.0,
         )
 
+    @override
     def request_decorator(self, func: Callable) -> Callable:
         """Retry transient failures within a bounded total time, then fail clearly."""
         max_time = float(self.config.get("max_retry_seconds") or 300)
@@ -262,6 +276,7 @@ class IntercomStream(RESTStream[t.Any]):
 
         return call
 
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         """Status, Intercom error code and path; never headers or query strings."""
         code, detail = intercom_errors(response)

@@ -9,6 +9,7 @@ import typing as t
 from urllib.parse import parse_qs, urlparse
 
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import requests
@@ -30,6 +31,7 @@ class StartingAfterPaginator(BaseAPIPaginator["str | None"]):
     def __init__(self) -> None:
         super().__init__(None)
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         """Return the cursor of the next page, or None after the last one."""
         pages = response_json(response).get("pages") or {}
@@ -42,6 +44,7 @@ class StartingAfterPaginator(BaseAPIPaginator["str | None"]):
             return values[0] if values else None
         return None
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """Keep going past a page whose records were all filtered out on our side."""
         return True
@@ -53,6 +56,7 @@ class ScrollPaginator(BaseAPIPaginator["str | None"]):
     def __init__(self) -> None:
         super().__init__(None)
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         """Return the scroll parameter while the scroll still yields records."""
         payload = response_json(response)
@@ -60,6 +64,7 @@ class ScrollPaginator(BaseAPIPaginator["str | None"]):
             return None
         return payload.get("scroll_param") or None
 
+    @override
     def advance(self, response: requests.Response) -> None:
         """Advance; a scroll may hand back the same parameter for every page."""
         self._page_count += 1

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_intercom_events import streams
 from tap_intercom_events.client import REGION_HOSTS, IntercomStream
@@ -156,6 +157,7 @@ class TapIntercomEvents(Tap):
         ),
     ).to_dict()
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """The streams, in the order of the catalog (children after their parents)."""
         return [
@@ -170,6 +172,7 @@ class TapIntercomEvents(Tap):
         ]
 
     @property
+    @override
     def streams(self) -> dict[str, Stream]:
         """Streams in catalog order (the SDK sorts them by name)."""
         found = super().streams
@@ -178,6 +181,7 @@ class TapIntercomEvents(Tap):
             self._streams = dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], 99)))
         return self._streams  # type: ignore[return-value]
 
+    @override
     def sync_all(self) -> None:
         """Sync every selected stream, then report how the rate budget was used."""
         try:

@@ -9,6 +9,7 @@ import sys
 import typing as t
 
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage, SimpleSingerWriter
+from typing_extensions import override
 
 
 def _default(value: t.Any) -> t.Any:
@@ -40,10 +41,12 @@ class LeanSingerWriter(SimpleSingerWriter):
         self._pending: list[str] = []
         self._pending_chars = 0
 
+    @override
     def serialize_message(self, message: Message) -> str:
         """One line of JSON."""
         return _encode(message.to_dict())
 
+    @override
     def write_message(self, message: Message) -> None:
         """Queue a record; write out the queue with any other message."""
         line = _encode(message.to_dict())

@@ -7,6 +7,7 @@ import typing as t
 from http import HTTPStatus
 
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, intercom_errors
@@ -42,14 +43,17 @@ class CompaniesStream(IntercomStream):
     #: Seconds between attempts while another scroll is open (tests shorten it).
     busy_poll_seconds = 10.0
 
+    @override
     def get_new_paginator(self) -> ScrollPaginator:
         """Follow ``scroll_param`` until an empty page."""
         return ScrollPaginator()
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         """The first page has no parameter; the rest carry ``scroll_param``."""
         return {"scroll_param": next_page_token} if next_page_token else {}
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """A 500 or a stale scroll means start over; "scroll exists" means wait."""
         status = response.status_code
@@ -68,6 +72,7 @@ class CompaniesStream(IntercomStream):
                 raise ScrollRestart(f"{status} {code}: {detail}")
         super().validate_response(response)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
         """Scroll to the end, restarting when Intercom loses the scroll, without repeats."""
         emitted: set[str] = set()

@@ -7,6 +7,7 @@ import typing as t
 from urllib.parse import parse_qsl, urlparse
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
@@ -41,10 +42,12 @@ class ContactsStream(ChildrenAfterParent, IncrementalSearchStream):
         """Data-event summaries cost one call per contact: only when asked for."""
         return bool(self.config.get("fetch_event_summaries"))
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """The contact's id for its event summaries."""
         return {"contact_id": record["id"]}
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         """Complete the tag and company sub-lists and name every tag."""
         tags = row.get("tags")
@@ -126,11 +129,13 @@ class ContactEventSummariesStream(IntercomStream):
         th.Property("description", th.StringType),
     ).to_dict()
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         """Summaries of one contact's data events."""
         assert context is not None
         return {"type": "user", "intercom_user_id": context["contact_id"], "summary": "true"}
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """One record per event name."""
         plan = self.timestamp_plan
@@ -146,6 +151,7 @@ class ContactEventSummariesStream(IntercomStream):
                 plan,
             )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
         """Tag each summary with its contact; a contact deleted meanwhile has none."""
         assert context is not None

@@ -7,6 +7,8 @@ import queue
 import threading
 import typing as t
 
+from typing_extensions import override
+
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
 from tap_intercom_events.pagination import response_json
@@ -38,6 +40,7 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
         super().__init__(*args, **kwargs)
         self._prefetched: dict[str, Future] = {}
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """The conversation's id for its parts."""
         return {"conversation_id": record["id"]}
@@ -54,6 +57,7 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
         """The pending fetch of a conversation's parts, if one was started."""
         return self._prefetched.pop(conversation_id, None)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
         """Read conversations; start fetching each one's parts as soon as it is listed.
 
@@ -147,6 +151,7 @@ class ConversationPartsStream(IntercomStream):
                              conversation_id)
             return []
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Parts of the conversation, with its id, its part count and the truncation flag."""
         conversation = response_json(response)
@@ -171,6 +176,7 @@ class ConversationPartsStream(IntercomStream):
             part["conversation_parts_truncated"] = truncated
             yield convert(part, plan)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
         """The parts fetched ahead by the parent, or fetched now."""
         assert context is not None

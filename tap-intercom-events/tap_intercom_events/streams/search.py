@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from tap_intercom_events.client import IntercomStream
 from tap_intercom_events.pagination import PagesAhead, StartingAfterPaginator, response_json
 from tap_intercom_events.timestamps import convert, to_rfc3339
@@ -34,6 +36,7 @@ class ChildrenAfterParent:
         """Whether this record's children should be synced at all."""
         return True
 
+    @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
@@ -49,6 +52,7 @@ class ChildrenAfterParent:
         # Parent not selected: no record of its own to come first.
         yield self.get_child_context(record, context)  # type: ignore[attr-defined]
 
+    @override
     def _write_record_message(self, record: Record) -> None:
         super()._write_record_message(record)  # type: ignore[misc]
         child_context, self._pending_child_context = self._pending_child_context, None
@@ -80,6 +84,7 @@ class IncrementalSearchStream(IntercomStream):
     #: few records are read again after an interruption).
     bookmark_every = 100
 
+    @override
     def get_new_paginator(self) -> StartingAfterPaginator:
         """Cursor pagination, cursor in the request body."""
         return StartingAfterPaginator()
@@ -94,12 +99,14 @@ class IncrementalSearchStream(IntercomStream):
             "sort": {"field": "updated_at", "order": order},
         }
 
+    @override
     def prepare_request_payload(
         self, context: Context | None, next_page_token: str | None
     ) -> dict:
         """Oldest first, so the bookmark can follow the records."""
         return self._search_body("ascending", self.page_size, next_page_token)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
         """Read the window; move the bookmark past each record once the SDK has written it."""
         for updated, record in self.search_records(context):
@@ -172,6 +179,7 @@ class IncrementalSearchStream(IntercomStream):
         lookback = int(self.config.get("lookback_window", 600) or 0)
         return int(items[0]["updated_at"]) - lookback
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
