@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from tap_test_support import TapRun
+from tap_test_support import TOKEN, TapRun
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 STREAM_ORDER = [
@@ -123,6 +124,11 @@ def test_event_summaries_per_contact(full_run: TapRun) -> None:
     contact_ids = set(full_run.ids("contacts"))
     assert {s["contact_id"] for s in summaries} <= contact_ids
     assert all(isinstance(s["count"], int) and s["count"] >= 1 for s in summaries)
+
+
+def test_token_never_printed(full_run: TapRun) -> None:
+    assert TOKEN not in full_run.stderr
+    assert TOKEN not in json.dumps(full_run.messages)
 
 
 def test_api_calls_near_the_floor(full_run: TapRun, seeded_ic) -> None:

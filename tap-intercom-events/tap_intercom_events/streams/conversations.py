@@ -158,10 +158,18 @@ class ConversationPartsStream(IntercomStream):
         conversation_id = str(conversation.get("id"))
         listing = conversation.get("conversation_parts") or {}
         parts = listing.get("conversation_parts") or []
-        total = listing.get("total_count")
-        if not isinstance(total, int):
-            total = (conversation.get("statistics") or {}).get("count_conversation_parts")
-        truncated = isinstance(total, int) and len(parts) < total
+        # Both counts describe the whole conversation; take the larger so that a listing
+        # count that only reflects the returned page cannot hide the truncation.
+        counts = [
+            value
+            for value in (
+                listing.get("total_count"),
+                (conversation.get("statistics") or {}).get("count_conversation_parts"),
+            )
+            if isinstance(value, int)
+        ]
+        total = max(counts) if counts else None
+        truncated = total is not None and len(parts) < total
         if truncated:
             self.logger.warning(
                 "Conversation %s has %d parts but Intercom returned only the %d most recent; "
