@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_intercom_events import streams
-from tap_intercom_events.client import REGION_HOSTS, IntercomStream
+from tap_intercom_events.client import AUTH_MESSAGE, REGION_HOSTS, IntercomStream
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.writer import LeanSingerWriter
 
@@ -230,7 +231,12 @@ class TapIntercomEvents(Tap):
         """The workspace's timezone from ``GET /me`` (None when unknown)."""
         with self._shared_lock:
             if not hasattr(self, "_timezone"):
-                me = stream.call_api("GET", "/me")
+                try:
+                    me = stream.call_api("GET", "/me")
+                except FatalAPIError as exc:
+                    if str(exc) == AUTH_MESSAGE:
+                        raise
+                    me = None  # e.g. a token without access to /me: widen instead
                 name = ((me or {}).get("app") or {}).get("timezone")
                 try:
                     self._timezone: ZoneInfo | None = ZoneInfo(name) if name else None
@@ -275,7 +281,16 @@ class TapIntercomEvents(Tap):
         return self._tag_names.get(tag_id)
 
     def _load_tags(self, stream: IntercomStream) -> dict[str, str]:
-        payload = stream.call_api("GET", "/tags")
+        try:
+            payload = stream.call_api("GET", "/tags")
+        except FatalAPIError as exc:
+            if str(exc) == AUTH_MESSAGE:
+                raise
+            self.logger.warning(
+                "Could not read the tag list (%s); contacts' tags are emitted without names. "
+                "Give the token access to tags to get them.", exc,
+            )
+            payload = {}
         names = {str(tag.get("id")): tag.get("name") for tag in payload.get("data") or []}
         self._tag_names = names
         self._tags_loaded_at = time.monotonic()

@@ -98,3 +98,13 @@ def test_api_url_overrides_region() -> None:
         "http://127.0.0.1:9"
     with pytest.raises(ValueError, match="region"):
         resolve_api_url({"region": "mars"})
+
+
+def test_unknown_timezone_widens_by_a_day(ic: EmulatorProcess, tmp_path: Path) -> None:
+    ic.admin("POST", "faults", {"kind": "status", "status": 403, "count": 1, "path": "/me"})
+    state = {"bookmarks": {"contacts": {"replication_key": "updated_at",
+                                        "replication_key_value": "2001-01-01T00:00:00Z"}}}
+    run = run_tap(tmp_path, tap_config(ic), state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "widened by a whole day" in run.stderr
+    assert len(run.ids("contacts")) == 60
