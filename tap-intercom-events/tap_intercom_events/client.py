@@ -167,6 +167,14 @@ class IntercomStream(RESTStream[t.Any]):
     def _everything_selected(self) -> bool:
         return all(self.mask.values())
 
+    @cached_property
+    def _schema_keys(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties") or ())
+
+    @cached_property
+    def _reported_fields(self) -> set[str]:
+        return set()
+
     @override
     def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
         # Hot path: when no property is deselected, skip the SDK's walk over the selection
@@ -174,6 +182,13 @@ class IntercomStream(RESTStream[t.Any]):
         if not self._everything_selected:
             yield from super()._generate_record_messages(record)
             return
+        extra = record.keys() - self._schema_keys
+        if extra:
+            # Fields newer than the schema: dropped (as the SDK would), reported once.
+            for key in extra:
+                del record[key]
+            log_once(self.logger, self._reported_fields, ",".join(sorted(extra)),
+                     "%s: dropping fields not in the schema: %s", self.name, sorted(extra))
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

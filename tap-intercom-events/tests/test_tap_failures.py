@@ -108,3 +108,16 @@ def test_unknown_timezone_widens_by_a_day(ic: EmulatorProcess, tmp_path: Path) -
     assert run.returncode == 0, run.stderr[-3000:]
     assert "widened by a whole day" in run.stderr
     assert len(run.ids("contacts")) == 60
+
+
+def test_fields_newer_than_the_schema_are_dropped_and_reported(
+    ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    first = run_tap(tmp_path / "first", tap_config(ic))
+    contact_id = first.records["contacts"][0]["id"]
+    ic.admin("PATCH", f"contacts/{contact_id}", {"field_from_the_future": 42})
+    run = run_tap(tmp_path / "second", tap_config(ic))
+    assert run.returncode == 0, run.stderr[-3000:]
+    contact = next(c for c in run.records["contacts"] if c["id"] == contact_id)
+    assert "field_from_the_future" not in contact
+    assert "field_from_the_future" in run.stderr
