@@ -77,6 +77,7 @@ class SalesforceClient:
         self.allow_duplicate_save = bool(config.get("allow_duplicate_save", False))
         self._lock = threading.Lock()
         self.api_calls = 0
+        self._limits_tried = False
         self.bulk_wait_seconds = 0.0  # time spent waiting for Salesforce to process Bulk jobs
         self.calls_by_kind: dict[str, int] = {}
         self._describes: dict[str, dict[str, t.Any]] = {}
@@ -171,6 +172,10 @@ class SalesforceClient:
                 continue
             self.budget.observe_header(resp.headers.get("Sforce-Limit-Info"))
             if resp.status_code in expect:
+                if not self.budget.has_figures() and not self._limits_tried and kind != "limits":
+                    # No Sforce-Limit-Info (a proxy may strip it): ask /limits once instead.
+                    self._limits_tried = True
+                    self.limits()
                 return resp
             body = _body(resp)
             code, message = error_of(body)

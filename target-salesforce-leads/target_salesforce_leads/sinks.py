@@ -32,6 +32,7 @@ if t.TYPE_CHECKING:
     from target_salesforce_leads.target import TargetSalesforceLeads
 
 _MISSING = "\x00missing:"
+BULK_JOB_CALLS = 8
 # Local rejections that depend on the describe, worth a fresh describe when it came from cache.
 _DESCRIBE_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "STRING_TOO_LONG",
                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE",
@@ -461,6 +462,12 @@ class SalesforceSink(BatchSink):
                 jobs.append(upload)
             upload.add(idx, rec)
         for job in jobs:
+            # A job is create + upload + close + polls + results: start it only if the budget
+            # can carry it, rather than leave it half done.
+            if not self.target.client.budget.can_spend(BULK_JOB_CALLS):
+                for other in jobs:
+                    other.discard()
+                raise BudgetExhausted(self.target.client.budget.describe())
             self._run_job(job, on_result)
 
     def _run_job(self, upload: BulkUpload, on_result: t.Callable[..., None]) -> None:

@@ -102,3 +102,14 @@ def test_revoked_refresh_token_fails_with_clear_message(harness: Harness) -> Non
     assert "re-authorize" in result.stderr
     assert "emulator-refresh-token" not in result.stderr
     assert result.states == []
+
+
+def test_budget_too_small_for_a_bulk_job_does_not_start_one(harness: Harness) -> None:
+    harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 990})
+    result = harness.run(lead_messages([lead(i) for i in range(40)], {"s": 1}),
+                         transport="bulk", api_budget=0.5)
+    assert result.returncode == 0, result.stderr
+    result.assert_accounted("Lead", 40)
+    assert result.stream("Lead")["deferred"] == 40
+    assert not any("jobs/ingest" in ep for ep in harness.sf.stats()["by_endpoint"])
+    assert result.states == []
