@@ -89,7 +89,7 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "lookback_window",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=600,
             description=(
                 "Seconds kept behind the newest searchable update when the bookmark is saved. "
@@ -99,13 +99,13 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=150),
             default=150,
             description="Records per page for list and search calls (Intercom allows 1-150).",
         ),
         th.Property(
             "max_concurrency",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=200),
             default=20,
             description=(
                 "Conversations whose parts are fetched at the same time (one call each). "
@@ -114,7 +114,7 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "rate_limit_share",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0, maximum=1),
             default=1.0,
             description=(
                 "Fraction (0-1] of the app's rate limit this tap may use, leaving the rest to "
@@ -138,19 +138,19 @@ class TapIntercomEvents(Tap):
         ),
         th.Property(
             "request_timeout",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=60,
             description="Seconds to wait for one answer before retrying the request.",
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=8,
             description="Retries of one request after 429, 5xx answers or dropped connections.",
         ),
         th.Property(
             "max_retry_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=300,
             description=(
                 "Longest time spent retrying one request before the sync stops with an error."
