@@ -24,6 +24,9 @@ else:
     from typing_extensions import override
 
 
+ID_CACHE_SIZE = 50_000
+
+
 class TargetSalesforceLeads(Target):
     """Upserts each stream into an sObject by external id, with Lead/Contact matching."""
 
@@ -193,7 +196,15 @@ class TargetSalesforceLeads(Target):
         return count >= int(self.config.get("bulk_threshold") or 2000)
 
     def remember_id(self, sobject: str, field: str, value: str, record_id: str) -> None:
-        self._ids[(sobject, field.lower(), str(value).lower())] = record_id
+        """Keep the Id of a record just written, so children in this run skip a lookup.
+
+        Bounded: the oldest entries go first, and a miss only costs a batched lookup.
+        """
+        key = (sobject, field.lower(), str(value).lower())
+        self._ids.pop(key, None)
+        self._ids[key] = record_id
+        if len(self._ids) > ID_CACHE_SIZE:
+            del self._ids[next(iter(self._ids))]
 
     def resolve_references(self, schema: ObjectSchema, relationship: str, field: str,
                            typ: str | None, values: set[str]) -> dict[str, str | None]:
