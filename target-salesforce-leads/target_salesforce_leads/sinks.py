@@ -33,6 +33,7 @@ if t.TYPE_CHECKING:
 
 _MISSING = "\x00missing:"
 BULK_JOB_CALLS = 8
+DRY_RUN_ID = "(dry run: not written)"
 # Local rejections that depend on the describe, worth a fresh describe when it came from cache.
 _DESCRIBE_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "STRING_TOO_LONG",
                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE",
@@ -381,6 +382,8 @@ class SalesforceSink(BatchSink):
                     outcome = "created" if created else "updated"
                     report.count(self.stream_name, sobject, outcome)
                     items[idx].done = True
+                    # Children later in this dry run may point at this record: let them.
+                    target.remember_id(sobject, self.key_field, items[idx].ext, DRY_RUN_ID)
                 continue
             self._send(sobject, operation, key_field, rows, items, sorted(columns[gkey]))
             groups[gkey] = []

@@ -106,3 +106,19 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
     assert who["conv_3"][:15] == converted["contact_id"][:15]
     assert "conv_4" not in who
     assert result.states == [{"done": True}]
+
+
+def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
+    msgs = [
+        schema_msg("Lead"), schema_msg("Task"),
+        record_msg("Lead", lead("fresh")),
+        record_msg("Task", task(1, "ic_fresh")),
+        record_msg("Task", task(2, "ic_ghost")),
+    ]
+    result = harness.run(msgs, dry_run=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Task")["created"] == 1, result.summary
+    assert result.stream("Task")["rejected"] == 1
+    assert result.stream("Lead")["created"] == 1
+    assert harness.write_calls() == 0
+    assert not harness.query("SELECT Id FROM Lead")
