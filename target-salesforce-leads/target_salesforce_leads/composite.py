@@ -7,7 +7,7 @@ import time
 import typing as t
 from urllib.parse import quote
 
-from target_salesforce_leads.client import TRANSIENT_CODES, SalesforceClient
+from target_salesforce_leads.client import TRANSIENT_CODES, SalesforceClient, SalesforceError
 
 CHUNK = 200
 
@@ -65,7 +65,20 @@ def _send(
             "allOrNone": False,
             "records": [{"attributes": {"type": sobject}, **fields} for _, fields in pending],
         }
-        results = client.request("PATCH", path, json=body, kind="collections").json()
+        try:
+            results = client.request("PATCH", path, json=body, kind="collections").json()
+        except SalesforceError as exc:
+            if exc.status != 400:
+                raise
+            # The whole request was refused (e.g. JSON_PARSER_ERROR) because of some record in
+            # it: halve the chunk until the culprit stands alone, so the others still go.
+            if len(pending) == 1:
+                on_result(pending[0][0], False, False, None, exc.code, exc.message)
+                return
+            mid = len(pending) // 2
+            _send(client, sobject, operation, key_field, pending[:mid], on_result)
+            _send(client, sobject, operation, key_field, pending[mid:], on_result)
+            return
         if not isinstance(results, list) or len(results) != len(pending):
             raise RuntimeError(
                 f"Collections {operation} of {sobject} answered {len(results)} results for "

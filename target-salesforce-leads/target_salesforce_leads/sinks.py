@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
@@ -170,6 +171,16 @@ class SalesforceSink(BatchSink):
 
     def _note_invalid(self, message: str) -> None:
         self._invalid = message
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict,
+                                    treatment: DatetimeErrorTreatmentEnum) -> None:
+        # The SDK stops the whole run on one unparsable date (or silently nulls it): reject
+        # that record instead, like any other invalid record.
+        try:
+            super()._parse_timestamps_in_record(record, schema, DatetimeErrorTreatmentEnum.ERROR)
+        except ValueError as exc:
+            if self._invalid is None:
+                self._invalid = str(exc)
 
     @property
     def max_size(self) -> int:

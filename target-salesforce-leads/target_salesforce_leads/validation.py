@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 # A date, or a date-time whose date part Salesforce keeps.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 _TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist",
                "combobox", "encryptedstring"}
 _NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
@@ -142,6 +144,10 @@ def validate(
             if not (isinstance(value, str) and _DATE.match(value)):
                 return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
                                  f"{name}: value not of required type: {value}")
+        elif ftype == "datetime":
+            if not (isinstance(value, str) and _DATETIME.match(value)):
+                return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                                 f"{f.get('label') or name}: value not of required type: {value}")
         elif ftype == "boolean" and not isinstance(value, bool):
             return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
                              f"{name}: value not of required type: {value}")

@@ -113,3 +113,37 @@ def test_budget_too_small_for_a_bulk_job_does_not_start_one(harness: Harness) ->
     assert result.stream("Lead")["deferred"] == 40
     assert not any("jobs/ingest" in ep for ep in harness.sf.stats()["by_endpoint"])
     assert result.states == []
+
+
+def test_a_refused_collections_request_is_halved_until_the_culprit_is_alone(
+        harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "status", "status": 400, "count": 1,
+                                        "path": "/services/data/v62.0/composite"})
+    result = harness.run(lead_messages([lead(i) for i in range(20)], {"s": 1}))
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 20, result.summary
+    # One refused call for 20 records, then the two halves.
+    assert result.summary["api_calls_by_kind"]["collections"] == 3
+    assert result.states == [{"s": 1}]
+
+
+def test_dropped_connections_are_retried(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "drop", "count": 2})
+    result = harness.run(lead_messages([lead(i) for i in range(10)], {"s": 1}))
+    assert result.returncode == 0, result.stderr
+    assert result.stream("Lead")["created"] == 10
+    assert harness.sf.stats()["status_counts"].get("dropped") == 2
+    assert result.states == [{"s": 1}]
+
+
+def test_row_locks_that_never_clear_lose_nothing(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "lock_row", "count": 1000})
+    result = harness.run(lead_messages([lead(i) for i in range(6)], {"s": 1}), max_retries=1)
+    result.assert_accounted("Lead", 6)
+    s = result.stream("Lead")
+    assert s["created"] == 0
+    if s["deferred"]:
+        assert result.states == []
+    else:
+        assert {r["error_code"] for r in result.rejects} == {"UNABLE_TO_LOCK_ROW"}
+    assert not harness.query("SELECT Id FROM Lead")

@@ -70,3 +70,10 @@ def test_unknown_sobject_rejects_with_clear_reason(harness: Harness) -> None:
     assert result.returncode == 0, result.stderr
     assert result.rejects[0]["error_code"] == "INVALID_TYPE"
     assert "Nonsense__c" in result.rejects[0]["message"]
+
+
+def test_bad_datetime_is_rejected_locally(harness: Harness) -> None:
+    result = harness.run(lead_messages([lead(1, Intercom_Last_Seen__c="yesterday"), lead(2)]))
+    result.assert_accounted("Lead", 2)
+    assert [r["error_code"] for r in result.rejects] == ["INVALID_TYPE_ON_FIELD_IN_RECORD"]
+    assert harness.write_calls() == 1
