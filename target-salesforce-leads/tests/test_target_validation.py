@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from target_sf_testlib import Harness, lead, lead_messages
 
@@ -45,6 +47,10 @@ def test_each_invalid_record_is_rejected_locally(harness: Harness,
         assert rej["record"]["Intercom_Contact_ID__c"] == f"ic_{i}"
         assert {"time", "stream", "sobject", "external_id", "error_code", "message",
                 "record"} <= set(rej)
+    for text in (result.stderr, (harness.tmp / "rejects.jsonl").read_text(),
+                 json.dumps(result.summary)):
+        for secret in ("emulator-secret", "emulator-refresh-token", "Bearer "):
+            assert secret not in text
     # The emulator never saw the invalid records: one Lead exists and one write call was made.
     assert len(harness.query("SELECT Id FROM Lead")) == 1
     assert harness.write_calls() == 1
