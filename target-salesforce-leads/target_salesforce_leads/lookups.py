@@ -61,6 +61,18 @@ def find_records(
     return list(found.values())
 
 
+def query_count(
+    sobject: str, select: list[str], criteria: dict[str, t.Iterable[t.Any]], max_length: int
+) -> int:
+    """How many chunked queries ``find_records`` would send (before considering a scan)."""
+    wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
+    wanted = {f: v for f, v in wanted.items() if v}
+    if not wanted:
+        return 0
+    fields = list(dict.fromkeys(["Id", *select, *wanted]))
+    return len(_pack(f"SELECT {', '.join(fields)} FROM {sobject} WHERE ", wanted, max_length))
+
+
 def _pack(head: str, wanted: dict[str, set[str]], max_length: int) -> list[str]:
     """Pack ``field IN (...)`` clauses into as few queries as fit ``max_length``."""
     base = len(quote_plus(head)) + 40

@@ -21,7 +21,7 @@ from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
 from target_salesforce_leads.client import RetriesExhausted, SalesforceError
 from target_salesforce_leads.composite import write_collections
 from target_salesforce_leads.hashes import content_hash
-from target_salesforce_leads.lookups import find_records
+from target_salesforce_leads.lookups import find_records, query_count
 from target_salesforce_leads.validation import (
     ObjectSchema,
     Rejection,
@@ -311,7 +311,7 @@ class SalesforceSink(BatchSink):
 
         # Pass 1: validate and collect what lookups need.
         rel_values: dict[tuple[str, str, str | None], set[str]] = {}
-        emails: set[str] = set()
+        email_of: dict[str, str] = {}
         unknown_create: list[str] = []
         for key, handle in pending.items():
             line = self._draining.read(handle)
@@ -335,7 +335,7 @@ class SalesforceSink(BatchSink):
             digest = content_hash(line)
             items.append(_Item(line=handle, ext=str(ext), digest=digest))
             if self.lead_smarts and rec.get("Email"):
-                emails.add(str(rec["Email"]).lower())
+                email_of[str(ext).lower()] = str(rec["Email"]).lower()
             for name, value in rec.items():
                 if name in schema.relationships and isinstance(value, dict):
                     typ = (value.get("attributes") or {}).get("type")
@@ -352,7 +352,7 @@ class SalesforceSink(BatchSink):
         # Lookups (read-only, batched).
         resolved = {k: target.resolve_references(schema, k[0], k[1], k[2], v)
                     for k, v in rel_values.items()}
-        matcher = LeadMatcher(self, schema, items, emails) if self.lead_smarts else None
+        matcher = LeadMatcher(self, schema, items, email_of) if self.lead_smarts else None
         existing: set[str] = set()
         wanted_create = set(unknown_create)
         if unknown_create:
@@ -552,28 +552,33 @@ class LeadMatcher:
     """Decides where a Lead record goes: its Lead, a matching Contact, an adopted Lead, or new."""
 
     def __init__(self, sink: SalesforceSink, schema: ObjectSchema, items: list[_Item],
-                 emails: set[str]) -> None:
+                 email_of: dict[str, str]) -> None:
         target = sink.target
         self.sink = sink
+        self.target = target
+        self._contact_lacks_key = False
         self.schema = schema
         self.key = str(sink.key_field)
         exts = [it.ext for it in items]
         lead_fields = [self.key, "Email", "IsConverted", "ConvertedContactId"]
-        lead_fields = [f for f in lead_fields if schema.has_field(f)]
-        leads = find_records(target.client, "Lead", lead_fields,
-                             {self.key: exts, "Email": emails}, target.soql_max_length)
-        self.target = target
-        contacts: list[dict[str, t.Any]] = []
-        # The Contact describe is fetched only when a record goes to a Contact; the lookup
-        # assumes Contact has the same external id field and falls back when it has not.
-        try:
-            contacts = find_records(target.client, "Contact", ["Email", self.key],
-                                    {"Email": emails, self.key: exts}, target.soql_max_length)
-        except SalesforceError as exc:
-            if exc.code != "INVALID_FIELD":
-                raise
-            contacts = find_records(target.client, "Contact", ["Email"], {"Email": emails},
-                                    target.soql_max_length)
+        self.lead_fields = [f for f in lead_fields if schema.has_field(f)]
+        emails = set(email_of.values())
+        both = {self.key: exts, "Email": emails}
+        if query_count("Lead", self.lead_fields, both, target.soql_max_length) <= 1:
+            leads = self._leads(both)
+            contacts = self._contacts(both)
+        else:
+            # Too many for one query: look up by external id first, and by email only the
+            # people not found that way (in steady state, most records are updates).
+            leads = self._leads({self.key: exts})
+            contacts = self._contacts({self.key: exts})
+            found = {str(r.get(self.key)).lower() for r in (*leads, *contacts) if r.get(self.key)}
+            rest = {e for x, e in email_of.items() if x not in found}
+            if rest:
+                seen = {r["Id"] for r in leads}
+                leads += [r for r in self._leads({"Email": rest}) if r["Id"] not in seen]
+                seen = {r["Id"] for r in contacts}
+                contacts += [r for r in self._contacts({"Email": rest}) if r["Id"] not in seen]
         self.leads_by_ext: dict[str, dict[str, t.Any]] = {}
         self.leads_by_email: dict[str, list[dict[str, t.Any]]] = {}
         for lead in leads:
@@ -589,6 +594,25 @@ class LeadMatcher:
             if c.get("Email"):
                 self.contacts_by_email.setdefault(str(c["Email"]).lower(), []).append(c)
         self.claimed: dict[str, str] = {}
+
+    def _leads(self, criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
+        return find_records(self.target.client, "Lead", self.lead_fields, criteria,
+                            self.target.soql_max_length)
+
+    def _contacts(self, criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
+        # The Contact describe is fetched only when a record goes to a Contact; the lookup
+        # assumes Contact has the same external id field and falls back when it has not.
+        client, limit = self.target.client, self.target.soql_max_length
+        if self.key in criteria and self._contact_lacks_key:
+            criteria = {k: v for k, v in criteria.items() if k != self.key}
+        try:
+            return find_records(client, "Contact", ["Email", self.key], criteria, limit)
+        except SalesforceError as exc:
+            if exc.code != "INVALID_FIELD":
+                raise
+            self._contact_lacks_key = True
+            rest = {k: v for k, v in criteria.items() if k != self.key}
+            return find_records(client, "Contact", ["Email"], rest, limit)
 
     def _to_contact(self, rec: dict[str, t.Any], contact_id: str, ext: str,
                     why: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:

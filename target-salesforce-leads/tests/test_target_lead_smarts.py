@@ -122,3 +122,28 @@ def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
     assert result.stream("Lead")["created"] == 1
     assert harness.write_calls() == 0
     assert not harness.query("SELECT Id FROM Lead")
+
+
+def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
+    """With lookups too long for one query (tiny soql_max_length here), matching still holds."""
+    harness.run(lead_messages([lead(i) for i in range(20)]))
+    [cid] = harness.insert("Contact", [{"LastName": "Known", "Email": "known@example.com"}])
+    [lid] = harness.insert("Lead", [{"LastName": "Loose", "Company": "Co",
+                                      "Email": "loose@example.com"}])
+    records = [lead(i, Title="Changed") for i in range(20)]
+    records += [lead(100, Email="known@example.com"), lead(101, Email="loose@example.com"),
+                lead(102)]
+    harness.sf.reset_stats()
+    result = harness.run(lead_messages(records), soql_max_length=700)
+    assert result.returncode == 0, result.stderr
+    result.assert_accounted("Lead", 23)
+    assert result.summary["objects"]["Lead"]["updated"] == 21  # 20 existing + 1 adopted
+    assert result.summary["objects"]["Lead"]["created"] == 1
+    assert result.summary["objects"]["Contact"]["updated"] == 1
+    # Two phases (by external id, then by email) for Leads and Contacts.
+    assert result.summary["api_calls_by_kind"]["query"] >= 4
+    contact = harness.query(f"SELECT Intercom_Contact_ID__c FROM Contact WHERE Id = '{cid}'")
+    assert contact[0]["Intercom_Contact_ID__c"] == "ic_100"
+    adopted = harness.query(f"SELECT Intercom_Contact_ID__c FROM Lead WHERE Id = '{lid}'")
+    assert adopted[0]["Intercom_Contact_ID__c"] == "ic_101"
+    assert len(harness.query("SELECT Id FROM Lead")) == 22
