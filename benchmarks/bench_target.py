@@ -48,11 +48,11 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, proc.returncode)
 """
 
 
-def lead_line(prefix: str, i: int) -> str:
+def lead_line(prefix: str, i: int, title: str = "Engineer") -> str:
     rec = {
         "Intercom_Contact_ID__c": f"{prefix}{i:08d}", "FirstName": "Ada",
         "LastName": f"Lovelace {i}", "Company": f"Company {i % 5000}",
-        "Email": f"{prefix}{i}@example.com", "Phone": "+49 30 1234567", "Title": "Engineer",
+        "Email": f"{prefix}{i}@example.com", "Phone": "+49 30 1234567", "Title": title,
         "LeadSource": "Web", "Company_Size__c": 10 + i % 500,
         "Intercom_Qualification__c": "hand_to_sales",
         "Intercom_Last_Seen__c": "2026-11-24T10:00:00Z", "Intercom_Sessions__c": i % 90,
@@ -63,7 +63,7 @@ def lead_line(prefix: str, i: int) -> str:
 
 
 def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: int,
-               **overrides: object) -> dict[str, object]:
+               title: str = "Engineer", **overrides: object) -> dict[str, object]:
     cfg = {
         "instance_url": sf.url, "login_url": sf.url, "ca_bundle": str(sf.ca_path),
         "client_id": "emulator-client", "client_secret": "emulator-secret",
@@ -86,7 +86,7 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
         proc.stdin.write(json.dumps(SCHEMA) + "\n")
         buf = []
         for i in range(count):
-            buf.append(lead_line(prefix, i))
+            buf.append(lead_line(prefix, i, title))
             if len(buf) == 5000:
                 proc.stdin.write("\n".join(buf) + "\n")
                 buf = []
@@ -150,6 +150,9 @@ def main() -> int:
             r = run_target(sf, tmp, "l100k-again", "c", 100_000, state_path=str(
                 tmp / "l100k.sqlite"))
             report("the same 100,000 Leads again (skip unchanged)", r, "[0 API calls]")
+            r = run_target(sf, tmp, "l5k-changed", "c", 5_000, title="Director",
+                           state_path=str(tmp / "l100k.sqlite"))
+            report("5,000 of those Leads changed (steady state, org of 101,500 Leads)", r)
             r = run_target(sf, tmp, "dry100k", "d", 100_000, dry_run=True)
             report("100,000 Leads, dry run (validation + matching, no writes)", r,
                    "[>= 5,000 records/s]")

@@ -30,6 +30,7 @@ def find_records(
     criteria: dict[str, t.Iterable[t.Any]],
     max_length: int = 15000,
     where: str = "",
+    allow_scan: bool = True,
 ) -> list[dict[str, t.Any]]:
     """Return the records of ``sobject`` whose field equals any given value (case-insensitive).
 
@@ -40,6 +41,7 @@ def find_records(
         criteria: ``{field: values}``; a record matches if any field holds one of its values.
         max_length: Longest URL-encoded SOQL to send in one request.
         where: Extra condition ANDed to every query.
+        allow_scan: Consider a paged scan when several queries are needed.
     """
     wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
     wanted = {f: v for f, v in wanted.items() if v}
@@ -50,7 +52,7 @@ def find_records(
     if where:
         head += f"({where}) AND "
     queries = _pack(head, wanted, max_length)
-    if len(queries) > 1:
+    if len(queries) > 1 and allow_scan:
         scanned = _try_scan(client, sobject, fields, wanted, len(queries), where)
         if scanned is not None:
             return scanned
@@ -100,6 +102,21 @@ def _pack(head: str, wanted: dict[str, set[str]], max_length: int) -> list[str]:
     if current:
         queries.append(head + " OR ".join(current))
     return queries
+
+
+def scan_if_cheaper(
+    client: SalesforceClient,
+    sobject: str,
+    select: list[str],
+    criteria: dict[str, t.Iterable[t.Any]],
+    max_queries: int,
+) -> list[dict[str, t.Any]] | None:
+    """Matching records by a paged scan if that takes at most ``max_queries`` calls, else None
+    (having spent one call to learn the object's size)."""
+    wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
+    wanted = {f: v for f, v in wanted.items() if v}
+    fields = list(dict.fromkeys(["Id", *select, *wanted]))
+    return _try_scan(client, sobject, fields, wanted, max_queries, "")
 
 
 def _try_scan(

@@ -21,7 +21,7 @@ from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
 from target_salesforce_leads.client import RetriesExhausted, SalesforceError
 from target_salesforce_leads.composite import write_collections
 from target_salesforce_leads.hashes import content_hash
-from target_salesforce_leads.lookups import find_records, query_count
+from target_salesforce_leads.lookups import find_records, query_count, scan_if_cheaper
 from target_salesforce_leads.validation import (
     ObjectSchema,
     Rejection,
@@ -556,29 +556,35 @@ class LeadMatcher:
         target = sink.target
         self.sink = sink
         self.target = target
-        self._contact_lacks_key = False
         self.schema = schema
         self.key = str(sink.key_field)
         exts = [it.ext for it in items]
         lead_fields = [self.key, "Email", "IsConverted", "ConvertedContactId"]
         self.lead_fields = [f for f in lead_fields if schema.has_field(f)]
         emails = set(email_of.values())
-        both = {self.key: exts, "Email": emails}
-        if query_count("Lead", self.lead_fields, both, target.soql_max_length) <= 1:
-            leads = self._leads(both)
-            contacts = self._contacts(both)
-        else:
-            # Too many for one query: look up by external id first, and by email only the
-            # people not found that way (in steady state, most records are updates).
-            leads = self._leads({self.key: exts})
-            contacts = self._contacts({self.key: exts})
-            found = {str(r.get(self.key)).lower() for r in (*leads, *contacts) if r.get(self.key)}
+        leads, leads_complete = self._stage("Lead", self.lead_fields, exts, emails)
+        try:
+            contacts, contacts_complete = self._stage("Contact", ["Email", self.key], exts,
+                                                      emails)
+        except SalesforceError as exc:
+            # Contact lacks the external id field: match Contacts by email only.
+            if exc.code != "INVALID_FIELD":
+                raise
+            contacts, contacts_complete = self._stage("Contact", ["Email"], [], emails)
+        if not (leads_complete and contacts_complete):
+            # Objects too big to scan were looked up by external id only; look up by email
+            # just the people not found that way (in steady state most records are updates).
+            found = {str(r.get(self.key)).lower() for r in (*leads, *contacts)
+                     if r.get(self.key)}
             rest = {e for x, e in email_of.items() if x not in found}
-            if rest:
+            if rest and not leads_complete:
                 seen = {r["Id"] for r in leads}
-                leads += [r for r in self._leads({"Email": rest}) if r["Id"] not in seen]
+                leads += [r for r in self._find("Lead", self.lead_fields, {"Email": rest})
+                          if r["Id"] not in seen]
+            if rest and not contacts_complete:
                 seen = {r["Id"] for r in contacts}
-                contacts += [r for r in self._contacts({"Email": rest}) if r["Id"] not in seen]
+                contacts += [r for r in self._find("Contact", ["Email"], {"Email": rest})
+                             if r["Id"] not in seen]
         self.leads_by_ext: dict[str, dict[str, t.Any]] = {}
         self.leads_by_email: dict[str, list[dict[str, t.Any]]] = {}
         for lead in leads:
@@ -595,24 +601,31 @@ class LeadMatcher:
                 self.contacts_by_email.setdefault(str(c["Email"]).lower(), []).append(c)
         self.claimed: dict[str, str] = {}
 
-    def _leads(self, criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
-        return find_records(self.target.client, "Lead", self.lead_fields, criteria,
-                            self.target.soql_max_length)
+    def _find(self, sobject: str, fields: list[str],
+              criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
+        return find_records(self.target.client, sobject, fields, criteria,
+                            self.target.soql_max_length, allow_scan=False)
 
-    def _contacts(self, criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
-        # The Contact describe is fetched only when a record goes to a Contact; the lookup
-        # assumes Contact has the same external id field and falls back when it has not.
+    def _stage(self, sobject: str, fields: list[str], exts: list[str],
+               emails: set[str]) -> tuple[list[dict[str, t.Any]], bool]:
+        """Records matching by external id or email, and whether email was covered too.
+
+        One query when both fit; else a paged scan when cheaper; else (a big object) chunked
+        queries by external id only, leaving emails to a second, smaller stage.
+        """
         client, limit = self.target.client, self.target.soql_max_length
-        if self.key in criteria and self._contact_lacks_key:
-            criteria = {k: v for k, v in criteria.items() if k != self.key}
-        try:
-            return find_records(client, "Contact", ["Email", self.key], criteria, limit)
-        except SalesforceError as exc:
-            if exc.code != "INVALID_FIELD":
-                raise
-            self._contact_lacks_key = True
-            rest = {k: v for k, v in criteria.items() if k != self.key}
-            return find_records(client, "Contact", ["Email"], rest, limit)
+        both: dict[str, t.Iterable[str]] = {"Email": emails}
+        if exts:
+            both[self.key] = exts
+        n = query_count(sobject, fields, both, limit)
+        if n <= 1:
+            return find_records(client, sobject, fields, both, limit), True
+        scanned = scan_if_cheaper(client, sobject, fields, both, n)
+        if scanned is not None:
+            return scanned, True
+        if not exts:
+            return self._find(sobject, fields, both), True
+        return self._find(sobject, fields, {self.key: exts}), False
 
     def _to_contact(self, rec: dict[str, t.Any], contact_id: str, ext: str,
                     why: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:

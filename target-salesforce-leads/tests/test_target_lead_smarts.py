@@ -127,6 +127,11 @@ def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
 def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
     """With lookups too long for one query (tiny soql_max_length here), matching still holds."""
     harness.run(lead_messages([lead(i) for i in range(20)]))
+    # A big org: scanning it would cost more than the chunked queries.
+    for start in range(0, 12000, 2000):
+        harness.insert("Lead", [{"LastName": f"Other {i}", "Company": "Big",
+                                 "Email": f"other{i}@example.org"}
+                                for i in range(start, start + 2000)])
     [cid] = harness.insert("Contact", [{"LastName": "Known", "Email": "known@example.com"}])
     [lid] = harness.insert("Lead", [{"LastName": "Loose", "Company": "Co",
                                       "Email": "loose@example.com"}])
@@ -134,7 +139,7 @@ def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
     records += [lead(100, Email="known@example.com"), lead(101, Email="loose@example.com"),
                 lead(102)]
     harness.sf.reset_stats()
-    result = harness.run(lead_messages(records), soql_max_length=700)
+    result = harness.run(lead_messages(records), soql_max_length=500)
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 23)
     assert result.summary["objects"]["Lead"]["updated"] == 21  # 20 existing + 1 adopted
@@ -146,4 +151,4 @@ def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
     assert contact[0]["Intercom_Contact_ID__c"] == "ic_100"
     adopted = harness.query(f"SELECT Intercom_Contact_ID__c FROM Lead WHERE Id = '{lid}'")
     assert adopted[0]["Intercom_Contact_ID__c"] == "ic_101"
-    assert len(harness.query("SELECT Id FROM Lead")) == 22
+    assert len(harness.query("SELECT Id FROM Lead WHERE Company != 'Big'")) == 22
