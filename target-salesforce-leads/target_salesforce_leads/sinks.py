@@ -600,6 +600,7 @@ class LeadMatcher:
             if c.get("Email"):
                 self.contacts_by_email.setdefault(str(c["Email"]).lower(), []).append(c)
         self.claimed: dict[str, str] = {}
+        self.new_emails: dict[str, str] = {}  # email -> external id creating a Lead with it
 
     def _find(self, sobject: str, fields: list[str],
               criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
@@ -703,4 +704,12 @@ class LeadMatcher:
         rej = _missing_rejection(rec, self.schema)
         if rej:
             return None, rec, rej
+        if email:
+            first = self.new_emails.setdefault(email, e)
+            if first != e:
+                return None, rec, Rejection(
+                    "DUPLICATES_DETECTED",
+                    f"The record with {self.key} = {first} in this batch creates a Lead with the "
+                    f"email {email}; a second Lead would be a duplicate. Merge the two people in "
+                    "the source.")
         return _Route("Lead", "upsert", self.key, True), rec, None

@@ -152,3 +152,20 @@ def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
     adopted = harness.query(f"SELECT Intercom_Contact_ID__c FROM Lead WHERE Id = '{lid}'")
     assert adopted[0]["Intercom_Contact_ID__c"] == "ic_101"
     assert len(harness.query("SELECT Id FROM Lead WHERE Company != 'Big'")) == 22
+
+
+def test_two_new_people_with_one_email_in_a_batch_make_one_lead(harness: Harness) -> None:
+    records = [lead(1, Email="Shared@example.com"), lead(2, Email="shared@EXAMPLE.com"), lead(3)]
+    result = harness.run(lead_messages(records))
+    result.assert_accounted("Lead", 3)
+    assert result.stream("Lead")["created"] == 2
+    [rej] = result.rejects
+    assert (rej["external_id"], rej["error_code"]) == ("ic_2", "DUPLICATES_DETECTED")
+    assert "ic_1" in rej["message"]
+    rows = harness.query(
+        "SELECT Intercom_Contact_ID__c FROM Lead WHERE Email = 'shared@example.com'")
+    assert [r["Intercom_Contact_ID__c"] for r in rows] == ["ic_1"]
+    # Sent again: still one Lead, the second person is still refused.
+    again = harness.run(lead_messages(records))
+    assert again.stream("Lead")["rejected"] == 1
+    assert len(harness.query("SELECT Id FROM Lead WHERE Email = 'shared@example.com'")) == 1
