@@ -37,7 +37,7 @@ PLUGINS: list[dict[str, Any]] = [
     {"type": "mappers", "name": "map-intercom-salesforce", "namespace": "map_intercom_salesforce",
      "package": "transform",
      "description": "Turns Intercom records into Salesforce Leads and Tasks from mapping files",
-     "capabilities": ["stream-maps"]},
+     "capabilities": ["about"]},
 ]
 
 KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean",

@@ -60,9 +60,15 @@ def contacts_sf(pipe: Pipeline) -> list[dict[str, Any]]:
     return pipe.soql("SELECT Id, Email, Title, Intercom_Contact_ID__c, SystemModstamp FROM Contact")
 
 
-def qualifies(contact: dict[str, Any]) -> bool:
+def qualifies(pipe: Pipeline, contact: dict[str, Any]) -> bool:
+    """The default filter of transform/mappings/lead.yml, computed from Intercom's own API."""
     custom = contact.get("custom_attributes") or {}
-    tag_names = {t.get("name") for t in (contact.get("tags") or {}).get("data", [])}
+    tags = contact.get("tags") or {}
+    if tags.get("has_more"):  # the embedded list is cut short: read the whole one
+        tags = intercom_api(pipe, "GET", f"/contacts/{contact['id']}/tags")
+    # Embedded tag references carry ids only; names come from the workspace's tag list.
+    names = {t["id"]: t["name"] for t in intercom_api(pipe, "GET", "/tags")["data"]}
+    tag_names = {names.get(t["id"]) for t in tags.get("data", [])}
     return custom.get("qualification") == "hand_to_sales" or "sales-qualified" in tag_names
 
 
@@ -110,7 +116,7 @@ def test_use_case_1_qualified_contacts_become_leads_with_their_fields(
     checked = 0
     for cid, contact in contacts.items():
         email = (contact.get("email") or "").strip().lower()
-        if not qualifies(contact) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        if not qualifies(pipeline, contact) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             assert cid not in sf_leads, f"{cid} should not be a Lead"
             continue
         if cid in sf_contacts:
