@@ -65,3 +65,18 @@ def test_add_from_ref_into_a_scratch_project(
                                 capture_output=True, text=True)
         line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(secret))
         assert "(redacted)" in line and "not-to-be-shown" not in listed.stdout, line
+
+
+def test_preflight_through_meltano_invoke(installed_plugins: None, tmp_path: Path) -> None:
+    """The README's production step 1: `meltano invoke target-salesforce-leads --preflight`."""
+    from pipeline import Pipeline
+
+    with Pipeline(tmp_path) as pipe:
+        ok = pipe.meltano("invoke", "target-salesforce-leads", "--preflight", check=False)
+        assert ok.returncode == 0, ok.stderr[-2000:]
+        assert "Lead.Intercom_Contact_ID__c is an External ID" in ok.stdout
+        pipe.extra_env["TARGET_SALESFORCE_LEADS_STREAM_SETTINGS"] = (
+            '{"Lead": {"sobject": "Lead", "external_id_field": "Email"}}')
+        bad = pipe.meltano("invoke", "target-salesforce-leads", "--preflight", check=False)
+        assert bad.returncode != 0
+        assert "Email" in bad.stdout and "External ID" in bad.stdout
