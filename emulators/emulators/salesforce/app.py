@@ -162,6 +162,7 @@ class Emulator:
     # -- routing -------------------------------------------------------------------------------
     def _routes(self) -> list[tuple[str, re.Pattern[str], str, Handler]]:
         from emulators.salesforce import handlers as h
+        from emulators.salesforce.composite import composite
 
         table = [
             ("GET", "/", h.resources),
@@ -180,6 +181,7 @@ class Emulator:
             ("GET", "/queryAll", h.query_all),
             ("GET", "/query/{locator}", h.query_more),
             ("GET", "/queryAll/{locator}", h.query_more),
+            ("POST", "/composite", composite),
             ("POST", "/composite/sobjects", h.collection_create),
             ("PATCH", "/composite/sobjects", h.collection_update),
             ("DELETE", "/composite/sobjects", h.collection_delete),

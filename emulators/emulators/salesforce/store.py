@@ -6,6 +6,7 @@ so no locks are needed. Every write is committed before the API answers.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import math
@@ -22,6 +23,10 @@ from emulators.salesforce.schema import Field, SObject
 ORG_ID = to18("00D" + POD + "000000001")
 USER_ID = to18("005" + POD + "000000001")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# While a Composite request with allOrNone runs, every write is journalled here as
+# (sobject, id, record before the write or None when created) so that it can be rolled back.
+JOURNAL: contextvars.ContextVar[list[tuple[str, str, dict[str, Any] | None]] | None] = \
+    contextvars.ContextVar("sf_journal", default=None)
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
 
 
@@ -491,6 +496,9 @@ class Store:
         else:
             record = existing
             self._unindex(obj.name, record)
+        journal = JOURNAL.get()
+        if journal is not None:
+            journal.append((obj.name, record["Id"], None if existing is None else dict(record)))
         for name, value in changes.items():
             if value is None:
                 record.pop(name, None)
@@ -536,10 +544,41 @@ class Store:
         """Soft-delete (the record stays visible to queryAll)."""
         if record.get("IsDeleted"):
             raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", status=404)
+        journal = JOURNAL.get()
+        if journal is not None:
+            journal.append((obj.name, record["Id"], dict(record)))
         self._unindex(obj.name, record)
         stamp = now_iso()
         record["IsDeleted"] = True
         record["LastModifiedDate"] = record["SystemModstamp"] = stamp
+
+    def rollback(self, journal: list[tuple[str, str, dict[str, Any] | None]]) -> None:
+        """Undo journalled writes, newest first, in memory and in SQLite."""
+        restored: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for sobject, rid, before in reversed(journal):
+            record = self.records[sobject].get(rid)
+            if record is not None:
+                self._unindex(sobject, record)
+            if before is None:
+                self.records[sobject].pop(rid, None)
+                restored[(sobject, rid)] = None
+                continue
+            if record is None:
+                record = self.records[sobject][rid] = {}
+            record.clear()
+            record.update(before)
+            if not record.get("IsDeleted"):
+                self._index(sobject, record)
+            restored[(sobject, rid)] = record
+        gone = [rid for (_, rid), record in restored.items() if record is None]
+        if gone:
+            self.db.executemany("DELETE FROM records WHERE id = ?", [(rid,) for rid in gone])
+        by_obj: dict[str, list[dict[str, Any]]] = {}
+        for (sobject, _), record in restored.items():
+            if record is not None:
+                by_obj.setdefault(sobject, []).append(record)
+        for sobject, records in by_obj.items():
+            self.persist(sobject, records)
 
     def convert_lead(
         self, lead_id: str, account_id: str | None = None, contact_id: str | None = None
