@@ -24,10 +24,12 @@ def line(label: str, result: RunResult, seconds: float, records: int) -> None:
     written = sum(c.get("created", 0) + c.get("updated", 0) for c in objects.values())
     unchanged = sum(c.get("unchanged", 0) for c in objects.values())
     rejected = sum(c.get("rejected", 0) for c in objects.values())
-    print(f"{label:<22} {seconds:7.1f} s  Intercom calls {result.intercom_calls:6}  "
-          f"Salesforce calls {result.salesforce_calls:4}  written {written:6}  "
-          f"unchanged {unchanged:6}  rejected {rejected:6}  "
-          f"{records / seconds:8.0f} Intercom records/s")
+    print(
+        f"{label:<22} {seconds:7.1f} s  Intercom calls {result.intercom_calls:6}  "
+        f"Salesforce calls {result.salesforce_calls:4}  written {written:6}  "
+        f"unchanged {unchanged:6}  rejected {rejected:6}  "
+        f"{records / seconds:8.0f} Intercom records/s"
+    )
 
 
 def main() -> int:
@@ -37,11 +39,16 @@ def main() -> int:
     args = parser.parse_args()
     meltano_install()
     with tempfile.TemporaryDirectory() as tmp, Pipeline(Path(tmp)) as pipe:
-        seeded = pipe.intercom.admin("POST", "seed", {
-            "contacts": args.contacts, "conversations": args.conversations, "seed": 1})
+        seeded = pipe.intercom.admin(
+            "POST",
+            "seed",
+            {"contacts": args.contacts, "conversations": args.conversations, "seed": 1},
+        )
         records = seeded["contacts"] + seeded["conversations"] + seeded["parts"]
-        print(f"workspace: {seeded['contacts']} contacts, {seeded['conversations']} "
-              f"conversations, {seeded['parts']} parts")
+        print(
+            f"workspace: {seeded['contacts']} contacts, {seeded['conversations']} "
+            f"conversations, {seeded['parts']} parts"
+        )
         start = time.monotonic()
         full = pipe.run()
         line("full sync", full, time.monotonic() - start, records)
@@ -52,9 +59,10 @@ def main() -> int:
         start = time.monotonic()
         unchanged = pipe.run()
         line("nothing changed", unchanged, time.monotonic() - start, records)
-        writes = sum(n for k, n in unchanged.salesforce_by_endpoint.items()
-                     if not k.startswith("GET") and "oauth2" not in k)
-        print(f"Salesforce write calls when nothing changed: {writes}")
+        print(
+            f"Salesforce when nothing changed: {unchanged.salesforce_write_calls} write calls, "
+            f"{sum(unchanged.salesforce_record_writes.values())} records written"
+        )
     return 0
 
 

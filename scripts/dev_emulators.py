@@ -31,8 +31,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with intercom, salesforce:
         if not args.keep:
-            intercom.admin("POST", "seed", {"contacts": args.contacts,
-                                            "conversations": args.conversations, "seed": 7})
+            intercom.admin(
+                "POST",
+                "seed",
+                {"contacts": args.contacts, "conversations": args.conversations, "seed": 7},
+            )
         print(f"Intercom   {intercom.url}  (token emulator-token)")
         print(f"Salesforce {salesforce.url}  (CA {salesforce.ca_path})")
         print("Ready: `meltano run intercom-to-salesforce` in another shell. Ctrl-C stops.")

@@ -23,13 +23,20 @@ from emulators.testing import EmulatorProcess
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 JOB = "intercom-to-salesforce"
+WRITE_ONLY_ENDPOINTS = ("PATCH", "PUT", "DELETE", "POST /sobjects", "POST /jobs")
 
 
 def meltano_install(env: dict[str, str] | None = None) -> None:
-    """Install the three plugins into .meltano/ (editable installs of this repo, seconds with uv)."""
+    """Install the three plugins into .meltano/ (editable installs of this repo, with uv)."""
     run_env = {**os.environ, **(env or {})}
-    subprocess.run([MELTANO, "install"], cwd=ROOT, env=run_env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [MELTANO, "install"],
+        cwd=ROOT,
+        env=run_env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -49,13 +56,27 @@ class RunResult:
     intercom_calls: int = 0
     salesforce_calls: int = 0
     salesforce_by_endpoint: dict[str, int] = field(default_factory=dict)
+    # Records the Salesforce emulator really created/updated/deleted, whatever API carried them.
+    salesforce_record_writes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def salesforce_write_calls(self) -> int:
+        """Calls to endpoints that only write (a Composite call may be reads only: not counted)."""
+        return sum(
+            n for endpoint, n in self.salesforce_by_endpoint.items()
+            if endpoint.startswith(WRITE_ONLY_ENDPOINTS) and "oauth2" not in endpoint
+        )
 
 
 class Pipeline:
     """Both emulators plus an isolated Meltano state database and output folder."""
 
-    def __init__(self, workdir: Path, intercom_args: list[str] | None = None,
-                 salesforce_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        intercom_args: list[str] | None = None,
+        salesforce_args: list[str] | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.output = self.workdir / "output"
         self.intercom = EmulatorProcess("intercom", self.workdir / "intercom", intercom_args or [])
@@ -118,7 +139,11 @@ class Pipeline:
 
     def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [MELTANO, *args], cwd=ROOT, env=self.env(), capture_output=True, text=True,
+            [MELTANO, *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
             timeout=900,
         )
         if check and proc.returncode != 0:
@@ -136,18 +161,24 @@ class Pipeline:
         proc = self.meltano("run", *extra, JOB, check=check)
         sf_stats = self.salesforce.stats()
         result = RunResult(
-            returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr,
+            returncode=proc.returncode,
+            stdout=proc.stdout,
+            stderr=proc.stderr,
             intercom_calls=int(self.intercom.stats().get("api_calls", 0)),
             salesforce_calls=int(sf_stats.get("api_calls", 0)),
             salesforce_by_endpoint=dict(sf_stats.get("by_endpoint", {})),
+            salesforce_record_writes=dict(sf_stats.get("record_writes", {})),
         )
         if self.target_summary.exists():
             result.summary = json.loads(self.target_summary.read_text())
         return result
 
     def state_id(self) -> str:
-        ids = [line.strip() for line in self.meltano("state", "list").stdout.splitlines()
-               if line.strip()]
+        ids = [
+            line.strip()
+            for line in self.meltano("state", "list").stdout.splitlines()
+            if line.strip()
+        ]
         if not ids:
             raise RuntimeError("meltano state list shows no state id yet")
         return ids[0]
@@ -178,10 +209,15 @@ def intercom_api(pipeline: Pipeline, method: str, path: str, body: Any = None) -
     import urllib.request
 
     req = urllib.request.Request(
-        f"{pipeline.intercom.url}{path}", method=method,
+        f"{pipeline.intercom.url}{path}",
+        method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": "Bearer emulator-token", "Intercom-Version": "2.14",
-                 "Accept": "application/json", "Content-Type": "application/json"},
+        headers={
+            "Authorization": "Bearer emulator-token",
+            "Intercom-Version": "2.14",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        },
     )
     with urllib.request.urlopen(req, timeout=60) as resp:
         return json.loads(resp.read())

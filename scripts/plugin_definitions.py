@@ -25,28 +25,56 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 PLUGINS: list[dict[str, Any]] = [
-    {"type": "extractors", "name": "tap-intercom-events", "namespace": "tap_intercom_events",
-     "package": "tap-intercom-events",
-     "description": "Intercom contacts, companies, conversations, parts, events, admins, teams, tags",
-     "capabilities": ["catalog", "discover", "state", "about", "stream-maps",
-                      "schema-flattening"]},
-    {"type": "loaders", "name": "target-salesforce-leads", "namespace": "target_salesforce_leads",
-     "package": "target-salesforce-leads",
-     "description": "Upserts records into Salesforce objects by external id (Collections or Bulk 2.0)",
-     "capabilities": ["about", "stream-maps", "schema-flattening"]},
-    {"type": "mappers", "name": "map-intercom-salesforce", "namespace": "map_intercom_salesforce",
-     "package": "transform",
-     "description": "Turns Intercom records into Salesforce Leads and Tasks from mapping files",
-     "capabilities": ["about"]},
+    {
+        "type": "extractors",
+        "name": "tap-intercom-events",
+        "namespace": "tap_intercom_events",
+        "package": "tap-intercom-events",
+        "description": "Intercom contacts, companies, conversations, parts, events, admins, tags",
+        "capabilities": [
+            "catalog",
+            "discover",
+            "state",
+            "about",
+            "stream-maps",
+            "schema-flattening",
+        ],
+    },
+    {
+        "type": "loaders",
+        "name": "target-salesforce-leads",
+        "namespace": "target_salesforce_leads",
+        "package": "target-salesforce-leads",
+        "description": "Upserts records into Salesforce by external id (Collections or Bulk 2.0)",
+        "capabilities": ["about", "stream-maps", "schema-flattening"],
+    },
+    {
+        "type": "mappers",
+        "name": "map-intercom-salesforce",
+        "namespace": "map_intercom_salesforce",
+        "package": "transform",
+        "description": "Turns Intercom records into Salesforce Leads and Tasks from mapping files",
+        "capabilities": ["about"],
+    },
 ]
 
-KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean",
-         "object": "object", "array": "array"}
+KINDS = {
+    "string": "string",
+    "integer": "integer",
+    "number": "decimal",
+    "boolean": "boolean",
+    "object": "object",
+    "array": "array",
+}
 
 
 def about(executable: str) -> dict[str, Any]:
-    out = subprocess.run([str(BIN / executable), "--about", "--format=json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(BIN / executable), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -58,8 +86,10 @@ def settings_of(info: dict[str, Any]) -> list[dict[str, Any]]:
     for name, prop in schema["properties"].items():
         types = prop.get("type", "string")
         types = [t for t in ([types] if isinstance(types, str) else types) if t != "null"]
-        setting: dict[str, Any] = {"name": name, "kind": KINDS.get(types[0] if types else "string",
-                                                                 "string")}
+        setting: dict[str, Any] = {
+            "name": name,
+            "kind": KINDS.get(types[0] if types else "string", "string"),
+        }
         if prop.get("description"):
             setting["description"] = " ".join(prop["description"].split())
         if prop.get("secret") or prop.get("writeOnly"):
@@ -90,7 +120,9 @@ def rendered() -> tuple[str, dict[Path, str]]:
         block += f"    # end settings: {plugin['name']}\n"
         pattern = re.compile(
             rf"    # settings: {re.escape(plugin['name'])} .*?# end settings: "
-            rf"{re.escape(plugin['name'])}\n", re.S)
+            rf"{re.escape(plugin['name'])}\n",
+            re.S,
+        )
         if not pattern.search(project):
             raise SystemExit(f"meltano.yml has no settings markers for {plugin['name']}")
         project = pattern.sub(lambda _m, b=block: b, project)

@@ -24,7 +24,9 @@ def installed_plugins() -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline(installed_plugins: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(
+    installed_plugins: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
     """A seeded Intercom workspace, an empty Salesforce org and a fresh Meltano state database."""
     with Pipeline(tmp_path_factory.mktemp("e2e")) as pipe:
         pipe.intercom.admin("POST", "seed", SEED)

@@ -19,8 +19,11 @@ DEFINITIONS = [
 
 
 def test_meltano_yml_and_definitions_match_what_the_plugins_document() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "plugin_definitions.py"),
-                          "--check"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plugin_definitions.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -38,15 +41,30 @@ def test_every_setting_has_a_description_and_secrets_are_sensitive() -> None:
 
 @pytest.mark.parametrize(("kind", "name", "package", "secret"), DEFINITIONS)
 def test_add_from_ref_into_a_scratch_project(
-        tmp_path: Path, kind: str, name: str, package: str, secret: str | None) -> None:
+    tmp_path: Path, kind: str, name: str, package: str, secret: str | None
+) -> None:
     (tmp_path / "meltano.yml").write_text(
         "requires_meltano: '>=4.4'\nproject_id: scratch\nsend_anonymous_usage_stats: false\n"
-        "venv:\n  backend: uv\n")
+        "venv:\n  backend: uv\n"
+    )
     env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
     ref = ROOT / "plugins" / kind / f"{name}.yml"
-    added = subprocess.run([MELTANO, "add", "--plugin-type", kind.rstrip("s"), "--no-install",
-                            "--from-ref", str(ref), name],
-                           cwd=tmp_path, env=env, capture_output=True, text=True)
+    added = subprocess.run(
+        [
+            MELTANO,
+            "add",
+            "--plugin-type",
+            kind.rstrip("s"),
+            "--no-install",
+            "--from-ref",
+            str(ref),
+            name,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert added.returncode == 0, added.stderr[-3000:]
     project = yaml.safe_load((tmp_path / "meltano.yml").read_text())
     [plugin] = project["plugins"][kind]
@@ -54,15 +72,18 @@ def test_add_from_ref_into_a_scratch_project(
     # Install from this checkout instead of a published package, then ask the plugin itself.
     plugin["pip_url"] = f"-e {ROOT / package}"
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
-    subprocess.run([MELTANO, "install"], cwd=tmp_path, env=env, capture_output=True,
-                   text=True, check=True)
-    about = subprocess.run([MELTANO, "invoke", name, "--about"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True)
+    subprocess.run(
+        [MELTANO, "install"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    about = subprocess.run(
+        [MELTANO, "invoke", name, "--about"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert about.returncode == 0, about.stderr[-3000:]
     if secret:
         env[f"{name.upper().replace('-', '_')}_{secret.upper()}"] = "not-to-be-shown"
-        listed = subprocess.run([MELTANO, "config", "list", name], cwd=tmp_path, env=env,
-                                capture_output=True, text=True)
+        listed = subprocess.run(
+            [MELTANO, "config", "list", name], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
         line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(secret))
         assert "(redacted)" in line and "not-to-be-shown" not in listed.stdout, line
 
@@ -76,7 +97,8 @@ def test_preflight_through_meltano_invoke(installed_plugins: None, tmp_path: Pat
         assert ok.returncode == 0, ok.stderr[-2000:]
         assert "Lead.Intercom_Contact_ID__c is an External ID" in ok.stdout
         pipe.extra_env["TARGET_SALESFORCE_LEADS_STREAM_SETTINGS"] = (
-            '{"Lead": {"sobject": "Lead", "external_id_field": "Email"}}')
+            '{"Lead": {"sobject": "Lead", "external_id_field": "Email"}}'
+        )
         bad = pipe.meltano("invoke", "target-salesforce-leads", "--preflight", check=False)
         assert bad.returncode != 0
         assert "Email" in bad.stdout and "External ID" in bad.stdout

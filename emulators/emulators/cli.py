@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     elif kind == "intercom":
         from emulators.intercom.cli import main as run
     else:
-        print(f"emulator: unknown emulator {kind!r}; choose 'salesforce' or 'intercom'.", file=sys.stderr)
+        print(
+            f"emulator: unknown emulator {kind!r}; choose 'salesforce' or 'intercom'.",
+            file=sys.stderr,
+        )
         return 2
     return int(run(rest) or 0)

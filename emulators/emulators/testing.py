@@ -71,8 +71,15 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "emulators", self.kind,
-            "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
+            sys.executable,
+            "-m",
+            "emulators",
+            self.kind,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -99,7 +106,9 @@ class EmulatorProcess:
         """Call ``/_emulator/<path>`` and return the decoded JSON answer (or None)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            f"{self.url}/_emulator/{path.lstrip('/')}", data=data, method=method,
+            f"{self.url}/_emulator/{path.lstrip('/')}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         try:

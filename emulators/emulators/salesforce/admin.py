@@ -37,6 +37,7 @@ def stats(emulator: Emulator) -> dict[str, Any]:
         "requests": emulator.requests_total,
         "by_endpoint": dict(emulator.by_endpoint),
         "status_counts": dict(emulator.status_counts),
+        "record_writes": dict(emulator.store.writes),
         "api_usage": {"used": emulator.used, "max": emulator.limit},
         "records": {name: sum(1 for r in recs.values() if not r.get("IsDeleted"))
                     for name, recs in emulator.store.records.items()},

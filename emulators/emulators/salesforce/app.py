@@ -107,6 +107,7 @@ class Emulator:
         self.requests_total = 0
         self.by_endpoint: collections.Counter[str] = collections.Counter()
         self.status_counts: collections.Counter[str] = collections.Counter()
+        self.store.writes.clear()
 
     def spend(self) -> bool:
         """Spend one call from the daily budget; False when it is gone."""

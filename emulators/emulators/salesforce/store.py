@@ -6,6 +6,7 @@ so no locks are needed. Every write is committed before the API answers.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import datetime as dt
 import json
@@ -65,6 +66,9 @@ class Store:
         self.objects = objects
         self.by_prefix = {o.key_prefix: o for o in objects.values()}
         self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in objects}
+        # Record writes since the last stats reset, e.g. {"Lead created": 3}: what a client
+        # really changed, whatever API (REST, Collections, Composite, Bulk) carried it.
+        self.writes: collections.Counter[str] = collections.Counter()
         # sobject -> field -> match key -> ids; only for external-id and unique fields.
         self.ext: dict[str, dict[str, dict[str, list[str]]]] = {
             name: {f.name: {} for f in o.fields.values() if f.external_id or f.unique}
@@ -499,6 +503,7 @@ class Store:
         journal = JOURNAL.get()
         if journal is not None:
             journal.append((obj.name, record["Id"], None if existing is None else dict(record)))
+        self.writes[f"{obj.name} {'created' if existing is None else 'updated'}"] += 1
         for name, value in changes.items():
             if value is None:
                 record.pop(name, None)
@@ -548,6 +553,7 @@ class Store:
         if journal is not None:
             journal.append((obj.name, record["Id"], dict(record)))
         self._unindex(obj.name, record)
+        self.writes[f"{obj.name} deleted"] += 1
         stamp = now_iso()
         record["IsDeleted"] = True
         record["LastModifiedDate"] = record["SystemModstamp"] = stamp

@@ -125,6 +125,22 @@ def test_stats_count_api_calls_by_route_template(api, sf) -> None:
     assert all("Bearer" not in str(e) for e in log)
 
 
+def test_stats_count_record_writes_whatever_api_carried_them(api, sf) -> None:
+    sf.admin("POST", "stats/reset")
+    api.call("GET", "/query", params={"q": "SELECT Id FROM Lead LIMIT 1"})
+    assert sf.stats()["record_writes"] == {}
+    api.call("POST", "/composite", json={"allOrNone": False, "compositeRequest": [
+        {"method": "GET", "url": "/services/data/v62.0/query?q=SELECT+Id+FROM+Lead",
+         "referenceId": "q"},
+        {"method": "PATCH", "referenceId": "up",
+         "url": "/services/data/v62.0/composite/sobjects/Lead/Intercom_Contact_ID__c",
+         "body": {"allOrNone": False, "records": [
+             {"attributes": {"type": "Lead"}, **api.lead("rw-1")},
+             {"attributes": {"type": "Lead"}, **api.lead("rw-2")}]}}]})
+    api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-rw-1", json={"Title": "t"})
+    assert sf.stats()["record_writes"] == {"Lead created": 2, "Lead updated": 1}
+
+
 def test_status_drop_latency_and_lock_faults(api, sf) -> None:
     sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 2,
                                 "path": "/services/data/v62.0/limits"})
