@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
 import typing as t
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from simple_salesforce.format import format_soql
@@ -37,6 +38,14 @@ class SalesforceError(Exception):
 
 class RetriesExhausted(Exception):
     """Salesforce kept failing transiently; the records concerned are not written."""
+
+
+class CompositeUnavailable(Exception):
+    """The org (or a proxy in front of it) has no ``/composite`` resource; use separate calls."""
+
+
+# A Composite request may hold 25 subrequests, of which at most 5 queries or Collections writes.
+COMPOSITE_HEAVY = 5
 
 
 def error_of(body: t.Any) -> tuple[str, str]:
@@ -75,6 +84,7 @@ class SalesforceClient:
         self.max_retries = int(config.get("max_retries", 5))
         self.backoff_base = float(config.get("retry_backoff_seconds", 1.0))
         self.allow_duplicate_save = bool(config.get("allow_duplicate_save", False))
+        self.use_composite = bool(config.get("use_composite", True))
         self._lock = threading.Lock()
         self.api_calls = 0
         self._limits_tried = False
@@ -269,6 +279,109 @@ class SalesforceClient:
         """Yield every record of a SOQL query."""
         for page in self.query_pages(soql):
             yield from page.get("records") or []
+
+    # -- Composite API ----------------------------------------------------------------------
+
+    def sub_url(self, path: str) -> str:
+        """A subrequest's URL: the full ``/services/data/vNN.0/...`` path."""
+        return f"/services/data/v{self.api_version}/{path.lstrip('/')}"
+
+    def composite_calls(self, heavy: int) -> int:
+        """API calls that ``heavy`` queries or Collections writes cost."""
+        if heavy <= 1 or not self.use_composite:
+            return heavy
+        return math.ceil(heavy / COMPOSITE_HEAVY)
+
+    def composite(self, subrequests: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """Send subrequests in one ``POST /composite`` (allOrNone false): ONE API call.
+
+        Returns the subresponses (``httpStatusCode``, ``body``) in the order of the subrequests.
+
+        Raises:
+            CompositeUnavailable: The server has no ``/composite`` (404 / ``NOT_FOUND``); from
+                then on ``use_composite`` is off for the run, so callers use separate calls.
+        """
+        refs = [str(sub["referenceId"]) for sub in subrequests]
+        try:
+            resp = self.request("POST", "composite", kind="composite",
+                                json={"allOrNone": False, "compositeRequest": subrequests})
+        except SalesforceError as exc:
+            if exc.status != 404 and exc.code != "NOT_FOUND":
+                raise
+            self.use_composite = False
+            self.logger.warning(
+                "Salesforce answered %s %s for /composite (an older org or a proxy?); using "
+                "separate API calls for the rest of the run. Set use_composite: false to skip "
+                "this probe.", exc.status, exc.code)
+            raise CompositeUnavailable(str(exc)) from None
+        answers = (resp.json() or {}).get("compositeResponse")
+        if not isinstance(answers, list) or len(answers) != len(refs):
+            raise RuntimeError(f"/composite answered {len(answers or [])} subresponses for "
+                               f"{len(refs)} subrequests; cannot tell which results are which.")
+        by_ref = {str(a.get("referenceId")): a for a in answers}
+        if set(by_ref) == set(refs):
+            return [by_ref[r] for r in refs]
+        return answers  # documented to be in input order
+
+    def query_many(self, soqls: list[str]) -> list[list[dict[str, t.Any]] | SalesforceError]:
+        """Every record of each SOQL query, up to 5 queries per Composite call.
+
+        A result is the query's records, or the ``SalesforceError`` it failed with (so a caller
+        can keep the other results). A result that is not ``done`` is paged with further calls.
+        Without Composite (off, unavailable, or a single query) the queries go one by one.
+        """
+        results: list[list[dict[str, t.Any]] | SalesforceError | None] = [None] * len(soqls)
+        todo = list(range(len(soqls)))
+        attempt = 0
+        while todo and self.use_composite and len(soqls) > 1:
+            retry: list[int] = []
+            for start in range(0, len(todo), COMPOSITE_HEAVY):
+                part = todo[start:start + COMPOSITE_HEAVY]
+                subs = [{"method": "GET", "referenceId": f"q{i}",
+                         "url": self.sub_url("query") + "?" + urlencode({"q": soqls[i]})}
+                        for i in part]
+                try:
+                    answers = self.composite(subs)
+                except CompositeUnavailable:
+                    break
+                except SalesforceError as exc:
+                    if exc.status != 400:
+                        raise
+                    # The request as a whole was refused: these queries go one by one below.
+                    continue
+                for i, ans in zip(part, answers, strict=True):
+                    status = int(ans.get("httpStatusCode") or 0)
+                    body = ans.get("body")
+                    if status == 200 and isinstance(body, dict):
+                        records = list(body.get("records") or [])
+                        page = body
+                        while not page.get("done", True) and page.get("nextRecordsUrl"):
+                            page = self.request("GET", page["nextRecordsUrl"], kind="query").json()
+                            records.extend(page.get("records") or [])
+                        results[i] = records
+                        continue
+                    code, message = error_of(body)
+                    if status >= 500 or code in TRANSIENT_CODES:
+                        if attempt >= self.max_retries:
+                            raise RetriesExhausted(
+                                f"a query in /composite kept failing with {status} {code}")
+                        retry.append(i)
+                    else:
+                        results[i] = SalesforceError(status, code or str(status), message,
+                                                     "GET", "query")
+            else:
+                todo = retry
+                if todo:
+                    self._sleep(attempt)
+                    attempt += 1
+                continue
+        for i, soql in enumerate(soqls):
+            if results[i] is None:
+                try:
+                    results[i] = list(self.query(soql))
+                except SalesforceError as exc:
+                    results[i] = exc
+        return t.cast(list, results)
 
     @staticmethod
     def soql(template: str, *args: t.Any) -> str:

@@ -1,18 +1,55 @@
-"""sObject Collections writes: up to 200 records per call, one result per record in order."""
+"""sObject Collections writes: up to 200 records per request, one result per record in order.
+
+With the Composite API (``use_composite``, on by default) up to 5 Collections requests — 1,000
+records, of one or several sObjects — travel in one ``POST /composite`` that counts as ONE API
+call. Each subrequest's result list is mapped back to its records exactly as a separate call's
+would be. When the server has no ``/composite`` the same chunks go as separate calls.
+"""
 
 from __future__ import annotations
 
 import random
 import time
 import typing as t
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from target_salesforce_leads.client import TRANSIENT_CODES, SalesforceClient, SalesforceError
+from target_salesforce_leads.client import (
+    COMPOSITE_HEAVY,
+    TRANSIENT_CODES,
+    CompositeUnavailable,
+    RetriesExhausted,
+    SalesforceClient,
+    SalesforceError,
+    error_of,
+)
 
 CHUNK = 200
 
 # on_result(token, ok, created, record_id, error_code, message)
 ResultFn = t.Callable[[t.Any, bool, bool, str | None, str, str], None]
+Items = t.Iterable[tuple[t.Any, dict[str, t.Any]]]
+
+
+@dataclass
+class Write:
+    """One Collections write: records of one sObject, upserted by a field or updated by Id."""
+
+    sobject: str
+    operation: str  # upsert | update
+    key_field: str
+    items: Items
+    on_result: ResultFn
+
+    @property
+    def path(self) -> str:
+        if self.operation == "upsert":
+            return f"composite/sobjects/{quote(self.sobject)}/{quote(self.key_field)}"
+        return "composite/sobjects"
+
+    def body(self, chunk: list[tuple[t.Any, dict[str, t.Any]]]) -> dict[str, t.Any]:
+        return {"allOrNone": False,
+                "records": [{"attributes": {"type": self.sobject}, **f} for _, f in chunk]}
 
 
 def write_collections(
@@ -20,7 +57,7 @@ def write_collections(
     sobject: str,
     operation: str,
     key_field: str,
-    items: t.Iterable[tuple[t.Any, dict[str, t.Any]]],
+    items: Items,
     on_result: ResultFn,
 ) -> None:
     """Upsert (by ``key_field``) or update (by Id) records in chunks of 200.
@@ -36,72 +73,170 @@ def write_collections(
         items: ``(token, fields)`` pairs; fields hold no ``attributes``.
         on_result: Called once per record with its outcome.
     """
-    chunk: list[tuple[t.Any, dict[str, t.Any]]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == CHUNK:
-            _send(client, sobject, operation, key_field, chunk, on_result)
-            chunk = []
-    if chunk:
-        _send(client, sobject, operation, key_field, chunk, on_result)
+    write_many(client, [Write(sobject, operation, key_field, items, on_result)])
 
 
-def _send(
+def _chunks(writes: list[Write]) -> t.Iterator[tuple[Write, list[tuple[t.Any, dict]]]]:
+    for write in writes:
+        chunk: list[tuple[t.Any, dict[str, t.Any]]] = []
+        for item in write.items:
+            chunk.append(item)
+            if len(chunk) == CHUNK:
+                yield write, chunk
+                chunk = []
+        if chunk:
+            yield write, chunk
+
+
+def write_many(client: SalesforceClient, writes: list[Write]) -> None:
+    """Send several Collections writes, 5 chunks of 200 per Composite call when available.
+
+    Chunks are read lazily from the writes' items, so at most 1,000 records are held at once.
+    """
+    chunks = _chunks(writes)
+    if not client.use_composite:
+        for write, chunk in chunks:
+            _send(client, write, chunk)
+        return
+    # (write, chunk, attempt): attempt > 0 marks a resend after a transient failure.
+    queue: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]] = []
+    exhausted = False
+    while True:
+        while len(queue) < COMPOSITE_HEAVY and not exhausted:
+            nxt = next(chunks, None)
+            if nxt is None:
+                exhausted = True
+            else:
+                queue.append((nxt[0], nxt[1], 0))
+        if not queue:
+            return
+        if not client.use_composite:
+            for write, chunk, _ in queue:
+                _send(client, write, chunk)
+            for write, chunk in chunks:
+                _send(client, write, chunk)
+            return
+        if len(queue) == 1 and exhausted and queue[0][2] == 0:
+            # A lone chunk: a plain Collections call costs the same one call.
+            write, chunk, _ = queue.pop()
+            _send(client, write, chunk)
+            continue
+        batch, queue = queue[:COMPOSITE_HEAVY], queue[COMPOSITE_HEAVY:]
+        queue.extend(_send_composite(client, batch))
+
+
+def _send_composite(
     client: SalesforceClient,
-    sobject: str,
-    operation: str,
-    key_field: str,
-    chunk: list[tuple[t.Any, dict[str, t.Any]]],
-    on_result: ResultFn,
-) -> None:
-    if operation == "upsert":
-        path = f"composite/sobjects/{quote(sobject)}/{quote(key_field)}"
-    else:
-        path = "composite/sobjects"
+    batch: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]],
+) -> list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]]:
+    """One Composite call of up to 5 chunks; returns the chunks to send again."""
+    wait = max(attempt for _, _, attempt in batch)
+    if wait:
+        _backoff(client, wait - 1)
+    subs = [{"method": "PATCH", "url": client.sub_url(write.path), "referenceId": f"w{n}",
+             "body": write.body(chunk)} for n, (write, chunk, _) in enumerate(batch)]
+    try:
+        answers = client.composite(subs)
+    except CompositeUnavailable:
+        return batch  # resent as separate calls by the caller
+    except SalesforceError as exc:
+        if exc.status != 400:
+            raise
+        # The whole Composite request was refused (e.g. a value its JSON cannot carry): send
+        # the chunks separately, where a refused chunk is halved down to the culprit.
+        for write, chunk, _ in batch:
+            _send(client, write, chunk)
+        return []
+    again: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]] = []
+    for (write, chunk, attempt), ans in zip(batch, answers, strict=True):
+        status = int(ans.get("httpStatusCode") or 0)
+        body = ans.get("body")
+        if 200 <= status < 300:
+            retry = _results(client, write, chunk, body, attempt)
+            if retry:
+                _warn_transient(client, write, len(retry), attempt)
+                again.append((write, retry, attempt + 1))
+            continue
+        code, message = error_of(body)
+        if status >= 500 or code in TRANSIENT_CODES:
+            if attempt >= client.max_retries:
+                raise RetriesExhausted(
+                    f"PATCH {write.path} in /composite kept failing with {status} {code} after "
+                    f"{attempt + 1} attempts")
+            client.logger.warning("%s in /composite answered %s %s; retrying (%d/%d)",
+                                  write.path, status, code, attempt + 1, client.max_retries)
+            again.append((write, chunk, attempt + 1))
+        elif status == 400:
+            # This chunk alone was refused because of some record in it: halve it.
+            if len(chunk) == 1:
+                write.on_result(chunk[0][0], False, False, None, code or "400", message)
+            else:
+                mid = len(chunk) // 2
+                again += [(write, chunk[:mid], attempt), (write, chunk[mid:], attempt)]
+        else:
+            raise SalesforceError(status, code or str(status), message, "PATCH", write.path)
+    return again
+
+
+def _results(client: SalesforceClient, write: Write, chunk: list[tuple[t.Any, dict]],
+             results: t.Any, attempt: int) -> list[tuple[t.Any, dict[str, t.Any]]]:
+    """Report each record's outcome; return the records to retry (transient errors)."""
+    if not isinstance(results, list) or len(results) != len(chunk):
+        got = len(results) if isinstance(results, list) else 0
+        raise RuntimeError(
+            f"Collections {write.operation} of {write.sobject} answered {got} results for "
+            f"{len(chunk)} records; cannot tell which records were written."
+        )
+    retry: list[tuple[t.Any, dict[str, t.Any]]] = []
+    for (token, fields), result in zip(chunk, results, strict=True):
+        if result.get("success"):
+            write.on_result(token, True, bool(result.get("created")), result.get("id"), "", "")
+            continue
+        errors = result.get("errors") or [{}]
+        code = str(errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN")
+        message = "; ".join(str(e.get("message") or "") for e in errors)
+        if code in TRANSIENT_CODES and attempt < client.max_retries:
+            retry.append((token, fields))
+        else:
+            write.on_result(token, False, False, None, code, message)
+    return retry
+
+
+def _warn_transient(client: SalesforceClient, write: Write, count: int, attempt: int) -> None:
+    client.logger.warning(
+        "%d %s records hit a transient error (row lock); retrying (%d/%d)",
+        count, write.sobject, attempt + 1, client.max_retries,
+    )
+
+
+def _backoff(client: SalesforceClient, attempt: int) -> None:
+    delay = min(30.0, client.backoff_base * (2**attempt))
+    time.sleep(delay * (0.5 + random.random() / 2))
+
+
+def _send(client: SalesforceClient, write: Write,
+          chunk: list[tuple[t.Any, dict[str, t.Any]]]) -> None:
+    """One chunk as its own Collections call (retries and halving included)."""
     pending = chunk
     attempt = 0
     while pending:
-        body = {
-            "allOrNone": False,
-            "records": [{"attributes": {"type": sobject}, **fields} for _, fields in pending],
-        }
         try:
-            results = client.request("PATCH", path, json=body, kind="collections").json()
+            results = client.request("PATCH", write.path, json=write.body(pending),
+                                     kind="collections").json()
         except SalesforceError as exc:
             if exc.status != 400:
                 raise
             # The whole request was refused (e.g. JSON_PARSER_ERROR) because of some record in
             # it: halve the chunk until the culprit stands alone, so the others still go.
             if len(pending) == 1:
-                on_result(pending[0][0], False, False, None, exc.code, exc.message)
+                write.on_result(pending[0][0], False, False, None, exc.code, exc.message)
                 return
             mid = len(pending) // 2
-            _send(client, sobject, operation, key_field, pending[:mid], on_result)
-            _send(client, sobject, operation, key_field, pending[mid:], on_result)
+            _send(client, write, pending[:mid])
+            _send(client, write, pending[mid:])
             return
-        if not isinstance(results, list) or len(results) != len(pending):
-            raise RuntimeError(
-                f"Collections {operation} of {sobject} answered {len(results)} results for "
-                f"{len(pending)} records; cannot tell which records were written."
-            )
-        retry: list[tuple[t.Any, dict[str, t.Any]]] = []
-        for (token, fields), result in zip(pending, results, strict=True):
-            if result.get("success"):
-                on_result(token, True, bool(result.get("created")), result.get("id"), "", "")
-                continue
-            errors = result.get("errors") or [{}]
-            code = str(errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN")
-            message = "; ".join(str(e.get("message") or "") for e in errors)
-            if code in TRANSIENT_CODES and attempt < client.max_retries:
-                retry.append((token, fields))
-            else:
-                on_result(token, False, False, None, code, message)
-        pending = retry
+        pending = _results(client, write, pending, results, attempt)
         if pending:
-            client.logger.warning(
-                "%d %s records hit a transient error (row lock); retrying (%d/%d)",
-                len(pending), sobject, attempt + 1, client.max_retries,
-            )
-            delay = min(30.0, client.backoff_base * (2**attempt))
-            time.sleep(delay * (0.5 + random.random() / 2))
+            _warn_transient(client, write, len(pending), attempt)
+            _backoff(client, attempt)
             attempt += 1

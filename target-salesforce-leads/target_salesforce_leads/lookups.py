@@ -3,7 +3,7 @@
 SOQL ``IN`` lists are packed into queries short enough for a GET request line. When a lookup
 needs several such queries, a paged scan of the whole object may be cheaper (2,000 records a
 page); the first scan page tells the object's size, so the scan is abandoned for chunked
-queries if those cost fewer calls.
+queries if those cost fewer calls. Chunked queries go up to 5 per Composite call.
 """
 
 from __future__ import annotations
@@ -52,13 +52,32 @@ def find_records(
     if where:
         head += f"({where}) AND "
     queries = _pack(head, wanted, max_length)
-    if len(queries) > 1 and allow_scan:
-        scanned = _try_scan(client, sobject, fields, wanted, len(queries), where)
+    calls = client.composite_calls(len(queries))
+    if calls > 1 and allow_scan:
+        scanned = _try_scan(client, sobject, fields, wanted, calls, where)
         if scanned is not None:
             return scanned
+    return merge_results(client.query_many(queries))
+
+
+def plan_queries(sobject: str, select: list[str], criteria: dict[str, t.Iterable[t.Any]],
+                 max_length: int = 15000) -> list[str]:
+    """The chunked queries ``find_records`` would send (before considering a scan)."""
+    wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
+    wanted = {f: v for f, v in wanted.items() if v}
+    if not wanted:
+        return []
+    fields = list(dict.fromkeys(["Id", *select, *wanted]))
+    return _pack(f"SELECT {', '.join(fields)} FROM {sobject} WHERE ", wanted, max_length)
+
+
+def merge_results(results: t.Iterable[t.Any]) -> list[dict[str, t.Any]]:
+    """The records of several ``query_many`` results, once each; raises the first error."""
     found: dict[str, dict[str, t.Any]] = {}
-    for soql in queries:
-        for rec in client.query(soql):
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+        for rec in result:
             found[rec["Id"]] = rec
     return list(found.values())
 
@@ -67,12 +86,7 @@ def query_count(
     sobject: str, select: list[str], criteria: dict[str, t.Iterable[t.Any]], max_length: int
 ) -> int:
     """How many chunked queries ``find_records`` would send (before considering a scan)."""
-    wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
-    wanted = {f: v for f, v in wanted.items() if v}
-    if not wanted:
-        return 0
-    fields = list(dict.fromkeys(["Id", *select, *wanted]))
-    return len(_pack(f"SELECT {', '.join(fields)} FROM {sobject} WHERE ", wanted, max_length))
+    return len(plan_queries(sobject, select, criteria, max_length))
 
 
 def _pack(head: str, wanted: dict[str, set[str]], max_length: int) -> list[str]:
@@ -109,14 +123,14 @@ def scan_if_cheaper(
     sobject: str,
     select: list[str],
     criteria: dict[str, t.Iterable[t.Any]],
-    max_queries: int,
+    max_calls: int,
 ) -> list[dict[str, t.Any]] | None:
-    """Matching records by a paged scan if that takes at most ``max_queries`` calls, else None
+    """Matching records by a paged scan if that takes at most ``max_calls`` calls, else None
     (having spent one call to learn the object's size)."""
     wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
     wanted = {f: v for f, v in wanted.items() if v}
     fields = list(dict.fromkeys(["Id", *select, *wanted]))
-    return _try_scan(client, sobject, fields, wanted, max_queries, "")
+    return _try_scan(client, sobject, fields, wanted, max_calls, "")
 
 
 def _try_scan(
@@ -124,14 +138,14 @@ def _try_scan(
     sobject: str,
     fields: list[str],
     wanted: dict[str, set[str]],
-    chunk_queries: int,
+    chunk_calls: int,
     where: str,
 ) -> list[dict[str, t.Any]] | None:
     soql = f"SELECT {', '.join(fields)} FROM {sobject}" + (f" WHERE {where}" if where else "")
     pages = client.query_pages(soql)
     first = next(pages)
     total = int(first.get("totalSize") or 0)
-    if math.ceil(total / PAGE) > chunk_queries:
+    if math.ceil(total / PAGE) > chunk_calls:
         pages.close()
         return None  # the one page spent is less than what chunking saves
     found = []

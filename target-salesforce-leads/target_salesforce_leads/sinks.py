@@ -18,10 +18,16 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from target_salesforce_leads.auth import AuthError
 from target_salesforce_leads.budget import BudgetExhausted
 from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
-from target_salesforce_leads.client import RetriesExhausted, SalesforceError
-from target_salesforce_leads.composite import write_collections
+from target_salesforce_leads.client import COMPOSITE_HEAVY, RetriesExhausted, SalesforceError
+from target_salesforce_leads.composite import Write, write_collections, write_many
 from target_salesforce_leads.hashes import content_hash
-from target_salesforce_leads.lookups import find_records, query_count, scan_if_cheaper
+from target_salesforce_leads.lookups import (
+    find_records,
+    merge_results,
+    plan_queries,
+    query_count,
+    scan_if_cheaper,
+)
 from target_salesforce_leads.validation import (
     ObjectSchema,
     Rejection,
@@ -386,6 +392,7 @@ class SalesforceSink(BatchSink):
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)
 
+        rest: list[tuple[str, str, str, list[tuple[int, int, bool | None]]]] = []
         for gkey, rows in groups.items():
             sobject, operation, key_field = gkey
             if dry_run:
@@ -396,8 +403,14 @@ class SalesforceSink(BatchSink):
                     # Children later in this dry run may point at this record: let them.
                     target.remember_id(sobject, self.key_field, items[idx].ext, DRY_RUN_ID)
                 continue
-            self._send(sobject, operation, key_field, rows, items, sorted(columns[gkey]))
-            groups[gkey] = []
+            if target.use_bulk(len(rows)):
+                self._send(sobject, operation, key_field, rows, items, sorted(columns[gkey]))
+            else:
+                rest.append((sobject, operation, key_field, rows))
+        if rest:
+            # Every Collections write of the batch together: up to 5 chunks of 200 records (of
+            # any of its sObjects) per Composite call.
+            self._send_collections(rest, items)
 
     def _apply_references(
         self,
@@ -432,11 +445,10 @@ class SalesforceSink(BatchSink):
             rec[id_field] = parent
         return None
 
-    def _send(self, sobject: str, operation: str, key_field: str,
-              rows: list[tuple[int, int, bool | None]], items: list[_Item],
-              columns: list[str]) -> None:
+    def _outcomes(self, sobject: str, items: list[_Item],
+                  written: list[tuple[str, str]]) -> t.Callable[..., None]:
+        """The per-record result callback of writes to ``sobject``."""
         target = self.target
-        written: list[tuple[str, str]] = []
 
         def on_result(idx: int, ok: bool, created: bool, rid: str | None, code: str,
                       message: str) -> None:
@@ -452,6 +464,14 @@ class SalesforceSink(BatchSink):
                     target.client.forget_describe(sobject)
                 self._reject(item, item.ext, Rejection(code, message), sobject)
 
+        return on_result
+
+    def _send(self, sobject: str, operation: str, key_field: str,
+              rows: list[tuple[int, int, bool | None]], items: list[_Item],
+              columns: list[str]) -> None:
+        target = self.target
+        written: list[tuple[str, str]] = []
+        on_result = self._outcomes(sobject, items, written)
         try:
             if target.use_bulk(len(rows)):
                 self._send_bulk(sobject, operation, key_field, rows, columns, on_result)
@@ -459,6 +479,23 @@ class SalesforceSink(BatchSink):
                 write_collections(target.client, sobject, operation, key_field,
                                   ((idx, json.loads(self._routed.read(h))) for idx, h, _ in rows),
                                   on_result)
+        finally:
+            if written and not target.dry_run:
+                target.hashes.put_many(self.sobject, written)
+
+    def _send_collections(self, groups: list[tuple[str, str, str, list[tuple[int, int,
+                                                                              bool | None]]]],
+                          items: list[_Item]) -> None:
+        target = self.target
+        written: list[tuple[str, str]] = []
+        writes = [
+            Write(sobject, operation, key_field,
+                  ((idx, json.loads(self._routed.read(h))) for idx, h, _ in rows),
+                  self._outcomes(sobject, items, written))
+            for sobject, operation, key_field, rows in groups
+        ]
+        try:
+            write_many(target.client, writes)
         finally:
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
@@ -562,15 +599,19 @@ class LeadMatcher:
         lead_fields = [self.key, "Email", "IsConverted", "ConvertedContactId"]
         self.lead_fields = [f for f in lead_fields if schema.has_field(f)]
         emails = set(email_of.values())
-        leads, leads_complete = self._stage("Lead", self.lead_fields, exts, emails)
-        try:
-            contacts, contacts_complete = self._stage("Contact", ["Email", self.key], exts,
-                                                      emails)
-        except SalesforceError as exc:
-            # Contact lacks the external id field: match Contacts by email only.
-            if exc.code != "INVALID_FIELD":
-                raise
-            contacts, contacts_complete = self._stage("Contact", ["Email"], [], emails)
+        together = self._together(exts, emails)
+        if together is not None:
+            (leads, leads_complete), (contacts, contacts_complete) = together
+        else:
+            leads, leads_complete = self._stage("Lead", self.lead_fields, exts, emails)
+            try:
+                contacts, contacts_complete = self._stage("Contact", ["Email", self.key], exts,
+                                                          emails)
+            except SalesforceError as exc:
+                # Contact lacks the external id field: match Contacts by email only.
+                if exc.code != "INVALID_FIELD":
+                    raise
+                contacts, contacts_complete = self._stage("Contact", ["Email"], [], emails)
         if not (leads_complete and contacts_complete):
             # Objects too big to scan were looked up by external id only; look up by email
             # just the people not found that way (in steady state most records are updates).
@@ -602,6 +643,29 @@ class LeadMatcher:
         self.claimed: dict[str, str] = {}
         self.new_emails: dict[str, str] = {}  # email -> external id creating a Lead with it
 
+    def _together(self, exts: list[str], emails: set[str]) -> tuple[
+            tuple[list[dict[str, t.Any]], bool], tuple[list[dict[str, t.Any]], bool]] | None:
+        """Leads and Contacts by external id or email in ONE Composite call, when their
+        queries fit in one (at most 5); else None, for the staged lookups."""
+        client, limit = self.target.client, self.target.soql_max_length
+        if not client.use_composite:
+            return None
+        both: dict[str, t.Iterable[str]] = {"Email": emails, self.key: exts}
+        lead_q = plan_queries("Lead", self.lead_fields, both, limit)
+        contact_q = plan_queries("Contact", ["Email", self.key], both, limit)
+        if not lead_q or not contact_q or len(lead_q) + len(contact_q) > COMPOSITE_HEAVY:
+            return None
+        results = client.query_many(lead_q + contact_q)
+        leads = merge_results(results[:len(lead_q)])
+        try:
+            contacts = merge_results(results[len(lead_q):])
+        except SalesforceError as exc:
+            # Contact lacks the external id field: match Contacts by email only.
+            if exc.code != "INVALID_FIELD":
+                raise
+            contacts, _ = self._stage("Contact", ["Email"], [], emails)
+        return (leads, True), (contacts, True)
+
     def _find(self, sobject: str, fields: list[str],
               criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
         return find_records(self.target.client, sobject, fields, criteria,
@@ -618,10 +682,10 @@ class LeadMatcher:
         both: dict[str, t.Iterable[str]] = {"Email": emails}
         if exts:
             both[self.key] = exts
-        n = query_count(sobject, fields, both, limit)
-        if n <= 1:
-            return find_records(client, sobject, fields, both, limit), True
-        scanned = scan_if_cheaper(client, sobject, fields, both, n)
+        calls = client.composite_calls(query_count(sobject, fields, both, limit))
+        if calls <= 1:
+            return find_records(client, sobject, fields, both, limit, allow_scan=False), True
+        scanned = scan_if_cheaper(client, sobject, fields, both, calls)
         if scanned is not None:
             return scanned, True
         if not exts:

@@ -154,8 +154,17 @@ class Harness:
         ids = answer.get("ids") if isinstance(answer, dict) else answer
         return [i if isinstance(i, str) else i.get("id") for i in ids]
 
-    def write_calls(self) -> int:
-        """Billed requests that write (anything but GET) to the public API."""
+    def write_calls(self, *, composite: bool = True) -> int:
+        """Billed requests that write (anything but GET) to the public API.
+
+        ``composite=False`` leaves out ``POST /composite``, which may carry lookups only (as in
+        a dry run); such tests also check that the data did not change.
+        """
         stats = self.sf.stats()
         return sum(n for ep, n in stats["by_endpoint"].items()
-                   if not ep.startswith("GET ") and "oauth2" not in ep)
+                   if not ep.startswith("GET ") and "oauth2" not in ep
+                   and (composite or ep != "POST /composite"))
+
+    def api_calls(self) -> int:
+        """Every billed request (the emulator's ``api_calls``)."""
+        return int(self.sf.stats()["api_calls"])

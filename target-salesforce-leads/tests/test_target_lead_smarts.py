@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
 
 
@@ -120,11 +121,15 @@ def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
     assert result.stream("Task")["created"] == 1, result.summary
     assert result.stream("Task")["rejected"] == 1
     assert result.stream("Lead")["created"] == 1
-    assert harness.write_calls() == 0
+    assert harness.write_calls(composite=False) == 0  # lookups may go by Composite
+    assert set(result.summary["api_calls_by_kind"]) <= {"describe", "query", "composite"}
+    assert harness.query("SELECT Id FROM Lead") == []
     assert not harness.query("SELECT Id FROM Lead")
 
 
-def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
+@pytest.mark.parametrize("use_composite", [False, True])
+def test_big_batches_look_up_by_id_first_then_email(harness: Harness,
+                                                    use_composite: bool) -> None:
     """With lookups too long for one query (tiny soql_max_length here), matching still holds."""
     harness.run(lead_messages([lead(i) for i in range(20)]))
     # A big org: scanning it would cost more than the chunked queries.
@@ -139,14 +144,20 @@ def test_big_batches_look_up_by_id_first_then_email(harness: Harness) -> None:
     records += [lead(100, Email="known@example.com"), lead(101, Email="loose@example.com"),
                 lead(102)]
     harness.sf.reset_stats()
-    result = harness.run(lead_messages(records), soql_max_length=500)
+    result = harness.run(lead_messages(records), soql_max_length=500,
+                         use_composite=use_composite)
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 23)
     assert result.summary["objects"]["Lead"]["updated"] == 21  # 20 existing + 1 adopted
     assert result.summary["objects"]["Lead"]["created"] == 1
     assert result.summary["objects"]["Contact"]["updated"] == 1
-    # Two phases (by external id, then by email) for Leads and Contacts.
-    assert result.summary["api_calls_by_kind"]["query"] >= 4
+    kinds = result.summary["api_calls_by_kind"]
+    if use_composite:
+        # Up to 5 chunked queries per Composite call; the writes of both objects in one call.
+        assert kinds.get("composite", 0) <= 3 and "query" not in kinds, kinds
+    else:
+        # Two phases (by external id, then by email) for Leads and Contacts.
+        assert kinds["query"] >= 4, kinds
     contact = harness.query(f"SELECT Intercom_Contact_ID__c FROM Contact WHERE Id = '{cid}'")
     assert contact[0]["Intercom_Contact_ID__c"] == "ic_100"
     adopted = harness.query(f"SELECT Intercom_Contact_ID__c FROM Lead WHERE Id = '{lid}'")

@@ -64,7 +64,8 @@ def test_bulk_job_failing_twice_rejects_its_records(harness: Harness) -> None:
 def test_budget_exhaustion_defers_and_withholds_state(harness: Harness) -> None:
     harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 990})
     records = [lead(i) for i in range(600)]
-    result = harness.run(lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest")
+    result = harness.run(lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest",
+                         use_composite=False)
     assert result.returncode == 0, result.stderr
     s = result.stream("Lead")
     result.assert_accounted("Lead", 600)
@@ -118,7 +119,7 @@ def test_budget_too_small_for_a_bulk_job_does_not_start_one(harness: Harness) ->
 def test_a_refused_collections_request_is_halved_until_the_culprit_is_alone(
         harness: Harness) -> None:
     harness.sf.admin("POST", "faults", {"kind": "status", "status": 400, "count": 1,
-                                        "path": "/services/data/v62.0/composite"})
+                                        "path": "/services/data/v62.0/composite/sobjects"})
     result = harness.run(lead_messages([lead(i) for i in range(20)], {"s": 1}))
     assert result.returncode == 0, result.stderr
     assert result.stream("Lead")["created"] == 20, result.summary
