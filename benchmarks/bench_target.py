@@ -138,12 +138,16 @@ def main() -> int:
         with EmulatorProcess("salesforce", tmp / "sf",
                              args=["--daily-api-limit", "10000000"]) as sf:
             r = run_target(sf, tmp, "l500", "a", 500)
-            report("500 new Leads (Collections)", r, "[target <= 4 API calls]")
+            report("500 new Leads (Composite: lookups in 1 call, 3 Collections chunks in 1)", r,
+                   "[target <= 4 API calls]")
             r = run_target(sf, tmp, "l500w", "w", 500)
             report("500 more new Leads, describe cached from the run before", r,
                    "[target <= 4 API calls]")
             r = run_target(sf, tmp, "l500b", "b", 500, match_contacts_by_email=False)
             report("500 new Leads, match_contacts_by_email off", r, "[target <= 4 API calls]")
+            r = run_target(sf, tmp, "l500s", "s", 500, state_path=str(tmp / "l500w.sqlite"),
+                           use_composite=False)
+            report("500 new Leads, use_composite off (separate calls), describe cached", r)
             r = run_target(sf, tmp, "l100k", "c", 100_000)
             report("100,000 new Leads (Bulk 2.0)", r,
                    "[target <= 15 API calls, >= 5,000 records/s]")
