@@ -63,7 +63,8 @@ class RunResult:
     def salesforce_write_calls(self) -> int:
         """Calls to endpoints that only write (a Composite call may be reads only: not counted)."""
         return sum(
-            n for endpoint, n in self.salesforce_by_endpoint.items()
+            n
+            for endpoint, n in self.salesforce_by_endpoint.items()
             if endpoint.startswith(WRITE_ONLY_ENDPOINTS) and "oauth2" not in endpoint
         )
 
@@ -234,3 +235,24 @@ def all_intercom_contacts(pipeline: Pipeline) -> list[dict[str, Any]]:
         if not nxt.get("starting_after"):
             return contacts
         cursor = f"&starting_after={nxt['starting_after']}"
+
+
+def all_intercom_conversations(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """Every conversation in the Intercom emulator, through the public search endpoint."""
+    conversations: list[dict[str, Any]] = []
+    pagination: dict[str, Any] = {"per_page": 150}
+    while True:
+        page = intercom_api(
+            pipeline,
+            "POST",
+            "/conversations/search",
+            {
+                "query": {"field": "created_at", "operator": ">", "value": 0},
+                "pagination": pagination,
+            },
+        )
+        conversations.extend(page["conversations"])
+        nxt = (page.get("pages") or {}).get("next") or {}
+        if not nxt.get("starting_after"):
+            return conversations
+        pagination = {"per_page": 150, "starting_after": nxt["starting_after"]}

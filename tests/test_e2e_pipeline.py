@@ -12,7 +12,14 @@ import re
 from typing import Any
 
 import pytest
-from pipeline import Pipeline, RunResult, all_intercom_contacts, intercom_api, read_jsonl
+from pipeline import (
+    Pipeline,
+    RunResult,
+    all_intercom_contacts,
+    all_intercom_conversations,
+    intercom_api,
+    read_jsonl,
+)
 
 AWKWARD_NAMES = {
     "name_chinese": (None, "王伟"),
@@ -225,15 +232,7 @@ def test_use_case_2_conversations_become_tasks_on_the_person(
         for row in leads(pipeline) + contacts_sf(pipeline)
         if row.get("Intercom_Contact_ID__c") and not row.get("IsConverted")
     }
-    conversations = intercom_api(
-        pipeline,
-        "POST",
-        "/conversations/search",
-        {
-            "query": {"field": "created_at", "operator": ">", "value": 0},
-            "pagination": {"per_page": 150},
-        },
-    )["conversations"]
+    conversations = all_intercom_conversations(pipeline)
     linked = 0
     for conv in conversations:
         contact_ids = [c["id"] for c in conv["contacts"]["contacts"]]
@@ -298,15 +297,7 @@ def test_every_contact_and_conversation_is_accounted_for(
     target_rejects = {r["external_id"] for r in read_jsonl(pipeline.target_rejects)}
     missing = set(world["contacts"]) - in_salesforce - mapper_rejects - target_rejects
     assert not missing, f"contacts neither in Salesforce nor rejected: {sorted(missing)[:5]}"
-    conversations = intercom_api(
-        pipeline,
-        "POST",
-        "/conversations/search",
-        {
-            "query": {"field": "created_at", "operator": ">", "value": 0},
-            "pagination": {"per_page": 150},
-        },
-    )["conversations"]
+    conversations = all_intercom_conversations(pipeline)
     task_ids = {t["Intercom_Conversation_ID__c"] for t in tasks(pipeline)}
     missing = {c["id"] for c in conversations} - task_ids - mapper_rejects - target_rejects
     assert not missing, f"conversations neither in Salesforce nor rejected: {sorted(missing)[:5]}"

@@ -247,18 +247,9 @@ class TargetSalesforceLeads(Target):
             follow = cand == "Lead" and cs.has_field("ConvertedContactId")
             if follow:
                 select += ["IsConverted", "ConvertedContactId"]
-            for rec in find_records(self.client, cand, select, {field: list(todo.values())},
-                                    self.soql_max_length):
-                low = str(rec.get(field)).lower()
-                if low not in todo:
-                    continue
-                if follow and rec.get("IsConverted"):
-                    if not rec.get("ConvertedContactId"):
-                        continue
-                    result[low] = rec["ConvertedContactId"]
-                else:
-                    result[low] = rec["Id"]
-                del todo[low]
+            records = find_records(self.client, cand, select, {field: list(todo.values())},
+                                   self.soql_max_length)
+            _take_ids(records, field, follow, todo, result)
         return result
 
     def _resolve_together(self, candidates: list[str], field: str,
@@ -292,17 +283,7 @@ class TargetSalesforceLeads(Target):
         for (_cand, _, follow), plan in zip(usable, plans, strict=True):
             records = merge_results(answers[start:start + len(plan)])
             start += len(plan)
-            for rec in records:
-                low = str(rec.get(field)).lower()
-                if low not in todo:
-                    continue
-                if follow and rec.get("IsConverted"):
-                    if not rec.get("ConvertedContactId"):
-                        continue
-                    result[low] = rec["ConvertedContactId"]
-                else:
-                    result[low] = rec["Id"]
-                del todo[low]
+            _take_ids(records, field, follow, todo, result)
         return result
 
     def drain_dependencies(self, sink: SalesforceSink) -> None:
@@ -423,3 +404,23 @@ def _summary_line(summary: dict[str, t.Any]) -> str:
 
 
 __all__ = ["TargetSalesforceLeads", "AuthError", "RetriesExhausted"]
+
+
+def _take_ids(records: list[dict[str, t.Any]], field: str, follow: bool,
+              todo: dict[str, str], result: dict[str, str | None]) -> None:
+    """Move each looked-up value from ``todo`` to ``result`` with the Id it resolves to.
+
+    A converted Lead (``follow``) resolves to its Contact; one converted without a Contact
+    resolves to nothing, so the next candidate object is tried.
+    """
+    for rec in records:
+        low = str(rec.get(field)).lower()
+        if low not in todo:
+            continue
+        if follow and rec.get("IsConverted"):
+            if not rec.get("ConvertedContactId"):
+                continue
+            result[low] = rec["ConvertedContactId"]
+        else:
+            result[low] = rec["Id"]
+        del todo[low]
