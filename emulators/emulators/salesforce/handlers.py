@@ -289,29 +289,33 @@ def several(version: str, obj: SObject, ids: list[str]) -> Response:
     return json_response([record_url(version, obj, rid) for rid in ids], 300)
 
 
-async def get_by_external_id(emulator: Emulator, request: Request, version: str, sobject: str,
-                             field: str, value: str) -> Response:
-    obj = get_obj(emulator, sobject)
-    fld = external_field(obj, field)
-    ids = matches_for(emulator, obj, fld, value)
+def one_by_external_id(emulator: Emulator, version: str, obj: SObject, field: str,
+                       value: str) -> dict[str, Any] | Response:
+    """The one record holding an external id value, or the 300 answer listing several."""
+    ids = matches_for(emulator, obj, external_field(obj, field), value)
     if not ids:
         raise not_found()
     if len(ids) > 1:
         return several(version, obj, ids)
-    return json_response(shape_record(obj, emulator.store.records[obj.name][ids[0]], version))
+    return emulator.store.records[obj.name][ids[0]]
+
+
+async def get_by_external_id(emulator: Emulator, request: Request, version: str, sobject: str,
+                             field: str, value: str) -> Response:
+    obj = get_obj(emulator, sobject)
+    found = one_by_external_id(emulator, version, obj, field, value)
+    if isinstance(found, Response):
+        return found
+    return json_response(shape_record(obj, found, version))
 
 
 async def delete_by_external_id(emulator: Emulator, request: Request, version: str,
                                 sobject: str, field: str, value: str) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "delete")
-    fld = external_field(obj, field)
-    ids = matches_for(emulator, obj, fld, value)
-    if not ids:
-        raise not_found()
-    if len(ids) > 1:
-        return several(version, obj, ids)
-    record = emulator.store.records[obj.name][ids[0]]
+    record = one_by_external_id(emulator, version, obj, field, value)
+    if isinstance(record, Response):
+        return record
     emulator.store.delete(obj, record)
     emulator.store.persist(obj.name, [record])
     return Response(status_code=204)
