@@ -2,6 +2,11 @@
 
 simple-salesforce has no refresh-token grant and does not refresh sessions it did not open, so the
 target obtains and renews access tokens here and hands them to whatever talks to the API.
+
+The token answer also says which org the credentials belong to: its identity URL ``id`` ends in
+``/id/{orgId}/{userId}``. :attr:`SalesforceAuth.org_id` is that org id;
+:attr:`SalesforceAuth.org_key` is what per-org state is keyed by (the org id, or the instance
+URL's host when a server answers no identity URL).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import threading
 import time
 import typing as t
 import uuid
+from urllib.parse import urlsplit
 
 import requests
 
@@ -17,7 +23,30 @@ GRANTS = ("refresh_token", "jwt", "client_credentials", "password")
 
 
 class AuthError(Exception):
-    """Salesforce refused to issue an access token; the message says what to do."""
+    """No access token could be obtained; the message says why and what to do.
+
+    Attributes:
+        code: The OAuth ``error`` Salesforce answered (``invalid_grant``, ...), or
+            ``login_unavailable`` (5xx, no answer) and ``config`` (nothing usable configured).
+        transient: True when the login service failed (5xx, connection): not a credential
+            problem, a later run may succeed unchanged.
+    """
+
+    def __init__(self, message: str, code: str = "config", transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+
+
+def org_id_from_identity(identity_url: t.Any) -> str | None:
+    """The org id in a token answer's identity URL ``https://host/id/{orgId}/{userId}``."""
+    if not isinstance(identity_url, str) or not identity_url:
+        return None
+    parts = [p for p in urlsplit(identity_url).path.split("/") if p]
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i - 1] == "id" and parts[i] and parts[i + 1]:
+            return parts[i]
+    return None
 
 
 def choose_grant(config: t.Mapping[str, t.Any]) -> str:
@@ -69,8 +98,32 @@ class SalesforceAuth:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._instance_url: str | None = config.get("instance_url")
+        self._org_id: str | None = None
+        self._logged_in = False
         self._generation = 0
         self.token_requests = 0
+
+    @property
+    def org_id(self) -> str | None:
+        """The org id from the token answer's identity URL (logs in first if needed).
+
+        None only when the server answers no usable ``id``; :attr:`org_key` then falls back.
+        """
+        if not self._logged_in:
+            self.access_token()
+        return self._org_id
+
+    @property
+    def org_key(self) -> str:
+        """What per-org state is keyed by: the org id, else the instance URL's host[:port].
+
+        The host fallback is only for servers that answer no identity URL: it changes when an
+        org moves instance or gets a My Domain, so Salesforce itself always yields the org id.
+        """
+        org = self.org_id
+        if org:
+            return org
+        return urlsplit(self.instance_url).netloc.lower() or self.instance_url
 
     @property
     def instance_url(self) -> str:
@@ -106,42 +159,98 @@ class SalesforceAuth:
         url = f"{self.login_url}/services/oauth2/token"
         retries = int(self._config.get("max_retries", 5))
         backoff = float(self._config.get("retry_backoff_seconds", 1.0))
+        resp: requests.Response | None = None
         for attempt in range(retries + 1):
             self.token_requests += 1
             try:
                 resp = self._session.post(url, data=data, timeout=60, verify=self._verify)
+            except requests.exceptions.SSLError:
+                raise AuthError(
+                    f"The TLS certificate of the Salesforce login host {self.login_url} could "
+                    "not be verified, so the target did not send the credentials. Check "
+                    "login_url, and set ca_bundle to the CA file when a proxy or emulator signs "
+                    "the certificate.", code="tls") from None
             except requests.RequestException as exc:
-                if attempt < retries and not isinstance(exc, requests.exceptions.SSLError):
+                if attempt < retries:
                     time.sleep(min(30.0, backoff * 2**attempt))
                     continue
                 raise AuthError(
-                    f"Could not reach the Salesforce login host {self.login_url} "
-                    f"({type(exc).__name__}); check login_url, the network and ca_bundle."
-                ) from None
+                    f"Salesforce's login service at {self.login_url} could not be reached "
+                    f"({type(exc).__name__}, {attempt + 1} attempts). This is not a credential "
+                    "problem: check login_url and the network (proxy, firewall), then retry "
+                    "later.", code="login_unavailable", transient=True) from None
             if resp.status_code >= 500 and attempt < retries:
                 time.sleep(min(30.0, backoff * 2**attempt))
                 continue
             break
-        if resp.status_code != 200:
-            try:
-                body = resp.json()
-                if isinstance(body, list):
-                    body = body[0] if body else {}
-                reason = (f"{body.get('error') or body.get('errorCode')}: "
-                          f"{body.get('error_description') or body.get('message')}")
-            except (ValueError, AttributeError):
-                reason = f"HTTP {resp.status_code}"
+        assert resp is not None
+        if resp.status_code >= 500:
             raise AuthError(
-                f"Salesforce refused the {self.grant} login ({reason}). Check the credentials; "
-                "a revoked or expired refresh token must be re-authorized in the Connected App."
-            )
-        body = resp.json()
-        self._token = body["access_token"]
+                f"Salesforce's login service failed (HTTP {resp.status_code} from "
+                f"{self.login_url}/services/oauth2/token, {retries + 1} attempts). This is not a "
+                "credential problem: retry later (Salesforce's trust status page shows "
+                "incidents).", code="login_unavailable", transient=True)
+        body = _json(resp)
+        if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
+            raise self._refusal(resp.status_code, body)
+        self._token = str(body["access_token"])
         if not self._config.get("instance_url") and body.get("instance_url"):
             self._instance_url = body["instance_url"]
         elif self._instance_url is None:
             self._instance_url = self.login_url
+        self._org_id = org_id_from_identity(body.get("id"))
+        self._logged_in = True
         self._generation += 1
+
+    def _refusal(self, status: int, body: t.Any) -> AuthError:
+        """The error for a token answer that is not a token: which setting to fix, and how."""
+        if isinstance(body, list):
+            body = body[0] if body and isinstance(body[0], dict) else {}
+        if not isinstance(body, dict):
+            body = {}
+        error = str(body.get("error") or body.get("errorCode") or f"HTTP {status}")
+        detail = str(body.get("error_description") or body.get("message") or "").strip()
+        said = f"{error}: {detail}" if detail else error
+        head = f"Salesforce refused the {self.grant} login ({said})"
+        env = "TARGET_SALESFORCE_LEADS_"
+        if error in ("invalid_client_id", "invalid_client"):
+            return AuthError(
+                f"{head}: the Connected App's client id or client secret is wrong. Set "
+                f"{env}CLIENT_ID and {env}CLIENT_SECRET (settings client_id, client_secret) to "
+                "the app's Consumer Key and Consumer Secret (Setup > App Manager > the app > "
+                "View > Manage Consumer Details).", code=error)
+        if error == "invalid_grant" and self.grant == "refresh_token":
+            return AuthError(
+                f"{head}: the refresh token is wrong, expired or revoked (a password reset, an "
+                "admin revoking the app's access, or the app's refresh token policy). Get a new "
+                "one by authorizing the Connected App again as the integration user (OAuth web "
+                "server flow, scopes api refresh_token offline_access) and set "
+                f"{env}REFRESH_TOKEN to the refresh_token it returns.", code=error)
+        if error == "invalid_grant" and self.grant == "password":
+            return AuthError(
+                f"{head}: the username or password is wrong, the user is locked or inactive, "
+                "or the security token is missing or outdated. Set "
+                f"{env}USERNAME, {env}PASSWORD and {env}SECURITY_TOKEN (a new token is sent by "
+                "Settings > Reset My Security Token).", code=error)
+        if error == "invalid_grant" and self.grant == "jwt":
+            return AuthError(
+                f"{head}: the JWT assertion was not accepted: check that the certificate "
+                "uploaded to the Connected App matches private_key, that username is the "
+                "integration user and that the user is pre-authorized (the app's Permitted "
+                "Users: Admin approved, with the user's profile or permission set).", code=error)
+        if error == "invalid_grant":
+            return AuthError(
+                f"{head}: the client credentials flow found no usable run-as user. In the "
+                "Connected App enable the Client Credentials Flow and set its Run As user; "
+                "login_url must be the org's My Domain URL.", code=error)
+        if error == "unsupported_grant_type":
+            return AuthError(
+                f"{head}: this login host does not allow the {self.grant} flow. Enable it in "
+                "the Connected App, or set auth_flow to another grant whose credentials you "
+                "have.", code=error)
+        return AuthError(
+            f"{head}. Check login_url ({self.login_url}) and the credentials for the "
+            f"{self.grant} grant.", code=error)
 
     def _grant_form(self) -> dict[str, str]:
         cfg = self._config
@@ -195,3 +304,10 @@ class SalesforceAuth:
                 f"({type(exc).__name__}); set private_key (PEM text) or private_key_path to the "
                 "RSA key whose certificate is uploaded to the Connected App."
             ) from None
+
+
+def _json(resp: requests.Response) -> t.Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
