@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import threading
 import time
@@ -181,6 +182,21 @@ class TapIntercomEvents(Tap):
             rank = {name: index for index, name in enumerate(STREAM_ORDER)}
             self._streams = dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], 99)))
         return self._streams  # type: ignore[return-value]
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Keep the bookmarks (as the SDK does) and every other top-level key untouched.
+
+        A Meltano pipeline keeps one state for the whole run; the mapper and the target store
+        their own sections in it (e.g. ``target-salesforce-leads``). They only get those
+        sections back through the tap's STATE messages, so every STATE the tap writes carries
+        them unchanged. The SDK writes the loaded state once before the first stream, so the
+        sections reach the downstream plugins before any record.
+        """
+        super().load_state(state)
+        for key, value in state.items():
+            if key != "bookmarks":
+                self.state[key] = copy.deepcopy(value)
 
     @override
     def sync_all(self) -> None:
