@@ -3,6 +3,10 @@
 Both emulators expose the same admin surface under ``/_emulator/`` (no auth, never counted as
 API calls): ``GET health``, ``GET stats``, ``POST stats/reset``, ``POST faults``,
 ``DELETE faults`` and emulator-specific endpoints documented in ``emulators/README.md``.
+
+Emulator flags pass through ``args``, e.g. ``EmulatorProcess("salesforce", d,
+args=["--drop-field", "Lead.Intercom_Qualification__c",
+"--restricted-picklist", "Lead.LeadSource=Web,Other"])``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class EmulatorProcess:
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self._org_id: str | None = None
         self.log_path = self.data_dir / f"{kind}-server.log"
 
     @property
@@ -69,6 +74,7 @@ class EmulatorProcess:
         return ssl.create_default_context(cafile=str(self.ca_path))
 
     def start(self) -> EmulatorProcess:
+        self._org_id = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable,
@@ -119,6 +125,36 @@ class EmulatorProcess:
                 f"admin {method} {path} answered {exc.code}: {exc.read()[:500]!r}"
             ) from exc
         return json.loads(raw) if raw else None
+
+    @property
+    def org_id(self) -> str:
+        """The Salesforce emulator's org id (``00D...``, 18 characters), one per data dir."""
+        if self.kind != "salesforce":
+            raise AttributeError("only the Salesforce emulator has an org id")
+        if self._org_id is None:
+            self._org_id = str(self.admin("GET", "org")["org_id"])
+        return self._org_id
+
+    # -- Salesforce org changes at run time (admin calls, never billed) ----------------------
+    def add_field(self, sobject: str, name: str, **spec: Any) -> Any:
+        """Add (or replace) a custom field, spec as in schema.yml: ``type="Text", length=80``."""
+        return self.admin("POST", f"fields/{sobject}", {"name": name, **spec})
+
+    def drop_field(self, sobject: str, name: str) -> Any:
+        """Delete a custom field and its values."""
+        return self.admin("DELETE", f"fields/{sobject}/{name}")
+
+    def set_picklist(self, sobject: str, name: str, values: list[str],
+                     restricted: bool | None = None) -> Any:
+        body: dict[str, Any] = {"values": values}
+        if restricted is not None:
+            body["restricted"] = restricted
+        return self.admin("POST", f"picklists/{sobject}/{name}", body)
+
+    def delete_record(self, sobject: str, record_id: str, hard: bool = False) -> Any:
+        """Delete a record by hand (soft: to the recycle bin; hard: gone)."""
+        suffix = "?hard=true" if hard else ""
+        return self.admin("DELETE", f"records/{sobject}/{record_id}{suffix}")
 
     def stats(self) -> dict[str, Any]:
         return self.admin("GET", "stats")

@@ -10,6 +10,14 @@ from starlette.responses import Response
 
 from emulators.salesforce.app import json_response
 from emulators.salesforce.errors import SalesforceError, not_found
+from emulators.salesforce.schema import (
+    SchemaError,
+    SObject,
+    custom_field,
+    remove_field,
+    set_picklist,
+)
+from emulators.salesforce.store import USER_ID
 
 if TYPE_CHECKING:
     from emulators.salesforce.app import Emulator
@@ -33,6 +41,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def stats(emulator: Emulator) -> dict[str, Any]:
     return {
+        "org_id": emulator.org_id,
         "api_calls": emulator.api_calls,
         "requests": emulator.requests_total,
         "by_endpoint": dict(emulator.by_endpoint),
@@ -73,6 +82,93 @@ def add_fault(emulator: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return faults_view(emulator)
 
 
+def org_view(emulator: Emulator, request: Request) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {"org_id": emulator.org_id, "user_id": USER_ID,
+            "username": emulator.settings.username, "instance_url": base,
+            "identity_url": f"{base}/id/{emulator.org_id}/{USER_ID}"}
+
+
+def _sobject(emulator: Emulator, name: str) -> SObject:
+    obj = emulator.store.obj(name)
+    if obj is None:
+        raise not_found(f"unknown sObject {name}; known: {', '.join(sorted(emulator.objects))}")
+    return obj
+
+
+def _schema_error(exc: SchemaError) -> SalesforceError:
+    return SalesforceError("INVALID_SCHEMA_CHANGE", str(exc))
+
+
+async def fields_call(emulator: Emulator, request: Request, method: str, parts: list[str]
+                      ) -> Response:
+    """Add (POST fields/{o}), remove (DELETE fields/{o}/{f}) or restrict (PATCH ...) fields."""
+    if len(parts) not in {1, 2}:
+        raise not_found(f"unknown admin call {method} /_emulator/fields/{'/'.join(parts)}")
+    obj = _sobject(emulator, parts[0])
+    if method == "POST" and len(parts) == 1:
+        body = await _body(request)
+        if "name" in body:
+            specs = {str(body["name"]): {k: v for k, v in body.items() if k != "name"}}
+        else:
+            specs = body
+        if not specs:
+            raise SalesforceError(
+                "INVALID_SCHEMA_CHANGE", 'send {"name": "X__c", "type": "Text", ...} or '
+                '{"X__c": {"type": "Text", ...}}, the field spec schema.yml uses')
+        built = []
+        for name, spec in specs.items():
+            existing = obj.field(name)
+            if existing is not None and not existing.custom:
+                raise SalesforceError(
+                    "INVALID_SCHEMA_CHANGE", f"{obj.name}.{existing.name} is a standard field; "
+                    "only custom fields (ending in __c) can be added or replaced")
+            try:
+                built.append((existing, custom_field(obj.name, name, spec)))
+            except SchemaError as exc:
+                raise _schema_error(exc) from None
+        for existing, fld in built:
+            if existing is not None and existing.name != fld.name:
+                del obj.fields[existing.name]
+            obj.fields[fld.name] = fld
+            obj.index()
+            # A new field starts empty; a replaced one keeps its values.
+            emulator.store.field_changed(obj, fld.name, purge=existing is None)
+        emulator.schema_changed(obj)
+        created = any(existing is None for existing, _ in built)
+        return json_response({"fields": [f.describe() for _, f in built]},
+                             201 if created else 200)
+    if len(parts) != 2:
+        raise not_found(f"unknown admin call {method} /_emulator/fields/{parts[0]}")
+    fld = obj.field(parts[1])
+    if fld is None:
+        raise not_found(f"{obj.name} has no field {parts[1]}")
+    if method == "DELETE":
+        try:
+            remove_field(obj, fld.name)
+        except SchemaError as exc:
+            raise _schema_error(exc) from None
+        emulator.store.field_changed(obj, fld.name, purge=True)
+        emulator.schema_changed(obj)
+        return json_response({"removed": f"{obj.name}.{fld.name}"})
+    if method == "PATCH":
+        body = await _body(request)
+        unknown = set(body) - {"createable", "updateable"}
+        if unknown or not body:
+            raise SalesforceError(
+                "INVALID_SCHEMA_CHANGE", "PATCH a field with {\"createable\": bool, "
+                "\"updateable\": bool} (its field-level security for the integration user)")
+        if fld.name == "Id" or fld.calculated:
+            raise SalesforceError("INVALID_SCHEMA_CHANGE",
+                                  f"{obj.name}.{fld.name} is computed and stays read-only")
+        for key in ("createable", "updateable"):
+            if key in body:
+                setattr(fld, key, bool(body[key]))
+        emulator.schema_changed(obj)
+        return json_response({"field": fld.describe()})
+    raise not_found(f"unknown admin call {method} /_emulator/fields/{'/'.join(parts)}")
+
+
 def faults_view(emulator: Emulator) -> dict[str, Any]:
     return {"faults": emulator.faults, "lock_row": emulator.lock_faults,
             "bulk_fail": emulator.bulk.fail_next, "expire_tokens_after": emulator.expire_after}
@@ -109,6 +205,38 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             return json_response(faults_view(emulator))
         if method == "GET":
             return json_response(faults_view(emulator))
+    if method == "GET" and route == "org":
+        return json_response(org_view(emulator, request))
+    if parts and parts[0] == "fields":
+        return await fields_call(emulator, request, method, parts[1:])
+    if method == "POST" and len(parts) == 3 and parts[0] == "picklists":
+        obj = _sobject(emulator, parts[1])
+        fld = obj.field(parts[2])
+        if fld is None:
+            raise not_found(f"{obj.name} has no field {parts[2]}")
+        body = await _body(request)
+        if "values" not in body:
+            raise SalesforceError("INVALID_SCHEMA_CHANGE",
+                                  'send {"values": ["A", "B"], "restricted": true|false}')
+        try:
+            set_picklist(fld, body["values"], body.get("restricted"), obj.name)
+        except SchemaError as exc:
+            raise _schema_error(exc) from None
+        emulator.schema_changed(obj)
+        return json_response({"field": fld.describe()})
+    if method == "DELETE" and len(parts) == 3 and parts[0] == "records":
+        obj = _sobject(emulator, parts[1])
+        found = store.lookup(parts[2])
+        if found is None or found[0].name != obj.name:
+            raise not_found(f"no {obj.name} record with id {parts[2]}")
+        record = found[1]
+        hard = request.query_params.get("hard", "").lower() == "true"
+        if hard:
+            store.erase(obj, record)
+        else:
+            store.delete(obj, record, counted=False)
+            store.persist(obj.name, [record])
+        return json_response({"id": record["Id"], "deleted": True, "hard": hard})
     if method == "POST" and route == "query":
         body = await _body(request)
         include_deleted = bool(body.get("all", False))

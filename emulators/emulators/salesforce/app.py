@@ -25,8 +25,8 @@ from emulators.salesforce import soql
 from emulators.salesforce.bulk import BulkEngine
 from emulators.salesforce.errors import RequestError, SalesforceError, not_found
 from emulators.salesforce.ids import normalize
-from emulators.salesforce.schema import SObject, load_schema
-from emulators.salesforce.store import ORG_ID, USER_ID, Store, now_iso
+from emulators.salesforce.schema import SchemaError, SObject, apply_overrides, load_schema
+from emulators.salesforce.store import USER_ID, Store, now_iso
 
 JSON_TYPE = "application/json;charset=UTF-8"
 PAGE_SIZE = 2000
@@ -48,6 +48,11 @@ class Settings:
     refresh_token: str = "emulator-refresh-token"
     schema_files: list[Path] = field(default_factory=list)
     bulk_rate: float | None = None
+    org_id: str | None = None
+    drop_fields: list[str] = field(default_factory=list)
+    picklists: list[str] = field(default_factory=list)
+    restricted_picklists: list[str] = field(default_factory=list)
+    read_only_fields: list[str] = field(default_factory=list)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -77,7 +82,15 @@ class Emulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.objects = load_schema(settings.schema_files)
+        apply_overrides(self.objects, settings.drop_fields, settings.picklists,
+                        settings.restricted_picklists, settings.read_only_fields)
         self.store = Store(settings.data_dir, self.objects)
+        try:
+            self.org_id = self.store.org_id(settings.org_id)
+        except ValueError as exc:
+            raise SchemaError(f"--org-id: {exc}") from None
+        for obj in self.objects.values():
+            self.schema_changed(obj, at_start=True)
         self.bulk = BulkEngine(self, settings.data_dir / "bulk")
         self.bulk.rate = settings.bulk_rate
         self.tokens: dict[str, dict[str, Any]] = {}
@@ -136,9 +149,27 @@ class Emulator:
 
     # -- tokens --------------------------------------------------------------------------------
     def issue_token(self, refresh: str | None) -> str:
-        token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(48)}"
+        token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
         self.tokens[token] = {"expires": time.time() + self.settings.token_ttl, "refresh": refresh}
         return token
+
+    def schema_changed(self, obj: SObject, at_start: bool = False) -> None:
+        """Move the describe's Last-Modified forward when its content changed.
+
+        The stamp is kept per data dir with a digest of the describe, so a restart with the
+        same metadata keeps it (cached describes stay valid) and any change moves it past
+        every earlier stamp (whole seconds, as HTTP dates have).
+        """
+        key = f"schema:{obj.name}"
+        stored = json.loads(self.store.meta_get(key) or "{}")
+        signature = obj.signature()
+        if at_start and stored.get("signature") == signature:
+            obj.modified = int(stored["modified"])
+            return
+        previous = max(int(stored.get("modified", 0)), obj.modified)
+        obj.modified = max(int(time.time()), previous + 1)
+        self.store.meta_set(key, json.dumps({"signature": signature,
+                                             "modified": obj.modified}))
 
     def token_valid(self, header: str | None) -> bool:
         if not header:
@@ -313,6 +344,12 @@ async def _public(
                                  "duration_ms": 0.0, "time": now_iso()})
             return None
         status = int(fault.get("status", 503))
+        if path.startswith("/services/oauth2/"):
+            # The login endpoints answer in OAuth's shape, also when they fail.
+            error = "temporarily_unavailable" if status == 503 else "server_error"
+            return json_response({"error": error, "error_description": (
+                f"The login server answered {status} (fault injected by the emulator); "
+                "retry later")}, status)
         code = {500: "UNKNOWN_EXCEPTION", 503: "SERVER_UNAVAILABLE"}.get(status, "UNKNOWN_ERROR")
         return json_response(
             [{"message": f"The server answered {status} (fault injected by the emulator); "
@@ -323,6 +360,12 @@ async def _public(
     if path.startswith("/services/oauth2/"):
         emulator.by_endpoint[f"{method} {path.rstrip('/')}"] += 1
         return await handlers.oauth(emulator, request, path)
+    if path.startswith("/id/"):
+        emulator.by_endpoint[f"{method} /id/{{org}}/{{user}}"] += 1
+        parts = path.strip("/").split("/")
+        if method != "GET" or len(parts) != 3:
+            return error_response(not_found())
+        return handlers.identity(emulator, request, "id", parts[1], parts[2])
     if path.rstrip("/") == "/services/data":
         emulator.by_endpoint[f"{method} /services/data/"] += 1
         return handlers.versions(emulator)

@@ -32,6 +32,23 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bulk-rate", type=float, default=None,
                         help="slow Bulk processing down to N records/s (default: as fast as "
                         "possible)")
+    parser.add_argument("--org-id", default=None,
+                        help="the org id (00D..., 15 or 18 characters) instead of the one made "
+                        "for this data dir on its first start")
+    parser.add_argument("--drop-field", action="append", default=[], metavar="OBJECT.FIELD",
+                        help="start without this custom field, e.g. "
+                        "Lead.Intercom_Qualification__c (a misconfigured org); repeatable")
+    parser.add_argument("--picklist", action="append", default=[],
+                        metavar="OBJECT.FIELD=V1,V2",
+                        help="set a picklist's values (restriction unchanged); repeatable")
+    parser.add_argument("--restricted-picklist", action="append", default=[],
+                        metavar="OBJECT.FIELD=V1,V2",
+                        help="set a picklist's values and make it restricted, e.g. "
+                        "Lead.LeadSource=Web,Other; repeatable")
+    parser.add_argument("--read-only-field", action="append", default=[],
+                        metavar="OBJECT.FIELD",
+                        help="make a field read-only for the integration user (createable and "
+                        "updateable false, like field-level security); repeatable")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     return parser
 
@@ -94,7 +111,9 @@ def main(argv: list[str]) -> int:
         daily_api_limit=args.daily_api_limit, token_ttl=args.token_ttl,
         client_id=args.client_id, client_secret=args.client_secret, username=args.username,
         password=args.password, refresh_token=args.refresh_token, schema_files=args.schema,
-        bulk_rate=args.bulk_rate,
+        bulk_rate=args.bulk_rate, org_id=args.org_id, drop_fields=args.drop_field,
+        picklists=args.picklist, restricted_picklists=args.restricted_picklist,
+        read_only_fields=args.read_only_field,
     )
     try:
         emulator = make_emulator(settings)

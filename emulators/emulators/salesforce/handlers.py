@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import hashlib
 import json
 import secrets
 import time
@@ -15,7 +18,7 @@ from emulators.salesforce import soql
 from emulators.salesforce.errors import RequestError, SalesforceError, not_found
 from emulators.salesforce.ids import normalize
 from emulators.salesforce.schema import SObject
-from emulators.salesforce.store import ORG_ID, USER_ID, now_iso
+from emulators.salesforce.store import USER_ID, now_iso
 
 from emulators.salesforce.app import (  # isort: skip
     COLLECTION_LIMIT, JSON_TYPE, PAGE_SIZE, json_response, release_label,
@@ -89,6 +92,8 @@ def oauth_error(error: str, description: str, status: int = 400) -> Response:
 
 async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
     endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+    if endpoint == "userinfo" and request.method in {"GET", "POST"}:
+        return identity(emulator, request, "userinfo")
     if request.method != "POST" or endpoint not in {"token", "revoke"}:
         return oauth_error("not_found", "unknown OAuth endpoint", 404)
     raw = (await request.body()).decode("utf-8", errors="replace")
@@ -125,11 +130,53 @@ async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
         "signature": secrets.token_urlsafe(32),
         "scope": "api refresh_token",
         "instance_url": base,
-        "id": f"{base}/id/{ORG_ID}/{USER_ID}",
+        "id": f"{base}/id/{emulator.org_id}/{USER_ID}",
         "token_type": "Bearer",
         "issued_at": str(int(time.time() * 1000)),
     }
     return json_response(body, headers={"Cache-Control": "no-cache,must-revalidate,no-store"})
+
+
+def identity(emulator: Emulator, request: Request, kind: str, org: str | None = None,
+             user: str | None = None) -> Response:
+    """The identity URL (``/id/{org}/{user}``) or OpenID ``/services/oauth2/userinfo``.
+
+    Both need a valid access token (403 ``Bad_OAuth_Token`` otherwise, as Salesforce answers)
+    and are not billed: Salesforce limits them per token and hour, not by the daily budget.
+    """
+    if not emulator.token_valid(request.headers.get("authorization")):
+        return Response("Bad_OAuth_Token", status_code=403, media_type="text/plain")
+    if kind == "id" and (normalize(org or "") != emulator.org_id or
+                         normalize(user or "") != USER_ID):
+        return Response("Bad_Id", status_code=404, media_type="text/plain")
+    base = str(request.base_url).rstrip("/")
+    user_rec = emulator.store.records["User"][USER_ID]
+    version = emulator.settings.api_version
+    urls = {name: f"{base}/services/data/v{version}/{name}/"
+            for name in ("sobjects", "query", "recent")}
+    urls["rest"] = f"{base}/services/data/v{version}/"
+    common = {
+        "user_id": USER_ID, "organization_id": emulator.org_id,
+        "email": user_rec.get("Email"), "email_verified": True, "active": True,
+        "user_type": "STANDARD", "language": "en_US", "locale": "en_US", "utcOffset": 3600000,
+        "urls": urls, "is_app_installed": True,
+    }
+    if kind == "userinfo":
+        body = {"sub": f"{base}/id/{emulator.org_id}/{USER_ID}",
+                "preferred_username": emulator.settings.username,
+                "nickname": user_rec.get("Alias"), "name": user_rec.get("Name"),
+                "given_name": user_rec.get("FirstName"),
+                "family_name": user_rec.get("LastName"),
+                "zoneinfo": user_rec.get("TimeZoneSidKey"),
+                "updated_at": user_rec.get("LastModifiedDate"), **common}
+    else:
+        body = {"id": f"{base}/id/{emulator.org_id}/{USER_ID}", "asserted_user": True,
+                "username": emulator.settings.username, "nick_name": user_rec.get("Alias"),
+                "display_name": user_rec.get("Name"), "first_name": user_rec.get("FirstName"),
+                "last_name": user_rec.get("LastName"),
+                "timezone": user_rec.get("TimeZoneSidKey"),
+                "last_modified_date": user_rec.get("LastModifiedDate"), **common}
+    return json_response(body)
 
 
 def versions(emulator: Emulator) -> Response:
@@ -163,11 +210,38 @@ async def limits(emulator: Emulator, request: Request, version: str) -> Response
     })
 
 
+def conditional(request: Request, body: Any, modified: int) -> Response:
+    """A metadata answer with ETag and Last-Modified; 304 when the client's copy is current.
+
+    The ETag is a digest of the body, so a changed describe always has a new one; the
+    Last-Modified moves forward whenever the metadata changes (see Emulator.schema_changed).
+    If-None-Match wins over If-Modified-Since, as HTTP says.
+    """
+    text = json.dumps(body, separators=(",", ":"))
+    etag = '"' + hashlib.sha1(text.encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Last-Modified": email.utils.formatdate(modified, usegmt=True)}
+    if_none = request.headers.get("if-none-match")
+    if if_none is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none.split(",")}
+        if etag in tags or "*" in tags:
+            return Response(status_code=304, headers=headers)
+    elif request.headers.get("if-modified-since"):
+        try:
+            since = email.utils.parsedate_to_datetime(request.headers["if-modified-since"])
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=dt.timezone.utc)
+        if since is not None and since.timestamp() >= modified:
+            return Response(status_code=304, headers=headers)
+    return Response(text, media_type=JSON_TYPE, headers=headers)
+
+
 async def describe_global(emulator: Emulator, request: Request, version: str) -> Response:
-    return json_response({
+    return conditional(request, {
         "encoding": "UTF-8", "maxBatchSize": 200,
         "sobjects": [o.basic(version) for o in emulator.objects.values()],
-    })
+    }, max(o.modified for o in emulator.objects.values()))
 
 
 async def sobject_basic(emulator: Emulator, request: Request, version: str, sobject: str
@@ -186,7 +260,8 @@ async def sobject_basic(emulator: Emulator, request: Request, version: str, sobj
 
 async def describe(emulator: Emulator, request: Request, version: str, sobject: str
                    ) -> Response:
-    return json_response(get_obj(emulator, sobject).describe(version))
+    obj = get_obj(emulator, sobject)
+    return conditional(request, obj.describe(version), obj.modified)
 
 
 # -- single records --------------------------------------------------------------------------

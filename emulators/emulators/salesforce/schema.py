@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,8 @@ class SObject:
     deletable: bool = True
     by_lower: dict[str, Field] = field(default_factory=dict)
     relationships: dict[str, Field] = field(default_factory=dict)
+    # When the describe last changed (epoch seconds): the Last-Modified of describe answers.
+    modified: int = 0
 
     def index(self) -> None:
         """Rebuild the case-insensitive lookups after fields change."""
@@ -125,6 +129,11 @@ class SObject:
     def field(self, name: str) -> Field | None:
         """Find a field by case-insensitive name."""
         return self.by_lower.get(name.lower())
+
+    def signature(self) -> str:
+        """A digest of the metadata describe shows; it changes whenever describe changes."""
+        text = json.dumps(self.describe("0"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(text.encode()).hexdigest()
 
     def external_id_fields(self) -> list[Field]:
         return [f for f in self.fields.values() if f.external_id]
@@ -379,6 +388,13 @@ _TYPE_MAP = {
 }
 
 
+def custom_field(obj: str, name: str, spec: dict[str, Any]) -> Field:
+    """Build a custom field from its schema.yml spec (``{type: Text, length: 80, ...}``)."""
+    if not isinstance(spec, dict):
+        raise SchemaError(f"{obj}.{name}: a field spec is a mapping such as {{type: Text}}.")
+    return _custom_field(obj, name, spec)
+
+
 def _custom_field(obj: str, name: str, spec: dict[str, Any]) -> Field:
     if not name.endswith("__c"):
         raise SchemaError(f"{obj}.{name}: custom field names must end in __c.")
@@ -447,8 +463,109 @@ def load_schema(extra: list[Path] | None = None) -> dict[str, SObject]:
                     {f.name: f for f in base}, custom=True,
                 )
             obj = objects[obj_name]
+            obj.index()
             for fname, spec in (fields or {}).items():
-                obj.fields[fname] = _custom_field(obj_name, fname, spec or {})
+                _apply_file_spec(obj, str(fname), spec, path)
+                obj.index()
     for obj in objects.values():
         obj.index()
     return objects
+
+
+def _apply_file_spec(obj: SObject, name: str, spec: Any, path: Path) -> None:
+    """One entry of a schema file: add/replace a custom field, remove it (null), or set the
+    values of a standard picklist (``LeadSource: {values: [Web], restricted: true}``)."""
+    existing = obj.field(name)
+    if spec is None:
+        if existing is None:
+            raise SchemaError(f"{path}: {obj.name}.{name} does not exist, so it cannot be removed.")
+        remove_field(obj, existing.name)
+        return
+    if existing is not None and not existing.custom:
+        if not isinstance(spec, dict) or not set(spec) <= {"values", "restricted"}:
+            raise SchemaError(
+                f"{path}: {obj.name}.{name} is a standard field; a schema file can only set a "
+                "standard picklist's values and restricted flag."
+            )
+        set_picklist(existing, spec.get("values"), spec.get("restricted"), obj.name)
+        return
+    obj.fields[name] = custom_field(obj.name, name, spec)
+
+
+def split_field_ref(text: str) -> tuple[str, str]:
+    """``Lead.Intercom_Qualification__c`` -> ("Lead", "Intercom_Qualification__c")."""
+    obj, dot, name = text.strip().partition(".")
+    if not dot or not obj or not name or "." in name:
+        raise SchemaError(
+            f"{text!r} does not name a field; write Object.Field, e.g. "
+            "Lead.Intercom_Qualification__c"
+        )
+    return obj, name
+
+
+def find_field(objects: dict[str, SObject], obj_name: str, name: str) -> tuple[SObject, Field]:
+    """The sObject and field named (case-insensitively), or SchemaError."""
+    obj = objects.get(obj_name) or next(
+        (o for o in objects.values() if o.name.lower() == obj_name.lower()), None
+    )
+    if obj is None:
+        raise SchemaError(f"unknown sObject {obj_name!r}; known: {', '.join(sorted(objects))}")
+    fld = obj.field(name)
+    if fld is None:
+        raise SchemaError(f"{obj.name} has no field {name!r}")
+    return obj, fld
+
+
+def remove_field(obj: SObject, name: str) -> Field:
+    """Delete a custom field from an sObject's metadata (standard fields cannot be deleted)."""
+    fld = obj.field(name)
+    if fld is None:
+        raise SchemaError(f"{obj.name} has no field {name!r}")
+    if not fld.custom:
+        raise SchemaError(
+            f"{obj.name}.{fld.name} is a standard field and Salesforce cannot delete standard "
+            "fields; make it read-only instead (--read-only-field or PATCH "
+            f"/_emulator/fields/{obj.name}/{fld.name})"
+        )
+    del obj.fields[fld.name]
+    obj.index()
+    return fld
+
+
+def set_picklist(fld: Field, values: Any, restricted: Any, obj_name: str = "") -> None:
+    """Replace a picklist's values and, when given, its restricted flag."""
+    if fld.type not in {"picklist", "combobox"}:
+        raise SchemaError(f"{obj_name}.{fld.name} is a {fld.type} field, not a picklist")
+    if values is not None:
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise SchemaError(f"{obj_name}.{fld.name}: values must be a list of strings")
+        fld.picklist = tuple(values)
+        fld.picklist_lower = {v.lower(): v for v in fld.picklist}
+    if restricted is not None:
+        fld.restricted = bool(restricted)
+
+
+def apply_overrides(
+    objects: dict[str, SObject], drop_fields: list[str] | None = None,
+    picklists: list[str] | None = None, restricted_picklists: list[str] | None = None,
+    read_only_fields: list[str] | None = None,
+) -> None:
+    """The start-up flags that misconfigure the org on purpose (after the schema files)."""
+    for ref in drop_fields or []:
+        obj, fld = find_field(objects, *split_field_ref(ref))
+        remove_field(obj, fld.name)
+    for ref, restricted in [(r, None) for r in picklists or []] + \
+            [(r, True) for r in restricted_picklists or []]:
+        target, eq, values = ref.partition("=")
+        if not eq:
+            raise SchemaError(
+                f"{ref!r}: give the values after '=', e.g. Lead.LeadSource=Web,Phone Inquiry"
+            )
+        obj, fld = find_field(objects, *split_field_ref(target))
+        set_picklist(fld, [v.strip() for v in values.split(",") if v.strip()], restricted,
+                     obj.name)
+    for ref in read_only_fields or []:
+        obj, fld = find_field(objects, *split_field_ref(ref))
+        if fld.name == "Id":
+            raise SchemaError("Id is read-only already")
+        fld.createable = fld.updateable = False

@@ -12,16 +12,16 @@ import datetime as dt
 import json
 import math
 import re
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from emulators.salesforce.errors import RequestError, SalesforceError
-from emulators.salesforce.ids import POD, IdFactory, normalize, to18
+from emulators.salesforce.ids import BASE62, POD, IdFactory, normalize, to18
 from emulators.salesforce.schema import Field, SObject
 
-ORG_ID = to18("00D" + POD + "000000001")
 USER_ID = to18("005" + POD + "000000001")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # While a Composite request with allOrNone runs, every write is journalled here as
@@ -29,6 +29,22 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 JOURNAL: contextvars.ContextVar[list[tuple[str, str, dict[str, Any] | None]] | None] = \
     contextvars.ContextVar("sf_journal", default=None)
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
+
+
+def new_org_id() -> str:
+    """A fresh, random 18-character org id (key prefix 00D), as unique as a real org's."""
+    return to18("00D" + POD + "".join(secrets.choice(BASE62) for _ in range(9)))
+
+
+def check_org_id(text: str) -> str:
+    """The canonical 18-character form of an org id given by a person, or ValueError."""
+    rid = normalize(text.strip())
+    if rid is None or not rid.startswith("00D"):
+        raise ValueError(
+            f"{text!r} is not a Salesforce org id: use 15 or 18 letters and digits starting "
+            "with 00D (an 18-character id must end in its case-safe suffix)"
+        )
+    return rid
 
 
 def now_iso(moment: dt.datetime | None = None) -> str:
@@ -138,6 +154,17 @@ class Store:
     def meta_set(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def org_id(self, override: str | None = None) -> str:
+        """This data dir's org id: made once and kept in the meta table; override wins."""
+        if override:
+            return check_org_id(override)
+        stored = self.meta_get("org_id")
+        if stored:
+            return stored
+        created = new_org_id()
+        self.meta_set("org_id", created)
+        return created
+
     # -- lookups -----------------------------------------------------------------------------
     def obj(self, name: str) -> SObject | None:
         """Find an sObject type by case-insensitive name."""
@@ -191,6 +218,37 @@ class Store:
                     ids.remove(record["Id"])
                     if not ids:
                         del index[key]
+
+    def field_changed(self, obj: SObject, name: str, purge: bool) -> None:
+        """Keep the indexes in step after a field was added, replaced or removed at run time.
+
+        ``purge`` removes the field's stored values from every record of the object (memory and
+        SQLite), as deleting a field in Salesforce deletes its data and a new field starts
+        empty.
+        """
+        records = self.records[obj.name]
+        if purge:
+            touched = [r for r in records.values() if name in r]
+            for record in touched:
+                del record[name]
+            self.persist(obj.name, touched)
+        fld = obj.fields.get(name)
+        if fld is not None and (fld.external_id or fld.unique):
+            index: dict[str, list[str]] = {}
+            for record in records.values():
+                value = record.get(name)
+                if not record.get("IsDeleted") and value is not None and value != "":
+                    index.setdefault(self.match_key(fld, value), []).append(record["Id"])
+            self.ext[obj.name][name] = index
+        else:
+            self.ext[obj.name].pop(name, None)
+
+    def erase(self, obj: SObject, record: dict[str, Any]) -> None:
+        """Remove a record for good (memory and SQLite), as emptying the recycle bin does."""
+        if not record.get("IsDeleted"):
+            self._unindex(obj.name, record)
+        self.records[obj.name].pop(record["Id"], None)
+        self.db.execute("DELETE FROM records WHERE id = ?", (record["Id"],))
 
     # -- validation --------------------------------------------------------------------------
     def coerce(self, field: Field, value: Any, source: str) -> Any:
@@ -545,15 +603,19 @@ class Store:
             record["IsClosed"] = stage in {"Closed Won", "Closed Lost"}
             record["IsWon"] = stage == "Closed Won"
 
-    def delete(self, obj: SObject, record: dict[str, Any]) -> None:
-        """Soft-delete (the record stays visible to queryAll)."""
+    def delete(self, obj: SObject, record: dict[str, Any], counted: bool = True) -> None:
+        """Soft-delete (the record stays visible to queryAll).
+
+        ``counted=False`` for deletions by hand (admin calls), which are not client writes.
+        """
         if record.get("IsDeleted"):
             raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", status=404)
         journal = JOURNAL.get()
         if journal is not None:
             journal.append((obj.name, record["Id"], dict(record)))
         self._unindex(obj.name, record)
-        self.writes[f"{obj.name} deleted"] += 1
+        if counted:
+            self.writes[f"{obj.name} deleted"] += 1
         stamp = now_iso()
         record["IsDeleted"] = True
         record["LastModifiedDate"] = record["SystemModstamp"] = stamp
