@@ -30,9 +30,21 @@ def injected(emulator: AdminClient, *faults: dict[str, Any]) -> Iterator[None]:
         emulator.admin("DELETE", "faults")
 
 
-def rate_limit_burst(emulator: AdminClient, count: int) -> None:
-    """The next ``count`` authenticated requests answer 429 `rate_limit_exceeded`."""
-    emulator.admin("POST", "faults", {"kind": "rate_limit", "count": count})
+def rate_limit_burst(
+    emulator: AdminClient, count: int, *, reset_in: int | None = None,
+    retry_after: int | None = None,
+) -> None:
+    """The next ``count`` authenticated requests answer 429 `rate_limit_exceeded`.
+
+    ``X-RateLimit-Reset`` names the end of the current window, or ``reset_in`` seconds from
+    now (0: already due); ``retry_after`` adds a ``Retry-After`` header.
+    """
+    fault: dict[str, Any] = {"kind": "rate_limit", "count": count}
+    if reset_in is not None:
+        fault["reset_in"] = reset_in
+    if retry_after is not None:
+        fault["retry_after"] = retry_after
+    emulator.admin("POST", "faults", fault)
 
 
 def server_errors(emulator: AdminClient, count: int, status: int = 503, path: str = "") -> None:

@@ -91,6 +91,25 @@ class RateLimiter:
                    "X-RateLimit-Reset": str(start + WINDOW)}
         return allowed, headers, per_window
 
+    def refusal(self, fault: dict[str, Any] | None = None) -> tuple[dict[str, str], int]:
+        """Headers of an injected 429, which spends nothing: no calls left until the reset.
+
+        The reset is the current window's end, as Intercom answers, unless the fault names
+        one (``reset_in`` seconds from now, 0 or less: already due); ``retry_after`` adds a
+        ``Retry-After`` header.
+        """
+        now = time.time()
+        per_window = max(1, math.ceil(self.per_minute / 6))
+        reset = int(now // WINDOW * WINDOW) + WINDOW
+        fault = fault or {}
+        if fault.get("reset_in") is not None:
+            reset = int(now) + int(fault["reset_in"])
+        headers = {"X-RateLimit-Limit": str(self.per_minute), "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": str(reset)}
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(int(fault["retry_after"]))
+        return headers, per_window
+
 
 class Faults:
     def __init__(self) -> None:
@@ -105,6 +124,10 @@ class Faults:
             raise ValueError("a status fault needs an integer 'status'")
         if kind == "latency" and not isinstance(fault.get("ms"), (int, float)):
             raise ValueError("a latency fault needs 'ms'")
+        for name in ("reset_in", "retry_after"):
+            value = fault.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"'{name}' must be an integer number of seconds")
         item = dict(fault)
         if kind in {"status", "drop", "rate_limit"}:
             item.setdefault("count", 1)
@@ -229,6 +252,8 @@ class IntercomApp:
     ) -> tuple[int, Any]:
         if fired and fired["kind"] == "status":
             code = int(fired["status"])
+            if code == 429:
+                return self._refused(fired, headers)
             return code, error_body(STATUS_CODES.get(code, "server_error"),
                                     fired.get("message") or f"Emulated failure ({code})")
         version = request.headers.get("intercom-version")
@@ -242,10 +267,10 @@ class IntercomApp:
             return 401, error_body("unauthorized", "Access Token Invalid")
         if token not in self.tokens["active"]:
             return 401, error_body("unauthorized", "Access Token Invalid")
+        if fired and fired["kind"] == "rate_limit":
+            return self._refused(fired, headers)
         allowed, rate_headers, per_window = self.limiter.take()
         headers.update(rate_headers)
-        if fired and fired["kind"] == "rate_limit":
-            allowed = False
         if not allowed:
             return 429, error_body("rate_limit_exceeded",
                                    f"Exceeded rate limit of {per_window} in 10_seconds")
@@ -270,6 +295,13 @@ class IntercomApp:
             return exc.status, exc.body()
         headers.update(reply.headers)
         return reply.status, reply.body
+
+    def _refused(self, fault: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        """An injected 429, with the rate-limit headers Intercom sends on one."""
+        rate_headers, per_window = self.limiter.refusal(fault)
+        headers.update(rate_headers)
+        return 429, error_body("rate_limit_exceeded",
+                               f"Exceeded rate limit of {per_window} in 10_seconds")
 
     @staticmethod
     def _response(status: int, body: Any, headers: dict[str, str]) -> Response:

@@ -64,6 +64,42 @@ def test_rate_limit_fault_answers_429(fresh: Client) -> None:
     assert codes == [429, 429, 429, 200]
 
 
+def test_injected_429s_carry_intercoms_rate_limit_headers(fresh: Client) -> None:
+    wait_for_window_start()
+    before = fresh.get("/me")
+    remaining = int(before.headers["X-RateLimit-Remaining"])
+    fresh.admin("POST", "faults", {"kind": "rate_limit", "count": 1})
+    fresh.admin("POST", "faults", {"kind": "status", "status": 429, "count": 1})
+    for limited in (fresh.get("/me"), fresh.get("/me")):
+        assert limited.status_code == 429
+        assert limited.json()["errors"][0]["code"] == "rate_limit_exceeded"
+        assert limited.headers["X-RateLimit-Limit"] == before.headers["X-RateLimit-Limit"]
+        assert limited.headers["X-RateLimit-Remaining"] == "0"
+        reset = int(limited.headers["X-RateLimit-Reset"])
+        assert reset % 10 == 0 and 0 < reset - time.time() <= 10  # the window's end
+        assert "Retry-After" not in limited.headers
+    after = fresh.get("/me")
+    assert after.status_code == 200
+    # Refused calls spend nothing of the window's budget.
+    assert int(after.headers["X-RateLimit-Remaining"]) == remaining - 1
+
+
+def test_429_faults_can_name_the_reset_and_a_retry_after(fresh: Client) -> None:
+    fresh.admin("POST", "faults", {"kind": "rate_limit", "count": 2, "reset_in": 0})
+    fresh.admin("POST", "faults", {"kind": "status", "status": 429, "count": 1,
+                                   "reset_in": -5, "retry_after": 2})
+    due = fresh.get("/me")
+    assert due.status_code == 429
+    assert int(due.headers["X-RateLimit-Reset"]) <= time.time()  # already due
+    assert fresh.get("/me").status_code == 429
+    late = fresh.get("/me")
+    assert late.status_code == 429 and late.headers["Retry-After"] == "2"
+    assert int(late.headers["X-RateLimit-Reset"]) <= time.time() - 4
+    assert fresh.get("/me").status_code == 200
+    with pytest.raises(RuntimeError, match="answered 400"):
+        fresh.admin("POST", "faults", {"kind": "rate_limit", "reset_in": "soon"})
+
+
 def test_dropped_connections(fresh: Client) -> None:
     fresh.admin("POST", "faults", {"kind": "drop", "count": 1})
     with pytest.raises(httpx.TransportError):
