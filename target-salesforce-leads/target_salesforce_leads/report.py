@@ -1,14 +1,18 @@
-"""Reject file and run summary (docs/contracts.md section 7)."""
+"""Reject file, waiting file and run summary (docs/contracts.md section 7)."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import os
 import threading
 import typing as t
 from pathlib import Path
 
-OUTCOMES = ("created", "updated", "unchanged", "rejected", "deferred")
+if t.TYPE_CHECKING:
+    from target_salesforce_leads.waiting import WaitingList
+
+OUTCOMES = ("created", "updated", "unchanged", "waiting", "rejected")
 
 
 def _default(value: t.Any) -> t.Any:
@@ -18,26 +22,38 @@ def _default(value: t.Any) -> t.Any:
 
 
 class RunReport:
-    """Counts every record's outcome and writes rejected records to the reject file."""
+    """Counts every record's outcome, with reasons, and writes the rejected records' file."""
 
-    def __init__(self, reject_file: str | None, summary_file: str | None) -> None:
+    def __init__(self, reject_file: str | None, summary_file: str | None,
+                 waiting_file: str | None = None, run_id: str = "") -> None:
         self._lock = threading.Lock()
+        self.run_id = run_id
         self.reject_path = Path(reject_file) if reject_file else None
         self.summary_path = Path(summary_file) if summary_file else None
+        self.waiting_path = Path(waiting_file) if waiting_file else None
         self._reject_fh: t.IO[str] | None = None
         self.objects: dict[str, dict[str, int]] = {}
         self.streams: dict[str, dict[str, int]] = {}
+        # code -> [count, one example message]
+        self.rejected_reasons: dict[str, list[t.Any]] = {}
+        self.waiting_reasons: dict[str, list[t.Any]] = {}
+        self.config_problems: list[str] = []
 
     def _bucket(self, table: dict[str, dict[str, int]], name: str) -> dict[str, int]:
         if name not in table:
             table[name] = {k: 0 for k in OUTCOMES}
             if table is self.streams:
-                table[name].update(received=0, merged=0)
+                table[name].update(received=0, retried=0, merged=0)
         return table[name]
 
     def received(self, stream: str, count: int = 1) -> None:
         with self._lock:
             self._bucket(self.streams, stream)["received"] += count
+
+    def retried(self, stream: str, count: int = 1) -> None:
+        """A waiting record of an earlier run, sent again by the target itself."""
+        with self._lock:
+            self._bucket(self.streams, stream)["retried"] += count
 
     def merged(self, stream: str, count: int = 1) -> None:
         """A record superseded by a later one with the same external id in the same batch."""
@@ -51,6 +67,17 @@ class RunReport:
             self._bucket(self.objects, sobject)[outcome] += count
             self._bucket(self.streams, stream)[outcome] += count
 
+    @staticmethod
+    def _note(table: dict[str, list[t.Any]], code: str, message: str, count: int = 1) -> None:
+        slot = table.setdefault(code, [0, message])
+        slot[0] += count
+
+    def wait(self, stream: str, sobject: str, code: str, message: str, count: int = 1) -> None:
+        """Count records that wait (kept and retried later), by reason."""
+        self.count(stream, sobject, "waiting", count)
+        with self._lock:
+            self._note(self.waiting_reasons, code, message, count)
+
     def reject(
         self,
         stream: str,
@@ -62,11 +89,14 @@ class RunReport:
     ) -> None:
         """Count a rejection and append it to the reject file."""
         self.count(stream, sobject, "rejected")
+        with self._lock:
+            self._note(self.rejected_reasons, code, message)
         if self.reject_path is None:
             return
         line = json.dumps(
             {
                 "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                "run_id": self.run_id,
                 "stream": stream,
                 "sobject": sobject,
                 "external_id": external_id,
@@ -83,12 +113,34 @@ class RunReport:
             self._reject_fh.write(line + "\n")
             self._reject_fh.flush()
 
+    def totals(self) -> dict[str, int]:
+        """Outcome counts over every stream, with ``received`` and ``retried``."""
+        out = {k: 0 for k in (*OUTCOMES, "received", "retried", "merged")}
+        for counts in self.streams.values():
+            for k in out:
+                out[k] += counts.get(k, 0)
+        return out
+
     def summary(self, api_calls: int, dry_run: bool, **extra: t.Any) -> dict[str, t.Any]:
+        def reasons(table: dict[str, list[t.Any]]) -> list[dict[str, t.Any]]:
+            rows = sorted(table.items(), key=lambda kv: -kv[1][0])
+            return [{"code": code, "count": n, "example": msg} for code, (n, msg) in rows]
+
         return {
+            "run_id": self.run_id,
             "objects": {k: dict(v) for k, v in self.objects.items()},
             "streams": {k: dict(v) for k, v in self.streams.items()},
+            "totals": self.totals(),
+            "rejected_by_reason": reasons(self.rejected_reasons),
+            "waiting_by_reason": reasons(self.waiting_reasons),
+            "configuration_problems": list(self.config_problems),
             "api_calls": api_calls,
             "dry_run": dry_run,
+            "files": {
+                "rejects": str(self.reject_path) if self.reject_path else None,
+                "waiting": str(self.waiting_path) if self.waiting_path else None,
+                "summary": str(self.summary_path) if self.summary_path else None,
+            },
             **extra,
         }
 
@@ -96,6 +148,21 @@ class RunReport:
         if self.summary_path is not None:
             self.summary_path.parent.mkdir(parents=True, exist_ok=True)
             self.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+    def write_waiting(self, waiting: WaitingList) -> None:
+        """Replace the waiting file with the current list: one line a record, no duplicates."""
+        if self.waiting_path is None:
+            return
+        self.waiting_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.waiting_path.with_suffix(self.waiting_path.suffix + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for e in sorted(waiting.entries.values(), key=lambda e: (e.stream, e.key)):
+                fh.write(json.dumps({
+                    "run_id": e.last_run, "stream": e.stream, "sobject": e.sobject,
+                    "external_id": e.external_id, "error_code": e.code, "message": e.message,
+                    "first_seen": e.first_seen, "attempts": e.attempts, "record": e.record,
+                }, default=_default) + "\n")
+        os.replace(tmp, self.waiting_path)
 
     def close(self) -> None:
         with self._lock:

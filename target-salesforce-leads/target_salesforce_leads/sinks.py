@@ -19,7 +19,7 @@ from target_salesforce_leads.auth import AuthError
 from target_salesforce_leads.budget import BudgetExhausted
 from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
 from target_salesforce_leads.client import COMPOSITE_HEAVY, RetriesExhausted, SalesforceError
-from target_salesforce_leads.composite import Write, write_collections, write_many
+from target_salesforce_leads.composite import Write, write_many
 from target_salesforce_leads.hashes import content_hash
 from target_salesforce_leads.lookups import (
     find_records,
@@ -34,6 +34,7 @@ from target_salesforce_leads.validation import (
     missing_on_create,
     validate,
 )
+from target_salesforce_leads.values import bulk_unsafe, clean_record
 
 if t.TYPE_CHECKING:
     from target_salesforce_leads.target import TargetSalesforceLeads
@@ -196,7 +197,8 @@ class SalesforceSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Keep the record's canonical JSON, the last one per external id winning."""
-        rec = {k: _conform(v) for k, v in record.items()}
+        # Control characters Salesforce would store as they are (NUL, BEL, ANSI escapes) go.
+        rec, _cleaned = clean_record({k: _conform(v) for k, v in record.items()})
         line = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           default=str).encode()
         ext = rec.get(self.key_field) if self.key_field else None
@@ -223,6 +225,23 @@ class SalesforceSink(BatchSink):
             del self._pending[key]  # last record wins, at its own position
             self.target.report.merged(self.stream_name)
         self._pending[key] = self._spool.append(line)
+
+    def adopt_waiting(self, entries: t.Iterable[t.Any]) -> int:
+        """Queue records that waited in an earlier run; a record the tap sent in this run wins.
+
+        Returns how many were queued.
+        """
+        queued = 0
+        for entry in entries:
+            if entry.key in self._pending:
+                continue
+            line = json.dumps(entry.record, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, default=str).encode()
+            self._pending[entry.key] = self._spool.append(line)
+            self.tally_record_read()
+            self.target.report.retried(self.stream_name)
+            queued += 1
+        return queued
 
     def clean_up(self) -> None:
         self._spool.close()
@@ -251,28 +270,31 @@ class SalesforceSink(BatchSink):
             return
         target = self.target
         if target.halted:
-            target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
+            target.held_back(self, len(pending))
             return
         items: list[_Item] = []
         try:
             target.drain_dependencies(self)
             if target.halted:
-                target.report.count(self.stream_name, self.sobject, "deferred", len(pending))
+                target.held_back(self, len(pending))
                 return
             self._write(pending, items)
         except Exception as exc:  # noqa: BLE001 - whatever failed, account for every record
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
-            target.report.count(self.stream_name, self.sobject, "deferred", left)
             target.halt(exc, left)
+            target.held_back(self, left)
             if not isinstance(exc, BudgetExhausted | RetriesExhausted | SalesforceError
                               | BulkJobFailed | AuthError):
                 self.logger.exception("Unexpected error while writing %s", self.stream_name)
 
     def _reject(self, item_or_line: _Item | int, ext: t.Any, rej: Rejection,
                 sobject: str | None = None) -> None:
+        """Account for a record that was not written: waiting when the cause can go away
+        (it is kept in the state and retried on later runs), else rejected."""
         handle = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
-        self.target.report.reject(self.stream_name, sobject or self.sobject, ext, rej.code,
-                                  rej.message, json.loads(self._draining.read(handle)))
+        record = json.loads(self._draining.read(handle))
+        key = None if ext in (None, "") else str(ext).lower()
+        self.target.not_written(self, key, ext, sobject or self.sobject, rej, record)
         if isinstance(item_or_line, _Item):
             item_or_line.done = True
 
@@ -289,6 +311,7 @@ class SalesforceSink(BatchSink):
                     "set stream_settings." + self.stream_name + ".external_id_field."))
             return
         # Unchanged records first: a batch of only those costs no API call at all.
+        target.ensure_hash_scope()
         if target.skip_unchanged:
             digests = target.hashes.get_many(
                 self.sobject, [k for k in pending if not k.startswith(_MISSING)])
@@ -298,6 +321,7 @@ class SalesforceSink(BatchSink):
                              if k in digests and digests[k] == content_hash(spool.read(h))]
                 for k in unchanged:
                     del pending[k]
+                    target.settled(self.stream_name, k)
                 report.count(self.stream_name, self.sobject, "unchanged", len(unchanged))
             if not pending:
                 return
@@ -387,14 +411,17 @@ class SalesforceSink(BatchSink):
                 self._reject(item, item.ext, rej)
                 continue
             item.route_sobject = route.sobject
-            gkey = (route.sobject, route.operation, route.key_field)
+            # Control properties ("_adopt_by_email") steer the target; Salesforce never sees them.
+            rec = {k: v for k, v in rec.items() if not k.startswith("_")}
+            # A value Bulk CSV cannot carry as sent (its null marker "#N/A") goes by REST.
+            gkey = (route.sobject, route.operation, route.key_field, bulk_unsafe(rec))
             routed = self._routed.append(json.dumps(rec).encode())
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)
 
         rest: list[tuple[str, str, str, list[tuple[int, int, bool | None]]]] = []
         for gkey, rows in groups.items():
-            sobject, operation, key_field = gkey
+            sobject, operation, key_field, rest_only = gkey
             if dry_run:
                 for idx, _rec, created in rows:
                     outcome = "created" if created else "updated"
@@ -403,8 +430,9 @@ class SalesforceSink(BatchSink):
                     # Children later in this dry run may point at this record: let them.
                     target.remember_id(sobject, self.key_field, items[idx].ext, DRY_RUN_ID)
                 continue
-            if target.use_bulk(len(rows)):
-                self._send(sobject, operation, key_field, rows, items, sorted(columns[gkey]))
+            if not rest_only and target.use_bulk(len(rows)):
+                self._send_bulk_group(sobject, operation, key_field, rows, items,
+                                      sorted(columns[gkey]))
             else:
                 rest.append((sobject, operation, key_field, rows))
         if rest:
@@ -457,6 +485,7 @@ class SalesforceSink(BatchSink):
             if ok:
                 target.report.count(self.stream_name, sobject, "created" if created else "updated")
                 written.append((item.ext.lower(), item.digest))
+                target.settled(self.stream_name, item.ext.lower())
                 if rid:
                     target.remember_id(sobject, self.key_field or "", item.ext, rid)
             else:
@@ -466,19 +495,14 @@ class SalesforceSink(BatchSink):
 
         return on_result
 
-    def _send(self, sobject: str, operation: str, key_field: str,
-              rows: list[tuple[int, int, bool | None]], items: list[_Item],
-              columns: list[str]) -> None:
+    def _send_bulk_group(self, sobject: str, operation: str, key_field: str,
+                         rows: list[tuple[int, int, bool | None]], items: list[_Item],
+                         columns: list[str]) -> None:
         target = self.target
         written: list[tuple[str, str]] = []
         on_result = self._outcomes(sobject, items, written)
         try:
-            if target.use_bulk(len(rows)):
-                self._send_bulk(sobject, operation, key_field, rows, columns, on_result)
-            else:
-                write_collections(target.client, sobject, operation, key_field,
-                                  ((idx, json.loads(self._routed.read(h))) for idx, h, _ in rows),
-                                  on_result)
+            self._send_bulk(sobject, operation, key_field, rows, columns, on_result)
         finally:
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
@@ -740,6 +764,14 @@ class LeadMatcher:
             for lead in open_leads:
                 other = lead.get(self.key)
                 if other and str(other).lower() != e:
+                    owner = self.claimed.get(lead["Id"])
+                    if rec.get("_adopt_by_email") is True and owner in (None, e):
+                        # The source says this record holds its email (e.g. Intercom merged the
+                        # other person into this one): take that Lead over.
+                        self.claimed[lead["Id"]] = e
+                        fields = dict(rec)
+                        fields["Id"] = lead["Id"]
+                        return _Route("Lead", "update", "Id", False), fields, None
                     return None, rec, Rejection(
                         "DUPLICATES_DETECTED",
                         f"Lead {lead['Id']} already holds the email {email} for {self.key} = "

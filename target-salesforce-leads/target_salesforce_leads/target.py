@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import secrets
 import sys
 import typing as t
 
@@ -11,6 +13,7 @@ from singer_sdk.target_base import Target
 
 from target_salesforce_leads.auth import AuthError
 from target_salesforce_leads.budget import BudgetExhausted
+from target_salesforce_leads.checks import blocking, check_stream, properties_of
 from target_salesforce_leads.client import (
     COMPOSITE_HEAVY,
     RetriesExhausted,
@@ -20,8 +23,17 @@ from target_salesforce_leads.client import (
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.report import RunReport
+from target_salesforce_leads.runstate import RunState
 from target_salesforce_leads.sinks import SalesforceSink, _ordered
 from target_salesforce_leads.validation import ObjectSchema, Rejection
+from target_salesforce_leads.waiting import (
+    CONFIGURATION_CODES,
+    MAX_BLOB_BYTES,
+    WAITING_CODES,
+    Entry,
+    StreamInfo,
+    WaitingList,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -99,11 +111,32 @@ class TargetSalesforceLeads(Target):
                     description="JSON Lines file that receives every rejected record with "
                     "Salesforce's error code and message."),
         th.Property("summary_file", th.StringType,
+                    default="output/target-salesforce-leads-summary.json",
                     description="File that receives the run summary as JSON (also logged)."),
+        th.Property("waiting_file", th.StringType,
+                    default="output/waiting/target-salesforce-leads.jsonl",
+                    description="JSON Lines file rewritten at the end of every run with the "
+                    "records waiting to be written (kept in the state and retried on every run), "
+                    "one line a record with its reason; the current list, no duplicates."),
+        th.Property("waiting_max_days", th.NumberType, default=30,
+                    description="Days a record may wait (for its parent, a field, a lock, ...) "
+                    "before it is reported as rejected WAITING_EXPIRED."),
+        th.Property("max_waiting_records", th.IntegerType, default=20_000,
+                    description="Most records kept waiting in the state; beyond it the oldest "
+                    "are reported as rejected WAITING_EXPIRED (keeps the state small)."),
+        th.Property("max_reject_share", th.NumberType, default=0.5,
+                    description="Share (0-1) of a run's records that may be rejected; above it "
+                    "(with at least 10 rejected) the run exits 3 and keeps its last state, so "
+                    "the records are read again once the cause is fixed."),
+        th.Property("hash_max_age_days", th.NumberType, default=7,
+                    description="Days a content hash may skip an unchanged record; after that "
+                    "the record is written again when next sent, so edits or deletions made by "
+                    "hand in Salesforce are undone. 0: no limit."),
         th.Property("state_path", th.StringType,
                     default=".target-salesforce-leads/hashes.sqlite",
                     description="SQLite file holding content hashes of written records "
-                    "(skip_unchanged)."),
+                    "(skip_unchanged), per org and per state: a state without the target's "
+                    "section (first run, state clear, --full-refresh) sends everything."),
         th.Property("dry_run", th.BooleanType, default=False,
                     description="Validate and match (read-only lookups) and report what would be "
                     "created/updated/unchanged/rejected, writing nothing."),
@@ -151,15 +184,26 @@ class TargetSalesforceLeads(Target):
         self.soql_max_length = int(cfg.get("soql_max_length") or 15000)
         self.bulk_max_bytes = int(cfg.get("bulk_max_bytes") or 90_000_000)
         self.bulk_poll_max_seconds = float(cfg.get("bulk_poll_max_seconds") or 3600)
-        self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"))
-        self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite")
+        self.run_id = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                       + "-" + secrets.token_hex(3))
+        self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
+                                cfg.get("waiting_file"), self.run_id)
+        self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite",
+                                float(cfg.get("hash_max_age_days", 7) or 0))
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema | Rejection] = {}
         self._cached_schemas: set[str] = set()
         self._ids: dict[tuple[str, str, str], str] = {}
         self.halted: str | None = None
+        self.halt_code = ""
         self.halt_is_error = False
         self._state_withheld = False
+        self._runstate: RunState | None = None
+        self._checked: set[str] = set()  # streams whose fields were checked against the org
+        self._queued: set[tuple[str, str]] = set()  # waiting records queued in this run
+        self._at_end = False
+        self._finished = False
+        self.exit_code = 0
 
     # -- shared resources -------------------------------------------------------------------
 
@@ -191,6 +235,130 @@ class TargetSalesforceLeads(Target):
                     f"sObject type '{sobject}' does not exist or is not accessible ({exc.code}); "
                     "create it or grant access, or map the stream with stream_settings.")
         return self._schemas[sobject]
+
+    # -- start-up: log in, check the org, pick up waiting records -------------------------
+
+    @property
+    def runstate(self) -> RunState:
+        """This run's section of the state; logs in first (fail fast on bad credentials)."""
+        if self._runstate is None:
+            try:
+                self.client.auth.access_token()
+            except AuthError as exc:
+                self.fatal(2, f"Could not log in to Salesforce: {exc}")
+            self._runstate = RunState(self.client.auth.org_key)
+        return self._runstate
+
+    def fatal(self, code: int, message: str) -> t.NoReturn:
+        """Stop the run before (more) records are handled: one paragraph, then exit ``code``."""
+        self.exit_code = code
+        self.halted = self.halted or message
+        self.logger.error("%s", message)
+        self._finish(status="failed")
+        sys.exit(code)
+
+    def check_stream(self, sink: SalesforceSink) -> None:
+        """Refuse to start writing a stream whose fields the org cannot take (fresh describe)."""
+        if sink.stream_name in self._checked:
+            return
+        self._checked.add(sink.stream_name)
+        schema = self.object_schema(sink.sobject, fresh=True)
+        if isinstance(schema, Rejection):
+            self.fatal(2, f"Stream {sink.stream_name} cannot be written: {schema.message} "
+                       "Run --preflight for the full list of what to fix.")
+        if sink.key_field is None:
+            self.fatal(2, f"Stream {sink.stream_name} has no single key property and no "
+                       f"external_id_field in stream_settings, so its records cannot be "
+                       f"upserted; set stream_settings.{sink.stream_name}.external_id_field.")
+        problems = blocking(check_stream(sink.sobject, properties_of(sink.schema),
+                                         sink.key_field, schema, lookup=self._fresh_schema))
+        if problems:
+            lines = "\n".join(f"  - {p.line()}. Fix: {p.fix}" for p in problems)
+            self.fatal(2, f"Salesforce cannot take what stream {sink.stream_name} writes to "
+                       f"{sink.sobject}, so the run stopped before writing any record "
+                       f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
+                       "again (check with --preflight); nothing is lost.")
+
+    def _fresh_schema(self, sobject: str) -> ObjectSchema | None:
+        schema = self.object_schema(sobject, fresh=True)
+        return schema if isinstance(schema, ObjectSchema) else None
+
+    def _queue_waiting(self, sink: SalesforceSink) -> None:
+        entries = [e for e in self.runstate.waiting.by_stream().get(sink.stream_name, [])
+                   if (e.stream, e.key) not in self._queued]
+        if entries:
+            self._queued.update((e.stream, e.key) for e in entries)
+            n = sink.adopt_waiting(entries)
+            self.logger.info("Retrying %d %s records that waited in earlier runs.", n,
+                             sink.stream_name)
+
+    def _take_waiting(self, loaded: WaitingList) -> None:
+        """Merge the waiting list a state carried, expire the old, queue the rest."""
+        max_days = float(self.config.get("waiting_max_days", 30) or 30)
+        for e in loaded.expired(max_days):
+            self._expire(e, f"waited more than {max_days:g} days")
+        current = self.runstate.waiting
+        for key, e in loaded.entries.items():
+            current.entries.setdefault(key, e)
+        for name, info in loaded.streams.items():
+            current.streams.setdefault(name, info)
+        if not len(current):
+            return
+        self.logger.info("%d records wait from earlier runs (%s); retrying them.", len(current),
+                         ", ".join(f"{c} {n}" for c, n in current.reasons().items()))
+        for name in {e.stream for e in current.entries.values()}:
+            info = current.streams.get(name)
+            if name in self._sinks_active:
+                self._queue_waiting(self._sinks_active[name])  # type: ignore[arg-type]
+            elif info is not None:
+                self.get_sink(name, schema=info.schema, key_properties=info.key_properties)
+
+    def _expire(self, e: Entry, why: str) -> None:
+        self.report.reject(e.stream, e.sobject, e.external_id, "WAITING_EXPIRED",
+                           f"The record {why} without being written ({e.code}: {e.message}); "
+                           "it is given up. Fix the cause and change the record in the source "
+                           "to send it again.", e.record)
+
+    def ensure_hash_scope(self) -> None:
+        """Bind the hash store to this org and this state's generation (first drain)."""
+        if self.hashes.scope is not None:
+            return
+        rs = self.runstate
+        if not rs.loaded:
+            self.logger.info("The state has no hashes for org %s yet (first run, state cleared "
+                             "or full refresh): every record is written, none skipped.",
+                             rs.org_id)
+        self.hashes.bind(rs.org_id, rs.generation)
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def not_written(self, sink: SalesforceSink, key: str | None, ext: t.Any, sobject: str,
+                    rej: Rejection, record: dict[str, t.Any]) -> None:
+        """A record was not written: it waits (cause can go away) or is rejected."""
+        if rej.code in WAITING_CODES and key is not None:
+            entry = Entry(stream=sink.stream_name, key=key, external_id=str(ext),
+                          sobject=sobject, code=rej.code, message=rej.message, record=record,
+                          last_run=self.run_id)
+            info = StreamInfo(sink.original_schema, list(sink.key_properties or []))
+            self.runstate.waiting.wait(entry, info)
+            self.report.wait(sink.stream_name, sobject, rej.code, rej.message)
+            if rej.code in CONFIGURATION_CODES:
+                problem = f"{sobject}: {rej.code}: {rej.message}"
+                if problem not in self.report.config_problems:
+                    self.report.config_problems.append(problem)
+            return
+        if key is not None:
+            self.runstate.waiting.settle(sink.stream_name, key)
+        self.report.reject(sink.stream_name, sobject, ext, rej.code, rej.message, record)
+
+    def settled(self, stream: str, key: str) -> None:
+        """A record was written or found unchanged: it no longer waits."""
+        self.runstate.waiting.settle(stream, key)
+
+    def held_back(self, sink: SalesforceSink, count: int) -> None:
+        """Records not attempted because writing stopped; the tap sends them again."""
+        self.report.wait(sink.stream_name, sink.sobject, self.halt_code or "HALTED",
+                         self.halted or "writing stopped", count)
 
     @property
     def cached_schemas(self) -> set[str]:
@@ -226,10 +394,9 @@ class TargetSalesforceLeads(Target):
         candidates = [typ] if typ else _ordered(ref)
         result: dict[str, str | None] = {}
         todo = {v.lower(): v for v in values}
-        if len(candidates) > 1 and self.client.use_composite:
-            together = self._resolve_together(candidates, field, todo)
-            if together is not None:
-                return together
+        if len(candidates) > 1 and self.client.use_composite and self._resolve_together(
+                candidates, field, todo, result):
+            return result
         for cand in candidates:
             if not todo:
                 break
@@ -252,11 +419,14 @@ class TargetSalesforceLeads(Target):
             _take_ids(records, field, follow, todo, result)
         return result
 
-    def _resolve_together(self, candidates: list[str], field: str,
-                          todo: dict[str, str]) -> dict[str, str | None] | None:
+    def _resolve_together(self, candidates: list[str], field: str, todo: dict[str, str],
+                          result: dict[str, str | None]) -> bool:
         """Look a polymorphic reference up in every candidate object at once (one Composite
-        call), keeping the first candidate that holds each value; None when that does not fit
-        one call."""
+        call), keeping the first candidate that holds each value, into ``result``.
+
+        Values known from this run's writes move from ``todo`` to ``result`` first; returns
+        False when the rest does not fit one call (``todo`` then holds what is left to look up).
+        """
         usable: list[tuple[str, list[str], bool]] = []
         for cand in candidates:
             cs = self.object_schema(cand)
@@ -265,7 +435,6 @@ class TargetSalesforceLeads(Target):
             follow = cand == "Lead" and cs.has_field("ConvertedContactId")
             usable.append((cand, [field, "IsConverted", "ConvertedContactId"] if follow
                            else [field], follow))
-        result: dict[str, str | None] = {}
         for cand, _, _ in usable:
             for low in list(todo):
                 cached = self._ids.get((cand, field.lower(), low))
@@ -273,18 +442,18 @@ class TargetSalesforceLeads(Target):
                     result[low] = cached
                     del todo[low]
         if not todo:
-            return result
+            return True
         plans = [plan_queries(cand, select, {field: list(todo.values())},
                               self.soql_max_length) for cand, select, _ in usable]
         if sum(len(p) for p in plans) > COMPOSITE_HEAVY:
-            return None
+            return False
         answers = self.client.query_many([q for p in plans for q in p])
         start = 0
         for (_cand, _, follow), plan in zip(usable, plans, strict=True):
             records = merge_results(answers[start:start + len(plan)])
             start += len(plan)
             _take_ids(records, field, follow, todo, result)
-        return result
+        return True
 
     def drain_dependencies(self, sink: SalesforceSink) -> None:
         """Write pending parents (e.g. Leads and Contacts) before a child (e.g. Tasks)."""
@@ -311,21 +480,24 @@ class TargetSalesforceLeads(Target):
                 self.drain_one(other)
 
     def halt(self, exc: Exception, left: int) -> None:
-        """Stop writing: the rest of the run is deferred and no further state is emitted."""
+        """Stop writing: the rest of the run waits and no further state is emitted."""
         if isinstance(exc, BudgetExhausted):
             reason = f"Stopped writing because {exc}"
-            self.halt_is_error = self.halt_is_error or False
+            code = "BUDGET_EXHAUSTED"
         elif isinstance(exc, AuthError):
             reason = f"Stopped writing because the login failed: {exc}"
+            code = "LOGIN_FAILED"
             self.halt_is_error = True
         else:
             reason = f"Stopped writing because Salesforce kept failing: {exc}"
+            code = "SALESFORCE_UNAVAILABLE"
             self.halt_is_error = True
         if self.halted is None:
             self.halted = reason
+            self.halt_code = code
         self.logger.error(
-            "%s. %d records were neither written nor rejected; they are deferred to the next "
-            "run, and no further state is emitted so the tap sends them again. %s",
+            "%s. %d records were neither written nor rejected; they wait for the next run "
+            "(no further state is emitted, so the tap sends them again). %s",
             reason, left,
             "Raise api_budget or wait for the daily limit to reset."
             if isinstance(exc, BudgetExhausted) else "Check Salesforce's status and run again.",
@@ -334,37 +506,145 @@ class TargetSalesforceLeads(Target):
     # -- SDK hooks --------------------------------------------------------------------------
 
     @override
+    def get_sink(self, stream_name: str, *, record: dict | None = None,
+                 schema: dict | None = None,
+                 key_properties: t.Sequence[str] | None = None) -> SalesforceSink:
+        existing = self._sinks_active.get(stream_name)
+        sink = super().get_sink(stream_name, record=record, schema=schema,
+                                key_properties=key_properties)
+        if sink is not existing and isinstance(sink, SalesforceSink):
+            # A new stream (or a new schema): check the org can take it, before any record.
+            self.check_stream(sink)
+            self._queue_waiting(sink)
+        return sink  # type: ignore[return-value]
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        _ = self.runstate  # log in first: bad credentials stop the run before any record
+        super()._process_schema_message(message_dict)
+
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        state = message_dict.get("value")
+        if isinstance(state, dict):
+            rest, loaded = self.runstate.absorb(state)
+            message_dict = {**message_dict, "value": rest}
+            if loaded is not None:
+                self._take_waiting(loaded)
+        super()._process_state_message(message_dict)
+
+    @override
     def _write_state_message(self, state: dict) -> None:
+        if self.dry_run:
+            if not self._state_withheld:
+                self.logger.info("Dry run: no state is emitted, so bookmarks and waiting "
+                                 "records stay as they were.")
+            self._state_withheld = True
+            return
         if self.halted:
             if not self._state_withheld:
-                self.logger.warning("State withheld: some records were deferred (%s).",
+                self.logger.warning("State withheld: some records were not written (%s).",
                                     self.halted)
             self._state_withheld = True
             return
-        super()._write_state_message(state)
+        if self._at_end and self._reject_share_exceeded():
+            self._state_withheld = True
+            return
+        self._bound_waiting()
+        super()._write_state_message(self.runstate.emit(state))
 
     @override
     def process_endofpipe(self) -> None:
+        self._at_end = True
         try:
             super().process_endofpipe()
         finally:
             self._finish()
-        if self.halt_is_error:
-            sys.exit(1)
+        if self.exit_code:
+            sys.exit(self.exit_code)
 
-    def _finish(self) -> None:
+    # -- end of run -------------------------------------------------------------------------
+
+    def _reject_share_exceeded(self) -> bool:
+        totals = self.report.totals()
+        seen = totals["received"] + totals["retried"]
+        share = float(self.config.get("max_reject_share", 0.5))
+        return totals["rejected"] >= 10 and seen > 0 and totals["rejected"] / seen > share
+
+    def _bound_waiting(self) -> None:
+        cap = int(self.config.get("max_waiting_records") or 20_000)
+        for e in self.runstate.waiting.over_capacity(cap):
+            self._expire(e, f"was one of more than {cap} waiting records (max_waiting_records)")
+        while len(self.runstate.waiting) and len(
+                self.runstate.waiting.encode()) > MAX_BLOB_BYTES:
+            for e in self.runstate.waiting.over_capacity(int(len(self.runstate.waiting) * 0.9)):
+                self._expire(e, "did not fit the state's size limit for waiting records")
+
+    def _exit_code(self) -> int:
+        if self.exit_code:
+            return self.exit_code
+        if self.report.config_problems:
+            return 2
+        if self.halt_is_error:
+            return 1
+        if self._reject_share_exceeded():
+            return 3
+        return 0
+
+    def _finish(self, status: str | None = None) -> None:
+        if self._finished:
+            return
+        self._finished = True
         client = self._client
+        waiting_now = len(self._runstate.waiting) if self._runstate else 0
+        self.exit_code = self._exit_code()
+        totals = self.report.totals()
+        if status is None:
+            status = "failed" if self.exit_code else (
+                "warning" if (totals["waiting"] or self.halted) else "ok")
         summary = self.report.summary(
             api_calls=client.api_calls if client else 0,
             dry_run=self.dry_run,
+            status=status,
+            exit_code=self.exit_code,
+            waiting_now=waiting_now,
+            state_emitted=not self._state_withheld,
             api_calls_by_kind=client.calls_by_kind if client else {},
             halted=self.halted,
             bulk_wait_seconds=round(client.bulk_wait_seconds, 2) if client else 0.0,
         )
         self.report.write_summary(summary)
+        if self._runstate is not None and not self.dry_run:
+            self.report.write_waiting(self._runstate.waiting)
         self.report.close()
         self.hashes.close()
         self.logger.info("Run summary: %s", _summary_line(summary))
+        self._explain(summary)
+
+    def _explain(self, summary: dict[str, t.Any]) -> None:
+        """The last lines a person reads: what did not go well, and what to do."""
+        if summary["configuration_problems"]:
+            self.logger.error(
+                "Salesforce lacks what the mapping writes (%s); the records wait in the state "
+                "and are written on the first run after the fix. Run --preflight for the Setup "
+                "steps. Exit code 2.", "; ".join(summary["configuration_problems"][:5]))
+        if self.exit_code == 3:
+            t_ = summary["totals"]
+            self.logger.error(
+                "%d of %d records were rejected, more than max_reject_share=%g: the state was "
+                "not advanced, so they are read again after the cause is fixed. Reasons: %s. "
+                "Exit code 3.", t_["rejected"], t_["received"] + t_["retried"],
+                float(self.config.get("max_reject_share", 0.5)),
+                ", ".join(f"{r['code']} {r['count']}" for r in summary["rejected_by_reason"][:5]))
+        if summary["totals"]["waiting"] or summary["waiting_now"]:
+            self.logger.warning(
+                "%d records wait in this run (%s); %d in all are kept in the state and retried "
+                "on every run until written (waiting_max_days=%g). List: %s",
+                summary["totals"]["waiting"],
+                ", ".join(f"{r['code']} {r['count']}" for r in summary["waiting_by_reason"][:5])
+                or "none new", summary["waiting_now"],
+                float(self.config.get("waiting_max_days", 30) or 30),
+                summary["files"]["waiting"])
 
     # -- CLI --------------------------------------------------------------------------------
 
@@ -400,7 +680,9 @@ def _summary_line(summary: dict[str, t.Any]) -> str:
     ]
     text = "; ".join(parts) or "no records"
     suffix = " (dry run)" if summary["dry_run"] else ""
-    return f"{text}; {summary['api_calls']} API calls{suffix}"
+    return (f"{text}; {summary['waiting_now']} waiting in the state; "
+            f"{summary['api_calls']} API calls; status {summary['status']}, exit code "
+            f"{summary['exit_code']}, run {summary['run_id']}{suffix}")
 
 
 __all__ = ["TargetSalesforceLeads", "AuthError", "RetriesExhausted"]

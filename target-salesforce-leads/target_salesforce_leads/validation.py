@@ -85,6 +85,8 @@ def validate(
             None when not known yet (only explicit nulls of required fields are checked).
     """
     for name, value in record.items():
+        if name.startswith("_"):
+            continue  # a control property for the target, never written
         f = schema.fields.get(name)
         if f is None:
             if name in schema.relationships and isinstance(value, dict):
