@@ -192,3 +192,97 @@ def test_processing_is_asynchronous_and_abortable(api, sf) -> None:
     assert 0 < len(unprocessed) < 4000
     done = api.query("SELECT COUNT() FROM Lead")["totalSize"]
     assert done + len(unprocessed) == 4000
+
+
+def test_na_is_the_bulk_null_marker_but_plain_text_in_json(api) -> None:
+    api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
+             json=api.lead(1, Title="Boss", Company_Size__c=10, Industry="Retail"))
+    info = run_job(api, "Intercom_Contact_ID__c,Title,Company_Size__c,Industry\n"
+                        "ic-1,#N/A,#N/A,#N/A\n")
+    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0
+    got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
+    assert (got["Title"], got["Company_Size__c"], got["Industry"]) == (None, None, None)
+    # Only the whole cell is the marker; a quoted #N/A is the marker too (CSV quoting is syntax).
+    run_job(api, 'Intercom_Contact_ID__c,Title,Description\nic-1,"#N/A",#N/A and more\n')
+    got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
+    assert got["Title"] is None and got["Description"] == "#N/A and more"
+    # REST and Collections (JSON) store the string as sent.
+    rest = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-2",
+                    json=api.lead(2, Title="#N/A"))
+    assert rest.status_code == 201, rest.text
+    assert api.call("GET", f"/sobjects/Lead/{rest.json()['id']}").json()["Title"] == "#N/A"
+    collection = api.call("PATCH", "/composite/sobjects/Lead/Intercom_Contact_ID__c", json={
+        "allOrNone": False, "records": [
+            {"attributes": {"type": "Lead"}, **api.lead(3, Title="#N/A")}]}).json()
+    assert collection[0]["success"] is True, collection
+    assert api.query("SELECT Title FROM Lead WHERE Intercom_Contact_ID__c = 'ic-3'")[
+        "records"][0]["Title"] == "#N/A"
+    number = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-4",
+                      json=api.lead(4, Company_Size__c="#N/A"))
+    api.error(number, 400, "JSON_PARSER_ERROR")  # not a number, and not null either
+
+
+CONTROL = "a\x00b\x01c\x1b[31mred\x1b[0m\x7fd\x85e\x9ff\u2028g\th"
+
+
+def test_control_characters_are_stored_as_sent(api) -> None:
+    rest = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
+                    json=api.lead(1, Title=CONTROL, Description=CONTROL + "\r\nend"))
+    assert rest.status_code == 201, rest.text
+    got = api.call("GET", f"/sobjects/Lead/{rest.json()['id']}").json()
+    assert got["Title"] == CONTROL and got["Description"] == CONTROL + "\r\nend"
+    collection = api.call("POST", "/composite/sobjects", json={"records": [
+        {"attributes": {"type": "Lead"}, **api.lead(2, Title=CONTROL)}]}).json()
+    assert collection[0]["success"] is True
+    queried = api.query("SELECT Title FROM Lead WHERE Intercom_Contact_ID__c = 'ic-2'")
+    assert queried["records"][0]["Title"] == CONTROL
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [["Intercom_Contact_ID__c", "LastName", "Company", "Title", "Description"],
+         ["ic-3", "L", "C", CONTROL, CONTROL + "\nsecond line"]])
+    info = run_job(api, buffer.getvalue())
+    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0, info
+    got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-3").json()
+    assert got["Title"] == CONTROL and got["Description"] == CONTROL + "\nsecond line"
+    assert results(api, info["id"], "successfulResults")[0]["Title"] == CONTROL
+
+
+def test_lock_row_fails_exactly_n_rows_of_the_next_job_alone(api, sf) -> None:
+    sf.admin("POST", "faults", {"kind": "lock_row", "count": 3})
+    assert sf.admin("GET", "faults")["lock_row"] == 3
+    lines = ["Intercom_Contact_ID__c,LastName,Company"] + [f"ic-{i},L{i},C" for i in range(10)]
+    info = run_job(api, "\n".join(lines) + "\n")
+    assert info["state"] == "JobComplete"
+    assert info["numberRecordsProcessed"] == 10 and info["numberRecordsFailed"] == 3
+    failed = results(api, info["id"], "failedResults")
+    assert len(failed) == 3
+    for row in failed:
+        assert row["sf__Id"] == ""
+        code, message, _ = row["sf__Error"].split(":", 2)
+        assert code == "UNABLE_TO_LOCK_ROW" and "exclusive access" in message
+        assert row["LastName"] and row["Company"] == "C"  # the row as sent, to retry it
+    ok = results(api, info["id"], "successfulResults")
+    assert len(ok) == 7
+    failed_keys = {row["Intercom_Contact_ID__c"] for row in failed}
+    assert failed_keys.isdisjoint(row["Intercom_Contact_ID__c"] for row in ok)
+    stored = {r["Intercom_Contact_ID__c"] for r in api.query(
+        "SELECT Intercom_Contact_ID__c FROM Lead")["records"]}
+    assert stored == {row["Intercom_Contact_ID__c"] for row in ok}  # failed rows not written
+    assert sf.admin("GET", "faults")["lock_row"] == 0
+    again = run_job(api, "\n".join(lines) + "\n")
+    assert again["numberRecordsFailed"] == 0
+
+
+def test_bulk_fail_count_two_fails_the_next_two_jobs(api, sf) -> None:
+    sf.admin("POST", "faults", {"kind": "bulk_fail", "count": 2})
+    data = "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\nic-2,B,C\n"
+    for _ in range(2):
+        info = run_job(api, data)
+        assert info["state"] == "Failed", info
+        assert "fault injected" in info["errorMessage"]
+        assert info["numberRecordsProcessed"] == 0
+        assert len(results(api, info["id"], "unprocessedrecords")) == 2
+        assert results(api, info["id"], "failedResults") == []
+    assert api.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
+    third = run_job(api, data)
+    assert third["state"] == "JobComplete" and third["numberRecordsProcessed"] == 2

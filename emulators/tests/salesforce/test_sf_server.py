@@ -211,3 +211,45 @@ def test_schema_file_adds_fields_and_custom_objects(tmp_path) -> None:
                           "--data-dir", str(tmp_path / "x"), "--schema", str(broken)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "unknown type 'Blob'" in out.stderr
+
+
+def test_wrong_client_secret_is_invalid_client(api) -> None:
+    for grant in ({"grant_type": "client_credentials"},
+                  {"grant_type": "refresh_token", "refresh_token": "emulator-refresh-token"},
+                  {"grant_type": "password", "username": "integration@emulator.local",
+                   "password": "emulator"}):
+        answer = api.session.post(f"{api.sf.url}/services/oauth2/token", data={
+            **grant, "client_id": "emulator-client", "client_secret": "wrong"})
+        assert answer.status_code == 400
+        assert answer.json() == {"error": "invalid_client",
+                                 "error_description": "invalid client credentials"}
+
+
+def test_wrong_or_revoked_refresh_token_is_invalid_grant(api, sf) -> None:
+    wrong = token_call(api, grant_type="refresh_token", refresh_token="not-the-token")
+    assert wrong.status_code == 400
+    assert wrong.json() == {"error": "invalid_grant",
+                            "error_description": "expired access/refresh token"}
+    sf.admin("POST", "faults", {"kind": "revoke_token",
+                                "refresh_token": "emulator-refresh-token"})
+    revoked = token_call(api, grant_type="refresh_token", refresh_token="emulator-refresh-token")
+    assert revoked.status_code == 400
+    assert revoked.json() == {"error": "invalid_grant",
+                              "error_description": "expired access/refresh token"}
+    # Access tokens issued from the revoked refresh token stop working too.
+    api.error(api.call("GET", "/limits"), 401, "INVALID_SESSION_ID")
+
+
+@pytest.mark.parametrize("status, error", [(500, "server_error"),
+                                           (503, "temporarily_unavailable")])
+def test_status_fault_on_the_token_endpoint(api, sf, status, error) -> None:
+    sf.admin("POST", "faults", {"kind": "status", "status": status, "count": 2,
+                                "path": "/services/oauth2/token"})
+    assert api.call("GET", "/limits").status_code == 200  # other paths are not affected
+    for _ in range(2):
+        failed = token_call(api, grant_type="client_credentials")
+        assert failed.status_code == status
+        assert failed.json()["error"] == error and "retry later" in \
+            failed.json()["error_description"]
+    assert token_call(api, grant_type="client_credentials").status_code == 200
+    assert sf.admin("GET", "faults")["faults"] == []
