@@ -8,12 +8,19 @@ the `dev` environment passed as the plugins' own environment variables (Meltano 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
+import signal
+import ssl
 import subprocess
 import sys
-from collections import Counter
+import urllib.parse
+import urllib.request
+import zlib
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,33 @@ ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 JOB = "intercom-to-salesforce"
 WRITE_ONLY_ENDPOINTS = ("PATCH", "PUT", "DELETE", "POST /sobjects", "POST /jobs")
+TARGET_STATE_KEY = "target-salesforce-leads"
+# The Intercom emulator's default of 10,000 calls a minute would make the tap wait most of a big
+# run; the tap paces itself by the rate-limit headers either way.
+FAST_INTERCOM_ARGS = ["--rate-limit-per-minute", "60000"]
+
+
+def seed_intercom_template(
+    data_dir: Path, contacts: int, conversations: int, seed: int, **extra: int
+) -> dict[str, Any]:
+    """Seed an Intercom emulator data directory once, to be copied into many pipelines.
+
+    Runs the emulator's own `seed` command on a directory no server serves yet; `Pipeline(...,
+    intercom_template=data_dir)` copies it, so each test starts from the same pristine workspace.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["--contacts", str(contacts), "--conversations", str(conversations), "--seed", str(seed)]
+    for name, value in extra.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    out = subprocess.run(
+        [sys.executable, "-m", "emulators", "intercom", "seed", "--data-dir", str(data_dir), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.strip().startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
 
 
 def meltano_install(env: dict[str, str] | None = None) -> None:
@@ -58,6 +92,21 @@ class RunResult:
     salesforce_by_endpoint: dict[str, int] = field(default_factory=dict)
     # Records the Salesforce emulator really created/updated/deleted, whatever API carried them.
     salesforce_record_writes: dict[str, int] = field(default_factory=dict)
+    intercom_by_endpoint: dict[str, int] = field(default_factory=dict)
+    intercom_status_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str:
+        """Both streams of Meltano's output, for assertions on messages."""
+        return self.stdout + self.stderr
+
+    def written(self, sobject: str | None = None) -> int:
+        """Records the Salesforce emulator created or updated in this run (of one sObject)."""
+        return sum(
+            n
+            for key, n in self.salesforce_record_writes.items()
+            if not key.endswith("deleted") and (sobject is None or key.split()[0] == sobject)
+        )
 
     @property
     def salesforce_write_calls(self) -> int:
@@ -77,19 +126,26 @@ class Pipeline:
         workdir: Path,
         intercom_args: list[str] | None = None,
         salesforce_args: list[str] | None = None,
+        intercom_template: Path | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.output = self.workdir / "output"
+        self.intercom_template = intercom_template
         self.intercom = EmulatorProcess("intercom", self.workdir / "intercom", intercom_args or [])
         self.salesforce = EmulatorProcess(
             "salesforce", self.workdir / "salesforce", salesforce_args or []
         )
+        # More Salesforce orgs started by `add_salesforce` (stopped with the pipeline).
+        self.other_orgs: list[EmulatorProcess] = []
+        self.environment = "dev"
         self.extra_env: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Pipeline:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.output.mkdir(parents=True, exist_ok=True)
+        if self.intercom_template is not None and not self.intercom.data_dir.exists():
+            shutil.copytree(self.intercom_template, self.intercom.data_dir)
         self.intercom.start()
         self.salesforce.start()
         return self
@@ -97,6 +153,23 @@ class Pipeline:
     def stop(self) -> None:
         self.intercom.stop()
         self.salesforce.stop()
+        for org in self.other_orgs:
+            org.stop()
+
+    def add_salesforce(self, name: str, args: list[str] | None = None) -> EmulatorProcess:
+        """Start another, empty Salesforce org (its own data dir); `use_salesforce` points at it."""
+        org = EmulatorProcess("salesforce", self.workdir / name, args or [])
+        org.start()
+        self.other_orgs.append(org)
+        return org
+
+    def use_salesforce(self, org: EmulatorProcess) -> None:
+        """Point the target (and `soql`, stats) at another Salesforce org from now on."""
+        if self.salesforce not in self.other_orgs:
+            self.other_orgs.append(self.salesforce)
+        if org in self.other_orgs:
+            self.other_orgs.remove(org)
+        self.salesforce = org
 
     def __enter__(self) -> Pipeline:
         return self.start()
@@ -117,13 +190,21 @@ class Pipeline:
     def target_summary(self) -> Path:
         return self.output / "target-salesforce-leads-summary.json"
 
+    @property
+    def waiting_file(self) -> Path:
+        return self.output / "waiting" / "target-salesforce-leads.jsonl"
+
+    @property
+    def target_hashes(self) -> Path:
+        return self.workdir / "target-hashes.sqlite"
+
     # -- meltano ---------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
         """Environment for Meltano: points the dev environment at this pipeline's emulators."""
         sf, ic = self.salesforce, self.intercom
         env = {
             **os.environ,
-            "MELTANO_ENVIRONMENT": "dev",
+            "MELTANO_ENVIRONMENT": self.environment,
             "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TAP_INTERCOM_EVENTS_API_URL": ic.url,
@@ -132,17 +213,30 @@ class Pipeline:
             "TARGET_SALESFORCE_LEADS_CA_BUNDLE": str(sf.ca_path),
             "TARGET_SALESFORCE_LEADS_REJECT_FILE": str(self.target_rejects),
             "TARGET_SALESFORCE_LEADS_SUMMARY_FILE": str(self.target_summary),
-            "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.workdir / "target-hashes.sqlite"),
+            "TARGET_SALESFORCE_LEADS_WAITING_FILE": str(self.waiting_file),
+            "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.target_hashes),
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
-            **self.extra_env,
         }
+        if self.environment != "dev":
+            # Other environments name no emulator credentials: give the emulators' own.
+            env.update(
+                {
+                    "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": "emulator-token",
+                    "TARGET_SALESFORCE_LEADS_CLIENT_ID": "emulator-client",
+                    "TARGET_SALESFORCE_LEADS_CLIENT_SECRET": "emulator-secret",
+                    "TARGET_SALESFORCE_LEADS_REFRESH_TOKEN": "emulator-refresh-token",
+                }
+            )
+        env.update(self.extra_env)
         return env
 
-    def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def meltano(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [MELTANO, *args],
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=900,
@@ -153,39 +247,99 @@ class Pipeline:
             )
         return proc
 
-    def run(self, *extra: str, check: bool = True) -> RunResult:
-        """`meltano run intercom-to-salesforce`, with API calls counted on both emulators."""
+    def run(self, *extra: str, check: bool = True, env: dict[str, str] | None = None) -> RunResult:
+        """`meltano run intercom-to-salesforce`, with API calls counted on both emulators.
+
+        `env` adds variables for this run only (e.g. TARGET_SALESFORCE_LEADS_DRY_RUN).
+        """
         self.intercom.reset_stats()
         self.salesforce.reset_stats()
         if self.target_summary.exists():
             self.target_summary.unlink()
-        proc = self.meltano("run", *extra, JOB, check=check)
+        proc = self.meltano("run", *extra, JOB, check=check, env=env)
+        return self._result(proc.returncode, proc.stdout, proc.stderr)
+
+    def _result(self, returncode: int, stdout: str, stderr: str) -> RunResult:
         sf_stats = self.salesforce.stats()
+        ic_stats = self.intercom.stats()
         result = RunResult(
-            returncode=proc.returncode,
-            stdout=proc.stdout,
-            stderr=proc.stderr,
-            intercom_calls=int(self.intercom.stats().get("api_calls", 0)),
+            returncode=returncode,
+            stdout=stdout,
+            stderr=stderr,
+            intercom_calls=int(ic_stats.get("api_calls", 0)),
             salesforce_calls=int(sf_stats.get("api_calls", 0)),
             salesforce_by_endpoint=dict(sf_stats.get("by_endpoint", {})),
             salesforce_record_writes=dict(sf_stats.get("record_writes", {})),
+            intercom_by_endpoint=dict(ic_stats.get("by_endpoint", {})),
+            intercom_status_counts=dict(ic_stats.get("status_counts", {})),
         )
         if self.target_summary.exists():
-            result.summary = json.loads(self.target_summary.read_text())
+            try:
+                result.summary = json.loads(self.target_summary.read_text())
+            except ValueError:  # a run killed while writing it
+                result.summary = {}
         return result
 
-    def state_id(self) -> str:
-        ids = [
+    def start_run(self, *extra: str, env: dict[str, str] | None = None) -> RunningJob:
+        """Start `meltano run` in its own process group (to be killed as a whole) and return."""
+        self.intercom.reset_stats()
+        self.salesforce.reset_stats()
+        if self.target_summary.exists():
+            self.target_summary.unlink()
+        log = self.workdir / "killed-runs.log"
+        fh = log.open("a")
+        proc = subprocess.Popen(
+            [MELTANO, "run", *extra, JOB],
+            cwd=ROOT,
+            env={**self.env(), **(env or {})},
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        fh.close()
+        return RunningJob(self, proc)
+
+    def state_ids(self) -> list[str]:
+        return [
             line.strip()
             for line in self.meltano("state", "list").stdout.splitlines()
             if line.strip()
         ]
+
+    def state_id(self) -> str:
+        """The state id of this pipeline's job in its environment (`dev:tap-...-to-target-...`)."""
+        ids = [i for i in self.state_ids() if i.startswith(f"{self.environment}:")]
         if not ids:
-            raise RuntimeError("meltano state list shows no state id yet")
+            raise RuntimeError(
+                f"meltano state list shows no state id for environment {self.environment} yet"
+            )
         return ids[0]
 
     def state(self) -> dict[str, Any]:
-        return json.loads(self.meltano("state", "get", self.state_id()).stdout)
+        """`meltano state get` of this environment's job, or {} when there is none yet."""
+        try:
+            state_id = self.state_id()
+        except RuntimeError:
+            return {}
+        return json.loads(self.meltano("state", "get", state_id).stdout)
+
+    def target_state(self) -> dict[str, dict[str, Any]]:
+        """The target's state section by org id, with `waiting` decoded to a list of entries."""
+        section = (self.state().get("singer_state") or {}).get(TARGET_STATE_KEY) or {}
+        orgs: dict[str, dict[str, Any]] = {}
+        for org_id, info in (section.get("orgs") or {}).items():
+            info = dict(info)
+            info["waiting"] = decode_waiting(info.get("waiting"))
+            orgs[org_id] = info
+        return orgs
+
+    def waiting_in_state(self) -> list[dict[str, Any]]:
+        """Every waiting record the state holds, over all orgs."""
+        return [e for info in self.target_state().values() for e in info["waiting"]]
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """The target's waiting file: the waiting list after the last non-dry run."""
+        return read_jsonl(self.waiting_file)
 
     # -- salesforce inspection ---------------------------------------------------------------
     def soql(self, query: str) -> list[dict[str, Any]]:
@@ -203,6 +357,48 @@ class Pipeline:
     def clean_output(self) -> None:
         shutil.rmtree(self.output, ignore_errors=True)
         self.output.mkdir(parents=True, exist_ok=True)
+
+    def fresh_working_directory(self) -> None:
+        """What a fresh container sees: only Meltano's state survives (no hash file, no output)."""
+        self.clean_output()
+        for path in self.workdir.glob(self.target_hashes.name + "*"):
+            path.unlink()
+        for path in self.workdir.glob("target-salesforce-leads*"):  # describe cache etc.
+            if path.is_file():
+                path.unlink()
+
+
+class RunningJob:
+    """A `meltano run` started by `Pipeline.start_run`, to be waited for or killed."""
+
+    def __init__(self, pipeline: Pipeline, proc: subprocess.Popen[bytes]) -> None:
+        self.pipeline = pipeline
+        self.proc = proc
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group: Meltano, the tap, the mapper and the target."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=60)
+
+    def wait(self, timeout: float = 900) -> RunResult:
+        returncode = self.proc.wait(timeout=timeout)
+        return self.pipeline._result(returncode, "", "")
+
+
+def decode_waiting(blob: str | None) -> list[dict[str, Any]]:
+    """The entries of a state's `waiting` string: base64 of zlib-compressed JSON."""
+    if not blob:
+        return []
+    doc = json.loads(zlib.decompress(base64.b64decode(blob)))
+    if isinstance(doc, list):
+        return doc
+    return list(doc.get("entries") or [])
 
 
 def intercom_api(pipeline: Pipeline, method: str, path: str, body: Any = None) -> Any:
@@ -256,3 +452,345 @@ def all_intercom_conversations(pipeline: Pipeline) -> list[dict[str, Any]]:
         if not nxt.get("starting_after"):
             return conversations
         pagination = {"per_page": 150, "starting_after": nxt["starting_after"]}
+
+
+def salesforce_token(org: EmulatorProcess) -> dict[str, Any]:
+    """A token from a Salesforce emulator's refresh-token grant (its default connected app)."""
+    grant = urllib.parse.urlencode(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": "emulator-refresh-token",
+            "client_id": "emulator-client",
+            "client_secret": "emulator-secret",
+        }
+    ).encode()
+    req = urllib.request.Request(f"{org.url}/services/oauth2/token", data=grant, method="POST")
+    context = ssl.create_default_context(cafile=str(org.ca_path))
+    with urllib.request.urlopen(req, timeout=60, context=context) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def salesforce_org_id(org: EmulatorProcess) -> str:
+    """The org id in the token's identity URL (`.../id/<org id>/<user id>`)."""
+    return str(salesforce_token(org)["id"]).rstrip("/").split("/")[-2]
+
+
+def salesforce_api(org: EmulatorProcess, method: str, path: str, body: Any = None) -> Any:
+    """Call a Salesforce emulator's REST API as a client would (OAuth token, TLS)."""
+    token = salesforce_token(org)
+    req = urllib.request.Request(
+        f"{token['instance_url']}/services/data/v62.0/{path.lstrip('/')}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {token['access_token']}",
+            "Content-Type": "application/json",
+        },
+    )
+    context = ssl.create_default_context(cafile=str(org.ca_path))
+    with urllib.request.urlopen(req, timeout=60, context=context) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+# -- ground truth ----------------------------------------------------------------------------
+# What Salesforce must hold after a run, computed from the emulators' own data (Intercom's public
+# API, SOQL through the Salesforce emulator's admin query), never from the pipeline's reports.
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,}"
+)
+
+
+def usable_email(raw: str | None) -> str | None:
+    """The address Salesforce would store for an Intercom email, or None if it cannot."""
+    email = (raw or "").strip().lower()
+    if len(email) > 80 or not _EMAIL.fullmatch(email):
+        return None
+    return email
+
+
+def tag_names(pipeline: Pipeline) -> dict[str, str]:
+    """Tag id -> name, from the workspace's tag list (embedded tag references carry ids only)."""
+    return {t["id"]: t["name"] for t in intercom_api(pipeline, "GET", "/tags")["data"]}
+
+
+def qualifies(
+    pipeline: Pipeline, contact: dict[str, Any], names: dict[str, str] | None = None
+) -> bool:
+    """The default filter of transform/mappings/lead.yml, computed from Intercom's own API."""
+    custom = contact.get("custom_attributes") or {}
+    tags = contact.get("tags") or {}
+    if tags.get("has_more"):  # the embedded list is cut short: read the whole one
+        tags = intercom_api(pipeline, "GET", f"/contacts/{contact['id']}/tags")
+    names = names if names is not None else tag_names(pipeline)
+    tag_set = {t.get("name") or names.get(t["id"]) for t in tags.get("data", [])}
+    return custom.get("qualification") == "hand_to_sales" or "sales-qualified" in tag_set
+
+
+@dataclass
+class IntercomTruth:
+    """The workspace as Intercom's API shows it, with what lead.yml makes of each contact."""
+
+    contacts: dict[str, dict[str, Any]]
+    conversations: dict[str, dict[str, Any]]
+    qualifying: set[str]
+    emails: dict[str, str]  # qualifying contact id -> usable email
+    person_of: dict[str, str | None]  # conversation id -> its first contact's id
+
+
+def intercom_truth(pipeline: Pipeline) -> IntercomTruth:
+    contacts = {c["id"]: c for c in all_intercom_contacts(pipeline)}
+    names = tag_names(pipeline)
+    qualifying = {cid for cid, c in contacts.items() if qualifies(pipeline, c, names)}
+    emails = {
+        cid: email
+        for cid in qualifying
+        if (email := usable_email(contacts[cid].get("email"))) is not None
+    }
+    conversations = {c["id"]: c for c in all_intercom_conversations(pipeline)}
+    person_of = {
+        conv_id: next(iter(c["id"] for c in conv["contacts"]["contacts"]), None)
+        for conv_id, conv in conversations.items()
+    }
+    return IntercomTruth(contacts, conversations, qualifying, emails, person_of)
+
+
+@dataclass
+class SalesforceView:
+    """Leads, Contacts and Tasks of one org, read through the emulator's admin query."""
+
+    leads: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+
+    def person_ids(self) -> dict[str, str]:
+        """Intercom contact id -> the Salesforce Id a Task of that person must point to."""
+        people: dict[str, str] = {}
+        for lead in self.leads:
+            cid = lead.get("Intercom_Contact_ID__c")
+            if cid and lead.get("IsConverted") and lead.get("ConvertedContactId"):
+                people.setdefault(cid, lead["ConvertedContactId"])
+        for lead in self.leads:
+            cid = lead.get("Intercom_Contact_ID__c")
+            if cid and not lead.get("IsConverted"):
+                people[cid] = lead["Id"]
+        for contact in self.contacts:
+            if contact.get("Intercom_Contact_ID__c"):
+                people[contact["Intercom_Contact_ID__c"]] = contact["Id"]
+        return people
+
+
+def salesforce_view(org: EmulatorProcess) -> SalesforceView:
+    def soql(q: str) -> list[dict[str, Any]]:
+        return list(org.admin("POST", "query", {"q": q})["records"])
+
+    return SalesforceView(
+        leads=soql(
+            "SELECT Id, FirstName, LastName, Email, Company, Title, LeadSource, IsConverted, "
+            "ConvertedContactId, Intercom_Contact_ID__c, Intercom_Sessions__c FROM Lead"
+        ),
+        contacts=soql(
+            "SELECT Id, FirstName, LastName, Email, Title, Intercom_Contact_ID__c FROM Contact"
+        ),
+        tasks=soql("SELECT Id, WhoId, Subject, Intercom_Conversation_ID__c FROM Task"),
+    )
+
+
+def latest_by_key(rows: list[dict[str, Any]], stream_key: str, id_key: str) -> dict:
+    """The last line per (stream, id) of an append-only reject file."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        latest[(str(row.get(stream_key)), str(row.get(id_key)))] = row
+    return latest
+
+
+@dataclass
+class Accounting:
+    """Every Intercom contact and conversation, each in exactly one place, or problems."""
+
+    problems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def problem(self, kind: str, ident: str) -> None:
+        self.problems[kind].append(ident)
+
+    def report(self) -> str:
+        return "; ".join(
+            f"{kind}: {len(ids)} (e.g. {', '.join(sorted(ids)[:4])})"
+            for kind, ids in sorted(self.problems.items())
+        )
+
+    def ok(self) -> bool:
+        return not self.problems
+
+    def check(self) -> None:
+        """Fail with every problem found, and the figures, in one message."""
+        assert self.ok(), f"{self.report()}\nfigures: {self.figures}"
+
+
+def account_for_everything(
+    pipeline: Pipeline,
+    truth: IntercomTruth | None = None,
+    org: EmulatorProcess | None = None,
+    *,
+    waiting: list[dict[str, Any]] | None = None,
+) -> Accounting:
+    """Check the contract of the pipeline against the emulators' data.
+
+    - every qualifying contact with a usable email is exactly one Lead or Contact (one record per
+      email; another person sharing that email is rejected with a reason, never a second Lead);
+    - every qualifying contact without a usable email is rejected by the mapper, with a reason;
+    - every conversation of a person in Salesforce is exactly one Task on that person's record;
+    - every other conversation is waiting (its person is not a Lead/Contact) or rejected;
+    - nothing is in two places (written and waiting), nothing is anywhere twice.
+    `waiting` defaults to the target's waiting file, and is compared with the Meltano state.
+    """
+    truth = truth or intercom_truth(pipeline)
+    view = salesforce_view(org or pipeline.salesforce)
+    acc = Accounting()
+    in_state = pipeline.waiting_in_state()
+    if waiting is None:
+        waiting = pipeline.waiting()
+        file_keys = {(w["stream"], str(w["external_id"])) for w in waiting}
+        state_keys = {(w["stream"], str(w["external_id"])) for w in in_state}
+        for stream, ext in file_keys ^ state_keys:
+            acc.problem("waiting file and Meltano state disagree", f"{stream} {ext}")
+    waiting_by_key = {(w["stream"], str(w["external_id"])): w for w in waiting}
+    summary = (
+        json.loads(pipeline.target_summary.read_text()) if pipeline.target_summary.exists() else {}
+    )
+    last_run = summary.get("run_id")
+    target_rejects = latest_by_key(read_jsonl(pipeline.target_rejects), "stream", "external_id")
+    mapper_rows = latest_by_key(read_jsonl(pipeline.mapper_rejects), "stream", "key")
+
+    people = view.person_ids()
+    open_records = [r for r in view.leads if not r.get("IsConverted")] + view.contacts
+    per_id = Counter(
+        r["Intercom_Contact_ID__c"] for r in open_records if r.get("Intercom_Contact_ID__c")
+    )
+    for cid, n in per_id.items():
+        if n > 1:
+            acc.problem("person in Salesforce more than once", cid)
+    per_email = Counter(
+        (r.get("Email") or "").lower()
+        for r in open_records
+        if r.get("Email") and r.get("Intercom_Contact_ID__c")
+    )
+    for email, n in per_email.items():
+        if n > 1:
+            acc.problem("two open Leads/Contacts share an email", email)
+    for lead in view.leads:
+        if lead.get("LeadSource") == "Intercom" and not lead.get("Intercom_Contact_ID__c"):
+            acc.problem("Lead from Intercom without its external id", lead["Id"])
+        cid = lead.get("Intercom_Contact_ID__c")
+        if cid and cid not in truth.contacts:
+            acc.problem("Lead of no Intercom contact", cid)
+
+    holders: dict[str, set[str]] = defaultdict(set)
+    for cid, email in truth.emails.items():
+        if cid in people:
+            holders[email].add(cid)
+    outcomes: Counter[str] = Counter()
+    for cid in truth.contacts:
+        written = cid in people
+        wait = waiting_by_key.get(("Lead", cid))
+        rej = target_rejects.get(("Lead", cid))
+        mapped = mapper_rows.get(("Lead", cid))
+        if cid in truth.emails:
+            if written and wait:
+                acc.problem("Lead written and still waiting", cid)
+            if written and rej and last_run and rej.get("run_id") == last_run:
+                acc.problem("Lead written and rejected in the same run", cid)
+            if written:
+                outcomes["Lead written"] += 1
+            elif wait:
+                outcomes[f"Lead waiting {wait.get('error_code')}"] += 1
+            elif rej:
+                outcomes[f"Lead rejected {rej.get('error_code')}"] += 1
+                if not holders.get(truth.emails[cid]):
+                    acc.problem("email held by nobody (all its people rejected)", cid)
+                if not (rej.get("error_code") and rej.get("message")):
+                    acc.problem("reject without a reason", cid)
+            else:
+                reason = f" (mapper: {mapped.get('reason')})" if mapped else ""
+                acc.problem("qualifying contact lost" + reason, cid)
+        elif cid in truth.qualifying:
+            if written:
+                acc.problem("contact without a usable email in Salesforce", cid)
+            elif not (mapped and mapped.get("kind") == "rejected" and mapped.get("reason")):
+                acc.problem("contact without a usable email not rejected by the mapper", cid)
+            else:
+                outcomes["Lead rejected by the mapper"] += 1
+        else:
+            if cid in per_id:
+                acc.problem("contact that does not qualify is in Salesforce", cid)
+            elif mapped is None:
+                acc.problem("contact never seen by the mapper", cid)
+            else:
+                outcomes["contact filtered"] += 1
+
+    tasks_per_conv: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for task in view.tasks:
+        if task.get("Intercom_Conversation_ID__c"):
+            tasks_per_conv[task["Intercom_Conversation_ID__c"]].append(task)
+    for conv_id, rows in tasks_per_conv.items():
+        if len(rows) > 1:
+            acc.problem("conversation is more than one Task", conv_id)
+        if conv_id not in truth.conversations:
+            acc.problem("Task of no Intercom conversation", conv_id)
+    for conv_id, cid in truth.person_of.items():
+        rows = tasks_per_conv.get(conv_id, [])
+        wait = waiting_by_key.get(("Task", conv_id))
+        rej = target_rejects.get(("Task", conv_id))
+        mapped = mapper_rows.get(("Task", conv_id))
+        who = people.get(cid) if cid else None
+        if cid is None:
+            if rows:
+                acc.problem("Task of a conversation without a contact", conv_id)
+            elif not (mapped and mapped.get("reason")):
+                acc.problem("conversation without a contact not rejected", conv_id)
+            else:
+                outcomes["Task rejected by the mapper"] += 1
+        elif who:
+            if not rows:
+                state = f" (waiting {wait.get('error_code')})" if wait else ""
+                state = state or (f" (rejected {rej.get('error_code')})" if rej else "")
+                acc.problem("conversation of a person in Salesforce is no Task" + state, conv_id)
+            elif rows[0].get("WhoId") != who:
+                acc.problem("Task on the wrong person", conv_id)
+            else:
+                outcomes["Task written"] += 1
+            if rows and wait:
+                acc.problem("Task written and still waiting", conv_id)
+        else:
+            if rows:
+                acc.problem("Task of a person not in Salesforce", conv_id)
+            elif wait:
+                if wait.get("error_code") != "INVALID_CROSS_REFERENCE_KEY":
+                    acc.problem(f"Task waiting for {wait.get('error_code')}", conv_id)
+                outcomes[f"Task waiting {wait.get('error_code')}"] += 1
+            elif rej:
+                outcomes[f"Task rejected {rej.get('error_code')}"] += 1
+            else:
+                acc.problem("conversation of a person not in Salesforce lost", conv_id)
+    for (stream, ext), row in waiting_by_key.items():
+        known = truth.contacts if stream == "Lead" else truth.conversations
+        if ext not in known:
+            acc.problem(f"{stream} waiting for no Intercom record", ext)
+        if not (row.get("error_code") and row.get("message")):
+            acc.problem("waiting without a reason", ext)
+
+    acc.figures = {
+        "intercom_contacts": len(truth.contacts),
+        "qualifying": len(truth.qualifying),
+        "qualifying_with_usable_email": len(truth.emails),
+        "intercom_conversations": len(truth.conversations),
+        "salesforce_leads": len(view.leads),
+        "salesforce_contacts": len(view.contacts),
+        "salesforce_tasks": len(view.tasks),
+        "waiting": len(waiting_by_key),
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+    return acc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,20 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
 
-from pipeline import Pipeline, meltano_install  # noqa: E402
+from pipeline import (  # noqa: E402
+    FAST_INTERCOM_ARGS,
+    Pipeline,
+    meltano_install,
+    seed_intercom_template,
+)
 
 SEED = {"contacts": 160, "conversations": 80, "seed": 3}
+# The volume workspace: seeded once per session, copied into every pipeline that needs it.
+VOLUME = {"contacts": 7000, "conversations": 2000, "seed": 11}
+# A small workspace for the failure scenarios (each test copies it into its own pipeline).
+SMALL = {"contacts": 300, "conversations": 150, "seed": 5}
+# For the kill -9 and wrong-secret scenarios: big enough that a full sync takes many calls.
+MEDIUM = {"contacts": 1500, "conversations": 500, "seed": 13}
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +42,56 @@ def pipeline(
     with Pipeline(tmp_path_factory.mktemp("e2e")) as pipe:
         pipe.intercom.admin("POST", "seed", SEED)
         yield pipe
+
+
+@pytest.fixture(scope="session")
+def volume_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Intercom data directory with 7,000 contacts and 2,000 conversations, seeded once."""
+    path = tmp_path_factory.mktemp("volume-template") / "intercom"
+    seed_intercom_template(path, **VOLUME)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("small-template") / "intercom"
+    seed_intercom_template(path, **SMALL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def medium_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("medium-template") / "intercom"
+    seed_intercom_template(path, **MEDIUM)
+    return path
+
+
+PipelineFactory = Callable[..., Pipeline]
+
+
+@pytest.fixture
+def make_pipeline(
+    installed_plugins: None, small_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PipelineFactory]:
+    """Start pipelines on a copy of the small workspace (or another template); stopped after."""
+    started: list[Pipeline] = []
+
+    def make(
+        template: Path | None = None,
+        intercom_args: list[str] | None = None,
+        salesforce_args: list[str] | None = None,
+        **env: str,
+    ) -> Pipeline:
+        pipe = Pipeline(
+            tmp_path_factory.mktemp("e2e"),
+            intercom_args=intercom_args or FAST_INTERCOM_ARGS,
+            salesforce_args=salesforce_args,
+            intercom_template=template or small_template,
+        )
+        pipe.extra_env.update(env)
+        started.append(pipe)
+        return pipe.start()
+
+    yield make
+    for pipe in started:
+        pipe.stop()
