@@ -207,6 +207,8 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             return json_response(faults_view(emulator))
     if method == "GET" and route == "org":
         return json_response(org_view(emulator, request))
+    if method == "POST" and route == "schema/reset":
+        return json_response({"changed": emulator.restore_schema()})
     if parts and parts[0] == "fields":
         return await fields_call(emulator, request, method, parts[1:])
     if method == "POST" and len(parts) == 3 and parts[0] == "picklists":

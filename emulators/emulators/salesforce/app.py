@@ -171,6 +171,31 @@ class Emulator:
         self.store.meta_set(key, json.dumps({"signature": signature,
                                              "modified": obj.modified}))
 
+    def restore_schema(self) -> list[str]:
+        """Put every sObject's metadata back to what the files and flags gave at start-up.
+
+        Answers the objects that changed. Fields that come back start empty and fields that go
+        lose their values, as in Salesforce; fields that stay keep theirs.
+        """
+        s = self.settings
+        fresh = load_schema(s.schema_files)
+        apply_overrides(fresh, s.drop_fields, s.picklists, s.restricted_picklists,
+                        s.read_only_fields)
+        changed = []
+        for name, obj in self.objects.items():
+            if name not in fresh or fresh[name].signature() == obj.signature():
+                continue
+            before = set(obj.fields)
+            obj.fields = fresh[name].fields
+            obj.index()
+            for fname in before ^ set(obj.fields):  # added or removed: values go
+                self.store.field_changed(obj, fname, purge=True)
+            for fname in before & set(obj.fields):  # kept: flags may have changed
+                self.store.field_changed(obj, fname, purge=False)
+            self.schema_changed(obj)
+            changed.append(name)
+        return changed
+
     def token_valid(self, header: str | None) -> bool:
         if not header:
             return False

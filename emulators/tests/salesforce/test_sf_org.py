@@ -318,3 +318,24 @@ def test_bad_start_flags_exit_2_with_a_reason(tmp_path, flag, value, message) ->
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr
     assert message in out.stderr
+
+
+def test_schema_reset_restores_the_start_up_metadata(tmp_path) -> None:
+    args = ["--drop-field", "Lead.Intercom_Qualification__c"]
+    with EmulatorProcess("salesforce", tmp_path / "sf", args=args) as proc:
+        session, base, _ = session_for(proc)
+        proc.add_field("Lead", "Intercom_Qualification__c", type="Text")
+        proc.add_field("Lead", "Extra__c", type="Text")
+        proc.set_picklist("Lead", "LeadSource", ["Web"], restricted=True)
+        proc.drop_field("Lead", "Intercom_URL__c")
+        made = session.post(f"{base}/sobjects/Lead", json={
+            "LastName": "L", "Company": "C", "Extra__c": "x", "Intercom_Qualification__c": "q"})
+        assert made.status_code == 201, made.text
+        assert proc.admin("POST", "schema/reset") == {"changed": ["Lead"]}
+        fields = describe_fields(session, base)
+        assert "Intercom_Qualification__c" not in fields and "Extra__c" not in fields
+        assert "Intercom_URL__c" in fields and fields["LeadSource"]["restrictedPicklist"] is False
+        assert proc.admin("POST", "schema/reset") == {"changed": []}
+        proc.add_field("Lead", "Extra__c", type="Text")
+        got = session.get(f"{base}/sobjects/Lead/{made.json()['id']}").json()
+        assert got["Extra__c"] is None  # its values went with the field
