@@ -135,11 +135,10 @@ def test_stream_settings_map_a_stream_to_another_sobject(harness: Harness) -> No
          "record": {"pid": "x", "LastName": "Lovelace", "Intercom_Contact_ID__c": "ic_x"}},
     ]
     # The stream key is not a Contact field: the external id comes from stream_settings and the
-    # unknown column is rejected locally.
+    # unknown column stops the run before any record.
     result = harness.run(msgs, stream_settings={
         "people": {"sobject": "Contact", "external_id_field": "Intercom_Contact_ID__c"}})
-    assert result.stream("people")["rejected"] == 1
-    assert result.rejects[0]["error_code"] == "INVALID_FIELD"
+    assert result.returncode == 2 and "Contact.pid" in result.stderr, result.stderr
     msgs[0]["schema"]["properties"].pop("pid")
     msgs[1]["record"].pop("pid")
     msgs[0]["key_properties"] = ["Intercom_Contact_ID__c"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from target_sf_testlib import Harness, lead, lead_messages
 
 CASES = [
@@ -12,32 +11,31 @@ CASES = [
     ("REQUIRED_FIELD_MISSING", {"Company": ""}),
     ("STRING_TOO_LONG", {"LastName": "x" * 81}),
     ("INVALID_EMAIL_ADDRESS", {"Email": "not-an-email"}),
-    ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", {"Status": "Sleeping"}),
-    ("INVALID_FIELD", {"Favourite_Colour__c": "blue"}),
     ("NUMBER_OUTSIDE_VALID_RANGE", {"Intercom_Engagement_Score__c": 1000}),
 ]
 
 
-@pytest.fixture
-def lead_schema_with_extra() -> list[dict]:
+def test_each_invalid_record_is_rejected_locally(harness: Harness) -> None:
     msgs = lead_messages([])
-    msgs[0]["schema"]["properties"]["Favourite_Colour__c"] = {"type": ["string", "null"]}
-    return msgs
-
-
-def test_each_invalid_record_is_rejected_locally(harness: Harness,
-                                                 lead_schema_with_extra: list[dict]) -> None:
-    msgs = list(lead_schema_with_extra)
     for i, (_code, change) in enumerate(CASES):
         rec = lead(i)
         rec.update(change)
         msgs.append({"type": "RECORD", "stream": "Lead", "record": rec})
     msgs.append({"type": "RECORD", "stream": "Lead", "record": lead(99)})
+    # A value the org's restricted picklist lacks: the org may gain it, so the record waits.
+    msgs.append({"type": "RECORD", "stream": "Lead", "record": lead(98, Status="Sleeping")})
+    msgs.append({"type": "STATE", "value": {"s": 1}})
     result = harness.run(msgs)
-    assert result.returncode == 0, result.stderr
-    result.assert_accounted("Lead", len(CASES) + 1)
+    # The org lacks a picklist value: a configuration problem, exit 2, the record kept waiting.
+    assert result.returncode == 2, result.stderr
+    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in result.stderr
+    result.assert_accounted("Lead", len(CASES) + 2)
     assert result.stream("Lead")["rejected"] == len(CASES)
+    assert result.stream("Lead")["waiting"] == 1
     assert result.stream("Lead")["created"] == 1
+    assert [(e.external_id, e.code) for e in result.waiting().entries.values()] == [
+        ("ic_98", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")]
+    assert result.states == [{"s": 1}]
     by_ext = {r["external_id"]: r for r in result.rejects}
     for i, (code, _change) in enumerate(CASES):
         rej = by_ext[f"ic_{i}"]
@@ -45,8 +43,9 @@ def test_each_invalid_record_is_rejected_locally(harness: Harness,
         assert rej["message"]
         assert rej["stream"] == "Lead" and rej["sobject"] == "Lead"
         assert rej["record"]["Intercom_Contact_ID__c"] == f"ic_{i}"
-        assert {"time", "stream", "sobject", "external_id", "error_code", "message",
+        assert {"time", "run_id", "stream", "sobject", "external_id", "error_code", "message",
                 "record"} <= set(rej)
+        assert rej["run_id"] == result.summary["run_id"]
     for text in (result.stderr, (harness.tmp / "rejects.jsonl").read_text(),
                  json.dumps(result.summary)):
         for secret in ("emulator-secret", "emulator-refresh-token", "Bearer "):
@@ -68,14 +67,27 @@ def test_record_without_external_id_value_is_rejected(harness: Harness) -> None:
     assert result.rejects[0]["error_code"] == "REQUIRED_FIELD_MISSING"
 
 
-def test_unknown_sobject_rejects_with_clear_reason(harness: Harness) -> None:
+def test_unknown_sobject_stops_before_any_record(harness: Harness) -> None:
     msgs = [{"type": "SCHEMA", "stream": "Nonsense__c", "key_properties": ["k"],
              "schema": {"type": "object", "properties": {"k": {"type": "string"}}}},
-            {"type": "RECORD", "stream": "Nonsense__c", "record": {"k": "1"}}]
+            {"type": "RECORD", "stream": "Nonsense__c", "record": {"k": "1"}},
+            {"type": "STATE", "value": {"s": 1}}]
     result = harness.run(msgs)
-    assert result.returncode == 0, result.stderr
-    assert result.rejects[0]["error_code"] == "INVALID_TYPE"
-    assert "Nonsense__c" in result.rejects[0]["message"]
+    assert result.returncode == 2, result.stderr
+    assert "Nonsense__c" in result.stderr and "does not exist" in result.stderr
+    assert result.raw_states == [] and result.summary["status"] == "failed"
+
+
+def test_unknown_field_stops_before_any_record(harness: Harness) -> None:
+    msgs = lead_messages([lead(1, Favourite_Colour__c="blue"), lead(2)], {"s": 1})
+    msgs[0]["schema"]["properties"]["Favourite_Colour__c"] = {"type": ["string", "null"]}
+    result = harness.run(msgs)
+    assert result.returncode == 2, result.stderr
+    # What is wrong and the Setup step that fixes it, before any record was handled.
+    assert "Lead.Favourite_Colour__c" in result.stderr and "Setup > Object Manager" in result.stderr
+    assert result.raw_states == []  # bookmarks stay: the records come again after the fix
+    assert harness.query("SELECT Id FROM Lead") == []
+    assert harness.write_calls() == 0
 
 
 def test_bad_datetime_is_rejected_locally(harness: Harness) -> None:
