@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 import typing as t
 from pathlib import Path
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
+from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib import (
     ActivateVersionMessage,
     Message,
@@ -45,6 +49,16 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUNDLED_DIRS = (_PACKAGE_DIR / "mappings", _PACKAGE_DIR.parent / "mappings")
 
 LEAD_CONTEXT = ("settings", "company", "companies", "events", "event_count", "tags")
+# The key the mapper adds to every STATE it passes on (docs/contracts.md, target contract).
+STATE_KEY = "map-intercom-salesforce"
+# Settings that say where things are, not what a record becomes: left out of the fingerprint.
+_NOT_OUTPUT_SETTINGS = frozenset(
+    {"mappings_dir", "lead_mapping", "task_mapping", "reject_file", "pass_through_streams"}
+)
+# Exit code of a run in which the mapping failed for some record (a configuration error).
+MAPPING_FAILED_EXIT = 2
+FULL_REFRESH_COMMAND = "meltano run --full-refresh intercom-to-salesforce"
+
 TASK_CONTEXT = (
     "settings",
     "contact_id",
@@ -177,6 +191,17 @@ class IntercomSalesforceMapper(InlineMapper):
         functions = build_functions(self.settings)
         self.lead_mapping = self._load_mapping("lead", "contact", LEAD_CONTEXT, functions)
         self.task_mapping = self._load_mapping("task", "conversation", TASK_CONTEXT, functions)
+        self.fingerprint = self._fingerprint()
+        # Input stream -> (mapping, names whose schema that stream's SCHEMA message gives).
+        self._schema_roots: dict[str, list[tuple[Mapping, tuple[str, ...]]]] = {
+            "contacts": [(self.lead_mapping, ("contact", "record"))],
+            "companies": [(self.lead_mapping, ("company",))],
+            "conversations": [(self.task_mapping, ("conversation", "record"))],
+        }
+        self.mapping_failures = 0
+        self.first_mapping_failure: str | None = None
+        self.states_withheld = 0
+        self._fingerprint_warned = False
         self.rejects = RejectWriter(self.config.get("reject_file"), self.logger)
         self.pass_through = set(self.config.get("pass_through_streams") or ())
         self.companies: dict[str, dict[str, t.Any]] = {}
@@ -240,7 +265,20 @@ class IntercomSalesforceMapper(InlineMapper):
         functions: dict[str, t.Callable[..., t.Any]],
     ) -> Mapping:
         path = self._mapping_path(kind)
-        mapping = Mapping(path, record_name=record_name, context_names=context, functions=functions)
+        settings_schema = dict(self.config_jsonschema)
+        # Keys set in the config beyond the declared settings are readable too.
+        settings_schema["properties"] = {
+            **{key: {} for key in self.settings},
+            **self.config_jsonschema["properties"],
+        }
+        mapping = Mapping(
+            path,
+            record_name=record_name,
+            context_names=context,
+            functions=functions,
+            settings=self.settings,
+            settings_schema=settings_schema,
+        )
         if mapping.uses_now:
             self.logger.warning(
                 "%s calls now(): its records differ on every run, so the target rewrites them "
@@ -252,18 +290,49 @@ class IntercomSalesforceMapper(InlineMapper):
         )
         return mapping
 
+    def _fingerprint(self) -> str:
+        """Hash what decides the output records: both mapping files and the output settings.
+
+        The files are hashed as parsed YAML, so comments and layout do not count.
+        """
+        content = {
+            "lead": self.lead_mapping.document,
+            "task": self.task_mapping.document,
+            "settings": {
+                key: value
+                for key, value in self.settings.items()
+                if key not in _NOT_OUTPUT_SETTINGS
+            },
+        }
+        text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
     # Output helpers ----------------------------------------------------------------------
 
-    def _schema_for(self, mapping: Mapping) -> Iterator[Message]:
-        if mapping.stream in self.schemas_sent:
-            return
-        self.schemas_sent.add(mapping.stream)
-        yield SchemaMessage(
-            stream=mapping.stream, schema=mapping.json_schema(), key_properties=[mapping.key]
-        )
+    def output_schemas(self) -> list[SchemaMessage]:
+        """Return the SCHEMA message of every output stream the mapping files define."""
+        messages: list[SchemaMessage] = []
+        for mapping in (self.lead_mapping, self.task_mapping):
+            if any(message.stream == mapping.stream for message in messages):
+                continue
+            messages.append(
+                SchemaMessage(
+                    stream=mapping.stream,
+                    schema=mapping.json_schema(),
+                    key_properties=[mapping.key],
+                )
+            )
+        return messages
+
+    def _all_schemas(self) -> Iterator[Message]:
+        """Every output SCHEMA once, before anything else the mapper writes."""
+        for message in self.output_schemas():
+            if message.stream not in self.schemas_sent:
+                self.schemas_sent.add(message.stream)
+                yield message
 
     def _emit(self, mapping: Mapping, record: dict[str, t.Any]) -> Iterator[Message]:
-        yield from self._schema_for(mapping)
+        yield from self._all_schemas()
         self.emitted[mapping.stream] = self.emitted.get(mapping.stream, 0) + 1
         yield RecordMessage(stream=mapping.stream, record=record)
 
@@ -284,6 +353,10 @@ class IntercomSalesforceMapper(InlineMapper):
         )
         if error.kind == FILTERED:
             self.logger.debug("%s %s filtered out", mapping.stream, record.get("id"))
+        if error.mapping_error:
+            self.mapping_failures += 1
+            if self.first_mapping_failure is None:
+                self.first_mapping_failure = f"{source_stream} {record.get('id')}: {error.reason}"
 
     # Leads -------------------------------------------------------------------------------
 
@@ -410,10 +483,11 @@ class IntercomSalesforceMapper(InlineMapper):
         stream = message_dict["stream"]
         if stream == "contact_event_summaries":
             self.summaries_selected = True
-        if stream == "contacts":
-            yield from self._schema_for(self.lead_mapping)
-        elif stream == "conversations":
-            yield from self._schema_for(self.task_mapping)
+        schema = message_dict.get("schema") or {}
+        for mapping, roots in self._schema_roots.get(stream, ()):
+            # A misspelt attribute would be null for every record: stop before mapping any.
+            mapping.check_input_schema(dict.fromkeys(roots, schema), stream)
+        yield from self._all_schemas()
         if stream in self.pass_through:
             yield SchemaMessage(
                 stream=stream,
@@ -449,7 +523,31 @@ class IntercomSalesforceMapper(InlineMapper):
         # their rejects must be on disk.
         yield from self._flush()
         self.rejects.flush()
-        yield StateMessage(value=message_dict["value"])
+        value = message_dict["value"]
+        if not isinstance(value, dict):
+            value = {}
+        self._check_fingerprint(value.get(STATE_KEY))
+        if self.mapping_failures:
+            # This state covers records the mapping failed for; holding it back makes the
+            # next run read them again once the mapping is fixed.
+            self.states_withheld += 1
+            return
+        yield StateMessage(value={**value, STATE_KEY: {"mapping_fingerprint": self.fingerprint}})
+
+    def _check_fingerprint(self, section: t.Any) -> None:
+        previous = section.get("mapping_fingerprint") if isinstance(section, dict) else None
+        if not previous or previous == self.fingerprint or self._fingerprint_warned:
+            return
+        self._fingerprint_warned = True
+        self.logger.warning(
+            "The mapping changed since the last run (mapping files or mapper settings; "
+            "fingerprint %s, last run %s). Records already in Salesforce change only when "
+            "Intercom changes them. To apply the new mapping to every record run `%s` (the "
+            "target re-sends everything; upserts, no duplicates).",
+            self.fingerprint,
+            previous,
+            FULL_REFRESH_COMMAND,
+        )
 
     @override
     def map_activate_version_message(self, message_dict: dict) -> Iterable[Message]:
@@ -469,3 +567,55 @@ class IntercomSalesforceMapper(InlineMapper):
             f"{n} {stream} {kind}" for (stream, kind), n in sorted(self.rejects.counts.items())
         )
         self.logger.info("Mapper emitted %s; %s", counts or "nothing", rejects or "no rejects")
+        if self.mapping_failures:
+            self.logger.error(
+                "The mapping failed for %d record(s) (first: %s). They are in the reject file; "
+                "%d STATE message(s) from the first failure on were withheld, so the next run "
+                "reads these records again. Fix the mapping file and run again (no `meltano "
+                "state clear` needed).",
+                self.mapping_failures,
+                self.first_mapping_failure,
+                self.states_withheld,
+            )
+            sys.exit(MAPPING_FAILED_EXIT)
+
+    # CLI ---------------------------------------------------------------------------------
+
+    @override
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: t.IO[str] | None = None,
+        schemas: bool = False,
+    ) -> None:
+        """Run the mapper; with ``--schemas`` print the output SCHEMA messages and stop."""
+        if not schemas or about:
+            super().invoke(
+                about=about, about_format=about_format, config=config, file_input=file_input
+            )
+            return
+        config = config or _ConfigInput()
+        mapper = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        for message in mapper.output_schemas():
+            mapper.write_message(message)
+        sys.stdout.flush()
+
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--schemas"],
+                is_flag=True,
+                help=(
+                    "Print the SCHEMA message of every output stream (from the mapping files "
+                    "and settings) and exit without reading standard input."
+                ),
+            )
+        )
+        return command

@@ -8,12 +8,18 @@ A mapping file (see ``transform/README.md``) names the output stream and its key
 from __future__ import annotations
 
 import ast
+import difflib
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, InvalidExpression
+from simpleeval import (
+    DEFAULT_OPERATORS,
+    AttributeDoesNotExist,
+    EvalWithCompoundTypes,
+    InvalidExpression,
+)
 from singer_sdk.exceptions import ConfigValidationError
 
 from mapper_intercom_salesforce.functions import (
@@ -140,12 +146,34 @@ def tag_names(record: t.Mapping[str, t.Any]) -> list[str]:
 
 
 class RecordRejected(Exception):
-    """A record that cannot be written (``kind`` 'rejected') or did not qualify ('filtered')."""
+    """A record that cannot be written (``kind`` 'rejected') or did not qualify ('filtered').
 
-    def __init__(self, reason: str, kind: str = "rejected") -> None:
+    ``mapping_error`` is true when the mapping itself failed for the record (an expression
+    raised, or its value does not fit the field's type): a configuration error, not bad data.
+    """
+
+    def __init__(self, reason: str, kind: str = "rejected", *, mapping_error: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+        self.mapping_error = mapping_error
+
+
+# One step of an attribute path: the key (or list index) and how it is written.
+_Step = tuple[str | int, str]
+
+
+@dataclass
+class _PathUse:
+    """An attribute path a mapping reads: ``contact.location.city`` in a field or a filter."""
+
+    where: str
+    root: str
+    steps: list[_Step]
+    source: str
+
+    def shown(self, count: int) -> str:
+        return self.root + "".join(written for _, written in self.steps[:count])
 
 
 @dataclass
@@ -153,6 +181,7 @@ class _Expr:
     text: str
     node: ast.AST
     where: str
+    chains: list[tuple[str, list[_Step]]] = field(default_factory=list)
 
 
 @dataclass
@@ -200,19 +229,128 @@ class _Problems:
         self.items.append(f"{self.path}: {where}: {problem}")
 
 
-def _names_used(node: ast.AST) -> set[str]:
-    """Names an expression reads, leaving out those its comprehensions bind."""
+def _bound_names(node: ast.AST) -> set[str]:
     bound: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.comprehension):
             for target in ast.walk(sub.target):
                 if isinstance(target, ast.Name):
                     bound.add(target.id)
+    return bound
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """Names an expression reads, leaving out those its comprehensions bind."""
+    bound = _bound_names(node)
     return {
         sub.id
         for sub in ast.walk(node)
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in bound
     }
+
+
+def _chain(node: ast.AST) -> tuple[str, list[_Step]] | None:
+    """Return the root name and steps of ``a.b["c"][0]``, or None for anything else.
+
+    A step computed at run time (``a[key]``) ends what can be known: only the steps before
+    it are returned.
+    """
+    steps: list[_Step] = []
+    current = node
+    while isinstance(current, (ast.Attribute, ast.Subscript)):
+        if isinstance(current, ast.Attribute):
+            steps.append((current.attr, f".{current.attr}"))
+        else:
+            key = current.slice
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, (str, int))
+                and not isinstance(key.value, bool)
+            ):
+                steps.append((key.value, f"[{key.value!r}]"))
+            else:
+                steps = []
+        current = current.value
+    if not isinstance(current, ast.Name):
+        return None
+    return current.id, steps[::-1]
+
+
+def _path_steps(path: str) -> list[_Step]:
+    return [(int(p) if p.lstrip("-").isdigit() else p, f".{p}") for p in path.split(".")]
+
+
+def _attribute_chains(node: ast.AST) -> list[tuple[str, list[_Step]]]:
+    """Every attribute path an expression reads: ``contact.location.city``, ``get(x, "a.b")``."""
+    inner = {
+        id(sub.value) for sub in ast.walk(node) if isinstance(sub, (ast.Attribute, ast.Subscript))
+    }
+    bound = _bound_names(node)
+    chains: list[tuple[str, list[_Step]]] = []
+    for sub in ast.walk(node):
+        found = None
+        if isinstance(sub, (ast.Attribute, ast.Subscript)) and id(sub) not in inner:
+            found = _chain(sub)
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Name)
+            and sub.func.id == "get"
+            and len(sub.args) >= 2
+            and isinstance(sub.args[1], ast.Constant)
+            and isinstance(sub.args[1].value, str)
+        ):
+            base = _chain(sub.args[0])
+            if base is not None:
+                found = (base[0], base[1] + _path_steps(sub.args[1].value))
+        if found is not None and found[1] and found[0] not in bound:
+            chains.append(found)
+    return chains
+
+
+def _resolve(schema: t.Any, steps: list[_Step], start: int = 0) -> tuple[int, list[str]] | None:
+    """Follow ``steps`` through a JSON Schema.
+
+    Returns:
+        None when the path can exist, else the index of the first step the schema does not
+        have and the keys valid at that place.
+    """
+    node = schema
+    for index in range(start, len(steps)):
+        key = steps[index][0]
+        if not isinstance(node, dict):
+            return None
+        branches = node.get("anyOf") or node.get("oneOf")
+        if isinstance(branches, list) and "properties" not in node and "items" not in node:
+            results = [_resolve(b, steps, index) for b in branches if isinstance(b, dict)]
+            if not results or any(result is None for result in results):
+                return None
+            deepest = max(result[0] for result in results if result)
+            valid = {k for r in results if r and r[0] == deepest for k in r[1]}
+            return deepest, sorted(valid)
+        types = node.get("type")
+        types = [types] if isinstance(types, str) else list(types or ())
+        if "object" in types or "properties" in node:
+            properties = node.get("properties")
+            if not properties or node.get("patternProperties"):
+                return None  # a free-form object (custom_attributes) takes any key
+            if str(key) in properties:
+                node = properties[str(key)]
+                continue
+            extra = node.get("additionalProperties")
+            if isinstance(extra, dict):
+                # A map whose values have a schema: any key, values as described.
+                if not extra:
+                    return None
+                node = extra
+                continue
+            # ``additionalProperties: true`` beside declared properties is the Singer SDK's
+            # default on every object, so it cannot mean "any key is expected here".
+            return index, sorted(properties)
+        if ("array" in types or "items" in node) and isinstance(key, int):
+            node = node.get("items") if isinstance(node.get("items"), dict) else {}
+            continue
+        return None  # a scalar or an untyped value: methods and the like are not checked
+    return None
 
 
 class Mapping:
@@ -225,6 +363,8 @@ class Mapping:
         record_name: str,
         context_names: t.Iterable[str],
         functions: dict[str, t.Callable[..., t.Any]],
+        settings: t.Mapping[str, t.Any] | None = None,
+        settings_schema: dict[str, t.Any] | None = None,
     ) -> None:
         """Load and validate a mapping file.
 
@@ -233,12 +373,16 @@ class Mapping:
             record_name: The name expressions use for the input record (``contact``).
             context_names: The other names the mapper provides to expressions.
             functions: The functions expressions may call.
+            settings: The mapper's settings (``settings.*``): fields computed from them alone
+                are constants, listed as ``enum`` in the output schema.
+            settings_schema: The JSON Schema of ``settings``; paths into it are checked here.
 
         Raises:
             MappingError: When the file is missing, not YAML, or has any invalid entry.
         """
         self.path = path
         self.record_name = record_name
+        self._path_uses: list[_PathUse] = []
         self.functions = {**functions, "get": get_value}
         self._evaluator = EvalWithCompoundTypes(
             operators=_operators(), functions=dict(self.functions), names={}
@@ -246,6 +390,7 @@ class Mapping:
         self._known = {record_name, "record", *context_names, *self._evaluator.functions}
         problems = _Problems(path)
         document = self._read(path)
+        self.document = document
         unknown = sorted(set(document) - _TOP_KEYS)
         if unknown:
             problems.add(
@@ -264,6 +409,9 @@ class Mapping:
         self.fields = self._load_fields(document.get("fields"), problems)
         if self.key and self.fields and self.key not in self.fields:
             problems.add("key", f"the key field {self.key!r} is not among the fields")
+        if settings_schema is not None:
+            for line in self.path_problems({"settings": settings_schema}, "mapper's settings"):
+                problems.items.append(line)
         if problems.items:
             count = len(problems.items)
             msg = (
@@ -272,6 +420,7 @@ class Mapping:
             )
             raise MappingError(msg, errors=[msg, *problems.items])
         self.uses_now = any("now" in _names_used(expr.node) for expr in self._expressions())
+        self.constants = self._constants(settings) if settings is not None else {}
 
     # Loading -----------------------------------------------------------------------------
 
@@ -352,7 +501,10 @@ class Mapping:
                 f"names available here: {known}; functions: {', '.join(sorted(self.functions))}",
             )
             return None
-        return _Expr(text=text, node=node, where=where)
+        chains = _attribute_chains(node)
+        for root, steps in chains:
+            self._path_uses.append(_PathUse(where, root, steps, text))
+        return _Expr(text=text, node=node, where=where, chains=chains)
 
     def _load_variables(self, raw: t.Any, problems: _Problems) -> list[tuple[str, _Expr]]:
         if raw is None:
@@ -430,6 +582,12 @@ class Mapping:
             return _Filter(kind, comparison="equals", expected=arg.strip())
         comparison = comparisons[0] if comparisons else "present"
         expected = raw.get(comparison, True)
+        steps = (
+            _path_steps(arg.strip())
+            if kind == "path"
+            else [("custom_attributes", ".custom_attributes"), (arg.strip(), f".{arg.strip()}")]
+        )
+        self._path_uses.append(_PathUse(where, self.record_name, steps, f"{kind}: {arg.strip()}"))
         if comparison == "in" and not isinstance(expected, list):
             problems.add(where, "'in' takes a list of values")
         if comparison == "present" and not isinstance(expected, bool):
@@ -489,6 +647,10 @@ class Mapping:
             if kind == "path" and (not isinstance(source, str) or not source.strip()):
                 problems.add(where, "'path' must be a dotted path such as custom_attributes.job")
                 continue
+            if kind == "path":
+                self._path_uses.append(
+                    _PathUse(where, self.record_name, _path_steps(source.strip()), source.strip())
+                )
             if kind == "expr":
                 source = self._compile(source, where, problems)
                 if source is None:
@@ -535,11 +697,137 @@ class Mapping:
     # Output schema -------------------------------------------------------------------------
 
     def json_schema(self) -> dict[str, t.Any]:
-        """Return the JSON Schema of the output stream."""
-        return {
-            "type": "object",
-            "properties": {name: spec.json_schema() for name, spec in self.fields.items()},
-        }
+        """Return the JSON Schema of the output stream.
+
+        A field whose value is the same for every record (a constant, or computed from
+        ``settings`` only) has ``enum: [value]``, so a target can check it before any record.
+        """
+        properties = {}
+        for name, spec in self.fields.items():
+            schema = spec.json_schema()
+            if name in self.constants:
+                values = self.constants[name]
+                if None not in values:
+                    schema["type"] = [kind for kind in schema["type"] if kind != "null"]
+                schema["enum"] = values
+            properties[name] = schema
+        return {"type": "object", "properties": properties}
+
+    def _constants(self, settings: t.Mapping[str, t.Any]) -> dict[str, list[t.Any]]:
+        """Return the values of the fields that can only take values known at start-up.
+
+        That is a constant, an expression of ``settings``, literals and functions only, or an
+        ``x if c else y`` whose branches are such (``"Completed" if ... else "Open"``).
+        """
+        names: dict[str, t.Any] = {"settings": wrap(dict(settings))}
+        allowed = {"settings", *self._evaluator.functions} - {"now"}
+        for name, expr in self.variables:
+            if _names_used(expr.node) <= allowed:
+                try:
+                    names[name] = self._eval(expr, names)
+                except RecordRejected:
+                    continue
+                allowed.add(name)
+        constants: dict[str, list[t.Any]] = {}
+        for name, spec in self.fields.items():
+            if spec.kind == "value":
+                raw: list[t.Any] | None = [spec.source]
+            elif spec.kind == "expr":
+                raw = self._possible_values(spec.source, spec.source.node, names, allowed)
+            else:
+                raw = None
+            if raw is None:
+                continue
+            values: list[t.Any] = []
+            try:
+                for value in raw:
+                    if value is None or (isinstance(value, str) and not value.strip()):
+                        value = spec.default
+                    value = _coerce(value, spec)
+                    if value is None and spec.omit_if_null:
+                        continue
+                    if value not in values:
+                        values.append(value)
+            except (ValueError, TypeError):
+                continue
+            if values:
+                constants[name] = values
+        return constants
+
+    def _possible_values(
+        self, expr: _Expr, node: ast.AST, names: dict[str, t.Any], allowed: set[str]
+    ) -> list[t.Any] | None:
+        if isinstance(node, ast.Expr):
+            node = node.value
+        if isinstance(node, ast.IfExp):
+            body = self._possible_values(expr, node.body, names, allowed)
+            orelse = self._possible_values(expr, node.orelse, names, allowed)
+            return None if body is None or orelse is None else body + orelse
+        if not _names_used(node) <= allowed:
+            return None
+        self._evaluator.names = names
+        try:
+            return [unwrap(self._evaluator.eval(expr.text, previously_parsed=node))]
+        except Exception:  # noqa: BLE001 - it fails for every record too, and says so there
+            return None
+
+    # Input schema --------------------------------------------------------------------------
+
+    def path_problems(self, roots: t.Mapping[str, t.Any], source: str) -> list[str]:
+        """Check every attribute path the mapping reads from ``roots`` against their schemas.
+
+        Args:
+            roots: Name (``contact``) -> the JSON Schema of that value.
+            source: What the schemas describe, for the message ("contacts stream's records").
+
+        Returns:
+            One message per path the schema does not have, naming the closest valid one.
+        """
+        shadowed = {name for name, _ in self.variables}
+        lines: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for use in self._path_uses:
+            if use.root not in roots or use.root in shadowed:
+                continue
+            failed = _resolve(roots[use.root], use.steps)
+            if failed is None:
+                continue
+            index, valid = failed
+            wrong = use.shown(index + 1)
+            if (use.where, wrong) in seen:
+                continue
+            seen.add((use.where, wrong))
+            key = str(use.steps[index][0])
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            prefix = use.shown(index)
+            if close:
+                hint = f"did you mean {prefix}.{close[0]}?"
+            else:
+                listed = ", ".join(valid[:30]) + (", ..." if len(valid) > 30 else "")
+                hint = f"valid attributes of {prefix}: {listed}."
+            lines.append(
+                f"Mapping file {self.path}, {use.where}: {wrong} does not exist in the "
+                f"{source} (in {use.source!r}); {hint} Fix the mapping file and run again "
+                f"({README_HINT})."
+            )
+        return lines
+
+    def check_input_schema(self, roots: t.Mapping[str, t.Any], stream: str) -> None:
+        """Stop with a MappingError when the mapping reads a path ``stream``'s schema lacks.
+
+        Raises:
+            MappingError: Listing every unknown path, before any record is mapped.
+        """
+        lines = self.path_problems(roots, f"schema of the {stream} stream")
+        if not lines:
+            return
+        if len(lines) == 1:
+            raise MappingError(lines[0], errors=lines)
+        msg = (
+            f"Mapping file {self.path} reads {len(lines)} attributes that the {stream} stream "
+            f"does not have; no record was mapped. Fix them and run again ({README_HINT})."
+        )
+        raise MappingError(msg, errors=[msg, *lines])
 
     # Evaluation ----------------------------------------------------------------------------
 
@@ -549,12 +837,22 @@ class Mapping:
             return self._evaluator.eval(expr.text, previously_parsed=expr.node)
         except RecordRejected:
             raise
-        except (InvalidExpression, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        except (
+            InvalidExpression,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:
+            cause = str(exc)
+            if isinstance(exc, (AttributeDoesNotExist, AttributeError, TypeError)):
+                cause = _null_step(expr, names) or cause
             reason = (
                 f"mapping {self.path.name}, {expr.where}: expression {expr.text!r} failed "
-                f"for this record: {exc}"
+                f"for this record: {cause}"
             )
-            raise RecordRejected(reason) from exc
+            raise RecordRejected(reason, mapping_error=True) from exc
 
     def _matches(self, node: _Filter, record: dict[str, t.Any], names: dict[str, t.Any]) -> bool:
         kind = node.kind
@@ -622,7 +920,7 @@ class Mapping:
                 value = _coerce(value, spec)
             except (ValueError, TypeError) as exc:
                 reason = f"mapping {self.path.name}, field {name!r}: {exc}"
-                raise RecordRejected(reason) from exc
+                raise RecordRejected(reason, mapping_error=True) from exc
             if value is None and spec.omit_if_null:
                 continue
             output[name] = value
@@ -631,6 +929,30 @@ class Mapping:
                 f"the key field {self.key!r} of {self.path.name} is empty for this record"
             )
         return output
+
+
+def _null_step(expr: _Expr, names: t.Mapping[str, t.Any]) -> str | None:
+    """Name the step of a path that was null when the expression read past it."""
+    for root, steps in expr.chains:
+        if root not in names:
+            continue
+        current = unwrap(names[root])
+        for index, (key, _) in enumerate(steps):
+            if current is None:
+                shown = root + "".join(written for _, written in steps[:index])
+                following = steps[index][1].lstrip(".")
+                return (
+                    f"{shown} is null here (the record has no such value), so {following!r} "
+                    f"cannot be read from it; guard it ('{shown}.{following} if {shown} else "
+                    f"None') or use get({root}, ...)"
+                )
+            if isinstance(current, dict):
+                current = current.get(str(key))
+            elif isinstance(current, list) and isinstance(key, int):
+                current = current[key] if -len(current) <= key < len(current) else None
+            else:
+                break
+    return None
 
 
 def _none_safe(compare: t.Callable[[t.Any, t.Any], bool]) -> t.Callable[[t.Any, t.Any], bool]:

@@ -92,15 +92,53 @@ def _split_western(full: str) -> tuple[str | None, str]:
     return _split_with_parser(full)
 
 
+def _needs_shield(word: str) -> bool:
+    """Whether nameparser could break ``word``: it holds something other than letters and marks.
+
+    nameparser drops or splits emoji, joiners (U+200D), variation selectors, skin-tone
+    modifiers and regional indicators, leaving halves of a grapheme cluster behind.
+    """
+    return not all(
+        ch.isalpha() or ch in "-'.’" or unicodedata.category(ch).startswith("M") for ch in word
+    )
+
+
+def _shield_name(index: int) -> str:
+    # Letters only, so nameparser keeps it as one word; no title, prefix or suffix looks so.
+    letters = ""
+    while True:
+        index, rest = divmod(index, 26)
+        letters = chr(ord("a") + rest) + letters
+        if not index:
+            break
+    return f"Qzxj{letters}"
+
+
 def _split_with_parser(full: str) -> tuple[str | None, str]:
-    parsed = HumanName(full)
+    # Words nameparser would mangle travel through it as placeholders and come back whole.
+    shields: dict[str, str] = {}
+    words = []
+    for word in full.split(" "):
+        core, comma = (word[:-1], ",") if word.endswith(",") and len(word) > 1 else (word, "")
+        if _needs_shield(core):
+            placeholder = _shield_name(len(shields))
+            shields[placeholder] = core
+            core = placeholder
+        words.append(core + comma)
+    parsed = HumanName(" ".join(words))
     first = " ".join(part for part in (parsed.first, parsed.middle) if part)
     last = " ".join(part for part in (parsed.last, parsed.suffix) if part)
+    if shields:
+        first, last = _unshield(first, shields), _unshield(last, shields)
     if not last:
         # One word ("Cher"), or only a title ("Prince"): Salesforce requires LastName and
         # a lone word is as likely to be a family name as a given one.
         return None, (first or full)
     return (first or None), last
+
+
+def _unshield(text: str, shields: dict[str, str]) -> str:
+    return " ".join(shields.get(word, word) for word in text.split(" ")) if text else text
 
 
 def _fit(part: str | None, limit: int) -> str | None:
@@ -111,6 +149,7 @@ def _fit(part: str | None, limit: int) -> str | None:
     if cut == part:
         return part
     # A name cut mid-word reads as a typo; drop the partial word when that keeps most of it.
+    # Spaces and hyphens are clusters of their own, so cutting there splits no glyph.
     boundary = max(cut.rfind(" "), cut.rfind("-"))
     if boundary >= limit // 2:
         cut = cut[:boundary]

@@ -17,7 +17,7 @@ class RejectWriter:
     """Appends rejects to a JSON Lines file (when configured) and counts them."""
 
     def __init__(self, path: str | None, logger: logging.Logger) -> None:
-        """Open the reject file for appending, creating its folder.
+        """Prepare the reject file; it is opened for appending at the first reject.
 
         Args:
             path: The reject file, or None to only log and count.
@@ -25,12 +25,8 @@ class RejectWriter:
         """
         self.logger = logger
         self.counts: dict[tuple[str, str], int] = {}
+        self._path = Path(path) if path else None
         self._file: t.TextIO | None = None
-        if path:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Append: an earlier run's rejects stay readable until someone deals with them.
-            self._file = target.open("a", encoding="utf-8")
 
     def write(
         self,
@@ -46,8 +42,13 @@ class RejectWriter:
         self.counts[(stream, kind)] = self.counts.get((stream, kind), 0) + 1
         if kind == REJECTED:
             self.logger.warning("%s %s rejected: %s", stream, key, reason)
-        if self._file is None:
+        if self._path is None:
             return
+        if self._file is None:
+            # Opened at the first reject, so a run with none (or --schemas) leaves no file.
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # Append: an earlier run's rejects stay readable until someone deals with them.
+            self._file = self._path.open("a", encoding="utf-8")
         line = {
             "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "stream": stream,
@@ -69,3 +70,4 @@ class RejectWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._path = None

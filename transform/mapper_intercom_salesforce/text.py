@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from html.parser import HTMLParser
 
-# Salesforce counts field lengths in UTF-16 code units, so an emoji outside the Basic
-# Multilingual Plane uses two of a field's characters.
-_ASTRAL = 0xFFFF
+import regex
+
+# Extended grapheme clusters (Unicode UAX #29): cutting inside one would leave a broken glyph.
+_GRAPHEME = regex.compile(r"\X")
 
 # fmt: off
 _BLOCK_TAGS = frozenset(
@@ -30,14 +30,13 @@ def sf_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _is_joiner(ch: str) -> bool:
-    # Combining marks, variation selectors and zero-width joiners belong to the character
-    # before them; cutting between them would leave a broken glyph.
-    return (
-        unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or ch in "\u200d\ufe0e\ufe0f"
-        or 0x1F3FB <= ord(ch) <= 0x1F3FF
-    )
+def graphemes(text: str) -> list[str]:
+    """Split ``text`` into grapheme clusters: what a reader sees as one character.
+
+    An emoji sequence joined by U+200D (👩‍💻), a flag (two regional indicators), an emoji with
+    a skin tone, or a letter with its combining marks is one cluster.
+    """
+    return _GRAPHEME.findall(text)
 
 
 def truncate(text: str | None, limit: int, marker: str = "") -> str | None:
@@ -49,7 +48,7 @@ def truncate(text: str | None, limit: int, marker: str = "") -> str | None:
         marker: Appended when the text was cut (e.g. an ellipsis); counted in the limit.
 
     Returns:
-        The text, cut at a character boundary with trailing whitespace removed.
+        The text, cut between two grapheme clusters with trailing whitespace removed.
     """
     if text is None:
         return None
@@ -57,20 +56,19 @@ def truncate(text: str | None, limit: int, marker: str = "") -> str | None:
     if sf_len(text) <= limit:
         return text
     budget = max(limit - sf_len(marker), 0)
-    used = 0
-    end = 0
-    for index, ch in enumerate(text):
-        width = 2 if ord(ch) > _ASTRAL else 1
-        if used + width > budget:
-            break
-        used += width
-        end = index + 1
-    # Step back over a glyph the cut would split: the base character goes with its marks.
-    while 0 < end < len(text) and _is_joiner(text[end]):
-        end -= 1
-    while end > 0 and text[end - 1] == "\u200d":
-        end -= 1
-    cut = text[:end].rstrip()
+    if text.isascii():
+        cut = text[:budget]
+    else:
+        used = 0
+        end = 0
+        for match in _GRAPHEME.finditer(text):
+            width = sf_len(match.group())
+            if used + width > budget:
+                break
+            used += width
+            end = match.end()
+        cut = text[:end]
+    cut = cut.rstrip()
     return cut + marker if marker else cut
 
 

@@ -56,6 +56,57 @@ def schema(stream: str, key: str = "id") -> dict[str, t.Any]:
     }
 
 
+def schema_of(example: t.Any) -> dict[str, t.Any]:
+    """A JSON Schema shaped like the tap's (Singer SDK typing) for an example value.
+
+    Every object has ``additionalProperties: true`` as the SDK writes it; objects named
+    ``custom_attributes`` are free-form (no properties), as in the tap.
+    """
+    if isinstance(example, dict):
+        properties = {
+            key: (
+                {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
+                if key == "custom_attributes"
+                else schema_of(value)
+            )
+            for key, value in example.items()
+        }
+        return {"type": ["object", "null"], "properties": properties, "additionalProperties": True}
+    if isinstance(example, list):
+        return {"type": ["array", "null"], "items": schema_of(example[0]) if example else {}}
+    if isinstance(example, bool):
+        return {"type": ["boolean", "null"]}
+    if isinstance(example, int):
+        return {"type": ["integer", "null"]}
+    return {"type": ["string", "null"]}
+
+
+def input_schema(stream: str, example: dict[str, t.Any], key: str = "id") -> dict[str, t.Any]:
+    """The SCHEMA message of an input stream, its schema derived from an example record."""
+    body = schema_of(example)
+    body["type"] = "object"
+    return {"type": "SCHEMA", "stream": stream, "schema": body, "key_properties": [key]}
+
+
+def contacts_schema() -> dict[str, t.Any]:
+    example = contact(
+        "c",
+        tags=["t"],
+        companies=["co"],
+        location={"type": "location", "country": "x", "city": "y"},
+    )
+    return input_schema("contacts", example)
+
+
+def conversations_schema() -> dict[str, t.Any]:
+    return input_schema("conversations", conversation("v", custom_attributes={}))
+
+
+def companies_schema() -> dict[str, t.Any]:
+    example = {"type": "company", "id": "co", "name": "n", "company_id": "x", "size": 1}
+    return input_schema("companies", {**example, "custom_attributes": {}})
+
+
 def record(stream: str, data: dict[str, t.Any]) -> dict[str, t.Any]:
     return {"type": "RECORD", "stream": stream, "record": data}
 
@@ -237,10 +288,13 @@ def run_inline(
     handler = _Collect()
     logger = logging.getLogger(IntercomSalesforceMapper.name)
     logger.addHandler(handler)
+    returncode = 0
     try:
         with contextlib.redirect_stdout(stdout):
             mapper = IntercomSalesforceMapper(config=settings)
             mapper.listen(stdin)
+    except SystemExit as exit_:
+        returncode = int(exit_.code or 0)
     finally:
         logger.removeHandler(handler)
     text = stdout.getvalue()
@@ -249,4 +303,4 @@ def run_inline(
     reject_lines = []
     if reject_path.exists():
         reject_lines = [json.loads(x) for x in reject_path.read_text("utf-8").splitlines() if x]
-    return Run(0, text, "\n".join(handler.lines), parsed, reject_lines)
+    return Run(returncode, text, "\n".join(handler.lines), parsed, reject_lines)

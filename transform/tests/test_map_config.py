@@ -161,21 +161,33 @@ def test_invalid_yaml_is_explained(run_mapper, tmp_path):
     assert f"Mapping file {broken} is not valid YAML" in run.stderr
 
 
-def test_runtime_expression_failure_rejects_only_that_record(run_mapper, tmp_path):
+def test_mapping_failure_rejects_the_record_withholds_state_and_exits_2(run_mapper, tmp_path):
     def change(doc):
         doc["fields"]["Company_Size__c"] = {"expr": "100 / company_size", "type": "integer"}
 
     lead_file = write_mapping(tmp_path, "lead", change)
     messages = [
+        record("contacts", contact("c0", "z@acme.com", custom_attributes={"company_size": 10})),
+        state({"bookmarks": {"contacts": "A"}}),
         record("contacts", contact("c1", "a@acme.com", custom_attributes={"company_size": 0})),
         record("contacts", contact("c2", "b@acme.com", custom_attributes={"company_size": 50})),
-        state({}),
+        state({"bookmarks": {"contacts": "B"}}),
+        record("contacts", contact("c3", "c@acme.com", custom_attributes={"company_size": 25})),
+        state({"bookmarks": {"contacts": "C"}}),
     ]
     run = run_mapper(messages, {"lead_mapping": str(lead_file)})
-    assert run.returncode == 0, run.stderr
-    assert run.leads()["c2"]["Company_Size__c"] == 2
-    reason = run.rejected("rejected")["c1"]["reason"]
-    assert "field 'Company_Size__c'" in reason and "100 / company_size" in reason
+    # A configuration error, not bad data: the run fails and the state stays where it was
+    # before the failed record, so the fixed mapping reads it again.
+    assert run.returncode == 2, run.stderr
+    assert {k: v["Company_Size__c"] for k, v in run.leads().items()} == {"c0": 10, "c2": 2, "c3": 4}
+    states = [m["value"]["bookmarks"] for m in run.messages if m["type"] == "STATE"]
+    assert states == [{"contacts": "A"}]
+    rejected = run.rejected("rejected")
+    assert list(rejected) == ["c1"]
+    reason = rejected["c1"]["reason"]
+    assert "field 'Company_Size__c'" in reason and "division by zero" in reason
+    assert "The mapping failed for 1 record(s)" in run.stderr
+    assert "no `meltano state clear` needed" in run.stderr
 
 
 def test_task_filter(run_mapper, tmp_path):

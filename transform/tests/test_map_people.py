@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 from map_helpers import contact, record, run_cli, schema, state
+from mapper_intercom_salesforce.names import split_name
+from mapper_intercom_salesforce.text import graphemes, sf_len, truncate
+
+ZWJ_CODER = "\U0001f469\u200d\U0001f4bb"  # woman technologist: 3 code points, 5 UTF-16 units
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 11 UTF-16 units
+FLAG = "\U0001f1e9\U0001f1ea"  # two regional indicators, 4 units
+THUMB = "\U0001f44d\U0001f3fd"  # with a skin tone, 4 units
+Q_ACUTE = "q\u0301\u0323"  # a letter with two combining marks, 3 units
 
 LONG_FIRST = "Maximiliane-Alexandra-Konstantina-Friederike"  # 44 characters
 LONG_LAST = "Wolfeschlegelsteinhausenbergerdorff" * 3  # 105 characters
@@ -35,6 +44,11 @@ NAME_CASES = {
         "-".join(["Alexandrovna"] * 6),
     ),
     "decomposed": ("Jose\u0301 Nu\u0301n\u0303ez", "jose@acme.es", "José", "Núñez"),
+    # Emoji sequences joined by U+200D, skin tones and flags stay whole (nameparser alone
+    # would drop them or keep a lone joiner).
+    "zwj": ("Anna \U0001f469\u200d\U0001f4bb Lee", "anna@acme.com", "Anna 👩‍💻", "Lee"),
+    "skin_tone": ("\U0001f44d\U0001f3fd Bob Smith", "bob@acme.com", "👍🏽 Bob", "Smith"),
+    "flag_comma": ("Lee, Anna \U0001f1e9\U0001f1ea", "lee@acme.com", "Anna 🇩🇪", "Lee"),
 }
 
 
@@ -175,3 +189,37 @@ def test_two_word_shortcut_agrees_with_the_parser():
         shortcut += all(_plain_word(word) for word in full.split())
     # Both paths were exercised: plain names by the shortcut, the rest by the parser.
     assert 0 < shortcut < len(names)
+
+
+@pytest.mark.parametrize("cluster", [ZWJ_CODER, FAMILY, FLAG, THUMB, Q_ACUTE, "e\u0301"])
+@pytest.mark.parametrize("limit", range(3, 16))
+def test_truncate_never_splits_a_grapheme_cluster(cluster, limit):
+    text = "ab" + cluster * 8
+    cut = truncate(text, limit)
+    clusters = graphemes(cut)
+    assert clusters == graphemes(text)[: len(clusters)], (cut, limit)
+    assert sf_len(cut) <= limit
+    # As many whole clusters as fit: one more would not.
+    assert sf_len(cut) + sf_len(cluster) > limit
+
+
+def test_truncate_with_marker_counts_the_marker():
+    assert truncate("ab" + FLAG * 3, 9, "…") == "ab" + FLAG + "…"
+
+
+@pytest.mark.parametrize("cluster", [ZWJ_CODER, FLAG, THUMB, Q_ACUTE])
+def test_name_parts_keep_whole_clusters_when_cut(cluster):
+    first = "Maximiliane" + cluster * 20
+    parts = split_name(f"{first} Lee", "m@acme.com")
+    assert parts.last == "Lee"
+    assert sf_len(parts.first) <= 40
+    kept = graphemes(parts.first)
+    # Names are NFC-normalised first (which orders the combining marks).
+    assert kept == graphemes(unicodedata.normalize("NFC", first))[: len(kept)]
+    assert sf_len(parts.first) + sf_len(cluster) > 40
+
+
+def test_emoji_only_name_is_the_last_name():
+    assert split_name(FAMILY).last == FAMILY
+    parts = split_name(f"{ZWJ_CODER} {FLAG}")
+    assert {parts.first, parts.last} == {ZWJ_CODER, FLAG}

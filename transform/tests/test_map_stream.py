@@ -178,7 +178,13 @@ def test_state_is_delivered_with_its_records_while_input_continues(tmp_path):
         while not seen or json.loads(seen[-1])["type"] != "STATE":
             seen.append(lines.get(timeout=30))
         types = [(m["type"], m.get("stream")) for m in map(json.loads, seen)]
-        assert types == [("SCHEMA", "Lead"), ("RECORD", "Lead"), ("STATE", None)]
+        # Every output SCHEMA comes first, then the records, then the state covering them.
+        assert types == [
+            ("SCHEMA", "Lead"),
+            ("SCHEMA", "Task"),
+            ("RECORD", "Lead"),
+            ("STATE", None),
+        ]
         # The reject a state covers is on disk by the time the state is passed on.
         rejects = (tmp_path / "rejects.jsonl").read_text("utf-8").splitlines()
         assert [json.loads(line)["key"] for line in rejects] == ["c0"]
