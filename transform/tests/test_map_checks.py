@@ -28,7 +28,7 @@ def _field(name: str, definition: dict) -> object:
 def test_typo_stops_the_cli_before_any_record(run_mapper, tmp_path):
     lead_file = write_mapping(tmp_path, "lead", _field("City", {"expr": "contact.locaton.city"}))
     run = run_mapper(CONTACTS, {"lead_mapping": str(lead_file)})
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert not [m for m in run.messages if m["type"] == "RECORD"]
     assert not run.rejects
     assert (
