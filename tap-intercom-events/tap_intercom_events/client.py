@@ -11,7 +11,6 @@ from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlparse
 
-import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.authenticators import BearerTokenAuthenticator
@@ -53,6 +52,9 @@ FORBIDDEN_MESSAGE = (
     "Grant the scope in the app's settings in Intercom's Developer Hub, or deselect the stream."
 )
 
+#: Seconds between log lines while one request keeps meeting the rate limit.
+RATE_LIMIT_LOG_SECONDS = 30.0
+
 #: Exceptions worth another attempt: transient server answers and broken connections.
 RETRIABLE_EXCEPTIONS = (
     ConnectionResetError,
@@ -66,6 +68,10 @@ RETRIABLE_EXCEPTIONS = (
 
 class NotFoundError(FatalAPIError):
     """A 404: the object was deleted between listing it and reading it."""
+
+
+class RetriesExhaustedError(FatalAPIError):
+    """A request kept failing (rate limit, 5xx, network) beyond the retry bounds."""
 
 
 def resolve_api_url(config: Mapping[str, t.Any]) -> str:
@@ -229,14 +235,13 @@ class IntercomStream(RESTStream[t.Any]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        """Waits between attempts: none after a 429 (the governor holds every thread until
-        the window resets), exponential with jitter after a 5xx or a dropped connection."""
+        """Waits between attempts: after a 429 until the governor lets calls go again (the
+        window's reset), after a 5xx or a dropped connection exponential with jitter."""
         attempt = 0
         exc = yield 0.0
         while True:
-            response = getattr(exc, "response", None)
-            if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
-                wait = 0.0
+            if is_rate_limited(exc):
+                wait = self._tap.governor.hold_seconds()  # type: ignore[attr-defined]
             else:
                 attempt += 1
                 wait = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
@@ -244,8 +249,9 @@ class IntercomStream(RESTStream[t.Any]):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Attempts per request before giving up."""
-        return int(self.config.get("max_retries") or 8) + 1
+        """Attempts per request after 5xx answers and dropped connections (429s not counted)."""
+        retries = self.config.get("max_retries")
+        return (8 if retries is None else int(retries)) + 1
 
     @override
     def backoff_handler(self, details: t.Any) -> None:
@@ -260,34 +266,58 @@ class IntercomStream(RESTStream[t.Any]):
 
     @override
     def request_decorator(self, func: Callable) -> Callable:
-        """Retry transient failures within a bounded total time, then fail clearly."""
+        """Retry transient failures within bounds, then fail with a message saying why.
+
+        A 429 is waited out (until the window resets) for as long as ``max_retry_seconds``
+        allows, however many come; ``max_retries`` bounds only the other failures.
+        """
         max_time = float(self.config.get("max_retry_seconds") or 300)
-        retrying = backoff.on_exception(
-            self.backoff_wait_generator,
-            RETRIABLE_EXCEPTIONS,
-            max_tries=self.backoff_max_tries,
-            max_time=max_time,
-            on_backoff=self.backoff_handler,
-            jitter=None,
-            logger=None,
-        )(func)
 
         @functools.wraps(func)
         def call(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
             started = time.monotonic()
-            try:
-                return retrying(prepared_request, context)
-            except RETRIABLE_EXCEPTIONS as exc:
-                spent = time.monotonic() - started
-                path = urlparse(prepared_request.url or "").path
-                msg = (
-                    f"Intercom kept failing on {prepared_request.method} {path} "
-                    f"({_describe(exc)}) for {spent:.0f} s of retries. "
-                    "Intercom or the network to it is having trouble. "
-                    "Run the sync again later (it resumes from the last state), and check "
-                    "Intercom's status page if it persists."
-                )
-                raise FatalAPIError(msg) from exc
+            waits = self.backoff_wait_generator()
+            next(waits)
+            failures = throttled = 0
+            reported = 0.0
+            while True:
+                try:
+                    response = func(prepared_request, context)
+                except RETRIABLE_EXCEPTIONS as exc:
+                    spent = time.monotonic() - started
+                    wait = waits.send(exc)
+                    if not is_rate_limited(exc):
+                        failures += 1
+                        if failures >= self.backoff_max_tries() or spent >= max_time:
+                            raise RetriesExhaustedError(
+                                _failure_message(prepared_request, exc, failures, spent)
+                            ) from exc
+                        wait = min(wait, max_time - spent)
+                        self.backoff_handler({"exception": exc, "tries": failures, "wait": wait})
+                        time.sleep(wait)
+                        continue
+                    throttled += 1
+                    if spent + wait > max_time:
+                        raise RetriesExhaustedError(
+                            _rate_limit_message(prepared_request, throttled, spent, wait, max_time)
+                        ) from exc
+                    if throttled == 1 or spent - reported >= RATE_LIMIT_LOG_SECONDS:
+                        reported = spent
+                        self.logger.warning(
+                            "Intercom's rate limit refused %s %s (429 number %d in a row, "
+                            "%.0f s waited so far); waiting %.1f s for the window to reset",
+                            prepared_request.method, _path(prepared_request), throttled,
+                            spent, wait,
+                        )
+                    # No sleep here: the governor holds this thread (and every other) until then.
+                    continue
+                if throttled:
+                    self.logger.info(
+                        "%s %s went through after %d answers 429 and %.1f s of waiting",
+                        prepared_request.method, _path(prepared_request), throttled,
+                        time.monotonic() - started,
+                    )
+                return response
 
         return call
 
@@ -331,6 +361,46 @@ class IntercomStream(RESTStream[t.Any]):
             json=body,
         )
         return self.request_decorator(self._request)(prepared, context)
+
+
+def is_rate_limited(exc: BaseException | None) -> bool:
+    """Whether a failure is Intercom's rate limit (a 429 answer)."""
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def _path(request: requests.PreparedRequest) -> str:
+    """The path of a request, without its query string."""
+    return urlparse(request.url or "").path
+
+
+def _rate_limit_message(
+    request: requests.PreparedRequest, answers: int, spent: float, wait: float, max_time: float
+) -> str:
+    later = f"; the next window opens in {wait:.0f} s" if wait >= 1 else ""
+    return (
+        f"Intercom's rate limit refused {request.method} {_path(request)} {answers} times in a "
+        f"row (429 rate_limit_exceeded) over {spent:.0f} s of waiting; waiting longer would "
+        f"pass max_retry_seconds ({max_time:.0f} s){later}. "
+        "Something else is spending this Intercom app's rate limit: another app or "
+        "integration using the same access token, or other runs of this tap. "
+        "Run the sync again later (it resumes from the last state); to wait longer, raise "
+        "max_retry_seconds; to leave room for other runs of this tap, lower their "
+        "rate_limit_share; and give any other integration its own Intercom app and token."
+    )
+
+
+def _failure_message(
+    request: requests.PreparedRequest, exc: BaseException, attempts: int, spent: float
+) -> str:
+    return (
+        f"Intercom kept failing on {request.method} {_path(request)} ({_describe(exc)}) "
+        f"after {attempts} failed attempts over {spent:.0f} s. "
+        "Intercom or the network to it is having trouble. "
+        "Run the sync again later (it resumes from the last state), and check "
+        "Intercom's status page if it persists; max_retries and max_retry_seconds "
+        "bound these retries."
+    )
 
 
 def _describe(exc: BaseException) -> str:

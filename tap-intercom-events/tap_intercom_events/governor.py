@@ -4,7 +4,9 @@ Intercom counts calls per app in short windows (10 seconds) and reports, on ever
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (unix seconds when the
 window ends). The governor spreads the calls this tap may still make over the rest of the window,
 so a sync normally never meets a 429, and when one happens anyway (another client of the same app
-spent the budget) it holds every thread until the window resets.
+spent the budget) it holds every thread until the window resets: until ``Retry-After`` when the
+answer has one, else until ``X-RateLimit-Reset``. A 429 whose reset is already due (clocks that
+disagree, a proxy) is followed by a short pause that grows with each such 429 in a row.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ import requests
 _RESERVE = 1
 #: Upper bound on a believable window, whatever the headers say.
 _MAX_WINDOW_SECONDS = 60.0
+#: Upper bound on a believable Retry-After.
+_MAX_RETRY_AFTER_SECONDS = 3600.0
+#: Kept after a reset before the next call: the headers have whole seconds.
+_RESET_MARGIN_SECONDS = 0.1
+#: Pause after a 429 whose reset is already due: starts short, grows 0.5 % with each such 429 in
+#: a row, up to a second (300 in a row cost about 7 s; a second is reached after about 900).
+_DUE_PAUSE_SECONDS = 0.01
+_DUE_PAUSE_GROWTH = 1.005
+_DUE_PAUSE_MAX_SECONDS = 1.0
 
 
 class RateGovernor:
@@ -41,6 +52,7 @@ class RateGovernor:
         self._remaining: float | None = None  # estimate, decremented as we send
         self._used = 0  # our calls in the current window
         self._skew = 0.0  # server clock minus local clock, seconds
+        self._due_streak = 0  # 429s in a row whose reset was already due
         #: Counters for logs and benchmarks.
         self.requests = 0
         self.throttled = 0
@@ -88,14 +100,39 @@ class RateGovernor:
         with self._lock:
             if date := headers.get("Date"):
                 self._learn_skew(date)
-            if remaining is not None and reset is not None:
+            # A 429 says when to try again, not what a window holds (its Remaining is 0).
+            if remaining is not None and reset is not None and response.status_code != 429:
                 self._learn_window(now, remaining, reset, limit)
             if response.status_code == 429:
                 self.throttled += 1
-                wait = self._window_end - now if self._window_end else 0.0
-                wait = min(max(wait, 1.0), _MAX_WINDOW_SECONDS)
-                self._blocked_until = max(self._blocked_until, now + wait)
+                hold = self._hold_after_429(headers, reset)
+                self._blocked_until = max(self._blocked_until, now + hold)
                 self._remaining = 0
+            else:
+                self._due_streak = 0
+
+    def _hold_after_429(self, headers: t.Mapping[str, str], reset: int | None) -> float:
+        """Seconds every thread waits after a 429 (lock held)."""
+        left: float | None = None
+        retry_after = _retry_after_seconds(headers.get("Retry-After"), self._skew)
+        if retry_after is not None:
+            left = min(retry_after, _MAX_RETRY_AFTER_SECONDS)
+        elif reset is not None:
+            left = min(reset - (time.time() + self._skew), _MAX_WINDOW_SECONDS)
+        if left is not None and left > 0:
+            self._due_streak = 0
+            return left + _RESET_MARGIN_SECONDS
+        # No reset, or one already due: the window should have turned over; try again soon,
+        # a little later each time so a stuck reset does not become a busy loop.
+        pause = min(_DUE_PAUSE_SECONDS * _DUE_PAUSE_GROWTH**self._due_streak,
+                    _DUE_PAUSE_MAX_SECONDS)
+        self._due_streak += 1
+        return pause
+
+    def hold_seconds(self) -> float:
+        """Seconds until the governor lets requests go again after a 429 (0 when it does)."""
+        with self._lock:
+            return max(self._blocked_until - time.monotonic(), 0.0)
 
     def _learn_skew(self, date: str) -> None:
         try:
@@ -139,6 +176,21 @@ class RateGovernor:
             "waited_seconds": round(self.waited_seconds, 3),
             "window_limit": self._window_limit,
         }
+
+
+def _retry_after_seconds(value: str | None, skew: float) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date (server clock)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return when - (time.time() + skew)
 
 
 def _int_header(headers: t.Mapping[str, str], name: str) -> int | None:

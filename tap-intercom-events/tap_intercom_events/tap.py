@@ -17,7 +17,12 @@ from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_intercom_events import streams
-from tap_intercom_events.client import AUTH_MESSAGE, REGION_HOSTS, IntercomStream
+from tap_intercom_events.client import (
+    AUTH_MESSAGE,
+    REGION_HOSTS,
+    IntercomStream,
+    RetriesExhaustedError,
+)
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.writer import LeanSingerWriter
 
@@ -147,14 +152,20 @@ class TapIntercomEvents(Tap):
             "max_retries",
             th.IntegerType(minimum=0),
             default=8,
-            description="Retries of one request after 429, 5xx answers or dropped connections.",
+            description=(
+                "Retries of one request after 5xx answers, timeouts or dropped connections. "
+                "Rate-limit answers (429) are not counted: they are waited out, bounded by "
+                "max_retry_seconds."
+            ),
         ),
         th.Property(
             "max_retry_seconds",
             th.IntegerType(minimum=1),
             default=300,
             description=(
-                "Longest time spent retrying one request before the sync stops with an error."
+                "Longest time spent retrying one request, including waiting out Intercom's rate "
+                "limit (429: until the window resets, however many come), before the sync stops "
+                "with an error saying why."
             ),
         ),
     ).to_dict()
@@ -250,7 +261,7 @@ class TapIntercomEvents(Tap):
                 try:
                     me = stream.call_api("GET", "/me")
                 except FatalAPIError as exc:
-                    if str(exc) == AUTH_MESSAGE:
+                    if str(exc) == AUTH_MESSAGE or isinstance(exc, RetriesExhaustedError):
                         raise
                     me = None  # e.g. a token without access to /me: widen instead
                 name = ((me or {}).get("app") or {}).get("timezone")
@@ -300,7 +311,7 @@ class TapIntercomEvents(Tap):
         try:
             payload = stream.call_api("GET", "/tags")
         except FatalAPIError as exc:
-            if str(exc) == AUTH_MESSAGE:
+            if str(exc) == AUTH_MESSAGE or isinstance(exc, RetriesExhaustedError):
                 raise
             self.logger.warning(
                 "Could not read the tag list (%s); contacts' tags are emitted without names. "

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,24 @@ def run_tap(
         env={**os.environ, **(env or {})},
     )
     return TapRun(proc.returncode, parse_messages(proc.stdout), proc.stderr)
+
+
+def emulator_contact_ids(ic: EmulatorProcess) -> set[str]:
+    """Every contact the emulator holds, read from its public ``GET /contacts``."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    while True:
+        query = "per_page=150" + (f"&starting_after={cursor}" if cursor else "")
+        request = urllib.request.Request(
+            f"{ic.url}/contacts?{query}",
+            headers={"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.14"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            page = json.loads(response.read())
+        ids.update(contact["id"] for contact in page["data"])
+        cursor = ((page.get("pages") or {}).get("next") or {}).get("starting_after")
+        if not cursor:
+            return ids
 
 
 def tap_config(ic: EmulatorProcess, **extra: Any) -> dict[str, Any]:

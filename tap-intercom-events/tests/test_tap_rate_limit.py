@@ -1,12 +1,16 @@
-"""Against a low rate limit the governor paces the tap instead of hitting 429s."""
+"""Against a low rate limit the governor paces the tap instead of hitting 429s; 429s that come
+anyway are waited out for as long as max_retry_seconds allows."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from emulators.intercom.fixtures import rate_limit_burst
 from emulators.testing import EmulatorProcess
-from tap_test_support import run_tap, tap_config
+from tap_test_support import emulator_contact_ids, run_tap, tap_config
 
 
 def test_low_rate_limit_gives_no_429(tmp_path: Path) -> None:
@@ -50,3 +54,104 @@ def test_rate_limit_share_leaves_the_rest_of_each_window(tmp_path: Path) -> None
         window = int(entry["time"] // 10)
         per_window[window] = per_window.get(window, 0) + 1
     assert max(per_window.values()) <= 52, per_window
+
+
+# Rate limiting that lasts: another client spends the app's budget.
+
+
+@pytest.fixture(scope="module")
+def _busy_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-busy"),
+                         args=["--rate-limit-per-minute", "10000"]) as ic:
+        ic.admin("POST", "seed", {"contacts": 180, "conversations": 15, "seed": 8,
+                                  "big_conversations": 0})
+        yield ic
+
+
+@pytest.fixture()
+def busy_ic(_busy_emulator: EmulatorProcess) -> Iterator[EmulatorProcess]:
+    """The module's emulator, without faults before and after the test."""
+    _busy_emulator.admin("DELETE", "faults")
+    yield _busy_emulator
+    _busy_emulator.admin("DELETE", "faults")
+
+
+def test_300_rate_limited_answers_in_a_row_are_waited_out(
+    busy_ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    # More 429s in a row than max_retries (8) by far; their reset is already due.
+    rate_limit_burst(busy_ic, 300, reset_in=0)
+    busy_ic.reset_stats()
+    started = time.monotonic()
+    run = run_tap(tmp_path, tap_config(busy_ic, max_concurrency=4))
+    elapsed = time.monotonic() - started
+    stats = busy_ic.stats()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert stats["status_counts"].get("429") == 300
+    # The first stream's first call met all of them, and got through.
+    assert "GET /admins went through after 300 answers 429" in run.stderr
+    assert set(run.ids("contacts")) == emulator_contact_ids(busy_ic)
+    assert set(run.ids("contacts").values()) == {1}
+    assert len(run.ids("conversations")) == 15
+    print(f"300 x 429 then a full sync: {elapsed:.1f} s, {stats['api_calls']} calls")
+
+
+def test_a_429_waits_for_the_reset_and_for_retry_after(
+    busy_ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1, "path": "/teams",
+                                     "reset_in": 2})
+    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1, "path": "/tags",
+                                     "reset_in": 0, "retry_after": 2})
+    busy_ic.reset_stats()
+    run = run_tap(tmp_path, tap_config(busy_ic))
+    assert run.returncode == 0, run.stderr[-3000:]
+    log = busy_ic.admin("GET", "requests?limit=5000")
+    for path, at_least in (("/teams", 1.0), ("/tags", 1.9)):
+        calls = [entry for entry in log if entry["path"] == path]
+        assert [c["status"] for c in calls[:2]] == [429, 200], calls
+        # X-RateLimit-Reset was int(now) + 2 (at least 1 s later); Retry-After said 2 s.
+        assert calls[1]["time"] - calls[0]["time"] >= at_least, (path, calls)
+
+
+def test_rate_limit_stops_after_max_retry_seconds_with_what_to_do(
+    busy_ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    rate_limit_burst(busy_ic, 1_000_000, reset_in=0)
+    busy_ic.reset_stats()
+    run = run_tap(tmp_path, tap_config(busy_ic, max_retry_seconds=3, max_retries=2))
+    refused = busy_ic.stats()["status_counts"].get("429", 0)
+    assert run.returncode != 0
+    assert "Intercom's rate limit refused GET /admins" in run.stderr
+    assert "max_retry_seconds (3 s)" in run.stderr
+    assert "rate_limit_share" in run.stderr
+    assert "same access token" in run.stderr
+    assert "having trouble" not in run.stderr
+    assert refused > 3  # stopped by time, not by max_retries
+    assert not run.records
+
+
+def test_max_retries_still_bounds_server_errors(busy_ic: EmulatorProcess, tmp_path: Path) -> None:
+    busy_ic.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
+                                     "path": "/admins"})
+    busy_ic.reset_stats()
+    run = run_tap(tmp_path, tap_config(busy_ic, max_retries=2, max_retry_seconds=120))
+    assert run.returncode != 0
+    assert busy_ic.stats()["status_counts"].get("503") == 3
+    assert "kept failing on GET /admins" in run.stderr
+    assert "after 3 failed attempts" in run.stderr
+
+
+def test_a_rate_limit_on_the_workspace_call_is_not_taken_for_a_missing_scope(
+    busy_ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    # GET /me and GET /tags are optional (a token may lack their scope), but a rate limit
+    # that outlasts max_retry_seconds there stops the sync like anywhere else.
+    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1_000_000, "path": "/me",
+                                     "reset_in": 0})
+    run = run_tap(tmp_path, tap_config(busy_ic, max_retry_seconds=2,
+                                       start_date="2001-01-01T00:00:00Z"))
+    assert run.returncode != 0
+    assert "Intercom's rate limit refused GET /me" in run.stderr
+    assert "widened by a whole day" not in run.stderr
+    assert not run.records.get("contacts")
