@@ -94,11 +94,12 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Task", 4)
     assert result.stream("Task")["created"] == 3, result.summary
-    assert result.stream("Task")["rejected"] == 1
-    [rej] = result.rejects
-    assert rej["external_id"] == "conv_4"
-    assert rej["error_code"] == "INVALID_CROSS_REFERENCE_KEY"
-    assert "ic_nobody" in rej["message"]
+    # The Task's person is not in Salesforce (yet): it waits in the state, nothing is rejected.
+    assert result.stream("Task")["waiting"] == 1 and result.rejects == []
+    [entry] = result.waiting().entries.values()
+    assert entry.external_id == "conv_4"
+    assert entry.code == "INVALID_CROSS_REFERENCE_KEY"
+    assert "ic_nobody" in entry.message
     [new_lead] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_new'")
     who = {r["Intercom_Conversation_ID__c"]: r["WhoId"] for r in harness.query(
         "SELECT Intercom_Conversation_ID__c, WhoId FROM Task")}
@@ -107,6 +108,15 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
     assert who["conv_3"][:15] == converted["contact_id"][:15]
     assert "conv_4" not in who
     assert result.states == [{"done": True}]
+    # The person becomes a Lead later: the waiting Task is written without being sent again.
+    later = harness.run([schema_msg("Lead"), record_msg("Lead", lead("nobody")),
+                         state_msg({"done": 2})])
+    assert later.returncode == 0, later.stderr
+    assert later.stream("Task")["retried"] == 1 and later.stream("Task")["created"] == 1
+    assert later.waiting().entries == {} and later.section()["waiting_count"] == 0
+    [nobody] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_nobody'")
+    [t4] = harness.query("SELECT WhoId FROM Task WHERE Intercom_Conversation_ID__c = 'conv_4'")
+    assert t4["WhoId"][:15] == nobody["Id"][:15]
 
 
 def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
@@ -115,11 +125,13 @@ def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
         record_msg("Lead", lead("fresh")),
         record_msg("Task", task(1, "ic_fresh")),
         record_msg("Task", task(2, "ic_ghost")),
+        state_msg({"bookmark": 1}),
     ]
     result = harness.run(msgs, dry_run=True)
     assert result.returncode == 0, result.stderr
     assert result.stream("Task")["created"] == 1, result.summary
-    assert result.stream("Task")["rejected"] == 1
+    assert result.stream("Task")["waiting"] == 1
+    assert result.raw_states == []  # a dry run moves no bookmark and keeps no waiting record
     assert result.stream("Lead")["created"] == 1
     assert harness.write_calls(composite=False) == 0  # lookups may go by Composite
     assert set(result.summary["api_calls_by_kind"]) <= {"describe", "query", "composite"}
