@@ -107,7 +107,10 @@ class RateGovernor:
                 self.throttled += 1
                 hold = self._hold_after_429(headers, reset)
                 self._blocked_until = max(self._blocked_until, now + hold)
+                # Nothing left until then; after it, pace steadily until an answer describes
+                # the new window (rather than wait for the end of the window known before).
                 self._remaining = 0
+                self._window_end = now + hold
             else:
                 self._due_streak = 0
 
