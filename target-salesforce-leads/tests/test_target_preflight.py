@@ -10,14 +10,24 @@ from pathlib import Path
 
 import pytest
 from target_sf_testlib import (
+    KEYS,
     LEAD_SCHEMA,
     TARGET_CLI,
+    TASK_SCHEMA,
     Harness,
     lead,
     record_msg,
-    schema_msg,
     state_msg,
 )
+
+# Copied at import (before any test runs): schema_msg() hands out the shared dicts, which some
+# tests extend in place.
+PRISTINE = {"Lead": copy.deepcopy(LEAD_SCHEMA), "Task": copy.deepcopy(TASK_SCHEMA)}
+
+
+def schema_msg(stream: str) -> dict[str, t.Any]:
+    return {"type": "SCHEMA", "stream": stream, "schema": copy.deepcopy(PRISTINE[stream]),
+            "key_properties": KEYS[stream]}
 
 
 def _preflight(harness: Harness, stdin: str | None = None, args: t.Sequence[str] = (),
@@ -37,7 +47,6 @@ def _lines(msgs: list[dict[str, t.Any]]) -> str:
 def _mapper_schemas() -> str:
     """What `map-intercom-salesforce --schemas` prints: SCHEMA messages, LeadSource constant."""
     lead_msg = schema_msg("Lead")
-    lead_msg["schema"] = copy.deepcopy(LEAD_SCHEMA)
     lead_msg["schema"]["properties"]["LeadSource"] = {"type": ["string", "null"],
                                                       "enum": ["Intercom"]}
     lead_msg["schema"]["properties"]["_adopt_by_email"] = {"type": ["boolean", "null"]}
