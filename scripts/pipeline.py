@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -99,6 +100,16 @@ class RunResult:
     def output(self) -> str:
         """Both streams of Meltano's output, for assertions on messages."""
         return self.stdout + self.stderr
+
+    def explain(self) -> str:
+        """What to show when an assertion about this run fails."""
+        keys = ("status", "exit_code", "streams", "waiting", "rejected_by_reason", "halted")
+        brief = {k: self.summary.get(k) for k in keys if k in self.summary}
+        log = "\n".join(line for line in self.stderr.splitlines() if "METRIC" not in line)
+        return (
+            f"exit {self.returncode}; summary {json.dumps(brief, default=str)[:3000]}; "
+            f"record writes {self.salesforce_record_writes}\n{log[-6000:]}"
+        )
 
     def written(self, sobject: str | None = None) -> int:
         """Records the Salesforce emulator created or updated in this run (of one sObject)."""
@@ -195,8 +206,13 @@ class Pipeline:
         return self.output / "waiting" / "target-salesforce-leads.jsonl"
 
     @property
+    def target_dir(self) -> Path:
+        """The target's local files: its hash store and, next to it, its describe cache."""
+        return self.workdir / "target-local"
+
+    @property
     def target_hashes(self) -> Path:
-        return self.workdir / "target-hashes.sqlite"
+        return self.target_dir / "hashes.sqlite"
 
     # -- meltano ---------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -245,6 +261,24 @@ class Pipeline:
             raise RuntimeError(
                 f"meltano {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-6000:]}"
             )
+        return proc
+
+    def preflight(self) -> subprocess.CompletedProcess[str]:
+        """The target's preflight on the mapper's output schemas, both through `meltano invoke`:
+        `meltano invoke intercom-salesforce-mapping --schemas | meltano invoke
+        target-salesforce-leads --preflight` (transform/README.md)."""
+        schemas = self.meltano("invoke", "intercom-salesforce-mapping", "--schemas", check=False)
+        if schemas.returncode != 0:
+            return schemas
+        proc = subprocess.run(
+            [MELTANO, "invoke", "target-salesforce-leads", "--preflight"],
+            cwd=ROOT,
+            env=self.env(),
+            input=schemas.stdout,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         return proc
 
     def run(self, *extra: str, check: bool = True, env: dict[str, str] | None = None) -> RunResult:
@@ -337,6 +371,16 @@ class Pipeline:
         """Every waiting record the state holds, over all orgs."""
         return [e for info in self.target_state().values() for e in info["waiting"]]
 
+    def hash_store_dump(self) -> list[str]:
+        """The target's hash store as SQL statements (to compare before and after a run)."""
+        if not self.target_hashes.exists():
+            return []
+        conn = sqlite3.connect(f"file:{self.target_hashes}?mode=ro", uri=True)
+        try:
+            return list(conn.iterdump())
+        finally:
+            conn.close()
+
     def waiting(self) -> list[dict[str, Any]]:
         """The target's waiting file: the waiting list after the last non-dry run."""
         return read_jsonl(self.waiting_file)
@@ -361,11 +405,7 @@ class Pipeline:
     def fresh_working_directory(self) -> None:
         """What a fresh container sees: only Meltano's state survives (no hash file, no output)."""
         self.clean_output()
-        for path in self.workdir.glob(self.target_hashes.name + "*"):
-            path.unlink()
-        for path in self.workdir.glob("target-salesforce-leads*"):  # describe cache etc.
-            if path.is_file():
-                path.unlink()
+        shutil.rmtree(self.target_dir, ignore_errors=True)
 
 
 class RunningJob:
@@ -396,9 +436,9 @@ def decode_waiting(blob: str | None) -> list[dict[str, Any]]:
     if not blob:
         return []
     doc = json.loads(zlib.decompress(base64.b64decode(blob)))
-    if isinstance(doc, list):
-        return doc
-    return list(doc.get("entries") or [])
+    entries = doc if isinstance(doc, list) else list(doc.get("entries") or [])
+    # The state says `code`; the waiting and reject files say `error_code`.
+    return [{"error_code": e.get("code"), **e} for e in entries]
 
 
 def intercom_api(pipeline: Pipeline, method: str, path: str, body: Any = None) -> Any:
@@ -645,18 +685,20 @@ def account_for_everything(
     - every conversation of a person in Salesforce is exactly one Task on that person's record;
     - every other conversation is waiting (its person is not a Lead/Contact) or rejected;
     - nothing is in two places (written and waiting), nothing is anywhere twice.
-    `waiting` defaults to the target's waiting file, and is compared with the Meltano state.
+    `waiting` defaults to the waiting records in Meltano's state (compared with the target's
+    waiting file when there is one).
     """
     truth = truth or intercom_truth(pipeline)
     view = salesforce_view(org or pipeline.salesforce)
     acc = Accounting()
-    in_state = pipeline.waiting_in_state()
     if waiting is None:
-        waiting = pipeline.waiting()
-        file_keys = {(w["stream"], str(w["external_id"])) for w in waiting}
-        state_keys = {(w["stream"], str(w["external_id"])) for w in in_state}
-        for stream, ext in file_keys ^ state_keys:
-            acc.problem("waiting file and Meltano state disagree", f"{stream} {ext}")
+        # The state is where waiting records live; the file is its copy for people to read.
+        waiting = pipeline.waiting_in_state()
+        if pipeline.waiting_file.exists():
+            file_keys = {(w["stream"], str(w["external_id"])) for w in pipeline.waiting()}
+            state_keys = {(w["stream"], str(w["external_id"])) for w in waiting}
+            for stream, ext in file_keys ^ state_keys:
+                acc.problem("waiting file and Meltano state disagree", f"{stream} {ext}")
     waiting_by_key = {(w["stream"], str(w["external_id"])): w for w in waiting}
     summary = (
         json.loads(pipeline.target_summary.read_text()) if pipeline.target_summary.exists() else {}

@@ -223,7 +223,7 @@ def test_use_case_2_conversations_become_tasks_on_the_person(
         if row.get("Intercom_Contact_ID__c") and not row.get("IsConverted")
     }
     conversations = all_intercom_conversations(pipeline)
-    waiting = {w["external_id"]: w for w in pipeline.waiting() if w["stream"] == "Task"}
+    waiting = {w["external_id"]: w for w in pipeline.waiting_in_state() if w["stream"] == "Task"}
     linked = 0
     for conv in conversations:
         contact_ids = [c["id"] for c in conv["contacts"]["contacts"]]

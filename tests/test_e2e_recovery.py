@@ -90,7 +90,7 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_and_duplicates_nothing(
     moments.append(f"{delay:.2f} s into a Bulk job")
 
     clean = pipe.run("--force", check=False)
-    assert clean.returncode == 0, clean.stderr[-4000:]
+    assert clean.returncode == 0, clean.explain()
     acc = account_for_everything(pipe)
     assert acc.ok(), f"after kills {moments}: {acc.report()}\nfigures: {acc.figures}"
 
@@ -100,7 +100,7 @@ def test_a_lead_deleted_in_salesforce_comes_back(
 ) -> None:
     pipe = make_pipeline()
     first = pipe.run(check=False)
-    assert first.returncode == 0, first.stderr[-4000:]
+    assert first.returncode == 0, first.explain()
     lead = sorted(salesforce_view(pipe.salesforce).leads, key=lambda r: r["Id"])[0]
     pipe.salesforce.delete_record("Lead", lead["Id"])
 
@@ -112,11 +112,11 @@ def test_a_lead_deleted_in_salesforce_comes_back(
 
     assert not back()
     second = pipe.run(check=False)
-    assert second.returncode == 0, second.stderr[-4000:]
+    assert second.returncode == 0, second.explain()
     if not back():  # at the latest after `meltano state clear`
         pipe.meltano("state", "clear", "--force", pipe.state_id())
         third = pipe.run(check=False)
-        assert third.returncode == 0, third.stderr[-4000:]
+        assert third.returncode == 0, third.explain()
     assert back(), "the deleted Lead did not come back"
     account_for_everything(pipe).check()
 
@@ -134,7 +134,7 @@ def test_a_lead_merged_into_a_user_in_intercom_ends_as_one_correct_lead(
     for cid in pair:
         pipe.intercom.admin("POST", f"contacts/{cid}/qualify")
     first = pipe.run(check=False)
-    assert first.returncode == 0, first.stderr[-4000:]
+    assert first.returncode == 0, first.explain()
 
     def holders() -> list[dict[str, Any]]:
         view = salesforce_view(pipe.salesforce)
@@ -148,12 +148,12 @@ def test_a_lead_merged_into_a_user_in_intercom_ends_as_one_correct_lead(
 
     intercom_api(pipe, "POST", "/contacts/merge", {"from": lead_id, "into": user_id})
     second = pipe.run(check=False)
-    assert second.returncode == 0, second.stderr[-4000:]
+    assert second.returncode == 0, second.explain()
     [holder] = holders()
     assert holder["Intercom_Contact_ID__c"] == user_id
 
     third = pipe.run(check=False)
-    assert third.returncode == 0, third.stderr[-4000:]
+    assert third.returncode == 0, third.explain()
     for result in (second, third):
         duplicates = [
             r
@@ -171,7 +171,7 @@ def test_dev_then_staging_from_one_project_directory_each_with_its_own_state_and
 ) -> None:
     pipe = make_pipeline()
     dev = pipe.run(check=False)
-    assert dev.returncode == 0, dev.stderr[-4000:]
+    assert dev.returncode == 0, dev.explain()
     dev_org = pipe.salesforce
     dev_state = pipe.state()
     dev_leads = {r["Intercom_Contact_ID__c"] for r in salesforce_view(dev_org).leads}
@@ -181,7 +181,7 @@ def test_dev_then_staging_from_one_project_directory_each_with_its_own_state_and
     pipe.environment = "staging"  # same project dir, same hash file, other org
     pipe.use_salesforce(sandbox)
     staging = pipe.run(check=False)
-    assert staging.returncode == 0, staging.stderr[-4000:]
+    assert staging.returncode == 0, staging.explain()
     assert {r["Intercom_Contact_ID__c"] for r in salesforce_view(sandbox).leads} == dev_leads
     account_for_everything(pipe, org=sandbox).check()
     assert {i.split(":")[0] for i in pipe.state_ids()} >= {"dev", "staging"}
@@ -190,6 +190,6 @@ def test_dev_then_staging_from_one_project_directory_each_with_its_own_state_and
     pipe.use_salesforce(dev_org)
     assert pipe.state() == dev_state, "the staging run changed dev's state"
     again = pipe.run(check=False)
-    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.returncode == 0, again.explain()
     assert again.salesforce_record_writes == {}, "dev's hashes did not survive the staging run"
     account_for_everything(pipe, intercom_truth(pipe)).check()
