@@ -402,8 +402,34 @@ class Pipeline:
         shutil.rmtree(self.output, ignore_errors=True)
         self.output.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def rejects_archive(self) -> Path:
+        """Reject files of earlier working directories (see `fresh_working_directory`)."""
+        return self.workdir / "rejects-archive"
+
+    def mapper_reject_rows(self) -> list[dict[str, Any]]:
+        """Every line the mapper's reject file got, over every working directory, in order."""
+        return read_jsonl(self.rejects_archive / self.mapper_rejects.name) + read_jsonl(
+            self.mapper_rejects
+        )
+
+    def target_reject_rows(self) -> list[dict[str, Any]]:
+        """Every line the target's reject file got, over every working directory, in order."""
+        return read_jsonl(self.rejects_archive / self.target_rejects.name) + read_jsonl(
+            self.target_rejects
+        )
+
     def fresh_working_directory(self) -> None:
-        """What a fresh container sees: only Meltano's state survives (no hash file, no output)."""
+        """What a fresh container sees: only Meltano's state survives (no hash file, no output).
+
+        The reject files are appended to an archive first, as a deployment would ship them to
+        its logs, so that checks over every run still see what earlier runs rejected.
+        """
+        self.rejects_archive.mkdir(parents=True, exist_ok=True)
+        for path in (self.mapper_rejects, self.target_rejects):
+            if path.exists():
+                with (self.rejects_archive / path.name).open("a", encoding="utf-8") as fh:
+                    fh.write(path.read_text(encoding="utf-8"))
         self.clean_output()
         shutil.rmtree(self.target_dir, ignore_errors=True)
 
@@ -704,8 +730,8 @@ def account_for_everything(
         json.loads(pipeline.target_summary.read_text()) if pipeline.target_summary.exists() else {}
     )
     last_run = summary.get("run_id")
-    target_rejects = latest_by_key(read_jsonl(pipeline.target_rejects), "stream", "external_id")
-    mapper_rows = latest_by_key(read_jsonl(pipeline.mapper_rejects), "stream", "key")
+    target_rejects = latest_by_key(pipeline.target_reject_rows(), "stream", "external_id")
+    mapper_rows = latest_by_key(pipeline.mapper_reject_rows(), "stream", "key")
 
     people = view.person_ids()
     open_records = [r for r in view.leads if not r.get("IsConverted")] + view.contacts
