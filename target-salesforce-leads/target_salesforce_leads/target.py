@@ -13,7 +13,13 @@ from singer_sdk.target_base import Target
 
 from target_salesforce_leads.auth import AuthError
 from target_salesforce_leads.budget import BudgetExhausted
-from target_salesforce_leads.checks import blocking, check_stream, properties_of
+from target_salesforce_leads.checks import (
+    Problem,
+    blocking,
+    check_stream,
+    missing_object,
+    properties_of,
+)
 from target_salesforce_leads.client import (
     COMPOSITE_HEAVY,
     RetriesExhausted,
@@ -166,6 +172,11 @@ class TargetSalesforceLeads(Target):
                     description="Longest URL-encoded SOQL sent in one lookup request."),
         th.Property("bulk_max_bytes", th.IntegerType, default=90_000_000,
                     description="Bytes of CSV per Bulk job before another job is started."),
+        th.Property("on_unwritable", th.StringType, default="stop",
+                    allowed_values=["stop", "reject"],
+                    description="When a stream's SCHEMA names an sObject or fields the org "
+                    "cannot take: stop (exit 2 before any record, saying what to create in "
+                    "Setup) or reject (reject those records with the reason and go on)."),
         th.Property("describe_cache_seconds", th.IntegerType, default=86400,
                     description="Seconds a describe is reused between runs (kept next to "
                     "state_path); a record that looks invalid only by a cached describe makes it "
@@ -215,11 +226,12 @@ class TargetSalesforceLeads(Target):
 
     def object_schema(self, sobject: str, fresh: bool = False) -> ObjectSchema | Rejection:
         """The sObject's describe (once per run, cached between runs), or why it cannot be
-        written. ``fresh`` re-fetches a describe that came from the cache."""
+        written. ``fresh`` asks for one from Salesforce (not the between-runs cache) unless
+        this run already fetched one."""
         if fresh and sobject in self._cached_schemas:
             self._cached_schemas.discard(sobject)
             self._schemas.pop(sobject, None)
-        else:
+        elif sobject in self._schemas:
             fresh = False
         if sobject not in self._schemas:
             try:
@@ -262,16 +274,24 @@ class TargetSalesforceLeads(Target):
         if sink.stream_name in self._checked:
             return
         self._checked.add(sink.stream_name)
-        schema = self.object_schema(sink.sobject, fresh=True)
-        if isinstance(schema, Rejection):
-            self.fatal(2, f"Stream {sink.stream_name} cannot be written: {schema.message} "
-                       "Run --preflight for the full list of what to fix.")
-        if sink.key_field is None:
-            self.fatal(2, f"Stream {sink.stream_name} has no single key property and no "
-                       f"external_id_field in stream_settings, so its records cannot be "
-                       f"upserted; set stream_settings.{sink.stream_name}.external_id_field.")
-        problems = blocking(check_stream(sink.sobject, properties_of(sink.schema),
-                                         sink.key_field, schema, lookup=self._fresh_schema))
+        try:
+            problems = self._stream_problems(sink)
+            if problems and self._cached_schemas:
+                # Judged by a describe from the between-runs cache: fetch it fresh, judge again.
+                for sobject in list(self._cached_schemas):
+                    self.object_schema(sobject, fresh=True)
+                problems = self._stream_problems(sink)
+        except (RetriesExhausted, SalesforceError) as exc:
+            self.fatal(1, f"Could not read the {sink.sobject} describe from Salesforce ({exc}), "
+                       "so the run stopped before writing any record (bookmarks unchanged). "
+                       "Check Salesforce's status page and run again.")
+        if not problems:
+            return
+        if self.config.get("on_unwritable", "stop") == "reject":
+            for p in problems:
+                self.logger.warning("Stream %s: %s. Its records are rejected. Fix: %s",
+                                    sink.stream_name, p.line(), p.fix)
+            return
         if problems:
             lines = "\n".join(f"  - {p.line()}. Fix: {p.fix}" for p in problems)
             self.fatal(2, f"Salesforce cannot take what stream {sink.stream_name} writes to "
@@ -279,8 +299,21 @@ class TargetSalesforceLeads(Target):
                        f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
                        "again (check with --preflight); nothing is lost.")
 
-    def _fresh_schema(self, sobject: str) -> ObjectSchema | None:
-        schema = self.object_schema(sobject, fresh=True)
+    def _stream_problems(self, sink: SalesforceSink) -> list[Problem]:
+        """What stops the org from taking this stream's records (blocking problems only)."""
+        schema = self.object_schema(sink.sobject)
+        if isinstance(schema, Rejection):
+            return [missing_object(sink.sobject, schema.code)]
+        if sink.key_field is None:
+            return [Problem(sink.sobject, "", "MISSING_ARGUMENT",
+                            f"stream {sink.stream_name} has no single key property and no "
+                            "external_id_field, so its records cannot be upserted",
+                            f"set stream_settings.{sink.stream_name}.external_id_field")]
+        return blocking(check_stream(sink.sobject, properties_of(sink.schema), sink.key_field,
+                                     schema, lookup=self._schema_or_none))
+
+    def _schema_or_none(self, sobject: str) -> ObjectSchema | None:
+        schema = self.object_schema(sobject)
         return schema if isinstance(schema, ObjectSchema) else None
 
     def _queue_waiting(self, sink: SalesforceSink) -> None:
@@ -335,7 +368,9 @@ class TargetSalesforceLeads(Target):
     def not_written(self, sink: SalesforceSink, key: str | None, ext: t.Any, sobject: str,
                     rej: Rejection, record: dict[str, t.Any]) -> None:
         """A record was not written: it waits (cause can go away) or is rejected."""
-        if rej.code in WAITING_CODES and key is not None:
+        rejecting = (rej.code in CONFIGURATION_CODES
+                     and self.config.get("on_unwritable", "stop") == "reject")
+        if rej.code in WAITING_CODES and key is not None and not rejecting:
             entry = Entry(stream=sink.stream_name, key=key, external_id=str(ext),
                           sobject=sobject, code=rej.code, message=rej.message, record=record,
                           last_run=self.run_id)
@@ -669,7 +704,7 @@ class TargetSalesforceLeads(Target):
             target = cls(config=config.config if config else None,
                          parse_env_config=bool(config and config.parse_env),
                          validate_config=True)
-            sys.exit(run_preflight(target))
+            sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
         super().invoke(**kwargs)
 
 

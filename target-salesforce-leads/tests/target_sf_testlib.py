@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -58,7 +59,8 @@ SCHEMAS = {"Lead": LEAD_SCHEMA, "Task": TASK_SCHEMA}
 
 
 def schema_msg(stream: str) -> dict[str, t.Any]:
-    return {"type": "SCHEMA", "stream": stream, "schema": SCHEMAS[stream],
+    # A copy: tests change their schema in place (an extra field) without touching others'.
+    return {"type": "SCHEMA", "stream": stream, "schema": copy.deepcopy(SCHEMAS[stream]),
             "key_properties": KEYS[stream]}
 
 

@@ -19,7 +19,7 @@ def test_500_leads_with_matching_cost_two_calls(harness: Harness) -> None:
     assert stats["api_calls"] == 2, stats["by_endpoint"]
     assert stats["by_endpoint"].get("POST /composite") == 2, stats["by_endpoint"]
     assert result.summary["objects"]["Lead"] == {
-        "created": 498, "updated": 1, "unchanged": 0, "rejected": 0, "deferred": 0}
+        "created": 498, "updated": 1, "unchanged": 0, "rejected": 0, "waiting": 0}
     assert result.summary["objects"]["Contact"]["updated"] == 1
     contact = harness.query(f"SELECT Intercom_Contact_ID__c, Title FROM Contact "
                             f"WHERE Id = '{cid}'")
@@ -38,14 +38,17 @@ def test_failures_inside_a_composite_call_keep_the_others_outcomes(harness: Harn
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 450)
     s = result.stream("Lead")
-    assert (s["created"], s["rejected"]) == (447, 3), s
-    assert {r["error_code"] for r in result.rejects} == {"UNABLE_TO_LOCK_ROW"}
+    assert (s["created"], s["waiting"], s["rejected"]) == (447, 3, 0), s
+    assert {e.code for e in result.waiting().entries.values()} == {"UNABLE_TO_LOCK_ROW"}
     assert harness.sf.stats()["api_calls"] == 2, harness.sf.stats()["by_endpoint"]
     assert len(harness.query("SELECT Id FROM Lead")) == 448
     # With retries, row locks inside a Composite call are retried per record.
     harness.sf.admin("POST", "faults", {"kind": "lock_row", "count": 2})
     again = harness.run(lead_messages([lead(i) for i in range(450, 900)]))
-    assert again.stream("Lead")["created"] == 450, again.summary
+    # ... and the three that waited are written too, without being sent again.
+    assert again.stream("Lead")["retried"] == 3, again.summary
+    assert again.stream("Lead")["created"] == 453, again.summary
+    assert len(harness.query("SELECT Id FROM Lead")) == 901
     assert again.rejects == []
 
 

@@ -8,7 +8,6 @@ import subprocess
 import typing as t
 from pathlib import Path
 
-import pytest
 from target_sf_testlib import (
     KEYS,
     LEAD_SCHEMA,
@@ -202,8 +201,6 @@ def test_whole_tap_output_on_stdin_writes_nothing(harness: Harness) -> None:
     assert harness.write_calls() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="target.py's invoke must pass the SDK's --input "
-                   "(file_input) to run_preflight(target, input_file=...)")
 def test_schemas_from_an_input_file(harness: Harness) -> None:
     _misconfigure(harness)
     path = harness.tmp / "schemas.jsonl"

@@ -1,7 +1,8 @@
 """The singer-sdk standard target tests, run against the Salesforce emulator.
 
 The SDK's sample streams (``test_camelcase`` ...) name sObjects that do not exist in Salesforce, so
-the target answers them by rejecting their records with INVALID_TYPE; the suite checks that the
+the suite runs with ``on_unwritable: reject`` (their records are rejected with INVALID_TYPE) and
+``max_reject_share: 1``; it checks that the
 target reads every message kind correctly, raises where the Singer spec says so, and relays state.
 """
 
@@ -32,6 +33,9 @@ def _emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
             "refresh_token": "emulator-refresh-token",
             "state_path": str(tmp / "hashes.sqlite"),
             "reject_file": str(tmp / "rejects.jsonl"),
+            # The sample streams are no sObjects: reject their records rather than stop.
+            "on_unwritable": "reject",
+            "max_reject_share": 1.0,
         })
         yield
 
