@@ -23,7 +23,7 @@ _NEEDS_QUOTES = (",", '"', "\n", "\r")
 
 
 def csv_cell(value: t.Any) -> str:
-    """Encode one value for a Bulk 2.0 CSV cell (``#N/A`` sets null)."""
+    """Encode one value for a Bulk 2.0 CSV cell (``#N/A`` sets null; so does "")."""
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -35,7 +35,9 @@ def csv_cell(value: t.Any) -> str:
     else:
         text = str(value)
     if not text:
-        return '""'
+        # Bulk leaves an empty cell's field as it was; Collections stores "" as null: clear it
+        # here too, so both transports give the same result.
+        return NULL
     if any(ch in text for ch in _NEEDS_QUOTES) or text[0] == " " or text[-1] == " ":
         return '"' + text.replace('"', '""') + '"'
     return text

@@ -25,12 +25,18 @@ class RunReport:
     """Counts every record's outcome, with reasons, and writes the rejected records' file."""
 
     def __init__(self, reject_file: str | None, summary_file: str | None,
-                 waiting_file: str | None = None, run_id: str = "") -> None:
+                 waiting_file: str | None = None, run_id: str = "",
+                 problems_file: str | None = None) -> None:
         self._lock = threading.Lock()
         self.run_id = run_id
         self.reject_path = Path(reject_file) if reject_file else None
         self.summary_path = Path(summary_file) if summary_file else None
         self.waiting_path = Path(waiting_file) if waiting_file else None
+        self.problems_path = Path(problems_file) if problems_file else None
+        # This run's rejections (without the records) and the records it settled, for the
+        # current list of open problems.
+        self._rejected_rows: dict[tuple[str, str], dict[str, t.Any]] = {}
+        self._settled: set[tuple[str, str]] = set()
         self._reject_fh: t.IO[str] | None = None
         self.objects: dict[str, dict[str, int]] = {}
         self.streams: dict[str, dict[str, int]] = {}
@@ -89,23 +95,22 @@ class RunReport:
     ) -> None:
         """Count a rejection and append it to the reject file."""
         self.count(stream, sobject, "rejected")
+        row = {
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "run_id": self.run_id,
+            "stream": stream,
+            "sobject": sobject,
+            "external_id": external_id,
+            "error_code": code,
+            "message": message,
+        }
         with self._lock:
             self._note(self.rejected_reasons, code, message)
+            if external_id not in (None, ""):
+                self._rejected_rows[(stream, str(external_id).lower())] = row
         if self.reject_path is None:
             return
-        line = json.dumps(
-            {
-                "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                "run_id": self.run_id,
-                "stream": stream,
-                "sobject": sobject,
-                "external_id": external_id,
-                "error_code": code,
-                "message": message,
-                "record": record,
-            },
-            default=_default,
-        )
+        line = json.dumps({**row, "record": record}, default=_default)
         with self._lock:
             if self._reject_fh is None:
                 self.reject_path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +144,7 @@ class RunReport:
             "files": {
                 "rejects": str(self.reject_path) if self.reject_path else None,
                 "waiting": str(self.waiting_path) if self.waiting_path else None,
+                "problems": str(self.problems_path) if self.problems_path else None,
                 "summary": str(self.summary_path) if self.summary_path else None,
             },
             **extra,
@@ -149,20 +155,54 @@ class RunReport:
             self.summary_path.parent.mkdir(parents=True, exist_ok=True)
             self.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
+    def settled(self, stream: str, key: str) -> None:
+        """A record was written or found unchanged: it is no open problem any more."""
+        with self._lock:
+            self._settled.add((stream, key))
+
+    def write_problems(self, waiting: WaitingList) -> None:
+        """Rewrite the list of open problems: one line per record that is waiting or was
+        rejected and not written since (kept across runs, latest reason wins)."""
+        if self.problems_path is None:
+            return
+        rows: dict[tuple[str, str], dict[str, t.Any]] = {}
+        if self.problems_path.exists():
+            for line in self.problems_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if row.get("status") == "rejected":
+                    rows[(row["stream"], str(row["external_id"]).lower())] = row
+        for key in self._settled:
+            rows.pop(key, None)
+        for key, row in self._rejected_rows.items():
+            rows[key] = {"status": "rejected", **row}
+        for e in waiting.entries.values():
+            rows[(e.stream, e.key)] = {
+                "status": "waiting", "time": e.first_seen, "run_id": e.last_run,
+                "stream": e.stream, "sobject": e.sobject, "external_id": e.external_id,
+                "error_code": e.code, "message": e.message, "attempts": e.attempts}
+        self._replace(self.problems_path, (rows[k] for k in sorted(rows)))
+
+    @staticmethod
+    def _replace(path: Path, rows: t.Iterable[dict[str, t.Any]]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, default=_default) + "\n")
+        os.replace(tmp, path)
+
     def write_waiting(self, waiting: WaitingList) -> None:
         """Replace the waiting file with the current list: one line a record, no duplicates."""
         if self.waiting_path is None:
             return
-        self.waiting_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.waiting_path.with_suffix(self.waiting_path.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for e in sorted(waiting.entries.values(), key=lambda e: (e.stream, e.key)):
-                fh.write(json.dumps({
-                    "run_id": e.last_run, "stream": e.stream, "sobject": e.sobject,
-                    "external_id": e.external_id, "error_code": e.code, "message": e.message,
-                    "first_seen": e.first_seen, "attempts": e.attempts, "record": e.record,
-                }, default=_default) + "\n")
-        os.replace(tmp, self.waiting_path)
+        self._replace(self.waiting_path, ({
+            "run_id": e.last_run, "stream": e.stream, "sobject": e.sobject,
+            "external_id": e.external_id, "error_code": e.code, "message": e.message,
+            "first_seen": e.first_seen, "attempts": e.attempts, "record": e.record,
+        } for e in sorted(waiting.entries.values(), key=lambda e: (e.stream, e.key))))
 
     def close(self) -> None:
         with self._lock:

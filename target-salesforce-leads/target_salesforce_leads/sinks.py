@@ -414,7 +414,8 @@ class SalesforceSink(BatchSink):
             # Control properties ("_adopt_by_email") steer the target; Salesforce never sees them.
             rec = {k: v for k, v in rec.items() if not k.startswith("_")}
             # A value Bulk CSV cannot carry as sent (its null marker "#N/A") goes by REST.
-            gkey = (route.sobject, route.operation, route.key_field, bulk_unsafe(rec))
+            rest_only = bulk_unsafe(rec, empty_strings=False)
+            gkey = (route.sobject, route.operation, route.key_field, rest_only)
             routed = self._routed.append(json.dumps(rec).encode())
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)

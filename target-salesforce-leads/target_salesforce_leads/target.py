@@ -124,6 +124,11 @@ class TargetSalesforceLeads(Target):
                     description="JSON Lines file rewritten at the end of every run with the "
                     "records waiting to be written (kept in the state and retried on every run), "
                     "one line a record with its reason; the current list, no duplicates."),
+        th.Property("problems_file", th.StringType,
+                    default="output/problems/target-salesforce-leads.jsonl",
+                    description="JSON Lines file rewritten at the end of every run: the current "
+                    "open problems, one line per record (status waiting or rejected, reason, "
+                    "run id), without duplicates; a record leaves it once written."),
         th.Property("waiting_max_days", th.NumberType, default=30,
                     description="Days a record may wait (for its parent, a field, a lock, ...) "
                     "before it is reported as rejected WAITING_EXPIRED."),
@@ -198,7 +203,7 @@ class TargetSalesforceLeads(Target):
         self.run_id = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
                        + "-" + secrets.token_hex(3))
         self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
-                                cfg.get("waiting_file"), self.run_id)
+                                cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
         self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite",
                                 float(cfg.get("hash_max_age_days", 7) or 0))
         self._client: SalesforceClient | None = None
@@ -389,6 +394,7 @@ class TargetSalesforceLeads(Target):
     def settled(self, stream: str, key: str) -> None:
         """A record was written or found unchanged: it no longer waits."""
         self.runstate.waiting.settle(stream, key)
+        self.report.settled(stream, key)
 
     def held_back(self, sink: SalesforceSink, count: int) -> None:
         """Records not attempted because writing stopped; the tap sends them again."""
@@ -651,6 +657,7 @@ class TargetSalesforceLeads(Target):
         self.report.write_summary(summary)
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
+            self.report.write_problems(self._runstate.waiting)
         self.report.close()
         self.hashes.close()
         self.logger.info("Run summary: %s", _summary_line(summary))
