@@ -30,7 +30,7 @@ def report(pipe: Pipeline, result: RunResult) -> None:
     for sobject, counts in sorted(objects.items()):
         parts = ", ".join(
             f"{k} {counts.get(k, 0)}"
-            for k in ("created", "updated", "unchanged", "rejected", "deferred")
+            for k in ("created", "updated", "unchanged", "waiting", "rejected")
         )
         print(f"  {sobject:<8} {parts}")
     print(
