@@ -192,3 +192,27 @@ def test_two_new_people_with_one_email_in_a_batch_make_one_lead(harness: Harness
     again = harness.run(lead_messages(records))
     assert again.stream("Lead")["rejected"] == 1
     assert len(harness.query("SELECT Id FROM Lead WHERE Email = 'shared@example.com'")) == 1
+
+
+@pytest.mark.parametrize("unknown", [100, 2000])
+def test_tasks_find_leads_written_earlier_in_the_run_however_many_lookups_miss(
+        harness: Harness, unknown: int) -> None:
+    """300 Leads, their 300 Tasks, and Tasks for people nobody knows, in one run: the lookups
+    of the unknown ones no longer fit one Composite call, and must not lose the 300 Leads."""
+    msgs = [schema_msg("Lead"), schema_msg("Task")]
+    msgs += [record_msg("Lead", lead(i)) for i in range(300)]
+    msgs += [record_msg("Task", task(i, f"ic_{i}")) for i in range(300)]
+    msgs += [record_msg("Task", task(10_000 + i, f"ic_nobody_{i}")) for i in range(unknown)]
+    msgs.append(state_msg({"s": 1}))
+    result = harness.run(msgs, timeout=600)
+    assert result.returncode == 0, result.stderr
+    t = result.stream("Task")
+    assert (t["created"], t["waiting"], t["rejected"]) == (300, unknown, 0), result.summary
+    leads = {r["Intercom_Contact_ID__c"]: r["Id"][:15] for r in harness.query(
+        "SELECT Id, Intercom_Contact_ID__c FROM Lead")}
+    tasks = harness.query("SELECT Intercom_Conversation_ID__c, WhoId FROM Task")
+    assert len(tasks) == 300
+    for row in tasks:
+        i = int(row["Intercom_Conversation_ID__c"].split("_")[1])
+        assert row["WhoId"][:15] == leads[f"ic_{i}"], row
+    assert len(result.waiting()) == unknown

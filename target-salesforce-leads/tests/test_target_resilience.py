@@ -173,3 +173,16 @@ def test_row_locks_that_never_clear_lose_nothing(harness: Harness) -> None:
     again = harness.run([{"type": "STATE", "value": {"s": 2}}])
     assert again.stream("Lead")["created"] == 6, again.summary
     assert len(harness.query("SELECT Id FROM Lead")) == 6
+
+
+def test_row_locks_on_bulk_rows_wait_and_are_written_next_run(harness: Harness) -> None:
+    harness.sf.admin("POST", "faults", {"kind": "lock_row", "count": 4})
+    result = harness.run(lead_messages([lead(i) for i in range(40)], {"s": 1}), transport="bulk")
+    assert result.returncode == 0, result.stderr
+    s = result.stream("Lead")
+    assert (s["created"], s["waiting"], s["rejected"]) == (36, 4, 0), s
+    assert {e.code for e in result.waiting().entries.values()} == {"UNABLE_TO_LOCK_ROW"}
+    assert result.states == [{"s": 1}]
+    again = harness.run([{"type": "STATE", "value": {"s": 2}}], transport="bulk")
+    assert again.stream("Lead")["created"] == 4 and again.section()["waiting_count"] == 0
+    assert len(harness.query("SELECT Id FROM Lead")) == 40
