@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import secrets
 import sys
 import typing as t
@@ -200,8 +201,9 @@ class TargetSalesforceLeads(Target):
         self.soql_max_length = int(cfg.get("soql_max_length") or 15000)
         self.bulk_max_bytes = int(cfg.get("bulk_max_bytes") or 90_000_000)
         self.bulk_poll_max_seconds = float(cfg.get("bulk_poll_max_seconds") or 3600)
-        self.run_id = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-                       + "-" + secrets.token_hex(3))
+        self.run_id = os.environ.get("MELTANO_RUN_ID") or (
+            datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            + "-" + secrets.token_hex(3))
         self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
                                 cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
         self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import secrets
 import typing as t
 from pathlib import Path
 
@@ -27,6 +29,10 @@ class RejectWriter:
         self.counts: dict[tuple[str, str], int] = {}
         self._path = Path(path) if path else None
         self._file: t.TextIO | None = None
+        # One id per run on every line, so a file appended to across runs reads run by run.
+        self.run_id = os.environ.get("MELTANO_RUN_ID") or (
+            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            + "-" + secrets.token_hex(3))
 
     def write(
         self,
@@ -51,6 +57,7 @@ class RejectWriter:
             self._file = self._path.open("a", encoding="utf-8")
         line = {
             "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "run_id": self.run_id,
             "stream": stream,
             "source_stream": source_stream,
             "key": key,
