@@ -115,7 +115,7 @@ def main() -> int:
         report(pipe, second)
 
         heading("meltano state get")
-        print(json.dumps(pipe.state(), indent=2)[:3000])
+        print(json.dumps(_readable(pipe.state()), indent=2)[:3000])
 
         heading("Run 3: nothing changed in Intercom")
         third = pipe.run()
@@ -131,5 +131,15 @@ def main() -> int:
     return 0
 
 
+def _readable(state: object) -> object:
+    """The state with the target's compressed waiting records shown by their size."""
+    if isinstance(state, dict):
+        return {k: (f"<{len(v):,} characters: the waiting records, compressed>"
+                    if k == "waiting" and isinstance(v, str) and len(v) > 60 else _readable(v))
+                for k, v in state.items()}
+    return state
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
