@@ -206,6 +206,10 @@ class Pipeline:
         return self.output / "waiting" / "target-salesforce-leads.jsonl"
 
     @property
+    def problems_file(self) -> Path:
+        return self.output / "problems" / "target-salesforce-leads.jsonl"
+
+    @property
     def target_dir(self) -> Path:
         """The target's local files: its hash store and, next to it, its describe cache."""
         return self.workdir / "target-local"
@@ -230,6 +234,7 @@ class Pipeline:
             "TARGET_SALESFORCE_LEADS_REJECT_FILE": str(self.target_rejects),
             "TARGET_SALESFORCE_LEADS_SUMMARY_FILE": str(self.target_summary),
             "TARGET_SALESFORCE_LEADS_WAITING_FILE": str(self.waiting_file),
+            "TARGET_SALESFORCE_LEADS_PROBLEMS_FILE": str(self.problems_file),
             "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.target_hashes),
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
         }

@@ -222,6 +222,8 @@ def test_failed_bulk_jobs_and_locked_rows_are_written_by_a_later_run(
     pipe.salesforce.admin("POST", "faults", {"kind": "lock_row", "count": 10})
     second = pipe.run(check=False)
     assert second.written("Lead") > 0
+    assert "POST /jobs/ingest" in second.salesforce_by_endpoint, second.salesforce_by_endpoint
+    assert pipe.salesforce.admin("GET", "faults")["lock_row"] == 0, "no row was locked"
     codes = {w["error_code"] for w in pipe.waiting_in_state() if w["stream"] == "Lead"}
     assert codes <= {"UNABLE_TO_LOCK_ROW"}, codes
 
