@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import secrets
 import sys
@@ -217,7 +218,8 @@ class TargetSalesforceLeads(Target):
         self.halt_is_error = False
         self._state_withheld = False
         self._runstate: RunState | None = None
-        self._checked: set[str] = set()  # streams whose fields were checked against the org
+        # (stream, schema) pairs checked against the org: a changed schema is checked again.
+        self._checked: set[tuple[str, str]] = set()
         self._queued: set[tuple[str, str]] = set()  # waiting records queued in this run
         self._at_end = False
         self._finished = False
@@ -278,9 +280,10 @@ class TargetSalesforceLeads(Target):
 
     def check_stream(self, sink: SalesforceSink) -> None:
         """Refuse to start writing a stream whose fields the org cannot take (fresh describe)."""
-        if sink.stream_name in self._checked:
+        seen = (sink.stream_name, json.dumps(sink.schema, sort_keys=True, default=str))
+        if seen in self._checked:
             return
-        self._checked.add(sink.stream_name)
+        self._checked.add(seen)
         try:
             problems = self._stream_problems(sink)
             if problems and self._cached_schemas:
