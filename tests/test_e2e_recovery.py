@@ -90,6 +90,7 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_and_duplicates_nothing(
     moments.append(f"{delay:.2f} s into a Bulk job")
 
     clean = pipe.run("--force", check=False)
+    print(f"\n[kill -9] killed {moments}; clean run: {clean.salesforce_record_writes}")
     assert clean.returncode == 0, clean.explain()
     acc = account_for_everything(pipe)
     assert acc.ok(), f"after kills {moments}: {acc.report()}\nfigures: {acc.figures}"
