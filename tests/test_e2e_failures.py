@@ -79,7 +79,7 @@ def configured(
         assert first.returncode == 0, first.explain()
         truth = intercom_truth(pipe)
         pipe.intercom.admin("POST", "clock", {"advance": 3600})
-        touched = touch_qualifying(pipe, truth, 8)
+        touched = touch_qualifying(pipe, truth, 20)
         yield {"pipe": pipe, "truth": truth, "touched": touched, "dir": pipe.workdir}
 
 

@@ -114,11 +114,14 @@ def test_a_lead_deleted_in_salesforce_comes_back(
     assert not back()
     second = pipe.run(check=False)
     assert second.returncode == 0, second.explain()
+    when = "in the next run"
     if not back():  # at the latest after `meltano state clear`
+        when = "after meltano state clear"
         pipe.meltano("state", "clear", "--force", pipe.state_id())
         third = pipe.run(check=False)
         assert third.returncode == 0, third.explain()
     assert back(), "the deleted Lead did not come back"
+    print(f"\n[deleted Lead] came back {when}")
     account_for_everything(pipe).check()
 
 
@@ -146,6 +149,12 @@ def test_a_lead_merged_into_a_user_in_intercom_ends_as_one_correct_lead(
         ]
 
     assert len(holders()) == 1
+    before = [
+        (r["external_id"], r["error_code"])
+        for r in read_jsonl(pipe.target_rejects)
+        if r["external_id"] in pair
+    ]
+    print(f"\n[merge] before: holder {holders()[0]['Intercom_Contact_ID__c']}, rejects {before}")
 
     intercom_api(pipe, "POST", "/contacts/merge", {"from": lead_id, "into": user_id})
     second = pipe.run(check=False)
