@@ -197,9 +197,11 @@ def test_a_wrong_client_secret_fails_before_the_tap_reads_the_workspace(
     assert secret not in result.output
     assert summary_exit_code(result) in (2, None)
     # A full sync of this workspace takes more than 2,000 calls (1,500 contacts, each with its
-    # event summary, and 500 conversations); the run stopped after a few (the tap starts with
-    # the target, so it reads for the second or two the login check takes).
-    assert result.intercom_calls < 400, result.intercom_by_endpoint
+    # event summary, and 500 conversations); the run stopped after a quarter of that at most (the
+    # tap starts with the target, so it reads for the second or two the login check takes:
+    # 230-330 calls measured on 2 busy cores).
+    print(f"\n[wrong client secret] Intercom calls before the run stopped: {result.intercom_calls}")
+    assert result.intercom_calls < 500, result.intercom_by_endpoint
     assert result.salesforce_record_writes == {}
     assert bookmarks(pipe) == {}
 
