@@ -612,10 +612,12 @@ class TargetSalesforceLeads(Target):
     # -- end of run -------------------------------------------------------------------------
 
     def _reject_share_exceeded(self) -> bool:
+        # Of the records received in this run: waiting records retried from earlier runs do not
+        # dilute the share.
         totals = self.report.totals()
-        seen = totals["received"] + totals["retried"]
+        received = totals["received"]
         share = float(self.config.get("max_reject_share", 0.5))
-        return totals["rejected"] >= 10 and seen > 0 and totals["rejected"] / seen > share
+        return totals["rejected"] >= 10 and received > 0 and totals["rejected"] / received > share
 
     def _bound_waiting(self) -> None:
         cap = int(self.config.get("max_waiting_records") or 20_000)
@@ -654,6 +656,8 @@ class TargetSalesforceLeads(Target):
             status=status,
             exit_code=self.exit_code,
             waiting_now=waiting_now,
+            waiting={"total": waiting_now, "this_run": totals["waiting"],
+                     "by_reason": self._runstate.waiting.reasons() if self._runstate else {}},
             state_emitted=not self._state_withheld,
             api_calls_by_kind=client.calls_by_kind if client else {},
             halted=self.halted,
@@ -680,7 +684,7 @@ class TargetSalesforceLeads(Target):
             self.logger.error(
                 "%d of %d records were rejected, more than max_reject_share=%g: the state was "
                 "not advanced, so they are read again after the cause is fixed. Reasons: %s. "
-                "Exit code 3.", t_["rejected"], t_["received"] + t_["retried"],
+                "Exit code 3.", t_["rejected"], t_["received"],
                 float(self.config.get("max_reject_share", 0.5)),
                 ", ".join(f"{r['code']} {r['count']}" for r in summary["rejected_by_reason"][:5]))
         if summary["totals"]["waiting"] or summary["waiting_now"]:
