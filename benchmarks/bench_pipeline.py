@@ -24,10 +24,11 @@ def line(label: str, result: RunResult, seconds: float, records: int) -> None:
     written = sum(c.get("created", 0) + c.get("updated", 0) for c in objects.values())
     unchanged = sum(c.get("unchanged", 0) for c in objects.values())
     rejected = sum(c.get("rejected", 0) for c in objects.values())
+    waiting = sum(c.get("waiting", 0) for c in objects.values())
     print(
         f"{label:<22} {seconds:7.1f} s  Intercom calls {result.intercom_calls:6}  "
         f"Salesforce calls {result.salesforce_calls:4}  written {written:6}  "
-        f"unchanged {unchanged:6}  rejected {rejected:6}  "
+        f"unchanged {unchanged:6}  waiting {waiting:6}  rejected {rejected:6}  "
         f"{records / seconds:8.0f} Intercom records/s"
     )
 
