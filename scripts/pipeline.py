@@ -237,6 +237,7 @@ class Pipeline:
             "TARGET_SALESFORCE_LEADS_PROBLEMS_FILE": str(self.problems_file),
             "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.target_hashes),
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
+            "MAPPER_PROBLEMS_FILE": str(self.output / "problems" / "map-intercom-salesforce.jsonl"),
         }
         if self.environment != "dev":
             # Other environments name no emulator credentials: give the emulators' own.

@@ -53,7 +53,8 @@ LEAD_CONTEXT = ("settings", "company", "companies", "events", "event_count", "ta
 STATE_KEY = "map-intercom-salesforce"
 # Settings that say where things are, not what a record becomes: left out of the fingerprint.
 _NOT_OUTPUT_SETTINGS = frozenset(
-    {"mappings_dir", "lead_mapping", "task_mapping", "reject_file", "pass_through_streams"}
+    {"mappings_dir", "lead_mapping", "task_mapping", "reject_file", "problems_file",
+     "pass_through_streams"}
 )
 # Exit code of a run in which the mapping failed for some record (a configuration error).
 MAPPING_FAILED_EXIT = 2
@@ -120,6 +121,15 @@ class IntercomSalesforceMapper(InlineMapper):
             description=(
                 "JSON Lines file the mapper appends every contact and conversation to that "
                 "becomes no Lead or Task, with kind ('rejected' or 'filtered') and reason."
+            ),
+        ),
+        th.Property(
+            "problems_file",
+            th.StringType,
+            description=(
+                "JSON Lines file rewritten at the end of every run with the current open "
+                "problems: one line per contact or conversation rejected (not filtered) and not "
+                "mapped since, with its reason and run id; no duplicates."
             ),
         ),
         th.Property(
@@ -202,7 +212,8 @@ class IntercomSalesforceMapper(InlineMapper):
         self.first_mapping_failure: str | None = None
         self.states_withheld = 0
         self._fingerprint_warned = False
-        self.rejects = RejectWriter(self.config.get("reject_file"), self.logger)
+        self.rejects = RejectWriter(self.config.get("reject_file"), self.logger,
+                                    self.config.get("problems_file"))
         self.pass_through = set(self.config.get("pass_through_streams") or ())
         self.companies: dict[str, dict[str, t.Any]] = {}
         self.admin_names: dict[str, str] = {}
@@ -334,6 +345,7 @@ class IntercomSalesforceMapper(InlineMapper):
     def _emit(self, mapping: Mapping, record: dict[str, t.Any]) -> Iterator[Message]:
         yield from self._all_schemas()
         self.emitted[mapping.stream] = self.emitted.get(mapping.stream, 0) + 1
+        self.rejects.mapped(mapping.stream, record.get(mapping.key))
         yield RecordMessage(stream=mapping.stream, record=record)
 
     def _reject(
@@ -562,6 +574,7 @@ class IntercomSalesforceMapper(InlineMapper):
             self.write_message(message)
         sys.stdout.flush()
         self.rejects.close()
+        self.rejects.write_problems()
         counts = ", ".join(f"{n} {stream}" for stream, n in sorted(self.emitted.items()))
         rejects = ", ".join(
             f"{n} {stream} {kind}" for (stream, kind), n in sorted(self.rejects.counts.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import secrets
@@ -18,7 +19,8 @@ FILTERED = "filtered"
 class RejectWriter:
     """Appends rejects to a JSON Lines file (when configured) and counts them."""
 
-    def __init__(self, path: str | None, logger: logging.Logger) -> None:
+    def __init__(self, path: str | None, logger: logging.Logger,
+                 problems_path: str | None = None) -> None:
         """Prepare the reject file; it is opened for appending at the first reject.
 
         Args:
@@ -29,6 +31,11 @@ class RejectWriter:
         self.counts: dict[tuple[str, str], int] = {}
         self._path = Path(path) if path else None
         self._file: t.TextIO | None = None
+        self._problems_path = Path(problems_path) if problems_path else None
+        # For the list of open problems: this run's rejections, and the records it mapped or
+        # filtered (no longer problems).
+        self._rejected: dict[tuple[str, str], dict[str, t.Any]] = {}
+        self._resolved: set[tuple[str, str]] = set()
         # One id per run on every line, so a file appended to across runs reads run by run.
         self.run_id = os.environ.get("MELTANO_RUN_ID") or (
             dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -48,6 +55,14 @@ class RejectWriter:
         self.counts[(stream, kind)] = self.counts.get((stream, kind), 0) + 1
         if kind == REJECTED:
             self.logger.warning("%s %s rejected: %s", stream, key, reason)
+        if key not in (None, ""):
+            if kind == REJECTED:
+                self._rejected[(stream, str(key))] = {
+                    "status": "rejected", "run_id": self.run_id, "stream": stream,
+                    "source_stream": source_stream, "key": key, "reason": reason,
+                    "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            else:
+                self._resolved.add((stream, str(key)))
         if self._path is None:
             return
         if self._file is None:
@@ -71,6 +86,33 @@ class RejectWriter:
         """Make every reject written so far durable before state moves past it."""
         if self._file is not None:
             self._file.flush()
+
+    def mapped(self, stream: str, key: t.Any) -> None:
+        """A record became an output record: it is no open problem any more."""
+        if self._problems_path is not None and key not in (None, ""):
+            self._resolved.add((stream, str(key)))
+
+    def write_problems(self) -> None:
+        """Rewrite the open problems: one line per record rejected and not mapped since."""
+        if self._problems_path is None:
+            return
+        rows: dict[tuple[str, str], dict[str, t.Any]] = {}
+        if self._problems_path.exists():
+            for line in self._problems_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    rows[(row["stream"], str(row["key"]))] = row
+                except (ValueError, KeyError, TypeError):
+                    continue
+        for key in self._resolved:
+            rows.pop(key, None)
+        rows.update(self._rejected)
+        self._problems_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._problems_path.with_suffix(self._problems_path.suffix + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for k in sorted(rows):
+                fh.write(serialize_json(rows[k]) + "\n")
+        os.replace(tmp, self._problems_path)
 
     def close(self) -> None:
         """Flush and close the file."""
