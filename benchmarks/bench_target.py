@@ -40,10 +40,12 @@ SCHEMA = {
     }},
 }
 
-# Measures the target's own peak RSS: the wrapper's only child is the target.
+# Measures the target's own peak RSS: the wrapper's only child is the target, whose STATE
+# messages go to the file named first.
 RUNNER = """
 import resource, subprocess, sys
-proc = subprocess.run(sys.argv[1:], stdin=sys.stdin, stdout=subprocess.DEVNULL)
+with open(sys.argv[1], "w") as out:
+    proc = subprocess.run(sys.argv[2:], stdin=sys.stdin, stdout=out)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, proc.returncode)
 """
 
@@ -63,7 +65,10 @@ def lead_line(prefix: str, i: int, title: str = "Engineer") -> str:
 
 
 def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: int,
-               title: str = "Engineer", **overrides: object) -> dict[str, object]:
+               title: str = "Engineer", after: str | None = None,
+               **overrides: object) -> dict[str, object]:
+    """One target run; ``after`` names the run whose last STATE comes first, as a tap that
+    passes the target's section back does (it holds the generation the hashes belong to)."""
     cfg = {
         "instance_url": sf.url, "login_url": sf.url, "ca_bundle": str(sf.ca_path),
         "client_id": "emulator-client", "client_secret": "emulator-secret",
@@ -75,7 +80,12 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
     cfg_path = tmp / f"{name}.json"
     cfg_path.write_text(json.dumps(cfg))
     sf.reset_stats()
-    cmd = [sys.executable, "-c", RUNNER, sys.executable, "-c",
+    states = tmp / f"{name}-states.jsonl"
+    first_state = None
+    if after is not None:
+        lines = (tmp / f"{after}-states.jsonl").read_text().splitlines()
+        first_state = lines[-1] if lines else None
+    cmd = [sys.executable, "-c", RUNNER, str(states), sys.executable, "-c",
            "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()",
            "--config", str(cfg_path)]
     start = time.perf_counter()
@@ -83,6 +93,9 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
 
     def feed() -> None:
         assert proc.stdin is not None
+        if first_state:
+            proc.stdin.write(json.dumps({"type": "STATE", "value": json.loads(first_state)})
+                             + "\n")
         proc.stdin.write(json.dumps(SCHEMA) + "\n")
         buf = []
         for i in range(count):
@@ -92,6 +105,7 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
                 buf = []
         if buf:
             proc.stdin.write("\n".join(buf) + "\n")
+        proc.stdin.write(json.dumps({"type": "STATE", "value": {"bench": name}}) + "\n")
         proc.stdin.close()
 
     feeder = threading.Thread(target=feed)
@@ -146,15 +160,15 @@ def main() -> int:
             r = run_target(sf, tmp, "l500b", "b", 500, match_contacts_by_email=False)
             report("500 new Leads, match_contacts_by_email off", r, "[target <= 4 API calls]")
             r = run_target(sf, tmp, "l500s", "s", 500, state_path=str(tmp / "l500w.sqlite"),
-                           use_composite=False)
+                           use_composite=False, after="l500w")
             report("500 new Leads, use_composite off (separate calls), describe cached", r)
             r = run_target(sf, tmp, "l100k", "c", 100_000)
             report("100,000 new Leads (Bulk 2.0)", r,
                    "[target <= 15 API calls, >= 5,000 records/s]")
-            r = run_target(sf, tmp, "l100k-again", "c", 100_000, state_path=str(
+            r = run_target(sf, tmp, "l100k-again", "c", 100_000, after="l100k", state_path=str(
                 tmp / "l100k.sqlite"))
             report("the same 100,000 Leads again (skip unchanged)", r, "[0 API calls]")
-            r = run_target(sf, tmp, "l5k-changed", "c", 5_000, title="Director",
+            r = run_target(sf, tmp, "l5k-changed", "c", 5_000, title="Director", after="l100k",
                            state_path=str(tmp / "l100k.sqlite"))
             report("5,000 of those Leads changed (steady state, org of 101,500 Leads)", r)
             r = run_target(sf, tmp, "dry100k", "d", 100_000, dry_run=True)
