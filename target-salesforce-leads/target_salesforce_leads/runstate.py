@@ -59,13 +59,16 @@ class RunState:
             self._generation = str(mine["generation"])
         return rest, WaitingList.decode(mine.get("waiting"))
 
-    def emit(self, state: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The state to write: ``state`` plus this org's current section."""
+    def emit(self, state: dict[str, t.Any], waiting_blob: str | None = None) -> dict[str, t.Any]:
+        """The state to write: ``state`` plus this org's current section (``waiting_blob``:
+        the waiting list already encoded, to spare encoding it again)."""
         out = copy.deepcopy(state)
         orgs = dict(self._other_orgs)
+        if waiting_blob is None:
+            waiting_blob = self.waiting.encode() if len(self.waiting) else ""
         orgs[self.org_id] = {
             "generation": self.generation,
-            "waiting": self.waiting.encode() if len(self.waiting) else "",
+            "waiting": waiting_blob,
             "waiting_count": len(self.waiting),
         }
         out[STATE_KEY] = {"orgs": orgs}

@@ -302,12 +302,11 @@ class TargetSalesforceLeads(Target):
                 self.logger.warning("Stream %s: %s. Its records are rejected. Fix: %s",
                                     sink.stream_name, p.line(), p.fix)
             return
-        if problems:
-            lines = "\n".join(f"  - {p.line()}. Fix: {p.fix}" for p in problems)
-            self.fatal(2, f"Salesforce cannot take what stream {sink.stream_name} writes to "
-                       f"{sink.sobject}, so the run stopped before writing any record "
-                       f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
-                       "again (check with --preflight); nothing is lost.")
+        lines = "\n".join(f"  - {p.line()}. Fix: {p.fix}" for p in problems)
+        self.fatal(2, f"Salesforce cannot take what stream {sink.stream_name} writes to "
+                   f"{sink.sobject}, so the run stopped before writing any record "
+                   f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
+                   "again (check with --preflight); nothing is lost.")
 
     def _stream_problems(self, sink: SalesforceSink) -> list[Problem]:
         """What stops the org from taking this stream's records (blocking problems only)."""
@@ -596,8 +595,7 @@ class TargetSalesforceLeads(Target):
         if self._at_end and self._reject_share_exceeded():
             self._state_withheld = True
             return
-        self._bound_waiting()
-        super()._write_state_message(self.runstate.emit(state))
+        super()._write_state_message(self.runstate.emit(state, self._bound_waiting()))
 
     @override
     def process_endofpipe(self) -> None:
@@ -619,14 +617,18 @@ class TargetSalesforceLeads(Target):
         share = float(self.config.get("max_reject_share", 0.5))
         return totals["rejected"] >= 10 and received > 0 and totals["rejected"] / received > share
 
-    def _bound_waiting(self) -> None:
+    def _bound_waiting(self) -> str:
+        """Expire what exceeds the limits; the waiting list as the state carries it."""
+        waiting = self.runstate.waiting
         cap = int(self.config.get("max_waiting_records") or 20_000)
-        for e in self.runstate.waiting.over_capacity(cap):
+        for e in waiting.over_capacity(cap):
             self._expire(e, f"was one of more than {cap} waiting records (max_waiting_records)")
-        while len(self.runstate.waiting) and len(
-                self.runstate.waiting.encode()) > MAX_BLOB_BYTES:
-            for e in self.runstate.waiting.over_capacity(int(len(self.runstate.waiting) * 0.9)):
+        blob = waiting.encode() if len(waiting) else ""
+        while len(blob) > MAX_BLOB_BYTES:
+            for e in waiting.over_capacity(int(len(waiting) * 0.9)):
                 self._expire(e, "did not fit the state's size limit for waiting records")
+            blob = waiting.encode() if len(waiting) else ""
+        return blob
 
     def _exit_code(self) -> int:
         if self.exit_code:

@@ -110,7 +110,7 @@ class WaitingList:
         return wl
 
     def encode(self) -> str:
-        """The list as one compressed string for the state (bounded: oldest dropped last)."""
+        """The list as one compressed string for the state."""
         used = {e.stream for e in self.entries.values()}
         doc = {
             "streams": {n: asdict(s) for n, s in self.streams.items() if n in used},
