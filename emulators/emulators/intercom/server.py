@@ -67,7 +67,12 @@ class Stats:
 
 
 class RateLimiter:
-    """Per-app calls per minute, enforced as limit/6 per 10-second window."""
+    """Per-app calls per minute, enforced as ceil(limit/6) per 10-second window.
+
+    The headers speak of the window, as Intercom's rate-limiting page shows ("a rate limit of
+    1000 per minute, which is 167 per 10-second window": ``X-RateLimit-Limit: 167``,
+    ``X-RateLimit-Remaining`` counting down from 167, ``X-RateLimit-Reset`` the window's end).
+    """
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -75,10 +80,14 @@ class RateLimiter:
         self.used = 0
         self.lock = threading.Lock()
 
+    @property
+    def per_window(self) -> int:
+        return max(1, math.ceil(self.per_minute / 6))
+
     def take(self) -> tuple[bool, dict[str, str], int]:
         now = time.time()
         start = int(now // WINDOW * WINDOW)
-        per_window = max(1, math.ceil(self.per_minute / 6))
+        per_window = self.per_window
         with self.lock:
             if start != self.window_start:
                 self.window_start, self.used = start, 0
@@ -86,7 +95,7 @@ class RateLimiter:
             if allowed:
                 self.used += 1
             remaining = max(0, per_window - self.used)
-        headers = {"X-RateLimit-Limit": str(self.per_minute),
+        headers = {"X-RateLimit-Limit": str(per_window),
                    "X-RateLimit-Remaining": str(remaining),
                    "X-RateLimit-Reset": str(start + WINDOW)}
         return allowed, headers, per_window
@@ -99,12 +108,12 @@ class RateLimiter:
         ``Retry-After`` header.
         """
         now = time.time()
-        per_window = max(1, math.ceil(self.per_minute / 6))
+        per_window = self.per_window
         reset = int(now // WINDOW * WINDOW) + WINDOW
         fault = fault or {}
         if fault.get("reset_in") is not None:
             reset = int(now) + int(fault["reset_in"])
-        headers = {"X-RateLimit-Limit": str(self.per_minute), "X-RateLimit-Remaining": "0",
+        headers = {"X-RateLimit-Limit": str(per_window), "X-RateLimit-Remaining": "0",
                    "X-RateLimit-Reset": str(reset)}
         if fault.get("retry_after") is not None:
             headers["Retry-After"] = str(int(fault["retry_after"]))

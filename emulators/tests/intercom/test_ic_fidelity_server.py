@@ -1,0 +1,58 @@
+"""Fidelity of the server layer: rate-limit headers, doubled slashes, Intercom-Version.
+
+Each test speaks to an emulator over a real socket, as a client written against the live API
+would (see emulators/docs/intercom.md, sections "Rate-limit headers", "Paths" and "Versions").
+"""
+
+from __future__ import annotations
+
+import time
+
+from emulators.intercom.fixtures import rate_limit_burst
+
+from .conftest import Client
+
+
+def wait_for_window_start() -> None:
+    """Start a burst early in a 10-second window so it cannot straddle two windows."""
+    while time.time() % 10 > 6:
+        time.sleep(0.2)
+
+
+# ---------------------------------------------------------------- item 1: rate-limit headers
+def test_rate_limit_headers_speak_of_the_ten_second_window(fresh: Client) -> None:
+    """Intercom's example: 1000 per minute is 167 per 10-second window, Limit 167."""
+    fresh.admin("POST", "config", {"rate_limit_per_minute": 1000})
+    wait_for_window_start()
+    first, second = fresh.get("/me"), fresh.get("/me")
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "167"
+    assert second.headers["X-RateLimit-Limit"] == "167"
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (first, second)]
+    assert remaining[0] <= 166 and remaining[1] == remaining[0] - 1  # counts down from 167
+    reset = int(first.headers["X-RateLimit-Reset"])
+    assert reset % 10 == 0 and 0 < reset - time.time() <= 10  # the window's end
+
+
+def test_429_names_the_window_figure_in_header_and_message(fresh: Client) -> None:
+    fresh.admin("POST", "config", {"rate_limit_per_minute": 12})  # 2 per window
+    wait_for_window_start()
+    answers = [fresh.get("/me") for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 429]
+    assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["2", "2", "2"]
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["1", "0", "0"]
+    error = answers[2].json()["errors"][0]
+    assert error == {"code": "rate_limit_exceeded",
+                     "message": "Exceeded rate limit of 2 in 10_seconds"}
+
+
+def test_injected_rate_limit_faults_carry_the_window_figure(fresh: Client) -> None:
+    fresh.admin("POST", "config", {"rate_limit_per_minute": 1000})
+    rate_limit_burst(fresh, 1)
+    fresh.admin("POST", "faults", {"kind": "status", "status": 429, "count": 1})
+    for limited in (fresh.get("/me"), fresh.get("/me")):
+        assert limited.status_code == 429
+        assert limited.headers["X-RateLimit-Limit"] == "167"
+        assert limited.headers["X-RateLimit-Remaining"] == "0"
+        assert limited.json()["errors"][0]["message"] == \
+            "Exceeded rate limit of 167 in 10_seconds"
