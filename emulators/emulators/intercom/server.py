@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -33,6 +34,8 @@ WINDOW = 10  # seconds; Intercom enforces the per-minute limit in 10-second wind
 STATUS_CODES = {500: "server_error", 502: "bad_gateway", 503: "service_unavailable",
                 504: "gateway_timeout", 429: "rate_limit_exceeded", 401: "unauthorized",
                 403: "api_plan_restricted", 404: "not_found", 400: "parameter_invalid"}
+
+REPEATED_SLASHES = re.compile(r"/{2,}")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -200,6 +203,9 @@ class IntercomApp:
             return
         if scope["type"] != "http":
             return
+        if "//" in scope["path"]:
+            # As web front ends do (nginx's merge_slashes, on by default): "/a//b" is "/a/b".
+            scope = {**scope, "path": REPEATED_SLASHES.sub("/", scope["path"])}
         path = scope["path"]
         if path.startswith("/_emulator/") or path == "/_emulator":
             await self._admin(scope, receive, send)

@@ -56,3 +56,37 @@ def test_injected_rate_limit_faults_carry_the_window_figure(fresh: Client) -> No
         assert limited.headers["X-RateLimit-Remaining"] == "0"
         assert limited.json()["errors"][0]["message"] == \
             "Exceeded rate limit of 167 in 10_seconds"
+
+
+# ---------------------------------------------------------------- item 4: doubled slashes
+def first_contact_id(client: Client) -> str:
+    resp = client.get("/contacts", params={"per_page": 1})
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["data"][0]["id"])
+
+
+def test_doubled_slashes_are_served_like_single_ones(fresh: Client) -> None:
+    """``base + "/" + "/contacts/{id}/tags"``: the doubled slash is collapsed before routing."""
+    contact = first_contact_id(fresh)
+    single = fresh.get(f"{fresh.proc.url}/contacts/{contact}/tags")
+    for path in (f"//contacts/{contact}/tags", f"/contacts//{contact}//tags",
+                 f"///contacts/{contact}/tags/"):
+        doubled = fresh.get(fresh.proc.url + path)  # absolute: the client sends it as written
+        assert doubled.status_code == 200, (path, doubled.text)
+        assert doubled.json() == single.json()
+    tag = fresh.post("/tags", {"name": "fidelity-doubled"}).json()
+    added = fresh.post(f"{fresh.proc.url}//contacts/{contact}//tags", {"id": tag["id"]})
+    assert added.status_code == 200, added.text
+    names = [t["name"] for t in fresh.get(f"/contacts/{contact}/tags").json()["data"]]
+    assert "fidelity-doubled" in names
+    counted = fresh.admin("GET", "stats")["by_endpoint"]
+    assert counted.get("GET /contacts/{contact_id}/tags", 0) >= 4  # under the real template
+
+
+def test_doubled_slashes_reach_the_admin_surface(fresh: Client) -> None:
+    import httpx
+
+    health = httpx.get(f"{fresh.proc.url}//_emulator//health", timeout=10)
+    assert health.status_code == 200 and health.json() == {"ok": True}
+    stats = httpx.get(f"{fresh.proc.url}/_emulator//stats", timeout=10)
+    assert stats.status_code == 200 and "api_calls" in stats.json()
