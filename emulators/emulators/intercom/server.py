@@ -28,7 +28,13 @@ from emulators.intercom.simulate import simulate
 from emulators.intercom.workspace import Workspace
 
 log = logging.getLogger("emulators.intercom")
-VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{i}" for i in range(17)), "Unstable"}
+# Every value Intercom accepts in Intercom-Version: the `intercom_version` enum of its published
+# descriptions (1.0-1.4, 2.0-2.16) plus Unstable and Preview (docs/intercom.md, "Versions").
+VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{i}" for i in range(17)), "Unstable",
+            "Preview"}
+# The versions this emulator answers for: Intercom publishes a description of each, and they
+# agree on every field the plugins read, so one 2.14 shape serves them all.
+EMULATED_VERSIONS = tuple(f"2.{i}" for i in range(7, 17))
 DEFAULT_VERSION = "2.14"
 WINDOW = 10  # seconds; Intercom enforces the per-minute limit in 10-second windows
 STATUS_CODES = {500: "server_error", 502: "bad_gateway", 503: "service_unavailable",
@@ -40,6 +46,21 @@ REPEATED_SLASHES = re.compile(r"/{2,}")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def version_problem(version: str | None) -> str | None:
+    """Why an Intercom-Version header cannot be served, or None when it can (or is absent)."""
+    if version is None or version in EMULATED_VERSIONS:
+        return None
+    served = f"{EMULATED_VERSIONS[0]} ... {EMULATED_VERSIONS[-1]}"
+    if version not in VERSIONS:
+        return (f"The requested version {version!r} is not a valid Intercom-Version. Intercom's "
+                f"versions are 1.0 ... 1.4, 2.0 ... 2.16, Unstable and Preview; this emulator "
+                f"serves {served}. Send one of those, e.g. {DEFAULT_VERSION}.")
+    return (f"Intercom-Version {version!r} exists at Intercom, but this emulator only emulates "
+            f"{served} (answers shaped as {DEFAULT_VERSION}); what it would answer for "
+            f"{version!r} would not be what Intercom sends. Send one of {served}, or test a "
+            f"client that needs {version!r} against Intercom itself.")
 
 
 class Stats:
@@ -271,11 +292,9 @@ class IntercomApp:
                 return self._refused(fired, headers)
             return code, error_body(STATUS_CODES.get(code, "server_error"),
                                     fired.get("message") or f"Emulated failure ({code})")
-        version = request.headers.get("intercom-version")
-        if version is not None and version not in VERSIONS:
-            return 400, error_body("intercom_version_invalid",
-                                   f"The requested version {version!r} is not a valid "
-                                   "Intercom-Version; use one of 2.7 ... 2.16")
+        problem = version_problem(request.headers.get("intercom-version"))
+        if problem:
+            return 400, error_body("intercom_version_invalid", problem)
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not token:

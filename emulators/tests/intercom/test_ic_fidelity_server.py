@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 
+import httpx
+import pytest
 from emulators.intercom.fixtures import rate_limit_burst
+from emulators.intercom.server import version_problem
 
 from .conftest import Client
 
@@ -84,9 +87,49 @@ def test_doubled_slashes_are_served_like_single_ones(fresh: Client) -> None:
 
 
 def test_doubled_slashes_reach_the_admin_surface(fresh: Client) -> None:
-    import httpx
-
     health = httpx.get(f"{fresh.proc.url}//_emulator//health", timeout=10)
     assert health.status_code == 200 and health.json() == {"ok": True}
     stats = httpx.get(f"{fresh.proc.url}/_emulator//stats", timeout=10)
     assert stats.status_code == 200 and "api_calls" in stats.json()
+
+
+# ---------------------------------------------------------------- item 7: Intercom-Version
+@pytest.mark.parametrize("version", ["2.7", "2.9", "2.11", "2.12", "2.13", "2.14", "2.16"])
+def test_emulated_versions_are_served(seeded: Client, version: str) -> None:
+    resp = seeded.get("/contacts", params={"per_page": 1}, headers={"Intercom-Version": version})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["type"] == "list"
+
+
+@pytest.mark.parametrize("version", ["1.4", "2.0", "2.6", "Unstable", "Preview"])
+def test_versions_whose_shapes_are_not_emulated_are_refused(seeded: Client, version: str) -> None:
+    """Real Intercom versions with other shapes: refused, rather than answered as 2.14."""
+    resp = seeded.get("/contacts", headers={"Intercom-Version": version})
+    assert resp.status_code == 400
+    error = resp.json()["errors"][0]
+    assert error["code"] == "intercom_version_invalid"
+    assert f"'{version}' exists at Intercom" in error["message"]
+    assert "2.7 ... 2.16" in error["message"]
+    assert "X-RateLimit-Limit" not in resp.headers  # refused before any budget is spent
+
+
+@pytest.mark.parametrize("version", ["9.9", "2.17", "3.0", "unstable", "latest", ""])
+def test_unknown_versions_are_invalid(seeded: Client, version: str) -> None:
+    resp = seeded.get("/me", headers={"Intercom-Version": version})
+    assert resp.status_code == 400
+    error = resp.json()["errors"][0]
+    assert error["code"] == "intercom_version_invalid"
+    assert "is not a valid Intercom-Version" in error["message"]
+
+
+def test_version_problem_names_what_to_send() -> None:
+    assert version_problem(None) is None  # no header: the app's default, 2.14
+    assert version_problem("2.14") is None
+    problem = version_problem("1.4")
+    assert problem is not None and "2.7 ... 2.16" in problem and "against Intercom" in problem
+
+
+def test_unknown_paths_are_still_not_found_with_a_valid_version(seeded: Client) -> None:
+    resp = httpx.get(f"{seeded.proc.url}//nothing//here", headers=dict(seeded.http.headers),
+                     timeout=10)
+    assert resp.status_code == 404 and resp.json()["errors"][0]["code"] == "not_found"
