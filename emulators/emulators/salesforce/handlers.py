@@ -460,6 +460,9 @@ def run_query(emulator: Emulator, text: str, include_deleted: bool, version: str
     rows = soql.execute(query, store, include_deleted)
     if query.count:
         return {"totalSize": len(rows), "done": True, "records": []}
+    if query.aggregate:
+        # AggregateResult rows; GROUP BY answers have no query locator (one page).
+        return {"totalSize": len(rows), "done": True, "records": rows}
     return page(emulator, query, [r["Id"] for r in rows], 0, include_deleted, version, size)
 
 
@@ -468,8 +471,8 @@ def page(emulator: Emulator, query: soql.Query, ids: list[str], start: int,
     store = emulator.store
     end = len(ids) if size is None else min(start + size, len(ids))
     table = store.records[query.sobject.name]
-    records = [soql.shape(query, store, table[rid], version) for rid in ids[start:end]
-               if rid in table]
+    records = soql.shape_many(query, store, [table[rid] for rid in ids[start:end]
+                                             if rid in table], version)
     body: dict[str, Any] = {"totalSize": len(ids), "done": end >= len(ids), "records": records}
     if end < len(ids):
         locator = "01g" + secrets.token_hex(6).upper()
