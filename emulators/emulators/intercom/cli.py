@@ -22,7 +22,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", required=True, help="directory of the SQLite workspace")
     p.add_argument("--timezone", help="workspace timezone (default Europe/Berlin)")
     p.add_argument("--rate-limit-per-minute", type=int,
-                   help="calls per minute per app (default 10000), enforced per 10 s window")
+                   help="calls per minute per app (default 10000), enforced as ceil(N/6) per "
+                        "10 s window; X-RateLimit-Limit shows that window figure")
     p.add_argument("--access-token", action="append", default=[],
                    help="accept this bearer token (repeatable; default emulator-token)")
     p.add_argument("--search-delay-seconds", type=float,
