@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulators.salesforce.app import json_response
+from emulators.salesforce.app import check_limit_info_format, json_response
 from emulators.salesforce.errors import SalesforceError, not_found
 from emulators.salesforce.schema import (
     SchemaError,
@@ -17,7 +17,7 @@ from emulators.salesforce.schema import (
     remove_field,
     set_picklist,
 )
-from emulators.salesforce.store import USER_ID
+from emulators.salesforce.store import USER_ID, parse_datetime
 
 if TYPE_CHECKING:
     from emulators.salesforce.app import Emulator
@@ -236,7 +236,8 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
         if hard:
             store.erase(obj, record)
         else:
-            store.delete(obj, record, counted=False)
+            store.delete(obj, record, counted=False,
+                         stamp=_stamp(request.query_params.get("stamp")))
             store.persist(obj.name, [record])
         return json_response({"id": record["Id"], "deleted": True, "hard": hard})
     if method == "POST" and route == "query":
@@ -251,6 +252,7 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             raise not_found(f"unknown sObject {parts[1]}")
         body = await _body(request)
         records = body.get("records", [])
+        stamp = _stamp(body.get("stamp"))
         ids = []
         touched = []
         for item in records:
@@ -259,7 +261,7 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             values = {k: v for k, v in item.items() if k != "attributes"}
             changes = store.prepare(obj, values, None) if not body.get("skip_validation") \
                 else _raw_changes(obj, values)
-            record = store.apply(obj, changes, None)
+            record = store.apply(obj, changes, None, stamp)
             touched.append(record)
             ids.append(record["Id"])
         store.persist(obj.name, touched)
@@ -299,9 +301,21 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             emulator.bulk.max_upload_bytes = int(body["bulk_max_upload_bytes"])
         if "token_ttl" in body:
             emulator.settings.token_ttl = float(body["token_ttl"])
+        if "limit_info_format" in body:
+            template = body["limit_info_format"]
+            if template is None:
+                template = emulator.settings.limit_info_format
+            try:
+                emulator.limit_info_format = check_limit_info_format(str(template))
+            except ValueError as exc:
+                raise SalesforceError("INVALID_CONFIG", str(exc)) from None
+        if "replication_id_limit" in body:
+            emulator.replication_id_limit = int(body["replication_id_limit"] or 600_000)
         return json_response({"bulk_rate": emulator.bulk.rate,
                               "bulk_max_upload_bytes": emulator.bulk.max_upload_bytes,
-                              "token_ttl": emulator.settings.token_ttl})
+                              "token_ttl": emulator.settings.token_ttl,
+                              "limit_info_format": emulator.limit_info_format,
+                              "replication_id_limit": emulator.replication_id_limit})
     if method == "POST" and route == "reset":
         store.db.execute("DELETE FROM records WHERE sobject != 'User'")
         for name in store.records:
@@ -311,6 +325,18 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
                     index.clear()
         return json_response({"ok": True})
     raise not_found(f"unknown admin call {method} /_emulator/{route}")
+
+
+def _stamp(value: Any) -> str | None:
+    """An optional ISO 8601 time for seeded writes (records that predate the test)."""
+    if value is None or value == "":
+        return None
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        raise SalesforceError("INVALID_ADMIN_CALL",
+                              f"stamp {value!r} is not an ISO 8601 date-time, e.g. "
+                              "2024-05-01T10:00:00Z")
+    return parsed
 
 
 def _raw_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:

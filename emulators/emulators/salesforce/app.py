@@ -53,6 +53,26 @@ class Settings:
     picklists: list[str] = field(default_factory=list)
     restricted_picklists: list[str] = field(default_factory=list)
     read_only_fields: list[str] = field(default_factory=list)
+    # The Sforce-Limit-Info value; {used}, {max} and {remaining} are filled in per response.
+    limit_info_format: str = "api-usage={used}/{max}"
+
+
+DEFAULT_LIMIT_INFO = "api-usage={used}/{max}"
+
+
+def check_limit_info_format(template: str) -> str:
+    """The template when it formats, else ValueError saying what is wrong."""
+    try:
+        text = template.format(used=1, max=2, remaining=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"limit info format {template!r} cannot be filled in ({exc!r}); use the "
+            "placeholders {used}, {max} and {remaining}, e.g. "
+            "'api-usage={used}/{max}; per-app-api-usage={used}/250(appName=sample-app)'"
+        ) from None
+    if not text.strip() or any(c in text for c in "\r\n"):
+        raise ValueError(f"limit info format {template!r} must be one non-empty line")
+    return template
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -105,6 +125,8 @@ class Emulator:
         self.usage_day = today
         self.used = int(usage.get("used", 0)) if usage.get("day") == today else 0
         self._usage_flushed = time.monotonic()
+        self.limit_info_format = check_limit_info_format(settings.limit_info_format)
+        self.replication_id_limit = 600_000
         self.faults: list[dict[str, Any]] = []
         self.lock_faults = 0
         self.expire_after: int | None = None
@@ -139,7 +161,8 @@ class Emulator:
         self._usage_flushed = time.monotonic()
 
     def limit_header(self) -> dict[str, str]:
-        return {"Sforce-Limit-Info": f"api-usage={self.used}/{self.limit}"}
+        return {"Sforce-Limit-Info": self.limit_info_format.format(
+            used=self.used, max=self.limit, remaining=max(self.limit - self.used, 0))}
 
     def take_lock_fault(self) -> bool:
         if self.lock_faults > 0:
@@ -219,15 +242,20 @@ class Emulator:
     # -- routing -------------------------------------------------------------------------------
     def _routes(self) -> list[tuple[str, re.Pattern[str], str, Handler]]:
         from emulators.salesforce import handlers as h
-        from emulators.salesforce.composite import composite
+        from emulators.salesforce import replication as r
+        from emulators.salesforce.composite import collection_retrieve, composite
 
         table = [
             ("GET", "/", h.resources),
             ("GET", "/limits", h.limits),
+            ("GET", "/limits/recordCount", r.record_count),
             ("GET", "/sobjects", h.describe_global),
             ("GET", "/sobjects/{sobject}", h.sobject_basic),
             ("GET", "/sobjects/{sobject}/describe", h.describe),
             ("POST", "/sobjects/{sobject}", h.create),
+            # Before /sobjects/{sobject}/{id}, which would take "updated" for a record id.
+            ("GET", "/sobjects/{sobject}/updated", r.updated),
+            ("GET", "/sobjects/{sobject}/deleted", r.deleted),
             ("GET", "/sobjects/{sobject}/{id}", h.get_record),
             ("PATCH", "/sobjects/{sobject}/{id}", h.update_record),
             ("DELETE", "/sobjects/{sobject}/{id}", h.delete_record),
@@ -243,6 +271,9 @@ class Emulator:
             ("PATCH", "/composite/sobjects", h.collection_update),
             ("DELETE", "/composite/sobjects", h.collection_delete),
             ("PATCH", "/composite/sobjects/{sobject}/{field}", h.collection_upsert),
+            # Retrieve: POST with an sObject name reads; POST without one creates (above).
+            ("GET", "/composite/sobjects/{sobject}", collection_retrieve),
+            ("POST", "/composite/sobjects/{sobject}", collection_retrieve),
             ("POST", "/jobs/ingest", h.job_create),
             ("GET", "/jobs/ingest", h.job_list),
             ("GET", "/jobs/ingest/{job}", h.job_get),

@@ -49,6 +49,12 @@ def _serve_parser() -> argparse.ArgumentParser:
                         metavar="OBJECT.FIELD",
                         help="make a field read-only for the integration user (createable and "
                         "updateable false, like field-level security); repeatable")
+    parser.add_argument("--limit-info-format", default="api-usage={used}/{max}",
+                        metavar="TEMPLATE",
+                        help="the Sforce-Limit-Info value, with {used}, {max} and {remaining} "
+                        "filled in, e.g. 'api-usage={used}/{max}; "
+                        "per-app-api-usage={used}/250(appName=sample-app)' (default: "
+                        "api-usage={used}/{max})")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     return parser
 
@@ -101,10 +107,20 @@ def main(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     import uvicorn
 
-    from emulators.salesforce.app import Settings, build_app, make_emulator
+    from emulators.salesforce.app import (
+        Settings,
+        build_app,
+        check_limit_info_format,
+        make_emulator,
+    )
     from emulators.salesforce.schema import SchemaError
     from emulators.salesforce.tls import ensure_certificates
 
+    try:
+        check_limit_info_format(args.limit_info_format)
+    except ValueError as exc:
+        print(f"emulator salesforce: --limit-info-format: {exc}", file=sys.stderr)
+        return 2
     args.data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         data_dir=args.data_dir, api_version=args.api_version,
@@ -113,7 +129,7 @@ def main(argv: list[str]) -> int:
         password=args.password, refresh_token=args.refresh_token, schema_files=args.schema,
         bulk_rate=args.bulk_rate, org_id=args.org_id, drop_fields=args.drop_field,
         picklists=args.picklist, restricted_picklists=args.restricted_picklist,
-        read_only_fields=args.read_only_field,
+        read_only_fields=args.read_only_field, limit_info_format=args.limit_info_format,
     )
     try:
         emulator = make_emulator(settings)

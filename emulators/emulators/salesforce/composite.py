@@ -229,3 +229,77 @@ async def composite(emulator: Emulator, request: Request, version: str) -> Respo
     finally:
         JOURNAL.reset(token)
     return json_response({"compositeResponse": answers})
+
+
+# -- sObject Collections retrieve -------------------------------------------------------------
+RETRIEVE_LIMIT = 2000
+
+
+def _names(value: Any, what: str) -> list[str]:
+    """A list from a JSON array or a comma-separated query parameter."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SalesforceError("JSON_PARSER_ERROR", f"{what} must be a list of strings")
+    names = [v.strip() for v in value if v.strip()]
+    if not names:
+        raise SalesforceError(
+            "MISSING_ARGUMENT",
+            f"{what} is required: give at least one, e.g. ?ids=00Q...,00Q...&fields=Id,Name "
+            'or {"ids": [...], "fields": [...]}',
+        )
+    return names
+
+
+async def collection_retrieve(emulator: Emulator, request: Request, version: str, sobject: str
+                              ) -> Response:
+    """``GET|POST /composite/sobjects/{sobject}``: records of one type by id, in id order.
+
+    Each slot is the record with ``attributes``, ``Id`` and the fields asked for, or null when
+    the id is malformed, of another type, unknown or deleted. An unknown field fails the whole
+    request with 400 ``INVALID_FIELD`` (the retrieve runs as a query, so the message is
+    SOQL's). At most 2,000 ids.
+    """
+    from emulators.salesforce.handlers import get_obj, read_json, shape_record
+    from emulators.salesforce.ids import normalize
+
+    obj = get_obj(emulator, sobject)
+    if request.method == "POST":
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise SalesforceError("JSON_PARSER_ERROR",
+                                  'The request body must be {"ids": [...], "fields": [...]}')
+        raw_ids, raw_fields = body.get("ids"), body.get("fields")
+    else:
+        raw_ids = request.query_params.get("ids")
+        raw_fields = request.query_params.get("fields")
+    ids = _names(raw_ids if raw_ids is not None else [], "ids")
+    wanted = _names(raw_fields if raw_fields is not None else [], "fields")
+    if len(ids) > RETRIEVE_LIMIT:
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT",
+            f"id limit reached: cannot retrieve more than {RETRIEVE_LIMIT} records in one "
+            f"call ({len(ids)} given); split the ids over several calls",
+        )
+    fields = ["Id"]
+    for name in wanted:
+        fld = obj.field(name)
+        if fld is None:
+            raise SalesforceError(
+                "INVALID_FIELD",
+                f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use "
+                "a custom field, be sure to append the '__c' after the custom field name. "
+                "Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        if fld.name not in fields:
+            fields.append(fld.name)
+    out: list[dict[str, Any] | None] = []
+    records = emulator.store.records[obj.name]
+    for rid in ids:
+        canonical = normalize(rid)
+        record = records.get(canonical) if canonical else None
+        if record is None or record.get("IsDeleted"):
+            out.append(None)
+        else:
+            out.append(shape_record(obj, record, version, fields))
+    return json_response(out)

@@ -17,7 +17,7 @@ SOAP_TYPES = {
     "email": "xsd:string", "phone": "xsd:string", "url": "xsd:string", "picklist": "xsd:string",
     "combobox": "xsd:string", "boolean": "xsd:boolean", "date": "xsd:date",
     "datetime": "xsd:dateTime", "double": "xsd:double", "currency": "xsd:double",
-    "percent": "xsd:double", "int": "xsd:int",
+    "percent": "xsd:double", "int": "xsd:int", "address": "urn:address",
 }
 TEXT_TYPES = {"id", "reference", "string", "textarea", "email", "phone", "url", "picklist",
               "combobox"}
@@ -51,6 +51,8 @@ class Field:
     precision: int = 0
     scale: int = 0
     digits: int = 0
+    # The compound field this one is a component of (FirstName -> Name, City -> Address).
+    compound: str | None = None
     picklist_lower: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -66,10 +68,10 @@ class Field:
         """Return this field as Salesforce's describe call shows it."""
         byte_length = self.length * 3 if self.type in TEXT_TYPES else 0
         return {
-            "aggregatable": self.type not in {"textarea"}, "aiPredictionField": False,
+            "aggregatable": self.type not in {"textarea", "address"}, "aiPredictionField": False,
             "autoNumber": False, "byteLength": byte_length, "calculated": self.calculated,
             "calculatedFormula": None, "cascadeDelete": False,
-            "caseSensitive": self.case_sensitive, "compoundFieldName": None,
+            "caseSensitive": self.case_sensitive, "compoundFieldName": self.compound,
             "controllerName": None, "createable": self.createable, "custom": self.custom,
             "defaultValue": None, "defaultValueFormula": None,
             "defaultedOnCreate": self.defaulted, "dependentPicklist": False,
@@ -78,7 +80,7 @@ class Field:
             "filterable": self.type != "textarea" or self.length <= 255,
             "filteredLookupInfo": None, "formulaTreatNullNumberAsZero": False,
             "groupable": self.type not in {"textarea", "double", "currency", "percent",
-                                           "datetime"},
+                                           "datetime", "address"},
             "highScaleNumber": False, "htmlFormatted": False, "idLookup": self.id_lookup,
             "inlineHelpText": None, "label": self.label, "length": self.length,
             "mask": None, "maskType": None, "name": self.name, "nameField": self.name_field,
@@ -89,13 +91,14 @@ class Field:
                 for v in self.picklist
             ],
             "polymorphicForeignKey": len(self.reference_to) > 1,
-            "precision": self.precision, "queryByDistance": False,
+            "precision": self.precision, "queryByDistance": self.type == "address",
             "referenceTargetField": None, "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name, "relationshipOrder": None,
             "restrictedDelete": False, "restrictedPicklist": self.restricted,
             "scale": self.scale, "searchPrefilterable": False,
             "soapType": SOAP_TYPES.get(self.type, "xsd:string"),
-            "sortable": self.type != "textarea" or self.length <= 255,
+            "sortable": self.type != "address" and (self.type != "textarea"
+                                                    or self.length <= 255),
             "type": self.type, "unique": self.unique, "updateable": self.updateable,
             "writeRequiresMasterRead": False,
         }
@@ -196,11 +199,15 @@ def _ro(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
     return _f(name, type_, label, createable=False, updateable=False, **kw)
 
 
-def _system_fields(owner: bool = True) -> list[Field]:
+def _system_fields(owner: bool = True, queues: bool = False) -> list[Field]:
+    """Id, OwnerId and the audit fields. ``queues``: records can be owned by a queue, so
+    OwnerId is polymorphic (``referenceTo: ["Group", "User"]``, as Lead's and custom
+    objects' are in real describes)."""
     fields = [_ro("Id", "id", "Record ID", nillable=False, defaulted=True, id_lookup=True)]
     if owner:
         fields.append(_f("OwnerId", "reference", "Owner ID", nillable=False, defaulted=True,
-                         reference_to=["User"], relationship_name="Owner"))
+                         reference_to=["Group", "User"] if queues else ["User"],
+                         relationship_name="Owner"))
     fields += [
         _ro("IsDeleted", "boolean", "Deleted"),
         _ro("CreatedDate", "datetime", "Created Date", nillable=False, defaulted=True),
@@ -230,22 +237,46 @@ STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
           "Negotiation/Review", "Closed Won", "Closed Lost"]
 
 
+GEOCODE_ACCURACY = ["Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip",
+                    "Neighborhood", "City", "County", "State", "Unknown"]
+
+
 def _address(prefix: str, label: str) -> list[Field]:
+    """A standard address: its components, the geolocation components and the read-only
+    compound field (``Address``, ``MailingAddress``, ...) they make up.
+
+    StateCode/CountryCode exist only when an org enables state and country/territory
+    picklists; this org does not, so they are absent (as in such an org's describe).
+    """
+    compound = prefix + "Address"
     parts = [("Street", "textarea", "Street", 255), ("City", "string", "City", 40),
              ("State", "string", "State/Province", 80),
              ("PostalCode", "string", "Zip/Postal Code", 20),
              ("Country", "string", "Country", 80)]
-    return [
-        _f(prefix + name, type_, f"{label} {text}".strip(), length=length)
+    fields = [
+        _f(prefix + name, type_, f"{label} {text}".strip(), length=length, compound=compound)
         for name, type_, text, length in parts
     ]
+    fields += [
+        _f(prefix + "Latitude", "double", f"{label} Latitude".strip(), precision=18, scale=15,
+           compound=compound),
+        _f(prefix + "Longitude", "double", f"{label} Longitude".strip(), precision=18,
+           scale=15, compound=compound),
+        _f(prefix + "GeocodeAccuracy", "picklist", f"{label} Geocode Accuracy".strip(),
+           length=40, picklist=GEOCODE_ACCURACY, restricted=True, compound=compound),
+        _ro(compound, "address", f"{label} Address".strip()),
+    ]
+    return fields
 
 
 def _person_fields() -> list[Field]:
+    # LastName, FirstName and Salutation are the components of the compound Name (MiddleName
+    # and Suffix too, in orgs that enable them; this one does not).
     return [
-        _f("LastName", "string", "Last Name", length=80, nillable=False),
-        _f("FirstName", "string", "First Name", length=40),
-        _f("Salutation", "picklist", "Salutation", length=40, picklist=SALUTATIONS),
+        _f("LastName", "string", "Last Name", length=80, nillable=False, compound="Name"),
+        _f("FirstName", "string", "First Name", length=40, compound="Name"),
+        _f("Salutation", "picklist", "Salutation", length=40, picklist=SALUTATIONS,
+           compound="Name"),
         _ro("Name", "string", "Full Name", length=121, name_field=True, nillable=False),
         _f("Title", "string", "Title", length=128),
         _f("Phone", "phone", "Phone", length=40),
@@ -261,7 +292,7 @@ def _person_fields() -> list[Field]:
 def standard_objects() -> dict[str, SObject]:
     """Build the standard objects the emulator knows, without custom fields."""
     lead = [
-        *_system_fields(), *_person_fields(),
+        *_system_fields(queues=True), *_person_fields(),
         _f("Company", "string", "Company", length=255, nillable=False),
         *_address("", ""),
         _f("Website", "url", "Website", length=255),
@@ -288,6 +319,7 @@ def standard_objects() -> dict[str, SObject]:
         _f("Department", "string", "Department", length=80),
         _f("Birthdate", "date", "Birthdate"),
         *_address("Mailing", "Mailing"),
+        *_address("Other", "Other"),
     ]
     account = [
         *_system_fields(),
@@ -303,6 +335,7 @@ def standard_objects() -> dict[str, SObject]:
         _f("NumberOfEmployees", "int", "Employees", digits=8),
         _f("AnnualRevenue", "currency", "Annual Revenue", scale=0),
         *_address("Billing", "Billing"),
+        *_address("Shipping", "Shipping"),
     ]
     task = [
         *_system_fields(),
@@ -350,14 +383,25 @@ def standard_objects() -> dict[str, SObject]:
         *_system_fields(owner=False),
         _f("Username", "string", "Username", length=80, nillable=False, unique=True,
            id_lookup=True),
-        _f("LastName", "string", "Last Name", length=80, nillable=False),
-        _f("FirstName", "string", "First Name", length=40),
+        _f("LastName", "string", "Last Name", length=80, nillable=False, compound="Name"),
+        _f("FirstName", "string", "First Name", length=40, compound="Name"),
         _ro("Name", "string", "Full Name", length=121, name_field=True, nillable=False),
         _f("Email", "email", "Email", length=128, nillable=False),
         _f("Alias", "string", "Alias", length=8, nillable=False),
         _f("IsActive", "boolean", "Active"),
         _f("TimeZoneSidKey", "picklist", "Time Zone", length=40, nillable=False,
            picklist=["Europe/Berlin", "America/Los_Angeles", "GMT"], restricted=True),
+    ]
+    group = [
+        _ro("Id", "id", "Group ID", nillable=False, defaulted=True, id_lookup=True),
+        _ro("Name", "string", "Name", length=40, name_field=True),
+        _ro("DeveloperName", "string", "Developer Name", length=80),
+        _ro("Type", "picklist", "Type", length=40, nillable=False,
+            picklist=["Queue", "Regular", "Role", "Organization"]),
+        _ro("CreatedDate", "datetime", "Created Date", nillable=False, defaulted=True),
+        _ro("LastModifiedDate", "datetime", "Last Modified Date", nillable=False,
+            defaulted=True),
+        _ro("SystemModstamp", "datetime", "System Modstamp", nillable=False, defaulted=True),
     ]
     specs = [
         ("Lead", "00Q", "Lead", "Leads", lead),
@@ -366,11 +410,13 @@ def standard_objects() -> dict[str, SObject]:
         ("Task", "00T", "Task", "Tasks", task),
         ("Opportunity", "006", "Opportunity", "Opportunities", opportunity),
         ("User", "005", "User", "Users", user),
+        # Queues and public groups: what a polymorphic OwnerId can also name. None exist.
+        ("Group", "00G", "Group", "Groups", group),
     ]
     objects = {}
     for name, prefix, label, plural, fields in specs:
         obj = SObject(name, prefix, label, plural, {f.name: f for f in fields})
-        if name == "User":
+        if name in {"User", "Group"}:
             obj.createable = obj.updateable = obj.deletable = False
         objects[name] = obj
     return objects
@@ -455,7 +501,7 @@ def load_schema(extra: list[Path] | None = None) -> dict[str, SObject]:
                         "end in __c."
                     )
                 custom_prefix += 1
-                base = [*_system_fields(), _f("Name", "string", "Name", length=80,
+                base = [*_system_fields(queues=True), _f("Name", "string", "Name", length=80,
                                               name_field=True, nillable=True)]
                 label = str(obj_name)[:-3].replace("_", " ")
                 objects[obj_name] = SObject(

@@ -29,6 +29,24 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 JOURNAL: contextvars.ContextVar[list[tuple[str, str, dict[str, Any] | None]] | None] = \
     contextvars.ContextVar("sf_journal", default=None)
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
+# A compound address value's keys and the component fields they come from (the component's
+# name is the compound's prefix plus this suffix: Mailing + City). The compound is read-only in
+# Salesforce; the emulator derives it from the components on every write.
+ADDRESS_PARTS = (("street", "Street"), ("city", "City"), ("state", "State"),
+                 ("postalCode", "PostalCode"), ("country", "Country"),
+                 ("stateCode", "StateCode"), ("countryCode", "CountryCode"),
+                 ("latitude", "Latitude"), ("longitude", "Longitude"),
+                 ("geocodeAccuracy", "GeocodeAccuracy"))
+
+
+def sf_length(text: str) -> int:
+    """A text's length as Salesforce counts it: UTF-16 code units.
+
+    Salesforce runs on Java strings, so a character outside the Basic Multilingual Plane (an
+    emoji, a CJK extension ideograph) is a surrogate pair and counts as two characters toward
+    a field's length, as LEN() and Apex String.length() count it.
+    """
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 def new_org_id() -> str:
@@ -108,6 +126,8 @@ class Store:
         self._load()
         if not readonly and USER_ID not in self.records["User"]:
             self._seed_user()
+        if not readonly and self.meta_get("created") is None:
+            self.meta_set("created", now_iso())
 
     # -- loading and persistence -------------------------------------------------------------
     def _load(self) -> None:
@@ -153,6 +173,15 @@ class Store:
 
     def meta_set(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def created_iso(self) -> str:
+        """When this data dir's org was first started, to the minute (Salesforce's format).
+
+        Nothing is ever purged from the emulator's delete log, so this is the
+        ``earliestDateAvailable`` of ``sobjects/{o}/deleted``.
+        """
+        stamp = self.meta_get("created") or now_iso()
+        return stamp[:17] + "00.000+0000"
 
     def org_id(self, override: str | None = None) -> str:
         """This data dir's org id: made once and kept in the meta table; override wins."""
@@ -332,7 +361,7 @@ class Store:
                 )
             return
         if field.type in STRING_TYPES:
-            if field.length and len(value) > field.length:
+            if field.length and sf_length(value) > field.length:
                 shown = value if len(value) <= 100 else value[:100] + "..."
                 raise SalesforceError(
                     "STRING_TOO_LONG",
@@ -577,6 +606,9 @@ class Store:
 
     def _derive(self, obj: SObject, record: dict[str, Any], stamp: str) -> None:
         """Computed fields."""
+        for fld in obj.fields.values():
+            if fld.type == "address":
+                self._derive_address(obj, record, fld.name)
         if obj.name in {"Lead", "Contact", "User"}:
             record["Name"] = " ".join(
                 p for p in (record.get("FirstName"), record.get("LastName")) if p
@@ -603,10 +635,26 @@ class Store:
             record["IsClosed"] = stage in {"Closed Won", "Closed Lost"}
             record["IsWon"] = stage == "Closed Won"
 
-    def delete(self, obj: SObject, record: dict[str, Any], counted: bool = True) -> None:
+    @staticmethod
+    def _derive_address(obj: SObject, record: dict[str, Any], name: str) -> None:
+        """The compound address value from its components, as the REST API shows it:
+        ``{"city", "country", "geocodeAccuracy", "latitude", "longitude", "postalCode",
+        "state", "street"}`` (plus the codes when the org has them), or null when all are
+        empty."""
+        prefix = name[: -len("Address")]
+        value = {key: record.get(prefix + part) for key, part in ADDRESS_PARTS
+                 if prefix + part in obj.fields}
+        if any(v is not None for v in value.values()):
+            record[name] = dict(sorted(value.items()))
+        else:
+            record.pop(name, None)
+
+    def delete(self, obj: SObject, record: dict[str, Any], counted: bool = True,
+               stamp: str | None = None) -> None:
         """Soft-delete (the record stays visible to queryAll).
 
-        ``counted=False`` for deletions by hand (admin calls), which are not client writes.
+        ``counted=False`` for deletions by hand (admin calls), which are not client writes;
+        ``stamp`` backdates one (the deletion time ``sobjects/{o}/deleted`` reports).
         """
         if record.get("IsDeleted"):
             raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", status=404)
@@ -616,7 +664,7 @@ class Store:
         self._unindex(obj.name, record)
         if counted:
             self.writes[f"{obj.name} deleted"] += 1
-        stamp = now_iso()
+        stamp = stamp or now_iso()
         record["IsDeleted"] = True
         record["LastModifiedDate"] = record["SystemModstamp"] = stamp
 
