@@ -3,16 +3,21 @@
 Each plugin documents its settings in `--about --format=json`. This script turns that into
 - the `settings:` of each plugin in meltano.yml (between the `# settings:` markers), and
 - one plugin definition file per plugin in plugins/, in Meltano Hub's format, for other projects:
-  `meltano add --from-ref plugins/extractors/tap-intercom-events.yml`.
+  `meltano add --from-ref plugins/extractors/tap-intercom-events.yml`, and
+- the tap's catalog, `extract/tap-intercom-events.catalog.json`: its `--discover` output with the
+  `select`, `metadata` and `schema` rules of meltano.yml applied by Meltano's own rule code. Meltano
+  runs discovery before every run of an editable (`-e`) install; with the `catalog:` extra pointing
+  at this file it reads the file instead (and applies no rules of its own to it).
 
-    python scripts/plugin_definitions.py           # rewrite both
-    python scripts/plugin_definitions.py --check   # exit 1 when either is out of date
+    python scripts/plugin_definitions.py           # rewrite all of them
+    python scripts/plugin_definitions.py --check   # exit 1 when any is out of date
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -23,6 +28,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+TAP = "tap-intercom-events"
+#: The catalog Meltano hands the tap (the extractor's `catalog:` extra in meltano.yml).
+CATALOG = ROOT / "extract" / f"{TAP}.catalog.json"
+#: Extras Meltano applies to a discovered catalog but not to one given with `catalog:`.
+RULE_EXTRAS = ("select", "metadata", "schema")
 
 PLUGINS: list[dict[str, Any]] = [
     {
@@ -102,6 +112,77 @@ def settings_of(info: dict[str, Any]) -> list[dict[str, Any]]:
     return settings
 
 
+def discover(executable: str = TAP) -> dict[str, Any]:
+    """The tap's own catalog (`--discover` needs no configuration and calls no API)."""
+    out = subprocess.run(
+        [str(BIN / executable), "--discover"], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def apply_rules(
+    catalog: dict[str, Any],
+    select: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Apply selection, metadata and schema rules exactly as `meltano run` does to a discovery.
+
+    Uses Meltano's own rule code (the same calls as `SingerTap.apply_catalog_rules`), so the
+    committed catalog is what Meltano would have produced from discovery on every run.
+    """
+    import structlog
+    from meltano.core.plugin.singer.catalog import (
+        MetadataExecutor,
+        SchemaExecutor,
+        select_metadata_rules,
+    )
+    from meltano.core.plugin.singer.tap import config_metadata_rules, config_schema_rules
+
+    # Meltano logs every rule it applies at debug level; a script run needs warnings only.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    catalog = json.loads(json.dumps(catalog))
+    schema_rules = config_schema_rules(schema or {})
+    metadata_rules = [
+        *select_metadata_rules(["!*.*"]),
+        *select_metadata_rules(["*.*"] if select is None else select),
+        *config_metadata_rules(metadata or {}),
+    ]
+    if schema_rules:
+        SchemaExecutor(schema_rules).visit(catalog)
+    MetadataExecutor(metadata_rules).visit(catalog)
+    return catalog
+
+
+def tap_rules(project: dict[str, Any]) -> dict[str, Any]:
+    """The extractor's select/metadata/schema in meltano.yml; refuses them per environment."""
+    [tap] = [p for p in project["plugins"]["extractors"] if p["name"] == TAP]
+    expected = str(CATALOG.relative_to(ROOT))
+    if tap.get("catalog") != expected:
+        raise SystemExit(
+            f"meltano.yml: {TAP} has catalog: {tap.get('catalog')!r}, not {expected!r}, so "
+            "Meltano would not read the catalog this script writes; set `catalog: "
+            f"{expected}` on the extractor."
+        )
+    for env in project.get("environments") or []:
+        plugins = ((env.get("config") or {}).get("plugins") or {}).get("extractors") or []
+        for plugin in plugins:
+            found = [k for k in RULE_EXTRAS if plugin.get("name") == TAP and k in plugin]
+            if found:
+                raise SystemExit(
+                    f"meltano.yml: environment {env['name']} sets {', '.join(found)} for {TAP}; "
+                    "Meltano ignores these with a committed catalog. Move them to the extractor "
+                    "itself (they then apply to every environment) and run this script again."
+                )
+    return {key: tap[key] for key in RULE_EXTRAS if key in tap}
+
+
+def catalog_text(project_text: str) -> str:
+    """The catalog file's content for the given meltano.yml text."""
+    rules = tap_rules(yaml.safe_load(project_text))
+    return json.dumps(apply_rules(discover(), **rules), indent=2, ensure_ascii=False) + "\n"
+
+
 def dump(data: Any, indent: int) -> str:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     pad = " " * indent
@@ -141,6 +222,7 @@ def rendered() -> tuple[str, dict[Path, str]]:
         }
         path = ROOT / "plugins" / plugin["type"] / f"{plugin['name']}.yml"
         files[path] = dump(definition, 0)
+    files[CATALOG] = catalog_text(project)
     return project, files
 
 
