@@ -278,11 +278,13 @@ class _Values(Transformer):
 class _Compiler:
     """Checks names against the schema and builds the filter closures."""
 
-    def __init__(self, text: str, store: Store, obj: SObject, depth: int = 0) -> None:
+    def __init__(self, text: str, store: Store, obj: SObject, depth: int = 0,
+                 role: str = "top") -> None:
         self.text = text
         self.store = store
         self.obj = obj
-        self.depth = depth  # 0 for the outer query, 1 inside a subquery
+        self.depth = depth  # 0 for the outer query, more inside subqueries
+        self.role = role  # top, child (a parent-to-child subquery) or semi (a semi join)
         self.semijoins: list[SemiJoin] = []
         # Grouped paths by key while compiling an aggregate query's SELECT, HAVING, ORDER BY.
         self.grouped: dict[str, Path] = {}
@@ -452,8 +454,11 @@ class _Compiler:
                 f"Semi join sub-selects need an Id or reference field on the left side, not "
                 f"'{outer.text}' ({outer.final.type})"
             )
-        if self.depth > 0:
+        if self.role == "semi":
             raise self.fail("Nesting of semi join sub-selects is not supported")
+        if self.depth > 0:
+            raise self.fail("Semi join sub-selects are not supported inside a child "
+                            "relationship subquery (emulator); filter the children otherwise")
         if len(self.semijoins) >= 2:
             raise self.fail("A query can hold at most two semi join or anti join sub-selects")
         inner = _compile(self.text, self.store, inner_tree, "semi", self.depth + 1, self.obj)
@@ -686,7 +691,7 @@ def _compile(text: str, store: Store, tree: Tree, role: str = "top", depth: int 
     """Check one query (role top, child subquery or semi join) and build its closures."""
     parts = _clauses(tree)
     obj, relation = _from(text, store, parts["from_name"], role, parent)
-    compiler = _Compiler(text, store, obj, depth)
+    compiler = _Compiler(text, store, obj, depth, role)
     items = parts["select_list"].children
     limit = int(parts["limit_clause"].children[0]) if "limit_clause" in parts else None
     offset = int(parts["offset_clause"].children[0]) if "offset_clause" in parts else 0

@@ -201,6 +201,14 @@ def test_child_subquery_over_polymorphic_who_and_what(api, sf) -> None:
     opps = api.query(f"SELECT Name, (SELECT Subject FROM Tasks) FROM Opportunity "
                      f"WHERE Id = '{opp}'")
     assert opps["records"][0]["Tasks"]["records"][0]["Subject"] == "Quote"
+    # Subqueries nest: Account -> Contacts -> Tasks.
+    account = sf.admin("POST", "records/Account", {"records": [{"Name": "Acme"}]})["ids"][0]
+    contact = sf.admin("POST", "records/Contact", {"records": [
+        {"LastName": "Z", "AccountId": account}]})["ids"][0]
+    sf.admin("POST", "records/Task", {"records": [{"Subject": "Visit", "WhoId": contact}]})
+    deep = api.query("SELECT Name, (SELECT LastName, (SELECT Subject FROM Tasks) FROM "
+                     "Contacts) FROM Account")["records"][0]
+    assert deep["Contacts"]["records"][0]["Tasks"]["records"][0]["Subject"] == "Visit"
     message = error_of(api, "SELECT Id, (SELECT Id FROM Contactz) FROM Account",
                        "INVALID_TYPE")
     assert "Didn't understand relationship 'Contactz' in FROM part of query call" in message
@@ -254,6 +262,8 @@ def test_semi_join_and_anti_join_on_id_and_reference_fields(api, sf) -> None:
     assert names(base + "Id NOT IN (SELECT WhoId FROM Task)") == ["L3"]
     assert names(base + "Id IN (SELECT WhoId FROM Task) AND Id NOT IN "
                  "(SELECT WhoId FROM Task WHERE Status = 'Completed')") == ["L2"]
+    grouped = api.query("SELECT COUNT(Id) n FROM Lead WHERE Id IN (SELECT WhoId FROM Task)")
+    assert grouped["records"] == [{"attributes": AGG, "n": 3}]
     # On a reference field, from the child side.
     tasks = api.query("SELECT Subject FROM Task WHERE WhoId IN "
                       "(SELECT Id FROM Lead WHERE LastName = 'L1') ORDER BY Subject")
