@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-
-from nameparser import HumanName
-from nameparser.config import CONSTANTS
+from functools import cache
 
 from mapper_intercom_salesforce.text import truncate
 
@@ -63,26 +61,33 @@ def _split_arabic(tokens: list[str]) -> tuple[str | None, str]:
 
 
 def _plain_word(word: str) -> bool:
-    return word.isalpha() and word.lower().rstrip(".") not in _SPECIAL_WORDS
+    return word.isalpha() and word.lower().rstrip(".") not in _special_words()
 
 
-# Words that make nameparser do more than "given name, family name": titles, prefixes,
-# suffixes, conjunctions. A two-word name without any of them needs no parser, and the
-# parser costs most of the time of a Lead.
-_SPECIAL_WORDS = frozenset(
-    word.lower()
-    for group in (
-        CONSTANTS.titles,
-        CONSTANTS.prefixes,
-        CONSTANTS.suffix_acronyms,
-        CONSTANTS.suffix_not_acronyms,
-        CONSTANTS.conjunctions,
-        CONSTANTS.first_name_titles,
-        CONSTANTS.bound_first_names,
-        CONSTANTS.non_first_name_prefixes,
+@cache
+def _special_words() -> frozenset[str]:
+    """Words that make nameparser do more than "given name, family name".
+
+    Titles, prefixes, suffixes, conjunctions. A two-word name without any of them needs no
+    parser, and the parser costs most of the time of a Lead. nameparser is imported on the
+    first name split, not at start-up (its import costs about 0.1 s of every run).
+    """
+    from nameparser.config import CONSTANTS
+
+    return frozenset(
+        word.lower()
+        for group in (
+            CONSTANTS.titles,
+            CONSTANTS.prefixes,
+            CONSTANTS.suffix_acronyms,
+            CONSTANTS.suffix_not_acronyms,
+            CONSTANTS.conjunctions,
+            CONSTANTS.first_name_titles,
+            CONSTANTS.bound_first_names,
+            CONSTANTS.non_first_name_prefixes,
+        )
+        for word in group
     )
-    for word in group
-)
 
 
 def _split_western(full: str) -> tuple[str | None, str]:
@@ -125,6 +130,8 @@ def _split_with_parser(full: str) -> tuple[str | None, str]:
             shields[placeholder] = core
             core = placeholder
         words.append(core + comma)
+    from nameparser import HumanName  # imported on first use: see _special_words
+
     parsed = HumanName(" ".join(words))
     first = " ".join(part for part in (parsed.first, parsed.middle) if part)
     last = " ".join(part for part in (parsed.last, parsed.suffix) if part)

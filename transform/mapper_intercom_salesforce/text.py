@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import re
+import typing as t
+from functools import cache
 from html.parser import HTMLParser
 
-import regex
+if t.TYPE_CHECKING:
+    import regex
 
-# Extended grapheme clusters (Unicode UAX #29): cutting inside one would leave a broken glyph.
-_GRAPHEME = regex.compile(r"\X")
+
+@cache
+def _grapheme() -> regex.Pattern[str]:
+    """Extended grapheme clusters (Unicode UAX #29): cutting inside one leaves a broken glyph.
+
+    `regex` is imported on the first non-ASCII text, not at start-up (about 0.05 s a run).
+    """
+    import regex
+
+    return regex.compile(r"\X")
+
 
 # fmt: off
 _BLOCK_TAGS = frozenset(
@@ -36,7 +48,7 @@ def graphemes(text: str) -> list[str]:
     An emoji sequence joined by U+200D (👩‍💻), a flag (two regional indicators), an emoji with
     a skin tone, or a letter with its combining marks is one cluster.
     """
-    return _GRAPHEME.findall(text)
+    return _grapheme().findall(text)
 
 
 def truncate(text: str | None, limit: int, marker: str = "") -> str | None:
@@ -61,7 +73,7 @@ def truncate(text: str | None, limit: int, marker: str = "") -> str | None:
     else:
         used = 0
         end = 0
-        for match in _GRAPHEME.finditer(text):
+        for match in _grapheme().finditer(text):
             width = sf_len(match.group())
             if used + width > budget:
                 break
