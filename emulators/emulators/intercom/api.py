@@ -136,8 +136,10 @@ class Api:
     def page(
         self, *, table: str, alias: str, where: str, params: list[Any], sort_expr: str | None,
         descending: bool, per_page: int, starting_after: Any, data_key: str, list_type: str,
+        with_total: bool = True,
     ) -> str:
-        """One page of a keyset-paginated list; the cursor carries the last (sort value, id)."""
+        """One page of a keyset-paginated list; the cursor carries the last (sort value, id).
+        ``with_total=False`` leaves `total_count` out (lists whose schema has none)."""
         conn = self.conn()
         cursor = decode_cursor(starting_after) if starting_after else None
         if cursor is None:
@@ -175,7 +177,10 @@ class Api:
             last = rows[-1]
             pages["next"] = {"per_page": per_page, "starting_after": encode_cursor(
                 {"v": last[0], "i": last[1], "p": page_no, "t": total})}
-        head = json.dumps({"type": list_type, "total_count": total, "pages": pages})
+        head_doc: dict[str, Any] = {"type": list_type, "total_count": total, "pages": pages}
+        if not with_total:
+            del head_doc["total_count"]
+        head = json.dumps(head_doc)
         return head[:-1] + f',"{data_key}":[' + ",".join(r[2] for r in rows) + "]}"
 
     def contact_where(self, search: bool) -> tuple[str, list[Any]]:
@@ -187,6 +192,27 @@ class Api:
                 where += " AND c.indexed_at <= ?"
                 params.append(self.db.now() - delay)
         return where, params
+
+    def contact_segment_rules(self) -> dict[str, Any]:
+        """Segment id -> its rule (a contacts search query), for `segment_id` filters."""
+        return {r[0]: json.loads(r[1]) for r in self.conn().execute(
+            "SELECT id, rule FROM segments WHERE kind = 'contact'")}
+
+    def contact_compiler(self) -> Compiler:
+        return Compiler("contacts", self.tz(), self.ws.data_attribute_types(self.conn(), "contact"),
+                        segments=self.contact_segment_rules())
+
+    def segment_matches(self, rule: Any, contact_id: str | None = None) -> int:
+        """How many searchable contacts a contact segment's rule holds (or 0/1 for one)."""
+        compiler = self.contact_compiler()
+        cond = compiler.compile(rule)
+        where, params = self.contact_where(search=False)
+        sql = f"SELECT count(*) FROM contacts c WHERE {where} AND {cond}"
+        args = [*params, *compiler.params]
+        if contact_id is not None:
+            sql += " AND c.id = ?"
+            args.append(contact_id)
+        return int(self.conn().execute(sql, args).fetchone()[0])
 
     def contact_doc(self, cid: str) -> dict[str, Any]:
         row = self.conn().execute(
@@ -260,6 +286,38 @@ def list_admins(api: Api, call: Call) -> Reply:
     return Reply(body='{"type":"admin.list","admins":[' + ",".join(rows) + "]}")
 
 
+def _unix_param(call: Call, name: str, required: bool) -> int | None:
+    raw = call.query.get(name)
+    if raw in (None, ""):
+        if required:
+            raise invalid(f"{name} is required: the start of the period as unix seconds "
+                          f"(e.g. {name}=1677253093)", name)
+        return None
+    try:
+        return int(float(str(raw)))
+    except ValueError as exc:
+        raise invalid(f"{name} must be unix seconds (e.g. 1677253093), not {raw!r}",
+                      name) from exc
+
+
+# Registered before /admins/{admin_id}, which would otherwise take "activity_logs" for an id.
+@route("GET", "/admins/activity_logs")
+def list_activity_logs(api: Api, call: Call) -> Reply:
+    after = _unix_param(call, "created_at_after", required=True)
+    before = _unix_param(call, "created_at_before", required=False)
+    where, params = "a.created_at >= ?", [after]
+    if before is not None:
+        where += " AND a.created_at <= ?"
+        params.append(before)
+    text = api.page(
+        table="activity_logs", alias="a", where=where, params=params,
+        sort_expr="a.created_at", descending=True,
+        per_page=per_page_of(call.query.get("per_page"), 20),
+        starting_after=call.query.get("starting_after"), data_key="activity_logs",
+        list_type="activity_log.list", with_total=False)
+    return Reply(body=text)
+
+
 @route("GET", "/admins/{admin_id}")
 def get_admin(api: Api, call: Call) -> Reply:
     row = api.conn().execute("SELECT data FROM admins WHERE id = ?",
@@ -319,6 +377,55 @@ def delete_tag(api: Api, call: Call) -> Reply:
     return Reply(body=None)
 
 
+# ====================================================================== segments
+def _segments(api: Api, kind: str, include_count: bool) -> list[dict[str, Any]]:
+    out = []
+    for data, rule in api.conn().execute(
+            "SELECT data, rule FROM segments WHERE kind = ? ORDER BY id", (kind,)):
+        doc = json.loads(data)
+        if include_count:
+            doc["count"] = (api.segment_matches(json.loads(rule)) if kind == "contact" else
+                            sum(_company_in_segment(json.loads(rule), json.loads(c[0]))
+                                for c in api.conn().execute("SELECT data FROM companies")))
+        out.append(doc)
+    return out
+
+
+def _company_in_segment(rule: dict[str, Any], company: dict[str, Any]) -> bool:
+    """A company segment's rule is one {field (dotted path), operator, value} on the company."""
+    value: Any = company
+    for key in str(rule["field"]).split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        return False
+    if rule["operator"] == ">=":
+        return isinstance(value, (int, float)) and value >= rule["value"]
+    return bool(value == rule["value"])
+
+
+@route("GET", "/segments")
+def list_segments(api: Api, call: Call) -> Reply:
+    include = call.query.get("include_count", "false")
+    if include not in {"true", "false"}:
+        raise invalid("include_count must be true or false", "include_count")
+    kind = call.query.get("type") or "contact"
+    if kind not in {"contact", "user", "company"}:
+        raise invalid("type must be 'company' to list company segments, or absent for the "
+                      "segments of people", "type")
+    kind = "company" if kind == "company" else "contact"
+    return Reply(body={"type": "segment.list",
+                       "segments": _segments(api, kind, include == "true")})
+
+
+@route("GET", "/segments/{segment_id}")
+def get_segment(api: Api, call: Call) -> Reply:
+    row = api.conn().execute("SELECT data FROM segments WHERE id = ?",
+                             (call.params["segment_id"],)).fetchone()
+    if row is None:
+        raise ApiError(404, "not_found", "Resource Not Found")
+    return Reply(body=row[0])
+
+
 # ====================================================================== contacts
 @route("GET", "/contacts")
 def list_contacts(api: Api, call: Call) -> Reply:
@@ -335,8 +442,7 @@ def search_contacts(api: Api, call: Call) -> Reply:
     body = body_object(call)
     if "query" not in body:
         raise invalid("query is required", "query")
-    custom = api.ws.data_attribute_types(api.conn(), "contact")
-    compiler = Compiler("contacts", api.tz(), custom)
+    compiler = api.contact_compiler()
     cond = compiler.compile(body["query"])
     sort_expr, descending = sort_clause("contacts", body.get("sort"))
     pagination = body.get("pagination") or {}
@@ -453,8 +559,11 @@ def contact_companies(api: Api, call: Call) -> Reply:
                              "total_pages": total_pages}
     if page_no < total_pages:
         pages["next"] = f"/contacts/{cid}/companies?page={page_no + 1}&per_page={per_page}"
+    # The list is under `data`, as every example of this operation in the 2.14 description
+    # shows and as `type: list` means to Intercom's own SDKs (docs/intercom.md, "Contact's
+    # companies"); the schema's `companies` is the key of the retired `company.list` shape.
     head = json.dumps({"type": "list", "total_count": total, "pages": pages})
-    return Reply(body=head[:-1] + ',"companies":[' + ",".join(rows) + "]}")
+    return Reply(body=head[:-1] + ',"data":[' + ",".join(rows) + "]}")
 
 
 @route("POST", "/contacts/{contact_id}/companies")
@@ -469,6 +578,16 @@ def attach_company(api: Api, call: Call) -> Reply:
 def detach_company(api: Api, call: Call) -> Reply:
     return Reply(body=api.ws.attach_company(call.params["contact_id"],
                                             call.params["company_id"], remove=True))
+
+
+@route("GET", "/contacts/{contact_id}/segments")
+def contact_segments(api: Api, call: Call) -> Reply:
+    cid = call.params["contact_id"]
+    api.contact_doc(cid)
+    found = [json.loads(data) for data, rule in api.conn().execute(
+        "SELECT data, rule FROM segments WHERE kind = 'contact' ORDER BY id")
+        if api.segment_matches(json.loads(rule), contact_id=cid)]
+    return Reply(body={"type": "list", "data": found})
 
 
 @route("GET", "/contacts/{contact_id}/notes")
@@ -580,6 +699,20 @@ def company_contacts(api: Api, call: Call) -> Reply:
         per_page=per_page_of(call.query.get("per_page"), 50),
         starting_after=call.query.get("starting_after"), data_key="data", list_type="list")
     return Reply(body=text)
+
+
+@route("GET", "/companies/{company_id}/segments")
+def company_segments(api: Api, call: Call) -> Reply:
+    row = api.conn().execute("SELECT data FROM companies WHERE id = ?",
+                             (call.params["company_id"],)).fetchone()
+    if row is None:
+        # The code this operation's description gives (not the `not_found` of the others).
+        raise ApiError(404, "company_not_found", "Company Not Found")
+    company = json.loads(row[0])
+    found = [json.loads(data) for data, rule in api.conn().execute(
+        "SELECT data, rule FROM segments WHERE kind = 'company' ORDER BY id")
+        if _company_in_segment(json.loads(rule), company)]
+    return Reply(body={"type": "list", "data": found})
 
 
 # ====================================================================== conversations

@@ -70,6 +70,13 @@ CREATE TABLE IF NOT EXISTS data_attributes (
     id INTEGER PRIMARY KEY, model TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
     UNIQUE (model, name)
 );
+CREATE TABLE IF NOT EXISTS segments (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, rule TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity_logs (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,
@@ -99,12 +106,14 @@ CREATE INDEX IF NOT EXISTS conversations_updated ON conversations (updated_at, i
 CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at, id);
 CREATE INDEX IF NOT EXISTS events_contact ON events (contact_id, event_name);
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt);
+CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at, id);
 """
 
 # Tables a seed replaces; meta (settings, tokens, subscriptions, clock) and outbox survive.
 DATA_TABLES = (
     "contacts", "contact_tags", "contact_companies", "companies", "conversations", "parts",
-    "tags", "admins", "teams", "event_summaries", "events", "data_attributes",
+    "tags", "admins", "teams", "event_summaries", "events", "data_attributes", "segments",
+    "activity_logs",
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {

@@ -396,3 +396,27 @@ def data_attribute(
     if options:
         doc["options"] = options
     return doc
+
+
+def segment(
+    seg_id: str, name: str, person_type: str, created_at: int, updated_at: int
+) -> dict[str, Any]:
+    """A segment as `GET /segments` lists it (`count` is added on `include_count=true`)."""
+    return {"type": "segment", "id": seg_id, "name": name, "created_at": created_at,
+            "updated_at": updated_at, "person_type": person_type}
+
+
+def activity_log(
+    log_id: str, admin_doc: dict[str, Any], ip: str, activity_type: str, description: str,
+    created_at: int, metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One entry of `GET /admins/activity_logs` (the 2.14 `activity_log` schema)."""
+    return {
+        "id": log_id,
+        "performed_by": {"type": "admin", "id": admin_doc["id"], "email": admin_doc["email"],
+                         "ip": ip},
+        "metadata": metadata,
+        "created_at": created_at,
+        "activity_type": activity_type,
+        "activity_description": description,
+    }

@@ -5,17 +5,25 @@ Contacts: timestamp fields match by calendar day in the workspace timezone (`=` 
 `>` from the start of the next day, `<` before the start of that day; other operators are
 errors). Conversations: timestamps compare by the second, and `>`/`<` include the value, as the
 2.14 description documents ("Greater (or equal) than").
+
+Numbers: an integral JSON number written with a fraction (`946684800.0`) is taken as the
+integer (JSON Schema from draft 6 on counts it as one); a timestamp may also carry a real
+fraction (`946684800.5`), compared exactly (contacts: the calendar day holding that instant).
+Conversation `id` takes `>`/`<` (a shipped connector sends `id > ""`): numeric ids compare as
+numbers, `""` is below every id. Sources and choices: docs/intercom.md, "Search values" and
+"Conversation ids in search".
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from emulators.intercom.errors import invalid
+from emulators.intercom.errors import ApiError, invalid
 
 MAX_DEPTH = 2
 MAX_FILTERS = 15
@@ -116,13 +124,16 @@ class Compiler:
     """Turns one search query into a SQL condition and its parameters."""
 
     def __init__(
-        self, resource: str, tz: ZoneInfo, custom_types: dict[str, str] | None = None
+        self, resource: str, tz: ZoneInfo, custom_types: dict[str, str] | None = None,
+        segments: dict[str, Any] | None = None,
     ) -> None:
         self.resource = resource
         self.fields = CONTACT_FIELDS if resource == "contacts" else CONVERSATION_FIELDS
         self.alias = "c" if resource == "contacts" else "v"
         self.tz = tz
         self.custom_types = custom_types or {}
+        self.segments = segments or {}  # segment id -> its rule, a contacts query
+        self._in_segment = False
         self.params: list[Any] = []
 
     def compile(self, query: Any) -> str:
@@ -182,7 +193,7 @@ class Compiler:
                 raise invalid(
                     f"operator '{op}' is not supported on the date field '{name}'; "
                     "use '=', '>' or '<' (dates match by calendar day)", "query.operator")
-            return self._contact_date(field.expr, op, self._int(value, name))
+            return self._contact_date(field.expr, op, self._timestamp(value, name))
         allowed = {
             "string": STRING_OPS, "integer": INT_OPS, "boolean": BOOL_OPS,
             "tag": {"=", "!="}, "segment": {"=", "!="}, "member": {"=", "!=", "IN", "NIN"},
@@ -190,6 +201,8 @@ class Compiler:
         }[kind]
         if self.resource == "conversations" and kind == "integer":
             allowed = CONV_INT_OPS
+        if self.resource == "conversations" and name == "id" and op in {"<", ">"}:
+            return self._conversation_id_range(field.expr, op, value)
         if op not in allowed:
             raise invalid(f"operator '{op}' is not supported on the field '{name}'",
                           "query.operator")
@@ -198,8 +211,18 @@ class Compiler:
             cond = "c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)"
             return cond if op == "=" else f"NOT ({cond})"
         if kind == "segment":
-            self._str(value, name)
-            return "0" if op == "=" else "1"
+            rule = self.segments.get(self._str(value, name))
+            if rule is None or self._in_segment:
+                cond = "0"  # an unknown segment holds nobody
+            else:
+                # A segment's members are the contacts its rule matches, computed now; the
+                # rule's own nesting does not count against the query's.
+                self._in_segment = True
+                try:
+                    cond = self._node(rule, 0)
+                finally:
+                    self._in_segment = False
+            return cond if op == "=" else f"NOT ({cond})"
         if kind == "member":
             values = self._list(value, name) if op in {"IN", "NIN"} else [self._str(value, name)]
             marks = ",".join("?" * len(values))
@@ -207,7 +230,7 @@ class Compiler:
             cond = (f"EXISTS (SELECT 1 FROM json_each({self.alias}.data, '{field.expr}') "
                     f"WHERE json_extract(value, '$.id') IN ({marks}))")
             return cond if op in {"=", "IN"} else f"NOT {cond}"
-        convert = {"string": self._str, "integer": self._int, "date": self._int,
+        convert = {"string": self._str, "integer": self._int, "date": self._timestamp,
                    "boolean": self._bool}[kind]
         expr = field.expr
         if op in {"IN", "NIN"}:
@@ -242,7 +265,22 @@ class Compiler:
             return f"({expr} IS NULL OR {expr} != ?)"
         return f"{expr} {op} ?"
 
-    def _contact_date(self, expr: str, op: str, value: int) -> str:
+    def _conversation_id_range(self, expr: str, op: str, value: Any) -> str:
+        """`id > v` / `id < v` on conversations, inclusive like every conversation `>`/`<`.
+
+        Conversation ids are numeric strings, so a numeric value compares as a number ("9" is
+        below "10"); `""` is below every id (`id > ""` matches all, `id < ""` none); any other
+        string compares as text."""
+        text = self._str(value, "id")
+        if text == "":
+            return "1" if op == ">" else "0"
+        if text.isascii() and text.isdigit():
+            self.params.append(int(text))
+            return f"CAST({expr} AS INTEGER) {op}= ?"
+        self.params.append(text)
+        return f"{expr} {op}= ?"
+
+    def _contact_date(self, expr: str, op: str, value: float) -> str:
         start, end = day_bounds(value, self.tz)
         if op == "=":
             self.params.extend([start, end])
@@ -262,14 +300,29 @@ class Compiler:
 
     @staticmethod
     def _int(value: Any, name: str) -> int:
+        """An integer: a JSON integer, an integral JSON number (`12.0`) or a numeric string."""
         if isinstance(value, bool):
             raise invalid(f"the value for '{name}' must be an integer", "query.value")
         if isinstance(value, int):
             return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             return int(value)
         raise invalid(f"the value for '{name}' must be an integer (a unix timestamp for dates), "
                       f"not {value!r}", "query.value")
+
+    @classmethod
+    def _timestamp(cls, value: Any, name: str) -> int | float:
+        """Unix seconds: what `_int` takes, or a finite number with a fraction, kept exact
+        (``datetime.timestamp()`` gives `946684800.25`; clients send it as it is)."""
+        if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+            return value
+        try:
+            return cls._int(value, name)
+        except ApiError:
+            raise invalid(f"the value for '{name}' must be a unix timestamp in seconds (a "
+                          f"number such as 946684800), not {value!r}", "query.value") from None
 
     @staticmethod
     def _bool(value: Any, name: str) -> bool:
@@ -287,7 +340,7 @@ class Compiler:
         return value
 
 
-def day_bounds(ts: int, tz: ZoneInfo) -> tuple[int, int]:
+def day_bounds(ts: float, tz: ZoneInfo) -> tuple[int, int]:
     """Unix seconds of the start of the calendar day holding ``ts`` and of the next day."""
     day: date = datetime.fromtimestamp(ts, tz).date()
     start = datetime.combine(day, time(0), tz)

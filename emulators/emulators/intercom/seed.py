@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from typing import Any
 
 from emulators.intercom import model
@@ -372,6 +373,14 @@ def seed_workspace(
         conn.executemany(
             "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
             conv_rows)
+        # Segments and activity logs draw from their own generator, so adding them left every
+        # contact, company and conversation of a seed as it was.
+        side = random.Random(f"segments-and-logs-{seed}")
+        segment_rows = seed_segments(ns, start, sales_tag)
+        conn.executemany("INSERT INTO segments VALUES (?, ?, ?, ?)", segment_rows)
+        log_rows = seed_activity_logs(side, admin_ids, start, now, str(db.settings()["app_name"]))
+        conn.executemany("INSERT INTO activity_logs (id, created_at, data) VALUES (?, ?, ?)",
+                         log_rows)
         for stmt in INDEXES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
@@ -379,6 +388,8 @@ def seed_workspace(
         manifest["admins"] = admin_ids
         manifest["teams"] = team_ids
         manifest["tag_sales_qualified"] = [sales_tag]
+        manifest["segments"] = [r[0] for r in segment_rows if r[1] == "contact"]
+        manifest["company_segments"] = [r[0] for r in segment_rows if r[1] == "company"]
         db.set_meta("manifest", manifest, conn)
         db.set_meta("seed", {"seed": seed, "contacts": contacts, "conversations": conversations,
                              "companies": n_companies, "big_conversations": n_big,
@@ -390,7 +401,80 @@ def seed_workspace(
         "contacts": contacts, "conversations": len(conv_rows), "companies": n_companies,
         "big_conversations": n_big, "parts": part_counter - 5_000_000_000, "seed": seed,
         "tags": len(tag_ids), "admins": len(admin_ids), "teams": len(team_ids),
+        "segments": len(segment_rows), "activity_logs": len(log_rows),
     }
+
+
+# (name, person_type, kind, rule). Contact rules are search queries (`POST /contacts/search`
+# syntax, evaluated when asked); company rules are one {field, operator, value} on the company.
+SEGMENTS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("All leads", "contact", "contact", {"field": "role", "operator": "=", "value": "lead"}),
+    ("All users", "user", "contact", {"field": "role", "operator": "=", "value": "user"}),
+    ("Leads ready for sales", "contact", "contact", {"operator": "AND", "value": [
+        {"field": "role", "operator": "=", "value": "lead"},
+        {"field": "custom_attributes.qualification", "operator": "=",
+         "value": "hand_to_sales"}]}),
+    ("Tagged sales-qualified", "user", "contact",
+     {"field": "tag_id", "operator": "=", "value": "{sales_tag}"}),
+    ("Enterprise plan", "user", "company",
+     {"field": "plan.name", "operator": "=", "value": "enterprise"}),
+    ("Large companies", "user", "company", {"field": "size", "operator": ">=", "value": 800}),
+]
+
+
+def seed_segments(ns: str, start: int, sales_tag: str) -> list[tuple[str, str, str, str]]:
+    """Rows (id, kind, rule, data) of the seeded segments; members are computed when asked."""
+    rows = []
+    for k, (name, person_type, kind, rule) in enumerate(SEGMENTS):
+        seg_id = model.hex_id(f"{ns}-segment", k)
+        rule_text = json.dumps(rule).replace("{sales_tag}", sales_tag)
+        created = start - (len(SEGMENTS) - k) * DAY
+        doc = model.segment(seg_id, name, person_type, created, created + 3600)
+        rows.append((seg_id, kind, rule_text, model_dump(doc)))
+    return rows
+
+
+AWAY_REASONS = ["☕ On a break", "🏝 On vacation", "🤒 Out sick", "🏠 Done for the day"]
+
+
+def seed_activity_logs(
+    rng: random.Random, admin_ids: list[str], start: int, now: int, app_name: str
+) -> list[tuple[str, int, str]]:
+    """Rows (id, created_at, data) of 30 admin activities spread over the seeded span."""
+    admins = [(aid, name, email) for aid, (name, email) in zip(admin_ids, ADMINS, strict=True)]
+    rows = []
+    stamps = sorted(rng.randint(start, now - 60) for _ in range(30))
+    for k, created in enumerate(stamps):
+        aid, name, email = admins[rng.randrange(len(admins))]
+        kind = rng.choice(["admin_login_success", "admin_login_success", "admin_logout",
+                           "admin_away_mode_change", "admin_conversation_assignment_limit_change",
+                           "app_name_change"])
+        metadata: dict[str, Any] | None
+        if kind == "admin_login_success":
+            metadata = {"sign_in_method": rng.choice(["email_password", "google_sso"])}
+            text = f"{name} successfully logged in."
+        elif kind == "admin_logout":
+            metadata = None
+            text = f"{name} logged out."
+        elif kind == "admin_away_mode_change":
+            away = rng.random() < 0.6
+            metadata = {"away_mode": away, "away_status_reason": rng.choice(AWAY_REASONS)
+                        if away else None, "reassign_conversations": rng.random() < 0.5,
+                        "source": f"admin update from web - Admin id: {aid}",
+                        "auto_changed": "false", "update_by": int(aid), "update_by_name": name}
+            text = f"{name} changed their status to {'away' if away else 'active'}."
+        elif kind == "admin_conversation_assignment_limit_change":
+            limit = rng.choice([5, 10, 15, 25])
+            metadata = {"conversation_assignment_limit": limit}
+            text = f"{name} changed the conversation assignment limit to {limit}."
+        else:
+            metadata = {"before": {"name": f"{app_name} (draft)"}, "after": {"name": app_name}}
+            text = f"{name} changed your app name from {app_name} (draft) to {app_name}."
+        log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        doc = model.activity_log(log_id, {"id": aid, "email": email}, f"198.51.100.{k + 10}",
+                                 kind, text, created, metadata)
+        rows.append((log_id, created, model_dump(doc)))
+    return rows
 
 
 def model_dump(doc: dict[str, Any]) -> str:

@@ -167,6 +167,30 @@ def test_contact_operations_match(check: Checker) -> None:
     check.call("DELETE", f"/contacts/{cid}", template="/contacts/{id}")
 
 
+def test_segment_and_activity_log_endpoints_match(check: Checker) -> None:
+    listed = check.call("GET", "/segments", query={"include_count": "true"})
+    assert listed["segments"] and all("count" in s for s in listed["segments"])
+    check.call("GET", "/segments")
+    check.call("GET", f"/segments/{listed['segments'][0]['id']}", template="/segments/{id}")
+    contact = check.call("GET", "/contacts", query={"per_page": 1})["data"][0]
+    attached = check.call("GET", f"/contacts/{contact['id']}/segments",
+                          template="/contacts/{id}/segments")
+    assert attached["data"]
+    companies = check.call("POST", "/companies/list", query={"per_page": 50})["data"]
+    enterprise = next(c for c in companies if (c.get("plan") or {}).get("name") == "enterprise")
+    found = check.call("GET", f"/companies/{enterprise['id']}/segments",
+                       template="/companies/{id}/segments")
+    assert found["data"]
+    check.call("GET", "/companies/nope/segments", template="/companies/{id}/segments",
+               expect=404)
+    logs = check.call("GET", "/admins/activity_logs", query={"created_at_after": "0",
+                                                             "per_page": 10})
+    assert len(logs["activity_logs"]) == 10 and logs["pages"]["next"]["starting_after"]
+    check.call("GET", "/admins/activity_logs", query={
+        "created_at_after": "0", "created_at_before": str(logs["activity_logs"][0]["created_at"]),
+        "starting_after": logs["pages"]["next"]["starting_after"]})
+
+
 def test_search_responses_match(check: Checker) -> None:
     check.call("POST", "/contacts/search", {
         "query": {"operator": "AND", "value": [
