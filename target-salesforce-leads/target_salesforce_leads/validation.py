@@ -110,7 +110,8 @@ def validate(
         if ftype in _TEXT_TYPES:
             text = value if isinstance(value, str) else str(value)
             length = int(f.get("length") or 0)
-            if length and len(text) > length:
+            # Salesforce counts UTF-16 code units: an emoji (a surrogate pair) counts as two.
+            if length and _utf16_length(text) > length:
                 return Rejection(
                     "STRING_TOO_LONG",
                     f"{f.get('label') or name}: data value too large: {text[:40]!r}... "
@@ -162,6 +163,11 @@ def validate(
             return Rejection("REQUIRED_FIELD_MISSING",
                              f"Required fields are missing: [{', '.join(missing)}]")
     return None
+
+
+def _utf16_length(text: str) -> int:
+    """A text's length as Salesforce's field limits count it (UTF-16 code units)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 def _relationship_fields(record: dict[str, t.Any], schema: ObjectSchema) -> set[str]:
