@@ -43,6 +43,11 @@ class ContactsStream(ChildrenAfterParent, IncrementalSearchStream):
         return bool(self.config.get("fetch_event_summaries"))
 
     @override
+    def emitted_children(self) -> list[str]:
+        """Event summaries go with each contact only when asked for."""
+        return super().emitted_children() if self.children_wanted({}) else []
+
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """The contact's id for its event summaries."""
         return {"contact_id": record["id"]}

@@ -63,7 +63,9 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
 
         A reader thread pages through the search and hands each conversation, with the future
         of its parts, to this generator through a bounded queue; a pool of ``max_concurrency``
-        threads fetches the parts meanwhile. Records still come out in search order.
+        threads fetches the parts meanwhile. Records still come out in search order. A
+        conversation already emitted at the same ``updated_at`` is handed over as None: no
+        parts are fetched for it, and only the bookmark moves.
         """
         parts = self._parts_stream()
         if parts is None:
@@ -86,6 +88,10 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
         def read() -> None:
             try:
                 for updated, record in records:
+                    if record is None:  # emitted before, unchanged: no parts to fetch
+                        if not put((updated, None, None)):
+                            return
+                        continue
                     future = pool.submit(parts.fetch, record["id"])
                     if not put((updated, record, future)):
                         future.cancel()
@@ -104,11 +110,15 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
                     break
                 if record is _FAILED:
                     raise future
-                self._prefetched[record["id"]] = future
+                if record is None:
+                    self.passed_unchanged(updated, context)
+                    continue
+                record_id = record["id"]
+                self._prefetched[record_id] = future
                 yield record
                 # The record and its parts are written: the bookmark may pass it.
-                self.advance_bookmark(updated, context)
-            self._save_bookmark(context)
+                self.written(record_id, updated, context)
+            self.finish_window(context)
         finally:
             stop.set()
             for pending in self._prefetched.values():

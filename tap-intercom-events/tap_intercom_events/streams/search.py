@@ -5,6 +5,9 @@ to whole days and the exact bound is applied here. The bookmark is clamped so th
 passes the point where this sync started (the newest ``updated_at`` in the index when the sync
 began, minus ``lookback_window`` for Intercom's search-index delay): anything that changes while
 the sync runs is read again by the next one. See the README for the whole argument.
+
+Records of the window that come back with the ``updated_at`` they had when they were emitted are
+not emitted again, nor are their children (:mod:`tap_intercom_events.seen`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import typing as t
 
 from typing_extensions import override
 
+from tap_intercom_events import seen
 from tap_intercom_events.client import IntercomStream
 from tap_intercom_events.pagination import PagesAhead, StartingAfterPaginator, response_json
 from tap_intercom_events.timestamps import convert, to_rfc3339
@@ -31,6 +35,15 @@ class ChildrenAfterParent:
     """
 
     _pending_child_context: dict | None = None
+
+    def emitted_children(self) -> list[str]:
+        """Names of the child streams synced with each record (part of the memory's
+        signature: a record emitted without them is not "already emitted" once they are on)."""
+        return [
+            child.name
+            for child in self.child_streams  # type: ignore[attr-defined]
+            if child.selected or child.has_selected_descendents
+        ]
 
     def children_wanted(self, record: dict) -> bool:
         """Whether this record's children should be synced at all."""
@@ -80,6 +93,8 @@ class IncrementalSearchStream(IntercomStream):
     _bookmark = 0
     _saved = 0
     _unsaved = 0
+    _memory: seen.EmittedMemory | None = None
+    _settled_before: int | None = None
     #: Records between updates of the bookmark in the state (a lagging bookmark only means a
     #: few records are read again after an interruption).
     bookmark_every = 100
@@ -108,22 +123,85 @@ class IncrementalSearchStream(IntercomStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
-        """Read the window; move the bookmark past each record once the SDK has written it."""
+        """Read the window; move the bookmark past each record once the SDK has written it.
+
+        Records already emitted at the same ``updated_at`` are passed over (bookmark only).
+        """
         for updated, record in self.search_records(context):
+            if record is None:
+                self.passed_unchanged(updated, context)
+                continue
+            record_id = record.get("id")
             yield record
             # Back here only once the SDK has written this record and its children.
-            self.advance_bookmark(updated, context)
+            self.written(record_id, updated, context)
+        self.finish_window(context)
+
+    def emitted_children(self) -> list[str]:
+        """Child streams emitted with each record (none for a stream without children)."""
+        return []
+
+    def memory_signature(self) -> str:
+        """What is emitted with each record: this stream if selected, its children, maps."""
+        names = [self.name] if self.selected else []
+        names += self.emitted_children()
+        maps = {
+            key: self.config[key]
+            for key in ("stream_maps", "stream_map_config")
+            if self.config.get(key)
+        }
+        return seen.signature(names, maps)
+
+    def _load_memory(self, context: Context | None) -> seen.EmittedMemory:
+        limit = self.config.get("emitted_memory_size")
+        limit = seen.DEFAULT_LIMIT if limit is None else int(limit)
+        state = self.get_context_state(context)
+        memory = seen.EmittedMemory.from_state(state, self.memory_signature(), limit, self._floor)
+        memory.settled_before = self._settled_before
+        memory.attach(state)
+        return memory
+
+    def written(self, record_id: t.Any, updated: t.Any, context: Context | None) -> None:
+        """A record and its children are written: remember it, move the bookmark past it."""
+        memory = self._memory
+        if memory is not None and record_id is not None:
+            memory.remember(record_id, updated)
+        self.advance_bookmark(updated, context)
+
+    def passed_unchanged(self, updated: t.Any, context: Context | None) -> None:
+        """A record emitted before at this ``updated_at`` was passed over."""
+        self.advance_bookmark(updated, context)
+
+    def finish_window(self, context: Context | None) -> None:
+        """The whole window is read: trim the memory to the bookmark and save both."""
+        memory = self._memory
+        if memory is not None:
+            memory.compact(self._bookmark)
+            if memory.skipped:
+                self.logger.info(
+                    "%s: %d records unchanged since they were emitted (same updated_at) were "
+                    "not emitted again, nor their children", self.name, memory.skipped,
+                )
+            if memory.evicted:
+                self.logger.info(
+                    "%s: %d records of the lookback window were not kept in the state's "
+                    "memory (emitted_memory_size is %d); the next sync emits them again if "
+                    "they come back", self.name, memory.evicted, memory.limit,
+                )
+            self.state_manager.is_flushed = False
         self._save_bookmark(context)
 
     def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict]]:
         """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``
-        with the raw ``updated_at`` of each record at or after the floor."""
+        with the raw ``updated_at`` of each record at or after the floor; ``record`` is None
+        for a record already emitted at that ``updated_at`` (see :mod:`..seen`)."""
         start = self.get_starting_timestamp(context)
         self._floor = int(start.timestamp()) if start else 0
         self._bookmark = self._saved = self._floor
         self._unsaved = 0
         self._query_from = self._tap.search_value_before(self._floor, self)  # type: ignore[attr-defined]
         self._ceiling = self._probe_ceiling(context)
+        self._memory = memory = self._load_memory(context)
         self.logger.info(
             "%s: reading records updated at or after %s (search from day value %s); "
             "the bookmark will not pass %s",
@@ -135,11 +213,15 @@ class IncrementalSearchStream(IntercomStream):
         plan = self.timestamp_plan
         floor = self._floor
         key = self.records_key
+        unchanged = memory.unchanged
         for payload in PagesAhead(lambda token: self._fetch_page(token, context)):
             for item in payload.get(key) or ():
                 updated = item.get("updated_at")
                 # The day-wide query also returns the floor's day before the floor.
                 if updated.__class__ is int and updated < floor:
+                    continue
+                if unchanged(item.get("id"), updated):
+                    yield updated, None
                     continue
                 yield updated, convert(item, plan)
 
@@ -170,14 +252,20 @@ class IncrementalSearchStream(IntercomStream):
         Every record that changes after this call gets an ``updated_at`` at least as recent as
         this value, so a bookmark at or below it cannot skip such a record.
         """
-        payload = self.call_api(
+        response = self.call_api_response(
             "POST", self.path or "", body=self._search_body("descending", 1), context=context
         )
+        payload = response_json(response)
         items = payload.get(self.records_key) or []
-        if not items or items[0].get("updated_at") is None:
+        newest = items[0].get("updated_at") if items else None
+        newest = int(newest) if newest is not None else None
+        # The probe is answered before any record is read: what it proves about the clock
+        # decides which records may be remembered as emitted.
+        self._settled_before = seen.settled_before(newest, response.headers.get("Date"))
+        if newest is None:
             return None
         lookback = int(self.config.get("lookback_window", 600) or 0)
-        return int(items[0]["updated_at"]) - lookback
+        return newest - lookback
 
     @override
     def _increment_stream_state(
@@ -190,6 +278,8 @@ class IncrementalSearchStream(IntercomStream):
     def _save_bookmark(self, context: Context | None) -> None:
         """Put the bookmark into the stream's state (the next STATE message carries it)."""
         self._unsaved = 0
+        if self._memory is not None:
+            self._memory.forget_before(self._bookmark)
         if self._bookmark > self._saved:
             self._saved = self._bookmark
             super()._increment_stream_state(
