@@ -222,7 +222,8 @@ class Compiler:
                     cond = self._node(rule, 0)
                 finally:
                     self._in_segment = False
-            return cond if op == "=" else f"NOT ({cond})"
+            # A rule on a missing attribute is NULL for that contact: not a member.
+            return f"coalesce(({cond}), 0)" if op == "=" else f"NOT coalesce(({cond}), 0)"
         if kind == "member":
             values = self._list(value, name) if op in {"IN", "NIN"} else [self._str(value, name)]
             marks = ",".join("?" * len(values))

@@ -230,6 +230,17 @@ def test_segment_members_answer_search_and_the_attached_lists(seeded: Client) ->
     outside = search(seeded, "contacts", {"query": {
         "field": "segment_id", "operator": "!=", "value": segments["All leads"]}})
     assert outside and all(c["role"] == "user" for c in outside)
+    # Contacts without the attribute a rule reads are outside the segment, not in neither.
+    ready = segments["Leads ready for sales"]
+    members = search(seeded, "contacts", {"query": {
+        "field": "segment_id", "operator": "=", "value": ready}})
+    others = search(seeded, "contacts", {"query": {
+        "field": "segment_id", "operator": "!=", "value": ready}})
+    assert members and all(c["custom_attributes"].get("qualification") == "hand_to_sales"
+                           and c["role"] == "lead" for c in members)
+    assert any("qualification" not in c["custom_attributes"] for c in others)
+    total = seeded.get("/contacts", params={"per_page": 1}).json()["total_count"]
+    assert len(members) + len(others) == total
     lead = in_segment[0]
     attached = seeded.get(f"/contacts/{lead['id']}/segments").json()
     assert attached["type"] == "list"
