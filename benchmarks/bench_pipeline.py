@@ -1,22 +1,132 @@
 """Whole-job benchmark: `meltano run intercom-to-salesforce` against both emulators.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--contacts 5000] [--conversations 2000]
+        [--repeats 3] [--no-discovery-comparison]
 
-Prints, for a full sync, an incremental run after simulated activity and an unchanged run:
-wall time, Intercom and Salesforce API calls, and records per second through the whole pipe.
+Prints, for a full sync, an incremental run after simulated activity, runs where nothing changed
+and a run after 1% of the contacts and conversations changed: wall time, Intercom calls,
+Salesforce calls (write calls apart) and records per second through the whole pipe. Next to the
+runs where nothing changed, in the same sitting and interleaved with them (the machine's load
+varies), it times a trivial `meltano run`: a do-nothing tap and target, two small Python
+scripts installed as custom plugins of a scratch Meltano project. And, unless told not to, the
+same do-nothing run with discovery before the run (as before the committed catalog).
+
+The last line of output is one JSON object with the figures (keys `unchanged_intercom_calls`,
+`unchanged_salesforce_write_calls`, `unchanged_wall_s`, `trivial_run_wall_s`, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from pipeline import Pipeline, RunResult, meltano_install  # noqa: E402
+from pipeline import (  # noqa: E402
+    MELTANO,
+    Pipeline,
+    RunResult,
+    all_intercom_contacts,
+    all_intercom_conversations,
+    meltano_install,
+    qualifies,
+    tag_names,
+)
+
+#: Streams the tap reads whole on every run, and the incremental ones (search with a bookmark).
+FULL_TABLE_ENDPOINTS = ("GET /admins", "GET /teams", "GET /tags", "GET /companies")
+INCREMENTAL_STREAMS = ("contacts", "conversations")
+CHANGED_SHARE = 0.01
+
+NOOP_TAP = '''
+import json, sys
+if "--discover" in sys.argv:
+    print(json.dumps({"streams": [{"tap_stream_id": "noop", "stream": "noop",
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        "metadata": [{"breadcrumb": [], "metadata": {"selected": True,
+                      "table-key-properties": ["id"]}}]}]}))
+else:
+    print(json.dumps({"type": "SCHEMA", "stream": "noop", "key_properties": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}))
+    print(json.dumps({"type": "RECORD", "stream": "noop", "record": {"id": 1}}))
+    print(json.dumps({"type": "STATE", "value": {"bookmarks": {"noop": {"id": 1}}}}))
+'''
+NOOP_TARGET = """
+import json, sys
+state = None
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("type") == "STATE":
+        state = message["value"]
+if state is not None:
+    print(json.dumps(state), flush=True)
+"""
+
+
+class TrivialProject:
+    """A scratch Meltano project whose job runs a do-nothing tap into a do-nothing target."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        for name, body in (("tap-noop", NOOP_TAP), ("target-noop", NOOP_TARGET)):
+            script = root / name
+            script.write_text(f"#!{sys.executable}\n{textwrap.dedent(body)}")
+            script.chmod(0o755)
+        (root / "meltano.yml").write_text(
+            textwrap.dedent(
+                f"""\
+                project_id: trivial-run
+                send_anonymous_usage_stats: false
+                default_environment: dev
+                environments:
+                - name: dev
+                plugins:
+                  extractors:
+                  - name: tap-noop
+                    namespace: tap_noop
+                    executable: {root / "tap-noop"}
+                    capabilities: [catalog, discover, state]
+                  loaders:
+                  - name: target-noop
+                    namespace: target_noop
+                    executable: {root / "target-noop"}
+                jobs:
+                - name: noop
+                  tasks:
+                  - tap-noop target-noop
+                """
+            )
+        )
+
+    def run(self) -> float:
+        env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        env.pop("MELTANO_DATABASE_URI", None)
+        env.pop("MELTANO_ENVIRONMENT", None)
+        start = time.monotonic()
+        proc = subprocess.run(
+            [MELTANO, "run", "noop"], cwd=self.root, env=env, capture_output=True, text=True
+        )
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"the trivial meltano run failed:\n{proc.stderr[-3000:]}")
+        return seconds
+
+
+def timed(run: Callable[[], RunResult]) -> tuple[RunResult, float]:
+    start = time.monotonic()
+    result = run()
+    return result, time.monotonic() - start
 
 
 def line(label: str, result: RunResult, seconds: float, records: int) -> None:
@@ -26,20 +136,73 @@ def line(label: str, result: RunResult, seconds: float, records: int) -> None:
     rejected = sum(c.get("rejected", 0) for c in objects.values())
     waiting = sum(c.get("waiting", 0) for c in objects.values())
     print(
-        f"{label:<22} {seconds:7.1f} s  Intercom calls {result.intercom_calls:6}  "
-        f"Salesforce calls {result.salesforce_calls:4}  written {written:6}  "
-        f"unchanged {unchanged:6}  waiting {waiting:6}  rejected {rejected:6}  "
-        f"{records / seconds:8.0f} Intercom records/s"
+        f"{label:<26} {seconds:7.1f} s  Intercom calls {result.intercom_calls:6}  "
+        f"Salesforce calls {result.salesforce_calls:4} (writes {result.salesforce_write_calls:3})"
+        f"  written {written:6}  unchanged {unchanged:6}  waiting {waiting:6}  "
+        f"rejected {rejected:6}  {records / seconds:8.0f} Intercom records/s",
+        flush=True,
     )
+
+
+def endpoint_summary(result: RunResult) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(result.intercom_by_endpoint.items()))
+
+
+def full_table_pages(result: RunResult) -> int:
+    return sum(
+        n
+        for endpoint, n in result.intercom_by_endpoint.items()
+        if endpoint.startswith(FULL_TABLE_ENDPOINTS)
+    )
+
+
+def check(result: RunResult, label: str) -> RunResult:
+    if result.returncode != 0:
+        raise SystemExit(f"{label}: meltano run exited {result.returncode}\n{result.explain()}")
+    return result
+
+
+def change_one_percent(pipe: Pipeline) -> dict[str, int]:
+    """Update 1% of the contacts (their job title, a Lead field) and of the conversations
+    (one new reply each) through the emulator's admin calls; evenly spread over the ids."""
+    contacts = sorted(all_intercom_contacts(pipe), key=lambda c: c["id"])
+    conversations = sorted(all_intercom_conversations(pipe), key=lambda c: c["id"])
+    n_contacts = max(1, round(len(contacts) * CHANGED_SHARE))
+    n_conversations = max(1, round(len(conversations) * CHANGED_SHARE))
+    names = tag_names(pipe)
+    picked = contacts[:: max(1, len(contacts) // n_contacts)][:n_contacts]
+    for i, contact in enumerate(picked):
+        pipe.intercom.admin(
+            "PATCH",
+            f"contacts/{contact['id']}",
+            {"custom_attributes": {"job_title": f"Benchmark title {i}"}},
+        )
+    step = max(1, len(conversations) // n_conversations)
+    for conv in conversations[::step][:n_conversations]:
+        pipe.intercom.admin("POST", f"conversations/{conv['id']}/parts", {"count": 1})
+    return {
+        "contacts": len(picked),
+        "qualifying_contacts": sum(1 for c in picked if qualifies(pipe, c, names)),
+        "conversations": n_conversations,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=5000)
     parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each do-nothing kind")
+    parser.add_argument(
+        "--no-discovery-comparison",
+        action="store_true",
+        help="skip the do-nothing runs with discovery before the run (the old behaviour)",
+    )
     args = parser.parse_args()
     meltano_install()
-    with tempfile.TemporaryDirectory() as tmp, Pipeline(Path(tmp)) as pipe:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, Pipeline(Path(tmp) / "pipe") as pipe:
+        trivial = TrivialProject(Path(tmp) / "trivial")
+        trivial.run()  # creates its system database; not counted
         seeded = pipe.intercom.admin(
             "POST",
             "seed",
@@ -48,22 +211,104 @@ def main() -> int:
         records = seeded["contacts"] + seeded["conversations"] + seeded["parts"]
         print(
             f"workspace: {seeded['contacts']} contacts, {seeded['conversations']} "
-            f"conversations, {seeded['parts']} parts"
+            f"conversations, {seeded['parts']} parts",
+            flush=True,
         )
-        start = time.monotonic()
-        full = pipe.run()
-        line("full sync", full, time.monotonic() - start, records)
+        full, seconds = timed(lambda: check(pipe.run(), "full sync"))
+        line("full sync", full, seconds, records)
+        figures["full_sync_wall_s"] = round(seconds, 2)
+        figures["full_sync_intercom_calls"] = full.intercom_calls
+        figures["full_sync_salesforce_calls"] = full.salesforce_calls
         pipe.intercom.admin("POST", "simulate", {"steps": 100, "seed": 2})
-        start = time.monotonic()
-        incremental = pipe.run()
-        line("incremental (100 steps)", incremental, time.monotonic() - start, records)
-        start = time.monotonic()
-        unchanged = pipe.run()
-        line("nothing changed", unchanged, time.monotonic() - start, records)
+        incremental, seconds = timed(lambda: check(pipe.run(), "incremental"))
+        line("incremental (100 steps)", incremental, seconds, records)
+
+        # Nothing changed: interleaved with the trivial run (and the run with discovery), so
+        # that each kind sees the same load on a shared machine.
+        unchanged_runs: list[tuple[RunResult, float]] = []
+        trivial_s: list[float] = []
+        discovery_s: list[float] = []
+        no_catalog = {"TAP_INTERCOM_EVENTS__CATALOG": ""}  # Meltano then runs discovery
+        for i in range(args.repeats):
+            result, seconds = timed(lambda: check(pipe.run(), "nothing changed"))
+            unchanged_runs.append((result, seconds))
+            line(f"nothing changed #{i + 1}", result, seconds, records)
+            trivial_s.append(trivial.run())
+            print(f"{'trivial meltano run #' + str(i + 1):<26} {trivial_s[-1]:7.1f} s", flush=True)
+            if not args.no_discovery_comparison:
+                result, seconds = timed(
+                    lambda: check(pipe.run(env=no_catalog), "nothing changed, discovery")
+                )
+                discovery_s.append(seconds)
+                line(f"  same, with discovery #{i + 1}", result, seconds, records)
+        unchanged = unchanged_runs[-1][0]
+        unchanged_wall = statistics.median(s for _, s in unchanged_runs)
+        trivial_wall = statistics.median(trivial_s)
+        pages = full_table_pages(unchanged)
+        goal_calls = pages + 2 * len(INCREMENTAL_STREAMS)
+        print(f"Intercom calls when nothing changed: {endpoint_summary(unchanged)}")
         print(
-            f"Salesforce when nothing changed: {unchanged.salesforce_write_calls} write calls, "
-            f"{sum(unchanged.salesforce_record_writes.values())} records written"
+            f"nothing changed: {unchanged.intercom_calls} Intercom calls (goal: at most "
+            f"{goal_calls} = {pages} full-table pages + 2 per incremental stream), "
+            f"{max(r.salesforce_write_calls for r, _ in unchanged_runs)} Salesforce write calls "
+            f"(goal 0), {unchanged_wall:.1f} s median against {trivial_wall:.1f} s for the "
+            f"trivial run: {unchanged_wall / trivial_wall:.2f}x (goal at most 2x)"
+            + (
+                f"; with discovery before the run (before): {statistics.median(discovery_s):.1f} s"
+                if discovery_s
+                else ""
+            ),
+            flush=True,
         )
+        figures.update(
+            {
+                "unchanged_intercom_calls": unchanged.intercom_calls,
+                "unchanged_intercom_goal_calls": goal_calls,
+                "unchanged_salesforce_calls": unchanged.salesforce_calls,
+                "unchanged_salesforce_write_calls": max(
+                    r.salesforce_write_calls for r, _ in unchanged_runs
+                ),
+                "unchanged_wall_s": round(unchanged_wall, 2),
+                "unchanged_wall_runs_s": [round(s, 2) for _, s in unchanged_runs],
+                "trivial_run_wall_s": round(trivial_wall, 2),
+                "trivial_run_wall_runs_s": [round(s, 2) for s in trivial_s],
+                "unchanged_over_trivial": round(unchanged_wall / trivial_wall, 2),
+            }
+        )
+        if discovery_s:
+            figures["unchanged_with_discovery_wall_s"] = round(statistics.median(discovery_s), 2)
+            figures["unchanged_with_discovery_wall_runs_s"] = [round(s, 2) for s in discovery_s]
+
+        changed = change_one_percent(pipe)
+        n_changed = changed["contacts"] + changed["conversations"]
+        result, seconds = timed(lambda: check(pipe.run(), "1% changed"))
+        line("1% changed", result, seconds, records)
+        extra = result.intercom_calls - unchanged.intercom_calls
+        print(f"Intercom calls when 1% changed: {endpoint_summary(result)}")
+        print(
+            f"1% changed: {changed['contacts']} contacts ({changed['qualifying_contacts']} of "
+            f"them Leads) and {changed['conversations']} conversations; "
+            f"{result.intercom_calls} Intercom calls, {extra} more than with nothing changed: "
+            f"{extra / n_changed:.2f} per changed record; Salesforce {result.salesforce_calls} "
+            f"calls, {result.salesforce_write_calls} write calls, "
+            f"{sum(result.salesforce_record_writes.values())} records written; {seconds:.1f} s",
+            flush=True,
+        )
+        figures.update(
+            {
+                "changed_contacts": changed["contacts"],
+                "changed_conversations": changed["conversations"],
+                "changed_intercom_calls": result.intercom_calls,
+                "changed_extra_intercom_calls_per_record": round(extra / n_changed, 2),
+                "changed_salesforce_calls": result.salesforce_calls,
+                "changed_salesforce_write_calls": result.salesforce_write_calls,
+                "changed_salesforce_records_written": sum(
+                    result.salesforce_record_writes.values()
+                ),
+                "changed_wall_s": round(seconds, 2),
+            }
+        )
+    print(json.dumps(figures))
     return 0
 
 
