@@ -6,6 +6,9 @@
    ceil(N/150) + a constant.
 2. Conversation parts with 100 ms injected latency and a rate limit of 10,000 calls/minute:
    requests/s for GET /conversations/{id} with the default concurrency, versus one at a time.
+3. Conversation parts against a rate limit low enough to be the bottleneck (default 2,000 calls
+   a minute, 100 ms latency): the share of the limit the parts phase uses, over the phase and
+   over the emulator's full 10-second windows inside it, and the 429s (goal >= 95 %, 0 x 429).
 """
 
 from __future__ import annotations
@@ -136,6 +139,64 @@ def bench_parts(work: Path, conversations: int, sequential_sample: int) -> None:
           f"{concurrent / sequential:.1f}x")
 
 
+PARTS_PATH = re.compile(r"^/conversations/[^/]+$")
+#: Answers the emulator keeps in its request log.
+LOG_SIZE = 5000
+
+
+def bench_parts_share(work: Path, conversations: int, per_minute: int, latency_ms: int,
+                      save_log: Path | None = None) -> None:
+    per_window = math.ceil(per_minute / 6)
+    print(f"== conversation parts at the rate limit: {conversations:,} conversations, "
+          f"{latency_ms} ms latency, {per_minute:,} calls/min ({per_window} per 10-s window)")
+    with EmulatorProcess("intercom", work / "ic-share",
+                         args=["--rate-limit-per-minute", str(per_minute)]) as ic:
+        ic.admin("POST", "seed", {"contacts": 400, "conversations": conversations, "seed": 3,
+                                  "big_conversations": 0}, timeout=1800)
+        if latency_ms:
+            ic.admin("POST", "faults", {"kind": "latency", "ms": latency_ms})
+        ic.reset_stats()
+        config = {"access_token": "emulator-token", "api_url": ic.url}
+        elapsed, out, stderr = run_tap(work / "parts-share", config,
+                                       {"conversations", "conversation_parts"})
+        log = ic.admin("GET", f"requests?limit={LOG_SIZE}")
+        stats = ic.stats()
+    if save_log:
+        save_log.write_text(json.dumps(log))
+    if stats["api_calls"] > len(log):
+        print(f"   warning: {stats['api_calls']} calls but the emulator kept only the last "
+              f"{len(log)}; use fewer conversations")
+    refused = stats["status_counts"].get("429", 0)
+    # Calls the window budget counted: every authenticated answer but the refusals.
+    counted = [e for e in log if e["status"] not in (0, 401, 429)]
+    parts = [e["time"] for e in counted
+             if e["method"] == "GET" and PARTS_PATH.match(e["path"])]
+    first, last = min(parts), max(parts)
+    in_phase = [e for e in counted if first <= e["time"] <= last]
+    seconds = last - first
+    phase_share = len(in_phase) / (seconds * per_window / 10) if seconds > 0 else 0.0
+    per_window_calls: dict[int, int] = {}
+    for entry in in_phase:
+        window = int(entry["time"] // 10)
+        per_window_calls[window] = per_window_calls.get(window, 0) + 1
+    # Windows wholly inside the phase (the emulator's windows start at multiples of 10 s).
+    full = [per_window_calls.get(w, 0) for w in range(math.ceil(first / 10), int(last // 10))]
+    full_share = sum(full) / (len(full) * per_window) if full else float("nan")
+    print(f"   records                  {count_records(out, 'conversations'):,} conversations, "
+          f"{count_records(out, 'conversation_parts'):,} parts; whole process {elapsed:.1f} s")
+    print(f"   parts phase              {len(parts):,} GET /conversations/{{id}}, "
+          f"{len(in_phase):,} calls in {seconds:.1f} s")
+    print(f"   share of the limit       {phase_share:.1%} over the phase; "
+          f"{full_share:.1%} over its {len(full)} full windows {full} of {per_window}")
+    print(f"   429 answers              {refused}")
+    print("   goal                     >= 95% of the limit, 0 x 429")
+    summary = {"parts_share_phase": round(phase_share, 4),
+               "parts_share_full_windows": round(full_share, 4),
+               "full_windows": len(full), "parts_calls": len(parts), "refused_429": refused,
+               "per_minute": per_minute, "latency_ms": latency_ms}
+    print(json.dumps(summary))
+
+
 def _start_for_newest(ic: EmulatorProcess, n: int) -> str:
     """A start_date that leaves about ``n`` conversations (read without the tap)."""
     import urllib.request
@@ -160,7 +221,15 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--conversations", type=int, default=2_000)
     parser.add_argument("--sequential-sample", type=int, default=60)
-    parser.add_argument("--only", choices=["contacts", "parts"])
+    parser.add_argument("--share-conversations", type=int, default=2_000,
+                        help="conversations of the rate-limited parts run")
+    parser.add_argument("--rate-limit", type=int, default=2_000,
+                        help="calls per minute of the rate-limited parts run")
+    parser.add_argument("--latency-ms", type=int, default=100,
+                        help="latency of the rate-limited parts run")
+    parser.add_argument("--save-log", type=Path,
+                        help="write the emulator's request log of the rate-limited run here")
+    parser.add_argument("--only", choices=["contacts", "parts", "share"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-tap-") as tmp:
         work = Path(tmp)
@@ -168,6 +237,9 @@ def main() -> None:
             bench_contacts(work, args.contacts)
         if args.only in (None, "parts"):
             bench_parts(work, args.conversations, args.sequential_sample)
+        if args.only in (None, "share"):
+            bench_parts_share(work, args.share_conversations, args.rate_limit, args.latency_ms,
+                              args.save_log)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The governor's reading of 429 answers (pure logic, in process; the tests against the emulator
-are in test_tap_rate_limit.py)."""
+"""The governor's pacing and its reading of 429 answers (pure logic, in process, on a fake clock
+where pacing is involved; the tests against the emulator are in test_tap_rate_limit.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+from governor_sim import LimitedServer, Simulation
 from tap_intercom_events.governor import RateGovernor
 
 
@@ -68,3 +69,102 @@ def test_a_429_does_not_teach_the_window_budget() -> None:
     # Remaining 0 on a refusal says nothing of the window's size: no pacing from it.
     assert governor.stats()["window_limit"] is None
     assert governor.stats()["throttled"] == 1
+
+
+# Pacing at the rate limit (fake clock: a simulated Intercom, no real waits).
+
+BUDGET = 334  # 2,000 calls a minute
+
+
+@pytest.mark.parametrize("per_minute_header", [False, True], ids=["limit-per-window",
+                                                                 "limit-per-minute"])
+@pytest.mark.parametrize(("out", "back", "skew"), [
+    (0.1, 0.05, 0.0),
+    (0.3, 0.3, 0.0),
+    (0.02, 0.02, 0.0),
+    # Clocks apart by less than the Date header can show.
+    (0.1, 0.05, -1.5),
+    (0.1, 0.05, 1.5),
+], ids=["100ms", "300ms", "20ms", "server-behind-1.5s", "server-ahead-1.5s"])
+def test_at_the_rate_limit_every_window_is_used_with_no_429(
+    per_minute_header: bool, out: float, back: float, skew: float
+) -> None:
+    # 20 workers book their turns ahead and keep requests in flight: the answers' Remaining
+    # never counts those, and a window's first answer must not hand them the budget again.
+    server = LimitedServer(BUDGET, per_minute_header=per_minute_header)
+    sim = Simulation(server, out=out, back=back, skew=skew, workers=20)
+    sim.run(80)
+    windows = sim.full_windows()
+    assert server.refused == 0, windows
+    assert len(windows) >= 6
+    assert min(windows) >= 0.95 * BUDGET, windows
+    assert sim.governor.stats()["window_limit"] == BUDGET
+    assert sim.governor.stats()["limit_is_window"] is not per_minute_header
+
+
+@pytest.mark.parametrize("per_minute_header", [False, True], ids=["limit-per-window",
+                                                                 "limit-per-minute"])
+def test_a_share_keeps_to_its_part_of_each_window(per_minute_header: bool) -> None:
+    server = LimitedServer(BUDGET, per_minute_header=per_minute_header)
+    sim = Simulation(server, share=0.5)
+    sim.run(60)
+    windows = sim.full_windows()
+    assert server.refused == 0
+    # A per-minute Limit (2,004 here) taken for the window's budget would allow all of it.
+    assert max(windows) <= BUDGET // 2, windows
+    assert min(windows) >= 0.95 * (BUDGET // 2), windows
+
+
+def test_another_client_spending_part_of_each_window_leaves_the_rest_to_the_tap() -> None:
+    server = LimitedServer(BUDGET, others_per_window=50)
+    sim = Simulation(server)
+    sim.run(60)
+    windows = sim.full_windows()
+    assert server.refused == 0
+    assert min(windows) >= 0.95 * (BUDGET - 50), windows
+
+
+def test_the_limit_is_the_window_budget_once_an_answer_shows_more_than_a_sixth_of_it() -> None:
+    reset = str(int(time.time()) + 5)
+    governor = RateGovernor()
+    # Another client spent most of the window: 100 left of 167 cannot be a per-minute 167.
+    governor.observe(answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="99",
+                            X_RateLimit_Reset=reset))
+    assert governor.stats()["window_limit"] == 167
+    assert governor.stats()["limit_is_window"] is True
+    # A per-minute figure: a 10-second window never shows more than a sixth of it.
+    governor = RateGovernor()
+    governor.observe(answer(200, X_RateLimit_Limit="1000", X_RateLimit_Remaining="166",
+                            X_RateLimit_Reset=reset))
+    assert governor.stats()["window_limit"] == 167
+    assert governor.stats()["limit_is_window"] is False
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.during_sleep: list = []
+
+    def wall(self) -> float:
+        return 1_000_000.5 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        while self.during_sleep:
+            self.during_sleep.pop(0)()
+        self.now += seconds
+
+
+def test_a_thread_waiting_for_its_turn_when_a_429_comes_waits_out_the_hold() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(clock=lambda: clock.now, wall=clock.wall, sleep=clock.sleep)
+    first = governor.acquire()
+    reset = str(int(clock.wall()) + 10)
+    governor.observe(answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="1",
+                            X_RateLimit_Reset=reset), first)
+    governor.acquire()  # the window's last call; the next turn is at the window's end
+    # While the next thread sleeps until its turn, another answer is a 429 with Retry-After.
+    clock.during_sleep.append(lambda: governor.observe(
+        answer(429, X_RateLimit_Remaining="0", X_RateLimit_Reset=reset, Retry_After="30")))
+    governor.acquire()
+    assert governor.stats()["throttled"] == 1
+    assert clock.now >= 30  # went after the hold, not at the turn booked before the 429
