@@ -103,9 +103,15 @@ def config(ic: EmulatorProcess, **extra: Any) -> dict[str, Any]:
     return tap_config(ic, **settings)
 
 
-def sync(ic: EmulatorProcess, tmp_path: Path, state: dict | None = None,
+def sync(ic: EmulatorProcess, tmp_path: Path, state: dict | None = None, tick: bool = True,
          **extra: Any) -> TapRun:
-    """One run of the tap; ``run.stats`` holds the emulator's counts for this run alone."""
+    """One run of the tap; ``run.stats`` holds the emulator's counts for this run alone.
+
+    The emulator's clock is frozen: ``tick`` moves it 2 s on first, as time passes between a
+    change and the next sync (so the tests hold whichever clock the emulator's ``Date`` uses).
+    """
+    if tick:
+        ic.admin("POST", "clock", {"advance": 2})
     ic.reset_stats()
     run = run_tap(tmp_path, config(ic, **extra), state=state)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -216,7 +222,7 @@ def test_changes_on_the_bookmarks_day_are_emitted_with_their_children(tmp_path: 
             in_memory[0]: bookmark + 5,  # remembered, changed after the bookmark second
             in_memory[1]: bookmark,  # remembered, changed to the bookmark second itself
             in_memory[-1]: epoch(by_time[-1]["updated_at"]) - 1,  # moved back, still >= bookmark
-            in_memory[2]: now,  # remembered, changed at the clock's second
+            in_memory[2]: now,  # remembered, changed to the newest second
             same_day_old[0]: bookmark,  # was before the bookmark second, now at it
             same_day_old[1]: bookmark + 7,  # was before the bookmark second, now after it
         }
@@ -313,13 +319,14 @@ def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(tmp_path: P
         during = [*in_memory[-3:], *older[1:3]]  # some not reached yet, some long passed
         conv_during = list(memory(first.last_state, "conversations", CONVERSATIONS_SIG))[-1]
 
+        ic.admin("POST", "clock", {"advance": 2})
         ic.admin("POST", "faults", {"kind": "latency", "ms": 150})
         try:
             second = _run_changing_during_sync(ic, tmp_path / "r2", first.last_state,
                                                during, conv_during)
         finally:
             ic.admin("DELETE", "faults")
-        changed_at = now + 300
+        changed_at = second.changed_at  # type: ignore[attr-defined]
         third = sync(ic, tmp_path / "r3", second.last_state)
         for cid in during:
             versions = [(run, c) for run in (second, third) for c in run.records["contacts"]
@@ -349,10 +356,11 @@ def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
     reader.start()
     lines: list[str] = []
     changed = False
+    changed_at = 0
     for line in proc.stdout:
         lines.append(line)
         if not changed and '"stream":"contacts"' in line.replace(" ", "") and '"RECORD"' in line:
-            ic.admin("POST", "clock", {"advance": 300})
+            changed_at = ic.admin("POST", "clock", {"advance": 300})["now"]
             for cid in during:
                 ic.admin("PATCH", f"contacts/{cid}", {})
             ic.admin("PATCH", f"conversations/{conv_during}", {})
@@ -362,6 +370,7 @@ def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
     assert changed, "the tap emitted no contact to start the changes"
     run = TapRun(proc.returncode, parse_messages("".join(lines)), "".join(errors))
     assert run.returncode == 0, run.stderr[-3000:]
+    run.changed_at = changed_at  # type: ignore[attr-defined]
     return run
 
 
@@ -377,14 +386,14 @@ def test_a_second_change_in_the_same_second_is_not_skipped(tmp_path: Path) -> No
     with workspace(tmp_path, tz, now) as ic:
         newest = contact_ids(ic)[0]
         ic.admin("PATCH", f"contacts/{newest}", {"name": "first"})  # at `now`, the newest
-        first = sync(ic, tmp_path / "r1")
+        first = sync(ic, tmp_path / "r1", tick=False)
         at_now = {c["id"] for c in first.records["contacts"] if epoch(c["updated_at"]) == now}
         assert newest in at_now
         assert not at_now & set(memory(first.last_state, "contacts", CONTACTS_SIG))
         # Records of earlier seconds are remembered (the newest one proves they ended).
         assert len(memory(first.last_state, "contacts", CONTACTS_SIG)) >= 10
         ic.admin("PATCH", f"contacts/{newest}", {"name": "second"})  # same second
-        second = sync(ic, tmp_path / "r2", first.last_state)
+        second = sync(ic, tmp_path / "r2", first.last_state, tick=False)
         names = {c["id"]: c["name"] for c in second.records["contacts"]}
         assert set(names) == at_now and names[newest] == "second"
         assert calls(second, "GET /events") == len(at_now)

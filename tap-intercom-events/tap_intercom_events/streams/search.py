@@ -142,12 +142,15 @@ class IncrementalSearchStream(IntercomStream):
         return []
 
     def memory_signature(self) -> str:
-        """What is emitted with each record: this stream if selected, its children, maps."""
+        """What is emitted with each record: this stream if selected, its children, and the
+        settings that reshape records (stream maps, flattening)."""
         names = [self.name] if self.selected else []
         names += self.emitted_children()
         maps = {
             key: self.config[key]
-            for key in ("stream_maps", "stream_map_config")
+            for key in (
+                "stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"
+            )
             if self.config.get(key)
         }
         return seen.signature(names, maps)
