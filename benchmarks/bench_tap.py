@@ -186,8 +186,9 @@ def bench_parts_share(work: Path, conversations: int, per_minute: int, latency_m
           f"{count_records(out, 'conversation_parts'):,} parts; whole process {elapsed:.1f} s")
     print(f"   parts phase              {len(parts):,} GET /conversations/{{id}}, "
           f"{len(in_phase):,} calls in {seconds:.1f} s")
-    print(f"   share of the limit       {phase_share:.1%} over the phase; "
-          f"{full_share:.1%} over its {len(full)} full windows {full} of {per_window}")
+    print(f"   share of the limit       {full_share:.1%} over the {len(full)} full windows inside "
+          f"the phase {full} of {per_window}; {phase_share:.1%} over the whole phase (its "
+          "first, partial window holds a whole window's budget)")
     print(f"   429 answers              {refused}")
     print("   goal                     >= 95% of the limit, 0 x 429")
     summary = {"parts_share_phase": round(phase_share, 4),
