@@ -33,8 +33,17 @@ def test_waits_while_another_scroll_is_open(ic: EmulatorProcess, tmp_path: Path)
     # Another client holds the app's only scroll, and finishes it a few seconds later.
     page = _scroll(ic)
 
+    def refused() -> bool:
+        entries = ic.admin("GET", "requests?limit=200")
+        return any(e["path"] == "/companies/scroll" and e["status"] >= 400 for e in entries)
+
     def finish() -> None:
-        time.sleep(3)
+        # Finish the other scroll only once the tap was refused at least once (a loaded
+        # machine can take longer than any fixed delay to start the tap), then 2 s later.
+        deadline = time.monotonic() + 120
+        while not refused() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
         param = page["scroll_param"]
         while True:
             answer = _scroll(ic, param)
