@@ -6,13 +6,24 @@ the target including validation (target >= 5,000/s), and peak memory of the targ
 lookups and routing, no writes) so that it measures the target rather than the emulator's write
 speed; say so when quoting the figure.
 
+Next to the 100,000 new Leads it runs the SDK's own no-op target (a BatchSink whose
+process_batch does nothing, with the SDK's default record validation) on the same messages,
+fed the same way through stdin and timed the same way (process start to exit), and prints our
+records/s excluding the Bulk wait as a share of the no-op's (goal >= 60%).
+
 Usage: .venv/bin/python benchmarks/bench_target.py [--skip-million | --million-writes]
+       .venv/bin/python benchmarks/bench_target.py --throughput 3 [--profile DIR [--py-spy]]
+(--throughput N: only the 100,000-Lead comparison, N times, each on a fresh emulator, and the
+medians; --profile DIR: also write cProfile stats of each of our runs into DIR, or with --py-spy
+sample them with py-spy, if installed in the venv, and print the top costs.)
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +57,38 @@ RUNNER = """
 import resource, subprocess, sys
 with open(sys.argv[1], "w") as out:
     proc = subprocess.run(sys.argv[2:], stdin=sys.stdin, stdout=out)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, proc.returncode)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(use.ru_maxrss, proc.returncode, use.ru_utime + use.ru_stime)
+"""
+
+
+# The SDK's own no-op target: default validation (validate_records), default batching, nothing
+# written. Run as a separate process exactly like ours.
+NOOP_TARGET = """
+from singer_sdk.sinks import BatchSink
+from singer_sdk.target_base import Target
+
+
+class NoopSink(BatchSink):
+    def process_batch(self, context):
+        pass
+
+
+class NoopTarget(Target):
+    name = "target-noop"
+    config_jsonschema = {"type": "object", "properties": {}}
+    default_sink_class = NoopSink
+
+
+NoopTarget.cli()
+"""
+
+# Our target under cProfile (stats into the file named first); SystemExit is caught by cProfile.
+PROFILED_TARGET = """
+import cProfile, sys
+out = sys.argv.pop(1)
+from target_salesforce_leads.target import TargetSalesforceLeads as T
+cProfile.run("T.cli()", out)
 """
 
 
@@ -64,9 +106,64 @@ def lead_line(prefix: str, i: int, title: str = "Engineer") -> str:
     return json.dumps({"type": "RECORD", "stream": "Lead", "record": rec})
 
 
+@functools.lru_cache(maxsize=2)
+def records_text(prefix: str, count: int, title: str) -> tuple[str, ...]:
+    """The RECORD lines, built once before the clock starts (so the feeder costs the target
+    and the no-op the same little CPU), in chunks of 5,000."""
+    return tuple("".join(lead_line(prefix, i, title) + "\n"
+                         for i in range(start, min(count, start + 5000)))
+                 for start in range(0, count, 5000))
+
+
+def run_process(cmd_tail: list[str], tmp: Path, name: str, prefix: str, count: int,
+                title: str = "Engineer", first_state: str | None = None,
+                ) -> tuple[float, int, int, float]:
+    """Feed SCHEMA, ``count`` RECORDs and a STATE to ``CMD_TAIL`` through stdin.
+
+    Returns (seconds from start to exit, peak RSS in kB, exit code, CPU seconds).
+    """
+    states = tmp / f"{name}-states.jsonl"
+    records_text(prefix, count, title)
+    cmd = [sys.executable, "-c", RUNNER, str(states), *cmd_tail]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        if first_state:
+            proc.stdin.write(json.dumps({"type": "STATE", "value": json.loads(first_state)})
+                             + "\n")
+        proc.stdin.write(json.dumps(SCHEMA) + "\n")
+        for chunk in records_text(prefix, count, title):
+            proc.stdin.write(chunk)
+        proc.stdin.write(json.dumps({"type": "STATE", "value": {"bench": name}}) + "\n")
+        proc.stdin.close()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    feeder.join()
+    proc.wait()
+    elapsed = time.perf_counter() - start
+    maxrss_kb, rc, cpu = out.split()
+    return elapsed, int(maxrss_kb), int(rc), float(cpu)
+
+
+def run_noop(tmp: Path, name: str, prefix: str, count: int) -> dict[str, object]:
+    """The SDK's no-op target (with validation) on the same messages as ``run_target``."""
+    cfg_path = tmp / f"{name}.json"
+    cfg_path.write_text("{}")
+    elapsed, maxrss_kb, rc, cpu = run_process(
+        [sys.executable, "-c", NOOP_TARGET, "--config", str(cfg_path)], tmp, name, prefix,
+        count)
+    return {"records": count, "seconds": elapsed, "records_per_s": count / elapsed,
+            "peak_rss_mb": maxrss_kb / 1024, "returncode": rc, "cpu_seconds": cpu}
+
+
 def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: int,
                title: str = "Engineer", after: str | None = None,
-               **overrides: object) -> dict[str, object]:
+               profile: Path | None = None, **overrides: object) -> dict[str, object]:
     """One target run; ``after`` names the run whose last STATE comes first, as a tap that
     passes the target's section back does (it holds the generation the hashes belong to)."""
     cfg = {
@@ -80,47 +177,25 @@ def run_target(sf: EmulatorProcess, tmp: Path, name: str, prefix: str, count: in
     cfg_path = tmp / f"{name}.json"
     cfg_path.write_text(json.dumps(cfg))
     sf.reset_stats()
-    states = tmp / f"{name}-states.jsonl"
     first_state = None
     if after is not None:
         lines = (tmp / f"{after}-states.jsonl").read_text().splitlines()
         first_state = lines[-1] if lines else None
-    cmd = [sys.executable, "-c", RUNNER, str(states), sys.executable, "-c",
-           "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()",
-           "--config", str(cfg_path)]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def feed() -> None:
-        assert proc.stdin is not None
-        if first_state:
-            proc.stdin.write(json.dumps({"type": "STATE", "value": json.loads(first_state)})
-                             + "\n")
-        proc.stdin.write(json.dumps(SCHEMA) + "\n")
-        buf = []
-        for i in range(count):
-            buf.append(lead_line(prefix, i, title))
-            if len(buf) == 5000:
-                proc.stdin.write("\n".join(buf) + "\n")
-                buf = []
-        if buf:
-            proc.stdin.write("\n".join(buf) + "\n")
-        proc.stdin.write(json.dumps({"type": "STATE", "value": {"bench": name}}) + "\n")
-        proc.stdin.close()
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    feeder.join()
-    proc.wait()
-    elapsed = time.perf_counter() - start
-    maxrss_kb, rc = out.split()
+    code = [sys.executable, "-c",
+            "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()"]
+    if profile is not None and profile.suffix == ".raw":
+        # Sampled (no overhead in the target): py-spy's folded stacks, summed by top_costs.
+        code = [str(Path(sys.executable).with_name("py-spy")), "record", "--rate", "250",
+                "--format", "raw", "--output", str(profile), "--", *code]
+    elif profile is not None:
+        code = [sys.executable, "-c", PROFILED_TARGET, str(profile)]
+    elapsed, maxrss_kb, rc, cpu = run_process([*code, "--config", str(cfg_path)], tmp, name, prefix,
+                                         count, title, first_state)
     summary = json.loads((tmp / f"{name}-summary.json").read_text())
     stats = sf.stats()
     return {
         "records": count, "seconds": elapsed, "records_per_s": count / elapsed,
-        "peak_rss_mb": int(maxrss_kb) / 1024, "returncode": int(rc),
+        "peak_rss_mb": maxrss_kb / 1024, "returncode": rc, "cpu_seconds": cpu,
         "api_calls_target": summary["api_calls"], "api_calls_emulator": stats["api_calls"],
         "by_endpoint": stats["by_endpoint"], "outcomes": summary["objects"],
         "bulk_wait": float(summary.get("bulk_wait_seconds") or 0.0),
@@ -141,12 +216,104 @@ def report(title: str, r: dict[str, object], target: str = "") -> None:
     print(f"   outcomes: {json.dumps(r['outcomes'])}")
 
 
+def own_rate(r: dict[str, object]) -> float:
+    """Records/s excluding the wait for the emulator to process Bulk jobs."""
+    return float(r["records"]) / (float(r["seconds"]) - float(r["bulk_wait"]))  # type: ignore[arg-type]
+
+
+def report_noop(r: dict[str, object], ours: dict[str, object]) -> None:
+    print("\n== the SDK's no-op target with validation, same 100,000 Leads, same stdin path")
+    print(f"   {r['records']:,} records in {r['seconds']:.1f}s = {r['records_per_s']:,.0f} "
+          f"records/s; peak RSS {r['peak_rss_mb']:.0f} MB; exit {r['returncode']}")
+    print(f"   ours excluding the Bulk wait: {own_rate(ours):,.0f} records/s = "
+          f"{own_rate(ours) / float(r['records_per_s']):.0%} of the no-op [goal >= 60%]")
+
+
+def top_costs(raw: Path, n: int = 25) -> None:
+    """Print the functions with the most samples in py-spy's folded stacks: own and total."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
+                  + ")" for f in stack.split(";")]
+        c = int(count)
+        samples += c
+        own[frames[-1]] = own.get(frames[-1], 0) + c
+        for f in set(frames):
+            total[f] = total.get(f, 0) + c
+    print(f"\n{raw.name}: {samples} samples; by own time:")
+    for f, c in sorted(own.items(), key=lambda kv: -kv[1])[:n]:
+        print(f"   {c / samples:6.1%}  {f}")
+    print("by total time:")
+    for f, c in sorted(total.items(), key=lambda kv: -kv[1])[:n]:
+        print(f"   {c / samples:6.1%}  {f}")
+
+
+def throughput(repeat: int, profile_dir: Path | None, sampled: bool = False) -> None:
+    """100,000 new Leads and the no-op, ``repeat`` times (a fresh org each), with medians.
+
+    Wall-clock figures are the goal's; records per CPU second of the target process are printed
+    too, as they suffer less from a busy machine.
+    """
+    rows: list[dict[str, float]] = []
+    for n in range(repeat):
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            with EmulatorProcess("salesforce", tmp / "sf",
+                                 args=["--daily-api-limit", "10000000"]) as sf:
+                ext = ".raw" if sampled else ".prof"
+                prof = profile_dir / f"target-{n + 1}{ext}" if profile_dir else None
+                r = run_target(sf, tmp, "l100k", "c", 100_000, profile=prof)
+            noop = run_noop(tmp, "noop", "c", 100_000)
+        row = {"end": float(r["records_per_s"]), "own": own_rate(r),
+               "noop": float(noop["records_per_s"]),
+               "own_cpu": 100_000 / float(r["cpu_seconds"]),  # type: ignore[arg-type]
+               "noop_cpu": 100_000 / float(noop["cpu_seconds"])}  # type: ignore[arg-type]
+        row["ratio"] = row["own"] / row["noop"]
+        row["ratio_cpu"] = row["own_cpu"] / row["noop_cpu"]
+        rows.append(row)
+        print(f"run {n + 1}: ours {row['end']:,.0f} records/s end to end, {row['own']:,.0f} "
+              f"excluding the Bulk wait ({float(r['bulk_wait']):.1f}s), exit "  # type: ignore[arg-type]
+              f"{r['returncode']}, {r['api_calls_emulator']} API calls, "
+              f"{row['own_cpu']:,.0f} records per CPU second; no-op {row['noop']:,.0f} "
+              f"records/s, {row['noop_cpu']:,.0f} per CPU second; ratio {row['ratio']:.0%} "
+              f"(CPU: {row['ratio_cpu']:.0%})", flush=True)
+        if prof is not None and sampled:
+            top_costs(prof)
+    med = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
+    print(f"\nmedian of {repeat}: ours {med['end']:,.0f} records/s end to end, "
+          f"{med['own']:,.0f} excluding the Bulk wait; the SDK's no-op with validation "
+          f"{med['noop']:,.0f} records/s; ours excluding the wait = {med['ratio']:.0%} of the "
+          f"no-op [goal >= 60%]; per CPU second: ours {med['own_cpu']:,.0f}, no-op "
+          f"{med['noop_cpu']:,.0f} ({med['ratio_cpu']:.0%})")
+    print(json.dumps({"ours_records_per_s": round(med["end"]),
+                      "ours_excl_bulk_wait_records_per_s": round(med["own"]),
+                      "noop_records_per_s": round(med["noop"]),
+                      "ratio_excl_wait": round(med["ratio"], 3),
+                      "ours_records_per_cpu_s": round(med["own_cpu"]),
+                      "noop_records_per_cpu_s": round(med["noop_cpu"])}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-million", action="store_true")
     parser.add_argument("--million-writes", action="store_true",
                         help="write the 1,000,000 Leads for real (10 Bulk jobs; several minutes)")
+    parser.add_argument("--throughput", type=int, metavar="N", default=0,
+                        help="only the 100,000-Lead comparison with the no-op, N times")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="with --throughput: cProfile stats of our runs into DIR")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="with --profile: sample with py-spy (installed in the venv) "
+                        "instead, and print the top costs")
     args = parser.parse_args()
+    if args.throughput:
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        throughput(args.throughput, args.profile, args.py_spy)
+        return 0
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         with EmulatorProcess("salesforce", tmp / "sf",
@@ -165,6 +332,7 @@ def main() -> int:
             r = run_target(sf, tmp, "l100k", "c", 100_000)
             report("100,000 new Leads (Bulk 2.0)", r,
                    "[target <= 15 API calls, >= 5,000 records/s]")
+            report_noop(run_noop(tmp, "noop100k", "c", 100_000), r)
             r = run_target(sf, tmp, "l100k-again", "c", 100_000, after="l100k", state_path=str(
                 tmp / "l100k.sqlite"))
             report("the same 100,000 Leads again (skip unchanged)", r, "[0 API calls]")

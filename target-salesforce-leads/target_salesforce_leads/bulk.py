@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 import time
 import typing as t
@@ -19,11 +20,33 @@ from target_salesforce_leads.client import SalesforceClient
 from target_salesforce_leads.composite import ResultFn
 
 NULL = "#N/A"
-_NEEDS_QUOTES = (",", '"', "\n", "\r")
+# A cell that must be quoted: a comma, quote or line break anywhere, or a space at an edge.
+_QUOTE = re.compile(r'[,"\n\r]|^ | $')
+
+
+def _str_cell(text: str) -> str:
+    if not text:
+        # Bulk leaves an empty cell's field as it was; Collections stores "" as null: clear it
+        # here too, so both transports give the same result.
+        return NULL
+    if _QUOTE.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _int_cell(value: int) -> str:
+    return str(value)  # digits and a sign: never quoted
+
+
+# Cells of the most common types without the general path (exact types: bool is an int).
+_FAST_CELLS: dict[type, t.Callable[[t.Any], str]] = {str: _str_cell, int: _int_cell}
 
 
 def csv_cell(value: t.Any) -> str:
     """Encode one value for a Bulk 2.0 CSV cell (``#N/A`` sets null; so does "")."""
+    fast = _FAST_CELLS.get(type(value))
+    if fast is not None:
+        return fast(value)
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -34,13 +57,10 @@ def csv_cell(value: t.Any) -> str:
             text = format(value, "f")
     else:
         text = str(value)
-    if not text:
-        # Bulk leaves an empty cell's field as it was; Collections stores "" as null: clear it
-        # here too, so both transports give the same result.
-        return NULL
-    if any(ch in text for ch in _NEEDS_QUOTES) or text[0] == " " or text[-1] == " ":
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    return _str_cell(text)
+
+
+_ABSENT = object()
 
 
 class BulkJobFailed(Exception):
@@ -64,8 +84,10 @@ class BulkUpload:
     def add(self, token: t.Any, fields: dict[str, t.Any]) -> None:
         key = str(fields[self.key_field])
         self.tokens[key] = token
+        missing = _ABSENT
         cells = [
-            csv_cell(fields[c]) if c in fields else ""  # absent: leave the field untouched
+            "" if (v := fields.get(c, missing)) is missing  # absent: leave the field untouched
+            else (f(v) if (f := _FAST_CELLS.get(type(v))) is not None else csv_cell(v))
             for c in self.columns
         ]
         line = ",".join(cells) + "\n"
@@ -172,19 +194,22 @@ def _collect(
             key_i = idx.get(upload.key_field)
             if key_i is None:
                 raise BulkJobFailed(f"{which} of job {job_id} lack the {upload.key_field} column")
+            tokens = upload.tokens
+            created_i, id_i = idx.get("sf__Created"), idx.get("sf__Id")
+            error_i = idx.get("sf__Error")
+            success = which == "successfulResults"
             for row in reader:
                 if len(row) <= key_i:
                     continue
-                token = upload.tokens.pop(row[key_i], None)
+                token = tokens.pop(row[key_i], None)
                 if token is None:
                     continue
-                if which == "successfulResults":
-                    created = row[idx["sf__Created"]].lower() == "true" if "sf__Created" in idx \
-                        else False
-                    rid = row[idx["sf__Id"]] if "sf__Id" in idx else None
+                if success:
+                    created = row[created_i].lower() == "true" if created_i is not None else False
+                    rid = row[id_i] if id_i is not None else None
                     on_result(token, True, created, rid, "", "")
                 else:
-                    err = row[idx["sf__Error"]] if "sf__Error" in idx else "UNKNOWN:failed"
+                    err = row[error_i] if error_i is not None else "UNKNOWN:failed"
                     code, _, message = err.partition(":")
                     on_result(token, False, False, None, code.strip() or "UNKNOWN",
                               message.strip())

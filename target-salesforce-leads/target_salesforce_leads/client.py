@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
-from simple_salesforce.format import format_soql
 
 from target_salesforce_leads.auth import SalesforceAuth
 from target_salesforce_leads.budget import ApiBudget
@@ -386,6 +385,9 @@ class SalesforceClient:
     @staticmethod
     def soql(template: str, *args: t.Any) -> str:
         """Format SOQL with safely quoted values (simple-salesforce's quoting)."""
+        # Imported here: simple_salesforce imports a SOAP stack, seconds of start-up.
+        from simple_salesforce.format import format_soql
+
         return format_soql(template, *args)
 
     def stats(self) -> dict[str, t.Any]:

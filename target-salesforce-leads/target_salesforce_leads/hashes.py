@@ -31,23 +31,35 @@ class HashStore:
 
     def __init__(self, path: str | Path | None, max_age_days: float = 7.0) -> None:
         self._lock = threading.Lock()
-        if path is None:
-            self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._path = path
+        self._conn: sqlite3.Connection | None = None  # opened on first use, not at start-up
         self.max_age_seconds = max(0.0, float(max_age_days)) * 86400
         self.scope: tuple[str, str] | None = None
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open(self._path)
+        return self._conn
+
+    @staticmethod
+    def _open(path: str | Path | None) -> sqlite3.Connection:
+        if path is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(path), check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         # The first version keyed hashes by (sobject, external id) only: never trust it.
-        self._db.execute("DROP TABLE IF EXISTS hashes")
-        self._db.execute(
+        db.execute("DROP TABLE IF EXISTS hashes")
+        db.execute(
             "CREATE TABLE IF NOT EXISTS record_hashes (org TEXT NOT NULL, generation TEXT NOT NULL,"
             " sobject TEXT NOT NULL, external_id TEXT NOT NULL, hash TEXT NOT NULL,"
             " written_at REAL NOT NULL, PRIMARY KEY (org, generation, sobject, external_id))"
         )
-        self._db.commit()
+        db.commit()
+        return db
 
     def bind(self, org: str, generation: str) -> None:
         """Use the hashes of this org and generation (and forget expired ones)."""
@@ -92,4 +104,5 @@ class HashStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()

@@ -12,11 +12,25 @@ import math
 import typing as t
 from urllib.parse import quote_plus
 
-from simple_salesforce.format import quote_soql_value
-
 from target_salesforce_leads.client import SalesforceClient
 
 PAGE = 2000
+# Escapes inside a quoted SOQL string (Salesforce's "Quoted String Escape Sequences").
+_SOQL_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n",
+                               "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"})
+# Bytes quote_plus keeps as they are (a space becomes "+"): every other byte takes 3 characters.
+_URL_SAFE = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~ ")
+
+
+def soql_string(value: str) -> str:
+    """``value`` as a quoted SOQL string literal."""
+    return "'" + value.translate(_SOQL_ESCAPES) + "'"
+
+
+def url_length(text: str) -> int:
+    """``len(quote_plus(text))``, without building the quoted text."""
+    raw = text.encode()
+    return len(raw) + 2 * len(raw.translate(None, _URL_SAFE))
 
 
 def _norm(value: t.Any) -> str:
@@ -101,8 +115,8 @@ def _pack(head: str, wanted: dict[str, set[str]], max_length: int) -> list[str]:
         clause_vals: list[str] = []
         clause_len = len(quote_plus(prefix)) + 12
         for value in sorted(values):
-            q = quote_soql_value(value)
-            q_len = len(quote_plus(q)) + 3
+            q = soql_string(value)
+            q_len = url_length(q) + 3
             if used + clause_len + q_len > budget and (clause_vals or current):
                 if clause_vals:
                     current.append(f"{prefix}{','.join(clause_vals)})")

@@ -160,6 +160,11 @@ class RunReport:
         with self._lock:
             self._settled.add((stream, key))
 
+    def settled_many(self, stream: str, keys: t.Iterable[str]) -> None:
+        """``settled`` for each of ``keys``."""
+        with self._lock:
+            self._settled.update((stream, key) for key in keys)
+
     def write_problems(self, waiting: WaitingList) -> None:
         """Rewrite the list of open problems: one line per record that is waiting or was
         rejected and not written since (kept across runs, latest reason wins)."""

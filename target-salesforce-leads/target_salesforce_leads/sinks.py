@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import csv
-import datetime
-import json
 import tempfile
 import typing as t
 from dataclasses import dataclass
 
-import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.helpers._compat import (
+    date_fromisoformat,
+    datetime_fromisoformat,
+    time_fromisoformat,
+)
+from singer_sdk.helpers._typing import (
+    get_datelike_property_type,
+    handle_invalid_timestamp_in_record,
+)
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -20,12 +26,20 @@ from target_salesforce_leads.budget import BudgetExhausted
 from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
 from target_salesforce_leads.client import COMPOSITE_HEAVY, RetriesExhausted, SalesforceError
 from target_salesforce_leads.composite import Write, write_many
+from target_salesforce_leads.encoding import (
+    bulk_plain,
+    canonical_line,
+    canonical_text,
+    conform,
+    conform_all,
+    dumps,
+    loads,
+)
 from target_salesforce_leads.hashes import content_hash
 from target_salesforce_leads.lookups import (
     find_records,
     merge_results,
     plan_queries,
-    query_count,
     scan_if_cheaper,
 )
 from target_salesforce_leads.validation import (
@@ -51,22 +65,11 @@ _DESCRIBE_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "STRING_T
 _PREFERRED = ("Lead", "Contact")
 
 
-def _conform(value: t.Any) -> t.Any:
-    """Turn SDK-parsed values back into Salesforce's JSON forms."""
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        value = value.astimezone(datetime.timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, datetime.time):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _conform(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_conform(v) for v in value]
-    return value
+_PARSERS = {"time": time_fromisoformat, "date": date_fromisoformat,
+            "date-time": datetime_fromisoformat}
+# A routed record that is its canonical record unchanged points into the batch's spool rather
+# than into a copy: this bit of the reference says so.
+_SAME = 1 << 62
 
 
 class FastJSONSchemaValidator(BaseJSONSchemaValidator):
@@ -79,7 +82,10 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict[str, t.Any],
                  on_invalid: t.Callable[[str], None] | None = None) -> None:
         super().__init__(schema)
+        import fastjsonschema  # here, not at start-up: --about and --help do without it
+
         self._on_invalid = on_invalid
+        self._value_error = fastjsonschema.JsonSchemaValueException
         try:
             self._validate = fastjsonschema.compile(schema, formats={
                 "date-time": r"^.*$", "date": r"^.*$", "time": r"^.*$"})
@@ -89,7 +95,7 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
     def validate(self, record: dict[str, t.Any]) -> None:
         try:
             self._validate(record)
-        except fastjsonschema.JsonSchemaValueException as exc:
+        except self._value_error as exc:
             if self._on_invalid is None:
                 raise InvalidRecord(f"Record Message Validation Error: {exc.message}",
                                     record) from exc
@@ -106,17 +112,44 @@ class Spool:
     def __init__(self) -> None:
         self._fh = tempfile.TemporaryFile(prefix="target-sf-spool-")
         self._end = 0
+        self._at_end = True  # the file position is the end: appends need no seek (a seek
+        # flushes the write buffer, i.e. costs a system call per record)
 
     def append(self, line: bytes) -> int:
-        self._fh.seek(self._end)
+        if not self._at_end:
+            self._fh.seek(self._end)
+            self._at_end = True
         self._fh.write(line)
         handle = (self._end << 32) | len(line)
         self._end += len(line)
         return handle
 
     def read(self, handle: int) -> bytes:
+        self._at_end = False
         self._fh.seek(handle >> 32)
         return self._fh.read(handle & 0xFFFFFFFF)
+
+    def reader(self, block: int = 1 << 20) -> t.Callable[[int], bytes]:
+        """A ``read`` for handles taken mostly in the order they were appended: it reads the
+        file a block at a time (one system call per block rather than per record).
+
+        Only for a spool that is not appended to while the reader is in use.
+        """
+        buf = b""
+        start = 0
+
+        def read(handle: int) -> bytes:
+            nonlocal buf, start
+            off, size = handle >> 32, handle & 0xFFFFFFFF
+            rel = off - start
+            if rel < 0 or rel + size > len(buf):
+                self._at_end = False
+                self._fh.seek(off)
+                buf = self._fh.read(max(size, block))
+                start, rel = off, 0
+            return buf[rel:rel + size]
+
+        return read
 
     def close(self) -> None:
         self._fh.close()
@@ -131,6 +164,7 @@ class _Item:
     digest: str
     done: bool = False
     route_sobject: str = ""
+    plain: bool = False  # bulk_plain(line): no value needs Bulk CSV's per-value check
 
 
 @dataclass
@@ -170,6 +204,11 @@ class SalesforceSink(BatchSink):
         self.lead_smarts = self.sobject == "Lead" and bool(
             self.config.get("match_contacts_by_email", True)
         )
+        # Without stream maps a record holds only what JSON decoding makes (and our conformed
+        # dates), which msgspec encodes byte for byte as json.dumps does.
+        self._maps_free = not (self.config.get("stream_maps")
+                               or self.config.get("flattening_enabled"))
+        self._datelike: tuple[int, int, dict[str, str], frozenset[str]] | None = None
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
@@ -181,13 +220,44 @@ class SalesforceSink(BatchSink):
 
     def _parse_timestamps_in_record(self, record: dict, schema: dict,
                                     treatment: DatetimeErrorTreatmentEnum) -> None:
-        # The SDK stops the whole run on one unparsable date (or silently nulls it): reject
-        # that record instead, like any other invalid record.
-        try:
-            super()._parse_timestamps_in_record(record, schema, DatetimeErrorTreatmentEnum.ERROR)
-        except ValueError as exc:
-            if self._invalid is None:
-                self._invalid = str(exc)
+        """The SDK's parsing of date-like values, then straight into Salesforce's form.
+
+        Looks only at the schema's date-like properties (worked out once per schema) rather
+        than at every value. The SDK stops the whole run on one unparsable date (or silently
+        nulls it): that record is rejected instead, like any other invalid record.
+        """
+        props = schema["properties"]
+        cached = self._datelike
+        if cached is None or cached[0] != id(schema) or cached[1] != len(props):
+            datelike = {k: kind for k, p in props.items()
+                        if (kind := get_datelike_property_type(p))}
+            cached = self._datelike = (id(schema), len(props), datelike, frozenset(props))
+        _, _, datelike, names = cached
+        if not names.issuperset(record):
+            for key, value in record.items():
+                if (key not in names and value is not None
+                        and not schema.get("additionalProperties", False)
+                        and key not in self._warned_missing_fields):
+                    self.logger.warning("No schema for record field '%s'", key)
+                    self._warned_missing_fields.add(key)
+        if not datelike:
+            return
+        # In the record's order, as the SDK does (the first bad date names the rejection).
+        for key in [k for k in record if k in datelike]:
+            value, kind = record[key], datelike[key]
+            if value is None:
+                continue
+            try:
+                record[key] = conform(_PARSERS.get(kind, datetime_fromisoformat)(value))
+            except ValueError as ex:
+                try:
+                    handle_invalid_timestamp_in_record(record, [key], value, kind, ex,
+                                                       DatetimeErrorTreatmentEnum.ERROR,
+                                                       self.logger)
+                except ValueError as exc:
+                    if self._invalid is None:
+                        self._invalid = str(exc)
+                return
 
     @property
     def max_size(self) -> int:
@@ -197,10 +267,16 @@ class SalesforceSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Keep the record's canonical JSON, the last one per external id winning."""
-        # Control characters Salesforce would store as they are (NUL, BEL, ANSI escapes) go.
-        rec, _cleaned = clean_record({k: _conform(v) for k, v in record.items()})
-        line = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          default=str).encode()
+        line = None
+        if self._invalid is None:
+            line = canonical_line(record, self._maps_free and self.target.native_message)
+        if line is not None:
+            rec = record  # nothing to clean (the line proves it)
+        else:
+            # Control characters Salesforce would store as they are (NUL, BEL, ANSI escapes)
+            # go.
+            rec, _cleaned = clean_record(conform_all(record))
+            line = canonical_text(rec).encode()
         ext = rec.get(self.key_field) if self.key_field else None
         if self._invalid is not None:
             # The record breaks its stream's schema: reject it rather than stop the run.
@@ -235,8 +311,7 @@ class SalesforceSink(BatchSink):
         for entry in entries:
             if entry.key in self._pending:
                 continue
-            line = json.dumps(entry.record, sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False, default=str).encode()
+            line = canonical_text(entry.record).encode()
             self._pending[entry.key] = self._spool.append(line)
             self.tally_record_read()
             self.target.report.retried(self.stream_name)
@@ -292,7 +367,7 @@ class SalesforceSink(BatchSink):
         """Account for a record that was not written: waiting when the cause can go away
         (it is kept in the state and retried on later runs), else rejected."""
         handle = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
-        record = json.loads(self._draining.read(handle))
+        record = loads(self._draining.read(handle))
         key = None if ext in (None, "") else str(ext).lower()
         self.target.not_written(self, key, ext, sobject or self.sobject, rej, record)
         if isinstance(item_or_line, _Item):
@@ -316,19 +391,19 @@ class SalesforceSink(BatchSink):
             digests = target.hashes.get_many(
                 self.sobject, [k for k in pending if not k.startswith(_MISSING)])
             if digests:
-                spool = self._draining
+                read = self._draining.reader()
                 unchanged = [k for k, h in pending.items()
-                             if k in digests and digests[k] == content_hash(spool.read(h))]
+                             if k in digests and digests[k] == content_hash(read(h))]
                 for k in unchanged:
                     del pending[k]
-                    target.settled(self.stream_name, k)
+                target.settled_many(self.stream_name, unchanged)
                 report.count(self.stream_name, self.sobject, "unchanged", len(unchanged))
             if not pending:
                 return
         schema = target.object_schema(self.sobject)
         if isinstance(schema, Rejection):
             for key, h in pending.items():
-                self._reject(h, None if key.startswith(_MISSING) else json.loads(
+                self._reject(h, None if key.startswith(_MISSING) else loads(
                     self._draining.read(h)).get(self.key_field), schema)
             return
         if not schema.is_external_id(self.key_field):
@@ -336,16 +411,18 @@ class SalesforceSink(BatchSink):
                             f"on {self.sobject}; mark it External ID (and Unique) in Setup or "
                             "set stream_settings.external_id_field. Run --preflight.")
             for h in pending.values():
-                self._reject(h, json.loads(self._draining.read(h)).get(self.key_field), rej)
+                self._reject(h, loads(self._draining.read(h)).get(self.key_field), rej)
             return
 
         # Pass 1: validate and collect what lookups need.
         rel_values: dict[tuple[str, str, str | None], set[str]] = {}
         email_of: dict[str, str] = {}
         unknown_create: list[str] = []
+        relationships = schema.relationships
+        read = self._draining.reader()
         for key, handle in pending.items():
-            line = self._draining.read(handle)
-            rec = json.loads(line)
+            line = read(handle)
+            rec = loads(line)
             ext = rec.get(self.key_field)
             if key.startswith(_MISSING):
                 self._reject(handle, ext, Rejection(
@@ -363,11 +440,12 @@ class SalesforceSink(BatchSink):
                 self._reject(handle, ext, rej)
                 continue
             digest = content_hash(line)
-            items.append(_Item(line=handle, ext=str(ext), digest=digest))
+            items.append(_Item(line=handle, ext=str(ext), digest=digest, plain=bulk_plain(line)))
             if self.lead_smarts and rec.get("Email"):
                 email_of[str(ext).lower()] = str(rec["Email"]).lower()
-            for name, value in rec.items():
-                if name in schema.relationships and isinstance(value, dict):
+            for name in relationships.keys() & rec.keys() if relationships else ():
+                value = rec[name]
+                if isinstance(value, dict):
                     typ = (value.get("attributes") or {}).get("type")
                     for fld, v in value.items():
                         if fld != "attributes" and v not in (None, ""):
@@ -396,9 +474,13 @@ class SalesforceSink(BatchSink):
         # Routed records are kept as JSON bytes, not dicts, to bound memory on big batches.
         groups: dict[tuple[str, str, str], list[tuple[int, int, bool | None]]] = {}
         columns: dict[tuple[str, str, str], set[str]] = {}
+        read = self._draining.reader()
         for idx, item in enumerate(items):
-            rec = json.loads(self._draining.read(item.line))
-            rej = self._apply_references(rec, schema, resolved)
+            line = read(item.line)
+            rec = original = loads(line)
+            # Relationship objects are replaced by Ids: the record is then no longer its line.
+            refs = bool(relationships and not relationships.keys().isdisjoint(rec))
+            rej = self._apply_references(rec, schema, resolved) if refs else None
             if rej is None and matcher is not None:
                 route, rec, rej = matcher.route(rec, item.ext)
             elif rej is None:
@@ -412,11 +494,15 @@ class SalesforceSink(BatchSink):
                 continue
             item.route_sobject = route.sobject
             # Control properties ("_adopt_by_email") steer the target; Salesforce never sees them.
-            rec = {k: v for k, v in rec.items() if not k.startswith("_")}
+            if b'"_' in line:
+                rec = {k: v for k, v in rec.items() if not k.startswith("_")}
             # A value Bulk CSV cannot carry as sent (its null marker "#N/A") goes by REST.
-            rest_only = bulk_unsafe(rec, empty_strings=False)
+            rest_only = not item.plain and bulk_unsafe(rec, empty_strings=False)
             gkey = (route.sobject, route.operation, route.key_field, rest_only)
-            routed = self._routed.append(json.dumps(rec).encode())
+            if rec is original and not refs:
+                routed = item.line | _SAME  # the record as spooled: no copy needed
+            else:
+                routed = self._routed.append(dumps(rec, item.plain))
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)
 
@@ -475,26 +561,18 @@ class SalesforceSink(BatchSink):
         return None
 
     def _outcomes(self, sobject: str, items: list[_Item],
-                  written: list[tuple[str, str]]) -> t.Callable[..., None]:
-        """The per-record result callback of writes to ``sobject``."""
-        target = self.target
+                  written: list[tuple[str, str]]) -> _Outcomes:
+        """The per-record result callback of writes to ``sobject`` (flush it after them)."""
+        return _Outcomes(self, sobject, items, written)
 
-        def on_result(idx: int, ok: bool, created: bool, rid: str | None, code: str,
-                      message: str) -> None:
-            item = items[idx]
-            item.done = True
-            if ok:
-                target.report.count(self.stream_name, sobject, "created" if created else "updated")
-                written.append((item.ext.lower(), item.digest))
-                target.settled(self.stream_name, item.ext.lower())
-                if rid:
-                    target.remember_id(sobject, self.key_field or "", item.ext, rid)
-            else:
-                if code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"):
-                    target.client.forget_describe(sobject)
-                self._reject(item, item.ext, Rejection(code, message), sobject)
+    def _routed_reader(self) -> t.Callable[[int], bytes]:
+        """Read a routed record: a copy in the routed spool, or (``_SAME``) its spooled line."""
+        own, same = self._routed.reader(), self._draining.reader()
 
-        return on_result
+        def read(ref: int) -> bytes:
+            return same(ref & ~_SAME) if ref & _SAME else own(ref)
+
+        return read
 
     def _send_bulk_group(self, sobject: str, operation: str, key_field: str,
                          rows: list[tuple[int, int, bool | None]], items: list[_Item],
@@ -505,6 +583,7 @@ class SalesforceSink(BatchSink):
         try:
             self._send_bulk(sobject, operation, key_field, rows, columns, on_result)
         finally:
+            on_result.flush()
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
 
@@ -513,26 +592,31 @@ class SalesforceSink(BatchSink):
                           items: list[_Item]) -> None:
         target = self.target
         written: list[tuple[str, str]] = []
+        read = self._routed_reader()
+        outcomes = [self._outcomes(sobject, items, written) for sobject, *_ in groups]
         writes = [
             Write(sobject, operation, key_field,
-                  ((idx, json.loads(self._routed.read(h))) for idx, h, _ in rows),
-                  self._outcomes(sobject, items, written))
-            for sobject, operation, key_field, rows in groups
+                  ((idx, loads(read(h))) for idx, h, _ in rows), on_result)
+            for (sobject, operation, key_field, rows), on_result in zip(groups, outcomes,
+                                                                         strict=True)
         ]
         try:
             write_many(target.client, writes)
         finally:
+            for on_result in outcomes:
+                on_result.flush()
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
 
     def _send_bulk(self, sobject: str, operation: str, key_field: str,
                    rows: list[tuple[int, int, bool | None]], columns: list[str],
-                   on_result: t.Callable[..., None]) -> None:
+                   on_result: _Outcomes) -> None:
         limit = self.target.bulk_max_bytes
         upload: BulkUpload | None = None
         jobs: list[BulkUpload] = []
+        read = self._routed_reader()
         for idx, h, _ in rows:
-            rec = json.loads(self._routed.read(h))
+            rec = loads(read(h))
             if upload is None or upload.size > limit:
                 upload = BulkUpload(sobject, operation, key_field, columns)
                 jobs.append(upload)
@@ -596,6 +680,52 @@ class SalesforceSink(BatchSink):
                     dst.add_raw(token, row)
 
 
+class _Outcomes:
+    """The per-record result callback of writes to one sObject.
+
+    Successes are tallied here and handed to the report and the waiting list by ``flush``, once
+    per write rather than once per record (the caller flushes, also when the write raised).
+    """
+
+    def __init__(self, sink: SalesforceSink, sobject: str, items: list[_Item],
+                 written: list[tuple[str, str]]) -> None:
+        self.sink = sink
+        self.sobject = sobject
+        self.items = items
+        self.written = written
+        self.created = 0
+        self.updated = 0
+        self.settled: list[str] = []
+
+    def __call__(self, idx: int, ok: bool, created: bool, rid: str | None, code: str,
+                 message: str) -> None:
+        item = self.items[idx]
+        item.done = True
+        sink = self.sink
+        if ok:
+            if created:
+                self.created += 1
+            else:
+                self.updated += 1
+            key = item.ext.lower()
+            self.written.append((key, item.digest))
+            self.settled.append(key)
+            if rid:
+                sink.target.remember_id(self.sobject, sink.key_field or "", item.ext, rid)
+        else:
+            if code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"):
+                sink.target.client.forget_describe(self.sobject)
+            sink._reject(item, item.ext, Rejection(code, message), self.sobject)
+
+    def flush(self) -> None:
+        sink, target = self.sink, self.sink.target
+        target.report.count(sink.stream_name, self.sobject, "created", self.created)
+        target.report.count(sink.stream_name, self.sobject, "updated", self.updated)
+        target.settled_many(sink.stream_name, self.settled)
+        self.created = self.updated = 0
+        self.settled = []
+
+
 def _missing_rejection(rec: dict[str, t.Any], schema: ObjectSchema) -> Rejection | None:
     """REQUIRED_FIELD_MISSING for a record about to be inserted without a required field."""
     missing = missing_on_create(rec, schema)
@@ -621,6 +751,8 @@ class LeadMatcher:
         self.schema = schema
         self.key = str(sink.key_field)
         exts = [it.ext for it in items]
+        # Query plans by (sobject, fields, criteria fields): the values are this batch's.
+        self._plans: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
         lead_fields = [self.key, "Email", "IsConverted", "ConvertedContactId"]
         self.lead_fields = [f for f in lead_fields if schema.has_field(f)]
         emails = set(email_of.values())
@@ -672,12 +804,12 @@ class LeadMatcher:
             tuple[list[dict[str, t.Any]], bool], tuple[list[dict[str, t.Any]], bool]] | None:
         """Leads and Contacts by external id or email in ONE Composite call, when their
         queries fit in one (at most 5); else None, for the staged lookups."""
-        client, limit = self.target.client, self.target.soql_max_length
+        client = self.target.client
         if not client.use_composite:
             return None
         both: dict[str, t.Iterable[str]] = {"Email": emails, self.key: exts}
-        lead_q = plan_queries("Lead", self.lead_fields, both, limit)
-        contact_q = plan_queries("Contact", ["Email", self.key], both, limit)
+        lead_q = self._plan("Lead", self.lead_fields, both)
+        contact_q = self._plan("Contact", ["Email", self.key], both)
         if not lead_q or not contact_q or len(lead_q) + len(contact_q) > COMPOSITE_HEAVY:
             return None
         results = client.query_many(lead_q + contact_q)
@@ -690,6 +822,16 @@ class LeadMatcher:
                 raise
             contacts, _ = self._stage("Contact", ["Email"], [], emails)
         return (leads, True), (contacts, True)
+
+    def _plan(self, sobject: str, fields: list[str],
+              criteria: dict[str, t.Iterable[str]]) -> list[str]:
+        """``plan_queries`` for this batch's values, worked out once per shape."""
+        key = (sobject, tuple(fields), tuple(criteria))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = plan_queries(sobject, fields, criteria,
+                                                   self.target.soql_max_length)
+        return plan
 
     def _find(self, sobject: str, fields: list[str],
               criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
@@ -707,7 +849,7 @@ class LeadMatcher:
         both: dict[str, t.Iterable[str]] = {"Email": emails}
         if exts:
             both[self.key] = exts
-        calls = client.composite_calls(query_count(sobject, fields, both, limit))
+        calls = client.composite_calls(len(self._plan(sobject, fields, both)))
         if calls <= 1:
             return find_records(client, sobject, fields, both, limit, allow_scan=False), True
         scanned = scan_if_cheaper(client, sobject, fields, both, calls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 import os
@@ -28,6 +29,7 @@ from target_salesforce_leads.client import (
     SalesforceClient,
     SalesforceError,
 )
+from target_salesforce_leads.encoding import MessageReader
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.report import RunReport
@@ -57,6 +59,7 @@ class TargetSalesforceLeads(Target):
 
     name = "target-salesforce-leads"
     default_sink_class = SalesforceSink
+    message_reader_class = MessageReader
 
     config_jsonschema = th.PropertiesList(
         th.Property("instance_url", th.StringType,
@@ -212,7 +215,8 @@ class TargetSalesforceLeads(Target):
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema | Rejection] = {}
         self._cached_schemas: set[str] = set()
-        self._ids: dict[tuple[str, str, str], str] = {}
+        self._ids: collections.OrderedDict[tuple[str, str, str], str] = (
+            collections.OrderedDict())
         self.halted: str | None = None
         self.halt_code = ""
         self.halt_is_error = False
@@ -400,6 +404,16 @@ class TargetSalesforceLeads(Target):
         self.runstate.waiting.settle(stream, key)
         self.report.settled(stream, key)
 
+    def settled_many(self, stream: str, keys: t.Sequence[str]) -> None:
+        """``settled`` for each of ``keys``."""
+        if not keys:
+            return
+        waiting = self.runstate.waiting
+        if len(waiting):
+            for key in keys:
+                waiting.settle(stream, key)
+        self.report.settled_many(stream, keys)
+
     def held_back(self, sink: SalesforceSink, count: int) -> None:
         """Records not attempted because writing stopped; the tap sends them again."""
         self.report.wait(sink.stream_name, sink.sobject, self.halt_code or "HALTED",
@@ -424,10 +438,12 @@ class TargetSalesforceLeads(Target):
         Bounded: the oldest entries go first, and a miss only costs a batched lookup.
         """
         key = (sobject, field.lower(), str(value).lower())
-        self._ids.pop(key, None)
-        self._ids[key] = record_id
-        if len(self._ids) > ID_CACHE_SIZE:
-            del self._ids[next(iter(self._ids))]
+        ids = self._ids
+        if key in ids:
+            ids.move_to_end(key)
+        ids[key] = record_id
+        if len(ids) > ID_CACHE_SIZE:
+            ids.popitem(last=False)  # O(1), where deleting a dict's first key is not
 
     def resolve_references(self, schema: ObjectSchema, relationship: str, field: str,
                            typ: str | None, values: set[str]) -> dict[str, str | None]:
@@ -549,6 +565,12 @@ class TargetSalesforceLeads(Target):
         )
 
     # -- SDK hooks --------------------------------------------------------------------------
+
+    @property
+    def native_message(self) -> bool:
+        """Whether the message being processed was decoded by msgspec (its record then holds
+        only what JSON decoding makes; see encoding.canonical_line)."""
+        return getattr(self.message_reader, "native", False)
 
     @override
     def get_sink(self, stream_name: str, *, record: dict | None = None,
