@@ -276,7 +276,8 @@ def throughput(repeat: int, profile_dir: Path | None, sampled: bool = False) -> 
         rows.append(row)
         print(f"run {n + 1}: ours {row['end']:,.0f} records/s end to end, {row['own']:,.0f} "
               f"excluding the Bulk wait ({float(r['bulk_wait']):.1f}s), exit "  # type: ignore[arg-type]
-              f"{r['returncode']}, {r['api_calls_emulator']} API calls, "
+              f"{r['returncode']}, {r['api_calls_emulator']} API calls, peak RSS "
+              f"{float(r['peak_rss_mb']):.0f} MB, "  # type: ignore[arg-type]
               f"{row['own_cpu']:,.0f} records per CPU second; no-op {row['noop']:,.0f} "
               f"records/s, {row['noop_cpu']:,.0f} per CPU second; ratio {row['ratio']:.0%} "
               f"(CPU: {row['ratio_cpu']:.0%})", flush=True)
