@@ -147,12 +147,10 @@ def timed(run: Callable[[], Any], kind: str = "") -> tuple[Any, float]:
 
 
 def write_calls(result: RunResult) -> int:
-    """Salesforce calls that wrote: write-only endpoints, plus every Composite call of a run in
-    which the emulator saw records written (a Composite call may carry lookups and writes; an
-    upper bound then). 0 exactly when nothing was written."""
-    composite = sum(
-        n for endpoint, n in result.salesforce_by_endpoint.items() if "/composite" in endpoint
-    )
+    """Salesforce calls that wrote: write-only endpoints (Collections, sObject rows, Bulk jobs),
+    plus every Composite call (`POST /composite`, which may carry lookups and writes) of a run in
+    which the emulator saw records written: an upper bound then, 0 exactly when nothing was."""
+    composite = result.salesforce_by_endpoint.get("POST /composite", 0)
     written = sum(result.salesforce_record_writes.values())
     return result.salesforce_write_calls + (composite if written else 0)
 
