@@ -104,6 +104,17 @@ class TapIntercomEvents(Tap):
             ),
         ),
         th.Property(
+            "emitted_memory_size",
+            th.IntegerType(minimum=0),
+            default=10000,
+            description=(
+                "Records per incremental stream whose id and updated_at the state remembers "
+                "once emitted (those of the lookback window), so that unchanged ones and their "
+                "children are not emitted again. Beyond it the oldest are forgotten and emitted "
+                "again; 0 turns the memory off."
+            ),
+        ),
+        th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=150),
             default=150,
