@@ -167,7 +167,9 @@ def validate(
 
 def _utf16_length(text: str) -> int:
     """A text's length as Salesforce's field limits count it (UTF-16 code units)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _relationship_fields(record: dict[str, t.Any], schema: ObjectSchema) -> set[str]:
