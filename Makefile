@@ -8,7 +8,7 @@ PACKAGES := emulators tap-intercom-events target-salesforce-leads transform
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench lint clean
+.PHONY: venv test demo bench lint catalog clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# After editing the tap's streams or meltano.yml's select/metadata rules or settings: rewrite the
+# committed catalog, meltano.yml's generated settings and plugins/*.yml (then commit them).
+catalog: $(STAMP)
+	$(BIN)/python scripts/plugin_definitions.py
 
 clean:
 	rm -rf $(VENV) .meltano .demo output
