@@ -303,8 +303,14 @@ class TapIntercomEvents(Tap):
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         return max(int(midnight.timestamp()) - 1, 0)
 
+    def remember_tag_names(self, names: dict[str, t.Any]) -> None:
+        """Tag id to name as the ``tags`` stream just read them (no second ``GET /tags``)."""
+        self._tag_names = names
+        self._tags_loaded_at = time.monotonic()
+
     def tag_names(self, stream: IntercomStream) -> dict[str, str]:
-        """Tag id to name, from ``GET /tags`` (read once per run)."""
+        """Tag id to name, from ``GET /tags`` (read once per run, by the ``tags`` stream when
+        it is selected)."""
         names = getattr(self, "_tag_names", None)
         if names is None:
             names = self._load_tags(stream)
@@ -330,8 +336,7 @@ class TapIntercomEvents(Tap):
             )
             payload = {}
         names = {str(tag.get("id")): tag.get("name") for tag in payload.get("data") or []}
-        self._tag_names = names
-        self._tags_loaded_at = time.monotonic()
+        self.remember_tag_names(names)
         return names
 
 

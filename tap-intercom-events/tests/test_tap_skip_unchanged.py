@@ -180,11 +180,13 @@ def test_nothing_changed_costs_no_record_and_no_child_call(tmp_path: Path) -> No
             if endpoint != "GET /tags":
                 assert calls(second, endpoint) == calls(first, endpoint)
         assert calls(second, "GET /tags") == 1
-        # One page of the window and the ceiling probe per stream, and /me (the timezone).
-        assert calls(second, "POST /contacts/search") == 2
-        assert calls(second, "POST /conversations/search") == 2
-        assert second.stats["api_calls"] == full_table + 4 + calls(second, "GET /me")  # type: ignore[attr-defined]
-        assert calls(second, "GET /me") <= 1
+        # One page per stream: the window read newest first, whose first record is the
+        # ceiling; no probe of its own, and no /me (the query is widened by two days instead).
+        assert calls(first, "POST /contacts/search") == 2  # a first sync: probe + page
+        assert calls(second, "POST /contacts/search") == 1
+        assert calls(second, "POST /conversations/search") == 1
+        assert calls(second, "GET /me") == 0
+        assert second.stats["api_calls"] == full_table + 2  # type: ignore[attr-defined]
         assert second.bookmark("contacts") == first.bookmark("contacts")
         assert "were not emitted again" in second.stderr
         # Skipped records stay remembered: the next run is as cheap.
@@ -192,6 +194,28 @@ def test_nothing_changed_costs_no_record_and_no_child_call(tmp_path: Path) -> No
             first.last_state, "contacts", CONTACTS_SIG)
         third = sync(ic, tmp_path / "r3", second.last_state)
         assert_nothing_emitted(third)
+
+
+def test_a_window_larger_than_the_pages_held_is_read_oldest_first(tmp_path: Path) -> None:
+    """More than ``window_pages`` (10) pages since the bookmark: the window is read again
+    oldest first, with the workspace's timezone; nothing unchanged is emitted, a change is."""
+    now = local("Pacific/Auckland", 2025, 3, 12, 14, 0)
+    with workspace(tmp_path, "Pacific/Auckland", now) as ic:
+        first = sync(ic, tmp_path / "r1")
+        in_window = window(first, "contacts")
+        assert len(in_window) > 10  # more than 10 pages of one record
+        second = sync(ic, tmp_path / "r2", first.last_state, page_size=1)
+        assert_nothing_emitted(second)
+        assert "reading them oldest first" in second.stderr
+        assert calls(second, "GET /me") == 1
+        # 10 pages newest first, then the floor's whole day oldest first (no second probe).
+        assert calls(second, "POST /contacts/search") > 10 + len(in_window)
+        changed = sorted(in_window)[0]
+        ic.admin("PATCH", f"contacts/{changed}", {"name": "changed"})
+        third = sync(ic, tmp_path / "r3", second.last_state, page_size=1)
+        assert third.ids("contacts") == {changed: 1}
+        assert third.records["contacts"][0]["name"] == "changed"
+        assert_children_of(third, {changed}, set())
 
 
 # (b) -------------------------------------------------------------------------------------
@@ -240,6 +264,11 @@ def test_changes_on_the_bookmarks_day_are_emitted_with_their_children(tmp_path: 
 
         second = sync(ic, tmp_path / "r2", first.last_state)
         assert set(second.ids("contacts")) == set(changes), "emitted exactly what changed"
+        # One GET /tags serves the tags stream and the names of the contacts' tags.
+        assert calls(second, "GET /tags") == 1
+        tag_names = {t["id"]: t["name"] for t in second.records["tags"]}
+        contact_tags = [t for c in second.records["contacts"] for t in c["tags"]["data"]]
+        assert all(t["name"] == tag_names[t["id"]] for t in contact_tags)
         for contact in second.records["contacts"]:
             assert epoch(contact["updated_at"]) == changes[contact["id"]]
             assert contact["name"] == f"changed {changes[contact['id']]}"
@@ -304,7 +333,12 @@ def test_changes_across_local_midnight_in_a_non_utc_workspace(tmp_path: Path, tz
 # (d) -------------------------------------------------------------------------------------
 
 
-def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trigger", ["first record", "first page"])
+def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(
+    tmp_path: Path, trigger: str
+) -> None:
+    # "first page": while the window is read newest first (after its first page, before the
+    # last), records move from pages not read yet to above the newest one.
     tz = "Pacific/Auckland"
     now = local(tz, 2025, 3, 12, 14, 0)
     with workspace(tmp_path, tz, now) as ic:
@@ -323,7 +357,7 @@ def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(tmp_path: P
         ic.admin("POST", "faults", {"kind": "latency", "ms": 150})
         try:
             second = _run_changing_during_sync(ic, tmp_path / "r2", first.last_state,
-                                               during, conv_during)
+                                               during, conv_during, trigger)
         finally:
             ic.admin("DELETE", "faults")
         changed_at = second.changed_at  # type: ignore[attr-defined]
@@ -341,9 +375,29 @@ def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(tmp_path: P
 
 
 def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
-                              during: list[str], conv_during: str) -> TapRun:
-    """Run the tap; at its first contact record, advance the clock and change records."""
+                              during: list[str], conv_during: str, trigger: str) -> TapRun:
+    """Run the tap; at its first contact record (or once the first page of contacts is
+    answered), advance the clock and change records."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    ic.reset_stats()
+    done = threading.Event()
+    changed_at = 0
+
+    def change() -> None:
+        nonlocal changed_at
+        changed_at = ic.admin("POST", "clock", {"advance": 300})["now"]
+        for cid in during:
+            ic.admin("PATCH", f"contacts/{cid}", {})
+        ic.admin("PATCH", f"conversations/{conv_during}", {})
+        done.set()
+
+    def after_first_page() -> None:
+        while not done.is_set():
+            if ic.stats()["by_endpoint"].get("POST /contacts/search", 0) >= 1:
+                change()
+                return
+            done.wait(0.01)
+
     (tmp_path / "config.json").write_text(json.dumps(config(ic, page_size=2)))
     (tmp_path / "state.json").write_text(json.dumps(state))
     proc = subprocess.Popen(
@@ -354,20 +408,21 @@ def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))
     reader.start()
+    watcher = threading.Thread(target=after_first_page)
+    if trigger == "first page":
+        watcher.start()
     lines: list[str] = []
-    changed = False
-    changed_at = 0
     for line in proc.stdout:
         lines.append(line)
-        if not changed and '"stream":"contacts"' in line.replace(" ", "") and '"RECORD"' in line:
-            changed_at = ic.admin("POST", "clock", {"advance": 300})["now"]
-            for cid in during:
-                ic.admin("PATCH", f"contacts/{cid}", {})
-            ic.admin("PATCH", f"conversations/{conv_during}", {})
-            changed = True
+        if (trigger == "first record" and not done.is_set()
+                and '"stream":"contacts"' in line.replace(" ", "") and '"RECORD"' in line):
+            change()
     proc.wait(timeout=120)
     reader.join()
-    assert changed, "the tap emitted no contact to start the changes"
+    done.set()
+    if trigger == "first page":
+        watcher.join()
+    assert changed_at, "the tap read no contact to start the changes"
     run = TapRun(proc.returncode, parse_messages("".join(lines)), "".join(errors))
     assert run.returncode == 0, run.stderr[-3000:]
     run.changed_at = changed_at  # type: ignore[attr-defined]

@@ -197,36 +197,108 @@ class IncrementalSearchStream(IntercomStream):
     def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict]]:
         """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``
         with the raw ``updated_at`` of each record at or after the floor; ``record`` is None
-        for a record already emitted at that ``updated_at`` (see :mod:`..seen`)."""
+        for a record already emitted at that ``updated_at`` (see :mod:`..seen`).
+
+        With a saved bookmark the window is first read newest first (:meth:`_read_window`):
+        its first page doubles as the ceiling probe, the reading stops at the floor, and no
+        timezone is needed. A window larger than :attr:`window_pages` pages (or a first sync)
+        is read oldest first after the probe, as the bookmark can then follow the records
+        without holding them all.
+        """
         start = self.get_starting_timestamp(context)
         self._floor = int(start.timestamp()) if start else 0
         self._bookmark = self._saved = self._floor
         self._unsaved = 0
-        self._query_from = self._tap.search_value_before(self._floor, self)  # type: ignore[attr-defined]
-        self._ceiling = self._probe_ceiling(context)
+        self._ceiling = self._settled_before = None
+        window: list[dict] | None = None
+        probed = False
+        if self._floor > 0 and self._has_saved_bookmark(context):
+            window, probed = self._read_window(context)
+        if window is None:
+            self._query_from = self._tap.search_value_before(self._floor, self)  # type: ignore[attr-defined]
+            if not probed:
+                self._ceiling = self._probe_ceiling(context)
         self._memory = memory = self._load_memory(context)
         self.logger.info(
-            "%s: reading records updated at or after %s (search from day value %s); "
+            "%s: reading records updated at or after %s (search from day value %s%s); "
             "the bookmark will not pass %s",
             self.name,
             to_rfc3339(self._floor),
             self._query_from,
+            ", newest first, one go" if window is not None else "",
             to_rfc3339(self._ceiling) if self._ceiling is not None else "its current value",
         )
         plan = self.timestamp_plan
         floor = self._floor
         key = self.records_key
         unchanged = memory.unchanged
-        for payload in PagesAhead(lambda token: self._fetch_page(token, context)):
-            for item in payload.get(key) or ():
+        if window is not None:
+            items: Iterable[dict] = window
+        else:
+            items = (
+                item
+                for payload in PagesAhead(lambda token: self._fetch_page(token, context))
+                for item in payload.get(key) or ()
+            )
+        for item in items:
+            updated = item.get("updated_at")
+            # The day-wide query also returns the floor's day before the floor.
+            if updated.__class__ is int and updated < floor:
+                continue
+            if unchanged(item.get("id"), updated):
+                yield updated, None
+                continue
+            yield updated, convert(item, plan)
+
+    #: Pages of a window read newest first and held in memory before falling back to reading
+    #: it oldest first (a window that large has changed records' children to read anyway).
+    window_pages = 10
+
+    def _has_saved_bookmark(self, context: Context | None) -> bool:
+        state = self.get_context_state(context)
+        return bool(state.get("replication_key_value"))
+
+    def _read_window(self, context: Context | None) -> tuple[list[dict] | None, bool]:
+        """The records from the floor on, newest first, in at most :attr:`window_pages` pages;
+        answered oldest first. ``(None, probed)`` when the window is larger.
+
+        The first page is the ceiling probe: its first record is the newest ``updated_at`` in
+        the index and its ``Date`` header Intercom's clock, both before any record was read.
+        The query is widened by two days (covers the floor's whole day in any timezone, so no
+        ``GET /me``); reading stops at the first record older than the floor. A record that
+        changes while the pages are read gets an ``updated_at`` after the newest one, above
+        the ceiling, so the next sync reads it whatever page it moved from.
+        """
+        floor = self._floor
+        self._query_from = max(floor - 2 * DAY, 0)
+        key = self.records_key
+        newest_first: list[dict] = []
+        cursor: str | None = None
+        for page in range(self.window_pages):
+            response = self.call_api_response(
+                "POST", self.path or "",
+                body=self._search_body("descending", self.page_size, cursor), context=context,
+            )
+            payload = response_json(response)
+            items = payload.get(key) or []
+            if page == 0:
+                newest = items[0].get("updated_at") if items else None
+                self._set_ceiling(newest, response.headers.get("Date"))
+            for item in items:
                 updated = item.get("updated_at")
-                # The day-wide query also returns the floor's day before the floor.
                 if updated.__class__ is int and updated < floor:
-                    continue
-                if unchanged(item.get("id"), updated):
-                    yield updated, None
-                    continue
-                yield updated, convert(item, plan)
+                    newest_first.reverse()
+                    return newest_first, True
+                newest_first.append(item)
+            cursor = StartingAfterPaginator().get_next(response)
+            if not cursor:
+                newest_first.reverse()
+                return newest_first, True
+        self.logger.info(
+            "%s: more than %d pages changed since the bookmark; reading them oldest first",
+            self.name, self.window_pages,
+        )
+        return None, True
 
     def advance_bookmark(self, updated: t.Any, context: Context | None) -> None:
         """Move the bookmark to a written record's ``updated_at``, never past the ceiling."""
@@ -260,15 +332,22 @@ class IncrementalSearchStream(IntercomStream):
         )
         payload = response_json(response)
         items = payload.get(self.records_key) or []
-        newest = items[0].get("updated_at") if items else None
+        self._set_ceiling(items[0].get("updated_at") if items else None,
+                          response.headers.get("Date"))
+        return self._ceiling
+
+    def _set_ceiling(self, newest: t.Any, date_header: str | None) -> None:
+        """The ceiling (and what may be remembered) from the newest ``updated_at`` searchable
+        when the sync started and Intercom's ``Date`` header then."""
         newest = int(newest) if newest is not None else None
-        # The probe is answered before any record is read: what it proves about the clock
-        # decides which records may be remembered as emitted.
-        self._settled_before = seen.settled_before(newest, response.headers.get("Date"))
+        # Answered before any record is read: what it proves about the clock decides which
+        # records may be remembered as emitted.
+        self._settled_before = seen.settled_before(newest, date_header)
         if newest is None:
-            return None
+            self._ceiling = None
+            return
         lookback = int(self.config.get("lookback_window", 600) or 0)
-        return newest - lookback
+        self._ceiling = newest - lookback
 
     @override
     def _increment_stream_state(

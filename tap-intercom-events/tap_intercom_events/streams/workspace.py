@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import typing as t
+
+from typing_extensions import override
+
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context
 
 
 class AdminsStream(IntercomStream):
@@ -25,9 +34,21 @@ class TeamsStream(IntercomStream):
 
 
 class TagsStream(IntercomStream):
-    """``GET /tags``: every tag of the workspace."""
+    """``GET /tags``: every tag of the workspace.
+
+    The same answer names the tags of contacts (the tap's ``tag_names``): one read a run.
+    """
 
     name = "tags"
     path = "/tags"
     records_key = "data"
     schema = schemas.TAG_OBJECT.to_dict()
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        """Every tag; once all are read, they name the contacts' tags too."""
+        names: dict[str, t.Any] = {}
+        for record in super().get_records(context):
+            names[str(record.get("id"))] = record.get("name")
+            yield record
+        self._tap.remember_tag_names(names)  # type: ignore[attr-defined]
