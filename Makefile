@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt \
+	UV_COMPILE_BYTECODE=1 $(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt \
 		$(foreach p,$(PACKAGES),-e ./$(p))
 	touch $(STAMP)
 
