@@ -43,22 +43,26 @@ class Client:
     def search_all(self, resource: str, query: dict[str, Any], per_page: int = 150,
                    sort: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every result of a search, following the cursor."""
-        out: list[dict[str, Any]] = []
-        after = None
+        body: dict[str, Any] = {"query": query, "pagination": {"per_page": per_page}}
+        if sort:
+            body["sort"] = sort
+        return self.search_pages(resource, body)
+
+    def search_pages(self, resource: str, body: dict[str, Any],
+                     headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every page of a search body, following `pages.next.starting_after` as clients do."""
         key = "data" if resource == "contacts" else "conversations"
+        out: list[dict[str, Any]] = []
+        body = {**body, "pagination": dict(body.get("pagination") or {})}
         while True:
-            body: dict[str, Any] = {"query": query, "pagination": {"per_page": per_page}}
-            if sort:
-                body["sort"] = sort
-            if after:
-                body["pagination"]["starting_after"] = after
-            resp = self.post(f"/{resource}/search", body)
+            resp = self.post(f"/{resource}/search", body, headers=headers or {})
             assert resp.status_code == 200, resp.text
             page = resp.json()
             out.extend(page[key])
             after = (page["pages"].get("next") or {}).get("starting_after")
             if not after:
                 return out
+            body["pagination"]["starting_after"] = after
 
 
 def start(tmp: Path, *args: str) -> EmulatorProcess:

@@ -19,19 +19,7 @@ def ids_of(results: list[dict[str, Any]]) -> set[str]:
 
 def search(client: Client, resource: str, body: dict[str, Any],
            headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every page of a search, following `pages.next.starting_after` as clients do."""
-    key = "data" if resource == "contacts" else "conversations"
-    out: list[dict[str, Any]] = []
-    body = {**body, "pagination": dict(body.get("pagination") or {})}
-    while True:
-        resp = client.post(f"/{resource}/search", body, headers=headers or {})
-        assert resp.status_code == 200, resp.text
-        page = resp.json()
-        out.extend(page[key])
-        after = (page["pages"].get("next") or {}).get("starting_after")
-        if not after:
-            return out
-        body["pagination"]["starting_after"] = after
+    return client.search_pages(resource, body, headers)
 
 
 def singer_conversation_query(last_processed: str | None, bookmark: float) -> dict[str, Any]:
