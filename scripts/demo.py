@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -105,6 +106,11 @@ def main() -> int:
 
         heading("Simulating Intercom activity (updates, replies, closes, qualifications)")
         touched = pipe.intercom.admin("POST", "simulate", {"steps": 40, "seed": 11})
+        # The simulated activity all lands in the current second. A sync that starts in that
+        # same second cannot tell whether more changes follow within it, so it would emit those
+        # records again next time (see the tap's README, "What a run re-reads"). Real activity
+        # is spread out; let the second end, as it would have.
+        time.sleep(2)
         print(
             f"  touched {len(touched.get('contacts', []))} contacts and "
             f"{len(touched.get('conversations', []))} conversations"
