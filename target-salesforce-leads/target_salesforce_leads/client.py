@@ -382,14 +382,6 @@ class SalesforceClient:
                     results[i] = exc
         return t.cast(list, results)
 
-    @staticmethod
-    def soql(template: str, *args: t.Any) -> str:
-        """Format SOQL with safely quoted values (simple-salesforce's quoting)."""
-        # Imported here: simple_salesforce imports a SOAP stack, seconds of start-up.
-        from simple_salesforce.format import format_soql
-
-        return format_soql(template, *args)
-
     def stats(self) -> dict[str, t.Any]:
         return {"api_calls": self.api_calls, "by_kind": dict(self.calls_by_kind),
                 "token_requests": self.auth.token_requests}
