@@ -1,0 +1,279 @@
+"""The inbox: Intercom webhook notifications stored durably, read back in order by offset.
+
+The receiver `add`s every verified notification (deduplicated on Intercom's notification id); the
+tap's inbox mode `read_after` its bookmark. One code path, two stores selected by URL:
+
+- `sqlite:///path/inbox.db` (the default): embedded, WAL mode, one writer at a time. Rows are
+  numbered while the write lock is held, so numbering order is commit order and the offset is
+  the row number.
+- `postgresql://user@host:port/db`: for several receivers behind a load balancer. Concurrent
+  transactions commit out of numbering order, so a reader that bookmarks the highest id it saw
+  would skip a row numbered lower that commits later. Each row therefore records the id of the
+  transaction that wrote it (`pg_current_xact_id()`), and a reader only returns rows whose
+  transaction id is below its snapshot's `xmin`: every transaction below `xmin` has ended and
+  every later one gets a higher id, so that part of the table can no longer change. The offset
+  is `(transaction id, row id)`. The cost: a row becomes readable only once every transaction
+  that started before its own has ended (any transaction with an id, in any database of the
+  server: keep the inbox on a server without long-running writers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+DEFAULT_URL = "sqlite:///.intercom-inbox/inbox.db"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One stored notification."""
+
+    offset: str  # opaque, ordered only by the inbox
+    notification_id: str  # Intercom's notification `id`
+    topic: str
+    received_at: float  # epoch seconds, when stored
+    body: bytes  # the raw notification body as received
+
+    def payload(self) -> dict[str, Any]:
+        """The notification as JSON."""
+        return json.loads(self.body)
+
+
+class Inbox(Protocol):
+    """A durable, deduplicating, ordered store of notifications."""
+
+    url: str  # for messages: without any password
+
+    def add(
+        self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
+    ) -> bool:
+        """Store a notification; False when one with this id is already stored.
+
+        Committed (durable) when it returns. Safe to call from several threads.
+        """
+        ...
+
+    def read_after(
+        self, offset: str | None, limit: int = 500
+    ) -> tuple[list[InboxItem], str | None]:
+        """Up to `limit` items after `offset` (None: from the start), in order.
+
+        Returns them with the offset to resume from: the last item's, or the given one when
+        there is none. Never skips an item that commits after the call.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def open_inbox(url: str = DEFAULT_URL) -> Inbox:
+    """The inbox at `url`: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or
+    `postgresql://user@host:port/db` (password from PGPASSWORD or ~/.pgpass rather than the URL).
+    """
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        return SQLiteInbox(url)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresInbox(url)
+    raise ValueError(
+        f"inbox URL {redact(url)!r} is neither sqlite:///PATH nor postgresql://USER@HOST/DB; "
+        "give one of those"
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+
+
+class SQLiteInbox:
+    """The embedded inbox: one SQLite file in WAL mode."""
+
+    def __init__(self, url: str) -> None:
+        if not url.startswith("sqlite:///"):
+            raise ValueError(f"SQLite inbox URL {url!r} must start with sqlite:/// (then the path)")
+        self.url = url
+        self.path = Path(unquote(url[len("sqlite:///"):]))
+        if not self.path.name:
+            raise ValueError(f"SQLite inbox URL {url!r} names no file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # Transactions are explicit (BEGIN IMMEDIATE), so the module's implicit ones are off.
+        self._db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: each commit is on disk when add() returns, so an acknowledged notification
+        # survives a power cut too (NORMAL would survive only a crash of the process).
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS inbox ("
+            " seq INTEGER PRIMARY KEY AUTOINCREMENT,"  # never reused, even after deletes
+            " notification_id TEXT NOT NULL UNIQUE,"
+            " topic TEXT NOT NULL,"
+            " received_at REAL NOT NULL,"
+            " body BLOB NOT NULL)"
+        )
+
+    def add(
+        self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
+    ) -> bool:
+        at = time.time() if received_at is None else received_at
+        with self._lock:
+            # IMMEDIATE takes the write lock first: the row's number is given under it, so
+            # numbers follow commit order even with several processes writing the file.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO inbox (notification_id, topic, received_at, body)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (notification_id) DO NOTHING",
+                    (notification_id, topic, at, bytes(body)),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return cur.rowcount == 1
+
+    def read_after(
+        self, offset: str | None, limit: int = 500
+    ) -> tuple[list[InboxItem], str | None]:
+        _check_limit(limit)
+        after = _parse_sqlite_offset(offset)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, notification_id, topic, received_at, body FROM inbox"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        items = [InboxItem(str(r[0]), r[1], r[2], r[3], bytes(r[4])) for r in rows]
+        return items, (items[-1].offset if items else offset)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _parse_sqlite_offset(offset: str | None) -> int:
+    if offset is None:
+        return 0
+    if not re.fullmatch(r"\d+", offset):
+        raise ValueError(
+            f"inbox offset {offset!r} is not an offset of a SQLite inbox (a row number); was the "
+            "bookmark written with another inbox_url? Clear the state to read from the start"
+        )
+    return int(offset)
+
+
+class PostgresInbox:
+    """The shared inbox: one PostgreSQL table, written by any number of receivers."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise RuntimeError(
+                "a postgresql:// inbox needs psycopg; install the package with its postgres "
+                "extra: pip install 'tap-intercom-events[postgres]'"
+            ) from exc
+        self._psycopg = psycopg
+        self._dsn = "postgresql" + url[url.index(":"):]
+        self.url = redact(url)
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        with self._lock:
+            self._connection().execute(
+                "CREATE TABLE IF NOT EXISTS intercom_inbox ("
+                " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+                " notification_id text NOT NULL UNIQUE,"
+                " topic text NOT NULL,"
+                " received_at double precision NOT NULL,"
+                " body bytea NOT NULL)"
+            )
+            self._connection().execute(
+                "CREATE INDEX IF NOT EXISTS intercom_inbox_xid_id ON intercom_inbox (xid, id)"
+            )
+
+    def _connection(self) -> Any:
+        # Reconnect after a lost connection: the failed call raised, the next one retries.
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            except self._psycopg.OperationalError as exc:
+                raise ConnectionError(
+                    f"cannot connect to the inbox database {self.url}: {exc}".strip()
+                ) from exc
+        return self._conn
+
+    def add(
+        self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
+    ) -> bool:
+        at = time.time() if received_at is None else received_at
+        with self._lock:
+            # One statement in autocommit: its own transaction, committed when execute returns.
+            # A concurrent insert of the same id waits for the other to commit, then does nothing.
+            cur = self._connection().execute(
+                "INSERT INTO intercom_inbox (notification_id, topic, received_at, body)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO NOTHING",
+                (notification_id, topic, at, bytes(body)),
+            )
+        return cur.rowcount == 1
+
+    def read_after(
+        self, offset: str | None, limit: int = 500
+    ) -> tuple[list[InboxItem], str | None]:
+        _check_limit(limit)
+        xid, row_id = _parse_postgres_offset(offset)
+        with self._lock:
+            # pg_current_snapshot() is the snapshot of this very statement: the rows it returns
+            # below xmin are all there will ever be below xmin.
+            rows = self._connection().execute(
+                "SELECT xid::text, id, notification_id, topic, received_at, body"
+                " FROM intercom_inbox"
+                " WHERE (xid, id) > (%s::text::xid8, %s)"
+                " AND xid < pg_snapshot_xmin(pg_current_snapshot())"
+                " ORDER BY xid, id LIMIT %s",
+                (str(xid), row_id, limit),
+            ).fetchall()
+        items = [InboxItem(f"{r[0]}:{r[1]}", r[2], r[3], r[4], bytes(r[5])) for r in rows]
+        return items, (items[-1].offset if items else offset)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+
+def _parse_postgres_offset(offset: str | None) -> tuple[int, int]:
+    if offset is None:
+        return 0, 0
+    match = re.fullmatch(r"(\d+):(\d+)", offset)
+    if not match:
+        raise ValueError(
+            f"inbox offset {offset!r} is not an offset of a PostgreSQL inbox (XID:ID); was the "
+            "bookmark written with another inbox_url? Clear the state to read from the start"
+        )
+    return int(match[1]), int(match[2])
