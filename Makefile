@@ -6,6 +6,8 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 PACKAGES := emulators tap-intercom-events target-salesforce-leads transform
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+# Optional dependencies the tests need (the webhook receiver, the PostgreSQL inbox).
+EXTRAS_tap-intercom-events := [receiver,postgres]
 PYTEST_ARGS ?=
 
 .PHONY: venv test demo bench lint catalog clean
@@ -16,7 +18,7 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	UV_COMPILE_BYTECODE=1 $(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt \
-		$(foreach p,$(PACKAGES),-e ./$(p))
+		$(foreach p,$(PACKAGES),-e './$(p)$(EXTRAS_$(p))')
 	touch $(STAMP)
 
 test: $(STAMP)

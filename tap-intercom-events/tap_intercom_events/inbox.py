@@ -249,9 +249,10 @@ class PostgresInbox:
         xid, row_id = _parse_postgres_offset(offset)
         with self._lock:
             # pg_current_snapshot() is the snapshot of this very statement: the rows it returns
-            # below xmin are all there will ever be below xmin.
+            # below xmin are all there will ever be below xmin. (The text column gets another
+            # name: ORDER BY xid would otherwise sort by the text.)
             rows = self._connection().execute(
-                "SELECT xid::text, id, notification_id, topic, received_at, body"
+                "SELECT xid::text AS xid_text, id, notification_id, topic, received_at, body"
                 " FROM intercom_inbox"
                 " WHERE (xid, id) > (%s::text::xid8, %s)"
                 " AND xid < pg_snapshot_xmin(pg_current_snapshot())"

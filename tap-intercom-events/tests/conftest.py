@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).parent))
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))
 
 from tap_test_support import SEED, TapRun, run_tap, tap_config  # noqa: E402
 
@@ -33,3 +38,23 @@ def full_run(seeded_ic: EmulatorProcess, tmp_path_factory: pytest.TempPathFactor
     assert run.returncode == 0, run.stderr[-3000:]
     run.stats = seeded_ic.stats()  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (installed with apt-get when missing)."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """A fresh, empty database on the session's server: its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_server_url.rsplit("/", 1)[0] + "/" + name
