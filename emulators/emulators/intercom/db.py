@@ -90,7 +90,24 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt REAL NOT NULL DEFAULT 0,
     first_sent_at INTEGER,
     last_status INTEGER,
-    last_error TEXT
+    last_error TEXT,
+    delivered_at REAL,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    hold_for INTEGER
+);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    seq INTEGER PRIMARY KEY,
+    outbox_seq INTEGER NOT NULL,
+    notif_id TEXT NOT NULL,
+    subscription TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    sent_at REAL NOT NULL,
+    clock INTEGER NOT NULL,
+    status_code INTEGER,
+    latency_ms REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT
 );
 """
 
@@ -106,8 +123,23 @@ CREATE INDEX IF NOT EXISTS conversations_updated ON conversations (updated_at, i
 CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at, id);
 CREATE INDEX IF NOT EXISTS events_contact ON events (contact_id, event_name);
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt);
+CREATE INDEX IF NOT EXISTS webhook_attempts_sub ON webhook_attempts (subscription, seq);
 CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at, id);
 """
+
+# Outbox columns added after the first release: data dirs made before get them on open.
+OUTBOX_ADDED = {
+    "delivered_at": "REAL", "duplicates": "INTEGER NOT NULL DEFAULT 0",
+    "held": "INTEGER NOT NULL DEFAULT 0", "hold_for": "INTEGER",
+}
+
+
+def _add_missing_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for name, decl in columns.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+
 
 # Tables a seed replaces; meta (settings, tokens, subscriptions, clock) and outbox survive.
 DATA_TABLES = (
@@ -123,6 +155,22 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "webhook_timeout_seconds": 5.0,
     "webhook_retry_base_seconds": 1.0,
     "webhook_max_attempts": 6,
+    # Intercom's published delivery rules (see emulators/docs/intercom.md, "Webhooks").
+    "webhook_slow_ms": 500,
+    "webhook_concurrency": 10,
+    "webhook_pause_failures": 1000,
+    "webhook_pause_window_seconds": 900,
+    "webhook_pause_seconds": 900,
+    "webhook_suspend_seconds": 7 * 86400,
+    "webhook_throttle_seconds": 60,
+    "webhook_throttle_max_seconds": 7200,
+    "webhook_throttle_keep": 1000,
+    # Injected at-least-once effects, off by default; decided per notification from the seed.
+    "webhook_duplicate_rate": 0.0,
+    "webhook_reorder_rate": 0.0,
+    "webhook_reorder_depth": 3,
+    "webhook_chaos_delay_seconds": 1.0,
+    "webhook_chaos_seed": 0,
     "app_id_code": "emulatorapp0000000000000000000000000000000000",
     "app_name": "Emulated Workspace",
 }
@@ -139,6 +187,7 @@ class Database:
         self.write_lock = threading.RLock()
         conn = self.conn()
         conn.executescript(TABLES)
+        _add_missing_columns(conn, "outbox", OUTBOX_ADDED)
         conn.executescript(INDEXES)
 
     def conn(self) -> sqlite3.Connection:

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulators.intercom import api as api_module
-from emulators.intercom import webhooks
+from emulators.intercom import delivery, webhooks
 from emulators.intercom.api import Api, Call, Reply
-from emulators.intercom.db import Database
+from emulators.intercom.burst import Bursts
+from emulators.intercom.db import DEFAULT_SETTINGS, Database
 from emulators.intercom.errors import ApiError, error_body
 from emulators.intercom.seed import seed_workspace
 from emulators.intercom.simulate import simulate
@@ -209,7 +210,8 @@ class IntercomApp:
         self.limiter = RateLimiter(int(settings["rate_limit_per_minute"]))
         self.stats = Stats()
         self.faults = Faults()
-        self.deliverer: webhooks.Deliverer | None = None
+        self.deliverer: delivery.Deliverer | None = None
+        self.bursts = Bursts(self.ws)
         self.startup_webhook = webhook
         tokens = db.get_meta("tokens", None)
         if tokens is None:
@@ -237,12 +239,13 @@ class IntercomApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.deliverer = webhooks.Deliverer(self.db)
+                self.deliverer = delivery.Deliverer(self.db)
                 self.deliverer.start()
                 if self.startup_webhook:
                     asyncio.get_running_loop().create_task(self._subscribe_startup())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.bursts.stop.set()
                 if self.deliverer:
                     await self.deliverer.stop()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -424,22 +427,8 @@ class IntercomApp:
                     self.tokens["revoked"].remove(token)
                 db.set_meta("tokens", self.tokens)
             return 200, {"ok": True, "active_tokens": len(self.tokens["active"])}
-        if (method, sub) == ("POST", "webhooks"):
-            sub_doc = webhooks.add_subscription(
-                db, str(body.get("url", "")), list(body.get("topics") or []),
-                str(body.get("client_secret", "")))
-            return 200, sub_doc
-        if (method, sub) == ("GET", "webhooks"):
-            return 200, [webhooks.public_subscription(s) for s in db.get_meta("webhooks", [])]
-        if (method, sub) == ("DELETE", "webhooks"):
-            db.set_meta("webhooks", [])
-            return 200, {"ok": True}
-        if (method, sub) == ("GET", "webhooks/deliveries"):
-            return 200, webhooks.deliveries(db, int(query.get("limit", 1000)))
-        if (method, sub) == ("POST", "webhooks/ping"):
-            with db.write() as conn:
-                ws.emit(conn, "ping", {"type": "ping", "message": "Hello from the emulator"})
-            return 200, {"ok": True}
+        if sub == "webhooks" or sub.startswith("webhooks/"):
+            return self._webhooks_call(method, sub, body, query)
         if (method, sub) == ("POST", "simulate"):
             return 200, simulate(ws, int(body.get("steps", 10)), int(body.get("seed", 1)))
         if len(parts) == 2 and parts[0] == "contacts" and method == "PATCH":
@@ -463,6 +452,42 @@ class IntercomApp:
             return 200, ws.qualify(parts[1])
         return 404, {"error": f"no admin call {method} /_emulator/{sub}"}
 
+    def _webhooks_call(
+        self, method: str, sub: str, body: Any, query: dict[str, str]
+    ) -> tuple[int, Any]:
+        db = self.db
+        if (method, sub) == ("POST", "webhooks"):
+            return 200, webhooks.add_subscription(
+                db, str(body.get("url", "")), list(body.get("topics") or []),
+                str(body.get("client_secret", "")),
+                api_version=str(body.get("api_version") or "2.14"))
+        if (method, sub) == ("GET", "webhooks"):
+            now = db.now()
+            return 200, [webhooks.public_subscription(s, now)
+                         for s in db.get_meta("webhooks", [])]
+        if (method, sub) == ("DELETE", "webhooks"):
+            db.set_meta("webhooks", [])
+            return 200, {"ok": True}
+        if (method, sub) == ("GET", "webhooks/deliveries"):
+            return 200, webhooks.deliveries(db, int(query.get("limit", 1000)),
+                                            query.get("status"), query.get("topic"))
+        if (method, sub) == ("GET", "webhooks/attempts"):
+            return 200, webhooks.attempts(db, int(query.get("after", 0)),
+                                          int(query.get("limit", 1000)))
+        if (method, sub) == ("GET", "webhooks/status"):
+            return 200, webhooks.status(db)
+        if (method, sub) == ("POST", "webhooks/ping"):
+            with db.write() as conn:
+                self.ws.emit(conn, "ping", {"type": "ping", "message": "Hello from the emulator"})
+            return 200, {"ok": True}
+        if (method, sub) == ("POST", "webhooks/burst"):
+            return 200, self.bursts.start(body)
+        if (method, sub) == ("GET", "webhooks/bursts"):
+            return 200, self.bursts.snapshot()
+        if method == "GET" and sub.startswith("webhooks/bursts/"):
+            return 200, self.bursts.snapshot(sub.split("/", 2)[2])
+        return 404, {"error": f"no admin call {method} /_emulator/{sub}"}
+
     def _revoke(self, token: str | None) -> None:
         targets = [token] if token else list(self.tokens["active"])
         for t in targets:
@@ -473,12 +498,18 @@ class IntercomApp:
         self.db.set_meta("tokens", self.tokens)
 
     def _config(self, body: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"rate_limit_per_minute", "timezone", "search_delay_seconds",
-                   "webhook_timeout_seconds", "webhook_retry_base_seconds",
-                   "webhook_max_attempts", "app_name"}
+        allowed = {"rate_limit_per_minute", "timezone", "search_delay_seconds", "app_name",
+                   *(k for k in DEFAULT_SETTINGS if k.startswith("webhook_"))}
         unknown = set(body) - allowed
         if unknown:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(allowed)}")
+        for key, value in body.items():
+            if key.startswith("webhook_") and (isinstance(value, bool)
+                                               or not isinstance(value, int | float)):
+                raise ValueError(f"{key} must be a number")
+        for key in ("webhook_duplicate_rate", "webhook_reorder_rate"):
+            if key in body and not 0 <= body[key] <= 1:
+                raise ValueError(f"{key} must be between 0 and 1")
         if "timezone" in body:
             ZoneInfo(str(body["timezone"]))
         if "rate_limit_per_minute" in body:

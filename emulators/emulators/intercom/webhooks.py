@@ -1,18 +1,15 @@
-"""Webhook subscriptions and at-least-once delivery of signed `notification_event`s.
+"""Webhook subscriptions, the signed `notification_event` envelope and the delivery log views.
 
 Changes queue notifications in the `outbox` table (from the server or a `simulate` process);
-the server's delivery loop posts them, retrying with exponential backoff on non-2xx answers,
-errors and answers slower than the timeout, and gives up after the configured attempts.
+`delivery.py` posts them as Intercom does. Each subscription carries its delivery health
+(failures, pause, throttle, suspension); `subscription_state` reads it against the clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import logging
-import time
 import uuid
 from typing import Any
 
@@ -20,7 +17,6 @@ import httpx
 
 from emulators.intercom.db import Database
 
-log = logging.getLogger("emulators.intercom.webhooks")
 TOPICS = [
     "conversation.user.created", "conversation.user.replied", "conversation.admin.replied",
     "conversation.admin.noted", "conversation.admin.closed", "conversation.admin.opened",
@@ -31,6 +27,15 @@ TOPICS = [
     "contact.user.tag.created", "contact.lead.tag.deleted", "contact.user.tag.deleted",
     "contact.archived", "contact.deleted", "company.created", "company.updated", "ping",
 ]
+# Topics that appeared in a later API version than the first webhook one.
+TOPIC_SINCE = {"contact.user.updated": (2, 6)}
+NOT_TOPICS = {
+    "conversation.tag.created": "there is no conversation.tag.created topic: tagging a "
+                                "conversation fires conversation_part.tag.created",
+}
+# Outbox statuses: waiting or on its way, and the final ones.
+OPEN_STATUSES = ("pending", "sending")
+FINAL_STATUSES = ("delivered", "failed", "dropped", "suspended", "cancelled")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -51,46 +56,123 @@ def validate_url(url: str, timeout: float = 5.0) -> None:
 
 
 def add_subscription(
-    db: Database, url: str, topics: list[str], client_secret: str, *, validate: bool = True
+    db: Database, url: str, topics: list[str], client_secret: str, *, validate: bool = True,
+    api_version: str = "2.14",
 ) -> dict[str, Any]:
     if not url.startswith(("http://", "https://")):
         raise ValueError("url must be an http(s) URL")
+    for topic in topics:
+        if topic in NOT_TOPICS:
+            raise ValueError(NOT_TOPICS[topic])
     unknown = [t for t in topics if t not in TOPICS]
     if unknown:
         raise ValueError(f"unknown topic(s): {', '.join(unknown)}; known: {', '.join(TOPICS)}")
+    version = _version(api_version)
+    for topic in topics:
+        since = TOPIC_SINCE.get(topic)
+        if since and version < since:
+            raise ValueError(f"{topic} exists from API version {since[0]}.{since[1]} on; this "
+                             f"subscription uses {api_version}")
     if not client_secret:
         raise ValueError("client_secret is required: notifications are signed with it")
     if validate:
         validate_url(url)
-    subs = [s for s in db.get_meta("webhooks", []) if s["url"] != url]
     sub = {"id": f"sub_{uuid.uuid4().hex[:12]}", "url": url, "topics": topics,
-           "client_secret": client_secret, "active": True}
-    subs.append(sub)
-    db.set_meta("webhooks", subs)
-    return public_subscription(sub)
+           "client_secret": client_secret, "api_version": api_version, "active": True,
+           "consecutive_failures": 0, "failing_since": None, "paused_until": 0, "pauses": 0,
+           "throttled_until": 0, "throttle_seconds": None, "throttles": 0,
+           "deprioritised": False, "suspended_at": None}
+    with db.write() as conn:
+        subs = [s for s in db.get_meta("webhooks", []) if s["url"] != url]
+        subs.append(sub)
+        db.set_meta("webhooks", subs, conn)
+    return public_subscription(sub, db.now())
 
 
-def public_subscription(sub: dict[str, Any]) -> dict[str, Any]:
-    """A subscription without its secret, for admin answers and logs."""
-    return {k: v for k, v in sub.items() if k != "client_secret"}
+def _version(text: str) -> tuple[int, int]:
+    try:
+        major, minor = str(text).split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        raise ValueError(f"api_version must look like 2.14, not {text!r}") from None
 
 
-def deliveries(db: Database, limit: int = 1000) -> list[dict[str, Any]]:
+def subscription_state(sub: dict[str, Any], now: int) -> str:
+    """`active`, `paused`, `throttled` or `suspended`, on the emulator clock ``now``."""
+    if sub.get("suspended_at") is not None or not sub.get("active", True):
+        return "suspended"
+    if now < int(sub.get("paused_until") or 0):
+        return "paused"
+    if now < int(sub.get("throttled_until") or 0):
+        return "throttled"
+    return "active"
+
+
+def public_subscription(sub: dict[str, Any], now: int) -> dict[str, Any]:
+    """A subscription without its secret, with its delivery state, for admin answers and logs."""
+    return {**{k: v for k, v in sub.items() if k != "client_secret"},
+            "state": subscription_state(sub, now)}
+
+
+def deliveries(
+    db: Database, limit: int = 1000, status: str | None = None, topic: str | None = None,
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` notifications (oldest first), optionally of one status or topic."""
     subs = {s["id"]: s["url"] for s in db.get_meta("webhooks", [])}
-    rows = db.conn().execute(
-        "SELECT notif_id, subscription, topic, item, created_at, status, attempts, "
-        "first_sent_at, last_status, last_error FROM outbox ORDER BY seq DESC LIMIT ?",
-        (limit,)).fetchall()
+    where, args = [], []
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if topic:
+        where.append("topic = ?")
+        args.append(topic)
+    sql = ("SELECT seq, notif_id, subscription, topic, item, created_at, status, attempts, "
+           "first_sent_at, last_status, last_error, delivered_at, duplicates, held FROM outbox"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC LIMIT ?")
+    rows = db.conn().execute(sql, (*args, limit)).fetchall()
     out = []
     for r in reversed(rows):
-        item = json.loads(r[3])
+        item = json.loads(r[4])
         out.append({
-            "id": r[0], "subscription": r[1], "url": subs.get(r[1]), "topic": r[2],
-            "item_type": item.get("type"), "item_id": item.get("id"), "created_at": r[4],
-            "status": r[5], "attempts": r[6], "first_sent_at": r[7], "last_status": r[8],
-            "last_error": r[9],
+            "seq": r[0], "id": r[1], "subscription": r[2], "url": subs.get(r[2]), "topic": r[3],
+            "item_type": item.get("type"), "item_id": item.get("id"), "created_at": r[5],
+            "status": r[6], "attempts": r[7], "first_sent_at": r[8], "last_status": r[9],
+            "last_error": r[10], "delivered_at": r[11], "duplicates": r[12],
+            "reordered": bool(r[13]),
         })
     return out
+
+
+def attempts(db: Database, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    """Every delivery attempt after attempt ``seq`` ``after``, oldest first."""
+    rows = db.conn().execute(
+        "SELECT seq, notif_id, subscription, attempt, sent_at, clock, status_code, latency_ms, "
+        "outcome, error FROM webhook_attempts WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit)).fetchall()
+    keys = ("seq", "id", "subscription", "attempt", "sent_at", "clock", "status_code",
+            "latency_ms", "outcome", "error")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def status(db: Database) -> dict[str, Any]:
+    """Per subscription: its state and health, notifications by status, attempts by outcome."""
+    now = db.now()
+    conn = db.conn()
+    by_status: dict[str, dict[str, int]] = {}
+    for sub_id, st, n in conn.execute(
+            "SELECT subscription, status, count(*) FROM outbox GROUP BY subscription, status"):
+        by_status.setdefault(sub_id, {})[st] = n
+    by_outcome: dict[str, dict[str, int]] = {}
+    for sub_id, outcome, n in conn.execute(
+            "SELECT subscription, outcome, count(*) FROM webhook_attempts "
+            "GROUP BY subscription, outcome"):
+        by_outcome.setdefault(sub_id, {})[outcome] = n
+    subs = []
+    for sub in db.get_meta("webhooks", []):
+        subs.append({**public_subscription(sub, now),
+                     "notifications": by_status.get(sub["id"], {}),
+                     "attempts": by_outcome.get(sub["id"], {})})
+    return {"now": now, "subscriptions": subs}
 
 
 def notification(
@@ -111,114 +193,3 @@ def notification(
         "created_at": created_at,
         "self": None,
     }
-
-
-class Deliverer:
-    """Background loop of the server process that posts queued notifications."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        with self.db.write() as conn:
-            conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    await self._round(client)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - keep delivering after a bad round
-                    log.exception("webhook delivery round failed")
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=0.1)
-                except asyncio.TimeoutError:
-                    pass
-                self.wake.clear()
-
-    def _claim(self) -> list[tuple[Any, ...]]:
-        # A cheap read first: the write lock is only taken when something is due.
-        due = self.db.conn().execute(
-            "SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt <= ? LIMIT 1",
-            (time.time(),)).fetchone()
-        if due is None:
-            return []
-        with self.db.write() as conn:
-            rows = conn.execute(
-                "SELECT seq, notif_id, subscription, topic, item, created_at, attempts, "
-                "first_sent_at FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
-                "ORDER BY seq LIMIT 50", (time.time(),)).fetchall()
-            conn.executemany("UPDATE outbox SET status = 'sending' WHERE seq = ?",
-                             [(r[0],) for r in rows])
-        return rows
-
-    async def _round(self, client: httpx.AsyncClient) -> None:
-        rows = await asyncio.to_thread(self._claim)
-        if not rows:
-            return
-        settings = self.db.settings()
-        subs = {s["id"]: s for s in self.db.get_meta("webhooks", [])}
-        await asyncio.gather(*(self._deliver(client, settings, subs, row) for row in rows))
-
-    async def _deliver(
-        self, client: httpx.AsyncClient, settings: dict[str, Any],
-        subs: dict[str, dict[str, Any]], row: tuple[Any, ...],
-    ) -> None:
-        seq, notif_id, sub_id, topic, item, created_at, attempts, first_sent = row
-        sub = subs.get(sub_id)
-        if sub is None:
-            await asyncio.to_thread(self._finish, seq, "cancelled", attempts, first_sent, None,
-                                    "subscription removed")
-            return
-        attempts += 1
-        first_sent = first_sent or int(time.time())
-        body = json.dumps(notification(
-            str(settings["app_id_code"]), notif_id, topic, json.loads(item), created_at,
-            attempts, first_sent), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "Intercom-Webhooks-Emulator",
-                   "X-Hub-Signature": sign(sub["client_secret"], body)}
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            resp = await client.post(sub["url"], content=body, headers=headers,
-                                     timeout=float(settings["webhook_timeout_seconds"]))
-            status_code = resp.status_code
-            ok = 200 <= status_code < 300
-            if not ok:
-                error = f"answered {status_code}"
-        except httpx.TimeoutException:
-            ok, error = False, "timed out"
-        except httpx.HTTPError as exc:
-            ok, error = False, f"{type(exc).__name__}: {exc}"
-        if ok:
-            status = "delivered"
-        elif attempts >= int(settings["webhook_max_attempts"]):
-            status = "failed"
-        else:
-            status = "pending"
-        delay = float(settings["webhook_retry_base_seconds"]) * (2 ** (attempts - 1))
-        await asyncio.to_thread(self._finish, seq, status, attempts, first_sent, status_code,
-                                error, time.time() + delay)
-
-    def _finish(
-        self, seq: int, status: str, attempts: int, first_sent: int | None,
-        status_code: int | None, error: str | None, next_attempt: float = 0.0,
-    ) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                "UPDATE outbox SET status = ?, attempts = ?, first_sent_at = ?, last_status = ?, "
-                "last_error = ?, next_attempt = ? WHERE seq = ?",
-                (status, attempts, first_sent, status_code, error, next_attempt, seq))

@@ -99,14 +99,21 @@ class Workspace:
         self.save_contact(conn, doc)
 
     def emit(self, conn: sqlite3.Connection, topic: str, item: dict[str, Any]) -> None:
-        """Queue a notification for every subscription that listens to ``topic``."""
+        """Queue a notification for every subscription that listens to ``topic``.
+
+        A suspended subscription gets none; the outbox still records them (status
+        `suspended`), so the admin views tell what Intercom would never have sent.
+        """
         subs = self.db.get_meta("webhooks", [])
         for sub in subs:
-            if sub.get("active", True) and (topic in sub["topics"] or topic == "ping"):
+            if topic in sub["topics"] or topic == "ping":
+                active = sub.get("active", True)
                 conn.execute(
                     "INSERT INTO outbox (notif_id, subscription, topic, item, created_at, "
-                    "next_attempt) VALUES (?, ?, ?, ?, ?, 0)",
-                    (f"notif_{uuid.uuid4()}", sub["id"], topic, dumps(item), self.now()),
+                    "next_attempt, status, last_error) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                    (f"notif_{uuid.uuid4()}", sub["id"], topic, dumps(item), self.now(),
+                     "pending" if active else "suspended",
+                     None if active else "subscription suspended"),
                 )
 
     def data_attribute_types(self, conn: sqlite3.Connection, model_name: str) -> dict[str, str]:
@@ -564,7 +571,12 @@ class Workspace:
             conv["updated_at"] = max(conv["updated_at"], now)
             self.save_conversation(conn, conv)
             if not remove:
-                self.emit(conn, "conversation_part.tag.created", conv)
+                # Partial, as Intercom sends it: the conversation, the tag added, no parts.
+                event = {**conv, "tags_added": {"type": "tag.list", "tags": [tag]},
+                         "conversation_parts": {"type": "conversation_part.list",
+                                                "conversation_parts": [], "total_count":
+                                                conv["statistics"]["count_conversation_parts"]}}
+                self.emit(conn, "conversation_part.tag.created", event)
         return model.tag(row[0], row[1])
 
     def update_conversation(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
