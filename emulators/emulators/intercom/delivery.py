@@ -11,8 +11,9 @@ throttled the notifications waiting beyond the oldest `webhook_throttle_keep` ar
 Pause, throttle and suspension run on the emulator clock; backoff and latency on wall time.
 
 At-least-once effects can be injected: `webhook_duplicate_rate` redelivers a delivered
-notification once more, `webhook_reorder_rate` holds a new notification back until
-`webhook_reorder_depth` later ones were sent (or `webhook_chaos_delay_seconds` passed). Whether
+notification once more after `webhook_duplicate_delay_seconds`, `webhook_reorder_rate` holds a
+new notification back until one at least `webhook_reorder_depth` places later was sent (or
+`webhook_reorder_delay_seconds` passed). Whether
 a notification is affected depends only on `webhook_chaos_seed` and its outbox sequence number.
 """
 
@@ -161,7 +162,7 @@ class Deliverer:
                 conn.execute(
                     "UPDATE outbox SET held = 1, hold_for = ?, next_attempt = ? WHERE seq = ?",
                     (seq + int(settings["webhook_reorder_depth"]),
-                     wall + float(settings["webhook_chaos_delay_seconds"]), seq))
+                     wall + float(settings["webhook_reorder_delay_seconds"]), seq))
                 continue
             conn.execute("UPDATE outbox SET status = 'sending', hold_for = NULL WHERE seq = ?",
                          (seq,))
@@ -250,7 +251,7 @@ class Deliverer:
             if job.duplicates == 0 and chaos_hit(settings["webhook_chaos_seed"], "duplicate",
                                                  job.seq,
                                                  float(settings["webhook_duplicate_rate"])):
-                delay = float(settings["webhook_chaos_delay_seconds"])
+                delay = float(settings["webhook_duplicate_delay_seconds"])
                 return "pending", wall + delay, wall, 1
             return "delivered", 0.0, wall, job.duplicates
         if attempt >= int(settings["webhook_max_attempts"]):

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from emulators.testing import EmulatorProcess
 
+from .hooks import Receiver
+
 TOKEN = "emulator-token"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_PATH = REPO_ROOT.parent / "shared" / "reference" / "intercom-openapi-2.14.yaml"
@@ -93,3 +95,11 @@ def fresh(tmp_path: Path) -> Iterator[Client]:
         client.http.close()
     finally:
         proc.stop()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on a free loopback port (see hooks.py)."""
+    rec = Receiver()
+    yield rec
+    rec.close()

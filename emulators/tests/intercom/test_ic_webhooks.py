@@ -7,87 +7,14 @@ import hmac
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from emulators.testing import free_port
 
 from .conftest import Client
-
-SECRET = "whsec-test-secret"
-
-
-class Receiver:
-    """A real HTTP endpoint on a loopback port that records notifications."""
-
-    def __init__(self, head_status: int = 200) -> None:
-        self.head_status = head_status
-        self.fail_next = 0
-        self.slow_next = 0
-        self.slow_seconds = 0.0
-        self.received: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server naming
-                self.send_response(receiver.head_status)
-                self.end_headers()
-
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    slow = receiver.slow_next > 0
-                    receiver.slow_next -= slow
-                    fail = receiver.fail_next > 0
-                    receiver.fail_next -= fail
-                    receiver.received.append({"time": time.monotonic(), "raw": raw,
-                                              "signature": self.headers["X-Hub-Signature"],
-                                              "status": 500 if fail else 200, "slow": slow})
-                if slow:
-                    time.sleep(receiver.slow_seconds)
-                self.send_response(500 if fail else 200)
-                self.end_headers()
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
-
-    def notifications(self, topic: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            out = [json.loads(r["raw"]) for r in self.received]
-        return [n for n in out if topic is None or n["topic"] == topic]
-
-    def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out; received {self.notifications()}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.close()
+from .hooks import SECRET, Receiver
 
 
 def subscribe(client: Client, receiver: Receiver, topics: list[str]) -> dict[str, Any]:
@@ -133,7 +60,7 @@ def test_qualification_fires_a_signed_notification(fresh: Client, receiver: Rece
 
 
 def test_failing_endpoint_is_retried_with_backoff(fresh: Client, receiver: Receiver) -> None:
-    fresh.admin("POST", "config", {"webhook_retry_base_seconds": 0.3})
+    fresh.admin("POST", "config", {"webhook_retry_base_seconds": 0.3, "webhook_slow_ms": 5000})
     subscribe(fresh, receiver, ["conversation.admin.replied"])
     receiver.fail_next = 2
     admin_id = fresh.get("/admins").json()["admins"][0]["id"]
