@@ -24,6 +24,7 @@ from tap_intercom_events.client import (
     RetriesExhaustedError,
 )
 from tap_intercom_events.governor import GovernedSession, RateGovernor
+from tap_intercom_events.inbox_mode import InboxReader
 from tap_intercom_events.writer import LeanSingerWriter
 
 if t.TYPE_CHECKING:
@@ -179,6 +180,52 @@ class TapIntercomEvents(Tap):
                 "with an error saying why."
             ),
         ),
+        # Inbox mode (real time): see inbox_mode.py and the README.
+        th.Property(
+            "inbox_url",
+            th.StringType,
+            description=(
+                "Inbox of webhook notifications to read instead of searching (inbox mode): "
+                "sqlite:///PATH or postgresql://USER@HOST/DB (password in PGPASSWORD, not here). "
+                "The tap emits the contacts and conversations the notifications name, re-read "
+                "by id; its state holds the inbox offset."
+            ),
+        ),
+        th.Property(
+            "follow",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Inbox mode: keep running and polling the inbox for new notifications (true), "
+                "or exit once it is drained (false)."
+            ),
+        ),
+        th.Property(
+            "poll_interval_seconds",
+            th.NumberType(exclusive_minimum=0),
+            default=1.0,
+            description="Inbox mode with follow: seconds between polls of an inbox found empty.",
+        ),
+        th.Property(
+            "inbox_batch_size",
+            th.IntegerType(minimum=1),
+            default=500,
+            description=(
+                "Inbox mode: most notifications per batch. A batch is coalesced (one re-read "
+                "per contact or conversation however many notifications name it), emitted, "
+                "then followed by a STATE with its offset."
+            ),
+        ),
+        th.Property(
+            "coalesce_seconds",
+            th.NumberType(minimum=0),
+            default=0.0,
+            description=(
+                "Inbox mode with follow: seconds a batch smaller than inbox_batch_size waits "
+                "after its first notification arrived, for more about the same items (fewer "
+                "re-reads in bursts, that much more latency)."
+            ),
+        ),
     ).to_dict()
 
     @override
@@ -222,9 +269,16 @@ class TapIntercomEvents(Tap):
 
     @override
     def sync_all(self) -> None:
-        """Sync every selected stream, then report how the rate budget was used."""
+        """Sync every selected stream (or, with ``inbox_url``, what the inbox's notifications
+        name), then report how the rate budget was used."""
         try:
-            super().sync_all()
+            if self.config.get("inbox_url"):
+                self._reset_state_progress_markers()
+                if self.state:
+                    self.state_writer.write_state(self.state)
+                InboxReader(self).run()
+            else:
+                super().sync_all()
         finally:
             stats = self.governor.stats()
             self.logger.info(

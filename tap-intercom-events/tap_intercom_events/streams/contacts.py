@@ -12,6 +12,7 @@ from typing_extensions import override
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
 from tap_intercom_events.pagination import response_json
+from tap_intercom_events.streams.by_id import ReadById
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream
 from tap_intercom_events.timestamps import convert, parse_rfc3339, to_rfc3339
 
@@ -30,13 +31,29 @@ def _contact_schema() -> dict:
     return schema
 
 
-class ContactsStream(ChildrenAfterParent, IncrementalSearchStream):
-    """``POST /contacts/search``: contacts changed since the bookmark, oldest first."""
+class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
+    """``POST /contacts/search``: contacts changed since the bookmark, oldest first.
+
+    In inbox mode, ``GET /contacts/{id}`` for each contact of the batch instead.
+    """
 
     name = "contacts"
     path = "/contacts/search"
+    item_path = "/contacts/{id}"
     records_key = "data"
     schema = _contact_schema()
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        """Search, or (inbox mode) re-read the contacts of the batch."""
+        if self.read_ids is not None:
+            return self.records_by_id(context)
+        return super().get_records(context)
+
+    @override
+    def record_from_response(self, response: requests.Response) -> tuple[dict, t.Any]:
+        """The contact as search lists it."""
+        return convert(response_json(response), self.timestamp_plan), None
 
     def children_wanted(self, record: dict) -> bool:
         """Data-event summaries cost one call per contact: only when asked for."""

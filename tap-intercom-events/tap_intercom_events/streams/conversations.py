@@ -6,18 +6,19 @@ import copy
 import queue
 import threading
 import typing as t
+from concurrent.futures import Future
 
 from typing_extensions import override
 
 from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
 from tap_intercom_events.pagination import response_json
+from tap_intercom_events.streams.by_id import ReadById
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream
 from tap_intercom_events.timestamps import convert
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
-    from concurrent.futures import Future
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -26,11 +27,16 @@ _DONE = object()
 _FAILED = object()
 
 
-class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
-    """``POST /conversations/search``: conversations changed since the bookmark."""
+class ConversationsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
+    """``POST /conversations/search``: conversations changed since the bookmark.
+
+    In inbox mode, ``GET /conversations/{id}`` for each conversation of the batch instead: the
+    one answer gives the conversation and its parts.
+    """
 
     name = "conversations"
     path = "/conversations/search"
+    item_path = "/conversations/{id}"
     records_key = "conversations"
     schema = schemas.CONVERSATION_OBJECT.to_dict()
     #: Each conversation costs a call for its parts: keep the bookmark right behind them.
@@ -66,7 +72,15 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
         threads fetches the parts meanwhile. Records still come out in search order. A
         conversation already emitted at the same ``updated_at`` is handed over as None: no
         parts are fetched for it, and only the bookmark moves.
+
+        In inbox mode, the conversations of the batch, re-read by id.
         """
+        if self.read_ids is not None:
+            try:
+                yield from self.records_by_id(context)
+            finally:
+                self._prefetched.clear()
+            return
         parts = self._parts_stream()
         if parts is None:
             yield from super().get_records(context)
@@ -125,6 +139,23 @@ class ConversationsStream(ChildrenAfterParent, IncrementalSearchStream):
                 pending.cancel()
             self._prefetched.clear()
             reader.join(timeout=5)
+
+    @override
+    def record_from_response(self, response: requests.Response) -> tuple[dict, t.Any]:
+        """The conversation as search lists it (without its parts), and its part records."""
+        payload = response_json(response)
+        parts = self._parts_stream()
+        part_records = list(parts.parse_response(response)) if parts is not None else None
+        record = {key: value for key, value in payload.items() if key != "conversation_parts"}
+        return convert(record, self.timestamp_plan), part_records
+
+    @override
+    def before_emit(self, record: dict, extra: t.Any) -> None:
+        """The parts read with the conversation go to the parts stream, not read again."""
+        if extra is not None:
+            done: Future = Future()
+            done.set_result(extra)
+            self._prefetched[record["id"]] = done
 
 
 def _parts_schema() -> dict:
