@@ -71,6 +71,10 @@ class Inbox(Protocol):
         """
         ...
 
+    def check(self) -> None:
+        """Raise when the store does not answer (for health checks)."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...
@@ -171,6 +175,10 @@ class SQLiteInbox:
         items = [InboxItem(str(r[0]), r[1], r[2], r[3], bytes(r[4])) for r in rows]
         return items, (items[-1].offset if items else offset)
 
+    def check(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -261,6 +269,10 @@ class PostgresInbox:
             ).fetchall()
         items = [InboxItem(f"{r[0]}:{r[1]}", r[2], r[3], r[4], bytes(r[5])) for r in rows]
         return items, (items[-1].offset if items else offset)
+
+    def check(self) -> None:
+        with self._lock:
+            self._connection().execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         with self._lock:
