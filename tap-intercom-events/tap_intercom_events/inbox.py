@@ -24,9 +24,10 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_URL = "sqlite:///.intercom-inbox/inbox.db"
@@ -47,6 +48,25 @@ class InboxItem:
         return json.loads(self.body)
 
 
+class NewNotification(NamedTuple):
+    """A notification to store (`add_many`)."""
+
+    notification_id: str
+    topic: str
+    body: bytes
+    received_at: float | None = None
+
+
+def _first_of_each_id(notifications: Sequence[NewNotification]) -> list[bool]:
+    """For each notification, whether it is the first in the sequence with its id."""
+    seen: set[str] = set()
+    first = []
+    for n in notifications:
+        first.append(n.notification_id not in seen)
+        seen.add(n.notification_id)
+    return first
+
+
 class Inbox(Protocol):
     """A durable, deduplicating, ordered store of notifications."""
 
@@ -58,6 +78,13 @@ class Inbox(Protocol):
         """Store a notification; False when one with this id is already stored.
 
         Committed (durable) when it returns. Safe to call from several threads.
+        """
+        ...
+
+    def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
+        """Store several in one transaction (one commit, one disk sync); a bool each, as `add`.
+
+        A notification id given twice is stored once (the first; the second gets False).
         """
         ...
 
@@ -143,23 +170,34 @@ class SQLiteInbox:
     def add(
         self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
     ) -> bool:
-        at = time.time() if received_at is None else received_at
+        return self.add_many([NewNotification(notification_id, topic, body, received_at)])[0]
+
+    def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
+        now = time.time()
+        first = _first_of_each_id(notifications)
+        added = []
         with self._lock:
-            # IMMEDIATE takes the write lock first: the row's number is given under it, so
-            # numbers follow commit order even with several processes writing the file.
+            # IMMEDIATE takes the write lock first: the rows are numbered under it, so numbers
+            # follow commit order even with several processes writing the file.
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(
-                    "INSERT INTO inbox (notification_id, topic, received_at, body)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (notification_id) DO NOTHING",
-                    (notification_id, topic, at, bytes(body)),
-                )
+                for n, is_first in zip(notifications, first, strict=True):
+                    if not is_first:
+                        added.append(False)
+                        continue
+                    cur = self._db.execute(
+                        "INSERT INTO inbox (notification_id, topic, received_at, body)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (notification_id) DO NOTHING",
+                        (n.notification_id, n.topic,
+                         now if n.received_at is None else n.received_at, bytes(n.body)),
+                    )
+                    added.append(cur.rowcount == 1)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-        return cur.rowcount == 1
+        return added
 
     def read_after(
         self, offset: str | None, limit: int = 500
@@ -239,16 +277,29 @@ class PostgresInbox:
     def add(
         self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
     ) -> bool:
-        at = time.time() if received_at is None else received_at
+        return self.add_many([NewNotification(notification_id, topic, body, received_at)])[0]
+
+    def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
+        now = time.time()
+        first = _first_of_each_id(notifications)
+        rows = [(n.notification_id, n.topic, now if n.received_at is None else n.received_at,
+                 bytes(n.body)) for n, is_first in zip(notifications, first, strict=True)
+                if is_first]
+        if not rows:
+            return []
+        values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
         with self._lock:
             # One statement in autocommit: its own transaction, committed when execute returns.
             # A concurrent insert of the same id waits for the other to commit, then does nothing.
             cur = self._connection().execute(
                 "INSERT INTO intercom_inbox (notification_id, topic, received_at, body)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO NOTHING",
-                (notification_id, topic, at, bytes(body)),
+                f" VALUES {values} ON CONFLICT (notification_id) DO NOTHING"
+                " RETURNING notification_id",
+                [v for row in rows for v in row],
             )
-        return cur.rowcount == 1
+            inserted = {r[0] for r in cur.fetchall()}
+        return [is_first and n.notification_id in inserted
+                for n, is_first in zip(notifications, first, strict=True)]
 
     def read_after(
         self, offset: str | None, limit: int = 500

@@ -23,6 +23,7 @@ inbox answers; `GET /metrics` is Prometheus text. The client secret is never log
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -44,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tap_intercom_events.inbox import DEFAULT_URL, Inbox, open_inbox, redact
+from tap_intercom_events.inbox import DEFAULT_URL, Inbox, NewNotification, open_inbox, redact
 
 NAME = "intercom-webhook-receiver"
 ENV_PREFIX = "INTERCOM_WEBHOOK_RECEIVER_"
@@ -207,19 +208,66 @@ def _notification_fields(body: bytes) -> tuple[str, str, float] | str:
     return notif_id, topic, float(created)
 
 
+class GroupWriter:
+    """Stores the notifications of concurrent requests together: one transaction (and one disk
+    sync) for all that arrived while the previous one was being committed."""
+
+    def __init__(self, inbox: Inbox, max_batch: int = 500) -> None:
+        self.inbox = inbox
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[NewNotification, asyncio.Future[bool]]] = \
+            asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def add(self, notification: NewNotification) -> bool:
+        """True when stored, False when already stored; committed when it returns."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put((notification, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await anyio.to_thread.run_sync(
+                    self.inbox.add_many, [n for n, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each request answers 503 with it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), added in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(added)
+
+
 def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
     """The ASGI app. Opens the inbox at start-up unless one is given; closes what it opened."""
     metrics = Metrics()
-    state: dict[str, Inbox] = {}
+    state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state["inbox"] = inbox or await anyio.to_thread.run_sync(open_inbox, config.inbox_url)
+        state["writer"] = writer = GroupWriter(state["inbox"])
+        writer.start()
         log.info("receiving Intercom webhooks on http://%s:%s%s, storing into %s",
                  config.host, config.port, config.path, redact(config.inbox_url))
         try:
             yield
         finally:
+            await writer.stop()
             if inbox is None:
                 state["inbox"].close()
 
@@ -263,8 +311,7 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
                           f"{config.max_age_seconds}: not stored (the batch job reconciles it)",
                           request)
         try:
-            added = await anyio.to_thread.run_sync(
-                state["inbox"].add, notif_id, topic, body, now)
+            added = await state["writer"].add(NewNotification(notif_id, topic, body, now))
         except Exception as exc:  # noqa: BLE001 - any failure to store is a 503 for a retry
             metrics.count("store_errors")
             log.error("could not store notification %s in %s: %s; answered 503 so that Intercom "

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tap_intercom_events.inbox import InboxItem, open_inbox, redact
+from tap_intercom_events.inbox import InboxItem, NewNotification, open_inbox, redact
 
 
 def _body(n: int) -> bytes:
@@ -102,3 +102,17 @@ def test_concurrent_writer_processes_reader_misses_nothing(tmp_path: Path) -> No
     assert len(ids) == len(set(ids))
     assert [int(i.offset) for i in seen] == sorted(int(i.offset) for i in seen)
     reader.close()
+
+
+def test_add_many_one_transaction_dedupes_within_and_across(tmp_path: Path) -> None:
+    inbox = open_inbox(f"sqlite:///{tmp_path}/inbox.db")
+    inbox.add("old", "ping", b"{}")
+    batch = [NewNotification("a", "ping", b"1"), NewNotification("old", "ping", b"2"),
+             NewNotification("b", "ping", b"3", 5.0), NewNotification("a", "ping", b"4")]
+    assert inbox.add_many(batch) == [True, False, True, False]
+    items, _ = inbox.read_after(None)
+    assert [(i.notification_id, i.body) for i in items] == [("old", b"{}"), ("a", b"1"),
+                                                           ("b", b"3")]
+    assert items[2].received_at == 5.0
+    assert inbox.add_many([]) == []
+    inbox.close()

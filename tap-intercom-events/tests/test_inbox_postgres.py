@@ -8,7 +8,7 @@ import threading
 import time
 
 import psycopg
-from tap_intercom_events.inbox import InboxItem, open_inbox
+from tap_intercom_events.inbox import InboxItem, NewNotification, open_inbox
 
 INSERT = (
     "INSERT INTO intercom_inbox (notification_id, topic, received_at, body)"
@@ -142,4 +142,19 @@ def test_concurrent_writers_holding_transactions_reader_misses_nothing(postgres_
     again, _ = _drain(inbox)
     assert [i.offset for i in again] == sorted(
         (i.offset for i in seen), key=lambda o: tuple(int(p) for p in o.split(":")))
+    inbox.close()
+
+
+def test_add_many_one_transaction_dedupes_within_and_across(postgres_url: str) -> None:
+    inbox = open_inbox(postgres_url)
+    inbox.add("old", "ping", b"{}")
+    batch = [NewNotification("a", "ping", b"1"), NewNotification("old", "ping", b"2"),
+             NewNotification("b", "ping", b"3", 5.0), NewNotification("a", "ping", b"4")]
+    assert inbox.add_many(batch) == [True, False, True, False]
+    items, _ = _drain(inbox)
+    assert [(i.notification_id, i.body) for i in items] == [("old", b"{}"), ("a", b"1"),
+                                                           ("b", b"3")]
+    assert items[2].received_at == 5.0
+    assert len({i.offset.split(":")[0] for i in items[1:]}) == 1  # one transaction
+    assert inbox.add_many([]) == []
     inbox.close()
