@@ -59,8 +59,12 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops connections under a burst
+            daemon_threads = True
+
         self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = Server(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
