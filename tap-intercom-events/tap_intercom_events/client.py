@@ -205,6 +205,13 @@ class IntercomStream(RESTStream[t.Any]):
                     time_extracted=utc_now(),
                 )
 
+    @override
+    def _write_state_message(self) -> None:
+        # Inbox mode writes one STATE per batch, after all of its records (see inbox_mode).
+        if self._tap.defer_state:  # type: ignore[attr-defined]
+            return
+        super()._write_state_message()
+
     # Errors and retries.
 
     @override

@@ -177,16 +177,47 @@ class InboxReader:
     def _read(self, inbox: Inbox) -> tuple[list[InboxItem], str | None]:
         """The next batch; when following, a short batch waits up to ``coalesce_seconds``
         after its first notification arrived for more about the same items."""
-        items, after = inbox.read_after(self.offset(), self.batch_size)
+        items, after = self._read_after(inbox, self.offset(), self.batch_size)
         if not (self.follow and self.coalesce > 0 and 0 < len(items) < self.batch_size):
             return items, after
         wait = items[0].received_at + self.coalesce - time.time()
         if wait > 0:
             time.sleep(min(wait, self.coalesce))
-            more, later = inbox.read_after(after, self.batch_size - len(items))
+            more, later = self._read_after(inbox, after, self.batch_size - len(items))
             if more:
                 items, after = items + more, later
         return items, after
+
+    def _read_after(
+        self, inbox: Inbox, offset: str | None, limit: int
+    ) -> tuple[list[InboxItem], str | None]:
+        """``inbox.read_after``, retried while the database is unreachable or busy, for up to
+        ``max_retry_seconds``. An offset the inbox cannot read (ValueError) is not retried."""
+        max_time = float(self.tap.config.get("max_retry_seconds") or 300)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return inbox.read_after(offset, limit)
+            except ValueError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any driver's error; bounded, then raised
+                spent = time.monotonic() - started
+                if spent >= max_time:
+                    msg = (
+                        f"Could not read the inbox {inbox.url} for {spent:.0f} s (last error: "
+                        f"{type(exc).__name__}: {exc}). The inbox database is unreachable or "
+                        "locked. Check that it is up and that inbox_url is right; the tap "
+                        "resumes from its last state when started again."
+                    )
+                    raise RuntimeError(msg) from exc
+                attempt += 1
+                wait = min(30.0, 0.25 * 2**attempt, max_time - spent)
+                self.tap.logger.warning(
+                    "Reading the inbox failed (%s: %s); retrying in %.1f s",
+                    type(exc).__name__, exc, wait,
+                )
+                time.sleep(wait)
 
     def emit(self, items: list[InboxItem], after: str | None) -> None:
         """Re-read and emit the items of one batch, then the STATE with its last offset."""
@@ -195,7 +226,27 @@ class InboxReader:
         totals = self.totals
         totals.batches += 1
         totals.notifications += batch.notifications
+        tap.defer_state = True
+        try:
+            self._reread(batch)
+        finally:
+            tap.defer_state = False
         totals.skipped.update(batch.skipped)
+        tap.state[STATE_KEY] = {"offset": after}
+        # Written (and stdout flushed) after the batch's records: the offset is vouched for.
+        tap.state_writer.write_state(tap.state)
+        tap.logger.info(
+            "Inbox batch to offset %s: %d notifications, %d contacts and %d conversations "
+            "re-read%s", after, batch.notifications, len(batch.contacts),
+            len(batch.conversations),
+            "; skipped: " + ", ".join(f"{why} {n}" for why, n in batch.skipped.items())
+            if batch.skipped else "",
+        )
+
+    def _reread(self, batch: Batch) -> None:
+        """Emit the batch's items through their streams (records, then children)."""
+        tap = self.tap
+        totals = self.totals
         streams = tap.streams
         for name in ("contacts", "conversations"):
             ids = list(getattr(batch, name))
@@ -203,7 +254,7 @@ class InboxReader:
                 continue
             stream = t.cast("ReadById", streams[name])
             if not (stream.selected or stream.has_selected_descendents):
-                totals.skipped[f"{name} not selected"] += len(ids)
+                batch.skipped[f"{name} not selected"] += len(ids)
                 continue
             stream.read_ids, stream.not_found = ids, []
             try:
@@ -219,13 +270,3 @@ class InboxReader:
                     "notification): %s", name, len(stream.not_found),
                     ", ".join(stream.not_found[:20]),
                 )
-        tap.state[STATE_KEY] = {"offset": after}
-        # Written (and stdout flushed) after the batch's records: the offset is vouched for.
-        tap.state_writer.write_state(tap.state)
-        tap.logger.info(
-            "Inbox batch to offset %s: %d notifications, %d contacts and %d conversations "
-            "re-read%s", after, batch.notifications, len(batch.contacts),
-            len(batch.conversations),
-            "; skipped: " + ", ".join(f"{why} {n}" for why, n in batch.skipped.items())
-            if batch.skipped else "",
-        )

@@ -286,6 +286,10 @@ class TapIntercomEvents(Tap):
                 stats["requests"], stats["throttled"], stats["waited_seconds"],
             )
 
+    #: True while inbox mode emits a batch: the streams' own STATE messages are left out, the
+    #: batch ends with one carrying its offset.
+    defer_state = False
+
     # Resources shared by every stream and thread.
 
     @cached_property

@@ -115,6 +115,7 @@ def test_drain_emits_what_the_notifications_name_as_the_batch_path_does(
     assert counted["reread"] == {"contacts": 7, "conversations": 4}
     assert run.last_state is not None and run.last_state["inbox"] == {"offset": last}
     assert run.messages[-1]["type"] == "STATE"
+    assert len(run.states) == 1  # one batch: one STATE, after all of its records
 
 
 def test_many_notifications_about_few_items_are_read_once(
@@ -158,7 +159,7 @@ def test_state_follows_each_batch_and_a_restart_resumes_after_it(
 
     assert run.returncode == 0, run.stderr[-3000:]
     states = inbox_offsets(run.messages)
-    assert len(states) == 3
+    assert len(states) == len(run.states) == 3  # one per batch of 10
     order = list(offset_of)
     for index, offset in states:
         # Every STATE comes after the records of every notification up to its offset.
@@ -292,3 +293,32 @@ def test_rereads_are_paced_by_the_rate_governor(tmp_path: Path) -> None:
     assert stats["by_endpoint"].get(CONTACTS_GET) == 80
     assert stats["api_calls"] > 50  # more than one window's budget: pacing had to happen
     assert stats["status_counts"].get("429", 0) == 0, stats
+
+
+def test_a_postgresql_inbox_is_read_the_same_way(
+    seeded_ic: EmulatorProcess, postgres_url: str, tmp_path: Path
+) -> None:
+    from tap_intercom_events.inbox import open_inbox
+
+    contacts = contact_ids(seeded_ic, 5)
+    conversation = conversation_ids(seeded_ic, 1)[0]
+    inbox = open_inbox(postgres_url)
+    for contact_id in contacts[:3]:
+        notify(inbox, "contact.user.updated", contact_item(contact_id))
+    notify(inbox, "conversation.user.replied", conversation_item(conversation))
+    notify(inbox, "ping", {"type": "ping"})
+    config = tap_config(seeded_ic, inbox_url=postgres_url, inbox_batch_size=2)
+
+    run = run_tap(tmp_path / "run1", config)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.ids("contacts") == Counter(contacts[:3])
+    assert run.ids("conversations") == Counter([conversation])
+    assert len(inbox_offsets(run.messages)) == 3  # batches of 2, 2 and 1
+    for contact_id in contacts[3:]:
+        notify(inbox, "contact.user.created", contact_item(contact_id))
+    inbox.close()
+    again = run_tap(tmp_path / "run2", config, state=run.last_state)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.ids("contacts") == Counter(contacts[3:])
+    assert not again.records["conversations"]

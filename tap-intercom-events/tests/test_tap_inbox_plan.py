@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from tap_intercom_events.inbox import InboxItem
-from tap_intercom_events.inbox_mode import plan_batch, target_of
+from tap_intercom_events.inbox_mode import InboxReader, plan_batch, target_of
+from tap_intercom_events.tap import TapIntercomEvents
 
 
 def _item(offset: int, topic: str, item: Any) -> InboxItem:
@@ -60,3 +61,37 @@ def test_a_batch_is_coalesced_by_item_in_order_of_first_mention() -> None:
     assert list(batch.contacts) == ["b", "a"]
     assert list(batch.conversations) == ["5"]
     assert batch.skipped == {"ping": 2, "body is not JSON": 1}
+
+
+class _FlakyInbox:
+    """An inbox whose first reads fail as a lost database connection does."""
+
+    url = "postgresql://inbox@db.invalid/inbox"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.reads = 0
+
+    def read_after(self, offset: str | None, limit: int = 500) -> tuple[list, str | None]:
+        self.reads += 1
+        if self.reads <= self.failures:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return [], offset
+
+
+def _reader(**config: Any) -> InboxReader:
+    tap = TapIntercomEvents(config={"access_token": "t", "inbox_url": "sqlite:///x.db", **config},
+                            validate_config=True)
+    return InboxReader(tap)
+
+
+def test_a_failing_inbox_read_is_retried() -> None:
+    inbox = _FlakyInbox(failures=2)
+    assert _reader()._read_after(inbox, "7", 10) == ([], "7")  # type: ignore[arg-type]
+    assert inbox.reads == 3
+
+
+def test_an_inbox_unreadable_for_max_retry_seconds_stops_the_tap_saying_why() -> None:
+    inbox = _FlakyInbox(failures=1000)
+    with pytest.raises(RuntimeError, match=r"Could not read the inbox postgresql://inbox@db"):
+        _reader(max_retry_seconds=1)._read_after(inbox, None, 10)  # type: ignore[arg-type]
