@@ -193,6 +193,12 @@ class TargetSalesforceLeads(Target):
                     "re-fetched. 0 fetches every run."),
         th.Property("bulk_poll_max_seconds", th.NumberType, default=3600,
                     description="Longest wait for one Bulk job to finish."),
+        th.Property("history_database_url", th.StringType, secret=True,
+                    description="Where every run is added to the run history: a SQLite file "
+                    "(path or sqlite:///PATH) or postgresql://USER:PASSWORD@HOST/DB, like "
+                    "Meltano's database_uri; 'off' keeps none. Default: Meltano's database_uri "
+                    "when it is PostgreSQL, else run-history.db next to Meltano's SQLite "
+                    "database (.meltano/run-history.db). --history-page FILE shows it."),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -691,10 +697,29 @@ class TargetSalesforceLeads(Target):
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
             self.report.write_problems(self._runstate.waiting)
+        self._record_history(summary)
         self.report.close()
         self.hashes.close()
         self.logger.info("Run summary: %s", _summary_line(summary))
         self._explain(summary)
+
+    def _record_history(self, report: dict[str, t.Any]) -> None:
+        """Add this run to the run history; a history that cannot be written does not fail the
+        run (its records are written and its state kept all the same)."""
+        from target_salesforce_leads.history import HistoryError, record_run
+
+        try:
+            where = record_run(self.config, report)
+        except HistoryError as exc:
+            self.logger.warning(
+                "This run is missing from the run history: %s. Fix the database or "
+                "history_database_url ('off' records no history); the run itself is not "
+                "affected.", exc)
+            return
+        if where:
+            self.logger.info("Run %s added to the run history (%s); "
+                             "target-salesforce-leads --history-page FILE shows it.",
+                             self.run_id, where)
 
     def _explain(self, summary: dict[str, t.Any]) -> None:
         """The last lines a person reads: what did not go well, and what to do."""
@@ -733,17 +758,29 @@ class TargetSalesforceLeads(Target):
                 "print what to fix in Salesforce Setup, and exit (non-zero on problems).",
             )
         )
+        command.params.append(
+            click.Option(
+                ["--history-page"], type=click.Path(dir_okay=False), default=None,
+                help="Write the run history (history_database_url) as a self-contained HTML "
+                "page to this file, and exit.",
+            )
+        )
         return command
 
     @classmethod
-    def invoke(cls, *, preflight: bool = False, **kwargs: t.Any) -> None:  # type: ignore[override]
-        if preflight and not kwargs.get("about"):
-            from target_salesforce_leads.preflight import run_preflight
-
+    def invoke(cls, *, preflight: bool = False, history_page: str | None = None,  # type: ignore[override]
+               **kwargs: t.Any) -> None:
+        if (preflight or history_page) and not kwargs.get("about"):
             config = kwargs.get("config")
             target = cls(config=config.config if config else None,
                          parse_env_config=bool(config and config.parse_env),
                          validate_config=True)
+            if history_page:
+                from target_salesforce_leads.history_page import run_history_page
+
+                sys.exit(run_history_page(target.config, history_page, target.logger))
+            from target_salesforce_leads.preflight import run_preflight
+
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
         super().invoke(**kwargs)
 
