@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import html
-import logging
 import typing as t
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +31,8 @@ API_SERIES = (
     ("salesforce_api_calls", "Salesforce API calls", "#00a1e0"),
 )
 COLUMNS = (*FIGURES, "waiting_now", "intercom_api_calls", "salesforce_api_calls", "open_problems")
+HEADINGS = {"waiting_now": "waiting in state", "intercom_api_calls": "Intercom calls",
+            "salesforce_api_calls": "Salesforce calls", "open_problems": "open problems"}
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;
@@ -41,6 +42,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 table{border-collapse:collapse;margin:4px 0 12px}
 th,td{border:1px solid #d0d4da;padding:3px 8px;text-align:right;white-space:nowrap}
 th{background:#eef1f5}td.text,th.text{text-align:left;white-space:normal;max-width:520px}
+td.nowrap{white-space:nowrap}
 tr.status-failed td.status{color:#b3261e;font-weight:600}
 tr.status-warning td.status{color:#9a6a00;font-weight:600}
 tr.status-ok td.status{color:#2b7a3d}
@@ -55,11 +57,16 @@ def _e(value: t.Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _cell(field: str, value: t.Any, cls: str = "") -> str:
-    shown = "–" if value is None else value
+def _cell(field: str, value: t.Any, cls: str = "", shown: t.Any = None) -> str:
+    shown = ("–" if value is None else value) if shown is None else shown
     raw = "" if value is None else value
     klass = f' class="{cls}"' if cls else ""
     return f'<td data-field="{field}" data-value="{_e(raw)}"{klass}>{_e(shown)}</td>'
+
+
+def _when(stamp: t.Any) -> str:
+    """An ISO time as shown: to the minute, without the T."""
+    return str(stamp or "")[:16].replace("T", " ")
 
 
 def _chart(chart_id: str, runs: list[dict[str, t.Any]],
@@ -104,7 +111,7 @@ def _chart(chart_id: str, runs: list[dict[str, t.Any]],
             anchor = "start" if i == 0 and n > 1 else "end" if n > 1 else "middle"
             parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="11" '
                          f'text-anchor="{anchor}" fill="#555">'
-                         f'{_e(str(runs[i]["finished_at"])[:16])}</text>')
+                         f'{_e(_when(runs[i]["finished_at"]))}</text>')
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{c}"></i>{_e(label)}</span>'
                      for _, label, c in series)
@@ -141,11 +148,11 @@ def render(history: RunHistory, limit: int = MAX_RUNS,
 
     out.append('<h2>Runs</h2><table id="runs"><thead><tr><th class="text">finished</th>'
                '<th class="text">run id</th><th class="text">status</th><th>exit</th>'
-               + "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in COLUMNS)
+               + "".join(f"<th>{_e(HEADINGS.get(c, c))}</th>" for c in COLUMNS)
                + "</tr></thead><tbody>")
     for r in reversed(runs):  # newest first
-        cells = [_cell("finished_at", r["finished_at"], "text"),
-                 _cell("run_id", r["run_id"], "text"),
+        cells = [_cell("finished_at", r["finished_at"], "text nowrap", _when(r["finished_at"])),
+                 _cell("run_id", r["run_id"], "text nowrap"),
                  _cell("status", r["status"] + (" (dry run)" if r["dry_run"] else ""),
                        "text status"),
                  _cell("exit_code", r["exit_code"])]
@@ -232,25 +239,20 @@ def write_page(history: RunHistory, path: str | Path, limit: int = MAX_RUNS) -> 
     return out
 
 
-def run_history_page(config: Mapping[str, t.Any], path: str | Path,
-                     logger: logging.Logger) -> int:
-    """The --history-page command: write the page, say where; the exit code."""
+def run_history_page(config: Mapping[str, t.Any], path: str | Path) -> tuple[int, str]:
+    """The --history-page command: write the page; the exit code and what to tell the user."""
     url = resolve_url(config.get("history_database_url"))
     if url is None:
-        logger.error("history_database_url is 'off', so no run history is kept and there is "
-                     "nothing to show; set it to a SQLite path or a postgresql:// URL.")
-        return 2
+        return 2, ("history_database_url is 'off', so no run history is kept and there is "
+                   "nothing to show; set it to a SQLite path or a postgresql:// URL.")
     try:
         with RunHistory(url) as history:
             out = write_page(history, path)
             total = history.count()
     except HistoryError as exc:
-        logger.error("No history page was written: %s.", exc)
-        return 1
+        return 1, f"No history page was written: {exc}."
     except Exception as exc:  # a query on a database that went away
-        logger.error("No history page was written: the run history at %s could not be read "
-                     "(%s).", describe_url(url), exc)
-        return 1
-    logger.info("Wrote %s: the latest %d of %d runs in the run history at %s.",
-                out, min(total, MAX_RUNS), total, describe_url(url))
-    return 0
+        return 1, (f"No history page was written: the run history at {describe_url(url)} "
+                   f"could not be read ({exc}).")
+    return 0, (f"Wrote {out}: the latest {min(total, MAX_RUNS)} of {total} runs in the run "
+               f"history at {describe_url(url)}. Open it in a browser.")

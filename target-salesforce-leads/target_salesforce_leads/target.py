@@ -770,15 +770,23 @@ class TargetSalesforceLeads(Target):
     @classmethod
     def invoke(cls, *, preflight: bool = False, history_page: str | None = None,  # type: ignore[override]
                **kwargs: t.Any) -> None:
-        if (preflight or history_page) and not kwargs.get("about"):
+        if history_page and not kwargs.get("about"):
+            from target_salesforce_leads.history_page import run_history_page
+
+            config = kwargs.get("config")
+            settings = dict(config.config) if config else {}
+            # As a Meltano command (no --config), the setting comes the way Meltano passes
+            # every setting: as an environment variable.
+            settings.setdefault("history_database_url",
+                                os.environ.get("TARGET_SALESFORCE_LEADS_HISTORY_DATABASE_URL"))
+            code, message = run_history_page(settings, history_page)
+            click.echo(message, err=True)
+            sys.exit(code)
+        if preflight and not kwargs.get("about"):
             config = kwargs.get("config")
             target = cls(config=config.config if config else None,
                          parse_env_config=bool(config and config.parse_env),
                          validate_config=True)
-            if history_page:
-                from target_salesforce_leads.history_page import run_history_page
-
-                sys.exit(run_history_page(target.config, history_page, target.logger))
             from target_salesforce_leads.preflight import run_preflight
 
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))

@@ -145,6 +145,7 @@ class Harness:
             "state_path": str(self.tmp / "hashes.sqlite"),
             "reject_file": str(self.tmp / "rejects.jsonl"),
             "retry_backoff_seconds": 0.05,
+            "history_database_url": str(self.tmp / "run-history.db"),
         }
         cfg.update(overrides)
         return cfg

@@ -33,6 +33,7 @@ def _emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
             "refresh_token": "emulator-refresh-token",
             "state_path": str(tmp / "hashes.sqlite"),
             "reject_file": str(tmp / "rejects.jsonl"),
+            "history_database_url": str(tmp / "run-history.db"),
             # The sample streams are no sObjects: reject their records rather than stop.
             "on_unwritable": "reject",
             "max_reject_share": 1.0,
