@@ -129,7 +129,7 @@ def describe_url(url: str) -> str:
     if parts.port:
         host += f":{parts.port}"
     user = f"{parts.username}@" if parts.username else ""
-    return f"{parts.scheme}://{user}{host}{parts.path}"
+    return f"{parts.scheme.split('+', 1)[0]}://{user}{host}{parts.path}"
 
 
 # -- what a run report holds ------------------------------------------------------------------

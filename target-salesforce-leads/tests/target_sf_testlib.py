@@ -247,3 +247,29 @@ def read_history_dom(page: str) -> _HistoryDom:
 def as_number(value: str) -> int | None:
     """A data-value as the integer it shows ('' for none)."""
     return None if value == "" else int(value)
+
+
+def history_report(run_id: str, leads: dict[str, int], tasks: dict[str, int], problems: Path | None,
+            sf_calls: int, status: str = "ok") -> dict[str, t.Any]:
+    """A target run summary with these counts (the fields the run history reads)."""
+    zero = dict.fromkeys(("created", "updated", "unchanged", "waiting", "rejected"), 0)
+    return {
+        "run_id": run_id, "status": status, "exit_code": 0 if status != "failed" else 1,
+        "dry_run": False, "api_calls": sf_calls, "waiting_now": tasks.get("waiting", 0),
+        "objects": {"Lead": {**zero, **leads}, "Task": {**zero, **tasks}},
+        "rejected_by_reason": [{"code": "INVALID_EMAIL_ADDRESS", "count": leads.get("rejected", 0),
+                                "example": "Email: invalid email address: <b>x@</b>"}]
+        if leads.get("rejected") else [],
+        "waiting_by_reason": [{"code": "PARENT_WAITING", "count": tasks.get("waiting", 0),
+                               "example": "its Lead is not written yet"}]
+        if tasks.get("waiting") else [],
+        "files": {"problems": str(problems) if problems else None},
+    }
+
+
+def write_problem_rows(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    """An open-problems file with one line per (status, error code, external id)."""
+    path.write_text("".join(json.dumps({
+        "status": status, "stream": "Lead", "sobject": "Lead", "external_id": ext,
+        "error_code": code, "message": f"{code} for {ext}", "time": f"2026-01-0{i + 1}T00:00:00Z",
+    }) + "\n" for i, (status, code, ext) in enumerate(rows)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import typing as t
 from pathlib import Path
 
 from target_salesforce_leads.history import (
@@ -20,9 +19,11 @@ from target_sf_testlib import (
     TARGET_CLI,
     Harness,
     as_number,
+    history_report,
     lead,
     lead_messages,
     read_history_dom,
+    write_problem_rows,
 )
 
 
@@ -44,43 +45,19 @@ def test_where_the_history_goes() -> None:
         == "postgresql://u@h:5433/db"
 
 
-def _report(run_id: str, leads: dict[str, int], tasks: dict[str, int], problems: Path | None,
-            sf_calls: int, status: str = "ok") -> dict[str, t.Any]:
-    zero = dict.fromkeys(("created", "updated", "unchanged", "waiting", "rejected"), 0)
-    return {
-        "run_id": run_id, "status": status, "exit_code": 0 if status != "failed" else 1,
-        "dry_run": False, "api_calls": sf_calls, "waiting_now": tasks.get("waiting", 0),
-        "objects": {"Lead": {**zero, **leads}, "Task": {**zero, **tasks}},
-        "rejected_by_reason": [{"code": "INVALID_EMAIL_ADDRESS", "count": leads.get("rejected", 0),
-                                "example": "Email: invalid email address: <b>x@</b>"}]
-        if leads.get("rejected") else [],
-        "waiting_by_reason": [{"code": "PARENT_WAITING", "count": tasks.get("waiting", 0),
-                               "example": "its Lead is not written yet"}]
-        if tasks.get("waiting") else [],
-        "files": {"problems": str(problems) if problems else None},
-    }
-
-
-def _problem_rows(path: Path, rows: list[tuple[str, str, str]]) -> None:
-    path.write_text("".join(json.dumps({
-        "status": status, "stream": "Lead", "sobject": "Lead", "external_id": ext,
-        "error_code": code, "message": f"{code} for {ext}", "time": f"2026-01-0{i + 1}T00:00:00Z",
-    }) + "\n" for i, (status, code, ext) in enumerate(rows)))
-
-
 def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
     problems = tmp_path / "problems.jsonl"
-    _problem_rows(problems, [("rejected", "INVALID_EMAIL_ADDRESS", "ic_1"),
+    write_problem_rows(problems, [("rejected", "INVALID_EMAIL_ADDRESS", "ic_1"),
                              ("rejected", "INVALID_EMAIL_ADDRESS", "ic_2"),
                              ("waiting", "PARENT_WAITING", "ic_3")])
     db = tmp_path / "h.db"
     with RunHistory(str(db)) as h:
-        h.record(_report("r1", {"created": 5, "rejected": 2}, {"created": 3, "waiting": 1},
+        h.record(history_report("r1", {"created": 5, "rejected": 2}, {"created": 3, "waiting": 1},
                          problems, 7), finished_at="2026-01-01T10:00:00+00:00")
         # The merged run report: the tap's API calls next to the target's part.
         merged = {"run_id": "r2", "status": "warning", "exit_code": 0,
                   "tap": {"api_calls": 41},
-                  "target": _report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3)}
+                  "target": history_report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3)}
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
         # The same run recorded again replaces its row.
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
@@ -107,10 +84,11 @@ def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
 
 def test_page_shows_the_rows(tmp_path: Path) -> None:
     problems = tmp_path / "problems.jsonl"
-    _problem_rows(problems, [("rejected", "INVALID_EMAIL_ADDRESS", "<script>alert(1)</script>")])
+    write_problem_rows(problems,
+                       [("rejected", "INVALID_EMAIL_ADDRESS", "<script>alert(1)</script>")])
     with RunHistory(str(tmp_path / "h.db")) as h:
         for i in range(4):
-            h.record(_report(f"run-{i}", {"created": 10 * i, "rejected": i},
+            h.record(history_report(f"run-{i}", {"created": 10 * i, "rejected": i},
                              {"created": i, "waiting": 3 - i}, problems, 5 + i),
                      finished_at=f"2026-01-0{i + 1}T08:00:00+00:00")
         page = render(h)
@@ -148,7 +126,7 @@ def test_empty_history_page(tmp_path: Path) -> None:
 
 def test_open_problems_group_by_reason(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
-    _problem_rows(path, [("waiting", "A", "1"), ("waiting", "A", "2"), ("rejected", "B", "3")])
+    write_problem_rows(path, [("waiting", "A", "1"), ("waiting", "A", "2"), ("rejected", "B", "3")])
     path.write_text(path.read_text() + "not json\n")
     groups = open_problems([("target", path), ("mapper", tmp_path / "missing.jsonl")])
     assert [(g["status"], g["code"], g["count"], g["example_id"]) for g in groups] == [
