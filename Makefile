@@ -6,8 +6,10 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 PACKAGES := emulators tap-intercom-events target-salesforce-leads transform
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
-# Optional dependencies the tests need (the webhook receiver, the PostgreSQL inbox).
+# Optional dependencies the tests need (the webhook receiver, the PostgreSQL inbox and
+# run history).
 EXTRAS_tap-intercom-events := [receiver,postgres]
+EXTRAS_target-salesforce-leads := [postgres]
 PYTEST_ARGS ?=
 
 .PHONY: venv test demo bench lint catalog clean
