@@ -287,6 +287,9 @@ class PostgresInbox:
                 if is_first]
         if not rows:
             return []
+        # Receivers sharing the table insert overlapping ids; inserting in one global order
+        # (by id) means two batches never wait on each other in a cycle (no deadlocks).
+        rows.sort(key=lambda row: row[0])
         values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
         with self._lock:
             # One statement in autocommit: its own transaction, committed when execute returns.
