@@ -66,6 +66,16 @@ PLUGINS: list[dict[str, Any]] = [
         "description": "Turns Intercom records into Salesforce Leads and Tasks from mapping files",
         "capabilities": ["about"],
     },
+    {
+        "type": "utilities",
+        "name": "intercom-webhook-receiver",
+        "namespace": "intercom_webhook_receiver",
+        "package": "tap-intercom-events",
+        "description": "Receives Intercom webhook notifications into the inbox the tap's inbox "
+        "mode reads",
+        "capabilities": [],
+        "pip_url": "tap-intercom-events[receiver,postgres]",
+    },
 ]
 
 #: The Singer SDK's own scalar settings (schema flattening and the target's built-ins), left out
@@ -237,11 +247,14 @@ def rendered() -> tuple[str, dict[Path, str]]:
             "description": plugin["description"],
             # Replace with the repository this project is published from, e.g.
             # git+https://<your git host>/<org>/intercom-to-salesforce.git#subdirectory=...
-            "pip_url": plugin["name"] if plugin["type"] != "mappers" else "map-intercom-salesforce",
+            "pip_url": plugin.get("pip_url", plugin["name"])
+            if plugin["type"] != "mappers" else "map-intercom-salesforce",
             "executable": plugin["name"],
             "capabilities": plugin["capabilities"],
             "settings": settings,
         }
+        if not definition["capabilities"]:
+            del definition["capabilities"]
         path = ROOT / "plugins" / plugin["type"] / f"{plugin['name']}.yml"
         files[path] = dump(definition, 0)
     files[CATALOG] = catalog_text(project)

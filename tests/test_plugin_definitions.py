@@ -15,6 +15,7 @@ DEFINITIONS = [
     ("extractors", "tap-intercom-events", "tap-intercom-events", "access_token"),
     ("loaders", "target-salesforce-leads", "target-salesforce-leads", "client_secret"),
     ("mappers", "map-intercom-salesforce", "transform", None),
+    ("utilities", "intercom-webhook-receiver", "tap-intercom-events[receiver]", "client_secret"),
 ]
 
 
@@ -58,7 +59,7 @@ def test_add_from_ref_into_a_scratch_project(
             MELTANO,
             "add",
             "--plugin-type",
-            kind.rstrip("s"),
+            "utility" if kind == "utilities" else kind.rstrip("s"),
             "--no-install",
             "--from-ref",
             str(ref),
