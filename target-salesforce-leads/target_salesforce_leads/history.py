@@ -36,6 +36,7 @@ SCHEMA = (
         unchanged INTEGER NOT NULL,
         waiting INTEGER NOT NULL,
         rejected INTEGER NOT NULL,
+        mapper_rejected INTEGER NOT NULL,
         waiting_now INTEGER NOT NULL,
         intercom_api_calls INTEGER,
         salesforce_api_calls INTEGER,
@@ -134,16 +135,6 @@ def describe_url(url: str) -> str:
 
 # -- what a run report holds ------------------------------------------------------------------
 
-def _sections(report: Mapping[str, t.Any]) -> dict[str, Mapping[str, t.Any]]:
-    """The plugins' parts of a run report: the merged report has ``tap``/``mapper``/``target``
-    sections; the target's own summary is its ``target`` part alone."""
-    out = {name: report[name] for name in ("tap", "mapper", "target")
-           if isinstance(report.get(name), Mapping)}
-    if "target" not in out and isinstance(report.get("objects"), Mapping):
-        out["target"] = report
-    return out
-
-
 def _int(value: t.Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
@@ -154,54 +145,75 @@ def _int(value: t.Any) -> int | None:
     return None
 
 
-def _api_calls(section: Mapping[str, t.Any] | None) -> int | None:
-    """API calls a plugin reports: ``api_calls`` as a number or as ``{"total": n}``."""
-    if not section:
-        return None
-    calls = section.get("api_calls")
-    if isinstance(calls, Mapping):
-        calls = calls.get("total", calls.get("calls"))
-    return _int(calls)
+def _part(report: Mapping[str, t.Any], name: str) -> Mapping[str, t.Any]:
+    part = report.get(name)
+    return part if isinstance(part, Mapping) else {}
+
+
+def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """(source, outcome, code, count, example) of the run report's ``rejected.by_reason`` and
+    ``waiting.by_reason``, or of the target summary's ``rejected_by_reason`` and
+    ``waiting_by_reason``."""
+    out = []
+    for outcome in ("rejected", "waiting"):
+        rows = _part(report, outcome).get("by_reason")
+        if not isinstance(rows, list):
+            rows = report.get(f"{outcome}_by_reason") or []
+        for r in rows:
+            if isinstance(r, Mapping) and r.get("code"):
+                out.append({"source": str(r.get("source") or "target"), "outcome": outcome,
+                            "code": str(r["code"]), "count": _int(r.get("count")) or 0,
+                            "example": _text(r.get("example"))})
+    # One row per (source, outcome, code): the same reason may come for several objects.
+    merged: dict[tuple[str, str, str], dict[str, t.Any]] = {}
+    for r in out:
+        key = (r["source"], r["outcome"], r["code"])
+        if key in merged:
+            merged[key]["count"] += r["count"]
+        else:
+            merged[key] = r
+    return list(merged.values())
 
 
 def figures(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The figures a history row keeps, read from a run report (merged or the target's)."""
-    parts = _sections(report)
-    target = parts.get("target") or {}
+    """The figures a history row keeps, read from the run report (run_report.py) or from the
+    target's own summary (the same keys where they overlap)."""
     objects: dict[str, dict[str, int]] = {}
-    for sobject, counts in (target.get("objects") or {}).items():
+    for sobject, counts in (report.get("objects") or {}).items():
         row = {k: _int(counts.get(k)) or 0 for k in OUTCOMES}
         row["written"] = row["created"] + row["updated"]
         objects[str(sobject)] = row
     totals = {k: sum(o[k] for o in objects.values()) for k in FIGURES}
-    waiting = target.get("waiting")
-    waiting_now = _int(target.get("waiting_now"))
-    if waiting_now is None and isinstance(waiting, Mapping):
-        waiting_now = _int(waiting.get("total"))
-    reasons = []
-    for source, part in parts.items():
-        for outcome in ("rejected", "waiting"):
-            for r in part.get(f"{outcome}_by_reason") or []:
-                if isinstance(r, Mapping) and r.get("code"):
-                    reasons.append({"source": source, "outcome": outcome, "code": str(r["code"]),
-                                    "count": _int(r.get("count")) or 0,
-                                    "example": _text(r.get("example"))})
-    exit_code = _int(report.get("exit_code"))
-    if exit_code is None:
-        exit_code = _int(target.get("exit_code"))
+    waiting_now = _int(report.get("waiting_now"))
+    if waiting_now is None:
+        waiting_now = _int(_part(report, "waiting").get("total"))
+    salesforce = _api_calls(_part(report, "salesforce"))
+    # The run report counts the mapper's rejects too (Intercom records that make no Lead/Task).
+    mapper_rejected = _int(_part(report, "rejected").get("mapper")) or 0
+    totals["rejected"] += mapper_rejected
     return {
-        "run_id": str(report.get("run_id") or target.get("run_id") or ""),
-        "environment": report.get("environment") or os.environ.get("MELTANO_ENVIRONMENT"),
-        "status": str(report.get("status") or target.get("status") or "unknown"),
-        "exit_code": exit_code or 0,
-        "dry_run": bool(report.get("dry_run", target.get("dry_run", False))),
+        "run_id": str(report.get("run_id") or ""),
+        "environment": _part(report, "meltano").get("environment")
+        or os.environ.get("MELTANO_ENVIRONMENT"),
+        "status": str(report.get("status") or "unknown"),
+        "exit_code": _int(report.get("exit_code")) or 0,
+        "dry_run": bool(report.get("dry_run", False)),
         **totals,
+        "mapper_rejected": mapper_rejected,
         "waiting_now": waiting_now or 0,
-        "intercom_api_calls": _api_calls(parts.get("tap")),
-        "salesforce_api_calls": _api_calls(target),
+        "intercom_api_calls": _api_calls(_part(report, "extractor")),
+        "salesforce_api_calls": _api_calls(report) if salesforce is None else salesforce,
         "objects": objects,
-        "reasons": reasons,
+        "reasons": _reasons(report),
     }
+
+
+def _api_calls(part: Mapping[str, t.Any]) -> int | None:
+    """API calls a part of the report names: ``api_calls`` as a number or ``{"total": n}``."""
+    calls = part.get("api_calls")
+    if isinstance(calls, Mapping):
+        calls = calls.get("total")
+    return _int(calls)
 
 
 def _text(value: t.Any) -> str | None:
@@ -211,14 +223,15 @@ def _text(value: t.Any) -> str | None:
 
 
 def problem_files(report: Mapping[str, t.Any]) -> list[tuple[str, Path]]:
-    """(source, path) of each open-problems file a run report names."""
-    out = []
-    for source, part in _sections(report).items():
-        files = part.get("files")
-        path = files.get("problems") if isinstance(files, Mapping) else None
-        if isinstance(path, str) and path:
-            out.append((source, Path(path)))
-    return out
+    """(source, path) of each open-problems file the report names: ``files.problems`` is one
+    path (the target's summary) or ``{source: path}`` (the run report)."""
+    named = _part(report, "files").get("problems")
+    if isinstance(named, str):
+        named = {"target": named}
+    if not isinstance(named, Mapping):
+        return []
+    return [(str(source), Path(path)) for source, path in named.items()
+            if isinstance(path, str) and path]
 
 
 def open_problems(files: Iterable[tuple[str, Path]]) -> list[dict[str, t.Any]]:
@@ -318,11 +331,13 @@ class RunHistory:
                 self._conn.execute(self._sql(f"DELETE FROM {table} WHERE run_id = ?"), (run_id,))
             self._conn.execute(self._sql(
                 "INSERT INTO run_history (run_id, finished_at, environment, status, exit_code, "
-                "dry_run, written, created, updated, unchanged, waiting, rejected, waiting_now, "
-                "intercom_api_calls, salesforce_api_calls, open_problems, report) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                "dry_run, written, created, updated, unchanged, waiting, rejected, "
+                "mapper_rejected, waiting_now, intercom_api_calls, salesforce_api_calls, "
+                "open_problems, report) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 (run_id, finished, fig["environment"], fig["status"], fig["exit_code"],
-                 int(fig["dry_run"]), *(fig[k] for k in FIGURES), fig["waiting_now"],
+                 int(fig["dry_run"]), *(fig[k] for k in FIGURES), fig["mapper_rejected"],
+                 fig["waiting_now"],
                  fig["intercom_api_calls"], fig["salesforce_api_calls"], fig["open_problems"],
                  json.dumps(report, default=str)))
             for sobject, counts in fig["objects"].items():
@@ -352,7 +367,8 @@ class RunHistory:
         """The latest ``limit`` runs, oldest first, without their report JSON."""
         rows = self._rows(
             "SELECT run_id, finished_at, environment, status, exit_code, dry_run, written, "
-            "created, updated, unchanged, waiting, rejected, waiting_now, intercom_api_calls, "
+            "created, updated, unchanged, waiting, rejected, mapper_rejected, waiting_now, "
+            "intercom_api_calls, "
             "salesforce_api_calls, open_problems FROM run_history "
             "ORDER BY finished_at DESC, run_id DESC LIMIT ?", (int(limit),))
         return rows[::-1]

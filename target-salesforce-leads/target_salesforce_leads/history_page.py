@@ -30,9 +30,11 @@ API_SERIES = (
     ("intercom_api_calls", "Intercom API calls", "#1f5fbf"),
     ("salesforce_api_calls", "Salesforce API calls", "#00a1e0"),
 )
-COLUMNS = (*FIGURES, "waiting_now", "intercom_api_calls", "salesforce_api_calls", "open_problems")
-HEADINGS = {"waiting_now": "waiting in state", "intercom_api_calls": "Intercom calls",
-            "salesforce_api_calls": "Salesforce calls", "open_problems": "open problems"}
+COLUMNS = (*FIGURES, "mapper_rejected", "waiting_now", "intercom_api_calls",
+           "salesforce_api_calls", "open_problems")
+HEADINGS = {"mapper_rejected": "of which by the mapper", "waiting_now": "waiting in state",
+            "intercom_api_calls": "Intercom calls", "salesforce_api_calls": "Salesforce calls",
+            "open_problems": "open problems"}
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;

@@ -19,6 +19,7 @@ from target_sf_testlib import (
     TARGET_CLI,
     Harness,
     as_number,
+    as_run_report,
     history_report,
     lead,
     lead_messages,
@@ -54,10 +55,10 @@ def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
     with RunHistory(str(db)) as h:
         h.record(history_report("r1", {"created": 5, "rejected": 2}, {"created": 3, "waiting": 1},
                          problems, 7), finished_at="2026-01-01T10:00:00+00:00")
-        # The merged run report: the tap's API calls next to the target's part.
-        merged = {"run_id": "r2", "status": "warning", "exit_code": 0,
-                  "tap": {"api_calls": 41},
-                  "target": history_report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3)}
+        # The pipeline's run report: the extractor's API calls, the mapper's rejects.
+        merged = as_run_report(
+            history_report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3, "warning"), 41,
+            [("NO_EMAIL", 2), ("NO_EMAIL", 1), ("BOT", 1)])
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
         # The same run recorded again replaces its row.
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
@@ -68,6 +69,9 @@ def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
         assert (r1["salesforce_api_calls"], r1["intercom_api_calls"]) == (7, None)
         assert r1["open_problems"] == 3
         assert (r2["written"], r2["unchanged"], r2["status"]) == (4, 1, "warning")
+        assert (r2["rejected"], r2["mapper_rejected"], r2["environment"]) == (4, 4, "dev")
+        assert {(r["source"], r["code"]): r["count"] for r in h.reasons("r2")} == {
+            ("mapper", "NO_EMAIL"): 3, ("mapper", "BOT"): 1}
         assert (r2["salesforce_api_calls"], r2["intercom_api_calls"]) == (3, 41)
         assert {o["sobject"]: o["written"] for o in h.objects("r1")} == {"Lead": 5, "Task": 3}
         assert [(r["outcome"], r["code"], r["count"]) for r in h.reasons("r1")] == [

@@ -17,6 +17,7 @@ from target_sf_testlib import (
     TARGET_CLI,
     Harness,
     as_number,
+    as_run_report,
     history_report,
     lead,
     lead_messages,
@@ -51,9 +52,9 @@ def postgres_url(postgres_server_url: str) -> str:
 
 def _fill(history: RunHistory, problems: Path) -> None:
     for i in range(3):
-        history.record({"run_id": f"run-{i}", "tap": {"api_calls": 30 + i},
-                        "target": history_report(f"run-{i}", {"created": 4 * i, "rejected": i},
-                                          {"updated": i, "waiting": 2 - i}, problems, 3 + i)},
+        summary = history_report(f"run-{i}", {"created": 4 * i, "rejected": i},
+                                 {"updated": i, "waiting": 2 - i}, problems, 3 + i)
+        history.record(as_run_report(summary, 30 + i, [("NO_EMAIL", i)]),
                        finished_at=f"2026-02-0{i + 1}T06:00:00+00:00")
 
 
