@@ -8,6 +8,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 from tap_intercom_events.inbox import InboxItem, NewNotification, open_inbox
 
 INSERT = (
@@ -157,4 +158,20 @@ def test_add_many_one_transaction_dedupes_within_and_across(postgres_url: str) -
     assert items[2].received_at == 5.0
     assert len({i.offset.split(":")[0] for i in items[1:]}) == 1  # one transaction
     assert inbox.add_many([]) == []
+    inbox.close()
+
+
+def test_a_lost_connection_fails_one_call_then_reconnects(postgres_url: str) -> None:
+    inbox = open_inbox(postgres_url)
+    assert inbox.add("before", "ping", b"{}")
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    # The call on the lost connection fails (the receiver answers 503, Intercom delivers again)...
+    with pytest.raises(psycopg.OperationalError):
+        inbox.add("lost", "ping", b"{}")
+    # ...and the next one connects again.
+    assert inbox.add("after", "ping", b"{}")
+    inbox.check()
+    assert [i.notification_id for i in _drain(inbox)[0]] == ["before", "after"]
     inbox.close()
