@@ -149,6 +149,14 @@ class TapProcess:
                                      f"{self.stderr()[-3000:]}")
             self.messages.append(message)
 
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        """Wait until the tap has logged ``text``."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the log; stderr:\n{self.stderr()[-3000:]}")
+            time.sleep(0.05)
+
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 

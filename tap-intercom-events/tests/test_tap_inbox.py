@@ -4,6 +4,7 @@ the Intercom emulator (real sockets), and emits the records the batch path emits
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,6 +242,33 @@ def test_follow_mode_emits_notifications_added_while_it_runs(
         code = tap.stop()
         inbox.close()
     assert code == 0, tap.stderr()[-3000:]
+
+
+def test_follow_mode_coalesces_notifications_arriving_within_coalesce_seconds(
+    seeded_ic: EmulatorProcess, tmp_path: Path
+) -> None:
+    contact = contact_ids(seeded_ic, 3)[2]
+    inbox, url = new_inbox(tmp_path)
+    seeded_ic.reset_stats()
+    tap = TapProcess(tmp_path / "run", tap_config(
+        seeded_ic, inbox_url=url, follow=True, poll_interval_seconds=0.05,
+        coalesce_seconds=2.0))
+    try:
+        tap.wait_for_log("Inbox mode: reading")  # polling the empty inbox
+        # Four notifications over ~1.2 s: polled every 0.05 s, each would be a batch of its own.
+        for _ in range(4):
+            notify(inbox, "contact.user.updated", contact_item(contact))
+            time.sleep(0.4)
+        last = inbox.read_after(None, 1000)[1]
+        tap.wait_for(lambda messages: any(o == last for _, o in inbox_offsets(messages)),
+                     timeout=30)
+    finally:
+        code = tap.stop()
+        inbox.close()
+    assert code == 0, tap.stderr()[-3000:]
+    assert len(inbox_offsets(tap.messages)) == 1
+    assert [r["id"] for r in records_of(tap.messages, "contacts")] == [contact]
+    assert seeded_ic.stats()["by_endpoint"].get(CONTACTS_GET) == 1
 
 
 def test_deleted_items_are_skipped_and_404s_counted(
