@@ -86,15 +86,11 @@ def _run_as() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _demote(ids: tuple[int, int] | None):  # noqa: ANN202 - a preexec_fn
+def _as_user(ids: tuple[int, int] | None) -> dict[str, object]:
+    """subprocess arguments that run a command as that user, without root's groups."""
     if ids is None:
-        return None
-
-    def run() -> None:
-        os.setgid(ids[1])
-        os.setuid(ids[0])
-
-    return run
+        return {}
+    return {"user": ids[0], "group": ids[1], "extra_groups": []}
 
 
 def _wait_ready(bin_dir: Path, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -132,7 +128,7 @@ def postgres_server(settings: dict[str, str] | None = None) -> Iterator[str]:
         initdb = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
              "-E", "UTF8", "--no-sync"],
-            preexec_fn=_demote(ids), capture_output=True, text=True, timeout=120, cwd=root,
+            **_as_user(ids), capture_output=True, text=True, timeout=120, cwd=root,
         )
         if initdb.returncode != 0:
             raise RuntimeError(f"initdb failed: {initdb.stderr[-2000:]}")
@@ -145,7 +141,7 @@ def postgres_server(settings: dict[str, str] | None = None) -> Iterator[str]:
             args += ["-c", f"{name}={value}"]
         with log.open("wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                    preexec_fn=_demote(ids), cwd=root)
+                                    **_as_user(ids), cwd=root)
         _wait_ready(bin_dir, port, proc, log)
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
