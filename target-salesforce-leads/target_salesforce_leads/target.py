@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 import typing as t
+from pathlib import Path
 
 import click
 from singer_sdk import typing as th
@@ -33,6 +34,8 @@ from target_salesforce_leads.encoding import MessageReader
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.report import RunReport
+from target_salesforce_leads.runfiles import make_private, meltano_run_dir, secure_run_dir
+from target_salesforce_leads.runlock import EXIT_LIVE_RUN, RunLock, RunLockHeld
 from target_salesforce_leads.runstate import RunState
 from target_salesforce_leads.sinks import SalesforceSink, _ordered
 from target_salesforce_leads.validation import ObjectSchema, Rejection
@@ -52,6 +55,7 @@ else:
 
 
 ID_CACHE_SIZE = 50_000
+DEFAULT_STATE_PATH = ".target-salesforce-leads/hashes.sqlite"
 
 
 class TargetSalesforceLeads(Target):
@@ -216,7 +220,7 @@ class TargetSalesforceLeads(Target):
             + "-" + secrets.token_hex(3))
         self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
                                 cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
-        self.hashes = HashStore(cfg.get("state_path") or ".target-salesforce-leads/hashes.sqlite",
+        self.hashes = HashStore(cfg.get("state_path") or DEFAULT_STATE_PATH,
                                 float(cfg.get("hash_max_age_days", 7) or 0))
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema | Rejection] = {}
@@ -624,6 +628,34 @@ class TargetSalesforceLeads(Target):
             self._state_withheld = True
             return
         super()._write_state_message(self.runstate.emit(state, self._bound_waiting()))
+
+    @override
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """A run: refused while another is live; private files, no dead runs' secrets left."""
+        hashes = Path(self.config.get("state_path") or DEFAULT_STATE_PATH)
+        lock = RunLock(hashes.with_name(hashes.name + ".lock"))
+        try:
+            lock.acquire(self.run_id)
+        except RunLockHeld as exc:
+            self.logger.error("%s", exc)
+            sys.exit(EXIT_LIVE_RUN)
+        # What this process creates (output files, hash store, describe cache) is 0600/0700;
+        # what earlier versions left readable is made so too.
+        os.umask(0o077)
+        describe = hashes.parent / "describe"  # the client's describe cache
+        mine = [p for p in (self.report.reject_path, self.report.summary_path,
+                            self.report.waiting_path, self.report.problems_path) if p]
+        make_private([*mine, *hashes.parent.glob(hashes.name + "*"), *describe.glob("*")],
+                     [describe])
+        run_dir = meltano_run_dir()
+        if run_dir is not None:
+            for path in secure_run_dir(run_dir):
+                self.logger.info("Removed %s, left with its secrets by a run that was killed.",
+                                 path)
+        try:
+            super().listen(file_input)
+        finally:
+            lock.release()
 
     @override
     def process_endofpipe(self) -> None:

@@ -69,7 +69,7 @@ class RejectWriter:
             # Opened at the first reject, so a run with none (or --schemas) leaves no file.
             self._path.parent.mkdir(parents=True, exist_ok=True)
             # Append: an earlier run's rejects stay readable until someone deals with them.
-            self._file = self._path.open("a", encoding="utf-8")
+            self._file = _private_open(self._path, "a")
         line = {
             "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "run_id": self.run_id,
@@ -109,7 +109,7 @@ class RejectWriter:
         rows.update(self._rejected)
         self._problems_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._problems_path.with_suffix(self._problems_path.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with _private_open(tmp, "w") as fh:
             for k in sorted(rows):
                 fh.write(serialize_json(rows[k]) + "\n")
         os.replace(tmp, self._problems_path)
@@ -120,3 +120,12 @@ class RejectWriter:
             self._file.close()
             self._file = None
         self._path = None
+
+
+def _private_open(path: Path, mode: str) -> t.TextIO:
+    """Open for writing, readable by the owner only (0600, also when the file exists): rejected
+    records hold people's names and emails."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8")

@@ -1,0 +1,146 @@
+"""No secrets left behind: Meltano's per-invocation files private, those of dead invocations gone.
+
+Before it starts a plugin, Meltano writes the plugin's whole configuration, secrets included, to
+``.meltano/run/<plugin>/<kind>.<uuid>.config.json`` (mode 0644 under the usual umask) and deletes
+it when the plugin ends. A run killed with SIGKILL never deletes them. At the start of every run
+the target (the plugin that lives for the whole run) makes Meltano's run directory private
+(directories 0700, files 0600) and removes the configuration files no live invocation can still
+need, of every plugin in the project, not only its own.
+
+A file is kept while it may be live: while a running process names it on its command line (a
+plugin started with ``--config FILE``), or while a Meltano process runs in the project's
+directory that started before the file was written (it may be the writer, about to start that
+plugin). Only files with neither,
+which can only be those of invocations that ended without their clean-up, are removed. This reads
+``/proc``; where there is none, nothing is removed (the directory is still made private).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import typing as t
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+# /proc gives process start times to the second only (the boot time is whole seconds).
+START_SLACK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    argv: tuple[str, ...]
+    started_at: float  # epoch seconds
+    cwd: str | None  # None when it cannot be read (another user's process)
+
+
+def running_processes(proc: Path = PROC) -> list[Process] | None:
+    """Every process this one can see, or None where there is no ``/proc``."""
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in (proc / "stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: list[Process] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = tuple(a.decode(errors="replace")
+                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
+            # Field 22 of stat, counted after the command name (which may hold spaces).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            started = boot + int(fields[19]) / ticks
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile, or not ours to read
+        try:
+            cwd: str | None = os.readlink(entry / "cwd")
+        except OSError:
+            cwd = None
+        found.append(Process(int(entry.name), argv, started, cwd))
+    return found
+
+
+def is_meltano(process: Process) -> bool:
+    """A Meltano CLI process (`meltano ...`, `python .../bin/meltano ...`, `-m meltano`)."""
+    head = process.argv[:3]
+    return any(Path(a).name == "meltano" for a in head) or (
+        "-m" in head and "meltano" in head)
+
+
+def _may_serve(process: Process, project: str) -> bool:
+    """Whether a Meltano process may be this project's: it runs in the project's directory (or
+    below it), or its directory cannot be read."""
+    if process.cwd is None:
+        return True
+    return process.cwd == project or process.cwd.startswith(project + os.sep)
+
+
+def stale_config_files(run_dir: Path, processes: list[Process]) -> list[Path]:
+    """The ``*.config.json`` files under ``run_dir/<plugin>/`` that no live invocation needs."""
+    # Meltano names each file by a fresh UUID, so the name alone identifies an invocation.
+    named = {Path(arg).name for p in processes for arg in p.argv if arg.endswith(".config.json")}
+    project = os.path.realpath(run_dir.parent.parent)
+    meltano_starts = [p.started_at for p in processes if is_meltano(p) and _may_serve(p, project)]
+    stale: list[Path] = []
+    for path in sorted(run_dir.glob("*/*.config.json")):
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            continue
+        if path.name in named:
+            continue
+        if any(start <= written + START_SLACK_SECONDS for start in meltano_starts):
+            continue
+        stale.append(path)
+    return stale
+
+
+def make_private(paths: Iterable[Path], dirs: Iterable[Path] = ()) -> None:
+    """chmod 0600 the existing regular files among ``paths``, 0700 the existing ``dirs``."""
+    for path, mode in [*((d, 0o700) for d in dirs), *((p, 0o600) for p in paths)]:
+        try:
+            info = path.lstat()
+            want_dir = mode == 0o700
+            if (stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)) and \
+                    stat.S_IMODE(info.st_mode) != mode:
+                path.chmod(mode)
+        except OSError:
+            continue  # gone meanwhile, or owned by someone else
+
+
+def secure_run_dir(run_dir: Path, processes: list[Process] | None = None) -> list[Path]:
+    """Make Meltano's run directory private and remove dead invocations' config files.
+
+    Returns the files removed. ``processes`` defaults to :func:`running_processes`.
+    """
+    if not run_dir.is_dir():
+        return []
+    dirs = [run_dir, *(d for d in run_dir.iterdir() if d.is_dir() and not d.is_symlink())]
+    files = [f for d in dirs for f in d.iterdir() if not f.is_dir()]
+    make_private(files, dirs)
+    if processes is None:
+        processes = running_processes()
+    if processes is None:
+        return []
+    removed: list[Path] = []
+    for path in stale_config_files(run_dir, processes):
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def meltano_run_dir(environ: t.Mapping[str, str] = os.environ) -> Path | None:
+    """``$MELTANO_SYS_DIR_ROOT/run`` when Meltano started this process, else None."""
+    root = environ.get("MELTANO_SYS_DIR_ROOT")
+    return Path(root) / "run" if root else None
