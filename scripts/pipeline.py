@@ -31,6 +31,8 @@ from emulators.testing import EmulatorProcess
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 JOB = "intercom-to-salesforce"
+# meltano.yml's schedule of JOB: `meltano schedule run SCHEDULE` is what a scheduler runs.
+SCHEDULE = "intercom-to-salesforce-every-15-minutes"
 WRITE_ONLY_ENDPOINTS = ("PATCH", "PUT", "DELETE", "POST /sobjects", "POST /jobs")
 TARGET_STATE_KEY = "target-salesforce-leads"
 # The Intercom emulator's default of 10,000 calls a minute would make the tap wait most of a big
@@ -317,16 +319,23 @@ class Pipeline:
         )
         return proc
 
-    def run(self, *extra: str, check: bool = True, env: dict[str, str] | None = None) -> RunResult:
+    def run(
+        self,
+        *extra: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        schedule: bool = False,
+    ) -> RunResult:
         """`meltano run intercom-to-salesforce`, with API calls counted on both emulators.
 
-        `env` adds variables for this run only (e.g. TARGET_SALESFORCE_LEADS_DRY_RUN).
+        `env` adds variables for this run only (e.g. TARGET_SALESFORCE_LEADS_DRY_RUN);
+        `schedule` runs it as a scheduler does: `meltano schedule run SCHEDULE`.
         """
         self.intercom.reset_stats()
         self.salesforce.reset_stats()
         if self.target_summary.exists():
             self.target_summary.unlink()
-        proc = self.meltano("run", *extra, JOB, check=check, env=env)
+        proc = self.meltano(*_run_args(extra, schedule), check=check, env=env)
         return self._result(proc.returncode, proc.stdout, proc.stderr)
 
     def _result(self, returncode: int, stdout: str, stderr: str) -> RunResult:
@@ -350,16 +359,23 @@ class Pipeline:
                 result.summary = {}
         return result
 
-    def start_run(self, *extra: str, env: dict[str, str] | None = None) -> RunningJob:
-        """Start `meltano run` in its own process group (to be killed as a whole) and return."""
+    def start_run(
+        self,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        schedule: bool = False,
+        log: Path | None = None,
+    ) -> RunningJob:
+        """Start `meltano run` (or `meltano schedule run`, see `run`) in its own process group
+        (to be killed as a whole) and return; its output goes to `log`."""
         self.intercom.reset_stats()
         self.salesforce.reset_stats()
         if self.target_summary.exists():
             self.target_summary.unlink()
-        log = self.workdir / "killed-runs.log"
+        log = log or self.workdir / "killed-runs.log"
         fh = log.open("a")
         proc = subprocess.Popen(
-            [MELTANO, "run", *extra, JOB],
+            [MELTANO, *_run_args(extra, schedule)],
             cwd=ROOT,
             env={**self.env(), **(env or {})},
             stdout=fh,
@@ -367,7 +383,7 @@ class Pipeline:
             start_new_session=True,
         )
         fh.close()
-        return RunningJob(self, proc)
+        return RunningJob(self, proc, log)
 
     def state_ids(self) -> list[str]:
         return [
@@ -473,9 +489,10 @@ class Pipeline:
 class RunningJob:
     """A `meltano run` started by `Pipeline.start_run`, to be waited for or killed."""
 
-    def __init__(self, pipeline: Pipeline, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, pipeline: Pipeline, proc: subprocess.Popen[bytes], log: Path) -> None:
         self.pipeline = pipeline
         self.proc = proc
+        self.log = log
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -491,6 +508,10 @@ class RunningJob:
     def wait(self, timeout: float = 900) -> RunResult:
         returncode = self.proc.wait(timeout=timeout)
         return self.pipeline._result(returncode, "", "")
+
+
+def _run_args(extra: tuple[str, ...], schedule: bool) -> list[str]:
+    return ["schedule", "run", SCHEDULE, *extra] if schedule else ["run", *extra, JOB]
 
 
 def decode_waiting(blob: str | None) -> list[dict[str, Any]]:

@@ -632,6 +632,9 @@ class TargetSalesforceLeads(Target):
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         """A run: refused while another is live; private files, no dead runs' secrets left."""
+        # What this process creates (output files, hash store, describe cache) is 0600/0700;
+        # what earlier versions left readable is made so too.
+        os.umask(0o077)
         hashes = Path(self.config.get("state_path") or DEFAULT_STATE_PATH)
         lock = RunLock(hashes.with_name(hashes.name + ".lock"))
         try:
@@ -639,9 +642,6 @@ class TargetSalesforceLeads(Target):
         except RunLockHeld as exc:
             self.logger.error("%s", exc)
             sys.exit(EXIT_LIVE_RUN)
-        # What this process creates (output files, hash store, describe cache) is 0600/0700;
-        # what earlier versions left readable is made so too.
-        os.umask(0o077)
         describe = hashes.parent / "describe"  # the client's describe cache
         mine = [p for p in (self.report.reject_path, self.report.summary_path,
                             self.report.waiting_path, self.report.problems_path) if p]

@@ -67,7 +67,7 @@ class RejectWriter:
             return
         if self._file is None:
             # Opened at the first reject, so a run with none (or --schemas) leaves no file.
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Append: an earlier run's rejects stay readable until someone deals with them.
             self._file = _private_open(self._path, "a")
         line = {
@@ -107,7 +107,7 @@ class RejectWriter:
         for key in self._resolved:
             rows.pop(key, None)
         rows.update(self._rejected)
-        self._problems_path.parent.mkdir(parents=True, exist_ok=True)
+        self._problems_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self._problems_path.with_suffix(self._problems_path.suffix + ".tmp")
         with _private_open(tmp, "w") as fh:
             for k in sorted(rows):

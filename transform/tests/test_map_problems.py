@@ -40,3 +40,15 @@ def test_filtered_contacts_are_no_problem(tmp_path: Path) -> None:
             state({"s": 1})]
     assert run_inline(msgs, {"problems_file": str(problems)}, tmp_path).returncode == 0
     assert _rows(problems) == []
+
+
+def test_reject_and_problems_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    problems = tmp_path / "problems.jsonl"
+    rejects = tmp_path / "rejects.jsonl"
+    rejects.write_text("")
+    rejects.chmod(0o644)  # as an earlier version left it
+    msgs = [contacts_schema(), record("contacts", contact("c1", email=None)), state({"s": 1})]
+    assert run_inline(msgs, {"problems_file": str(problems)}, tmp_path).returncode == 0
+    assert rejects.read_text() and problems.read_text()
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in (rejects, problems)} == {
+        "rejects.jsonl": "0o600", "problems.jsonl": "0o600"}
