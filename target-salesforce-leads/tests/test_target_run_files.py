@@ -29,6 +29,12 @@ HOLD_LOCK = (
 )
 
 
+def files(folder: Path) -> dict[str, str]:
+    """The waiting and problems files in the test's folder (not the default output/)."""
+    return {"waiting_file": str(folder / "waiting.jsonl"),
+            "problems_file": str(folder / "problems.jsonl")}
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -45,7 +51,7 @@ def test_a_run_next_to_a_live_one_writes_nothing_and_runs_once_that_one_is_kille
 ) -> None:
     holder = hold_lock(tmp_path / "hashes.sqlite.lock")
     try:
-        refused = harness.run(lead_messages([lead(1), lead(2)], {"bookmark": 1}))
+        refused = harness.run(lead_messages([lead(1), lead(2)], {"bookmark": 1}), **files(tmp_path))
         assert refused.returncode == EXIT_LIVE_RUN, refused.stderr
         assert "Another run of this pipeline is still live" in refused.stderr
         assert f"process {holder.pid}, run holder-run" in refused.stderr
@@ -56,7 +62,7 @@ def test_a_run_next_to_a_live_one_writes_nothing_and_runs_once_that_one_is_kille
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     # The kernel dropped the dead holder's lock: no timeout, no file to remove by hand.
-    after = harness.run(lead_messages([lead(1), lead(2)], {"bookmark": 1}))
+    after = harness.run(lead_messages([lead(1), lead(2)], {"bookmark": 1}), **files(tmp_path))
     assert after.returncode == 0, after.stderr
     assert after.states == [{"bookmark": 1}]
     assert len(harness.query("SELECT Id FROM Lead")) == 2
@@ -69,14 +75,13 @@ def test_the_files_a_run_writes_are_readable_by_their_owner_only(
     old_rejects.write_text("")
     old_rejects.chmod(0o644)  # as an earlier version left it
     run = harness.run(lead_messages([lead(1), lead("bad", Email="not an email")], {"b": 1}),
-                      waiting_file=str(tmp_path / "out" / "waiting.jsonl"),
-                      problems_file=str(tmp_path / "out" / "problems.jsonl"))
+                      **files(tmp_path / "out"))
     assert run.returncode == 0, run.stderr
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("config-")
-             and "sf" not in p.relative_to(tmp_path).parts]
-    assert {p.name for p in files} >= {"rejects.jsonl", "hashes.sqlite", "summary-1.json",
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("config-")
+               and "sf" not in p.relative_to(tmp_path).parts]
+    assert {p.name for p in written} >= {"rejects.jsonl", "hashes.sqlite", "summary-1.json",
                                        "waiting.jsonl", "problems.jsonl", "hashes.sqlite.lock"}
-    readable = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in files if mode(p) & 0o077}
+    readable = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in written if mode(p) & 0o077}
     assert readable == {}
     assert mode(tmp_path / "out") == 0o700
 
@@ -144,7 +149,7 @@ def test_a_target_started_by_meltano_removes_what_a_killed_run_left(
     left = _config(sys_dir / "run", "target-salesforce-leads", "target.0190-kill.config.json",
                    age=120)
     monkeypatch.setenv("MELTANO_SYS_DIR_ROOT", str(sys_dir))
-    run = harness.run(lead_messages([lead(1)], {"bookmark": 1}))
+    run = harness.run(lead_messages([lead(1)], {"bookmark": 1}), **files(tmp_path))
     assert run.returncode == 0, run.stderr
     assert not left.exists()
     assert f"Removed {left}, left with its secrets by a run that was killed." in run.stderr
