@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_URL = "sqlite:///.intercom-inbox/inbox.db"
+PRUNE_CHUNK = 1000  # rows deleted per transaction by prune()
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,13 @@ class Inbox(Protocol):
 
         Returns them with the offset to resume from: the last item's, or the given one when
         there is none. Never skips an item that commits after the call.
+        """
+        ...
+
+    def prune(self, received_before: float) -> int:
+        """Delete the notifications stored before that time (epoch seconds); how many.
+
+        Offsets stay valid: later rows keep theirs, and numbers are never reused.
         """
         ...
 
@@ -166,6 +174,7 @@ class SQLiteInbox:
             " received_at REAL NOT NULL,"
             " body BLOB NOT NULL)"
         )
+        self._db.execute("CREATE INDEX IF NOT EXISTS inbox_received_at ON inbox (received_at)")
 
     def add(
         self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
@@ -212,6 +221,17 @@ class SQLiteInbox:
             ).fetchall()
         items = [InboxItem(str(r[0]), r[1], r[2], r[3], bytes(r[4])) for r in rows]
         return items, (items[-1].offset if items else offset)
+
+    def prune(self, received_before: float) -> int:
+        deleted = 0
+        while True:  # in small transactions: writers wait for the lock at most one chunk
+            with self._lock:
+                cur = self._db.execute(
+                    "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox"
+                    " WHERE received_at < ? LIMIT ?)", (received_before, PRUNE_CHUNK))
+            deleted += cur.rowcount
+            if cur.rowcount < PRUNE_CHUNK:
+                return deleted
 
     def check(self) -> None:
         with self._lock:
@@ -261,6 +281,10 @@ class PostgresInbox:
             )
             self._connection().execute(
                 "CREATE INDEX IF NOT EXISTS intercom_inbox_xid_id ON intercom_inbox (xid, id)"
+            )
+            self._connection().execute(
+                "CREATE INDEX IF NOT EXISTS intercom_inbox_received_at"
+                " ON intercom_inbox (received_at)"
             )
 
     def _connection(self) -> Any:
@@ -323,6 +347,17 @@ class PostgresInbox:
             ).fetchall()
         items = [InboxItem(f"{r[0]}:{r[1]}", r[2], r[3], r[4], bytes(r[5])) for r in rows]
         return items, (items[-1].offset if items else offset)
+
+    def prune(self, received_before: float) -> int:
+        deleted = 0
+        while True:
+            with self._lock:
+                cur = self._connection().execute(
+                    "DELETE FROM intercom_inbox WHERE id IN (SELECT id FROM intercom_inbox"
+                    " WHERE received_at < %s LIMIT %s)", (received_before, PRUNE_CHUNK))
+            deleted += cur.rowcount
+            if cur.rowcount < PRUNE_CHUNK:
+                return deleted
 
     def check(self) -> None:
         with self._lock:

@@ -81,11 +81,18 @@ SETTINGS = th.PropertiesList(
         "so Intercom does not retry) but not stored, and counted as refused stale. 0 accepts "
         "any age.",
     ),
+    th.Property(
+        "retention_days", th.NumberType, default=30,
+        description="Notifications stored longer ago than this are deleted from the inbox "
+        "(checked at start and hourly, logged): keep it longer than the real-time job may be "
+        "stopped. 0 keeps them all.",
+    ),
     th.Property("log_level", th.StringType, default="info",
                 description="debug, info, warning or error."),
 )
 
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+PRUNE_INTERVAL_SECONDS = 3600
 REFUSAL_REASONS = ("missing_signature", "bad_signature", "too_large", "malformed", "stale")
 
 
@@ -98,6 +105,7 @@ class ReceiverConfig:
     path: str = "/webhooks/intercom"
     max_body_bytes: int = 4 * 1024 * 1024
     max_age_seconds: int = 86400
+    retention_days: float = 30
     log_level: str = "info"
 
     def __repr__(self) -> str:  # the secret stays out of tracebacks and logs
@@ -252,6 +260,21 @@ class GroupWriter:
                     future.set_result(added)
 
 
+async def prune_periodically(inbox: Inbox, retention_days: float) -> None:
+    """Delete what the inbox has held longer than `retention_days`, now and every hour."""
+    while True:
+        cutoff = time.time() - retention_days * 86400
+        try:
+            deleted = await anyio.to_thread.run_sync(inbox.prune, cutoff)
+        except Exception as exc:  # noqa: BLE001 - retried next hour; receiving goes on
+            log.warning("could not prune the inbox (retried in an hour): %s", exc)
+        else:
+            if deleted:
+                log.info("pruned %d notifications stored more than %s days ago "
+                         "(retention_days)", deleted, f"{retention_days:g}")
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+
 def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
     """The ASGI app. Opens the inbox at start-up unless one is given; closes what it opened."""
     metrics = Metrics()
@@ -262,11 +285,19 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
         state["inbox"] = inbox or await anyio.to_thread.run_sync(open_inbox, config.inbox_url)
         state["writer"] = writer = GroupWriter(state["inbox"])
         writer.start()
+        pruner = None
+        if config.retention_days > 0:
+            pruner = asyncio.get_running_loop().create_task(
+                prune_periodically(state["inbox"], config.retention_days))
         log.info("receiving Intercom webhooks on http://%s:%s%s, storing into %s",
                  config.host, config.port, config.path, redact(config.inbox_url))
         try:
             yield
         finally:
+            if pruner is not None:
+                pruner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruner
             await writer.stop()
             if inbox is None:
                 state["inbox"].close()
@@ -359,6 +390,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for name in ("port", "max_body_bytes", "max_age_seconds"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int,
                             default=int(_env(name, defaults[name])))
+    parser.add_argument("--retention-days", type=float,
+                        default=float(_env("retention_days", defaults["retention_days"])))
     return parser.parse_args(argv)
 
 
@@ -383,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client_secret=secret, inbox_url=args.inbox_url, host=args.host, port=args.port,
         path=args.path if args.path.startswith("/") else "/" + args.path,
         max_body_bytes=args.max_body_bytes, max_age_seconds=args.max_age_seconds,
-        log_level=args.log_level.lower())
+        retention_days=args.retention_days, log_level=args.log_level.lower())
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

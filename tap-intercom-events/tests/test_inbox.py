@@ -116,3 +116,24 @@ def test_add_many_one_transaction_dedupes_within_and_across(tmp_path: Path) -> N
     assert items[2].received_at == 5.0
     assert inbox.add_many([]) == []
     inbox.close()
+
+
+def test_prune_deletes_old_rows_and_keeps_offsets(tmp_path: Path, monkeypatch) -> None:
+    import tap_intercom_events.inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "PRUNE_CHUNK", 3)  # several chunks
+    inbox = open_inbox(f"sqlite:///{tmp_path}/inbox.db")
+    for i in range(8):
+        inbox.add(f"old{i}", "ping", b"{}", received_at=1000.0 + i)
+    inbox.add("new", "ping", b"{}", received_at=5000.0)
+    _, offset_after_old = inbox.read_after(None, limit=8)
+    assert inbox.prune(2000.0) == 8
+    assert inbox.prune(2000.0) == 0
+    assert [i.notification_id for i in inbox.read_after(None)[0]] == ["new"]
+    # A bookmark taken before the prune still resumes at the right place; numbers not reused.
+    assert [i.notification_id for i in inbox.read_after(offset_after_old)[0]] == ["new"]
+    inbox.add("newer", "ping", b"{}")
+    items, _ = inbox.read_after(None)
+    assert [i.notification_id for i in items] == ["new", "newer"]
+    assert int(items[1].offset) == 10
+    inbox.close()

@@ -175,3 +175,14 @@ def test_a_lost_connection_fails_one_call_then_reconnects(postgres_url: str) -> 
     inbox.check()
     assert [i.notification_id for i in _drain(inbox)[0]] == ["before", "after"]
     inbox.close()
+
+
+def test_prune_deletes_old_rows_and_keeps_offsets(postgres_url: str) -> None:
+    inbox = open_inbox(postgres_url)
+    inbox.add_many([NewNotification(f"old{i}", "ping", b"{}", 1000.0 + i) for i in range(5)])
+    inbox.add("new", "ping", b"{}", received_at=5000.0)
+    _, offset_after_old = inbox.read_after(None, limit=5)
+    assert inbox.prune(2000.0) == 5
+    assert [i.notification_id for i in _drain(inbox)[0]] == ["new"]
+    assert [i.notification_id for i in _drain(inbox, offset_after_old)[0]] == ["new"]
+    inbox.close()

@@ -209,3 +209,19 @@ def test_without_a_secret_it_refuses_to_start(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 2
     assert "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET" in done.stderr
+
+
+def test_retention_prunes_at_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/inbox.db"
+    inbox = open_inbox(url)
+    inbox.add("notif_ancient", "ping", b"{}", received_at=time.time() - 3 * 86400)
+    inbox.add("notif_yesterday", "ping", b"{}", received_at=time.time() - 86400)
+    inbox.close()
+    with ReceiverProcess(url, tmp_path / "receiver.log", args=["--retention-days", "2"]) as rec:
+        deadline = time.monotonic() + 10
+        while "pruned" not in rec.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "pruned 1 notifications stored more than 2 days ago" in rec.log()
+    inbox = open_inbox(url)
+    assert [i.notification_id for i in inbox.read_after(None)[0]] == ["notif_yesterday"]
+    inbox.close()
