@@ -28,6 +28,8 @@ from tap_intercom_events.inbox_mode import InboxReader
 from tap_intercom_events.writer import LeanSingerWriter
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
 DAY = 86_400
@@ -289,6 +291,16 @@ class TapIntercomEvents(Tap):
     #: True while inbox mode emits a batch: the streams' own STATE messages are left out, the
     #: batch ends with one carrying its offset.
     defer_state = False
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: the SDK's last STATE and exit, once the write in progress is done."""
+        handle = super()._handle_termination
+        writer = self.message_writer
+        if isinstance(writer, LeanSingerWriter):
+            writer.when_idle(lambda: handle(signum, frame))
+        else:
+            handle(signum, frame)
 
     # Resources shared by every stream and thread.
 

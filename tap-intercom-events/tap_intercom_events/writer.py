@@ -40,6 +40,16 @@ class LeanSingerWriter(SimpleSingerWriter):
         super().__init__(*args, **kwargs)
         self._pending: list[str] = []
         self._pending_chars = 0
+        self._writing = False
+        self._after_write: t.Callable[[], None] | None = None
+
+    def when_idle(self, action: t.Callable[[], None]) -> None:
+        """Run ``action`` now, or right after the write in progress (a signal handler that
+        writes a STATE and exits must neither repeat nor cut the lines being written)."""
+        if self._writing:
+            self._after_write = action
+        else:
+            action()
 
     @override
     def serialize_message(self, message: Message) -> str:
@@ -54,9 +64,16 @@ class LeanSingerWriter(SimpleSingerWriter):
         pending.append(line)
         self._pending_chars += len(line)
         if message.__class__ is not RecordMessage or self._pending_chars > _BATCH_CHARS:
-            pending.append("")
-            sys.stdout.write("\n".join(pending))
-            pending.clear()
-            self._pending_chars = 0
-            if message.__class__ is not RecordMessage:
-                sys.stdout.flush()
+            self._writing = True
+            try:
+                pending.append("")
+                sys.stdout.write("\n".join(pending))
+                pending.clear()
+                self._pending_chars = 0
+                if message.__class__ is not RecordMessage:
+                    sys.stdout.flush()
+            finally:
+                self._writing = False
+            action, self._after_write = self._after_write, None
+            if action is not None:
+                action()
