@@ -1,12 +1,17 @@
-"""One run at a time per hash store: a lock the operating system drops when the process dies.
+"""One run of a pipeline at a time: a lock the operating system drops when the process dies.
 
 Meltano refuses a new `meltano run` while the last one's heartbeat is under 5 minutes old, which
 also refuses the run after a crash (a killed run looks alive until then); `--force` skips that
 check. This lock tells a live run from a dead one at once: the target holds an exclusive
-``flock`` on ``<state_path>.lock`` from its start to its exit, and the kernel releases it when the
-process ends in any way, SIGKILL included. A second target that finds it held stops before it
-reads a message, so a run started next to a live one writes nothing (no record, no state, no
-output file) whether or not Meltano's own check ran.
+``flock`` from its start to its exit, and the kernel releases it when the process ends in any
+way, SIGKILL included. A second target that finds it held stops before it reads a message, so a
+run started next to a live one writes nothing (no record, no state, no output file) whether or
+not Meltano's own check ran.
+
+The lock is one per extractor (``<state_path>.<extractor>.lock``; ``<state_path>.lock`` outside
+Meltano): two runs of one extractor share its files in Meltano's run directory (state and
+catalog), while pipelines of other extractors (the real-time one next to the batch job) may run
+beside it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from pathlib import Path
 
 # Exit code of a target that finds another run of the same project live.
 EXIT_LIVE_RUN = 4
+
+
+def lock_path(state_path: str | Path, environ: t.Mapping[str, str] = os.environ) -> Path:
+    """The lock file of this run's pipeline: by the extractor Meltano names, next to the hashes."""
+    extractor = environ.get("MELTANO_EXTRACTOR_NAME", "")
+    suffix = f".{extractor}.lock" if extractor and "/" not in extractor else ".lock"
+    return Path(f"{state_path}{suffix}")
 
 
 class RunLockHeld(Exception):

@@ -35,7 +35,7 @@ from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.report import RunReport
 from target_salesforce_leads.runfiles import make_private, meltano_run_dir, secure_run_dir
-from target_salesforce_leads.runlock import EXIT_LIVE_RUN, RunLock, RunLockHeld
+from target_salesforce_leads.runlock import EXIT_LIVE_RUN, RunLock, RunLockHeld, lock_path
 from target_salesforce_leads.runstate import RunState
 from target_salesforce_leads.sinks import SalesforceSink, _ordered
 from target_salesforce_leads.validation import ObjectSchema, Rejection
@@ -636,7 +636,7 @@ class TargetSalesforceLeads(Target):
         # what earlier versions left readable is made so too.
         os.umask(0o077)
         hashes = Path(self.config.get("state_path") or DEFAULT_STATE_PATH)
-        lock = RunLock(hashes.with_name(hashes.name + ".lock"))
+        lock = RunLock(lock_path(hashes))
         try:
             lock.acquire(self.run_id)
         except RunLockHeld as exc:

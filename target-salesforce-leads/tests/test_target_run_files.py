@@ -68,6 +68,23 @@ def test_a_run_next_to_a_live_one_writes_nothing_and_runs_once_that_one_is_kille
     assert len(harness.query("SELECT Id FROM Lead")) == 2
 
 
+def test_the_lock_is_per_extractor_so_another_pipeline_runs_beside_a_live_one(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = hold_lock(tmp_path / "hashes.sqlite.tap-intercom-events.lock")
+    try:
+        monkeypatch.setenv("MELTANO_EXTRACTOR_NAME", "tap-intercom-realtime")
+        beside = harness.run(lead_messages([lead(1)], {"b": 1}), **files(tmp_path))
+        assert beside.returncode == 0, beside.stderr
+        monkeypatch.setenv("MELTANO_EXTRACTOR_NAME", "tap-intercom-events")
+        same = harness.run(lead_messages([lead(2)], {"b": 2}), **files(tmp_path))
+        assert same.returncode == EXIT_LIVE_RUN, same.stderr
+        assert len(harness.query("SELECT Id FROM Lead")) == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
 def test_the_files_a_run_writes_are_readable_by_their_owner_only(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -80,7 +97,7 @@ def test_the_files_a_run_writes_are_readable_by_their_owner_only(
     written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("config-")
                and "sf" not in p.relative_to(tmp_path).parts]
     assert {p.name for p in written} >= {"rejects.jsonl", "hashes.sqlite", "summary-1.json",
-                                       "waiting.jsonl", "problems.jsonl", "hashes.sqlite.lock"}
+                                         "waiting.jsonl", "problems.jsonl", "hashes.sqlite.lock"}
     readable = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in written if mode(p) & 0o077}
     assert readable == {}
     assert mode(tmp_path / "out") == 0o700
