@@ -12,7 +12,7 @@ from http import HTTPStatus
 from urllib.parse import urlparse
 
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._util import utc_now
@@ -20,7 +20,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from tap_intercom_events.logs import quiet_per_parent_lines
 from tap_intercom_events.pagination import response_json
+from tap_intercom_events.progress import CountingRecordCounter, Meter
 from tap_intercom_events.timestamps import Plan, build_plan, convert
 
 if t.TYPE_CHECKING:
@@ -155,13 +157,51 @@ class IntercomStream(RESTStream[t.Any]):
         """Items per page (Intercom allows at most 150)."""
         return max(1, min(int(self.config.get("page_size") or 150), 150))
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.parent_stream_type is not None:
+            # One sync per parent record: the SDK's lines about each only at debug level.
+            quiet_per_parent_lines(self.logger)
+
+    # Progress.
+
+    @property
+    def progress_meter(self) -> Meter:
+        """This stream's progress meter (records read, total when known)."""
+        return self._tap.progress.meter(self.name)  # type: ignore[attr-defined]
+
+    def note_total(self, payload: t.Any) -> None:
+        """Take the total Intercom gives (``total_count``) for this stream's progress."""
+        total = payload.get("total_count") if isinstance(payload, dict) else None
+        if total.__class__ is int and self.parent_stream_type is None:
+            self.progress_meter.total = total
+
+    @override
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """The SDK's record counter, also feeding this stream's progress lines."""
+        if self.parent_stream_type is None:
+            # A top-level stream begins: the streams before it are done (the SDK syncs one
+            # top-level stream at a time, with its children).
+            family = [self.name, *(child.name for child in self.child_streams)]
+            self._tap.progress.begin(family)  # type: ignore[attr-defined]
+        tags: dict[str, t.Any] = {metrics.Tag.STREAM: self.name}
+        if endpoint:
+            tags[metrics.Tag.ENDPOINT] = endpoint
+        return CountingRecordCounter(
+            self.progress_meter, metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval
+        )
+
     # Parsing.
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the items of one page with their timestamps as RFC 3339 strings."""
         plan = self.timestamp_plan
-        for item in response_json(response).get(self.records_key) or ():
+        payload = response_json(response)
+        self.note_total(payload)
+        for item in payload.get(self.records_key) or ():
             yield convert(item, plan)
 
     @override

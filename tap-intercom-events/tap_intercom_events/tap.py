@@ -25,6 +25,7 @@ from tap_intercom_events.client import (
 )
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.inbox_mode import InboxReader
+from tap_intercom_events.progress import DEFAULT_INTERVAL, Progress
 from tap_intercom_events.writer import LeanSingerWriter
 
 if t.TYPE_CHECKING:
@@ -228,7 +229,30 @@ class TapIntercomEvents(Tap):
                 "re-reads in bursts, that much more latency)."
             ),
         ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_INTERVAL,
+            description=(
+                "Seconds between progress lines (per stream: records read, rate, and where "
+                "Intercom gives the total, percent and time left); 0 turns them off."
+            ),
+        ),
+        th.Property(
+            "metrics_log_level",
+            th.StringType,
+            default="INFO",
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+            description=(
+                "Level of the SDK's METRIC log lines (record counts and request timings); "
+                "WARNING or ERROR turns them off."
+            ),
+        ),
     ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics_logger.setLevel(str(self.config.get("metrics_log_level") or "INFO").upper())
 
     @override
     def discover_streams(self) -> list[Stream]:
@@ -272,7 +296,8 @@ class TapIntercomEvents(Tap):
     @override
     def sync_all(self) -> None:
         """Sync every selected stream (or, with ``inbox_url``, what the inbox's notifications
-        name), then report how the rate budget was used."""
+        name) with progress lines, then report how the rate budget was used."""
+        self.progress.start()
         try:
             if self.config.get("inbox_url"):
                 self._reset_state_progress_markers()
@@ -282,6 +307,8 @@ class TapIntercomEvents(Tap):
             else:
                 super().sync_all()
         finally:
+            self.progress.stop()
+            self.progress.finish_all()
             stats = self.governor.stats()
             self.logger.info(
                 "Intercom API use: %d requests, %d answered 429, %.1f s spent pacing",
@@ -303,6 +330,12 @@ class TapIntercomEvents(Tap):
             handle(signum, frame)
 
     # Resources shared by every stream and thread.
+
+    @cached_property
+    def progress(self) -> Progress:
+        """The progress meters of this run, one per stream."""
+        interval = self.config.get("progress_interval_seconds")
+        return Progress(self.logger, DEFAULT_INTERVAL if interval is None else float(interval))
 
     @cached_property
     def governor(self) -> RateGovernor:

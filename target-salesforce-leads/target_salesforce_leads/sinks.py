@@ -334,9 +334,12 @@ class SalesforceSink(BatchSink):
         spool, self._spool = self._spool, Spool()
         self._draining = spool
         self._routed = Spool()
+        progress = self.target.progress
+        progress.writing(self.stream_name, len(pending))
         try:
             self._process(pending)
         finally:
+            progress.wrote(self.stream_name)
             spool.close()
             self._routed.close()
 

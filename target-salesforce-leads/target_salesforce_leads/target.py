@@ -33,6 +33,7 @@ from target_salesforce_leads.client import (
 from target_salesforce_leads.encoding import MessageReader
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
+from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
 from target_salesforce_leads.report import RunReport
 from target_salesforce_leads.runfiles import make_private, meltano_run_dir, secure_run_dir
 from target_salesforce_leads.runlock import EXIT_LIVE_RUN, RunLock, RunLockHeld, lock_path
@@ -203,6 +204,14 @@ class TargetSalesforceLeads(Target):
                     "Meltano's database_uri; 'off' keeps none. Default: Meltano's database_uri "
                     "when it is PostgreSQL, else run-history.db next to Meltano's SQLite "
                     "database (.meltano/run-history.db). --history-page FILE shows it."),
+        th.Property("progress_interval_seconds", th.IntegerType(minimum=0),
+                    default=DEFAULT_INTERVAL,
+                    description="Seconds between progress lines (per stream: records received, "
+                    "then the batch being written: done, percent, time left); 0 turns them off."),
+        th.Property("metrics_log_level", th.StringType, default="INFO",
+                    allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+                    description="Level of the SDK's METRIC log lines (record counts and batch "
+                    "timings); WARNING or ERROR turns them off."),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -220,6 +229,10 @@ class TargetSalesforceLeads(Target):
             + "-" + secrets.token_hex(3))
         self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
                                 cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
+        interval = cfg.get("progress_interval_seconds")
+        self.progress = Progress(self.logger, self.report,
+                                 DEFAULT_INTERVAL if interval is None else float(interval))
+        self.metrics_logger.setLevel(str(cfg.get("metrics_log_level") or "INFO").upper())
         self.hashes = HashStore(cfg.get("state_path") or DEFAULT_STATE_PATH,
                                 float(cfg.get("hash_max_age_days", 7) or 0))
         self._client: SalesforceClient | None = None
@@ -590,6 +603,8 @@ class TargetSalesforceLeads(Target):
         sink = super().get_sink(stream_name, record=record, schema=schema,
                                 key_properties=key_properties)
         if sink is not existing and isinstance(sink, SalesforceSink):
+            self.progress.stream(stream_name)
+            self.progress.start()
             # A new stream (or a new schema): check the org can take it, before any record.
             self.check_stream(sink)
             self._queue_waiting(sink)
@@ -705,6 +720,7 @@ class TargetSalesforceLeads(Target):
         if self._finished:
             return
         self._finished = True
+        self.progress.stop()
         client = self._client
         waiting_now = len(self._runstate.waiting) if self._runstate else 0
         self.exit_code = self._exit_code()

@@ -319,6 +319,7 @@ class IncrementalSearchStream(IntercomStream):
             context=context,
         )
         payload = response_json(response)
+        self.note_total(payload)
         return payload, StartingAfterPaginator().get_next(response)
 
     def _probe_ceiling(self, context: Context | None) -> int | None:

@@ -1,0 +1,176 @@
+"""Progress lines while a sync runs: per stream, records read, rate, and where Intercom tells
+the total (search ``total_count``), percent and time left.
+
+Streams only add to a counter (no clock per record); a background thread looks at the
+counters every ``progress_interval_seconds`` and logs one line per stream that moved, or that
+has a known total and is not finished (a stalled stream keeps saying so).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import typing as t
+
+from singer_sdk import metrics
+from typing_extensions import override
+
+DEFAULT_INTERVAL = 5
+
+
+def number(value: float) -> str:
+    """``3150`` -> ``3,150``."""
+    return f"{int(value):,}"
+
+
+def duration(seconds: float) -> str:
+    """A short, rounded duration: ``3 s``, ``2 min 5 s``, ``1 h 4 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs and minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def rate(count: int, elapsed: float) -> str:
+    """Records per second, whole numbers from 10/s on."""
+    per_second = count / elapsed if elapsed > 0 else 0.0
+    return f"{per_second:,.0f}/s" if per_second >= 10 else f"{per_second:.1f}/s"
+
+
+def progress_line(
+    name: str, count: int, elapsed: float, total: int | None = None, verb: str = "read"
+) -> str:
+    """``contacts: 3,150 read (612/s), 63% of 5,000, ~3 s left``."""
+    text = f"{name}: {number(count)} {verb} ({rate(count, elapsed)})"
+    if total:
+        shown = min(count, total)
+        text += f", {100 * shown // total}% of {number(total)}"
+        per_second = count / elapsed if elapsed > 0 else 0.0
+        if count < total and per_second > 0:
+            text += f", ~{duration((total - count) / per_second)} left"
+    return text
+
+
+def done_line(name: str, count: int, elapsed: float, verb: str = "read") -> str:
+    """``contacts: 5,000 read in 8 s (612/s)``."""
+    return f"{name}: {number(count)} {verb} in {duration(elapsed)} ({rate(count, elapsed)})"
+
+
+class Meter:
+    """One stream's counter. ``count`` is bumped by the stream; the rest by the reporter."""
+
+    __slots__ = ("count", "finished", "lines", "name", "reported", "started", "total")
+
+    def __init__(self, name: str, started: float) -> None:
+        self.name = name
+        self.count = 0
+        self.total: int | None = None
+        self.started = started
+        self.finished = False
+        self.reported = -1
+        self.lines = 0
+
+
+class Progress:
+    """The meters of one run and the thread that reports them."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = DEFAULT_INTERVAL,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.interval = float(interval)
+        self.clock = clock
+        self._meters: dict[str, Meter] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def meter(self, name: str) -> Meter:
+        """The stream's meter, created (and its clock started) on first use."""
+        found = self._meters.get(name)
+        if found is None:
+            with self._lock:
+                found = self._meters.setdefault(name, Meter(name, self.clock()))
+        return found
+
+    def due_lines(self) -> list[str]:
+        """The lines to log now: each stream that moved since its last line, or that has
+        not reached its known total (a stalled stream keeps saying so)."""
+        now = self.clock()
+        lines = []
+        for meter in list(self._meters.values()):
+            short = bool(meter.total) and meter.count < meter.total  # type: ignore[operator]
+            if meter.finished or (meter.count == meter.reported and not short):
+                continue
+            if not meter.count and now - meter.started < self.interval:
+                continue  # just begun
+            meter.reported = meter.count
+            meter.lines += 1
+            lines.append(progress_line(meter.name, meter.count, now - meter.started, meter.total))
+        return lines
+
+    def finish(self, name: str) -> str | None:
+        """The stream is done: its last line, if it logged progress before (quick streams
+        stay quiet)."""
+        meter = self._meters.get(name)
+        if meter is None or meter.finished:
+            return None
+        meter.finished = True
+        if not meter.lines:
+            return None
+        line = done_line(meter.name, meter.count, self.clock() - meter.started)
+        self.logger.info("%s", line)
+        return line
+
+    def begin(self, family: t.Iterable[str]) -> None:
+        """A stream (and its children) begins: every other stream is done."""
+        keep = set(family)
+        for name in list(self._meters):
+            if name not in keep:
+                self.finish(name)
+
+    def finish_all(self) -> None:
+        """Every stream is done (end of the sync)."""
+        for name in list(self._meters):
+            self.finish(name)
+
+    def start(self) -> None:
+        """Report every ``interval`` seconds until :meth:`stop` (no thread if interval <= 0)."""
+        if self.interval <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reporting."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for line in self.due_lines():
+                self.logger.info("%s", line)
+
+
+class CountingRecordCounter(metrics.Counter):
+    """The SDK's record counter, also counting into a stream's progress meter."""
+
+    def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._meter = meter
+
+    @override
+    def increment(self, value: int = 1) -> None:
+        """Count one more record (the SDK calls this once per record written)."""
+        self._meter.count += value
+        super().increment(value)
