@@ -23,6 +23,7 @@ from tap_intercom_events.client import (
     IntercomStream,
     RetriesExhaustedError,
 )
+from tap_intercom_events.fatal import last_word
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.inbox_mode import InboxReader
 from tap_intercom_events.progress import DEFAULT_INTERVAL, Progress
@@ -253,6 +254,13 @@ class TapIntercomEvents(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.metrics_logger.setLevel(str(self.config.get("metrics_log_level") or "INFO").upper())
+
+    @classmethod
+    @override
+    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the tap; an error that stops it ends in one paragraph (traceback at debug)."""
+        with last_word(cls.logger):
+            super().invoke(**kwargs)
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -363,7 +363,9 @@ class SalesforceSink(BatchSink):
             target.held_back(self, left)
             if not isinstance(exc, BudgetExhausted | RetriesExhausted | SalesforceError
                               | BulkJobFailed | AuthError):
-                self.logger.exception("Unexpected error while writing %s", self.stream_name)
+                # The traceback only at debug level: the run's last lines say what to do.
+                self.logger.debug("Traceback of the error writing %s:", self.stream_name,
+                                  exc_info=True)
 
     def _reject(self, item_or_line: _Item | int, ext: t.Any, rej: Rejection,
                 sobject: str | None = None) -> None:

@@ -31,6 +31,7 @@ from target_salesforce_leads.client import (
     SalesforceError,
 )
 from target_salesforce_leads.encoding import MessageReader
+from target_salesforce_leads.fatal import KEPT, last_word
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
@@ -243,6 +244,7 @@ class TargetSalesforceLeads(Target):
         self.halted: str | None = None
         self.halt_code = ""
         self.halt_is_error = False
+        self._halt_paragraph: str | None = None
         self._state_withheld = False
         self._runstate: RunState | None = None
         # (stream, schema) pairs checked against the org: a changed schema is checked again.
@@ -301,8 +303,9 @@ class TargetSalesforceLeads(Target):
         """Stop the run before (more) records are handled: one paragraph, then exit ``code``."""
         self.exit_code = code
         self.halted = self.halted or message
-        self.logger.error("%s", message)
         self._finish(status="failed")
+        # Last, after the run summary: what a person reads first.
+        self.logger.error("%s", message)
         sys.exit(code)
 
     def check_stream(self, sink: SalesforceSink) -> None:
@@ -579,13 +582,15 @@ class TargetSalesforceLeads(Target):
         if self.halted is None:
             self.halted = reason
             self.halt_code = code
-        self.logger.error(
+        advice = ("Raise api_budget or wait for the daily limit to reset."
+                  if isinstance(exc, BudgetExhausted)
+                  else "Check Salesforce's status and run again.")
+        self.logger.warning(
             "%s. %d records were neither written nor rejected; they wait for the next run "
             "(no further state is emitted, so the tap sends them again). %s",
-            reason, left,
-            "Raise api_budget or wait for the daily limit to reset."
-            if isinstance(exc, BudgetExhausted) else "Check Salesforce's status and run again.",
-        )
+            reason, left, advice)
+        if self.halt_is_error and self._halt_paragraph is None:
+            self._halt_paragraph = f"The run failed: {reason}. {KEPT} {advice}"
 
     # -- SDK hooks --------------------------------------------------------------------------
 
@@ -793,6 +798,8 @@ class TargetSalesforceLeads(Target):
                 or "none new", summary["waiting_now"],
                 float(self.config.get("waiting_max_days", 30) or 30),
                 summary["files"]["waiting"])
+        if self._halt_paragraph and self.exit_code:
+            self.logger.error("%s", self._halt_paragraph)
 
     # -- CLI --------------------------------------------------------------------------------
 
@@ -838,7 +845,8 @@ class TargetSalesforceLeads(Target):
             from target_salesforce_leads.preflight import run_preflight
 
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
-        super().invoke(**kwargs)
+        with last_word(cls.logger):
+            super().invoke(**kwargs)
 
 
 def _summary_line(summary: dict[str, t.Any]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.plugin_base import _ConfigInput
@@ -607,9 +608,23 @@ class IntercomSalesforceMapper(InlineMapper):
     ) -> None:
         """Run the mapper; with ``--schemas`` print the output SCHEMA messages and stop."""
         if not schemas or about:
-            super().invoke(
-                about=about, about_format=about_format, config=config, file_input=file_input
-            )
+            try:
+                super().invoke(
+                    about=about, about_format=about_format, config=config, file_input=file_input
+                )
+            except ConfigValidationError:
+                raise  # the SDK lists each problem (mapping files included)
+            except Exception as exc:
+                # One paragraph as the mapper's last line; the traceback only at debug level.
+                cls.logger.debug("Traceback of the error below:", exc_info=True)
+                cls.logger.error(
+                    "The mapper stopped on an unexpected error (%s: %s). It does not know this "
+                    "failure, so it cannot say why. Run again with `meltano --log-level=debug "
+                    "run ...` to see where it happened, and report it with that output. The "
+                    "state was not advanced past the records it did not pass on, so nothing "
+                    "is lost.", type(exc).__name__, exc,
+                )
+                sys.exit(1)
             return
         config = config or _ConfigInput()
         mapper = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
