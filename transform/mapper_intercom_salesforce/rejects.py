@@ -16,6 +16,10 @@ REJECTED = "rejected"
 FILTERED = "filtered"
 
 
+#: Rejected records logged one by one at warning level per stream and run.
+LOGGED_REJECTS = 5
+
+
 class RejectWriter:
     """Appends rejects to a JSON Lines file (when configured) and counts them."""
 
@@ -54,7 +58,14 @@ class RejectWriter:
         """Record one reject."""
         self.counts[(stream, kind)] = self.counts.get((stream, kind), 0) + 1
         if kind == REJECTED:
-            self.logger.warning("%s %s rejected: %s", stream, key, reason)
+            # The first few as examples; every one is in the reject file (and at debug level).
+            shown = self.counts[(stream, kind)]
+            if shown <= LOGGED_REJECTS:
+                more = ("; further rejects of this stream go to the reject file and the "
+                        "debug log only" if shown == LOGGED_REJECTS else "")
+                self.logger.warning("%s %s rejected: %s%s", stream, key, reason, more)
+            else:
+                self.logger.debug("%s %s rejected: %s", stream, key, reason)
         if key not in (None, ""):
             if kind == REJECTED:
                 self._rejected[(stream, str(key))] = {
