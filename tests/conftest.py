@@ -15,6 +15,7 @@ if str(SCRIPTS) not in sys.path:
 from pipeline import (  # noqa: E402
     FAST_INTERCOM_ARGS,
     Pipeline,
+    RunResult,
     meltano_install,
     seed_intercom_template,
 )
@@ -50,6 +51,29 @@ def volume_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("volume-template") / "intercom"
     seed_intercom_template(path, **VOLUME)
     return path
+
+
+@pytest.fixture(scope="session")
+def vol(
+    installed_plugins: None, volume_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    """The volume workspace's pipeline, shared by the modules that look at its first run."""
+    with Pipeline(
+        tmp_path_factory.mktemp("volume"),
+        intercom_args=FAST_INTERCOM_ARGS,
+        intercom_template=volume_template,
+    ) as pipe:
+        # ~1,900 Leads go through Bulk API 2.0 and ~550 Tasks through Collections: both
+        # transports at volume, and Tasks resolved against Leads a Bulk job created just before.
+        pipe.extra_env["TARGET_SALESFORCE_LEADS_BULK_THRESHOLD"] = "1000"
+        yield pipe
+
+
+@pytest.fixture(scope="session")
+def volume_full_sync(vol: Pipeline) -> RunResult:
+    """The first (full) sync of the volume workspace, run once: tests/test_e2e_volume.py
+    checks its records, tests/test_e2e_progress.py its log."""
+    return vol.run(check=False)
 
 
 @pytest.fixture(scope="session")

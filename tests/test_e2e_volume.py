@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pipeline import (
-    FAST_INTERCOM_ARGS,
     IntercomTruth,
     Pipeline,
     RunResult,
@@ -60,24 +57,13 @@ def counts_per_external_id(pipe: Pipeline) -> tuple[Counter[str], Counter[str]]:
     return leads, tasks
 
 
-@pytest.fixture(scope="module")
-def vol(
-    installed_plugins: None, volume_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pipeline]:
-    with Pipeline(
-        tmp_path_factory.mktemp("volume"),
-        intercom_args=FAST_INTERCOM_ARGS,
-        intercom_template=volume_template,
-    ) as pipe:
-        # ~1,900 Leads go through Bulk API 2.0 and ~550 Tasks through Collections: both
-        # transports at volume, and Tasks resolved against Leads a Bulk job created just before.
-        pipe.extra_env["TARGET_SALESFORCE_LEADS_BULK_THRESHOLD"] = "1000"
-        yield pipe
+# `vol` and its first run, `volume_full_sync`, are session fixtures (tests/conftest.py):
+# tests/test_e2e_progress.py measures the log of the same run.
 
 
 @pytest.fixture(scope="module")
-def first(vol: Pipeline) -> dict[str, Any]:
-    result = vol.run(check=False)
+def first(vol: Pipeline, volume_full_sync: RunResult) -> dict[str, Any]:
+    result = volume_full_sync
     truth = intercom_truth(vol)
     acc = account_for_everything(vol, truth)
     figures("volume full sync", result, acc.figures)
