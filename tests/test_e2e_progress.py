@@ -119,8 +119,7 @@ def test_salesforce_failing_every_write_ends_the_run_in_the_targets_paragraph(
 ) -> None:
     pipe = make_pipeline(
         TARGET_SALESFORCE_LEADS_TRANSPORT="bulk",
-        TARGET_SALESFORCE_LEADS_MAX_RETRIES="1",
-        TARGET_SALESFORCE_LEADS_RETRY_BACKOFF_SECONDS="0.1",
+        TARGET_SALESFORCE_LEADS_MAX_RETRIES="0",
     )
     # Every Bulk call answers 503: login, describe and lookups work, writing does not.
     pipe.salesforce.admin(
