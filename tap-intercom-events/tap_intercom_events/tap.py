@@ -303,9 +303,9 @@ class TapIntercomEvents(Tap):
 
     @override
     def sync_all(self) -> None:
-        """Sync every selected stream (or, with ``inbox_url``, what the inbox's notifications
-        name) with progress lines, then report how the rate budget was used."""
-        self.progress.start()
+        """Sync every selected stream with progress lines (or, with ``inbox_url``, what the
+        inbox's notifications name: its batch lines are the progress), then report how the
+        rate budget was used."""
         try:
             if self.config.get("inbox_url"):
                 self._reset_state_progress_markers()
@@ -313,6 +313,7 @@ class TapIntercomEvents(Tap):
                     self.state_writer.write_state(self.state)
                 InboxReader(self).run()
             else:
+                self.progress.start()
                 super().sync_all()
         finally:
             self.progress.stop()
