@@ -5,7 +5,8 @@ Before it starts a plugin, Meltano writes the plugin's whole configuration, secr
 it when the plugin ends. A run killed with SIGKILL never deletes them. At the start of every run
 the target (the plugin that lives for the whole run) makes Meltano's run directory private
 (directories 0700, files 0600) and removes the configuration files no live invocation can still
-need, of every plugin in the project, not only its own.
+need, of every plugin in the project, not only its own. Meltano's SQLite system database, which
+holds the state (waiting records included), is made 0600 too.
 
 A file is kept while it may be live: while a running process names it on its command line (a
 plugin started with ``--config FILE``), or while a Meltano process runs in the project's
@@ -144,3 +145,13 @@ def meltano_run_dir(environ: t.Mapping[str, str] = os.environ) -> Path | None:
     """``$MELTANO_SYS_DIR_ROOT/run`` when Meltano started this process, else None."""
     root = environ.get("MELTANO_SYS_DIR_ROOT")
     return Path(root) / "run" if root else None
+
+
+def meltano_system_db_files(environ: t.Mapping[str, str] = os.environ) -> list[Path]:
+    """Meltano's SQLite system database (it holds the state) and its journal files, when
+    Meltano named one in ``MELTANO_DATABASE_URI``."""
+    uri = environ.get("MELTANO_DATABASE_URI", "")
+    if not uri.startswith("sqlite:///"):
+        return []
+    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    return [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]

@@ -36,7 +36,12 @@ from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
 from target_salesforce_leads.report import RunReport
-from target_salesforce_leads.runfiles import make_private, meltano_run_dir, secure_run_dir
+from target_salesforce_leads.runfiles import (
+    make_private,
+    meltano_run_dir,
+    meltano_system_db_files,
+    secure_run_dir,
+)
 from target_salesforce_leads.runlock import EXIT_LIVE_RUN, RunLock, RunLockHeld, lock_path
 from target_salesforce_leads.runstate import RunState
 from target_salesforce_leads.sinks import SalesforceSink, _ordered
@@ -652,30 +657,35 @@ class TargetSalesforceLeads(Target):
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         """A run: refused while another is live; private files, no dead runs' secrets left."""
-        # What this process creates (output files, hash store, describe cache) is 0600/0700;
-        # what earlier versions left readable is made so too.
-        os.umask(0o077)
+        # What this process creates (output files, hash store, describe cache) is 0600/0700.
+        umask = os.umask(0o077)
         hashes = Path(self.config.get("state_path") or DEFAULT_STATE_PATH)
         lock = RunLock(lock_path(hashes))
         try:
-            lock.acquire(self.run_id)
-        except RunLockHeld as exc:
-            self.logger.error("%s", exc)
-            sys.exit(EXIT_LIVE_RUN)
+            try:
+                lock.acquire(self.run_id)
+            except RunLockHeld as exc:
+                self.logger.error("%s", exc)
+                sys.exit(EXIT_LIVE_RUN)
+            self._secure_files(hashes)
+            super().listen(file_input)
+        finally:
+            lock.release()
+            os.umask(umask)
+
+    def _secure_files(self, hashes: Path) -> None:
+        """Make private what earlier runs or versions left readable; remove the config files,
+        secrets included, that killed runs left in Meltano's run directory."""
         describe = hashes.parent / "describe"  # the client's describe cache
         mine = [p for p in (self.report.reject_path, self.report.summary_path,
                             self.report.waiting_path, self.report.problems_path) if p]
-        make_private([*mine, *hashes.parent.glob(hashes.name + "*"), *describe.glob("*")],
-                     [describe])
+        make_private([*mine, *hashes.parent.glob(hashes.name + "*"), *describe.glob("*"),
+                      *meltano_system_db_files()], [describe])
         run_dir = meltano_run_dir()
         if run_dir is not None:
             for path in secure_run_dir(run_dir):
                 self.logger.info("Removed %s, left with its secrets by a run that was killed.",
                                  path)
-        try:
-            super().listen(file_input)
-        finally:
-            lock.release()
 
     @override
     def process_endofpipe(self) -> None:

@@ -165,8 +165,14 @@ def test_a_target_started_by_meltano_removes_what_a_killed_run_left(
     sys_dir = tmp_path / "project" / ".meltano"
     left = _config(sys_dir / "run", "target-salesforce-leads", "target.0190-kill.config.json",
                    age=120)
+    system_db = sys_dir / "meltano.db"
+    system_db.write_bytes(b"")
+    system_db.chmod(0o644)
     monkeypatch.setenv("MELTANO_SYS_DIR_ROOT", str(sys_dir))
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{system_db}")
     run = harness.run(lead_messages([lead(1)], {"bookmark": 1}), **files(tmp_path))
     assert run.returncode == 0, run.stderr
+    assert mode(system_db) == 0o600
+    assert mode(sys_dir / "run") == mode(left.parent) == 0o700
     assert not left.exists()
     assert f"Removed {left}, left with its secrets by a run that was killed." in run.stderr
