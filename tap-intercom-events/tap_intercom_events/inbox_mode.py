@@ -236,8 +236,9 @@ class InboxReader:
         # Written (and stdout flushed) after the batch's records: the offset is vouched for.
         tap.state_writer.write_state(tap.state)
         tap.logger.info(
-            "Inbox batch to offset %s: %d notifications, %d contacts and %d conversations "
-            "re-read%s", after, batch.notifications, len(batch.contacts),
+            "Inbox batch to offset %s: %d notifications (the oldest stored %.1f s before its "
+            "STATE), %d contacts and %d conversations re-read%s", after, batch.notifications,
+            time.time() - min(item.received_at for item in items), len(batch.contacts),
             len(batch.conversations),
             "; skipped: " + ", ".join(f"{why} {n}" for why, n in batch.skipped.items())
             if batch.skipped else "",
