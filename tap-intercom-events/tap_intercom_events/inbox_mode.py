@@ -26,6 +26,12 @@ if t.TYPE_CHECKING:
 #: The tap's state key holding the inbox offset: ``{"inbox": {"offset": "..."}}``.
 STATE_KEY = "inbox"
 
+#: Full-table streams read before the first batch and again before a batch once
+#: :data:`WORKSPACE_REFRESH_SECONDS` have passed: what a sync emits before contacts and
+#: conversations (the mapper names teammates in transcripts from ``admins``).
+WORKSPACE_STREAMS = ("admins", "teams", "tags")
+WORKSPACE_REFRESH_SECONDS = 900.0
+
 #: Topics naming an item that no longer exists: they carry only its ids, and the batch path
 #: emits nothing for such an item (search no longer finds it).
 GONE_TOPICS = {
@@ -161,6 +167,7 @@ class InboxReader:
             f"following (polling every {self.poll:g} s)" if self.follow
             else "until it is drained",
         )
+        refreshed: float | None = None
         try:
             while True:
                 items, after = self._read(inbox)
@@ -169,10 +176,26 @@ class InboxReader:
                         break
                     time.sleep(self.poll)
                     continue
+                if refreshed is None or time.monotonic() - refreshed > WORKSPACE_REFRESH_SECONDS:
+                    self._sync_workspace()
+                    refreshed = time.monotonic()
                 self.emit(items, after)
         finally:
             inbox.close()
             log.info("Inbox mode totals: %s", json.dumps(self.totals.as_dict(), sort_keys=True))
+
+    def _sync_workspace(self) -> None:
+        """Sync the selected :data:`WORKSPACE_STREAMS` (a few calls), as a sync starts."""
+        tap = self.tap
+        tap.defer_state = True
+        try:
+            for name in WORKSPACE_STREAMS:
+                stream = tap.streams.get(name)
+                if stream is not None and stream.selected:
+                    stream.sync()
+                    stream.finalize_state_progress_markers()
+        finally:
+            tap.defer_state = False
 
     def _read(self, inbox: Inbox) -> tuple[list[InboxItem], str | None]:
         """The next batch; when following, a short batch waits up to ``coalesce_seconds``

@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 import typing as t
 from http import HTTPStatus
+from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_intercom_events import schemas
-from tap_intercom_events.client import IntercomStream, intercom_errors
+from tap_intercom_events.client import IntercomStream, NotFoundError, intercom_errors
 from tap_intercom_events.pagination import ScrollPaginator
+from tap_intercom_events.timestamps import convert
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -120,3 +122,45 @@ class CompaniesStream(IntercomStream):
                     exc, self.busy_poll_seconds,
                 )
                 time.sleep(self.busy_poll_seconds)
+
+    # Inbox mode: the companies of re-read contacts, emitted before them (the mapper names a
+    # Lead's company from the companies it has seen), each at most once per refresh period.
+
+    #: Seconds a company emitted in inbox mode is not read again.
+    refresh_seconds = 900.0
+
+    def read_by_id(self, company_ids: Iterable[str]) -> list[dict]:
+        """``GET /companies/{id}`` for those not emitted lately (runs in the pool's threads)."""
+        found = []
+        for company_id in company_ids:
+            if self._emitted_lately(company_id):
+                continue
+            try:
+                payload = self.call_api("GET", f"/companies/{quote(str(company_id), safe='')}")
+            except NotFoundError:
+                continue
+            found.append(convert(payload, self.timestamp_plan))
+        return found
+
+    def emit_by_id(self, records: list[dict]) -> None:
+        """Emit companies read by :meth:`read_by_id` (main thread), unless emitted meanwhile."""
+        emitted = self._emitted_at()
+        for record in records:
+            company_id = str(record.get("id"))
+            if self._emitted_lately(company_id):
+                continue
+            if not emitted:
+                self._write_schema_message()
+            row = self.post_process(record)
+            if row is not None:
+                self._write_record_message(row)
+            emitted[company_id] = time.monotonic()
+
+    def _emitted_at(self) -> dict[str, float]:
+        if not hasattr(self, "_emitted"):
+            self._emitted: dict[str, float] = {}
+        return self._emitted
+
+    def _emitted_lately(self, company_id: str) -> bool:
+        at = self._emitted_at().get(str(company_id))
+        return at is not None and time.monotonic() - at < self.refresh_seconds

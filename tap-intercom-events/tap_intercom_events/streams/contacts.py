@@ -13,6 +13,7 @@ from tap_intercom_events import schemas
 from tap_intercom_events.client import IntercomStream, NotFoundError
 from tap_intercom_events.pagination import response_json
 from tap_intercom_events.streams.by_id import ReadById
+from tap_intercom_events.streams.companies import CompaniesStream
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream
 from tap_intercom_events.timestamps import convert, parse_rfc3339, to_rfc3339
 
@@ -52,8 +53,25 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
 
     @override
     def record_from_response(self, response: requests.Response) -> tuple[dict, t.Any]:
-        """The contact as search lists it."""
-        return convert(response_json(response), self.timestamp_plan), None
+        """The contact as search lists it, and its companies (read unless emitted lately)."""
+        record = convert(response_json(response), self.timestamp_plan)
+        companies = self._companies_stream()
+        if companies is None:
+            return record, None
+        refs = (record.get("companies") or {}).get("data") or []
+        ids = [str(ref["id"]) for ref in refs if isinstance(ref, dict) and ref.get("id")]
+        return record, companies.read_by_id(ids)
+
+    @override
+    def before_emit(self, record: dict, extra: t.Any) -> None:
+        """The contact's companies go out before it, as a sync emits companies first."""
+        companies = self._companies_stream()
+        if extra and companies is not None:
+            companies.emit_by_id(extra)
+
+    def _companies_stream(self) -> CompaniesStream | None:
+        stream = self._tap.streams.get("companies")  # type: ignore[attr-defined]
+        return stream if isinstance(stream, CompaniesStream) and stream.selected else None
 
     def children_wanted(self, record: dict) -> bool:
         """Data-event summaries cost one call per contact: only when asked for."""
