@@ -1,9 +1,10 @@
 """Progress lines while a sync runs: per stream, records read, rate, and where Intercom tells
 the total (search ``total_count``), percent and time left.
 
-Streams only add to a counter (no clock per record); a background thread looks at the
-counters every ``progress_interval_seconds`` and logs one line per stream that moved, or that
-has a known total and is not finished (a stalled stream keeps saying so).
+Nothing is added per record: a stream's count is the SDK's own record counters (the one of
+each sync of the stream, plus what the finished or logged ones counted). A background thread
+looks at the counts every ``progress_interval_seconds`` and logs one line per stream that
+moved, or that has a known total and is not finished (a stalled stream keeps saying so).
 """
 
 from __future__ import annotations
@@ -62,18 +63,24 @@ def done_line(name: str, count: int, elapsed: float, verb: str = "read") -> str:
 
 
 class Meter:
-    """One stream's counter. ``count`` is bumped by the stream; the rest by the reporter."""
+    """One stream's count: what its SDK record counters counted (``count``, kept as they log
+    or close) plus what the open ones hold."""
 
-    __slots__ = ("count", "finished", "lines", "name", "reported", "started", "total")
+    __slots__ = ("count", "finished", "lines", "live", "name", "reported", "started", "total")
 
     def __init__(self, name: str, started: float) -> None:
         self.name = name
         self.count = 0
+        self.live: set[metrics.Counter] = set()
         self.total: int | None = None
         self.started = started
         self.finished = False
         self.reported = -1
         self.lines = 0
+
+    def current(self) -> int:
+        """Records counted so far."""
+        return self.count + sum(counter.value for counter in list(self.live))
 
 
 class Progress:
@@ -107,14 +114,15 @@ class Progress:
         now = self.clock()
         lines = []
         for meter in list(self._meters.values()):
-            short = bool(meter.total) and meter.count < meter.total  # type: ignore[operator]
-            if meter.finished or (meter.count == meter.reported and not short):
+            count = meter.current()
+            short = bool(meter.total) and count < meter.total  # type: ignore[operator]
+            if meter.finished or (count == meter.reported and not short):
                 continue
-            if not meter.count and now - meter.started < self.interval:
+            if not count and now - meter.started < self.interval:
                 continue  # just begun
-            meter.reported = meter.count
+            meter.reported = count
             meter.lines += 1
-            lines.append(progress_line(meter.name, meter.count, now - meter.started, meter.total))
+            lines.append(progress_line(meter.name, count, now - meter.started, meter.total))
         return lines
 
     def finish(self, name: str) -> str | None:
@@ -126,7 +134,7 @@ class Progress:
         meter.finished = True
         if not meter.lines:
             return None
-        line = done_line(meter.name, meter.count, self.clock() - meter.started)
+        line = done_line(meter.name, meter.current(), self.clock() - meter.started)
         self.logger.info("%s", line)
         return line
 
@@ -163,14 +171,22 @@ class Progress:
 
 
 class CountingRecordCounter(metrics.Counter):
-    """The SDK's record counter, also counting into a stream's progress meter."""
+    """The SDK's record counter, read by a stream's progress meter (its per-record
+    ``increment`` is the SDK's own: progress adds nothing per record)."""
 
     def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._meter = meter
+        meter.live.add(self)
 
     @override
-    def increment(self, value: int = 1) -> None:
-        """Count one more record (the SDK calls this once per record written)."""
-        self._meter.count += value
-        super().increment(value)
+    def _pop(self) -> None:
+        """Keep the count in the meter before the SDK logs it and starts again from 0."""
+        self._meter.count += self.value
+        super()._pop()
+
+    @override
+    def exit(self) -> None:
+        """The sync this counter counted is over."""
+        super().exit()
+        self._meter.live.discard(self)

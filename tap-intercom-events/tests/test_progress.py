@@ -6,7 +6,14 @@ import logging
 import time
 
 import pytest
-from tap_intercom_events.progress import Progress, done_line, duration, progress_line
+from singer_sdk import metrics
+from tap_intercom_events.progress import (
+    CountingRecordCounter,
+    Progress,
+    done_line,
+    duration,
+    progress_line,
+)
 
 
 class Clock:
@@ -111,3 +118,20 @@ def test_zero_interval_starts_no_thread() -> None:
     progress = Progress(logging.getLogger("test"), interval=0)
     progress.start()
     assert progress._thread is None
+
+
+def test_a_stream_counts_through_the_sdks_record_counters() -> None:
+    clock = Clock()
+    progress = Progress(logging.getLogger("test"), interval=5, clock=clock)
+    meter = progress.meter("conversation_parts")
+    with CountingRecordCounter(meter, metrics.Metric.RECORD_COUNT, {}, log_interval=60) as one:
+        for _ in range(3):
+            one.increment()
+        assert meter.current() == 3
+    # One counter per sync of a child stream: the closed ones' counts stay in the meter.
+    with CountingRecordCounter(meter, metrics.Metric.RECORD_COUNT, {}, log_interval=0) as two:
+        two.increment()  # log_interval 0: the SDK logs and restarts from 0 at once
+        two.increment()
+        assert two.value == 0
+        assert meter.current() == 5
+    assert meter.current() == 5 and not meter.live
