@@ -22,11 +22,11 @@ from singer_sdk.singerlib import (
     SchemaMessage,
     StateMessage,
 )
-from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
 
 from mapper_intercom_salesforce.functions import build_functions, time_zone
 from mapper_intercom_salesforce.mapping import Mapping, MappingError, RecordRejected
 from mapper_intercom_salesforce.names import DEFAULT_PLACEHOLDER
+from mapper_intercom_salesforce.pipe import BufferedWriter, IdleFlushReader
 from mapper_intercom_salesforce.rejects import FILTERED, RejectWriter
 from mapper_intercom_salesforce.transcript import (
     DESCRIPTION_MAX,
@@ -72,25 +72,12 @@ TASK_CONTEXT = (
 )
 
 
-class _BufferedWriter(SimpleSingerWriter):
-    """Leaves RECORD lines in stdout's buffer; any other message flushes it.
-
-    A flush per record costs a system call each; flushing before STATE keeps the promise
-    that the target has every record a state covers.
-    """
-
-    def write_message(self, message: Message) -> None:
-        """Write one message, flushing unless it is a record."""
-        sys.stdout.write(self.format_message(message) + "\n")
-        if not isinstance(message, RecordMessage):
-            sys.stdout.flush()
-
-
 class IntercomSalesforceMapper(InlineMapper):
     """Turns the tap-intercom-events streams into Salesforce ``Lead`` and ``Task`` streams."""
 
     name = "map-intercom-salesforce"
-    message_writer_class = _BufferedWriter
+    message_reader_class = IdleFlushReader
+    message_writer_class = BufferedWriter
     capabilities: t.ClassVar[list] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STRUCTURED_LOGGING,
