@@ -22,6 +22,8 @@ import typing as t
 import msgspec
 from singer_sdk.io_base import SingerReader
 
+from target_salesforce_leads.pipe import lines_with_deadline
+
 _DECODER = msgspec.json.Decoder()
 _MESSAGE_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 _ENCODER = msgspec.json.Encoder(order="sorted", decimal_format="string", enc_hook=str)
@@ -137,6 +139,17 @@ class MessageReader(SingerReader):
     invalid JSON) goes to the SDK's decoder, which gives its values and its errors."""
 
     native = False  # whether the message being processed was decoded by msgspec
+    # Set by the target: the longest wait for input before on_quiet is called (None: forever).
+    wait_limit: t.Callable[[], float | None] | None = None
+    on_quiet: t.Callable[[], None] | None = None
+
+    def process_lines(self, file_input: t.IO[str] | None,
+                      callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+        if self.wait_limit is None or self.on_quiet is None:
+            return super().process_lines(file_input, callbacks)
+        lines = lines_with_deadline(file_input or self.default_input, self.wait_limit,
+                                    self.on_quiet)
+        return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 
     def deserialize_json(self, line: str) -> dict:
         try:

@@ -218,6 +218,17 @@ class TargetSalesforceLeads(Target):
                     allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
                     description="Level of the SDK's METRIC log lines (record counts and batch "
                     "timings); WARNING or ERROR turns them off."),
+        th.Property("max_batch_age_seconds", th.NumberType, default=300,
+                    description="Longest time a received record waits before its batch is "
+                    "written (also while no message arrives); a batch is also written when "
+                    "batch_size records are pending and at the end of the input. Small values "
+                    "(1) suit a long-lived real-time job; large ones mean fewer, bigger "
+                    "(Bulk) writes."),
+        th.Property("drain_on_state", th.BooleanType, default=False,
+                    description="Write what is pending when a new STATE arrives, then emit "
+                    "that STATE at once (and rewrite waiting_file and problems_file), so a "
+                    "long-lived job's bookmark follows its writes; off, a STATE is emitted "
+                    "after the next batch written."),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -258,6 +269,14 @@ class TargetSalesforceLeads(Target):
         self._at_end = False
         self._finished = False
         self.exit_code = 0
+        # Batches by age: the SDK's own check (when a record arrives), and while input is quiet.
+        self._MAX_RECORD_AGE_IN_MINUTES = float(
+            cfg.get("max_batch_age_seconds", 300) or 0) / 60
+        self.drain_on_state = bool(cfg.get("drain_on_state", False))
+        reader = self.message_reader
+        if isinstance(reader, MessageReader):
+            reader.wait_limit = self._batch_age_left
+            reader.on_quiet = self._drain_quiet
 
     # -- shared resources -------------------------------------------------------------------
 
@@ -633,7 +652,32 @@ class TargetSalesforceLeads(Target):
             message_dict = {**message_dict, "value": rest}
             if loaded is not None:
                 self._take_waiting(loaded)
+        previous = self._latest_state
         super()._process_state_message(message_dict)
+        if self.drain_on_state and self._latest_state != previous:
+            self.drain_all()
+            self._write_open_lists()
+
+    # -- long-lived runs: batches by age and on STATE ---------------------------------------
+
+    def _batch_age_left(self) -> float | None:
+        """Seconds until the pending records reach max_batch_age_seconds; None when nothing
+        is pending (the reader then waits for input as long as it takes)."""
+        if not any(getattr(s, "has_pending", False) for s in self._sinks_active.values()):
+            return None
+        return (self._MAX_RECORD_AGE_IN_MINUTES - self._max_record_age_in_minutes) * 60
+
+    def _drain_quiet(self) -> None:
+        """No message arrived while records were pending for max_batch_age_seconds."""
+        self.logger.debug("No input for max_batch_age_seconds: writing the pending batch.")
+        self.drain_all()
+        self._write_open_lists()
+
+    def _write_open_lists(self) -> None:
+        """The waiting and problems files as they are now (a long-lived run never ends)."""
+        if self._runstate is not None and not self.dry_run:
+            self.report.write_waiting(self._runstate.waiting)
+            self.report.write_problems(self._runstate.waiting)
 
     @override
     def _write_state_message(self, state: dict) -> None:
