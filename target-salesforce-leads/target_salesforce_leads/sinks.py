@@ -356,7 +356,8 @@ class SalesforceSink(BatchSink):
             if target.halted:
                 target.held_back(self, len(pending))
                 return
-            self._write(pending, items)
+            with target.lead_lock(self):
+                self._write(pending, items)
         except Exception as exc:  # noqa: BLE001 - whatever failed, account for every record
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
             target.halt(exc, left)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import json
 import os
@@ -34,6 +35,7 @@ from target_salesforce_leads.encoding import MessageReader
 from target_salesforce_leads.fatal import KEPT, last_word
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
+from target_salesforce_leads.orglock import OrgLock
 from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
 from target_salesforce_leads.report import RunReport
 from target_salesforce_leads.runfiles import (
@@ -224,6 +226,12 @@ class TargetSalesforceLeads(Target):
                     "batch_size records are pending and at the end of the input. Small values "
                     "(1) suit a long-lived real-time job; large ones mean fewer, bigger "
                     "(Bulk) writes."),
+        th.Property("lead_lock", th.BooleanType, default=True,
+                    description="Hold an exclusive lock per org (a file next to state_path) "
+                    "from the look-ups to the end of the writes of each Lead batch, so two "
+                    "target processes on this machine (the batch and real-time jobs) never "
+                    "both create a Lead for one email. Turn off only where the folder cannot "
+                    "be locked."),
         th.Property("drain_on_state", th.BooleanType, default=False,
                     description="Write what is pending when a new STATE arrives, then emit "
                     "that STATE at once (and rewrite waiting_file and problems_file), so a "
@@ -273,6 +281,7 @@ class TargetSalesforceLeads(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = float(
             cfg.get("max_batch_age_seconds", 300) or 0) / 60
         self.drain_on_state = bool(cfg.get("drain_on_state", False))
+        self._org_lock: OrgLock | None = None
         reader = self.message_reader
         if isinstance(reader, MessageReader):
             reader.wait_limit = self._batch_age_left
@@ -656,7 +665,6 @@ class TargetSalesforceLeads(Target):
         super()._process_state_message(message_dict)
         if self.drain_on_state and self._latest_state != previous:
             self.drain_all()
-            self._write_open_lists()
 
     # -- long-lived runs: batches by age and on STATE ---------------------------------------
 
@@ -671,10 +679,21 @@ class TargetSalesforceLeads(Target):
         """No message arrived while records were pending for max_batch_age_seconds."""
         self.logger.debug("No input for max_batch_age_seconds: writing the pending batch.")
         self.drain_all()
-        self._write_open_lists()
+
+    def lead_lock(self, sink: SalesforceSink) -> t.ContextManager[t.Any]:
+        """The org's Lead lock around a batch of ``sink`` that may create Leads (see
+        orglock); nothing for other sinks, dry runs, or with lead_lock off."""
+        if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
+            return contextlib.nullcontext()
+        if self._org_lock is None:
+            folder = Path(self.config.get("state_path")
+                          or ".target-salesforce-leads/hashes.sqlite").parent
+            self._org_lock = OrgLock(folder, self.runstate.org_id, self.logger)
+        return self._org_lock.held()
 
     def _write_open_lists(self) -> None:
-        """The waiting and problems files as they are now (a long-lived run never ends)."""
+        """The waiting and problems files as they are now, before a STATE is emitted mid-run
+        with drain_on_state (a long-lived run never reaches its end)."""
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
             self.report.write_problems(self._runstate.waiting)
@@ -696,7 +715,10 @@ class TargetSalesforceLeads(Target):
         if self._at_end and self._reject_share_exceeded():
             self._state_withheld = True
             return
-        super()._write_state_message(self.runstate.emit(state, self._bound_waiting()))
+        blob = self._bound_waiting()
+        if self.drain_on_state and not self._at_end:
+            self._write_open_lists()
+        super()._write_state_message(self.runstate.emit(state, blob))
 
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:

@@ -1,0 +1,120 @@
+"""The target in a long-lived job: batches written by age while input is quiet, and on STATE.
+
+The real target CLI on an open pipe against the Salesforce emulator; ground truth is the
+emulator's records, read while the target is still running.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from target_sf_live import LiveTarget
+from target_sf_testlib import lead, record_msg, schema_msg, state_msg
+
+
+def _wait_for(check, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    return check()
+
+
+def _leads(harness, *exts: str) -> dict[str, dict]:
+    ids = ", ".join(f"'{e}'" for e in exts)
+    rows = harness.query("SELECT Id, Intercom_Contact_ID__c, Email FROM Lead "
+                         f"WHERE Intercom_Contact_ID__c IN ({ids})")
+    return {r["Intercom_Contact_ID__c"]: r for r in rows}
+
+
+@pytest.fixture
+def live(harness, tmp_path):
+    started: list[LiveTarget] = []
+
+    def start(**overrides) -> LiveTarget:
+        cfg = harness.config(summary_file=str(tmp_path / "summary.json"),
+                             waiting_file=str(tmp_path / "waiting.jsonl"),
+                             problems_file=str(tmp_path / "problems.jsonl"), **overrides)
+        target = LiveTarget(cfg, tmp_path / "live", f"target-{len(started)}")
+        started.append(target)
+        return target
+
+    yield start
+    for target in started:
+        target.close(timeout=60)
+
+
+def test_a_record_is_written_within_max_batch_age_while_input_is_quiet(harness, live):
+    """No further message arrives: the SDK's own age check (run when a record arrives) would
+    leave the record pending; the target writes it within max_batch_age_seconds anyway."""
+    target = live(max_batch_age_seconds=1)
+    target.send(schema_msg("Lead"), record_msg("Lead", lead(1)))
+    started = time.monotonic()
+    found = _wait_for(lambda: _leads(harness, "ic_1"), timeout=20)
+    assert "ic_1" in found, target.stderr()[-3000:]
+    # Written within about the age (plus log-in and describe at start).
+    assert time.monotonic() - started < 15
+    target.send(record_msg("Lead", lead(2)), state_msg({"bookmark": 2}))
+    # With drain_on_state off, the STATE is emitted by the next age drain.
+    state = target.next_state(timeout=20)
+    assert state["bookmark"] == 2
+    assert "ic_2" in _leads(harness, "ic_2")
+    assert target.close() == 0
+
+
+def test_drain_on_state_writes_the_pending_batch_and_emits_the_state_at_once(harness, live):
+    """A STATE makes the target write what is pending and pass the STATE on, with a batch age
+    (300 s, the default) that would otherwise hold both back."""
+    target = live(drain_on_state=True)
+    target.send(schema_msg("Lead"), record_msg("Lead", lead(1)), record_msg("Lead", lead(2)),
+                state_msg({"bookmark": 1}))
+    state = target.next_state(timeout=30)
+    assert state["bookmark"] == 1
+    # The state covers both records: they are in Salesforce by the time it is emitted.
+    assert set(_leads(harness, "ic_1", "ic_2")) == {"ic_1", "ic_2"}
+    target.send(record_msg("Lead", lead(3)), state_msg({"bookmark": 2}))
+    assert target.next_state(timeout=30)["bookmark"] == 2
+    assert "ic_3" in _leads(harness, "ic_3")
+    assert target.close() == 0
+
+
+def test_without_drain_on_state_a_state_waits_for_the_batch(harness, live):
+    """The batch job's defaults keep batching: a STATE alone writes nothing."""
+    target = live()
+    target.send(schema_msg("Lead"), record_msg("Lead", lead(1)), state_msg({"bookmark": 1}))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - queue.Empty: no state within 5 s
+        target.next_state(timeout=5)
+    assert _leads(harness, "ic_1") == {}
+    assert target.close() == 0
+    assert target.states[-1]["bookmark"] == 1
+    assert "ic_1" in _leads(harness, "ic_1")
+
+
+def test_waiting_and_problems_files_are_rewritten_after_each_drain_on_state(
+        harness, live, tmp_path):
+    """A long-lived run never reaches its end: the open lists are current after each STATE."""
+    target = live(drain_on_state=True)
+    task = {"Intercom_Conversation_ID__c": "conv_1", "Subject": "Hi",
+            "Who": {"Intercom_Contact_ID__c": "ic_missing"}}
+    target.send(schema_msg("Task"), record_msg("Task", task), state_msg({"bookmark": 1}))
+    target.next_state(timeout=30)
+    waiting = [json.loads(x) for x in (tmp_path / "waiting.jsonl").read_text().splitlines()]
+    assert [(w["external_id"], w["error_code"]) for w in waiting] == [
+        ("conv_1", "INVALID_CROSS_REFERENCE_KEY")]
+    problems = [json.loads(x) for x in (tmp_path / "problems.jsonl").read_text().splitlines()]
+    assert [p["status"] for p in problems] == ["waiting"]
+    # The parent arrives: the Task is retried with the next batch and leaves both lists.
+    target.send(schema_msg("Lead"), record_msg("Lead", lead("missing")),
+                state_msg({"bookmark": 2}))
+    target.next_state(timeout=30)
+    target.send(record_msg("Task", task), state_msg({"bookmark": 3}))
+    target.next_state(timeout=30)
+    assert (tmp_path / "waiting.jsonl").read_text() == ""
+    tasks = harness.query("SELECT Id, WhoId FROM Task WHERE Intercom_Conversation_ID__c = "
+                          "'conv_1'")
+    assert len(tasks) == 1 and tasks[0]["WhoId"]
+    assert target.close() == 0
