@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from target_salesforce_leads.auth import SalesforceAuth
-from target_salesforce_leads.budget import ApiBudget
+from target_salesforce_leads.budget import ApiBudget, budget_for
 
 TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
 
@@ -78,7 +78,7 @@ class SalesforceClient:
         self.session.headers["User-Agent"] = "target-salesforce-leads"
         self.auth = SalesforceAuth(config, self.session, verify=self.verify)
         self.api_version = str(config.get("api_version") or "62.0").lstrip("v")
-        self.budget = budget or ApiBudget(float(config.get("api_budget", 0.5)))
+        self.budget = budget or budget_for(config, self.logger)
         self.timeout = float(config.get("request_timeout") or 120)
         self.max_retries = int(config.get("max_retries", 5))
         self.backoff_base = float(config.get("retry_backoff_seconds", 1.0))

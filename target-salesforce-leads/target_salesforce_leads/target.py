@@ -130,6 +130,12 @@ class TargetSalesforceLeads(Target):
         th.Property("api_budget", th.NumberType, default=0.5,
                     description="Share (0-1) of the org's remaining daily API requests this run "
                     "may spend; the run stops cleanly before exceeding it."),
+        th.Property("api_budget_window", th.StringType, default="run",
+                    allowed_values=["run", "24h"],
+                    description="run: api_budget is a share of the requests remaining when the "
+                    "run starts, and the run stops cleanly when it is spent (scheduled jobs). "
+                    "24h: a share of the daily requests others do not use, over any 24 hours, "
+                    "pausing (not stopping) when spent (a long-lived job)."),
         th.Property("reject_file", th.StringType,
                     default="output/rejects/target-salesforce-leads.jsonl",
                     description="JSON Lines file that receives every rejected record with "
