@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from target_salesforce_leads.budget import ApiBudget, RollingApiBudget, budget_for
 
 DAY = 86_400.0
