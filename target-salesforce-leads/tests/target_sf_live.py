@@ -53,7 +53,8 @@ class LiveTarget:
         return state
 
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text()
 
     def kill(self) -> None:
