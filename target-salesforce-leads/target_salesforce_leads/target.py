@@ -692,8 +692,7 @@ class TargetSalesforceLeads(Target):
         if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
             return contextlib.nullcontext()
         if self._org_lock is None:
-            folder = Path(self.config.get("state_path")
-                          or ".target-salesforce-leads/hashes.sqlite").parent
+            folder = Path(self.config.get("state_path") or DEFAULT_STATE_PATH).parent
             self._org_lock = OrgLock(folder, self.runstate.org_id, self.logger)
         return self._org_lock.held()
 

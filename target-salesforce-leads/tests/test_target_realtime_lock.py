@@ -26,8 +26,12 @@ def _run_both(harness, tmp_path, **overrides) -> tuple[list[dict], list[dict]]:
                                   waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),
                                   problems_file=str(tmp_path / f"problems-{name}.jsonl"),
                                   **overrides),
-                   tmp_path / "live", name)
-        for name in ("batch", "realtime")
+                   tmp_path / "live", name,
+                   # Two pipelines (their extractors), as Meltano runs them: each holds its own
+                   # run lock, and both share the org's Lead lock.
+                   env={"MELTANO_EXTRACTOR_NAME": extractor})
+        for name, extractor in (("batch", "tap-intercom-events"),
+                                ("realtime", "tap-intercom-realtime"))
     ]
     try:
         # Logged in and the describe read: from here on each round is look-ups and writes.

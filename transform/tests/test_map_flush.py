@@ -15,7 +15,6 @@ import typing as t
 
 import pytest
 from map_helpers import CLI, REPO, contact, record
-
 from mapper_intercom_salesforce.pipe import lines_flushing_when_idle
 
 
