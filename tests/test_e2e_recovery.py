@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import (
+    ROOT,
     Pipeline,
     RunningJob,
     account_for_everything,
@@ -89,9 +90,15 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_and_duplicates_nothing(
     job.kill_group()
     moments.append(f"{delay:.2f} s into a Bulk job")
 
+    left = list((ROOT / ".meltano" / "run").glob("*/*.config.json"))
+    # Only the last killed run's config files (tap, mapper, target; secrets included): each run
+    # after a kill removed the ones the kill before it left.
+    assert sorted(p.parent.name for p in left) == [
+        "map-intercom-salesforce", "tap-intercom-events", "target-salesforce-leads"], left
     clean = pipe.run("--force", check=False)
     print(f"\n[kill -9] killed {moments}; clean run: {clean.salesforce_record_writes}")
     assert clean.returncode == 0, clean.explain()
+    assert not [p for p in left if p.exists()], "the killed runs' config files are still there"
     acc = account_for_everything(pipe)
     assert acc.ok(), f"after kills {moments}: {acc.report()}\nfigures: {acc.figures}"
 
