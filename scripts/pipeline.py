@@ -234,6 +234,10 @@ class Pipeline:
         return self.output / "target-salesforce-leads-summary.json"
 
     @property
+    def run_report(self) -> Path:
+        return self.output / "run-report.json"
+
+    @property
     def waiting_file(self) -> Path:
         return self.output / "waiting" / "target-salesforce-leads.jsonl"
 
@@ -268,6 +272,7 @@ class Pipeline:
             "TARGET_SALESFORCE_LEADS_WAITING_FILE": str(self.waiting_file),
             "TARGET_SALESFORCE_LEADS_PROBLEMS_FILE": str(self.problems_file),
             "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.target_hashes),
+            "TARGET_SALESFORCE_LEADS_RUN_REPORT_FILE": str(self.run_report),
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
             "MAPPER_PROBLEMS_FILE": str(self.output / "problems" / "map-intercom-salesforce.jsonl"),
         }

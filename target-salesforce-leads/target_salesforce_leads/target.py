@@ -38,6 +38,7 @@ from target_salesforce_leads.lookups import find_records, merge_results, plan_qu
 from target_salesforce_leads.orglock import OrgLock
 from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
 from target_salesforce_leads.report import RunReport
+from target_salesforce_leads.run_report import finish_run_report, now_iso
 from target_salesforce_leads.runfiles import (
     make_private,
     meltano_run_dir,
@@ -153,6 +154,33 @@ class TargetSalesforceLeads(Target):
                     description="JSON Lines file rewritten at the end of every run: the current "
                     "open problems, one line per record (status waiting or rejected, reason, "
                     "run id), without duplicates; a record leaves it once written."),
+        th.Property("run_report_file", th.StringType, default="output/run-report.json",
+                    description="File that receives the run report of the whole pipeline as "
+                    "JSON at the end of every run: this summary merged with the extractor's "
+                    "and the mapper's (tap_summary_file, mapper_summary_file); also printed as "
+                    "a few lines. Empty: not written."),
+        th.Property("tap_summary_file", th.StringType,
+                    default="output/tap-intercom-events-summary.json",
+                    description="Summary the extractor writes at the end of its run (records "
+                    "per stream, API calls, rate-limit use, status), merged into the run "
+                    "report. Empty: none."),
+        th.Property("mapper_summary_file", th.StringType,
+                    default="output/map-intercom-salesforce-summary.json",
+                    description="Summary the mapper writes at the end of its run (records in "
+                    "and out, rejects by reason with an example), merged into the run report. "
+                    "Empty: none."),
+        th.Property("alert_webhook_url", th.StringType, secret=True,
+                    description="Slack-compatible incoming webhook (JSON POST with `text` and "
+                    "`blocks`) told when a run fails, rejects more than alert_max_rejected or "
+                    "leaves a record waiting longer than alert_max_waiting_hours. A failing "
+                    "webhook is logged, never fails the run."),
+        th.Property("alert_max_rejected", th.NumberType,
+                    description="Alert when more records than this are rejected in a run "
+                    "(mapper and target together): a count from 1 on, a share of the records "
+                    "below 1 (0.05: 5%). Unset: no alert for rejects."),
+        th.Property("alert_max_waiting_hours", th.NumberType,
+                    description="Alert when a record has been waiting longer than this many "
+                    "hours. Unset: no alert for waiting records."),
         th.Property("waiting_max_days", th.NumberType, default=30,
                     description="Days a record may wait (for its parent, a field, a lock, ...) "
                     "before it is reported as rejected WAITING_EXPIRED."),
@@ -258,6 +286,7 @@ class TargetSalesforceLeads(Target):
         self.run_id = os.environ.get("MELTANO_RUN_ID") or (
             datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             + "-" + secrets.token_hex(3))
+        self.started_at = now_iso()
         self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
                                 cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
         interval = cfg.get("progress_interval_seconds")
@@ -834,7 +863,7 @@ class TargetSalesforceLeads(Target):
         self._record_history(summary)
         self.report.close()
         self.hashes.close()
-        self.logger.info("Run summary: %s", _summary_line(summary))
+        self.run_report = finish_run_report(self, summary)
         self._explain(summary)
 
     def _record_history(self, report: dict[str, t.Any]) -> None:
@@ -928,18 +957,6 @@ class TargetSalesforceLeads(Target):
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
         with last_word(cls.logger):
             super().invoke(**kwargs)
-
-
-def _summary_line(summary: dict[str, t.Any]) -> str:
-    parts = [
-        f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-        for name, counts in summary["objects"].items()
-    ]
-    text = "; ".join(parts) or "no records"
-    suffix = " (dry run)" if summary["dry_run"] else ""
-    return (f"{text}; {summary['waiting_now']} waiting in the state; "
-            f"{summary['api_calls']} API calls; status {summary['status']}, exit code "
-            f"{summary['exit_code']}, run {summary['run_id']}{suffix}")
 
 
 __all__ = ["TargetSalesforceLeads", "AuthError", "RetriesExhausted"]

@@ -144,6 +144,9 @@ class Harness:
             "refresh_token": "emulator-refresh-token",
             "state_path": str(self.tmp / "hashes.sqlite"),
             "reject_file": str(self.tmp / "rejects.jsonl"),
+            "run_report_file": str(self.tmp / "run-report.json"),
+            "tap_summary_file": "",
+            "mapper_summary_file": "",
             "retry_backoff_seconds": 0.05,
             "history_database_url": str(self.tmp / "run-history.db"),
         }
