@@ -328,6 +328,7 @@ class IntercomStream(RESTStream[t.Any]):
             failures = throttled = 0
             reported = 0.0
             while True:
+                self._tap.sync_summary.add_call(self.name)  # type: ignore[attr-defined]
                 try:
                     response = func(prepared_request, context)
                 except RETRIABLE_EXCEPTIONS as exc:

@@ -103,6 +103,7 @@ class RateGovernor:
         self.requests = 0
         self.throttled = 0
         self.waited_seconds = 0.0
+        self._min_remaining = math.inf  # the fewest calls a window had left, in any answer
 
     def acquire(self) -> Ticket:
         """Block until this thread may send one request; answers its ticket for :meth:`observe`."""
@@ -192,6 +193,7 @@ class RateGovernor:
             # A 429 says when to try again, not what a window holds (its Remaining is 0).
             if remaining is not None and reset is not None and response.status_code != 429:
                 self._learn_window(ticket, received, remaining, reset, limit)
+                self._min_remaining = min(self._min_remaining, remaining)
             if response.status_code == 429:
                 self.throttled += 1
                 hold = self._hold_after_429(headers, reset)
@@ -284,12 +286,19 @@ class RateGovernor:
     def stats(self) -> dict[str, t.Any]:
         """Counters for logs and benchmarks."""
         with self._lock:
+            budget = self._budget()
+            peak = None
+            if self.throttled:
+                peak = 1.0  # a window was spent (by this tap or other clients of the app)
+            elif budget and self._min_remaining != math.inf:
+                peak = round(min(max((budget - self._min_remaining) / budget, 0.0), 1.0), 3)
             return {
                 "requests": self.requests,
                 "throttled": self.throttled,
                 "waited_seconds": round(self.waited_seconds, 3),
-                "window_limit": self._budget(),
+                "window_limit": budget,
                 "limit_is_window": self._limit_is_window,
+                "peak_share_used": peak,
             }
 
 

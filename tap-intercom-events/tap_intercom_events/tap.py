@@ -27,6 +27,7 @@ from tap_intercom_events.fatal import last_word
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.inbox_mode import InboxReader
 from tap_intercom_events.progress import DEFAULT_INTERVAL, Progress
+from tap_intercom_events.summary import SyncSummary, write_summary
 from tap_intercom_events.writer import LeanSingerWriter
 
 if t.TYPE_CHECKING:
@@ -249,6 +250,16 @@ class TapIntercomEvents(Tap):
                 "WARNING or ERROR turns them off."
             ),
         ),
+        th.Property(
+            "summary_file",
+            th.StringType,
+            default="output/tap-intercom-events-summary.json",
+            description=(
+                "File replaced at the end of every sync with its summary as JSON: records and "
+                "API calls per stream, answers 429, rate-limit use, status (ok or failed) and "
+                "the error. Empty: not written."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -306,6 +317,7 @@ class TapIntercomEvents(Tap):
         """Sync every selected stream with progress lines (or, with ``inbox_url``, what the
         inbox's notifications name: its batch lines are the progress), then report how the
         rate budget was used."""
+        error: BaseException | None = None
         try:
             if self.config.get("inbox_url"):
                 self._reset_state_progress_markers()
@@ -315,6 +327,9 @@ class TapIntercomEvents(Tap):
             else:
                 self.progress.start()
                 super().sync_all()
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             self.progress.stop()
             self.progress.finish_all()
@@ -323,6 +338,23 @@ class TapIntercomEvents(Tap):
                 "Intercom API use: %d requests, %d answered 429, %.1f s spent pacing",
                 stats["requests"], stats["throttled"], stats["waited_seconds"],
             )
+            self._write_summary(stats, error)
+
+    def _write_summary(self, stats: dict[str, t.Any], error: BaseException | None) -> None:
+        summary = self.sync_summary
+        for stream, count in getattr(self.message_writer, "records", {}).items():
+            summary.records[stream] = count
+        path = self.config.get("summary_file")
+        try:
+            write_summary(path, summary.as_dict(
+                stats, float(self.config.get("rate_limit_share") or 1.0), error))
+        except OSError as exc:
+            self.logger.warning("Could not write the summary to %s (%s).", path, exc)
+
+    @cached_property
+    def sync_summary(self) -> SyncSummary:
+        """Records and calls per stream in this run."""
+        return SyncSummary()
 
     #: True while inbox mode emits a batch: the streams' own STATE messages are left out, the
     #: batch ends with one carrying its offset.

@@ -42,6 +42,8 @@ class LeanSingerWriter(SimpleSingerWriter):
         self._pending_chars = 0
         self._writing = False
         self._after_write: t.Callable[[], None] | None = None
+        #: Records written, per stream (for the tap's summary).
+        self.records: dict[str, int] = {}
 
     def when_idle(self, action: t.Callable[[], None]) -> None:
         """Run ``action`` now, or right after the write in progress (a signal handler that
@@ -60,6 +62,9 @@ class LeanSingerWriter(SimpleSingerWriter):
     def write_message(self, message: Message) -> None:
         """Queue a record; write out the queue with any other message."""
         line = _encode(message.to_dict())
+        if message.__class__ is RecordMessage:
+            stream = message.stream
+            self.records[stream] = self.records.get(stream, 0) + 1
         pending = self._pending
         pending.append(line)
         self._pending_chars += len(line)
