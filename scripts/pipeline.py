@@ -238,6 +238,14 @@ class Pipeline:
         return self.output / "run-report.json"
 
     @property
+    def tap_summary(self) -> Path:
+        return self.output / "tap-intercom-events-summary.json"
+
+    @property
+    def mapper_summary(self) -> Path:
+        return self.output / "map-intercom-salesforce-summary.json"
+
+    @property
     def waiting_file(self) -> Path:
         return self.output / "waiting" / "target-salesforce-leads.jsonl"
 
@@ -273,6 +281,10 @@ class Pipeline:
             "TARGET_SALESFORCE_LEADS_PROBLEMS_FILE": str(self.problems_file),
             "TARGET_SALESFORCE_LEADS_STATE_PATH": str(self.target_hashes),
             "TARGET_SALESFORCE_LEADS_RUN_REPORT_FILE": str(self.run_report),
+            "TAP_INTERCOM_EVENTS_SUMMARY_FILE": str(self.tap_summary),
+            "TARGET_SALESFORCE_LEADS_TAP_SUMMARY_FILE": str(self.tap_summary),
+            "MAPPER_SUMMARY_FILE": str(self.mapper_summary),
+            "TARGET_SALESFORCE_LEADS_MAPPER_SUMMARY_FILE": str(self.mapper_summary),
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
             "MAPPER_PROBLEMS_FILE": str(self.output / "problems" / "map-intercom-salesforce.jsonl"),
         }

@@ -27,7 +27,8 @@ from mapper_intercom_salesforce.functions import build_functions, time_zone
 from mapper_intercom_salesforce.mapping import Mapping, MappingError, RecordRejected
 from mapper_intercom_salesforce.names import DEFAULT_PLACEHOLDER
 from mapper_intercom_salesforce.pipe import BufferedWriter, IdleFlushReader
-from mapper_intercom_salesforce.rejects import FILTERED, RejectWriter
+from mapper_intercom_salesforce.rejects import FILTERED, REJECTED, RejectWriter
+from mapper_intercom_salesforce.summary import now_iso, pipeline_key, write_summary
 from mapper_intercom_salesforce.transcript import (
     DESCRIPTION_MAX,
     build_transcript,
@@ -44,6 +45,10 @@ else:  # Python < 3.12
     from typing_extensions import override
 
 DEFAULT_MAPPINGS_DIR = "transform/mappings"
+# Output files: an empty value (what Meltano passes for an unset ${VARIABLE}) means the default.
+DEFAULT_REJECT_FILE = "output/rejects/map-intercom-salesforce.jsonl"
+DEFAULT_PROBLEMS_FILE = "output/problems/map-intercom-salesforce.jsonl"
+DEFAULT_SUMMARY_FILE = "output/map-intercom-salesforce-summary.json"
 # Copies of the mapping files travel with the package: inside it when installed from a
 # wheel, beside it in a source checkout (editable install).
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -55,7 +60,7 @@ STATE_KEY = "map-intercom-salesforce"
 # Settings that say where things are, not what a record becomes: left out of the fingerprint.
 _NOT_OUTPUT_SETTINGS = frozenset(
     {"mappings_dir", "lead_mapping", "task_mapping", "reject_file", "problems_file",
-     "pass_through_streams"}
+     "summary_file", "pass_through_streams"}
 )
 # Exit code of a run in which the mapping failed for some record (a configuration error).
 MAPPING_FAILED_EXIT = 2
@@ -106,18 +111,31 @@ class IntercomSalesforceMapper(InlineMapper):
         th.Property(
             "reject_file",
             th.StringType,
+            default=DEFAULT_REJECT_FILE,
             description=(
                 "JSON Lines file the mapper appends every contact and conversation to that "
-                "becomes no Lead or Task, with kind ('rejected' or 'filtered') and reason."
+                "becomes no Lead or Task, with kind ('rejected' or 'filtered') and reason. "
+                "Empty: the default."
             ),
         ),
         th.Property(
             "problems_file",
             th.StringType,
+            default=DEFAULT_PROBLEMS_FILE,
             description=(
                 "JSON Lines file rewritten at the end of every run with the current open "
                 "problems: one line per contact or conversation rejected (not filtered) and not "
-                "mapped since, with its reason and run id; no duplicates."
+                "mapped since, with its reason and run id; no duplicates. Empty: the default."
+            ),
+        ),
+        th.Property(
+            "summary_file",
+            th.StringType,
+            default=DEFAULT_SUMMARY_FILE,
+            description=(
+                "File replaced at the end of every run with its summary as JSON: records in "
+                "per input stream and out per output stream, rejected and filtered records by "
+                "reason with an example, status. Empty: the default."
             ),
         ),
         th.Property(
@@ -200,8 +218,11 @@ class IntercomSalesforceMapper(InlineMapper):
         self.first_mapping_failure: str | None = None
         self.states_withheld = 0
         self._fingerprint_warned = False
-        self.rejects = RejectWriter(self.config.get("reject_file"), self.logger,
-                                    self.config.get("problems_file"))
+        self.started_at = now_iso()
+        self.received: dict[str, int] = {}
+        self.rejects = RejectWriter(self.config.get("reject_file") or DEFAULT_REJECT_FILE,
+                                    self.logger,
+                                    self.config.get("problems_file") or DEFAULT_PROBLEMS_FILE)
         self.pass_through = set(self.config.get("pass_through_streams") or ())
         self.companies: dict[str, dict[str, t.Any]] = {}
         self.admin_names: dict[str, str] = {}
@@ -500,6 +521,7 @@ class IntercomSalesforceMapper(InlineMapper):
     def map_record_message(self, message_dict: dict) -> Iterable[Message]:
         stream = message_dict["stream"]
         record = message_dict["record"]
+        self.received[stream] = self.received.get(stream, 0) + 1
         if stream in ("contacts", "conversations"):
             # Children of the previous parent have all arrived by now.
             yield from self._flush()
@@ -568,6 +590,7 @@ class IntercomSalesforceMapper(InlineMapper):
             f"{n} {stream} {kind}" for (stream, kind), n in sorted(self.rejects.counts.items())
         )
         self.logger.info("Mapper emitted %s; %s", counts or "nothing", rejects or "no rejects")
+        self._write_summary()
         if self.mapping_failures:
             self.logger.error(
                 "The mapping failed for %d record(s) (first: %s). They are in the reject file; "
@@ -579,6 +602,35 @@ class IntercomSalesforceMapper(InlineMapper):
                 self.states_withheld,
             )
             sys.exit(MAPPING_FAILED_EXIT)
+
+    def _write_summary(self) -> None:
+        rejects = self.rejects
+        error = None
+        if self.mapping_failures:
+            error = (f"the mapping failed for {self.mapping_failures} record(s) (first: "
+                     f"{self.first_mapping_failure})")
+        files = {"rejects": rejects.path, "problems": rejects.problems_path}
+        summary = {
+            "name": self.name,
+            "pipeline": pipeline_key(),
+            "run_id": rejects.run_id,
+            "started_at": self.started_at,
+            "finished_at": now_iso(),
+            "status": "failed" if self.mapping_failures else "ok",
+            "error": error,
+            "records_in": dict(self.received),
+            "records_out": dict(sorted(self.emitted.items())),
+            "rejected": sum(n for (_, kind), n in rejects.counts.items() if kind != FILTERED),
+            "filtered": sum(n for (_, kind), n in rejects.counts.items() if kind == FILTERED),
+            "rejected_by_reason": rejects.by_reason(REJECTED),
+            "filtered_by_reason": rejects.by_reason(FILTERED),
+            "files": {k: str(v) for k, v in files.items() if v is not None and v.exists()},
+        }
+        path = self.config.get("summary_file") or DEFAULT_SUMMARY_FILE
+        try:
+            write_summary(path, summary)
+        except OSError as exc:
+            self.logger.warning("Could not write the summary to %s (%s).", path, exc)
 
     # CLI ---------------------------------------------------------------------------------
 

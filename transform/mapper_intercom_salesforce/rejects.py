@@ -40,6 +40,10 @@ class RejectWriter:
         # filtered (no longer problems).
         self._rejected: dict[tuple[str, str], dict[str, t.Any]] = {}
         self._resolved: set[tuple[str, str]] = set()
+        # (stream, source stream, kind, reason) -> [count, the first record's key]
+        self.reasons: dict[tuple[str, str, str, str], list[t.Any]] = {}
+        #: The reject file, kept for the summary once closed.
+        self.path = self._path
         # One id per run on every line, so a file appended to across runs reads run by run.
         self.run_id = os.environ.get("MELTANO_RUN_ID") or (
             dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -57,6 +61,8 @@ class RejectWriter:
     ) -> None:
         """Record one reject."""
         self.counts[(stream, kind)] = self.counts.get((stream, kind), 0) + 1
+        slot = self.reasons.setdefault((stream, source_stream, kind, reason), [0, key])
+        slot[0] += 1
         if kind == REJECTED:
             # The first few as examples; every one is in the reject file (and at debug level).
             shown = self.counts[(stream, kind)]
@@ -124,6 +130,17 @@ class RejectWriter:
             for k in sorted(rows):
                 fh.write(serialize_json(rows[k]) + "\n")
         os.replace(tmp, self._problems_path)
+
+    def by_reason(self, kind: str) -> list[dict[str, t.Any]]:
+        """This run's rejects of ``kind`` by reason, most frequent first, with one example."""
+        rows = [{"stream": stream, "source_stream": source, "reason": reason, "count": n,
+                 "example": f"{source} {key}"}
+                for (stream, source, k, reason), (n, key) in self.reasons.items() if k == kind]
+        return sorted(rows, key=lambda r: -r["count"])
+
+    @property
+    def problems_path(self) -> Path | None:
+        return self._problems_path
 
     def close(self) -> None:
         """Flush and close the file."""

@@ -236,6 +236,8 @@ def run_cli(
     reject_path = folder / "rejects.jsonl"
     if rejects:
         settings.setdefault("reject_file", str(reject_path))
+    settings.setdefault("problems_file", str(folder / "problems.jsonl"))
+    settings.setdefault("summary_file", str(folder / "summary.json"))
     config_path = folder / "config.json"
     config_path.write_text(json.dumps(settings), "utf-8")
     stdin = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
@@ -281,6 +283,8 @@ def run_inline(
         "lead_mapping": str(MAPPINGS / "lead.yml"),
         "task_mapping": str(MAPPINGS / "task.yml"),
         "reject_file": str(folder / "rejects.jsonl"),
+        "problems_file": str(folder / "problems.jsonl"),
+        "summary_file": str(folder / "summary.json"),
         **(config or {}),
     }
     stdin = io.StringIO("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages))
