@@ -14,8 +14,9 @@ TIMEOUT_SECONDS = 10.0
 def alert_reasons(report: dict[str, t.Any], config: t.Mapping[str, t.Any]) -> list[str]:
     """Why this run deserves an alert (empty: it does not).
 
-    ``alert_max_rejected`` below 1 is a share of the records received, from 1 on a count;
-    ``alert_max_waiting_hours`` bounds the age of the oldest waiting record.
+    ``alert_max_rejected`` bounds the number of records rejected (mapper and target),
+    ``alert_max_rejected_share`` their share, ``alert_max_waiting_hours`` the age of the oldest
+    waiting record.
     """
     reasons: list[str] = []
     extractor = report.get("extractor") or {}
@@ -31,19 +32,19 @@ def alert_reasons(report: dict[str, t.Any], config: t.Mapping[str, t.Any]) -> li
         reasons.append(f"the target exited {report['exit_code']}" + (f" ({why})" if why else ""))
     elif report.get("status") == "failed" and not reasons:
         reasons.append("the run failed")
-    limit = config.get("alert_max_rejected")
     rejected = report.get("rejected") or {}
     total = int(rejected.get("total") or 0)
-    if limit is not None and total:
-        limit = float(limit)
-        received = int(rejected.get("received") or 0) + int(rejected.get("mapper") or 0)
-        if limit < 1:
-            share = total / received if received else 1.0
-            if share > limit:
-                reasons.append(f"{total} records rejected ({share:.1%} of {received}, more "
-                               f"than alert_max_rejected={limit:g})")
-        elif total > limit:
-            reasons.append(f"{total} records rejected (more than alert_max_rejected={limit:g})")
+    limit = config.get("alert_max_rejected")
+    if limit is not None and total > int(limit):
+        reasons.append(f"{total} records rejected (more than alert_max_rejected={int(limit)})")
+    share_limit = config.get("alert_max_rejected_share")
+    # Records in: those the target received and those the mapper rejected before it.
+    received = int(rejected.get("received") or 0) + int(rejected.get("mapper") or 0)
+    if share_limit is not None and total:
+        share = total / received if received else 1.0
+        if share > float(share_limit):
+            reasons.append(f"{total} of {received} records rejected ({share:.1%}, more than "
+                           f"alert_max_rejected_share={float(share_limit):g})")
     hours = config.get("alert_max_waiting_hours")
     oldest = (report.get("waiting") or {}).get("oldest_hours")
     if hours is not None and oldest is not None and oldest > float(hours):

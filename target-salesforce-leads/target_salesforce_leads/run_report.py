@@ -87,7 +87,7 @@ def _hours_since(stamp: str | None, now: datetime.datetime) -> float | None:
         return None
     if then.tzinfo is None:
         then = then.replace(tzinfo=datetime.timezone.utc)
-    return round((now - then).total_seconds() / 3600, 2)
+    return round((now - then).total_seconds() / 3600, 4)
 
 
 def _mapper_reasons(mapper: dict | None) -> list[dict[str, t.Any]]:

@@ -174,13 +174,15 @@ class TargetSalesforceLeads(Target):
                     "`blocks`) told when a run fails, rejects more than alert_max_rejected or "
                     "leaves a record waiting longer than alert_max_waiting_hours. A failing "
                     "webhook is logged, never fails the run."),
-        th.Property("alert_max_rejected", th.NumberType,
+        th.Property("alert_max_rejected", th.IntegerType,
                     description="Alert when more records than this are rejected in a run "
-                    "(mapper and target together): a count from 1 on, a share of the records "
-                    "below 1 (0.05: 5%). Unset: no alert for rejects."),
-        th.Property("alert_max_waiting_hours", th.NumberType,
+                    "(mapper and target together). Unset: no alert for a number of rejects."),
+        th.Property("alert_max_rejected_share", th.NumberType,
+                    description="Alert when a larger share (0-1) of a run's records is rejected "
+                    "(mapper and target together), e.g. 0.05. Unset: no alert for a share."),
+        th.Property("alert_max_waiting_hours", th.IntegerType,
                     description="Alert when a record has been waiting longer than this many "
-                    "hours. Unset: no alert for waiting records."),
+                    "hours (0: any record waiting). Unset: no alert for waiting records."),
         th.Property("waiting_max_days", th.NumberType, default=30,
                     description="Days a record may wait (for its parent, a field, a lock, ...) "
                     "before it is reported as rejected WAITING_EXPIRED."),

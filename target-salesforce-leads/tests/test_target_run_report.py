@@ -79,11 +79,14 @@ def test_a_failed_extractor_fails_the_report_and_alerts() -> None:
         "the extractor failed: 401 unauthorized for path /contacts"]
 
 
-@pytest.mark.parametrize(("limit", "alerts"), [(6, False), (5, True), (0.3, True), (0.4, False)])
-def test_reject_threshold_is_a_count_or_a_share(limit: float, alerts: bool) -> None:
+@pytest.mark.parametrize(("setting", "limit", "alerts"), [
+    ("alert_max_rejected", 6, False), ("alert_max_rejected", 5, True),
+    ("alert_max_rejected_share", 0.3, True), ("alert_max_rejected_share", 0.4, False)])
+def test_reject_thresholds_are_a_count_and_a_share(setting: str, limit: float,
+                                                   alerts: bool) -> None:
     # 6 rejected (2 by the target, 4 by the mapper) of 15 (11 reached the target): 40 %.
     report = build_run_report(target_summary(), tap=TAP, mapper=MAPPER)
-    reasons = alert_reasons(report, {"alert_max_rejected": limit})
+    reasons = alert_reasons(report, {setting: limit})
     assert bool(reasons) is alerts, reasons
     assert not alert_reasons(report, {})
 
