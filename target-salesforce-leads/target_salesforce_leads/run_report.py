@@ -339,9 +339,14 @@ def output_files(config: t.Mapping[str, t.Any], mapper: dict | None) -> dict[str
     return files
 
 
-def finish_run_report(target: TargetSalesforceLeads, summary: dict[str, t.Any]) -> dict:
+def finish_run_report(
+    target: TargetSalesforceLeads,
+    summary: dict[str, t.Any],
+    after_write: t.Callable[[dict[str, t.Any]], None] | None = None,
+) -> dict:
     """Build the run report from the target's summary and the other plugins', alert when it
-    calls for it, write it to ``run_report_file`` and print it; answer the report."""
+    calls for it, write it to ``run_report_file``, hand it to ``after_write`` (the run
+    history) and print it; answer the report."""
     config = target.config
     key = pipeline_key()
     problems: list[str] = []
@@ -373,6 +378,8 @@ def finish_run_report(target: TargetSalesforceLeads, summary: dict[str, t.Any]) 
     except OSError as exc:
         target.logger.warning("Could not write the run report to %s (%s); it is printed "
                               "below.", config.get("run_report_file"), exc)
+    if after_write is not None:
+        after_write(report)
     for line in lines:
         target.logger.info("%s", line)
     return report
