@@ -862,10 +862,11 @@ class TargetSalesforceLeads(Target):
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
             self.report.write_problems(self._runstate.waiting)
-        self._record_history(summary)
         self.report.close()
         self.hashes.close()
-        self.run_report = finish_run_report(self, summary)
+        # The run report (the target's summary with the tap's and the mapper's) goes to the
+        # run history once written, then is printed.
+        self.run_report = finish_run_report(self, summary, after_write=self._record_history)
         self._explain(summary)
 
     def _record_history(self, report: dict[str, t.Any]) -> None:
