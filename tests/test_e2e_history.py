@@ -96,12 +96,17 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
         assert row["salesforce_api_calls"] == result.salesforce_calls, row
         if row["intercom_api_calls"] is not None:
             assert row["intercom_api_calls"] == result.intercom_calls, row
-        assert row["rejected"] == sum(1 for r in rejects if r["run_id"] == row["run_id"])
+        # The run report's rejects: the target's (its reject file's lines of that run) and
+        # the mapper's.
+        assert row["rejected"] - row["mapper_rejected"] == sum(
+            1 for r in rejects if r["run_id"] == row["run_id"])
     assert rows[0]["written"] > 0 and rows[2]["written"] == 0
     # The failed run rewrote neither file: they are those of the third run, still open.
     assert rows[2]["waiting_now"] == len(read_jsonl(pipeline.waiting_file)) > 0
+    # Open problems: the target's and the mapper's lists, as the run report names them.
+    mapper_problems = pipeline.output / "problems" / "map-intercom-salesforce.jsonl"
     assert rows[2]["open_problems"] == rows[3]["open_problems"] == len(
-        read_jsonl(pipeline.problems_file))
+        read_jsonl(pipeline.problems_file)) + len(read_jsonl(mapper_problems))
 
     # The Meltano command (meltano.yml) writes output/run-history.html; an extra
     # --history-page sends it elsewhere.

@@ -315,9 +315,20 @@ def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
     }
 
 
+def _files_named_in(path: str | None) -> dict[str, t.Any]:
+    """The ``files`` a plugin's summary names, even one of an earlier run (paths do not change
+    from run to run; a target that stops early finishes before the mapper)."""
+    try:
+        files = json.loads(Path(path).read_text(encoding="utf-8")).get("files") if path else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
 def output_files(config: t.Mapping[str, t.Any], mapper: dict | None) -> dict[str, t.Any]:
     """The files a person reads after a run, those that exist (the report itself included)."""
-    mapper_files = (mapper or {}).get("files") or {}
+    mapper_files = (mapper or {}).get("files") or _files_named_in(
+        config.get("mapper_summary_file"))
     candidates: dict[str, t.Any] = {
         "run_report": config.get("run_report_file"),
         "rejects": {"mapper": mapper_files.get("rejects"), "target": config.get("reject_file")},

@@ -17,6 +17,7 @@ from target_salesforce_leads.run_report import (
     build_run_report,
     human_summary,
     load_plugin_summary,
+    output_files,
     pipeline_key,
     write_run_report,
 )
@@ -236,3 +237,18 @@ def test_cli_alerts_on_a_record_waiting_too_long(harness: Harness, receiver: Rec
     assert report["waiting"]["total"] == 1 and report["waiting"]["oldest_hours"] >= 47.9
     assert len(receiver.bodies) == 1, second.stderr
     assert "the oldest for" in receiver.bodies[0]["text"]
+
+
+def test_files_come_from_an_earlier_mapper_summary_when_the_target_stops_first(
+        tmp_path: Path) -> None:
+    """A target that stops at login finishes before the mapper writes this run's summary: the
+    mapper's file paths (not its figures) still come from the summary it left last time."""
+    rejects = tmp_path / "mapper-rejects.jsonl"
+    rejects.write_text("{}\n")
+    summary = tmp_path / "mapper-summary.json"
+    summary.write_text(json.dumps({"pipeline": "ppid:1:0", "files": {"rejects": str(rejects)}}))
+    files = output_files({"mapper_summary_file": str(summary),
+                          "run_report_file": str(tmp_path / "r.json")}, None)
+    assert files == {"run_report": str(tmp_path / "r.json"),
+                     "rejects": {"mapper": str(rejects)},
+                     "summaries": {"mapper": str(summary)}}
