@@ -3,7 +3,10 @@
 Each plugin documents its settings in `--about --format=json`. This script turns that into
 - the `settings:` of each plugin in meltano.yml (between the `# settings:` markers), and
 - one plugin definition file per plugin in plugins/, in Meltano Hub's format, for other projects:
-  `meltano add --from-ref plugins/extractors/tap-intercom-events.yml`, and
+  `meltano add --from-ref plugins/extractors/tap-intercom-events.yml tap-intercom-events`, with a
+  `pip_url` installing the package from this repository (:data:`REPOSITORY`), and
+- the `commands:` of each plugin, the same in meltano.yml (between the `# commands:` markers)
+  and in plugins/*.yml (:data:`COMMANDS`), and
 - the tap's catalog, `extract/tap-intercom-events.catalog.json`: its `--discover` output with the
   `select`, `metadata` and `schema` rules of meltano.yml applied by Meltano's own rule code. Meltano
   runs discovery before every run of an editable (`-e`) install; with the `catalog:` extra pointing
@@ -33,6 +36,12 @@ TAP = "tap-intercom-events"
 CATALOG = ROOT / "extract" / f"{TAP}.catalog.json"
 #: Extras Meltano applies to a discovered catalog but not to one given with `catalog:`.
 RULE_EXTRAS = ("select", "metadata", "schema")
+#: Where other projects install the plugins from: the `pip_url` of plugins/*.yml is this git URL
+#: with `#subdirectory=<package folder>`. A placeholder until the project is published: a fork
+#: puts its own clone URL here (optionally with `@<tag>` to pin a release) and runs this script.
+REPOSITORY = "git+https://git.example.com/revops/intercom-to-salesforce.git"
+#: The mapping `meltano run` names (a mapper runs only through a mapping of its own name).
+MAPPING = "intercom-salesforce-mapping"
 
 PLUGINS: list[dict[str, Any]] = [
     {
@@ -74,9 +83,57 @@ PLUGINS: list[dict[str, Any]] = [
         "description": "Receives Intercom webhook notifications into the inbox the tap's inbox "
         "mode reads",
         "capabilities": [],
-        "pip_url": "tap-intercom-events[receiver,postgres]",
+        "extras": "receiver,postgres",
     },
 ]
+
+#: Meltano commands per plugin: `meltano invoke PLUGIN:COMMAND`, and `meltano test --all` runs
+#: those whose name starts with `test`. Meltano gives a command only its `args` (no `--config
+#: FILE`) and the plugin's settings as environment variables, which `--config ENV` reads.
+#: Meltano 4.4 runs no command of an extractor, mapper or loader inside `meltano run`
+#: (`plugin:command` there starts the plain executable), so the dry run is the target's
+#: `dry_run` setting, not a command.
+COMMANDS: dict[str, dict[str, dict[str, str]]] = {
+    "tap-intercom-events": {
+        "test": {
+            "args": "--config ENV --test",
+            "description": "Connection test: reads one record of every stream from Intercom "
+            "with the configured token and region (prints them; saves no state). Exit 0: "
+            "Intercom answered.",
+        },
+    },
+    "map-intercom-salesforce": {
+        "schemas": {
+            "args": "--config ENV --schemas",
+            "description": "Prints the SCHEMA message of every output stream (Lead, Task), "
+            "for the target's preflight: `meltano invoke intercom-salesforce-mapping:schemas "
+            "| meltano invoke target-salesforce-leads:preflight`.",
+        },
+        "test": {
+            "args": "--config ENV --schemas",
+            "description": "Checks the mapping files (expressions, names, settings) and "
+            "prints the output schemas. Exit 0: the mapper can start.",
+        },
+    },
+    "target-salesforce-leads": {
+        "preflight": {
+            "args": "--config ENV --preflight",
+            "description": "Logs in, checks API access and budget, and every sObject and field "
+            "the streams write (their SCHEMA messages on standard input, when piped), with "
+            "the Setup step that fixes each problem. Exit 0: ready.",
+        },
+        "test": {
+            "args": "--config ENV --preflight",
+            "description": "The preflight as a `meltano test`: login, API access and budget, "
+            "the Lead and Task objects and their external id fields.",
+        },
+        "history-page": {
+            "args": "--history-page output/run-history.html",
+            "description": "Write output/run-history.html, the run history as a "
+            "self-contained web page.",
+        },
+    },
+}
 
 #: The Singer SDK's own scalar settings (schema flattening and the target's built-ins), left out
 #: of meltano.yml's declarations but kept in plugins/*.yml. Meltano resolves every declared
@@ -220,6 +277,17 @@ def dump(data: Any, indent: int) -> str:
     return "".join(pad + line if line.strip() else line for line in text.splitlines(True))
 
 
+def pip_url(plugin: dict[str, Any]) -> str:
+    """The package from :data:`REPOSITORY` (a folder named as its distribution), with extras.
+
+    No spaces: Meltano splits `pip_url` into arguments at them.
+    """
+    url = f"{REPOSITORY}#subdirectory={plugin['package']}"
+    if plugin.get("extras"):
+        return f"{plugin['package']}[{plugin['extras']}]@{url}"
+    return url
+
+
 def rendered() -> tuple[str, dict[Path, str]]:
     """New meltano.yml text and plugin definition files."""
     project = (ROOT / "meltano.yml").read_text()
@@ -239,22 +307,38 @@ def rendered() -> tuple[str, dict[Path, str]]:
         if not pattern.search(project):
             raise SystemExit(f"meltano.yml has no settings markers for {plugin['name']}")
         project = pattern.sub(lambda _m, b=block: b, project)
+        commands = COMMANDS.get(plugin["name"], {})
+        block = f"    # commands: {plugin['name']} (generated by scripts/plugin_definitions.py)\n"
+        block += dump({"commands": commands}, 4)
+        block += f"    # end commands: {plugin['name']}\n"
+        pattern = re.compile(
+            rf"    # commands: {re.escape(plugin['name'])} .*?# end commands: "
+            rf"{re.escape(plugin['name'])}\n",
+            re.S,
+        )
+        if commands and not pattern.search(project):
+            raise SystemExit(f"meltano.yml has no commands markers for {plugin['name']}")
+        if commands:
+            project = pattern.sub(lambda _m, b=block: b, project)
         definition = {
             "name": plugin["name"],
             "namespace": plugin["namespace"],
             "variant": "intercom-to-salesforce",
             "label": plugin["name"],
             "description": plugin["description"],
-            # Replace with the repository this project is published from, e.g.
-            # git+https://<your git host>/<org>/intercom-to-salesforce.git#subdirectory=...
-            "pip_url": plugin.get("pip_url", plugin["name"])
-            if plugin["type"] != "mappers" else "map-intercom-salesforce",
+            "pip_url": pip_url(plugin),
             "executable": plugin["name"],
             "capabilities": plugin["capabilities"],
             "settings": settings,
+            "commands": commands,
         }
-        if not definition["capabilities"]:
-            del definition["capabilities"]
+        for empty in ("capabilities", "commands"):
+            if not definition[empty]:
+                del definition[empty]
+        if plugin["type"] == "mappers":
+            # What the project's meltano.yml needs under the mapper. `meltano add --from-ref`
+            # (Meltano 4.4) does not copy it: the README gives the command that adds it.
+            definition["mappings"] = [{"name": MAPPING}]
         path = ROOT / "plugins" / plugin["type"] / f"{plugin['name']}.yml"
         files[path] = dump(definition, 0)
     files[CATALOG] = catalog_text(project)

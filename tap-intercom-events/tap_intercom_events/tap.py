@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.helpers._classproperty import classproperty
 from typing_extensions import override
 
 from tap_intercom_events import streams
@@ -272,6 +273,29 @@ class TapIntercomEvents(Tap):
         """Run the tap; an error that stops it ends in one paragraph (traceback at debug)."""
         with last_word(cls.logger):
             super().invoke(**kwargs)
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
+        as variables), with `number` settings as numbers: the Singer SDK leaves them strings."""
+        config = dict(super()._env_var_config)
+        for key, prop in cls.config_jsonschema["properties"].items():
+            if isinstance(config.get(key), str) and "number" in prop.get("type", []):
+                try:
+                    config[key] = float(config[key])
+                except ValueError:
+                    pass  # left as given: config validation names the setting
+        return config
+
+    @override
+    def run_connection_test(self) -> bool:
+        """`--test` (`meltano test`): one record of every stream but the companies scroll.
+
+        A scroll stopped after one page stays open for a minute, and Intercom allows one scroll
+        per app: the next sync would wait it out.
+        """
+        tested = [s for s in self.streams.values() if not isinstance(s, streams.CompaniesStream)]
+        return self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 import urllib.request
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_test_support import TOKEN, run_tap, tap_config
+from tap_test_support import TOKEN, TapRun, parse_messages, run_tap, tap_command, tap_config
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +74,23 @@ def test_restarts_the_scroll_after_a_500(ic: EmulatorProcess, tmp_path: Path) ->
     assert "restarting it" in run.stderr
     ids = run.ids("companies")
     assert len(ids) == ic.seeded["companies"] and set(ids.values()) == {1}
+
+
+def test_connection_test_leaves_no_scroll_open(ic: EmulatorProcess, tmp_path: Path) -> None:
+    """`--config ENV --test`, as `meltano test` runs it: settings as variables (a number one
+    too), one record per stream, and no scroll left open for the next sync to wait out."""
+    env = {f"TAP_INTERCOM_EVENTS_{key.upper()}": str(value) for key, value in
+           tap_config(ic, rate_limit_share=0.5, max_retries=2).items()}
+    ic.reset_stats()
+    test = subprocess.run([*tap_command(), "--config", "ENV", "--test"], capture_output=True,
+                          text=True, timeout=240, env={**os.environ, **env})
+    assert test.returncode == 0, test.stderr[-3000:]
+    records = TapRun(0, parse_messages(test.stdout), "").records
+    assert {s: len(r) for s, r in records.items() if s in ("admins", "contacts")} == {
+        "admins": 1, "contacts": 1}
+    called = ic.stats()["by_endpoint"]
+    assert "GET /admins" in called and "GET /companies/scroll" not in called, called
+    run = run_tap(tmp_path, tap_config(ic))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "another scroll is open" not in run.stderr
+    assert len(run.ids("companies")) == ic.seeded["companies"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from singer_sdk import typing as th
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.target_base import Target
 
 from target_salesforce_leads.auth import AuthError
@@ -915,6 +916,19 @@ class TargetSalesforceLeads(Target):
             self.logger.error("%s", self._halt_paragraph)
 
     # -- CLI --------------------------------------------------------------------------------
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
+        as variables), with `number` settings as numbers: the Singer SDK leaves them strings."""
+        config = dict(super()._env_var_config)
+        for key, prop in cls.config_jsonschema["properties"].items():
+            if isinstance(config.get(key), str) and "number" in prop.get("type", []):
+                try:
+                    config[key] = float(config[key])
+                except ValueError:
+                    pass  # left as given: config validation names the setting
+        return config
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

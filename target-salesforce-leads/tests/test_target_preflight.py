@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import typing as t
 from pathlib import Path
@@ -209,3 +210,16 @@ def test_schemas_from_an_input_file(harness: Harness) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"on --input {path}" in proc.stdout
     assert "FAIL  Lead.Intercom_Qualification__c" in proc.stdout
+
+
+def test_preflight_with_settings_from_the_environment(harness: Harness) -> None:
+    """`--config ENV --preflight`, as `meltano test` runs it: every setting a variable, the
+    number ones too (api_budget), which the Singer SDK alone would leave strings."""
+    settings = {**harness.config(), "api_budget": 0.25}
+    env = {f"TARGET_SALESFORCE_LEADS_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
+           for k, v in settings.items() if v is not None}
+    run = subprocess.run([*TARGET_CLI, "--config", "ENV", "--preflight"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **env})
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "(api_budget=0.25)" in run.stdout
