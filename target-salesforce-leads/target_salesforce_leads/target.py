@@ -703,6 +703,12 @@ class TargetSalesforceLeads(Target):
         super()._process_state_message(message_dict)
         if self.drain_on_state and self._latest_state != previous:
             self.drain_all()
+            if self.halted:
+                # A long-lived run that stopped writing would hold every later record back
+                # until restarted: end it now, so its supervisor sees it and restarts it.
+                self.fatal(self.exit_code or 1, f"{self.halted}. The long-lived run ends here "
+                           "without emitting this STATE, so the tap sends its records again "
+                           "when the job is started again (nothing is lost).")
 
     # -- long-lived runs: batches by age and on STATE ---------------------------------------
 

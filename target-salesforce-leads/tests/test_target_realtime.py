@@ -118,3 +118,26 @@ def test_waiting_and_problems_files_are_rewritten_after_each_drain_on_state(
                           "'conv_1'")
     assert len(tasks) == 1 and tasks[0]["WhoId"]
     assert target.close() == 0
+
+
+def test_a_long_lived_run_that_stops_writing_ends_without_its_state(harness, live):
+    """Salesforce keeps failing: rather than hold every later record back while it runs on,
+    the run ends (exit 1) without the STATE, so a restart sends the records again."""
+    target = live(drain_on_state=True, max_retries=1)
+    target.send(schema_msg("Lead"), state_msg({"bookmark": 0}))
+    assert target.next_state(timeout=30)["bookmark"] == 0
+    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
+                                        "path": "/services/data/v62.0/composite"})
+    target.send(record_msg("Lead", lead(1)), state_msg({"bookmark": 1}))
+    target.proc.wait(timeout=60)  # it ends by itself, input still open
+    assert target.close() == 1
+    assert [s["bookmark"] for s in target.states] == [0]
+    assert "long-lived run ends here" in target.stderr()
+    harness.sf.admin("DELETE", "faults")
+    again = live(drain_on_state=True)
+    again.send(state_msg(target.states[-1]), schema_msg("Lead"), record_msg("Lead", lead(1)),
+               state_msg({"bookmark": 1}))
+    while again.next_state(timeout=30)["bookmark"] != 1:
+        pass
+    assert "ic_1" in _leads(harness, "ic_1")
+    assert again.close() == 0
