@@ -155,6 +155,8 @@ class CompaniesStream(IntercomStream):
             if row is not None:
                 self._write_record_message(row)
             emitted[company_id] = time.monotonic()
+        if len(emitted) > 50_000:  # a long follow: forget the stale ones
+            self._emitted = {k: v for k, v in emitted.items() if self._emitted_lately(k)}
 
     def _emitted_at(self) -> dict[str, float]:
         if not hasattr(self, "_emitted"):
