@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline import Pipeline, RunResult, read_jsonl
@@ -62,14 +63,22 @@ def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def runs(pipeline: Pipeline) -> list[RunResult]:
     """Four real runs: a first sync, one after activity in Intercom, one with nothing new, and
-    one whose Salesforce login fails."""
-    first = pipeline.run()
+    one whose Salesforce login fails. Each result's ``mapper_rejected`` is the number of
+    'rejected' lines the mapper appended to its reject file during that run."""
+
+    def run(**kwargs: Any) -> RunResult:
+        before = len(read_jsonl(pipeline.mapper_rejects))
+        result = pipeline.run(**kwargs)
+        added = read_jsonl(pipeline.mapper_rejects)[before:]
+        result.mapper_rejected = sum(1 for r in added if r.get("kind") == "rejected")
+        return result
+
+    first = run()
     pipeline.intercom.admin("POST", "clock", {"advance": 3600})
     pipeline.intercom.admin("POST", "simulate", {"steps": 25, "seed": 9})
-    second = pipeline.run()
-    third = pipeline.run()
-    failed = pipeline.run(check=False,
-                          env={"TARGET_SALESFORCE_LEADS_CLIENT_SECRET": "not-the-secret"})
+    second = run()
+    third = run()
+    failed = run(check=False, env={"TARGET_SALESFORCE_LEADS_CLIENT_SECRET": "not-the-secret"})
     return [first, second, third, failed]
 
 
@@ -94,12 +103,19 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
         # Ground truth from the emulators.
         assert row["written"] == result.written(), (row, result.salesforce_record_writes)
         assert row["salesforce_api_calls"] == result.salesforce_calls, row
-        if row["intercom_api_calls"] is not None:
+        # The extractor's summary is in the run report whenever the tap finished; the run
+        # whose login failed stops the pipeline before it does.
+        if result is not failed:
+            assert row["intercom_api_calls"] == result.intercom_calls > 0, row
+        elif row["intercom_api_calls"] is not None:
             assert row["intercom_api_calls"] == result.intercom_calls, row
         # The run report's rejects: the target's (its reject file's lines of that run) and
-        # the mapper's.
+        # the mapper's (the rejected lines it appended to its reject file in that run).
         assert row["rejected"] - row["mapper_rejected"] == sum(
             1 for r in rejects if r["run_id"] == row["run_id"])
+        if result is not failed:
+            assert row["mapper_rejected"] == result.mapper_rejected, row
+    assert rows[0]["mapper_rejected"] > 0
     assert rows[0]["written"] > 0 and rows[2]["written"] == 0
     # The failed run rewrote neither file: they are those of the third run, still open.
     assert rows[2]["waiting_now"] == len(read_jsonl(pipeline.waiting_file)) > 0

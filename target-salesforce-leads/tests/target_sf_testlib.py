@@ -279,26 +279,16 @@ def write_problem_rows(path: Path, rows: list[tuple[str, str, str]]) -> None:
 
 
 def as_run_report(summary: dict[str, t.Any], intercom_calls: int,
-                  mapper_rejects: list[tuple[str, int]] = ()) -> dict[str, t.Any]:
-    """The pipeline's run report (run_report.py's shape) around a target summary: the
-    extractor's API calls and the mapper's rejects by reason."""
-    mapper_rejected = sum(n for _, n in mapper_rejects)
-    target_reasons = [{"source": "target", "object": None, **r}
-                      for r in summary.get("rejected_by_reason") or []]
-    mapper_reasons = [{"source": "mapper", "object": "contacts", "code": code, "count": n,
-                       "example": f"{code} example"} for code, n in mapper_rejects]
-    files = summary.get("files") or {}
-    return {
-        "report_version": 1, "run_id": summary["run_id"], "status": summary["status"],
-        "exit_code": summary["exit_code"], "dry_run": summary["dry_run"],
-        "meltano": {"environment": "dev"},
-        "objects": summary["objects"],
-        "rejected": {"total": mapper_rejected + sum(o["rejected"]
-                                                    for o in summary["objects"].values()),
-                     "mapper": mapper_rejected, "by_reason": target_reasons + mapper_reasons},
-        "waiting": {"this_run": 0, "total": summary.get("waiting_now", 0),
-                    "by_reason": summary.get("waiting_by_reason") or []},
-        "extractor": {"status": "ok", "api_calls": intercom_calls},
-        "salesforce": {"api_calls": summary["api_calls"]},
-        "files": {"problems": {"target": files["problems"]}} if files.get("problems") else {},
-    }
+                  mapper_rejects: t.Sequence[tuple[str, int]] = ()) -> dict[str, t.Any]:
+    """The pipeline's run report (run_report.build_run_report) around a target summary, with
+    the extractor's API calls and the mapper's rejects by reason."""
+    from target_salesforce_leads.run_report import build_run_report
+
+    mapper = {"status": "ok", "rejected": sum(n for _, n in mapper_rejects),
+              "rejected_by_reason": [{"stream": "contacts", "reason": code, "count": n,
+                                      "example": f"{code} example"}
+                                     for code, n in mapper_rejects]}
+    problems = (summary.get("files") or {}).get("problems")
+    return build_run_report(summary, tap={"status": "ok", "api_calls": intercom_calls},
+                            mapper=mapper, environment="dev",
+                            files={"problems": {"target": problems}} if problems else {})
