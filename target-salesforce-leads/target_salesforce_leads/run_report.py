@@ -272,6 +272,9 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
                   else "")
         rows = [{"code": r["code"], "count": r["count"], "example": r.get("example")}
                 for r in wt["by_reason"]]
+        if not rows:  # none new this run: the reasons of those kept in the state
+            rows = [{"code": code, "count": n, "example": "in the waiting file"}
+                    for code, n in (wt.get("total_by_reason") or {}).items()]
         lines.append(f"  Waiting {wt['total']} (retried every run{oldest})"
                      + (f": {_reasons_line(rows)}" if rows else ""))
     sf = report["salesforce"]

@@ -252,3 +252,10 @@ def test_files_come_from_an_earlier_mapper_summary_when_the_target_stops_first(
     assert files == {"run_report": str(tmp_path / "r.json"),
                      "rejects": {"mapper": str(rejects)},
                      "summaries": {"mapper": str(summary)}}
+
+
+def test_records_waiting_from_earlier_runs_are_printed_with_their_reasons() -> None:
+    report = build_run_report(target_summary(
+        waiting_now=3, waiting={"by_reason": {"INVALID_CROSS_REFERENCE_KEY": 3}}))
+    text = "\n".join(human_summary(report))
+    assert "Waiting 3 (retried every run): INVALID_CROSS_REFERENCE_KEY 3" in text
