@@ -14,10 +14,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import ssl
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 import zlib
@@ -35,6 +37,14 @@ JOB = "intercom-to-salesforce"
 SCHEDULE = "intercom-to-salesforce-every-15-minutes"
 WRITE_ONLY_ENDPOINTS = ("PATCH", "PUT", "DELETE", "POST /sobjects", "POST /jobs")
 TARGET_STATE_KEY = "target-salesforce-leads"
+# The long-lived real-time job (README, "Real time") and the receiver that fills its inbox.
+REALTIME_JOB = "intercom-realtime-to-salesforce"
+RECEIVER = "intercom-webhook-receiver"
+# The client secret of the emulator's webhook subscription and of the receiver (a test value).
+WEBHOOK_SECRET = "e2e-webhook-client-secret"
+WEBHOOK_TOPICS = ["contact.lead.created", "contact.user.created", "contact.lead.updated",
+                  "contact.user.updated", "conversation.user.created",
+                  "conversation.user.replied"]
 # The Intercom emulator's default of 10,000 calls a minute would make the tap wait most of a big
 # run; the tap paces itself by the rate-limit headers either way.
 FAST_INTERCOM_ARGS = ["--rate-limit-per-minute", "60000"]
@@ -182,6 +192,8 @@ class Pipeline:
         self.other_orgs: list[EmulatorProcess] = []
         self.environment = "dev"
         self.extra_env: dict[str, str] = {}
+        # Receivers and real-time jobs started here: their process groups end with the pipeline.
+        self.children: list[ReceiverJob | RunningJob] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Pipeline:
@@ -194,6 +206,8 @@ class Pipeline:
         return self
 
     def stop(self) -> None:
+        for child in self.children:
+            child.kill_group()
         self.intercom.stop()
         self.salesforce.stop()
         for org in self.other_orgs:
@@ -254,6 +268,15 @@ class Pipeline:
         return self.output / "problems" / "target-salesforce-leads.jsonl"
 
     @property
+    def realtime_summary(self) -> Path:
+        return self.output / "target-salesforce-realtime-summary.json"
+
+    @property
+    def inbox_url(self) -> str:
+        """The receiver's inbox, read by the real-time job."""
+        return f"sqlite:///{self.workdir / 'inbox' / 'inbox.db'}"
+
+    @property
     def target_dir(self) -> Path:
         """The target's local files: its hash store and, next to it, its describe cache."""
         return self.workdir / "target-local"
@@ -288,6 +311,23 @@ class Pipeline:
             "MAPPER_REJECT_FILE": str(self.mapper_rejects),
             "MAPPER_PROBLEMS_FILE": str(self.output / "problems" / "map-intercom-salesforce.jsonl"),
         }
+        # The real-time job's own plugins: their settings in meltano.yml win over the batch
+        # plugins' variables above, so their per-pipeline paths are set by their own names
+        # (the hash store, not set there, is the batch target's: shared, as in a project).
+        env.update(
+            {
+                "TAP_INTERCOM_REALTIME_INBOX_URL": self.inbox_url,
+                "TARGET_SALESFORCE_REALTIME_SUMMARY_FILE": str(self.realtime_summary),
+                "TARGET_SALESFORCE_REALTIME_WAITING_FILE": str(
+                    self.output / "waiting" / "target-salesforce-realtime.jsonl"
+                ),
+                "TARGET_SALESFORCE_REALTIME_PROBLEMS_FILE": str(
+                    self.output / "problems" / "target-salesforce-realtime.jsonl"
+                ),
+                "INTERCOM_WEBHOOK_RECEIVER_INBOX_URL": self.inbox_url,
+                "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": WEBHOOK_SECRET,
+            }
+        )
         if self.environment != "dev":
             # Other environments name no emulator credentials: give the emulators' own.
             env.update(
@@ -382,17 +422,20 @@ class Pipeline:
         env: dict[str, str] | None = None,
         schedule: bool = False,
         log: Path | None = None,
+        job: str = JOB,
     ) -> RunningJob:
         """Start `meltano run` (or `meltano schedule run`, see `run`) in its own process group
-        (to be killed as a whole) and return; its output goes to `log`."""
-        self.intercom.reset_stats()
-        self.salesforce.reset_stats()
-        if self.target_summary.exists():
-            self.target_summary.unlink()
+        (to be killed as a whole) and return; its output goes to `log`. With `job` =
+        REALTIME_JOB the emulators' counters are left as they are (see `start_realtime`)."""
+        if job == JOB:
+            self.intercom.reset_stats()
+            self.salesforce.reset_stats()
+            if self.target_summary.exists():
+                self.target_summary.unlink()
         log = log or self.workdir / "killed-runs.log"
         fh = log.open("a")
         proc = subprocess.Popen(
-            [MELTANO, *_run_args(extra, schedule)],
+            [MELTANO, *_run_args(extra, schedule, job)],
             cwd=ROOT,
             env={**self.env(), **(env or {})},
             stdout=fh,
@@ -401,6 +444,46 @@ class Pipeline:
         )
         fh.close()
         return RunningJob(self, proc, log)
+
+    # -- real time -------------------------------------------------------------------------
+    def start_receiver(self, port: int | None = None) -> ReceiverJob:
+        """`meltano invoke intercom-webhook-receiver` (README, "Real time") on a free port,
+        storing into `inbox_url`; returns once it answers /health."""
+        receiver = ReceiverJob(self, port)
+        self.children.append(receiver)
+        return receiver.start()
+
+    def subscribe(self, receiver: ReceiverJob, topics: list[str] | None = None) -> None:
+        """Subscribe the receiver to the Intercom emulator's webhooks, as Developer Hub does."""
+        self.intercom.admin(
+            "POST",
+            "webhooks",
+            {
+                "url": receiver.webhook_url,
+                "topics": topics or WEBHOOK_TOPICS,
+                "client_secret": WEBHOOK_SECRET,
+                "api_version": "2.14",
+            },
+        )
+
+    def start_realtime(
+        self, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> RunningJob:
+        """`meltano run --force intercom-realtime-to-salesforce` (follow mode: runs until
+        killed), as README's "Real time" runs it; stopped with the pipeline at the latest."""
+        job = self.start_run(
+            "--force", env=env, log=log or self.workdir / "realtime-job.log", job=REALTIME_JOB
+        )
+        self.children.append(job)
+        return job
+
+    def catch_up(self, env: dict[str, str] | None = None) -> RunResult:
+        """The real-time job once with follow off: reads the inbox to its end, then exits."""
+        proc = self.meltano(
+            "run", "--force", REALTIME_JOB, check=False,
+            env={"TAP_INTERCOM_REALTIME_FOLLOW": "false", **(env or {})},
+        )
+        return self._result(proc.returncode, proc.stdout, proc.stderr)
 
     def state_ids(self) -> list[str]:
         return [
@@ -411,7 +494,11 @@ class Pipeline:
 
     def state_id(self) -> str:
         """The state id of this pipeline's job in its environment (`dev:tap-...-to-target-...`)."""
-        ids = [i for i in self.state_ids() if i.startswith(f"{self.environment}:")]
+        ids = [
+            i
+            for i in self.state_ids()
+            if i.startswith(f"{self.environment}:") and "realtime" not in i
+        ]
         if not ids:
             raise RuntimeError(
                 f"meltano state list shows no state id for environment {self.environment} yet"
@@ -526,9 +613,86 @@ class RunningJob:
         returncode = self.proc.wait(timeout=timeout)
         return self.pipeline._result(returncode, "", "")
 
+    def plugin_pids(self, executable: str) -> list[int]:
+        """Processes of this run's group whose command runs `executable` (a plugin's)."""
+        return group_pids(self.proc.pid, executable)
 
-def _run_args(extra: tuple[str, ...], schedule: bool) -> list[str]:
-    return ["schedule", "run", SCHEDULE, *extra] if schedule else ["run", *extra, JOB]
+
+def group_pids(pgid: int, executable: str) -> list[int]:
+    """Processes of a process group whose command line runs `executable` (by name)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ProcessLookupError):
+            continue
+        if any(Path(arg.decode(errors="replace")).name == executable for arg in argv[:2]):
+            pids.append(int(entry.name))
+    return pids
+
+
+class ReceiverJob:
+    """`meltano invoke intercom-webhook-receiver` in its own process group, on a fixed port
+    (so that a restart keeps the URL the emulator delivers to)."""
+
+    def __init__(self, pipeline: Pipeline, port: int | None = None) -> None:
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+        self.pipeline = pipeline
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.webhook_url = f"{self.url}/webhooks/intercom"
+        self.log = pipeline.workdir / "receiver.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> ReceiverJob:
+        with self.log.open("ab") as fh:
+            self.proc = subprocess.Popen(
+                [MELTANO, "invoke", RECEIVER],
+                cwd=ROOT,
+                env={**self.pipeline.env(), "INTERCOM_WEBHOOK_RECEIVER_PORT": str(self.port)},
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"receiver exited {self.proc.returncode}: {self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"receiver not healthy within {timeout} s: {self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_group(self) -> None:
+        """kill -9 of `meltano invoke` and the receiver under it."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=60)
+
+
+def _run_args(extra: tuple[str, ...], schedule: bool, job: str = JOB) -> list[str]:
+    return ["schedule", "run", SCHEDULE, *extra] if schedule else ["run", *extra, job]
 
 
 def decode_waiting(blob: str | None) -> list[dict[str, Any]]:
