@@ -20,6 +20,7 @@ tap's inbox mode `read_after` its bookmark. One code path, two stores selected b
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -145,6 +146,15 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least 1, got {limit}")
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` (and its folder) readable by its owner only: notifications hold
+    people's names and emails. SQLite gives its -wal and -shm files the same mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
 class SQLiteInbox:
     """The embedded inbox: one SQLite file in WAL mode."""
 
@@ -155,7 +165,7 @@ class SQLiteInbox:
         self.path = Path(unquote(url[len("sqlite:///"):]))
         if not self.path.name:
             raise ValueError(f"SQLite inbox URL {url!r} names no file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self._lock = threading.Lock()
         # Transactions are explicit (BEGIN IMMEDIATE), so the module's implicit ones are off.
         self._db = sqlite3.connect(

@@ -58,6 +58,23 @@ def test_wal_mode_and_full_sync(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_inbox_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "inbox.db"
+    inbox = open_inbox(f"sqlite:///{path}")
+    inbox.add("n1", "ping", b"{}")  # the -wal and -shm files exist while it is open
+    files = [p for p in path.parent.iterdir()]
+    assert {p.name for p in files} >= {"inbox.db", "inbox.db-wal"}
+    assert path.parent.stat().st_mode & 0o077 == 0
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files), {
+        p.name: oct(p.stat().st_mode) for p in files}
+    inbox.close()
+    # An inbox made before (by hand, mode 0644) is tightened when opened.
+    old = tmp_path / "old.db"
+    old.touch(mode=0o644)
+    open_inbox(f"sqlite:///{old}").close()
+    assert old.stat().st_mode & 0o077 == 0
+
+
 def test_bad_urls_and_offsets(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="neither sqlite"):
         open_inbox("mysql://x/y")
