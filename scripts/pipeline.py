@@ -272,6 +272,10 @@ class Pipeline:
         return self.output / "target-salesforce-realtime-summary.json"
 
     @property
+    def realtime_tap_summary(self) -> Path:
+        return self.output / "tap-intercom-realtime-summary.json"
+
+    @property
     def inbox_url(self) -> str:
         """The receiver's inbox, read by the real-time job."""
         return f"sqlite:///{self.workdir / 'inbox' / 'inbox.db'}"
@@ -323,6 +327,11 @@ class Pipeline:
                 ),
                 "TARGET_SALESFORCE_REALTIME_PROBLEMS_FILE": str(
                     self.output / "problems" / "target-salesforce-realtime.jsonl"
+                ),
+                "TAP_INTERCOM_REALTIME_SUMMARY_FILE": str(self.realtime_tap_summary),
+                "TARGET_SALESFORCE_REALTIME_TAP_SUMMARY_FILE": str(self.realtime_tap_summary),
+                "TARGET_SALESFORCE_REALTIME_RUN_REPORT_FILE": str(
+                    self.output / "run-report-realtime.json"
                 ),
                 "INTERCOM_WEBHOOK_RECEIVER_INBOX_URL": self.inbox_url,
                 "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": WEBHOOK_SECRET,

@@ -102,6 +102,18 @@ class HashStore:
             )
             self._db.commit()
 
+    def forget_many(self, sobject: str, external_ids: t.Iterable[str]) -> None:
+        """Drop the hashes of records that must be judged again when next sent."""
+        if self.scope is None:
+            return
+        with self._lock:
+            self._db.executemany(
+                "DELETE FROM record_hashes WHERE org = ? AND generation = ? AND sobject = ?"
+                " AND external_id = ?",
+                ((*self.scope, sobject, ext) for ext in external_ids),
+            )
+            self._db.commit()
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

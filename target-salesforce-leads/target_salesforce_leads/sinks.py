@@ -512,6 +512,8 @@ class SalesforceSink(BatchSink):
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)
 
+        if matcher is not None and matcher.taken_over and not dry_run:
+            self._account_taken_over(matcher.taken_over)
         rest: list[tuple[str, str, str, list[tuple[int, int, bool | None]]]] = []
         for gkey, rows in groups.items():
             sobject, operation, key_field, rest_only = gkey
@@ -532,6 +534,22 @@ class SalesforceSink(BatchSink):
             # Every Collections write of the batch together: up to 5 chunks of 200 records (of
             # any of its sObjects) per Composite call.
             self._send_collections(rest, items)
+
+    def _account_taken_over(self, taken: list[tuple[str, str, str, str]]) -> None:
+        """The people whose Lead another record takes over (one Lead per email) are not left
+        silent: each gets a reject line saying where its Lead went, and its hash is forgotten
+        so that, sent again, it is judged again (then refused as a duplicate) and not skipped
+        as unchanged."""
+        target = self.target
+        target.hashes.forget_many(self.sobject, [old.lower() for old, *_ in taken])
+        for old, lead_id, email, new in taken:
+            target.report.reject(
+                self.stream_name, self.sobject, old, "LEAD_TAKEN_OVER",
+                f"Lead {lead_id} with the email {email} now belongs to {self.key_field} = "
+                f"{new}, a record the source marks as holding that email (e.g. Intercom merged "
+                "this person into that one). One Lead per email, so this person has none of "
+                "its own; if they are two people, give one of them another email in the source.",
+                {self.key_field: old, "Email": email})
 
     def _apply_references(
         self,
@@ -805,6 +823,9 @@ class LeadMatcher:
                 self.contacts_by_email.setdefault(str(c["Email"]).lower(), []).append(c)
         self.claimed: dict[str, str] = {}
         self.new_emails: dict[str, str] = {}  # email -> external id creating a Lead with it
+        self._batch_exts = {x.lower() for x in exts}
+        # Leads taken over from a person not in this batch: (old owner, Lead Id, email, new).
+        self.taken_over: list[tuple[str, str, str, str]] = []
 
     def _together(self, exts: list[str], emails: set[str]) -> tuple[
             tuple[list[dict[str, t.Any]], bool], tuple[list[dict[str, t.Any]], bool]] | None:
@@ -918,6 +939,8 @@ class LeadMatcher:
                         # The source says this record holds its email (e.g. Intercom merged the
                         # other person into this one): take that Lead over.
                         self.claimed[lead["Id"]] = e
+                        if str(other).lower() not in self._batch_exts:
+                            self.taken_over.append((str(other), lead["Id"], email, ext))
                         fields = dict(rec)
                         fields["Id"] = lead["Id"]
                         return _Route("Lead", "update", "Id", False), fields, None

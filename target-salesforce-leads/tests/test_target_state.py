@@ -110,11 +110,19 @@ def test_a_merged_person_takes_over_the_lead_of_the_person_merged_into_it(
     msgs[0]["schema"]["properties"]["_adopt_by_email"] = {"type": ["boolean", "null"]}
     result = harness.run(msgs)
     assert result.returncode == 0, result.stderr
-    assert result.rejects == [] and result.stream("Lead")["updated"] == 1
+    assert result.stream("Lead")["updated"] == 1
     leads = harness.query("SELECT Intercom_Contact_ID__c, LastName FROM Lead")
     assert [(r["Intercom_Contact_ID__c"], r["LastName"]) for r in leads] == [("ic_new", "Survivor")]
+    # The person whose Lead was taken over is not left silent: a reject line says where it went.
+    [taken] = result.rejects
+    assert (taken["external_id"], taken["error_code"]) == ("ic_old", "LEAD_TAKEN_OVER")
+    assert "ic_new" in taken["message"]
+    # Sent again unchanged, it is judged again (its hash was forgotten), not skipped.
+    again = harness.run(lead_messages([lead("old", Email="same@example.com")], {"s": 3}))
+    assert [r["error_code"] for r in again.rejects] == ["DUPLICATES_DETECTED"]
+    assert again.stream("Lead").get("unchanged", 0) == 0
     # Without the flag, a second person with that email is still refused (never two Leads).
-    dup = harness.run(lead_messages([lead("third", Email="same@example.com")], {"s": 3}))
+    dup = harness.run(lead_messages([lead("third", Email="same@example.com")], {"s": 4}))
     assert [r["error_code"] for r in dup.rejects] == ["DUPLICATES_DETECTED"]
     assert len(harness.query("SELECT Id FROM Lead")) == 1
 
