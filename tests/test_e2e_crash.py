@@ -106,7 +106,8 @@ def test_after_kill_9_the_scheduled_run_resumes_at_once_and_no_secret_is_left_be
     removed = [line for line in scheduled.output.splitlines() if "left with its secrets" in line]
     assert len(removed) == len(left), removed
     assert readable_by_others(RUN_DIR, pipe.output, pipe.target_dir) == {}
-    assert readable_by_others(pipe.workdir / "meltano.db") == {}, "the state is readable"
+    assert readable_by_others(pipe.workdir / "meltano.db", pipe.workdir / "run-history.db") == {}, (
+        "the state or the run history is readable")
 
 
 def test_without_the_schedule_meltano_run_resumes_once_the_dead_heartbeat_is_5_minutes_old(

@@ -90,5 +90,9 @@ def write_summary(path: str | None, summary: dict[str, t.Any]) -> None:
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(file.suffix + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    # Readable by its owner only, like every file of the project (README "When a run is killed").
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, file)

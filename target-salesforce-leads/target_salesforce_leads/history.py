@@ -284,6 +284,9 @@ class RunHistory:
                         "postgresql:// URL; set one of them, or 'off'.")
                 if path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    # Readable by its owner only (it lists people's ids in its reasons).
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                    os.chmod(path, 0o600)
                 self._conn = sqlite3.connect(path, timeout=30)
             for statement in SCHEMA:
                 self._conn.execute(statement)

@@ -47,7 +47,8 @@ def pipeline_key() -> str:
 
 
 def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    """Now, to the millisecond: two runs in one second still sort in the order they ran."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def load_plugin_summary(path: str | None, key: str, what: str) -> tuple[dict | None, str | None]:
@@ -212,7 +213,11 @@ def write_run_report(report: dict[str, t.Any], path: str | Path | None) -> None:
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(file.suffix + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    # Readable by its owner only, like every file of the project (README "When a run is killed").
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(report, indent=2, default=str) + "\n")
     os.replace(tmp, file)
 
 
