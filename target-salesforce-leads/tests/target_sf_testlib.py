@@ -279,7 +279,8 @@ def write_problem_rows(path: Path, rows: list[tuple[str, str, str]]) -> None:
 
 
 def as_run_report(summary: dict[str, t.Any], intercom_calls: int,
-                  mapper_rejects: t.Sequence[tuple[str, int]] = ()) -> dict[str, t.Any]:
+                  mapper_rejects: t.Sequence[tuple[str, int]] = (),
+                  finished_at: str | None = None) -> dict[str, t.Any]:
     """The pipeline's run report (run_report.build_run_report) around a target summary, with
     the extractor's API calls and the mapper's rejects by reason."""
     from target_salesforce_leads.run_report import build_run_report
@@ -290,5 +291,5 @@ def as_run_report(summary: dict[str, t.Any], intercom_calls: int,
                                      for code, n in mapper_rejects]}
     problems = (summary.get("files") or {}).get("problems")
     return build_run_report(summary, tap={"status": "ok", "api_calls": intercom_calls},
-                            mapper=mapper, environment="dev",
+                            mapper=mapper, environment="dev", finished_at=finished_at,
                             files={"problems": {"target": problems}} if problems else {})

@@ -54,8 +54,9 @@ def _fill(history: RunHistory, problems: Path) -> None:
     for i in range(3):
         summary = history_report(f"run-{i}", {"created": 4 * i, "rejected": i},
                                  {"updated": i, "waiting": 2 - i}, problems, 3 + i)
-        history.record(as_run_report(summary, 30 + i, [("NO_EMAIL", i)]),
-                       finished_at=f"2026-02-0{i + 1}T06:00:00+00:00")
+        finished = f"2026-02-0{i + 1}T06:00:00+00:00"
+        history.record(as_run_report(summary, 30 + i, [("NO_EMAIL", i)], finished_at=finished),
+                       finished_at=finished)
 
 
 def test_same_rows_as_sqlite(postgres_url: str, tmp_path: Path) -> None:
