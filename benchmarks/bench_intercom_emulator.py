@@ -31,9 +31,11 @@ def drain(client: httpx.Client, kind: str, limit_pages: int | None = None) -> tu
                 params["starting_after"] = after
             page = client.get("/contacts", params=params).json()
         else:
-            body = {"query": {"field": "updated_at", "operator": ">", "value": 0},
-                    "sort": {"field": "updated_at", "order": "ascending"},
-                    "pagination": {"per_page": 150}}
+            body = {
+                "query": {"field": "updated_at", "operator": ">", "value": 0},
+                "sort": {"field": "updated_at", "order": "ascending"},
+                "pagination": {"per_page": 150},
+            }
             if after:
                 body["pagination"]["starting_after"] = after
             page = client.post("/contacts/search", json=body).json()
@@ -53,44 +55,83 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "ic"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "emulators", "intercom", "seed", "--data-dir",
-                        str(data), "--contacts", str(args.contacts), "--conversations",
-                        str(args.conversations)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emulators",
+                "intercom",
+                "seed",
+                "--data-dir",
+                str(data),
+                "--contacts",
+                str(args.contacts),
+                "--conversations",
+                str(args.conversations),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         seed_s = time.perf_counter() - t0
-        print(f"seed: {args.contacts} contacts + {args.conversations} conversations "
-              f"in {seed_s:.1f} s (CLI, including interpreter start)")
-        with EmulatorProcess("intercom", data) as ic, httpx.Client(
-                base_url=ic.url, headers=HEADERS, timeout=120) as client:
+        print(
+            f"seed: {args.contacts} contacts + {args.conversations} conversations "
+            f"in {seed_s:.1f} s (CLI, including interpreter start)"
+        )
+        with (
+            EmulatorProcess("intercom", data) as ic,
+            httpx.Client(base_url=ic.url, headers=HEADERS, timeout=120) as client,
+        ):
             for kind in ("list", "search"):
                 ic.reset_stats()
                 t0 = time.perf_counter()
                 n, calls = drain(client, kind)
                 secs = time.perf_counter() - t0
-                print(f"{kind:6s}: {n} contacts in {calls} calls, {secs:.2f} s -> "
-                      f"{n / secs:,.0f} contacts/s, {calls / secs:.0f} pages/s (1 client)")
+                print(
+                    f"{kind:6s}: {n} contacts in {calls} calls, {secs:.2f} s -> "
+                    f"{n / secs:,.0f} contacts/s, {calls / secs:.0f} pages/s (1 client)"
+                )
             # Concurrency: four clients draining searches side by side.
             t0 = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
-                results = list(pool.map(
-                    lambda _: drain(httpx.Client(base_url=ic.url, headers=HEADERS, timeout=120),
-                                    "search", limit_pages=150), range(4)))
+                results = list(
+                    pool.map(
+                        lambda _: drain(
+                            httpx.Client(base_url=ic.url, headers=HEADERS, timeout=120),
+                            "search",
+                            limit_pages=150,
+                        ),
+                        range(4),
+                    )
+                )
             secs = time.perf_counter() - t0
             total = sum(r[0] for r in results)
-            print(f"search, 4 clients: {total} contacts in {secs:.2f} s -> "
-                  f"{total / secs:,.0f} contacts/s")
+            print(
+                f"search, 4 clients: {total} contacts in {secs:.2f} s -> "
+                f"{total / secs:,.0f} contacts/s"
+            )
             # Latency faults must not serialize requests.
             ic.admin("POST", "faults", {"kind": "latency", "ms": 100})
-            conv_ids = [c["id"] for c in client.get(
-                "/conversations", params={"per_page": 150}).json()["conversations"]]
+            conv_ids = [
+                c["id"]
+                for c in client.get("/conversations", params={"per_page": 150}).json()[
+                    "conversations"
+                ]
+            ]
             t0 = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(32) as pool:
-                list(pool.map(lambda i: client.get(f"/conversations/{conv_ids[i % len(conv_ids)]}"),
-                              range(args.latency_requests)))
+                list(
+                    pool.map(
+                        lambda i: client.get(f"/conversations/{conv_ids[i % len(conv_ids)]}"),
+                        range(args.latency_requests),
+                    )
+                )
             secs = time.perf_counter() - t0
             ic.admin("DELETE", "faults")
-            print(f"GET /conversations/{{id}} with 100 ms latency, 32 threads: "
-                  f"{args.latency_requests / secs:.0f} requests/s "
-                  f"(ideal {32 / 0.1:.0f}/s)")
+            print(
+                f"GET /conversations/{{id}} with 100 ms latency, 32 threads: "
+                f"{args.latency_requests / secs:.0f} requests/s "
+                f"(ideal {32 / 0.1:.0f}/s)"
+            )
             stats = ic.stats()
             print(f"api calls counted by the emulator: {stats['api_calls']}")
     return 0

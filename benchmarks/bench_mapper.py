@@ -33,45 +33,98 @@ def _name(i: int) -> str:
 def _messages(contacts: int, conversations: int, parts: int) -> list[str]:
     lines: list[dict] = [
         {"type": "SCHEMA", "stream": "contacts", "schema": {}, "key_properties": ["id"]},
-        {"type": "SCHEMA", "stream": "contact_event_summaries", "schema": {},
-         "key_properties": ["contact_id", "name"]},
+        {
+            "type": "SCHEMA",
+            "stream": "contact_event_summaries",
+            "schema": {},
+            "key_properties": ["contact_id", "name"],
+        },
         {"type": "SCHEMA", "stream": "conversations", "schema": {}, "key_properties": ["id"]},
         {"type": "SCHEMA", "stream": "conversation_parts", "schema": {}, "key_properties": ["id"]},
     ]
     for i in range(contacts):
         qualified = i % 3 != 0
-        lines.append({"type": "RECORD", "stream": "contacts", "record": {
-            "type": "contact", "id": f"c{i}", "role": "user",
-            "email": f"person{i}@company{i % 50}.example" if i % 17 else None,
-            "name": _name(i), "phone": "+49 30 1234567",
-            "updated_at": "2026-11-24T10:00:00Z", "last_seen_at": "2026-11-20T10:00:00Z",
-            "custom_attributes": {"qualification": "hand_to_sales" if qualified else "nurture",
-                                  "session_count": i % 40, "job_title": "Head of Things"},
-            "tags": {"type": "list", "data": []},
-            "companies": {"type": "list", "data": []},
-        }})
+        lines.append(
+            {
+                "type": "RECORD",
+                "stream": "contacts",
+                "record": {
+                    "type": "contact",
+                    "id": f"c{i}",
+                    "role": "user",
+                    "email": f"person{i}@company{i % 50}.example" if i % 17 else None,
+                    "name": _name(i),
+                    "phone": "+49 30 1234567",
+                    "updated_at": "2026-11-24T10:00:00Z",
+                    "last_seen_at": "2026-11-20T10:00:00Z",
+                    "custom_attributes": {
+                        "qualification": "hand_to_sales" if qualified else "nurture",
+                        "session_count": i % 40,
+                        "job_title": "Head of Things",
+                    },
+                    "tags": {"type": "list", "data": []},
+                    "companies": {"type": "list", "data": []},
+                },
+            }
+        )
         for name in ("login", "viewed-pricing"):
-            lines.append({"type": "RECORD", "stream": "contact_event_summaries", "record": {
-                "contact_id": f"c{i}", "name": name, "count": i % 9,
-                "first": "2026-11-01T10:00:00Z", "last": "2026-11-20T10:00:00Z"}})
+            lines.append(
+                {
+                    "type": "RECORD",
+                    "stream": "contact_event_summaries",
+                    "record": {
+                        "contact_id": f"c{i}",
+                        "name": name,
+                        "count": i % 9,
+                        "first": "2026-11-01T10:00:00Z",
+                        "last": "2026-11-20T10:00:00Z",
+                    },
+                }
+            )
         if i % 1000 == 999:
             lines.append({"type": "STATE", "value": {"contacts": i}})
     for v in range(conversations):
-        lines.append({"type": "RECORD", "stream": "conversations", "record": {
-            "type": "conversation", "id": f"v{v}", "title": None, "state": "closed",
-            "priority": "not_priority", "created_at": "2026-11-20T10:00:00Z",
-            "updated_at": "2026-11-21T10:00:00Z",
-            "source": {"type": "conversation", "body": "<p>Hello, I need <b>pricing</b>.</p>",
-                       "author": {"type": "user", "id": f"c{v}", "name": f"Person{v}"}},
-            "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": f"c{v}"}]},
-        }})
+        lines.append(
+            {
+                "type": "RECORD",
+                "stream": "conversations",
+                "record": {
+                    "type": "conversation",
+                    "id": f"v{v}",
+                    "title": None,
+                    "state": "closed",
+                    "priority": "not_priority",
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-21T10:00:00Z",
+                    "source": {
+                        "type": "conversation",
+                        "body": "<p>Hello, I need <b>pricing</b>.</p>",
+                        "author": {"type": "user", "id": f"c{v}", "name": f"Person{v}"},
+                    },
+                    "contacts": {
+                        "type": "contact.list",
+                        "contacts": [{"type": "contact", "id": f"c{v}"}],
+                    },
+                },
+            }
+        )
         for p in range(parts):
-            lines.append({"type": "RECORD", "stream": "conversation_parts", "record": {
-                "id": f"{v}-{p}", "conversation_id": f"v{v}", "part_type": "comment",
-                "body": f"<p>Reply number {p} &amp; some <i>text</i> to read.</p>",
-                "created_at": f"2026-11-20T{10 + p // 60:02d}:{p % 60:02d}:00Z",
-                "author": {"type": "admin", "id": "a1", "name": "Ann Agent"},
-                "conversation_parts_total": parts, "conversation_parts_truncated": False}})
+            lines.append(
+                {
+                    "type": "RECORD",
+                    "stream": "conversation_parts",
+                    "record": {
+                        "id": f"{v}-{p}",
+                        "conversation_id": f"v{v}",
+                        "part_type": "comment",
+                        "body": f"<p>Reply number {p} &amp; some <i>text</i> to read.</p>",
+                        "created_at": f"2026-11-20T{10 + p // 60:02d}:{p % 60:02d}:00Z",
+                        "author": {"type": "admin", "id": "a1", "name": "Ann Agent"},
+                        "conversation_parts_total": parts,
+                        "conversation_parts_truncated": False,
+                    },
+                }
+            )
         if v % 1000 == 999:
             lines.append({"type": "STATE", "value": {"conversations": v}})
     lines.append({"type": "STATE", "value": {"done": True}})

@@ -52,7 +52,7 @@ FULL_TABLE_ENDPOINTS = ("GET /admins", "GET /teams", "GET /tags", "GET /companie
 INCREMENTAL_STREAMS = ("contacts", "conversations")
 CHANGED_SHARE = 0.01
 
-NOOP_TAP = '''
+NOOP_TAP = """
 import json, sys
 if "--discover" in sys.argv:
     print(json.dumps({"streams": [{"tap_stream_id": "noop", "stream": "noop",
@@ -64,7 +64,7 @@ else:
         "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}))
     print(json.dumps({"type": "RECORD", "stream": "noop", "record": {"id": 1}}))
     print(json.dumps({"type": "STATE", "value": {"bookmarks": {"noop": {"id": 1}}}}))
-'''
+"""
 NOOP_TARGET = """
 import json, sys
 state = None
@@ -132,14 +132,16 @@ CPU: dict[str, list[float]] = {}
 
 def children_cpu() -> float:
     """CPU seconds of every finished child process (Meltano waits for its plugins, so a
-    `meltano run` brings the CPU of the tap, mapper and target with it)."""
+    `meltano run` brings the CPU of the tap, mapper and target with it).
+    """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
 def timed(run: Callable[[], Any], kind: str = "") -> tuple[Any, float]:
     """Wall seconds of ``run``; its CPU seconds are kept under ``kind`` (less noisy than wall
-    time on a shared machine)."""
+    time on a shared machine).
+    """
     cpu = children_cpu()
     start = time.monotonic()
     result = run()
@@ -152,7 +154,8 @@ def timed(run: Callable[[], Any], kind: str = "") -> tuple[Any, float]:
 def write_calls(result: RunResult) -> int:
     """Salesforce calls that wrote: write-only endpoints (Collections, sObject rows, Bulk jobs),
     plus every Composite call (`POST /composite`, which may carry lookups and writes) of a run in
-    which the emulator saw records written: an upper bound then, 0 exactly when nothing was."""
+    which the emulator saw records written: an upper bound then, 0 exactly when nothing was.
+    """
     composite = result.salesforce_by_endpoint.get("POST /composite", 0)
     written = sum(result.salesforce_record_writes.values())
     return result.salesforce_write_calls + (composite if written else 0)
@@ -193,7 +196,8 @@ def check(result: RunResult, label: str) -> RunResult:
 
 def change_one_percent(pipe: Pipeline) -> dict[str, int]:
     """Update 1% of the contacts (their job title, a Lead field) and of the conversations
-    (one new reply each) through the emulator's admin calls; evenly spread over the ids."""
+    (one new reply each) through the emulator's admin calls; evenly spread over the ids.
+    """
     contacts = sorted(all_intercom_contacts(pipe), key=lambda c: c["id"])
     conversations = sorted(all_intercom_conversations(pipe), key=lambda c: c["id"])
     n_contacts = max(1, round(len(contacts) * CHANGED_SHARE))
@@ -233,7 +237,9 @@ def main() -> int:
     # for compiling Meltano on every start while ours would not pay for its plugins).
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", "-j", "0", str(Path(sys.prefix) / "lib")],
-        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, Pipeline(Path(tmp) / "pipe") as pipe:
@@ -350,9 +356,7 @@ def main() -> int:
                 "changed_extra_intercom_calls_per_record": round(extra / n_changed, 2),
                 "changed_salesforce_calls": result.salesforce_calls,
                 "changed_salesforce_write_calls": write_calls(result),
-                "changed_salesforce_records_written": sum(
-                    result.salesforce_record_writes.values()
-                ),
+                "changed_salesforce_records_written": sum(result.salesforce_record_writes.values()),
                 "changed_wall_s": round(seconds, 2),
             }
         )

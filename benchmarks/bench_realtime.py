@@ -57,8 +57,10 @@ def lead_created(pipe: Pipeline) -> dict[str, float]:
     rows = pipe.soql("SELECT Intercom_Contact_ID__c, CreatedDate FROM Lead")
     return {
         r["Intercom_Contact_ID__c"]: dt.datetime.strptime(
-            r["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-        for r in rows if r.get("Intercom_Contact_ID__c")
+            r["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z"
+        ).timestamp()
+        for r in rows
+        if r.get("Intercom_Contact_ID__c")
     }
 
 
@@ -66,8 +68,9 @@ def wait_for(condition: Any, what: str, timeout: float, job: RunningJob) -> None
     deadline = time.monotonic() + timeout
     while not condition():
         if not job.alive():
-            raise RuntimeError(f"the real-time job ended before {what}:\n"
-                               f"{job.log.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"the real-time job ended before {what}:\n{job.log.read_text()[-4000:]}"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError(f"no {what} within {timeout} s")
         time.sleep(0.5)
@@ -75,9 +78,16 @@ def wait_for(condition: Any, what: str, timeout: float, job: RunningJob) -> None
 
 def fire(pipe: Pipeline, count: int, rate: float, job: RunningJob) -> list[str]:
     """A burst of `count` new qualifying leads at `rate`/s; the contact ids, once it is done."""
-    started = pipe.intercom.admin("POST", "webhooks/burst", {
-        "topic": "contact.lead.created", "count": count, "rate_per_s": rate,
-        "custom_attributes": HAND_TO_SALES})
+    started = pipe.intercom.admin(
+        "POST",
+        "webhooks/burst",
+        {
+            "topic": "contact.lead.created",
+            "count": count,
+            "rate_per_s": rate,
+            "custom_attributes": HAND_TO_SALES,
+        },
+    )
 
     def done() -> bool:
         return bool(pipe.intercom.admin("GET", f"webhooks/bursts/{started['id']}")["done"])
@@ -88,8 +98,10 @@ def fire(pipe: Pipeline, count: int, rate: float, job: RunningJob) -> list[str]:
 
 def first_sent(pipe: Pipeline) -> dict[str, float]:
     """Contact id -> when the emulator first tried to deliver its notification (epoch s)."""
-    item_of = {d["id"]: d["item_id"]
-               for d in pipe.intercom.admin("GET", "webhooks/deliveries?limit=100000")}
+    item_of = {
+        d["id"]: d["item_id"]
+        for d in pipe.intercom.admin("GET", "webhooks/deliveries?limit=100000")
+    }
     sent: dict[str, float] = {}
     after = 0
     while True:
@@ -113,8 +125,9 @@ def phase(pipe: Pipeline, job: RunningJob, rate: float, count: int) -> dict[str,
     pipe.salesforce.reset_stats()
     pipe.intercom.reset_stats()
     items = fire(pipe, count, rate, job)
-    wait_for(lambda: set(items) <= set(lead_created(pipe)), f"the Leads of the {rate}/s burst",
-             120, job)
+    wait_for(
+        lambda: set(items) <= set(lead_created(pipe)), f"the Leads of the {rate}/s burst", 120, job
+    )
     time.sleep(1.5)  # let a last, empty batch or STATE be counted
     sf_stats = pipe.salesforce.stats()
     sf_calls = int(sf_stats.get("api_calls", 0))
@@ -123,17 +136,22 @@ def phase(pipe: Pipeline, job: RunningJob, rate: float, count: int) -> dict[str,
     created, sent = lead_created(pipe), first_sent(pipe)
     latencies = [created[cid] - sent[cid] for cid in items]
     figures = {
-        "rate_per_s": rate, "events": len(items),
+        "rate_per_s": rate,
+        "events": len(items),
         "p50_s": round(statistics.median(latencies), 3),
         "p95_s": round(percentile(latencies, 0.95), 3),
         "max_s": round(max(latencies), 3),
-        "sf_calls": sf_calls, "sf_calls_per_1000": round(1000 * sf_calls / len(items), 1),
+        "sf_calls": sf_calls,
+        "sf_calls_per_1000": round(1000 * sf_calls / len(items), 1),
         "intercom_calls_per_event": round(ic_calls / len(items), 2),
     }
-    print(f"{rate:>6g}/s: {len(items)} events, end-to-end p50 {figures['p50_s']} s, p95 "
-          f"{figures['p95_s']} s, max {figures['max_s']} s; {sf_calls} Salesforce calls "
-          f"({figures['sf_calls_per_1000']} per 1,000 events), "
-          f"{figures['intercom_calls_per_event']} Intercom calls per event", flush=True)
+    print(
+        f"{rate:>6g}/s: {len(items)} events, end-to-end p50 {figures['p50_s']} s, p95 "
+        f"{figures['p95_s']} s, max {figures['max_s']} s; {sf_calls} Salesforce calls "
+        f"({figures['sf_calls_per_1000']} per 1,000 events), "
+        f"{figures['intercom_calls_per_event']} Intercom calls per event",
+        flush=True,
+    )
     return figures
 
 
@@ -143,11 +161,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30, help="length of each rate's burst")
     parser.add_argument("--max-events", type=int, default=1000, help="most events per rate")
     parser.add_argument("--ack-burst", type=int, default=1000)
-    parser.add_argument("--ack-repeat", type=int, default=3,
-                        help="receiver bursts (each into a new inbox); the median is reported")
+    parser.add_argument(
+        "--ack-repeat",
+        type=int,
+        default=3,
+        help="receiver bursts (each into a new inbox); the median is reported",
+    )
     parser.add_argument("--sf-latency-ms", type=float, default=150)
-    parser.add_argument("--quick", action="store_true",
-                        help="10 s per rate, at most 200 events, one ack burst of 300")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="10 s per rate, at most 200 events, one ack burst of 300",
+    )
     parser.add_argument("--no-install", action="store_true", help="skip `meltano install`")
     args = parser.parse_args()
     if args.quick:
@@ -160,39 +185,54 @@ def main() -> int:
         workdir = Path(tmp)
         with Pipeline(workdir / "pipe", intercom_args=FAST_INTERCOM_ARGS) as pipe:
             pipe.intercom.admin("POST", "seed", {"contacts": 20, "conversations": 5, "seed": 1})
-            pipe.salesforce.admin("POST", "faults", {"kind": "latency",
-                                                     "ms": args.sf_latency_ms})
+            pipe.salesforce.admin("POST", "faults", {"kind": "latency", "ms": args.sf_latency_ms})
             receiver = pipe.start_receiver()
             pipe.subscribe(receiver, ["contact.lead.created"])
             job = pipe.start_realtime()
             t0 = time.monotonic()
             warm = fire(pipe, 1, 1, job)
             wait_for(lambda: set(warm) <= set(lead_created(pipe)), "the first Lead", 180, job)
-            print(f"real-time job up: first Lead {time.monotonic() - t0:.1f} s after start "
-                  f"(Salesforce latency {args.sf_latency_ms:g} ms a call)", flush=True)
+            print(
+                f"real-time job up: first Lead {time.monotonic() - t0:.1f} s after start "
+                f"(Salesforce latency {args.sf_latency_ms:g} ms a call)",
+                flush=True,
+            )
             for rate in rates:
                 count = max(1, min(args.max_events, round(rate * args.seconds)))
                 results[f"{rate:g}"] = phase(pipe, job, rate, count)
             job.kill_group()
             receiver.kill_group()
-        ack_runs = [bench_receiver.run(f"sqlite:///{workdir}/ack-{n}.db", workdir,
-                                       args.ack_burst, 50, f"ack-{n}")
-                    for n in range(args.ack_repeat)]
+        ack_runs = [
+            bench_receiver.run(
+                f"sqlite:///{workdir}/ack-{n}.db", workdir, args.ack_burst, 50, f"ack-{n}"
+            )
+            for n in range(args.ack_repeat)
+        ]
     ack_p50 = statistics.median(r["ack_p50_ms"] for r in ack_runs)
     ack_p99 = statistics.median(r["ack_p99_ms"] for r in ack_runs)
     top = results[f"{max(rates):g}"]
-    print(f"receiver: burst of {args.ack_burst}, ack p50 {ack_p50} ms, p99 {ack_p99} ms "
-          "(goal p99 <= 100 ms)")
-    print(f"Salesforce calls per 1,000 events at {max(rates):g}/s: {top['sf_calls_per_1000']} "
-          "(goal <= 20)")
-    print(json.dumps({
-        "p50_s": {k: r["p50_s"] for k, r in results.items()},
-        "p95_s": {k: r["p95_s"] for k, r in results.items()},
-        "ack_p50_ms": ack_p50,
-        "ack_p99_ms": ack_p99,
-        "sf_calls_per_1000": top["sf_calls_per_1000"],
-        "sf_calls_per_1000_by_rate": {k: r["sf_calls_per_1000"] for k, r in results.items()},
-    }))
+    print(
+        f"receiver: burst of {args.ack_burst}, ack p50 {ack_p50} ms, p99 {ack_p99} ms "
+        "(goal p99 <= 100 ms)"
+    )
+    print(
+        f"Salesforce calls per 1,000 events at {max(rates):g}/s: {top['sf_calls_per_1000']} "
+        "(goal <= 20)"
+    )
+    print(
+        json.dumps(
+            {
+                "p50_s": {k: r["p50_s"] for k, r in results.items()},
+                "p95_s": {k: r["p95_s"] for k, r in results.items()},
+                "ack_p50_ms": ack_p50,
+                "ack_p99_ms": ack_p99,
+                "sf_calls_per_1000": top["sf_calls_per_1000"],
+                "sf_calls_per_1000_by_rate": {
+                    k: r["sf_calls_per_1000"] for k, r in results.items()
+                },
+            }
+        )
+    )
     return 0
 
 

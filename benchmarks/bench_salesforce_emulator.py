@@ -22,30 +22,48 @@ def session_for(sf: EmulatorProcess) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE may point elsewhere
     session.verify = str(sf.ca_path)
-    token = session.post(f"{sf.url}/services/oauth2/token", data={
-        "grant_type": "refresh_token", "refresh_token": "emulator-refresh-token",
-        "client_id": "emulator-client", "client_secret": "emulator-secret"}).json()
+    token = session.post(
+        f"{sf.url}/services/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "emulator-refresh-token",
+            "client_id": "emulator-client",
+            "client_secret": "emulator-secret",
+        },
+    ).json()
     session.headers["Authorization"] = f"Bearer {token['access_token']}"
     return session
 
 
-def bulk_upsert(sf: EmulatorProcess, base: str, session: requests.Session, n: int,
-                offset: int = 0) -> dict[str, float]:
-    lines = ["Intercom_Contact_ID__c,FirstName,LastName,Company,Email,Company_Size__c,"
-             "Intercom_Last_Seen__c,Intercom_URL__c"]
+def bulk_upsert(
+    sf: EmulatorProcess, base: str, session: requests.Session, n: int, offset: int = 0
+) -> dict[str, float]:
+    lines = [
+        "Intercom_Contact_ID__c,FirstName,LastName,Company,Email,Company_Size__c,"
+        "Intercom_Last_Seen__c,Intercom_URL__c"
+    ]
     lines += [
         f"ic-{i},First{i},Last{i},Company {i % 977},person{i}@example.com,{i % 500},"
         f"2026-01-01T10:00:00Z,https://app.intercom.com/a/contacts/{i}"
         for i in range(offset, offset + n)
     ]
     data = ("\n".join(lines) + "\n").encode()
-    job = session.post(f"{base}/jobs/ingest", json={
-        "object": "Lead", "operation": "upsert", "externalIdFieldName": "Intercom_Contact_ID__c",
-        "contentType": "CSV", "lineEnding": "LF"}).json()
+    job = session.post(
+        f"{base}/jobs/ingest",
+        json={
+            "object": "Lead",
+            "operation": "upsert",
+            "externalIdFieldName": "Intercom_Contact_ID__c",
+            "contentType": "CSV",
+            "lineEnding": "LF",
+        },
+    ).json()
     url = f"{base}/jobs/ingest/{job['id']}"
     upload_started = time.perf_counter()
-    assert session.put(url + "/batches", data=data,
-                       headers={"Content-Type": "text/csv"}).status_code == 201
+    assert (
+        session.put(url + "/batches", data=data, headers={"Content-Type": "text/csv"}).status_code
+        == 201
+    )
     upload_s = time.perf_counter() - upload_started
     started = time.perf_counter()
     session.patch(url, json={"state": "UploadComplete"})
@@ -61,16 +79,26 @@ def bulk_upsert(sf: EmulatorProcess, base: str, session: requests.Session, n: in
     results_started = time.perf_counter()
     ok = session.get(url + "/successfulResults").content.count(b"\n") - 1
     results_s = time.perf_counter() - results_started
-    return {"records": n, "failed": info["numberRecordsFailed"], "succeeded": ok,
-            "server_ms": info["totalProcessingTime"], "wall_s": wall, "upload_s": upload_s,
-            "results_s": results_s, "polls": polls, "mb": len(data) / 1e6}
+    return {
+        "records": n,
+        "failed": info["numberRecordsFailed"],
+        "succeeded": ok,
+        "server_ms": info["totalProcessingTime"],
+        "wall_s": wall,
+        "upload_s": upload_s,
+        "results_s": results_s,
+        "polls": polls,
+        "mb": len(data) / 1e6,
+    }
 
 
 def rest_rate(base: str, session: requests.Session, n: int) -> tuple[float, float]:
     started = time.perf_counter()
     for i in range(n):
-        answer = session.patch(f"{base}/sobjects/Lead/Intercom_Contact_ID__c/rest-{i % 500}",
-                               json={"LastName": f"R{i}", "Company": "Rest"})
+        answer = session.patch(
+            f"{base}/sobjects/Lead/Intercom_Contact_ID__c/rest-{i % 500}",
+            json={"LastName": f"R{i}", "Company": "Rest"},
+        )
         assert answer.status_code in {200, 201}, answer.text
     sequential = n / (time.perf_counter() - started)
     sessions = [session] + [requests.Session() for _ in range(3)]
@@ -96,8 +124,10 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, \
-            EmulatorProcess("salesforce", Path(tmp) / "sf") as sf:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmulatorProcess("salesforce", Path(tmp) / "sf") as sf,
+    ):
         session = session_for(sf)
         base = f"{sf.url}/services/data/v62.0"
         sf.reset_stats()
@@ -107,22 +137,36 @@ def main() -> None:
         print(f"Bulk API 2.0 upsert of {args.leads:,} Leads ({insert['mb']:.1f} MB CSV):")
         for label, run in (("insert", insert), ("update", update)):
             rate = run["records"] / (run["server_ms"] / 1000)
-            print(f"  {label:6s}: {rate:,.0f} records/s processing "
-                  f"({run['server_ms'] / 1000:.2f} s server, {run['wall_s']:.2f} s close->done, "
-                  f"upload {run['upload_s']:.2f} s, results download {run['results_s']:.2f} s, "
-                  f"{run['failed']} failed, {run['succeeded']:,} success rows)")
-        print(f"  API calls for both jobs: {stats['api_calls']} "
-              f"({', '.join(f'{k}: {v}' for k, v in sorted(stats['by_endpoint'].items()))})")
+            print(
+                f"  {label:6s}: {rate:,.0f} records/s processing "
+                f"({run['server_ms'] / 1000:.2f} s server, {run['wall_s']:.2f} s close->done, "
+                f"upload {run['upload_s']:.2f} s, results download {run['results_s']:.2f} s, "
+                f"{run['failed']} failed, {run['succeeded']:,} success rows)"
+            )
+        print(
+            f"  API calls for both jobs: {stats['api_calls']} "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(stats['by_endpoint'].items()))})"
+        )
         sf.reset_stats()
         sequential, parallel = rest_rate(base, session, args.requests)
-        print(f"REST: {sequential:,.0f} requests/s sequential upserts (one keep-alive "
-              f"connection), {parallel:,.0f} requests/s GET with 4 parallel clients "
-              f"({args.requests:,} requests each way; target >= 300/s)")
+        print(
+            f"REST: {sequential:,.0f} requests/s sequential upserts (one keep-alive "
+            f"connection), {parallel:,.0f} requests/s GET with 4 parallel clients "
+            f"({args.requests:,} requests each way; target >= 300/s)"
+        )
         stats = sf.stats()
-        print(f"  API calls counted by the emulator: {stats['api_calls']:,}; "
-              f"budget header now {stats['api_usage']['used']:,}/{stats['api_usage']['max']:,}")
-        ok = min(insert["records"] / (insert["server_ms"] / 1000),
-                 update["records"] / (update["server_ms"] / 1000)) >= 5000 and sequential >= 300
+        print(
+            f"  API calls counted by the emulator: {stats['api_calls']:,}; "
+            f"budget header now {stats['api_usage']['used']:,}/{stats['api_usage']['max']:,}"
+        )
+        ok = (
+            min(
+                insert["records"] / (insert["server_ms"] / 1000),
+                update["records"] / (update["server_ms"] / 1000),
+            )
+            >= 5000
+            and sequential >= 300
+        )
         print(f"targets met: {ok}")
 
 

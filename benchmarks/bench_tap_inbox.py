@@ -44,7 +44,8 @@ def listed(ic: EmulatorProcess, path: str, key: str) -> list[str]:
     while True:
         url = f"{ic.url}{path}?per_page=150" + (f"&starting_after={cursor}" if cursor else "")
         request = urllib.request.Request(
-            url, headers={"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.14"})
+            url, headers={"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.14"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             page = json.loads(response.read())
         ids += [item["id"] for item in page[key]]
@@ -56,14 +57,24 @@ def listed(ic: EmulatorProcess, path: str, key: str) -> list[str]:
 
 def notify(inbox: Inbox, topic: str, kind: str, item_id: str) -> None:
     notification_id = f"notif_{uuid.uuid4()}"
-    body = {"type": "notification_event", "id": notification_id, "topic": topic,
-            "created_at": int(time.time()),
-            "data": {"type": "notification_event_data", "item": {"type": kind, "id": item_id}}}
+    body = {
+        "type": "notification_event",
+        "id": notification_id,
+        "topic": topic,
+        "created_at": int(time.time()),
+        "data": {"type": "notification_event_data", "item": {"type": kind, "id": item_id}},
+    }
     inbox.add(notification_id, topic, json.dumps(body).encode())
 
 
-def drain(ic: EmulatorProcess, work: Path, contacts: list[str], conversations: list[str],
-          n: int, latency_ms: int) -> dict[str, Any]:
+def drain(
+    ic: EmulatorProcess,
+    work: Path,
+    contacts: list[str],
+    conversations: list[str],
+    n: int,
+    latency_ms: int,
+) -> dict[str, Any]:
     work.mkdir(parents=True)
     url = f"sqlite:///{work / 'inbox.db'}"
     inbox = open_inbox(url)
@@ -80,8 +91,9 @@ def drain(ic: EmulatorProcess, work: Path, contacts: list[str], conversations: l
         ic.admin("POST", "faults", {"kind": "latency", "ms": latency_ms})
     ic.reset_stats()
     started = time.monotonic()
-    proc = subprocess.run([*TAP, "--config", str(work / "config.json")], capture_output=True,
-                          text=True, timeout=1800)
+    proc = subprocess.run(
+        [*TAP, "--config", str(work / "config.json")], capture_output=True, text=True, timeout=1800
+    )
     seconds = time.monotonic() - started
     ic.admin("DELETE", "faults")
     if proc.returncode != 0:
@@ -103,15 +115,25 @@ def follow(ic: EmulatorProcess, work: Path, contacts: list[str], samples: int) -
     work.mkdir(parents=True)
     url = f"sqlite:///{work / 'inbox.db'}"
     inbox = open_inbox(url)
-    config = {"access_token": TOKEN, "api_url": ic.url, "inbox_url": url, "follow": True,
-              "poll_interval_seconds": 1.0}
+    config = {
+        "access_token": TOKEN,
+        "api_url": ic.url,
+        "inbox_url": url,
+        "follow": True,
+        "poll_interval_seconds": 1.0,
+    }
     (work / "config.json").write_text(json.dumps(config))
     stderr = (work / "stderr.log").open("wb")
-    proc = subprocess.Popen([*TAP, "--config", str(work / "config.json")],
-                            stdout=subprocess.PIPE, stderr=stderr, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [*TAP, "--config", str(work / "config.json")],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=dict(os.environ),
+    )
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(json.loads(raw)) for raw in proc.stdout],
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: [lines.put(json.loads(raw)) for raw in proc.stdout], daemon=True
+    ).start()
     waits = []
     try:
         time.sleep(3)  # start-up, then polling the empty inbox
@@ -122,8 +144,11 @@ def follow(ic: EmulatorProcess, work: Path, contacts: list[str], samples: int) -
             emitted = False
             while True:
                 message = lines.get(timeout=60)
-                if message["type"] == "RECORD" and message["stream"] == "contacts" \
-                        and message["record"]["id"] == contact_id:
+                if (
+                    message["type"] == "RECORD"
+                    and message["stream"] == "contacts"
+                    and message["record"]["id"] == contact_id
+                ):
                     emitted = True
                 elif message["type"] == "STATE" and emitted:
                     waits.append(time.monotonic() - stored)
@@ -134,9 +159,12 @@ def follow(ic: EmulatorProcess, work: Path, contacts: list[str], samples: int) -
         stderr.close()
         inbox.close()
     waits.sort()
-    return {"poll_interval_seconds": 1.0, "samples": len(waits),
-            "p50_s": round(statistics.median(waits), 3),
-            "p95_s": round(waits[max(0, int(0.95 * len(waits)) - 1)], 3)}
+    return {
+        "poll_interval_seconds": 1.0,
+        "samples": len(waits),
+        "p50_s": round(statistics.median(waits), 3),
+        "p95_s": round(waits[max(0, int(0.95 * len(waits)) - 1)], 3),
+    }
 
 
 def main() -> None:
@@ -146,25 +174,39 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with EmulatorProcess("intercom", work / "ic",
-                             args=["--rate-limit-per-minute", "100000"]) as ic:
-            ic.admin("POST", "seed", {"contacts": 1000, "conversations": 200, "seed": 3,
-                                      "big_conversations": 0})
+        with EmulatorProcess(
+            "intercom", work / "ic", args=["--rate-limit-per-minute", "100000"]
+        ) as ic:
+            ic.admin(
+                "POST",
+                "seed",
+                {"contacts": 1000, "conversations": 200, "seed": 3, "big_conversations": 0},
+            )
             contacts = listed(ic, "/contacts", "data")
             conversations = listed(ic, "/conversations", "conversations")
             figures: dict[str, Any] = {"drain": []}
             for latency in (0, 50):
-                result = drain(ic, work / f"drain-{latency}", contacts, conversations,
-                               args.notifications, latency)
-                print(f"drain, {latency} ms latency: {result['notifications']} notifications in "
-                      f"{result['seconds']} s (start-up included); re-read "
-                      f"{result['contact_rereads']} contacts, {result['conversation_rereads']} "
-                      f"conversations; {result['429']} x 429")
+                result = drain(
+                    ic,
+                    work / f"drain-{latency}",
+                    contacts,
+                    conversations,
+                    args.notifications,
+                    latency,
+                )
+                print(
+                    f"drain, {latency} ms latency: {result['notifications']} notifications in "
+                    f"{result['seconds']} s (start-up included); re-read "
+                    f"{result['contact_rereads']} contacts, {result['conversation_rereads']} "
+                    f"conversations; {result['429']} x 429"
+                )
                 figures["drain"].append(result)
             figures["follow"] = follow(ic, work / "follow", contacts, args.samples)
-            print(f"follow, polling every 1 s: stored -> record and STATE on stdout "
-                  f"p50 {figures['follow']['p50_s']} s, p95 {figures['follow']['p95_s']} s "
-                  f"over {figures['follow']['samples']}")
+            print(
+                f"follow, polling every 1 s: stored -> record and STATE on stdout "
+                f"p50 {figures['follow']['p50_s']} s, p95 {figures['follow']['p95_s']} s "
+                f"over {figures['follow']['samples']}"
+            )
     print(json.dumps(figures))
 
 

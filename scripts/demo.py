@@ -140,12 +140,16 @@ def main() -> int:
 def _readable(state: object) -> object:
     """The state with the target's compressed waiting records shown by their size."""
     if isinstance(state, dict):
-        return {k: (f"<{len(v):,} characters: the waiting records, compressed>"
-                    if k == "waiting" and isinstance(v, str) and len(v) > 60 else _readable(v))
-                for k, v in state.items()}
+        return {
+            k: (
+                f"<{len(v):,} characters: the waiting records, compressed>"
+                if k == "waiting" and isinstance(v, str) and len(v) > 60
+                else _readable(v)
+            )
+            for k, v in state.items()
+        }
     return state
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

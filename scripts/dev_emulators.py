@@ -31,7 +31,8 @@ DEV_DATA_DIR = ROOT / ".demo"
 
 def dev_env(intercom_port: int, salesforce_port: int, data_dir: Path) -> dict[str, str]:
     """The variables that point the dev environment at these emulators, where they differ from
-    meltano.yml's values (empty with the defaults)."""
+    meltano.yml's values (empty with the defaults).
+    """
     env: dict[str, str] = {}
     if intercom_port != DEV_INTERCOM_PORT:
         env["TAP_INTERCOM_EVENTS_API_URL"] = f"http://127.0.0.1:{intercom_port}"

@@ -42,9 +42,14 @@ REALTIME_JOB = "intercom-realtime-to-salesforce"
 RECEIVER = "intercom-webhook-receiver"
 # The client secret of the emulator's webhook subscription and of the receiver (a test value).
 WEBHOOK_SECRET = "e2e-webhook-client-secret"
-WEBHOOK_TOPICS = ["contact.lead.created", "contact.user.created", "contact.lead.updated",
-                  "contact.user.updated", "conversation.user.created",
-                  "conversation.user.replied"]
+WEBHOOK_TOPICS = [
+    "contact.lead.created",
+    "contact.user.created",
+    "contact.lead.updated",
+    "contact.user.updated",
+    "conversation.user.created",
+    "conversation.user.replied",
+]
 # The Intercom emulator's default of 10,000 calls a minute would make the tap wait most of a big
 # run; the tap paces itself by the rate-limit headers either way.
 FAST_INTERCOM_ARGS = ["--rate-limit-per-minute", "60000"]
@@ -75,7 +80,8 @@ def seed_intercom_template(
 
 def meltano_install(env: dict[str, str] | None = None) -> None:
     """Install the three plugins into .meltano/ (editable installs of this repo, with uv), then
-    compile their bytecode (:func:`compile_plugin_bytecode`)."""
+    compile their bytecode (:func:`compile_plugin_bytecode`).
+    """
     run_env = {**os.environ, **(env or {})}
     subprocess.run(
         [MELTANO, "install"],
@@ -370,7 +376,8 @@ class Pipeline:
     def preflight(self) -> subprocess.CompletedProcess[str]:
         """The target's preflight on the mapper's output schemas, both through `meltano invoke`:
         `meltano invoke intercom-salesforce-mapping --schemas | meltano invoke
-        target-salesforce-leads --preflight` (transform/README.md)."""
+        target-salesforce-leads --preflight` (transform/README.md).
+        """
         schemas = self.meltano("invoke", "intercom-salesforce-mapping", "--schemas", check=False)
         if schemas.returncode != 0:
             return schemas
@@ -435,7 +442,8 @@ class Pipeline:
     ) -> RunningJob:
         """Start `meltano run` (or `meltano schedule run`, see `run`) in its own process group
         (to be killed as a whole) and return; its output goes to `log`. With `job` =
-        REALTIME_JOB the emulators' counters are left as they are (see `start_realtime`)."""
+        REALTIME_JOB the emulators' counters are left as they are (see `start_realtime`).
+        """
         if job == JOB:
             self.intercom.reset_stats()
             self.salesforce.reset_stats()
@@ -457,7 +465,8 @@ class Pipeline:
     # -- real time -------------------------------------------------------------------------
     def start_receiver(self, port: int | None = None) -> ReceiverJob:
         """`meltano invoke intercom-webhook-receiver` (README, "Real time") on a free port,
-        storing into `inbox_url`; returns once it answers /health."""
+        storing into `inbox_url`; returns once it answers /health.
+        """
         receiver = ReceiverJob(self, port)
         self.children.append(receiver)
         return receiver.start()
@@ -479,7 +488,8 @@ class Pipeline:
         self, env: dict[str, str] | None = None, log: Path | None = None
     ) -> RunningJob:
         """`meltano run --force intercom-realtime-to-salesforce` (follow mode: runs until
-        killed), as README's "Real time" runs it; stopped with the pipeline at the latest."""
+        killed), as README's "Real time" runs it; stopped with the pipeline at the latest.
+        """
         job = self.start_run(
             "--force", env=env, log=log or self.workdir / "realtime-job.log", job=REALTIME_JOB
         )
@@ -489,7 +499,10 @@ class Pipeline:
     def catch_up(self, env: dict[str, str] | None = None) -> RunResult:
         """The real-time job once with follow off: reads the inbox to its end, then exits."""
         proc = self.meltano(
-            "run", "--force", REALTIME_JOB, check=False,
+            "run",
+            "--force",
+            REALTIME_JOB,
+            check=False,
             env={"TAP_INTERCOM_REALTIME_FOLLOW": "false", **(env or {})},
         )
         return self._result(proc.returncode, proc.stdout, proc.stderr)
@@ -646,7 +659,8 @@ def group_pids(pgid: int, executable: str) -> list[int]:
 
 class ReceiverJob:
     """`meltano invoke intercom-webhook-receiver` in its own process group, on a fixed port
-    (so that a restart keeps the URL the emulator delivers to)."""
+    (so that a restart keeps the URL the emulator delivers to).
+    """
 
     def __init__(self, pipeline: Pipeline, port: int | None = None) -> None:
         if port is None:
@@ -690,7 +704,7 @@ class ReceiverJob:
         return self.proc is not None and self.proc.poll() is None
 
     def kill_group(self) -> None:
-        """kill -9 of `meltano invoke` and the receiver under it."""
+        """Kill -9 of `meltano invoke` and the receiver under it."""
         if self.proc is None:
             return
         try:

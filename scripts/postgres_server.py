@@ -80,14 +80,18 @@ def _run_as() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam("postgres")
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True,
-                       timeout=60, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "postgres"],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
         entry = pwd.getpwnam("postgres")
     return entry.pw_uid, entry.pw_gid
 
 
 def _as_user(ids: tuple[int, int] | None) -> dict[str, object]:
-    """subprocess arguments that run a command as that user, without root's groups."""
+    """Subprocess arguments that run a command as that user, without root's groups."""
     if ids is None:
         return {}
     return {"user": ids[0], "group": ids[1], "extra_groups": []}
@@ -102,13 +106,15 @@ def _wait_ready(bin_dir: Path, port: int, proc: subprocess.Popen[bytes], log: Pa
             )
         ready = subprocess.run(
             [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)],
-            timeout=10, check=False,
+            timeout=10,
+            check=False,
         )
         if ready.returncode == 0:
             return
         time.sleep(0.1)
-    raise RuntimeError(f"PostgreSQL did not start within {START_TIMEOUT:.0f} s: "
-                       f"{log.read_text()[-2000:]}")
+    raise RuntimeError(
+        f"PostgreSQL did not start within {START_TIMEOUT:.0f} s: {log.read_text()[-2000:]}"
+    )
 
 
 @contextlib.contextmanager
@@ -126,22 +132,42 @@ def postgres_server(settings: dict[str, str] | None = None) -> Iterator[str]:
         if ids is not None:
             os.chown(root, *ids)
         initdb = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-sync"],
-            **_as_user(ids), capture_output=True, text=True, timeout=120, cwd=root,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            **_as_user(ids),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
         )
         if initdb.returncode != 0:
             raise RuntimeError(f"initdb failed: {initdb.stderr[-2000:]}")
         port = free_port()
-        options = {"listen_addresses": "127.0.0.1", "port": str(port),
-                   "unix_socket_directories": str(root), "fsync": "off",
-                   "full_page_writes": "off", "max_connections": "100", **(settings or {})}
+        options = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(port),
+            "unix_socket_directories": str(root),
+            "fsync": "off",
+            "full_page_writes": "off",
+            "max_connections": "100",
+            **(settings or {}),
+        }
         args = [str(bin_dir / "postgres"), "-D", str(data)]
         for name, value in options.items():
             args += ["-c", f"{name}={value}"]
         with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                    **_as_user(ids), cwd=root)
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, **_as_user(ids), cwd=root
+            )
         _wait_ready(bin_dir, port, proc, log)
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

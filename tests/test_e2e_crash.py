@@ -85,7 +85,10 @@ def test_after_kill_9_the_scheduled_run_resumes_at_once_and_no_secret_is_left_be
     left = kill_mid_run(pipe)
     # What a kill leaves: one config file per plugin, readable by anyone, with the secrets.
     assert {p.parent.name for p in left} == {
-        "tap-intercom-events", "map-intercom-salesforce", "target-salesforce-leads"}, left
+        "tap-intercom-events",
+        "map-intercom-salesforce",
+        "target-salesforce-leads",
+    }, left
     text = "".join(p.read_text() for p in left)
     assert all(secret in text for secret in SECRETS)
     assert len(running_jobs(pipe)) == 1, "the killed run's job should still look RUNNING"
@@ -107,7 +110,8 @@ def test_after_kill_9_the_scheduled_run_resumes_at_once_and_no_secret_is_left_be
     assert len(removed) == len(left), removed
     assert readable_by_others(RUN_DIR, pipe.output, pipe.target_dir) == {}
     assert readable_by_others(pipe.workdir / "meltano.db", pipe.workdir / "run-history.db") == {}, (
-        "the state or the run history is readable")
+        "the state or the run history is readable"
+    )
 
 
 def test_without_the_schedule_meltano_run_resumes_once_the_dead_heartbeat_is_5_minutes_old(
@@ -123,8 +127,10 @@ def test_without_the_schedule_meltano_run_resumes_once_the_dead_heartbeat_is_5_m
     [(job_id, beat)] = running_jobs(pipe)
     old = dt.datetime.fromisoformat(beat) - dt.timedelta(minutes=5, seconds=1)
     with sqlite3.connect(pipe.workdir / "meltano.db") as db:
-        db.execute("UPDATE runs SET last_heartbeat_at = ? WHERE id = ?",
-                   (old.strftime("%Y-%m-%d %H:%M:%S.%f"), job_id))
+        db.execute(
+            "UPDATE runs SET last_heartbeat_at = ? WHERE id = ?",
+            (old.strftime("%Y-%m-%d %H:%M:%S.%f"), job_id),
+        )
     resumed = pipe.run(check=False)
     assert resumed.returncode == 0, resumed.explain()
     assert running_jobs(pipe) == [], "Meltano did not mark the dead run failed"
@@ -156,8 +162,7 @@ def test_two_scheduled_runs_started_together_one_runs_and_the_other_is_refused(
 ) -> None:
     pipe = make_pipeline()
     pipe.meltano("state", "list")  # the system database exists (as after any earlier run)
-    jobs = [pipe.start_run(schedule=True, log=pipe.workdir / f"together-{i}.log")
-            for i in (1, 2)]
+    jobs = [pipe.start_run(schedule=True, log=pipe.workdir / f"together-{i}.log") for i in (1, 2)]
     codes = [job.proc.wait(timeout=600) for job in jobs]
     logs = [job.log.read_text() for job in jobs]
     assert sorted(codes) == [0, 1], f"exit codes {codes}:\n" + "\n".join(x[-2000:] for x in logs)
@@ -168,4 +173,3 @@ def test_two_scheduled_runs_started_together_one_runs_and_the_other_is_refused(
     again = pipe.run(check=False, schedule=True)
     assert again.returncode == 0, again.explain()
     assert again.salesforce_record_writes == {}
-

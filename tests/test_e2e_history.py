@@ -32,8 +32,10 @@ def _install_chromium() -> str:
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.fail("chromium is not installed and cannot be (needs root and apt-get): "
-                    "install Debian's chromium package and run again")
+        pytest.fail(
+            "chromium is not installed and cannot be (needs root and apt-get): "
+            "install Debian's chromium package and run again"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "chromium"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
@@ -54,9 +56,19 @@ def chromium() -> str:
 def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # --no-sandbox: the sandbox cannot start as root (tests run as root on CI).
     return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--user-data-dir={profile}", "--window-size=1280,1600", *args],
-        capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,1600",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=CHROMIUM_TIMEOUT,
     )
 
 
@@ -82,8 +94,9 @@ def runs(pipeline: Pipeline) -> list[RunResult]:
     return [first, second, third, failed]
 
 
-def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], chromium: str,
-                                   tmp_path: Path) -> None:
+def test_history_page_in_a_browser(
+    pipeline: Pipeline, runs: list[RunResult], chromium: str, tmp_path: Path
+) -> None:
     first, second, third, failed = runs
     for ok in (first, second, third):
         assert ok.returncode == 0, ok.explain()
@@ -112,7 +125,8 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
         # The run report's rejects: the target's (its reject file's lines of that run) and
         # the mapper's (the rejected lines it appended to its reject file in that run).
         assert row["rejected"] - row["mapper_rejected"] == sum(
-            1 for r in rejects if r["run_id"] == row["run_id"])
+            1 for r in rejects if r["run_id"] == row["run_id"]
+        )
         if result is not failed:
             assert row["mapper_rejected"] == result.mapper_rejected, row
     assert rows[0]["mapper_rejected"] > 0
@@ -121,14 +135,18 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
     assert rows[2]["waiting_now"] == len(read_jsonl(pipeline.waiting_file)) > 0
     # Open problems: the target's and the mapper's lists, as the run report names them.
     mapper_problems = pipeline.output / "problems" / "map-intercom-salesforce.jsonl"
-    assert rows[2]["open_problems"] == rows[3]["open_problems"] == len(
-        read_jsonl(pipeline.problems_file)) + len(read_jsonl(mapper_problems))
+    assert (
+        rows[2]["open_problems"]
+        == rows[3]["open_problems"]
+        == len(read_jsonl(pipeline.problems_file)) + len(read_jsonl(mapper_problems))
+    )
 
     # The Meltano command (meltano.yml) writes output/run-history.html; an extra
     # --history-page sends it elsewhere.
     page = pipeline.output / "run-history.html"
-    proc = pipeline.meltano("invoke", "target-salesforce-leads:history-page",
-                            "--history-page", str(page), check=False)
+    proc = pipeline.meltano(
+        "invoke", "target-salesforce-leads:history-page", "--history-page", str(page), check=False
+    )
     assert proc.returncode == 0 and page.exists(), proc.stderr[-3000:]
     assert "the latest 4 of 4 runs" in proc.stderr
 
@@ -138,8 +156,17 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
     assert dom.values["runs-total"] == "4"
     shown = {r["run-id"]: r for r in dom.tables["runs"]}
     assert list(shown) == [r["run_id"] for r in reversed(rows)]  # newest first
-    fields = ("written", "created", "updated", "unchanged", "waiting", "rejected",
-              "salesforce_api_calls", "intercom_api_calls", "open_problems")
+    fields = (
+        "written",
+        "created",
+        "updated",
+        "unchanged",
+        "waiting",
+        "rejected",
+        "salesforce_api_calls",
+        "intercom_api_calls",
+        "open_problems",
+    )
     for row in rows:
         for field in fields:
             assert as_number(shown[row["run_id"]][field]) == row[field], (row["run_id"], field)
@@ -153,12 +180,13 @@ def test_history_page_in_a_browser(pipeline: Pipeline, runs: list[RunResult], ch
         for r in run_reasons:
             key = (r["outcome"], r["code"])
             want_reasons[key] = want_reasons.get(key, 0) + r["count"]
-    got_reasons = {(r["outcome"], r["code"]): as_number(r["count"])
-                   for r in dom.tables.get("reasons", [])}
+    got_reasons = {
+        (r["outcome"], r["code"]): as_number(r["count"]) for r in dom.tables.get("reasons", [])
+    }
     assert got_reasons == want_reasons
-    assert {(p["status"], p["code"]): as_number(p["count"])
-            for p in dom.tables.get("open-problems", [])} == {
-        (p["status"], p["code"]): p["count"] for p in problems}
+    assert {
+        (p["status"], p["code"]): as_number(p["count"]) for p in dom.tables.get("open-problems", [])
+    } == {(p["status"], p["code"]): p["count"] for p in problems}
     assert dom.values["open-problems-total"] == str(rows[-1]["open_problems"])
 
     shot = tmp_path / "history.png"
@@ -179,11 +207,12 @@ def _assert_rendered(shot: Path) -> None:
         assert (width, height) == (1280, 1600)
         colours = {c: n for n, c in rgb.getcolors(maxcolors=width * height) or []}
         inked_rows = sum(
-            1 for y in range(0, height, 8)
-            if any(rgb.getpixel((x, y)) != (255, 255, 255) for x in range(0, width, 4)))
+            1
+            for y in range(0, height, 8)
+            if any(rgb.getpixel((x, y)) != (255, 255, 255) for x in range(0, width, 4))
+        )
     assert len(colours) > 50, f"only {len(colours)} colours"
     white = colours.get((255, 255, 255), 0) / (width * height)
     assert white < 0.97, f"{white:.1%} white"
     assert inked_rows > (height // 8) * 0.3, inked_rows
     assert colours.get(WRITTEN_COLOUR, 0) > 20, "the chart's 'written' series is not drawn"
-

@@ -121,8 +121,17 @@ def test_plugins_install_with_meltano_add_from_ref_and_run(
         assert f"{defs.REPOSITORY}#subdirectory={plugin['package']}\n" in text
         ref = tmp_path / source.name
         ref.write_text(text.replace(defs.REPOSITORY, url))
-        meltano(project, "add", "--plugin-type", plugin["type"], "--no-install",
-                "--from-ref", str(ref), plugin["name"], env=env)
+        meltano(
+            project,
+            "add",
+            "--plugin-type",
+            plugin["type"],
+            "--no-install",
+            "--from-ref",
+            str(ref),
+            plugin["name"],
+            env=env,
+        )
     with Pipeline(tmp_path_factory.mktemp("emulators")) as pipe:
         mapping = {
             "name": defs.MAPPING,
@@ -132,8 +141,15 @@ def test_plugins_install_with_meltano_add_from_ref_and_run(
             },
         }
         # The README's step after `meltano add` (Meltano does not copy a definition's mappings).
-        meltano(project, "config", "set", "map-intercom-salesforce", "_mappings",
-                json.dumps([mapping]), env=env)
+        meltano(
+            project,
+            "config",
+            "set",
+            "map-intercom-salesforce",
+            "_mappings",
+            json.dumps([mapping]),
+            env=env,
+        )
         started = time.monotonic()
         meltano(project, "install", env=env, timeout=1200)
         install_seconds = time.monotonic() - started
@@ -147,8 +163,16 @@ def test_plugins_install_with_meltano_add_from_ref_and_run(
 
         pipe.intercom.admin("POST", "seed", SEED)
         run_env = {**pipe.env(), **EMULATOR_CREDENTIALS}
-        run = meltano(project, "run", "tap-intercom-events", defs.MAPPING,
-                      "target-salesforce-leads", env=run_env, timeout=900, check=False)
+        run = meltano(
+            project,
+            "run",
+            "tap-intercom-events",
+            defs.MAPPING,
+            "target-salesforce-leads",
+            env=run_env,
+            timeout=900,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr[-6000:]
         assert_leads_are_what_qualifies(pipe, pipe.salesforce)
         [state_id] = meltano(project, "state", "list", env=run_env).stdout.split()
@@ -157,8 +181,13 @@ def test_plugins_install_with_meltano_add_from_ref_and_run(
 
         assert_tests_passed(meltano(project, "test", "--all", env=run_env, check=False))
         # The tests test something: a revoked token fails the tap's.
-        bad = meltano(project, "test", "tap-intercom-events:test", check=False,
-                      env={**run_env, "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": "revoked"})
+        bad = meltano(
+            project,
+            "test",
+            "tap-intercom-events:test",
+            check=False,
+            env={**run_env, "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": "revoked"},
+        )
         assert bad.returncode != 0
         assert "refused the access token" in bad.stdout + bad.stderr
     print(f"meltano install of the plugins from git: {install_seconds:.1f} s")
@@ -173,8 +202,11 @@ def test_dev_emulators_print_nothing_for_the_dev_environment_defaults() -> None:
         "TARGET_SALESFORCE_LEADS_INSTANCE_URL": "https://127.0.0.1:9002",
         "TARGET_SALESFORCE_LEADS_CA_BUNDLE": "/tmp/elsewhere/salesforce/ca.pem",
     }
-    dev = next(e for e in yaml.safe_load((ROOT / "meltano.yml").read_text())["environments"]
-               if e["name"] == "dev")
+    dev = next(
+        e
+        for e in yaml.safe_load((ROOT / "meltano.yml").read_text())["environments"]
+        if e["name"] == "dev"
+    )
     plugins = dev["config"]["plugins"]
     assert plugins["extractors"][0]["config"]["api_url"] == "http://127.0.0.1:8765"
     assert plugins["loaders"][0]["config"]["login_url"] == "https://127.0.0.1:8766"
@@ -185,9 +217,20 @@ def test_dev_environment_on_other_ports(installed_plugins: None, tmp_path: Path)
     assert {ic_port, sf_port}.isdisjoint({8765, 8766})
     data = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "dev_emulators.py"), "--intercom-port",
-         str(ic_port), "--salesforce-port", str(sf_port), "--data-dir", str(data),
-         "--contacts", str(SEED["contacts"]), "--conversations", str(SEED["conversations"])],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "dev_emulators.py"),
+            "--intercom-port",
+            str(ic_port),
+            "--salesforce-port",
+            str(sf_port),
+            "--data-dir",
+            str(data),
+            "--contacts",
+            str(SEED["contacts"]),
+            "--conversations",
+            str(SEED["conversations"]),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -240,8 +283,13 @@ def test_dev_environment_on_other_ports(installed_plugins: None, tmp_path: Path)
         # The README's full preflight, through the plugins' commands.
         schemas = meltano(ROOT, "invoke", "intercom-salesforce-mapping:schemas", env=env)
         preflight = subprocess.run(
-            [MELTANO, "invoke", "target-salesforce-leads:preflight"], cwd=ROOT, env=env,
-            input=schemas.stdout, capture_output=True, text=True, timeout=300,
+            [MELTANO, "invoke", "target-salesforce-leads:preflight"],
+            cwd=ROOT,
+            env=env,
+            input=schemas.stdout,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert preflight.returncode == 0, preflight.stdout + preflight.stderr[-3000:]
         assert "NOTE  fields from 2 SCHEMA message(s) on standard input" in preflight.stdout

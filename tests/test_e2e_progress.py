@@ -52,8 +52,11 @@ def progress_gaps(result: RunResult) -> dict[tuple[str, str], list[float]]:
     for when, _level, source, message in parsed(result.stderr):
         m = PROGRESS.match(message) or (BEGIN.match(message) if source == TAP else None)
         if m:
-            phase = "" if source != TARGET else (
-                "/receiving" if " received " in message else "/writing")
+            phase = (
+                ""
+                if source != TARGET
+                else ("/receiving" if " received " in message else "/writing")
+            )
             times[(source, m[1] + phase)].append(when)
     return {
         key: [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
@@ -75,8 +78,10 @@ def test_a_full_sync_logs_a_few_hundred_lines_with_progress_at_least_every_10_s(
     gaps = progress_gaps(result)
     worst = {f"{p}/{s}": round(max(g, default=0.0), 1) for (p, s), g in gaps.items()}
     duration = (rows[-1][0] - rows[0][0]).total_seconds()
-    print(f"\n[volume full sync log] {len(lines)} lines in {duration:.0f} s; per source "
-          f"{dict(per_source)}; longest gap between progress lines per stream {worst}")
+    print(
+        f"\n[volume full sync log] {len(lines)} lines in {duration:.0f} s; per source "
+        f"{dict(per_source)}; longest gap between progress lines per stream {worst}"
+    )
     assert "METRIC" not in result.stderr
     assert "Traceback" not in result.output
     assert len(lines) <= MAX_LINES, "\n".join(lines)
@@ -94,7 +99,7 @@ def tail_after(result: RunResult, source: str) -> tuple[str, list[tuple[str, str
     """The last line `source` printed, and (source, message) of every line after it."""
     rows = parsed(result.stderr)
     index = max(i for i, row in enumerate(rows) if row[2] == source)
-    return rows[index][3], [(s, m) for _w, _l, s, m in rows[index + 1:]]
+    return rows[index][3], [(s, m) for _w, _l, s, m in rows[index + 1 :]]
 
 
 def test_a_refused_intercom_token_ends_in_one_paragraph_and_a_traceback_only_at_debug(
@@ -129,7 +134,8 @@ def test_salesforce_failing_every_write_ends_the_run_in_the_targets_paragraph(
     )
     # Every Bulk call answers 503: login, describe and lookups work, writing does not.
     pipe.salesforce.admin(
-        "POST", "faults",
+        "POST",
+        "faults",
         {"kind": "status", "status": 503, "count": 100000, "path": "/services/data/v62.0/jobs"},
     )
     result = pipe.run(check=False)

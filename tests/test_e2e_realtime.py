@@ -67,13 +67,15 @@ def realtime(
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120,
-             job: RunningJob | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = 120, job: RunningJob | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if job is not None and not job.alive():
-            raise AssertionError(f"the real-time job ended before {what}: "
-                                 f"{job.log.read_text()[-4000:]}")
+            raise AssertionError(
+                f"the real-time job ended before {what}: {job.log.read_text()[-4000:]}"
+            )
         if time.monotonic() > deadline:
             tail = job.log.read_text()[-4000:] if job else ""
             raise AssertionError(f"no {what} within {timeout} s\n{tail}")
@@ -82,14 +84,20 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120,
 
 def burst(pipe: Pipeline, topic: str, count: int, rate: float, **body: Any) -> str:
     """Start an emulator burst (real changes, each firing `topic`); its id."""
-    return str(pipe.intercom.admin("POST", "webhooks/burst", {
-        "topic": topic, "count": count, "rate_per_s": rate, **body})["id"])
+    return str(
+        pipe.intercom.admin(
+            "POST", "webhooks/burst", {"topic": topic, "count": count, "rate_per_s": rate, **body}
+        )["id"]
+    )
 
 
 def burst_items(pipe: Pipeline, burst_id: str) -> list[str]:
     """The contact ids a burst changed, once it is done."""
-    wait_for(lambda: pipe.intercom.admin("GET", f"webhooks/bursts/{burst_id}")["done"],
-             f"burst {burst_id} done", timeout=60)
+    wait_for(
+        lambda: pipe.intercom.admin("GET", f"webhooks/bursts/{burst_id}")["done"],
+        f"burst {burst_id} done",
+        timeout=60,
+    )
     return list(pipe.intercom.admin("GET", f"webhooks/bursts/{burst_id}")["items"])
 
 
@@ -114,8 +122,11 @@ def qualifying(pipe: Pipeline, contact_ids: set[str]) -> dict[str, str | None]:
 
 def open_leads(pipe: Pipeline) -> Counter[str]:
     """Open Leads per Intercom contact id."""
-    return Counter(lead["Intercom_Contact_ID__c"] for lead in salesforce_view(pipe.salesforce).leads
-                   if lead.get("Intercom_Contact_ID__c") and not lead.get("IsConverted"))
+    return Counter(
+        lead["Intercom_Contact_ID__c"]
+        for lead in salesforce_view(pipe.salesforce).leads
+        if lead.get("Intercom_Contact_ID__c") and not lead.get("IsConverted")
+    )
 
 
 def leads_include(pipe: Pipeline, contact_ids: set[str]) -> Callable[[], bool]:
@@ -124,8 +135,7 @@ def leads_include(pipe: Pipeline, contact_ids: set[str]) -> Callable[[], bool]:
 
 def assert_exactly_once(pipe: Pipeline, expected: set[str], what: str) -> None:
     """The open Leads are exactly `expected`, one each, and no email is on two of them."""
-    leads = [lead for lead in salesforce_view(pipe.salesforce).leads
-             if not lead.get("IsConverted")]
+    leads = [lead for lead in salesforce_view(pipe.salesforce).leads if not lead.get("IsConverted")]
     per_id = Counter(lead["Intercom_Contact_ID__c"] for lead in leads)
     per_email = Counter((lead.get("Email") or "").lower() for lead in leads if lead.get("Email"))
     missing = expected - set(per_id)
@@ -134,7 +144,8 @@ def assert_exactly_once(pipe: Pipeline, expected: set[str], what: str) -> None:
     shared = {email for email, n in per_email.items() if n > 1}
     assert not (missing or extra or twice or shared), (
         f"{what}: missing {sorted(missing)[:5]} ({len(missing)}), not expected "
-        f"{sorted(extra)[:5]}, twice {sorted(twice)}, an email on two Leads {sorted(shared)}")
+        f"{sorted(extra)[:5]}, twice {sorted(twice)}, an email on two Leads {sorted(shared)}"
+    )
 
 
 def started(pipe: Pipeline, job: RunningJob) -> str:
@@ -163,8 +174,9 @@ def test_a_burst_becomes_leads_once_and_contacts_without_email_are_rejected_with
     pipe, _ = realtime
     job = pipe.start_realtime()
     created = burst(pipe, "contact.lead.created", 40, 20, **HAND_TO_SALES)
-    updated = burst(pipe, "contact.user.updated", 20, 20,
-                    changes={"custom_attributes": {"plan": "burst"}})
+    updated = burst(
+        pipe, "contact.user.updated", 20, 20, changes={"custom_attributes": {"plan": "burst"}}
+    )
     # The Make recipe's error branch: people with no usable email who qualify.
     no_email = [c["id"] for c in all_intercom_contacts(pipe) if not usable_email(c.get("email"))]
     assert no_email, "the workspace has no contact without a usable email"
@@ -180,8 +192,9 @@ def test_a_burst_becomes_leads_once_and_contacts_without_email_are_rejected_with
     time.sleep(2)  # what the last deliveries started is written
     stop(job)
     assert_exactly_once(pipe, with_email, "after a burst")
-    rejected = {row["key"]: row for row in read_jsonl(pipe.mapper_rejects)
-                if row.get("stream") == "Lead"}
+    rejected = {
+        row["key"]: row for row in read_jsonl(pipe.mapper_rejects) if row.get("stream") == "Lead"
+    }
     for cid in no_email:
         assert rejected.get(cid, {}).get("kind") == "rejected", cid
         assert "email" in rejected[cid]["reason"], rejected[cid]
@@ -193,8 +206,11 @@ def test_b_receiver_killed_9_under_load_then_the_batch_job_reconciles(
     pipe, receiver = realtime
     job = pipe.start_realtime()
     first = burst(pipe, "contact.lead.created", 120, 30, **HAND_TO_SALES)
-    wait_for(lambda: sum(d["status"] == "delivered" for d in deliveries(pipe)) >= 30,
-             "30 notifications acknowledged", timeout=60)
+    wait_for(
+        lambda: sum(d["status"] == "delivered" for d in deliveries(pipe)) >= 30,
+        "30 notifications acknowledged",
+        timeout=60,
+    )
     receiver.kill_group()
     time.sleep(1.5)  # the emulator's attempts fail meanwhile; some give up (3 attempts)
     receiver.start()
@@ -205,8 +221,7 @@ def test_b_receiver_killed_9_under_load_then_the_batch_job_reconciles(
     lost = {d["item_id"] for d in log if d["status"] in {"failed", "dropped"}}
     assert lost, f"the receiver's kill cost no notification: {Counter(d['status'] for d in log)}"
     expected = qualifying(pipe, acknowledged)
-    wait_for(leads_include(pipe, set(expected)), "Lead of every acknowledged notification",
-             job=job)
+    wait_for(leads_include(pipe, set(expected)), "Lead of every acknowledged notification", job=job)
     stop(job)
     caught_up = pipe.catch_up()
     assert caught_up.returncode == 0, caught_up.explain()
@@ -316,9 +331,13 @@ def _listed(pipe: Pipeline, path: str, key: str) -> list[str]:
 
 def _notify(inbox: Any, topic: str, item: dict[str, Any]) -> None:
     notification_id = f"notif_{uuid.uuid4()}"
-    body = {"type": "notification_event", "id": notification_id, "topic": topic,
-            "created_at": int(time.time()),
-            "data": {"type": "notification_event_data", "item": item}}
+    body = {
+        "type": "notification_event",
+        "id": notification_id,
+        "topic": topic,
+        "created_at": int(time.time()),
+        "data": {"type": "notification_event_data", "item": item},
+    }
     inbox.add(notification_id, topic, json.dumps(body).encode())
 
 
@@ -343,15 +362,26 @@ def test_realtime_drain_gives_salesforce_what_the_batch_job_gives(
             for contact_id in contacts:
                 _notify(inbox, "contact.user.updated", {"type": "contact", "id": contact_id})
             for conversation_id in conversations:
-                _notify(inbox, "conversation.user.replied",
-                        {"type": "conversation", "id": conversation_id})
+                _notify(
+                    inbox,
+                    "conversation.user.replied",
+                    {"type": "conversation", "id": conversation_id},
+                )
         inbox.close()
-        env = {"TAP_INTERCOM_REALTIME_API_URL": pipe.intercom.url,
-               "TAP_INTERCOM_REALTIME_INBOX_URL": inbox_url,
-               "TAP_INTERCOM_REALTIME_FOLLOW": "false"}
+        env = {
+            "TAP_INTERCOM_REALTIME_API_URL": pipe.intercom.url,
+            "TAP_INTERCOM_REALTIME_INBOX_URL": inbox_url,
+            "TAP_INTERCOM_REALTIME_FOLLOW": "false",
+        }
         pipe.intercom.reset_stats()
-        proc = pipe.meltano("run", "tap-intercom-realtime", "intercom-salesforce-mapping",
-                            "target-salesforce-leads", env=env, check=False)
+        proc = pipe.meltano(
+            "run",
+            "tap-intercom-realtime",
+            "intercom-salesforce-mapping",
+            "target-salesforce-leads",
+            env=env,
+            check=False,
+        )
         calls = pipe.intercom.stats()["by_endpoint"]
         assert proc.returncode == 0, proc.stderr[-6000:]
 

@@ -94,7 +94,10 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_and_duplicates_nothing(
     # Only the last killed run's config files (tap, mapper, target; secrets included): each run
     # after a kill removed the ones the kill before it left.
     assert sorted(p.parent.name for p in left) == [
-        "map-intercom-salesforce", "tap-intercom-events", "target-salesforce-leads"], left
+        "map-intercom-salesforce",
+        "tap-intercom-events",
+        "target-salesforce-leads",
+    ], left
     clean = pipe.run("--force", check=False)
     print(f"\n[kill -9] killed {moments}; clean run: {clean.salesforce_record_writes}")
     assert clean.returncode == 0, clean.explain()

@@ -28,8 +28,13 @@ from pipeline import (
     intercom_truth,
 )
 
-SECRETS = ("emulator-secret", "emulator-refresh-token", "emulator-token", "Bearer ",
-           "hook-secret-path")
+SECRETS = (
+    "emulator-secret",
+    "emulator-refresh-token",
+    "emulator-token",
+    "Bearer ",
+    "hook-secret-path",
+)
 
 
 class Receiver:
@@ -74,32 +79,50 @@ def receiver() -> t.Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def pipe(installed_plugins: None, small_template: Path,
-         tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Pipeline]:
-    with Pipeline(tmp_path_factory.mktemp("e2e-report"), intercom_args=FAST_INTERCOM_ARGS,
-                  intercom_template=small_template) as p:
+def pipe(
+    installed_plugins: None, small_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> t.Iterator[Pipeline]:
+    with Pipeline(
+        tmp_path_factory.mktemp("e2e-report"),
+        intercom_args=FAST_INTERCOM_ARGS,
+        intercom_template=small_template,
+    ) as p:
         yield p
 
 
 @pytest.fixture(scope="module")
 def first(pipe: Pipeline, receiver: Receiver) -> RunResult:
     """A full sync of the small workspace into an empty org, alerting above one reject."""
-    return pipe.run(env={"TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL": receiver.url,
-                         "TARGET_SALESFORCE_LEADS_ALERT_MAX_REJECTED": "1"})
+    return pipe.run(
+        env={
+            "TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL": receiver.url,
+            "TARGET_SALESFORCE_LEADS_ALERT_MAX_REJECTED": "1",
+        }
+    )
 
 
 def report_lines(output: str) -> list[str]:
     """The printed run report: its first line and the indented lines after it."""
     # Meltano prints a plugin's line as `<time> [info     ] target-salesforce-leads <line>`.
-    lines = [line.split(" target-salesforce-leads ", 1)[1]
-             for line in output.splitlines() if " target-salesforce-leads " in line]
-    lines = [re.sub(r"\s+(cmd_type|consumer|job_name|name|producer|run_id|stdio|string_id)=\S+",
-                    "", line).strip(" ") for line in lines]
+    lines = [
+        line.split(" target-salesforce-leads ", 1)[1]
+        for line in output.splitlines()
+        if " target-salesforce-leads " in line
+    ]
+    lines = [
+        re.sub(
+            r"\s+(cmd_type|consumer|job_name|name|producer|run_id|stdio|string_id)=\S+", "", line
+        ).strip(" ")
+        for line in lines
+    ]
     start = max(i for i, line in enumerate(lines) if line.startswith("Run report:"))
     out = [lines[start]]
-    for line in lines[start + 1:]:
-        if not re.match(r"(Intercom|Mapper|Lead|Task|Contact|Rejected|Waiting|Salesforce|"
-                        r"Files|Note):? ", line):
+    for line in lines[start + 1 :]:
+        if not re.match(
+            r"(Intercom|Mapper|Lead|Task|Contact|Rejected|Waiting|Salesforce|"
+            r"Files|Note):? ",
+            line,
+        ):
             break
         out.append(line)
     return out
@@ -124,11 +147,14 @@ def test_printed_figures_equal_the_emulators_counts(pipe: Pipeline, first: RunRe
             continue
         line = printed(lines, f"{sobject}: ")
         assert line.startswith(f"{sobject}: {created} created, {updated} updated, "), (
-            line, first.salesforce_record_writes)
+            line,
+            first.salesforce_record_writes,
+        )
     leads_in_org = pipe.soql("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c != null")
     assert f"Lead: {len(leads_in_org)} created" in printed(lines, "Lead: ")
     assert printed(lines, "Salesforce: ").startswith(
-        f"Salesforce: {first.salesforce_calls} API calls, ")
+        f"Salesforce: {first.salesforce_calls} API calls, "
+    )
     # Intercom: calls and 429s as the emulator counted them; records as its API lists them.
     throttled = first.intercom_status_counts.get("429", 0)
     intercom = printed(lines, "Intercom: ")
@@ -141,15 +167,18 @@ def test_printed_figures_equal_the_emulators_counts(pipe: Pipeline, first: RunRe
     no_email = len(truth.qualifying) - len(truth.emails)
     no_person = sum(1 for person in truth.person_of.values() if person is None)
     mapper = printed(lines, "Mapper: ")
-    assert mapper.endswith(f"{len(truth.contacts) - len(truth.qualifying)} filtered out, "
-                           f"{no_email + no_person} rejected"), mapper
+    assert mapper.endswith(
+        f"{len(truth.contacts) - len(truth.qualifying)} filtered out, "
+        f"{no_email + no_person} rejected"
+    ), mapper
     assert printed(lines, "Files: ")
     for secret in SECRETS:
         assert secret not in "\n".join(lines)
 
 
 def test_the_json_report_has_the_reasons_and_lists_existing_files(
-        pipe: Pipeline, first: RunResult) -> None:
+    pipe: Pipeline, first: RunResult
+) -> None:
     report = json.loads(pipe.run_report.read_text())
     assert report["problems"] == [], report["problems"]  # both summaries were of this run
     assert report["extractor"]["status"] == report["mapper"]["status"] == "ok"
@@ -184,7 +213,8 @@ def test_the_json_report_has_the_reasons_and_lists_existing_files(
 
 
 def test_more_rejects_than_the_threshold_alert_the_webhook(
-        pipe: Pipeline, first: RunResult, receiver: Receiver) -> None:
+    pipe: Pipeline, first: RunResult, receiver: Receiver
+) -> None:
     report = json.loads(pipe.run_report.read_text())
     assert report["rejected"]["total"] > 1
     assert len(receiver.bodies) == 1, receiver.bodies
@@ -199,16 +229,21 @@ def test_more_rejects_than_the_threshold_alert_the_webhook(
 
 
 def test_run_by_hand_writes_every_file_at_its_default_path_and_survives_a_dead_webhook(
-        pipe: Pipeline) -> None:
+    pipe: Pipeline,
+) -> None:
     """No output path set (as a user running `meltano run` by hand): everything lands under
     output/ of the project; a webhook nobody listens on is logged, and the run succeeds."""
     run_id = str(uuid.uuid4())
     env = {k: v for k, v in pipe.env().items() if not k.endswith("_FILE")}
-    env.update(MELTANO_RUN_ID=run_id, TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL=closed_port_url(),
-               TARGET_SALESFORCE_LEADS_ALERT_MAX_WAITING_HOURS="0")
+    env.update(
+        MELTANO_RUN_ID=run_id,
+        TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL=closed_port_url(),
+        TARGET_SALESFORCE_LEADS_ALERT_MAX_WAITING_HOURS="0",
+    )
     out = ROOT / "output"
-    proc = subprocess.run([MELTANO, "run", JOB], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [MELTANO, "run", JOB], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     report = json.loads((out / "run-report.json").read_text())
     assert report["run_id"] == report["meltano"]["run_id"] == run_id
@@ -228,12 +263,17 @@ def test_run_by_hand_writes_every_file_at_its_default_path_and_survives_a_dead_w
 
 
 def test_a_failed_extractor_is_reported_and_alerted(
-        make_pipeline: t.Callable[..., Pipeline], receiver: Receiver) -> None:
+    make_pipeline: t.Callable[..., Pipeline], receiver: Receiver
+) -> None:
     pipe = make_pipeline()
     before = len(receiver.bodies)
-    result = pipe.run(check=False, env={
-        "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": "revoked-token-for-report-test",
-        "TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL": receiver.url})
+    result = pipe.run(
+        check=False,
+        env={
+            "TAP_INTERCOM_EVENTS_ACCESS_TOKEN": "revoked-token-for-report-test",
+            "TARGET_SALESFORCE_LEADS_ALERT_WEBHOOK_URL": receiver.url,
+        },
+    )
     assert result.returncode != 0
     assert result.intercom_status_counts.get("401") == 1
     report = json.loads(pipe.run_report.read_text())

@@ -23,14 +23,22 @@ def test_meltano_invoke_starts_the_receiver(installed_plugins: None, tmp_path: P
         port = s.getsockname()[1]
     secret = "meltano-test-secret-41"
     inbox_url = f"sqlite:///{tmp_path}/inbox.db"
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": secret,
-           "INTERCOM_WEBHOOK_RECEIVER_PORT": str(port),
-           "INTERCOM_WEBHOOK_RECEIVER_INBOX_URL": inbox_url}
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": secret,
+        "INTERCOM_WEBHOOK_RECEIVER_PORT": str(port),
+        "INTERCOM_WEBHOOK_RECEIVER_INBOX_URL": inbox_url,
+    }
     log = tmp_path / "receiver.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([MELTANO, "invoke", "intercom-webhook-receiver"], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [MELTANO, "invoke", "intercom-webhook-receiver"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/webhooks/intercom"
     try:
         deadline = time.monotonic() + 60
@@ -43,8 +51,15 @@ def test_meltano_invoke_starts_the_receiver(installed_plugins: None, tmp_path: P
                 pass
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
-        body = json.dumps({"type": "notification_event", "id": "notif_meltano", "topic": "ping",
-                           "created_at": int(time.time()), "data": {"item": {}}}).encode()
+        body = json.dumps(
+            {
+                "type": "notification_event",
+                "id": "notif_meltano",
+                "topic": "ping",
+                "created_at": int(time.time()),
+                "data": {"item": {}},
+            }
+        ).encode()
         sig = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
         resp = httpx.post(url, content=body, headers={"X-Hub-Signature": sig}, timeout=10)
         assert resp.json() == {"status": "stored", "id": "notif_meltano"}

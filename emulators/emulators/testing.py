@@ -144,8 +144,9 @@ class EmulatorProcess:
         """Delete a custom field and its values."""
         return self.admin("DELETE", f"fields/{sobject}/{name}")
 
-    def set_picklist(self, sobject: str, name: str, values: list[str],
-                     restricted: bool | None = None) -> Any:
+    def set_picklist(
+        self, sobject: str, name: str, values: list[str], restricted: bool | None = None
+    ) -> Any:
         body: dict[str, Any] = {"values": values}
         if restricted is not None:
             body["restricted"] = restricted

@@ -233,8 +233,14 @@ class IntercomStream(RESTStream[t.Any]):
             # Fields newer than the schema: dropped (as the SDK would), reported once.
             for key in extra:
                 del record[key]
-            log_once(self.logger, self._reported_fields, ",".join(sorted(extra)),
-                     "%s: dropping fields not in the schema: %s", self.name, sorted(extra))
+            log_once(
+                self.logger,
+                self._reported_fields,
+                ",".join(sorted(extra)),
+                "%s: dropping fields not in the schema: %s",
+                self.name,
+                sorted(extra),
+            )
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
@@ -283,7 +289,8 @@ class IntercomStream(RESTStream[t.Any]):
     @override
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
         """Waits between attempts: after a 429 until the governor lets calls go again (the
-        window's reset), after a 5xx or a dropped connection exponential with jitter."""
+        window's reset), after a 5xx or a dropped connection exponential with jitter.
+        """
         attempt = 0
         exc = yield 0.0
         while True:
@@ -308,7 +315,10 @@ class IntercomStream(RESTStream[t.Any]):
         what = f"status {response.status_code}" if response is not None else type(exc).__name__
         self.logger.warning(
             "Retrying %s after %s (attempt %d, waiting %.1f s)",
-            self.name, what, details.get("tries", 0), details.get("wait") or 0.0,
+            self.name,
+            what,
+            details.get("tries", 0),
+            details.get("wait") or 0.0,
         )
 
     @override
@@ -354,15 +364,20 @@ class IntercomStream(RESTStream[t.Any]):
                         self.logger.warning(
                             "Intercom's rate limit refused %s %s (429 number %d in a row, "
                             "%.0f s waited so far); waiting %.1f s for the window to reset",
-                            prepared_request.method, _path(prepared_request), throttled,
-                            spent, wait,
+                            prepared_request.method,
+                            _path(prepared_request),
+                            throttled,
+                            spent,
+                            wait,
                         )
                     # No sleep here: the governor holds this thread (and every other) until then.
                     continue
                 if throttled:
                     self.logger.info(
                         "%s %s went through after %d answers 429 and %.1f s of waiting",
-                        prepared_request.method, _path(prepared_request), throttled,
+                        prepared_request.method,
+                        _path(prepared_request),
+                        throttled,
                         time.monotonic() - started,
                     )
                 return response

@@ -1,5 +1,6 @@
 """The last thing a failed sync prints: one paragraph (what happened, why, what to do), with
-the traceback only at debug level (``meltano --log-level=debug run ...``)."""
+the traceback only at debug level (``meltano --log-level=debug run ...``).
+"""
 
 from __future__ import annotations
 

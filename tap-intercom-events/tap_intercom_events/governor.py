@@ -131,7 +131,8 @@ class RateGovernor:
 
     def release(self, seq: int) -> Ticket | None:
         """The ticket of a turn whose time has come, or None when a 429 came meanwhile and
-        holds every thread (book another turn)."""
+        holds every thread (book another turn).
+        """
         with self._lock:
             if self._blocked_until > self._clock():
                 return None
@@ -257,14 +258,16 @@ class RateGovernor:
             return left + _RESET_MARGIN_SECONDS
         # No reset, or one already due: the window should have turned over; try again soon,
         # a little later each time so a stuck reset does not become a busy loop.
-        pause = min(_DUE_PAUSE_SECONDS * _DUE_PAUSE_GROWTH**self._due_streak,
-                    _DUE_PAUSE_MAX_SECONDS)
+        pause = min(
+            _DUE_PAUSE_SECONDS * _DUE_PAUSE_GROWTH**self._due_streak, _DUE_PAUSE_MAX_SECONDS
+        )
         self._due_streak += 1
         return pause
 
     def _skew(self) -> float:
         """Server clock minus local clock: the Date header's figure within the bounds the
-        windows' turnovers set (lock held)."""
+        windows' turnovers set (lock held).
+        """
         return min(max(self._date_skew, self._skew_low), self._skew_high)
 
     def _learn_skew_bound(self, low: float = -math.inf, high: float = math.inf) -> None:

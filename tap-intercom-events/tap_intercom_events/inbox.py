@@ -148,7 +148,8 @@ def _check_limit(limit: int) -> None:
 
 def _private_file(path: Path) -> None:
     """Create ``path`` (and its folder) readable by its owner only: notifications hold
-    people's names and emails. SQLite gives its -wal and -shm files the same mode."""
+    people's names and emails. SQLite gives its -wal and -shm files the same mode.
+    """
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -162,7 +163,7 @@ class SQLiteInbox:
         if not url.startswith("sqlite:///"):
             raise ValueError(f"SQLite inbox URL {url!r} must start with sqlite:/// (then the path)")
         self.url = url
-        self.path = Path(unquote(url[len("sqlite:///"):]))
+        self.path = Path(unquote(url[len("sqlite:///") :]))
         if not self.path.name:
             raise ValueError(f"SQLite inbox URL {url!r} names no file")
         _private_file(self.path)
@@ -207,8 +208,12 @@ class SQLiteInbox:
                     cur = self._db.execute(
                         "INSERT INTO inbox (notification_id, topic, received_at, body)"
                         " VALUES (?, ?, ?, ?) ON CONFLICT (notification_id) DO NOTHING",
-                        (n.notification_id, n.topic,
-                         now if n.received_at is None else n.received_at, bytes(n.body)),
+                        (
+                            n.notification_id,
+                            n.topic,
+                            now if n.received_at is None else n.received_at,
+                            bytes(n.body),
+                        ),
                     )
                     added.append(cur.rowcount == 1)
                 self._db.execute("COMMIT")
@@ -238,7 +243,9 @@ class SQLiteInbox:
             with self._lock:
                 cur = self._db.execute(
                     "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox"
-                    " WHERE received_at < ? LIMIT ?)", (received_before, PRUNE_CHUNK))
+                    " WHERE received_at < ? LIMIT ?)",
+                    (received_before, PRUNE_CHUNK),
+                )
             deleted += cur.rowcount
             if cur.rowcount < PRUNE_CHUNK:
                 return deleted
@@ -275,7 +282,7 @@ class PostgresInbox:
                 "extra: pip install 'tap-intercom-events[postgres]'"
             ) from exc
         self._psycopg = psycopg
-        self._dsn = "postgresql" + url[url.index(":"):]
+        self._dsn = "postgresql" + url[url.index(":") :]
         self.url = redact(url)
         self._lock = threading.Lock()
         self._conn: Any = None
@@ -316,9 +323,16 @@ class PostgresInbox:
     def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
         now = time.time()
         first = _first_of_each_id(notifications)
-        rows = [(n.notification_id, n.topic, now if n.received_at is None else n.received_at,
-                 bytes(n.body)) for n, is_first in zip(notifications, first, strict=True)
-                if is_first]
+        rows = [
+            (
+                n.notification_id,
+                n.topic,
+                now if n.received_at is None else n.received_at,
+                bytes(n.body),
+            )
+            for n, is_first in zip(notifications, first, strict=True)
+            if is_first
+        ]
         if not rows:
             return []
         # Receivers sharing the table insert overlapping ids; inserting in one global order
@@ -335,8 +349,10 @@ class PostgresInbox:
                 [v for row in rows for v in row],
             )
             inserted = {r[0] for r in cur.fetchall()}
-        return [is_first and n.notification_id in inserted
-                for n, is_first in zip(notifications, first, strict=True)]
+        return [
+            is_first and n.notification_id in inserted
+            for n, is_first in zip(notifications, first, strict=True)
+        ]
 
     def read_after(
         self, offset: str | None, limit: int = 500
@@ -347,14 +363,18 @@ class PostgresInbox:
             # pg_current_snapshot() is the snapshot of this very statement: the rows it returns
             # below xmin are all there will ever be below xmin. (The text column gets another
             # name: ORDER BY xid would otherwise sort by the text.)
-            rows = self._connection().execute(
-                "SELECT xid::text AS xid_text, id, notification_id, topic, received_at, body"
-                " FROM intercom_inbox"
-                " WHERE (xid, id) > (%s::text::xid8, %s)"
-                " AND xid < pg_snapshot_xmin(pg_current_snapshot())"
-                " ORDER BY xid, id LIMIT %s",
-                (str(xid), row_id, limit),
-            ).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT xid::text AS xid_text, id, notification_id, topic, received_at, body"
+                    " FROM intercom_inbox"
+                    " WHERE (xid, id) > (%s::text::xid8, %s)"
+                    " AND xid < pg_snapshot_xmin(pg_current_snapshot())"
+                    " ORDER BY xid, id LIMIT %s",
+                    (str(xid), row_id, limit),
+                )
+                .fetchall()
+            )
         items = [InboxItem(f"{r[0]}:{r[1]}", r[2], r[3], r[4], bytes(r[5])) for r in rows]
         return items, (items[-1].offset if items else offset)
 
@@ -364,7 +384,9 @@ class PostgresInbox:
             with self._lock:
                 cur = self._connection().execute(
                     "DELETE FROM intercom_inbox WHERE id IN (SELECT id FROM intercom_inbox"
-                    " WHERE received_at < %s LIMIT %s)", (received_before, PRUNE_CHUNK))
+                    " WHERE received_at < %s LIMIT %s)",
+                    (received_before, PRUNE_CHUNK),
+                )
             deleted += cur.rowcount
             if cur.rowcount < PRUNE_CHUNK:
                 return deleted

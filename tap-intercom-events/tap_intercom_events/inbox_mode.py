@@ -163,9 +163,10 @@ class InboxReader:
         inbox = open_inbox(self.url)
         log = self.tap.logger
         log.info(
-            "Inbox mode: reading %s after offset %s, %s", inbox.url, self.offset(),
-            f"following (polling every {self.poll:g} s)" if self.follow
-            else "until it is drained",
+            "Inbox mode: reading %s after offset %s, %s",
+            inbox.url,
+            self.offset(),
+            f"following (polling every {self.poll:g} s)" if self.follow else "until it is drained",
         )
         refreshed: float | None = None
         try:
@@ -199,7 +200,8 @@ class InboxReader:
 
     def _read(self, inbox: Inbox) -> tuple[list[InboxItem], str | None]:
         """The next batch; when following, a short batch waits up to ``coalesce_seconds``
-        after its first notification arrived for more about the same items."""
+        after its first notification arrived for more about the same items.
+        """
         items, after = self._read_after(inbox, self.offset(), self.batch_size)
         if not (self.follow and self.coalesce > 0 and 0 < len(items) < self.batch_size):
             return items, after
@@ -215,7 +217,8 @@ class InboxReader:
         self, inbox: Inbox, offset: str | None, limit: int
     ) -> tuple[list[InboxItem], str | None]:
         """``inbox.read_after``, retried while the database is unreachable or busy, for up to
-        ``max_retry_seconds``. An offset the inbox cannot read (ValueError) is not retried."""
+        ``max_retry_seconds``. An offset the inbox cannot read (ValueError) is not retried.
+        """
         max_time = float(self.tap.config.get("max_retry_seconds") or 300)
         started = time.monotonic()
         attempt = 0
@@ -238,7 +241,9 @@ class InboxReader:
                 wait = min(30.0, 0.25 * 2**attempt, max_time - spent)
                 self.tap.logger.warning(
                     "Reading the inbox failed (%s: %s); retrying in %.1f s",
-                    type(exc).__name__, exc, wait,
+                    type(exc).__name__,
+                    exc,
+                    wait,
                 )
                 time.sleep(wait)
 
@@ -260,11 +265,15 @@ class InboxReader:
         tap.state_writer.write_state(tap.state)
         tap.logger.info(
             "Inbox batch to offset %s: %d notifications (the oldest stored %.1f s before its "
-            "STATE), %d contacts and %d conversations re-read%s", after, batch.notifications,
-            time.time() - min(item.received_at for item in items), len(batch.contacts),
+            "STATE), %d contacts and %d conversations re-read%s",
+            after,
+            batch.notifications,
+            time.time() - min(item.received_at for item in items),
+            len(batch.contacts),
             len(batch.conversations),
             "; skipped: " + ", ".join(f"{why} {n}" for why, n in batch.skipped.items())
-            if batch.skipped else "",
+            if batch.skipped
+            else "",
         )
 
     def _reread(self, batch: Batch) -> None:
@@ -291,6 +300,8 @@ class InboxReader:
                 totals.not_found[name] += len(stream.not_found)
                 tap.logger.info(
                     "%s: %d of the batch no longer exist (404: deleted or merged since the "
-                    "notification): %s", name, len(stream.not_found),
+                    "notification): %s",
+                    name,
+                    len(stream.not_found),
                     ", ".join(stream.not_found[:20]),
                 )

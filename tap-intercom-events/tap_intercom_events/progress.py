@@ -64,7 +64,8 @@ def done_line(name: str, count: int, elapsed: float, verb: str = "read") -> str:
 
 class Meter:
     """One stream's count: what its SDK record counters counted (``count``, kept as they log
-    or close) plus what the open ones hold."""
+    or close) plus what the open ones hold.
+    """
 
     __slots__ = ("count", "finished", "lines", "live", "name", "reported", "started", "total")
 
@@ -110,7 +111,8 @@ class Progress:
 
     def due_lines(self) -> list[str]:
         """The lines to log now: each stream that moved since its last line, or that has
-        not reached its known total (a stalled stream keeps saying so)."""
+        not reached its known total (a stalled stream keeps saying so).
+        """
         now = self.clock()
         lines = []
         for meter in list(self._meters.values()):
@@ -127,7 +129,8 @@ class Progress:
 
     def finish(self, name: str) -> str | None:
         """The stream is done: its last line, if it logged progress before (quick streams
-        stay quiet)."""
+        stay quiet).
+        """
         meter = self._meters.get(name)
         if meter is None or meter.finished:
             return None
@@ -172,7 +175,8 @@ class Progress:
 
 class CountingRecordCounter(metrics.Counter):
     """The SDK's record counter, read by a stream's progress meter (its per-record
-    ``increment`` is the SDK's own: progress adds nothing per record)."""
+    ``increment`` is the SDK's own: progress adds nothing per record).
+    """
 
     def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

@@ -53,42 +53,61 @@ log = logging.getLogger("tap_intercom_events.receiver")
 
 SETTINGS = th.PropertiesList(
     th.Property(
-        "client_secret", th.StringType, secret=True, required=True,
+        "client_secret",
+        th.StringType,
+        secret=True,
+        required=True,
         description="Client secret of your Intercom app (Developer Hub > your app > Basic "
         "information); notifications are signed with it. Set it through "
         "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET, never in a committed file.",
     ),
     th.Property(
-        "inbox_url", th.StringType, default=DEFAULT_URL,
+        "inbox_url",
+        th.StringType,
+        default=DEFAULT_URL,
         description="Where notifications are stored: sqlite:///PATH (one receiver) or "
         "postgresql://USER@HOST:PORT/DB (several receivers behind a load balancer; password "
         "in PGPASSWORD). The tap's inbox mode reads the same URL.",
     ),
-    th.Property("host", th.StringType, default="127.0.0.1",
-                description="Address to listen on (0.0.0.0 in a container behind a proxy)."),
-    th.Property("port", th.IntegerType, default=8770, description="Port to listen on."),
-    th.Property("path", th.StringType, default="/webhooks/intercom",
-                description="Path of the webhook endpoint: the URL registered in Intercom ends "
-                "with it."),
     th.Property(
-        "max_body_bytes", th.IntegerType, default=4 * 1024 * 1024,
+        "host",
+        th.StringType,
+        default="127.0.0.1",
+        description="Address to listen on (0.0.0.0 in a container behind a proxy).",
+    ),
+    th.Property("port", th.IntegerType, default=8770, description="Port to listen on."),
+    th.Property(
+        "path",
+        th.StringType,
+        default="/webhooks/intercom",
+        description="Path of the webhook endpoint: the URL registered in Intercom ends with it.",
+    ),
+    th.Property(
+        "max_body_bytes",
+        th.IntegerType,
+        default=4 * 1024 * 1024,
         description="Largest notification body accepted; larger ones are answered 413 and not "
         "stored.",
     ),
     th.Property(
-        "max_age_seconds", th.IntegerType, default=86400,
+        "max_age_seconds",
+        th.IntegerType,
+        default=86400,
         description="Notifications created longer ago than this are replays: acknowledged (200, "
         "so Intercom does not retry) but not stored, and counted as refused stale. 0 accepts "
         "any age.",
     ),
     th.Property(
-        "retention_days", th.NumberType, default=30,
+        "retention_days",
+        th.NumberType,
+        default=30,
         description="Notifications stored longer ago than this are deleted from the inbox "
         "(checked at start and hourly, logged): keep it longer than the real-time job may be "
         "stopped. 0 keeps them all.",
     ),
-    th.Property("log_level", th.StringType, default="info",
-                description="debug, info, warning or error."),
+    th.Property(
+        "log_level", th.StringType, default="info", description="debug, info, warning or error."
+    ),
 )
 
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -109,8 +128,10 @@ class ReceiverConfig:
     log_level: str = "info"
 
     def __repr__(self) -> str:  # the secret stays out of tracebacks and logs
-        return (f"ReceiverConfig(inbox_url={redact(self.inbox_url)!r}, host={self.host!r}, "
-                f"port={self.port}, path={self.path!r})")
+        return (
+            f"ReceiverConfig(inbox_url={redact(self.inbox_url)!r}, host={self.host!r}, "
+            f"port={self.port}, path={self.path!r})"
+        )
 
 
 class Metrics:
@@ -147,11 +168,14 @@ class Metrics:
         with self._lock:
             lines = [
                 f"# HELP {p}received_total Notifications POSTed to the endpoint.",
-                f"# TYPE {p}received_total counter", f"{p}received_total {self.received}",
+                f"# TYPE {p}received_total counter",
+                f"{p}received_total {self.received}",
                 f"# HELP {p}stored_total Notifications stored in the inbox.",
-                f"# TYPE {p}stored_total counter", f"{p}stored_total {self.stored}",
+                f"# TYPE {p}stored_total counter",
+                f"{p}stored_total {self.stored}",
                 f"# HELP {p}duplicates_total Notifications already in the inbox (acknowledged).",
-                f"# TYPE {p}duplicates_total counter", f"{p}duplicates_total {self.duplicates}",
+                f"# TYPE {p}duplicates_total counter",
+                f"{p}duplicates_total {self.duplicates}",
                 f"# HELP {p}refused_total Notifications refused, by reason.",
                 f"# TYPE {p}refused_total counter",
                 *(f'{p}refused_total{{reason="{r}"}} {n}' for r, n in self.refused.items()),
@@ -160,8 +184,10 @@ class Metrics:
                 f"{p}store_errors_total {self.store_errors}",
                 f"# HELP {p}ack_seconds Time from request to answer, for POSTs.",
                 f"# TYPE {p}ack_seconds histogram",
-                *(f'{p}ack_seconds_bucket{{le="{b}"}} {n}'
-                  for b, n in zip(ACK_BUCKETS, self._buckets, strict=True)),
+                *(
+                    f'{p}ack_seconds_bucket{{le="{b}"}} {n}'
+                    for b, n in zip(ACK_BUCKETS, self._buckets, strict=True)
+                ),
                 f'{p}ack_seconds_bucket{{le="+Inf"}} {self._ack_count}',
                 f"{p}ack_seconds_sum {self._ack_sum:.6f}",
                 f"{p}ack_seconds_count {self._ack_count}",
@@ -210,21 +236,24 @@ def _notification_fields(body: bytes) -> tuple[str, str, float] | str:
         return "the notification has no id"
     if not isinstance(topic, str) or not topic:
         return "the notification has no topic"
-    if isinstance(created, bool) or not isinstance(created, (int, float)) \
-            or not math.isfinite(created):
+    if (
+        isinstance(created, bool)
+        or not isinstance(created, (int, float))
+        or not math.isfinite(created)
+    ):
         return "the notification has no numeric created_at"
     return notif_id, topic, float(created)
 
 
 class GroupWriter:
     """Stores the notifications of concurrent requests together: one transaction (and one disk
-    sync) for all that arrived while the previous one was being committed."""
+    sync) for all that arrived while the previous one was being committed.
+    """
 
     def __init__(self, inbox: Inbox, max_batch: int = 500) -> None:
         self.inbox = inbox
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewNotification, asyncio.Future[bool]]] = \
-            asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[NewNotification, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -248,8 +277,7 @@ class GroupWriter:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await anyio.to_thread.run_sync(
-                    self.inbox.add_many, [n for n, _ in batch])
+                results = await anyio.to_thread.run_sync(self.inbox.add_many, [n for n, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each request answers 503 with it
                 for _, future in batch:
                     if not future.done():
@@ -270,8 +298,11 @@ async def prune_periodically(inbox: Inbox, retention_days: float) -> None:
             log.warning("could not prune the inbox (retried in an hour): %s", exc)
         else:
             if deleted:
-                log.info("pruned %d notifications stored more than %s days ago "
-                         "(retention_days)", deleted, f"{retention_days:g}")
+                log.info(
+                    "pruned %d notifications stored more than %s days ago (retention_days)",
+                    deleted,
+                    f"{retention_days:g}",
+                )
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
 
@@ -288,9 +319,15 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
         pruner = None
         if config.retention_days > 0:
             pruner = asyncio.get_running_loop().create_task(
-                prune_periodically(state["inbox"], config.retention_days))
-        log.info("receiving Intercom webhooks on http://%s:%s%s, storing into %s",
-                 config.host, config.port, config.path, redact(config.inbox_url))
+                prune_periodically(state["inbox"], config.retention_days)
+            )
+        log.info(
+            "receiving Intercom webhooks on http://%s:%s%s, storing into %s",
+            config.host,
+            config.port,
+            config.path,
+            redact(config.inbox_url),
+        )
         try:
             yield
         finally:
@@ -321,34 +358,58 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
     async def handle(request: Request) -> Response:
         body = await _read_limited(request, config.max_body_bytes)
         if body is None:
-            return refuse("too_large", 413, f"the body is larger than max_body_bytes="
-                          f"{config.max_body_bytes}; raise the setting if Intercom sent it",
-                          request)
+            return refuse(
+                "too_large",
+                413,
+                f"the body is larger than max_body_bytes="
+                f"{config.max_body_bytes}; raise the setting if Intercom sent it",
+                request,
+            )
         problem = _signature_problem(
-            config.client_secret, request.headers.get("x-hub-signature"), body)
+            config.client_secret, request.headers.get("x-hub-signature"), body
+        )
         if problem == "missing_signature":
             return refuse(problem, 401, "no X-Hub-Signature header: not from Intercom", request)
         if problem:
-            return refuse(problem, 401, "X-Hub-Signature does not sign this body with the "
-                          "app's client secret (wrong secret, or the body was altered)", request)
+            return refuse(
+                problem,
+                401,
+                "X-Hub-Signature does not sign this body with the "
+                "app's client secret (wrong secret, or the body was altered)",
+                request,
+            )
         fields = _notification_fields(body)
         if isinstance(fields, str):
             return refuse("malformed", 400, f"signed, but not a notification: {fields}", request)
         notif_id, topic, created_at = fields
         now = time.time()
         if config.max_age_seconds and now - created_at > config.max_age_seconds:
-            return refuse("stale", 200, f"notification {notif_id} was created "
-                          f"{now - created_at:.0f} s ago, more than max_age_seconds="
-                          f"{config.max_age_seconds}: not stored (the batch job reconciles it)",
-                          request)
+            return refuse(
+                "stale",
+                200,
+                f"notification {notif_id} was created "
+                f"{now - created_at:.0f} s ago, more than max_age_seconds="
+                f"{config.max_age_seconds}: not stored (the batch job reconciles it)",
+                request,
+            )
         try:
             added = await state["writer"].add(NewNotification(notif_id, topic, body, now))
         except Exception as exc:  # noqa: BLE001 - any failure to store is a 503 for a retry
             metrics.count("store_errors")
-            log.error("could not store notification %s in %s: %s; answered 503 so that Intercom "
-                      "delivers it again", notif_id, redact(config.inbox_url), exc)
-            return JSONResponse({"status": "error", "message": "the inbox could not store the "
-                                 "notification; deliver it again later"}, 503)
+            log.error(
+                "could not store notification %s in %s: %s; answered 503 so that Intercom "
+                "delivers it again",
+                notif_id,
+                redact(config.inbox_url),
+                exc,
+            )
+            return JSONResponse(
+                {
+                    "status": "error",
+                    "message": "the inbox could not store the notification; deliver it again later",
+                },
+                503,
+            )
         metrics.count("stored" if added else "duplicates")
         log.debug("%s notification %s (%s)", "stored" if added else "duplicate", notif_id, topic)
         return JSONResponse({"status": "stored" if added else "duplicate", "id": notif_id})
@@ -357,18 +418,27 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
         try:
             await anyio.to_thread.run_sync(state["inbox"].check)
         except Exception as exc:  # noqa: BLE001 - reported to the health checker
-            return JSONResponse({"status": "unavailable", "inbox": redact(config.inbox_url),
-                                 "message": f"the inbox does not answer: {exc}"}, 503)
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "inbox": redact(config.inbox_url),
+                    "message": f"the inbox does not answer: {exc}",
+                },
+                503,
+            )
         return JSONResponse({"status": "ok", "inbox": redact(config.inbox_url)})
 
     async def metrics_text(_request: Request) -> Response:
         return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
 
-    app = Starlette(routes=[
-        Route(config.path, webhook, methods=["POST", "HEAD"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
-    ], lifespan=lifespan)
+    app = Starlette(
+        routes=[
+            Route(config.path, webhook, methods=["POST", "HEAD"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics_text, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
     app.state.metrics = metrics
     return app
 
@@ -379,19 +449,25 @@ def _env(name: str, default: Any) -> Any:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=NAME, description="Receive Intercom webhook notifications into the inbox. Every "
+        prog=NAME,
+        description="Receive Intercom webhook notifications into the inbox. Every "
         f"option also reads {ENV_PREFIX}<OPTION> (the client secret only from "
-        f"{ENV_PREFIX}CLIENT_SECRET).")
+        f"{ENV_PREFIX}CLIENT_SECRET).",
+    )
     parser.add_argument("--about", action="store_true", help="print the settings and exit")
     parser.add_argument("--format", default="json", help="with --about: json")
     defaults = {p["name"]: p.get("default") for p in _properties()}
     for name in ("inbox_url", "host", "path", "log_level"):
         parser.add_argument(f"--{name.replace('_', '-')}", default=_env(name, defaults[name]))
     for name in ("port", "max_body_bytes", "max_age_seconds"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int,
-                            default=int(_env(name, defaults[name])))
-    parser.add_argument("--retention-days", type=float,
-                        default=float(_env("retention_days", defaults["retention_days"])))
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=int(_env(name, defaults[name]))
+        )
+    parser.add_argument(
+        "--retention-days",
+        type=float,
+        default=float(_env("retention_days", defaults["retention_days"])),
+    )
     return parser.parse_args(argv)
 
 
@@ -403,34 +479,61 @@ def _properties() -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.about:
-        print(json.dumps({"name": NAME, "description": "Intercom webhook receiver",
-                          "settings": SETTINGS.to_dict()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "name": NAME,
+                    "description": "Intercom webhook receiver",
+                    "settings": SETTINGS.to_dict(),
+                },
+                indent=2,
+            )
+        )
         return 0
     secret = os.environ.get(ENV_PREFIX + "CLIENT_SECRET", "")
     if not secret:
-        print(f"{NAME}: no client secret, so no notification could be verified; set "
-              f"{ENV_PREFIX}CLIENT_SECRET to your Intercom app's client secret (Developer Hub > "
-              "your app > Basic information)", file=sys.stderr)
+        print(
+            f"{NAME}: no client secret, so no notification could be verified; set "
+            f"{ENV_PREFIX}CLIENT_SECRET to your Intercom app's client secret (Developer Hub > "
+            "your app > Basic information)",
+            file=sys.stderr,
+        )
         return 2
     config = ReceiverConfig(
-        client_secret=secret, inbox_url=args.inbox_url, host=args.host, port=args.port,
+        client_secret=secret,
+        inbox_url=args.inbox_url,
+        host=args.host,
+        port=args.port,
         path=args.path if args.path.startswith("/") else "/" + args.path,
-        max_body_bytes=args.max_body_bytes, max_age_seconds=args.max_age_seconds,
-        retention_days=args.retention_days, log_level=args.log_level.lower())
-    logging.basicConfig(level=config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        max_body_bytes=args.max_body_bytes,
+        max_age_seconds=args.max_age_seconds,
+        retention_days=args.retention_days,
+        log_level=args.log_level.lower(),
+    )
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         inbox = open_inbox(config.inbox_url)
     except Exception as exc:  # noqa: BLE001 - a person reads this
-        print(f"{NAME}: cannot open the inbox {redact(config.inbox_url)}: {exc}; check "
-              "inbox_url", file=sys.stderr)
+        print(
+            f"{NAME}: cannot open the inbox {redact(config.inbox_url)}: {exc}; check inbox_url",
+            file=sys.stderr,
+        )
         return 2
     import uvicorn
 
     try:
-        uvicorn.run(create_app(config, inbox), host=config.host, port=config.port,
-                    log_level=config.log_level, access_log=False, http="httptools",
-                    lifespan="on", timeout_graceful_shutdown=10)
+        uvicorn.run(
+            create_app(config, inbox),
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            access_log=False,
+            http="httptools",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
     finally:
         inbox.close()
     return 0

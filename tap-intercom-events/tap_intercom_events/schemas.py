@@ -81,11 +81,14 @@ COMPANY = th.ObjectType(
     th.Property("id", th.StringType),
     th.Property("name", th.StringType),
     th.Property("app_id", th.StringType),
-    th.Property("plan", th.ObjectType(
-        th.Property("type", th.StringType),
-        th.Property("id", th.StringType),
-        th.Property("name", th.StringType),
-    )),
+    th.Property(
+        "plan",
+        th.ObjectType(
+            th.Property("type", th.StringType),
+            th.Property("id", th.StringType),
+            th.Property("name", th.StringType),
+        ),
+    ),
     th.Property("company_id", th.StringType),
     th.Property("remote_created_at", th.DateTimeType),
     th.Property("created_at", th.DateTimeType),
@@ -98,14 +101,20 @@ COMPANY = th.ObjectType(
     th.Property("session_count", th.IntegerType),
     th.Property("user_count", th.IntegerType),
     th.Property("custom_attributes", FREE_FORM_OBJECT),
-    th.Property("tags", th.ObjectType(
-        th.Property("type", th.StringType),
-        th.Property("tags", th.ArrayType(TAG_BASIC)),
-    )),
-    th.Property("segments", th.ObjectType(
-        th.Property("type", th.StringType),
-        th.Property("segments", th.ArrayType(SEGMENT)),
-    )),
+    th.Property(
+        "tags",
+        th.ObjectType(
+            th.Property("type", th.StringType),
+            th.Property("tags", th.ArrayType(TAG_BASIC)),
+        ),
+    ),
+    th.Property(
+        "segments",
+        th.ObjectType(
+            th.Property("type", th.StringType),
+            th.Property("segments", th.ArrayType(SEGMENT)),
+        ),
+    ),
 )
 
 COMPANY_DATA = th.ObjectType(
@@ -198,10 +207,13 @@ CONTACT = th.ObjectType(
     th.Property("ios_sdk_version", th.StringType),
     th.Property("ios_last_seen_at", th.DateTimeType),
     th.Property("custom_attributes", FREE_FORM_OBJECT),
-    th.Property("avatar", th.ObjectType(
-        th.Property("type", th.StringType),
-        th.Property("image_url", th.StringType),
-    )),
+    th.Property(
+        "avatar",
+        th.ObjectType(
+            th.Property("type", th.StringType),
+            th.Property("image_url", th.StringType),
+        ),
+    ),
     th.Property("tags", CONTACT_TAGS),
     th.Property("notes", CONTACT_NOTES),
     th.Property("companies", CONTACT_COMPANIES),
@@ -318,7 +330,10 @@ CONVERSATION_STATISTICS = th.ObjectType(
     th.Property("count_assignments", th.IntegerType),
     th.Property("count_conversation_parts", th.IntegerType),
     th.Property("assigned_team_first_response_time", th.ArrayType(CONVERSATION_RESPONSE_TIME)),
-    th.Property("assigned_team_first_response_time_in_office_hours", th.ArrayType(CONVERSATION_RESPONSE_TIME)),
+    th.Property(
+        "assigned_team_first_response_time_in_office_hours",
+        th.ArrayType(CONVERSATION_RESPONSE_TIME),
+    ),
     th.Property("handling_time", th.IntegerType),
     th.Property("adjusted_handling_time", th.IntegerType),
 )

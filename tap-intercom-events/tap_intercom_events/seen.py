@@ -86,9 +86,7 @@ class EmittedMemory:
     ``(updated_at, id)`` finds the oldest entry (stale heap items are skipped lazily).
     """
 
-    def __init__(
-        self, sig: str, limit: int, entries: Iterable[tuple[str, int]] = ()
-    ) -> None:
+    def __init__(self, sig: str, limit: int, entries: Iterable[tuple[str, int]] = ()) -> None:
         self.signature = sig
         self.limit = max(0, int(limit))
         self.settled_before: int | None = None
@@ -98,7 +96,7 @@ class EmittedMemory:
         ordered = sorted(entries, key=lambda kv: (kv[1], kv[0]))
         if len(ordered) > self.limit:
             self.evicted += len(ordered) - self.limit
-            ordered = ordered[len(ordered) - self.limit:]
+            ordered = ordered[len(ordered) - self.limit :]
         self.entries: dict[str, int] = dict(ordered)
         self._heap = [(value, key) for key, value in ordered]  # sorted, hence a heap
 
@@ -107,7 +105,8 @@ class EmittedMemory:
         cls, stream_state: Mapping[str, t.Any], sig: str, limit: int, floor: int
     ) -> EmittedMemory:
         """The memory kept for ``sig`` in a stream's state, without entries older than
-        ``floor`` (records the sync will not read). Anything malformed is ignored."""
+        ``floor`` (records the sync will not read). Anything malformed is ignored.
+        """
         section = stream_state.get(MEMORY_KEY)
         raw = section.get(sig) if isinstance(section, dict) else None
         entries: list[tuple[str, int]] = []

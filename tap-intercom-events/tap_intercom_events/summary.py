@@ -18,7 +18,8 @@ from pathlib import Path
 
 def pipeline_key() -> str:
     """``run:<MELTANO_RUN_ID>``, else ``ppid:<parent pid>:<its start time>`` (Linux; empty
-    elsewhere), the same for every plugin of one pipeline."""
+    elsewhere), the same for every plugin of one pipeline.
+    """
     run_id = os.environ.get("MELTANO_RUN_ID")
     if run_id:
         return f"run:{run_id}"
@@ -53,8 +54,9 @@ class SyncSummary:
         with self._lock:
             self.calls[stream] = self.calls.get(stream, 0) + 1
 
-    def as_dict(self, governor_stats: dict[str, t.Any], share: float,
-                error: BaseException | None) -> dict[str, t.Any]:
+    def as_dict(
+        self, governor_stats: dict[str, t.Any], share: float, error: BaseException | None
+    ) -> dict[str, t.Any]:
         """The summary; ``error`` is what ended the sync, if anything did."""
         names = list(dict.fromkeys([*self.records, *self.calls]))
         return {
@@ -73,8 +75,10 @@ class SyncSummary:
                 "peak_share_used": governor_stats.get("peak_share_used"),
                 "waited_seconds": governor_stats.get("waited_seconds"),
             },
-            "streams": {n: {"records": self.records.get(n, 0), "api_calls": self.calls.get(n, 0)}
-                        for n in names},
+            "streams": {
+                n: {"records": self.records.get(n, 0), "api_calls": self.calls.get(n, 0)}
+                for n in names
+            },
         }
 
 

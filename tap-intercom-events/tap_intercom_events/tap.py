@@ -277,7 +277,8 @@ class TapIntercomEvents(Tap):
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
         """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
-        as variables), with `number` settings as numbers: the Singer SDK leaves them strings."""
+        as variables), with `number` settings as numbers: the Singer SDK leaves them strings.
+        """
         config = dict(super()._env_var_config)
         for key, prop in cls.config_jsonschema["properties"].items():
             if isinstance(config.get(key), str) and "number" in prop.get("type", []):
@@ -340,7 +341,8 @@ class TapIntercomEvents(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream with progress lines (or, with ``inbox_url``, what the
         inbox's notifications name: its batch lines are the progress), then report how the
-        rate budget was used."""
+        rate budget was used.
+        """
         error: BaseException | None = None
         try:
             if self.config.get("inbox_url"):
@@ -360,7 +362,9 @@ class TapIntercomEvents(Tap):
             stats = self.governor.stats()
             self.logger.info(
                 "Intercom API use: %d requests, %d answered 429, %.1f s spent pacing",
-                stats["requests"], stats["throttled"], stats["waited_seconds"],
+                stats["requests"],
+                stats["throttled"],
+                stats["waited_seconds"],
             )
             self._write_summary(stats, error)
 
@@ -370,8 +374,10 @@ class TapIntercomEvents(Tap):
             summary.records[stream] = count
         path = self.config.get("summary_file")
         try:
-            write_summary(path, summary.as_dict(
-                stats, float(self.config.get("rate_limit_share") or 1.0), error))
+            write_summary(
+                path,
+                summary.as_dict(stats, float(self.config.get("rate_limit_share") or 1.0), error),
+            )
         except OSError as exc:
             self.logger.warning("Could not write the summary to %s (%s).", path, exc)
 
@@ -451,7 +457,8 @@ class TapIntercomEvents(Tap):
                 if self._timezone is None:
                     self.logger.warning(
                         "Intercom did not report a known workspace timezone (%r); search "
-                        "windows are widened by a whole day on each side instead", name,
+                        "windows are widened by a whole day on each side instead",
+                        name,
                     )
             return self._timezone
 
@@ -478,7 +485,8 @@ class TapIntercomEvents(Tap):
 
     def tag_names(self, stream: IntercomStream) -> dict[str, str]:
         """Tag id to name, from ``GET /tags`` (read once per run, by the ``tags`` stream when
-        it is selected)."""
+        it is selected).
+        """
         names = getattr(self, "_tag_names", None)
         if names is None:
             names = self._load_tags(stream)
@@ -500,7 +508,8 @@ class TapIntercomEvents(Tap):
                 raise
             self.logger.warning(
                 "Could not read the tag list (%s); contacts' tags are emitted without names. "
-                "Give the token access to tags to get them.", exc,
+                "Give the token access to tags to get them.",
+                exc,
             )
             payload = {}
         names = {str(tag.get("id")): tag.get("name") for tag in payload.get("data") or []}

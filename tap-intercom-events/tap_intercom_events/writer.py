@@ -47,7 +47,8 @@ class LeanSingerWriter(SimpleSingerWriter):
 
     def when_idle(self, action: t.Callable[[], None]) -> None:
         """Run ``action`` now, or right after the write in progress (a signal handler that
-        writes a STATE and exits must neither repeat nor cut the lines being written)."""
+        writes a STATE and exits must neither repeat nor cut the lines being written).
+        """
         if self._writing:
             self._after_write = action
         else:

@@ -24,8 +24,9 @@ class LimitedServer:
     """Counts calls per window like Intercom; ``per_minute_header`` sends the per-minute figure
     as X-RateLimit-Limit (what the emulator did before), else the window's budget."""
 
-    def __init__(self, budget: int, *, per_minute_header: bool = False,
-                 others_per_window: int = 0) -> None:
+    def __init__(
+        self, budget: int, *, per_minute_header: bool = False, others_per_window: int = 0
+    ) -> None:
         self.budget = budget
         self.per_minute_header = per_minute_header
         #: Calls another client of the app makes at the start of each window.
@@ -48,12 +49,14 @@ class LimitedServer:
         response = requests.Response()
         response.status_code = 200 if allowed else 429
         limit = self.budget * 6 if self.per_minute_header else self.budget
-        response.headers.update({
-            "X-RateLimit-Limit": str(limit),
-            "X-RateLimit-Remaining": str(self.budget - self.used),
-            "X-RateLimit-Reset": str((window + 1) * WINDOW),
-            "Date": email.utils.formatdate(server_time, usegmt=True),
-        })
+        response.headers.update(
+            {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(self.budget - self.used),
+                "X-RateLimit-Reset": str((window + 1) * WINDOW),
+                "Date": email.utils.formatdate(server_time, usegmt=True),
+            }
+        )
         return response
 
 
@@ -61,9 +64,17 @@ _TURN, _ARRIVAL, _ANSWER = 0, 1, 2
 
 
 class Simulation:
-    def __init__(self, server: LimitedServer, *, share: float = 1.0, out: float = 0.1,
-                 back: float = 0.05, skew: float = 0.0, workers: int = 20,
-                 start_wall: float = 1_000_003.7) -> None:
+    def __init__(
+        self,
+        server: LimitedServer,
+        *,
+        share: float = 1.0,
+        out: float = 0.1,
+        back: float = 0.05,
+        skew: float = 0.0,
+        workers: int = 20,
+        start_wall: float = 1_000_003.7,
+    ) -> None:
         self.server = server
         self.out, self.back, self.skew, self.workers = out, back, skew, workers
         self.now = 0.0

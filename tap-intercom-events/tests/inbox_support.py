@@ -56,10 +56,15 @@ def contact_item(contact_id: str) -> dict[str, Any]:
 def conversation_item(conversation_id: str) -> dict[str, Any]:
     """A partial conversation carrying only a new part, as ``conversation.user.replied``."""
     return {
-        "type": "conversation", "id": conversation_id,
-        "conversation_parts": {"type": "conversation_part.list", "conversation_parts": [
-            {"type": "conversation_part", "id": "1", "part_type": "comment", "body": "hi"}],
-            "total_count": 1},
+        "type": "conversation",
+        "id": conversation_id,
+        "conversation_parts": {
+            "type": "conversation_part.list",
+            "conversation_parts": [
+                {"type": "conversation_part", "id": "1", "part_type": "comment", "body": "hi"}
+            ],
+            "total_count": 1,
+        },
     }
 
 
@@ -74,7 +79,8 @@ def api_get(ic: EmulatorProcess, path: str) -> Any:
 
 def api_delete(ic: EmulatorProcess, path: str) -> Any:
     request = urllib.request.Request(
-        f"{ic.url}{path}", method="DELETE",
+        f"{ic.url}{path}",
+        method="DELETE",
         headers={"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.14"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -107,8 +113,9 @@ def totals(stderr: str) -> dict[str, Any]:
 class TapProcess:
     """The tap running in the background; its stdout read line by line as it comes."""
 
-    def __init__(self, tmp_path: Path, config: dict[str, Any],
-                 state: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, config: dict[str, Any], state: dict[str, Any] | None = None
+    ) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config))
@@ -119,8 +126,9 @@ class TapProcess:
             cmd += ["--state", str(state_path)]
         self.stderr_path = tmp_path / "stderr.log"
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     env=dict(os.environ))
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=dict(os.environ)
+        )
         self.messages: list[dict[str, Any]] = []
         self._lines: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -145,8 +153,9 @@ class TapProcess:
             except queue.Empty:
                 continue
             if message is None:
-                raise AssertionError(f"the tap exited ({self.proc.wait()}) first; stderr:\n"
-                                     f"{self.stderr()[-3000:]}")
+                raise AssertionError(
+                    f"the tap exited ({self.proc.wait()}) first; stderr:\n{self.stderr()[-3000:]}"
+                )
             self.messages.append(message)
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
@@ -186,6 +195,7 @@ def records_of(messages: list[dict[str, Any]], stream: str) -> list[dict[str, An
 def inbox_offsets(messages: list[dict[str, Any]]) -> list[tuple[int, str]]:
     """(index in ``messages``, offset) of every STATE carrying an inbox offset."""
     return [
-        (index, m["value"]["inbox"]["offset"]) for index, m in enumerate(messages)
+        (index, m["value"]["inbox"]["offset"])
+        for index, m in enumerate(messages)
         if m.get("type") == "STATE" and (m["value"].get("inbox") or {}).get("offset")
     ]

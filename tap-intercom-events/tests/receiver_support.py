@@ -27,19 +27,33 @@ def free_port() -> int:
 
 
 def notification(
-    notif_id: str | None = None, topic: str = "contact.user.updated",
-    created_at: float | None = None, item: dict[str, Any] | None = None, attempts: int = 1,
+    notif_id: str | None = None,
+    topic: str = "contact.user.updated",
+    created_at: float | None = None,
+    item: dict[str, Any] | None = None,
+    attempts: int = 1,
 ) -> bytes:
     """A notification body as Intercom sends it."""
     created = int(time.time()) if created_at is None else created_at
-    return json.dumps({
-        "type": "notification_event", "app_id": "abc123",
-        "data": {"type": "notification_event_data",
-                 "item": item or {"type": "contact", "id": uuid.uuid4().hex[:24]}},
-        "links": {}, "id": notif_id or f"notif_{uuid.uuid4()}", "topic": topic,
-        "delivery_status": "pending", "delivery_attempts": attempts, "delivered_at": 0,
-        "first_sent_at": created, "created_at": created, "self": None,
-    }).encode()
+    return json.dumps(
+        {
+            "type": "notification_event",
+            "app_id": "abc123",
+            "data": {
+                "type": "notification_event_data",
+                "item": item or {"type": "contact", "id": uuid.uuid4().hex[:24]},
+            },
+            "links": {},
+            "id": notif_id or f"notif_{uuid.uuid4()}",
+            "topic": topic,
+            "delivery_status": "pending",
+            "delivery_attempts": attempts,
+            "delivered_at": 0,
+            "first_sent_at": created,
+            "created_at": created,
+            "self": None,
+        }
+    ).encode()
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
@@ -49,8 +63,15 @@ def signature(body: bytes, secret: str = SECRET) -> str:
 class ReceiverProcess:
     """`intercom-webhook-receiver` in a subprocess; its log in `log_path`."""
 
-    def __init__(self, inbox_url: str, log_path: Path, *, port: int | None = None,
-                 secret: str = SECRET, args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        inbox_url: str,
+        log_path: Path,
+        *,
+        port: int | None = None,
+        secret: str = SECRET,
+        args: list[str] | None = None,
+    ) -> None:
         self.inbox_url = inbox_url
         self.log_path = log_path
         self.port = port or free_port()
@@ -64,9 +85,20 @@ class ReceiverProcess:
         env = {**os.environ, "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": self.secret}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tap_intercom_events.receiver", "--port", str(self.port),
-                 "--inbox-url", self.inbox_url, *self.args],
-                stdout=log, stderr=subprocess.STDOUT, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "tap_intercom_events.receiver",
+                    "--port",
+                    str(self.port),
+                    "--inbox-url",
+                    self.inbox_url,
+                    *self.args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -100,18 +132,27 @@ class ReceiverProcess:
     def metrics(self) -> dict[str, float]:
         """The /metrics samples by name (labels included)."""
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
-        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines() if line and not line.startswith("#")}
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
 
-    def post(self, body: bytes, sig: str | None = "sign", client: httpx.Client | None = None,
-             **kwargs: Any) -> httpx.Response:
+    def post(
+        self,
+        body: bytes,
+        sig: str | None = "sign",
+        client: httpx.Client | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if sig == "sign":
             headers["X-Hub-Signature"] = signature(body, self.secret)
         elif sig is not None:
             headers["X-Hub-Signature"] = sig
-        return (client or httpx).post(self.webhook_url, content=body, headers=headers,
-                                      timeout=10, **kwargs)
+        return (client or httpx).post(
+            self.webhook_url, content=body, headers=headers, timeout=10, **kwargs
+        )
 
     def __enter__(self) -> ReceiverProcess:
         return self.start()

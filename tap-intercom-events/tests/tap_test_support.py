@@ -74,7 +74,10 @@ def run_tap(
         state_path.write_text(json.dumps(state))
         cmd += ["--state", str(state_path)]
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout,
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     return TapRun(proc.returncode, parse_messages(proc.stdout), proc.stderr)

@@ -20,8 +20,13 @@ def answer(status: int, **headers: str) -> requests.Response:
 
 
 def refused(reset_in: float, **headers: str) -> requests.Response:
-    return answer(429, X_RateLimit_Limit="1000", X_RateLimit_Remaining="0",
-                  X_RateLimit_Reset=str(int(time.time() + reset_in)), **headers)
+    return answer(
+        429,
+        X_RateLimit_Limit="1000",
+        X_RateLimit_Remaining="0",
+        X_RateLimit_Reset=str(int(time.time() + reset_in)),
+        **headers,
+    )
 
 
 def test_a_429_holds_until_the_reset() -> None:
@@ -50,8 +55,14 @@ def test_a_reset_already_due_gives_a_short_pause_that_grows_until_an_answer_gets
     assert 0 < pauses[0] < 0.05
     assert pauses[::50] == sorted(pauses[::50]) and pauses[-1] > 2 * pauses[0]
     assert sum(pauses) < 15  # 300 of them in a row cost seconds, not minutes
-    governor.observe(answer(200, X_RateLimit_Limit="1000", X_RateLimit_Remaining="150",
-                            X_RateLimit_Reset=str(int(time.time()) + 5)))
+    governor.observe(
+        answer(
+            200,
+            X_RateLimit_Limit="1000",
+            X_RateLimit_Remaining="150",
+            X_RateLimit_Reset=str(int(time.time()) + 5),
+        )
+    )
     governor._blocked_until = 0.0  # noqa: SLF001
     governor.observe(refused(-1))
     assert governor.hold_seconds() == pytest.approx(pauses[0], abs=0.01)
@@ -76,16 +87,21 @@ def test_a_429_does_not_teach_the_window_budget() -> None:
 BUDGET = 334  # 2,000 calls a minute
 
 
-@pytest.mark.parametrize("per_minute_header", [False, True], ids=["limit-per-window",
-                                                                 "limit-per-minute"])
-@pytest.mark.parametrize(("out", "back", "skew"), [
-    (0.1, 0.05, 0.0),
-    (0.3, 0.3, 0.0),
-    (0.02, 0.02, 0.0),
-    # Clocks apart by less than the Date header can show.
-    (0.1, 0.05, -1.5),
-    (0.1, 0.05, 1.5),
-], ids=["100ms", "300ms", "20ms", "server-behind-1.5s", "server-ahead-1.5s"])
+@pytest.mark.parametrize(
+    "per_minute_header", [False, True], ids=["limit-per-window", "limit-per-minute"]
+)
+@pytest.mark.parametrize(
+    ("out", "back", "skew"),
+    [
+        (0.1, 0.05, 0.0),
+        (0.3, 0.3, 0.0),
+        (0.02, 0.02, 0.0),
+        # Clocks apart by less than the Date header can show.
+        (0.1, 0.05, -1.5),
+        (0.1, 0.05, 1.5),
+    ],
+    ids=["100ms", "300ms", "20ms", "server-behind-1.5s", "server-ahead-1.5s"],
+)
 def test_at_the_rate_limit_every_window_is_used_with_no_429(
     per_minute_header: bool, out: float, back: float, skew: float
 ) -> None:
@@ -102,8 +118,9 @@ def test_at_the_rate_limit_every_window_is_used_with_no_429(
     assert sim.governor.stats()["limit_is_window"] is not per_minute_header
 
 
-@pytest.mark.parametrize("per_minute_header", [False, True], ids=["limit-per-window",
-                                                                 "limit-per-minute"])
+@pytest.mark.parametrize(
+    "per_minute_header", [False, True], ids=["limit-per-window", "limit-per-minute"]
+)
 def test_a_share_keeps_to_its_part_of_each_window(per_minute_header: bool) -> None:
     server = LimitedServer(BUDGET, per_minute_header=per_minute_header)
     sim = Simulation(server, share=0.5)
@@ -128,14 +145,16 @@ def test_the_limit_is_the_window_budget_once_an_answer_shows_more_than_a_sixth_o
     reset = str(int(time.time()) + 5)
     governor = RateGovernor()
     # Another client spent most of the window: 100 left of 167 cannot be a per-minute 167.
-    governor.observe(answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="99",
-                            X_RateLimit_Reset=reset))
+    governor.observe(
+        answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="99", X_RateLimit_Reset=reset)
+    )
     assert governor.stats()["window_limit"] == 167
     assert governor.stats()["limit_is_window"] is True
     # A per-minute figure: a 10-second window never shows more than a sixth of it.
     governor = RateGovernor()
-    governor.observe(answer(200, X_RateLimit_Limit="1000", X_RateLimit_Remaining="166",
-                            X_RateLimit_Reset=reset))
+    governor.observe(
+        answer(200, X_RateLimit_Limit="1000", X_RateLimit_Remaining="166", X_RateLimit_Reset=reset)
+    )
     assert governor.stats()["window_limit"] == 167
     assert governor.stats()["limit_is_window"] is False
 
@@ -159,12 +178,17 @@ def test_a_thread_waiting_for_its_turn_when_a_429_comes_waits_out_the_hold() -> 
     governor = RateGovernor(clock=lambda: clock.now, wall=clock.wall, sleep=clock.sleep)
     first = governor.acquire()
     reset = str(int(clock.wall()) + 10)
-    governor.observe(answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="1",
-                            X_RateLimit_Reset=reset), first)
+    governor.observe(
+        answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="1", X_RateLimit_Reset=reset),
+        first,
+    )
     governor.acquire()  # the window's last call; the next turn is at the window's end
     # While the next thread sleeps until its turn, another answer is a 429 with Retry-After.
-    clock.during_sleep.append(lambda: governor.observe(
-        answer(429, X_RateLimit_Remaining="0", X_RateLimit_Reset=reset, Retry_After="30")))
+    clock.during_sleep.append(
+        lambda: governor.observe(
+            answer(429, X_RateLimit_Remaining="0", X_RateLimit_Reset=reset, Retry_After="30")
+        )
+    )
     governor.acquire()
     assert governor.stats()["throttled"] == 1
     assert clock.now >= 30  # went after the hold, not at the turn booked before the 429

@@ -26,8 +26,9 @@ def _read_all(inbox, offset=None, limit=7) -> tuple[list[InboxItem], str | None]
 
 def test_add_dedupes_and_reads_in_order(tmp_path: Path) -> None:
     inbox = open_inbox(f"sqlite:///{tmp_path}/inbox.db")
-    assert [inbox.add(f"notif_{n}", "ping", _body(n), received_at=100.0 + n) for n in range(20)] \
-        == [True] * 20
+    assert [
+        inbox.add(f"notif_{n}", "ping", _body(n), received_at=100.0 + n) for n in range(20)
+    ] == [True] * 20
     assert inbox.add("notif_3", "ping", b"another body") is False
     items, offset = _read_all(inbox)
     assert [i.notification_id for i in items] == [f"notif_{n}" for n in range(20)]
@@ -66,7 +67,8 @@ def test_inbox_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     assert {p.name for p in files} >= {"inbox.db", "inbox.db-wal"}
     assert path.parent.stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in files), {
-        p.name: oct(p.stat().st_mode) for p in files}
+        p.name: oct(p.stat().st_mode) for p in files
+    }
     inbox.close()
     # An inbox made before (by hand, mode 0644) is tightened when opened.
     old = tmp_path / "old.db"
@@ -124,12 +126,19 @@ def test_concurrent_writer_processes_reader_misses_nothing(tmp_path: Path) -> No
 def test_add_many_one_transaction_dedupes_within_and_across(tmp_path: Path) -> None:
     inbox = open_inbox(f"sqlite:///{tmp_path}/inbox.db")
     inbox.add("old", "ping", b"{}")
-    batch = [NewNotification("a", "ping", b"1"), NewNotification("old", "ping", b"2"),
-             NewNotification("b", "ping", b"3", 5.0), NewNotification("a", "ping", b"4")]
+    batch = [
+        NewNotification("a", "ping", b"1"),
+        NewNotification("old", "ping", b"2"),
+        NewNotification("b", "ping", b"3", 5.0),
+        NewNotification("a", "ping", b"4"),
+    ]
     assert inbox.add_many(batch) == [True, False, True, False]
     items, _ = inbox.read_after(None)
-    assert [(i.notification_id, i.body) for i in items] == [("old", b"{}"), ("a", b"1"),
-                                                           ("b", b"3")]
+    assert [(i.notification_id, i.body) for i in items] == [
+        ("old", b"{}"),
+        ("a", b"1"),
+        ("b", b"3"),
+    ]
     assert items[2].received_at == 5.0
     assert inbox.add_many([]) == []
     inbox.close()

@@ -75,8 +75,12 @@ def test_out_of_order_commits_are_not_skipped(postgres_url: str) -> None:
     assert page == [] and offset2 == offset
     # The naive reader would already have returned B and D, moving past A's and C's ids.
     with psycopg.connect(postgres_url) as naive:
-        seen = [r[0] for r in naive.execute(
-            "SELECT notification_id FROM intercom_inbox WHERE id > %s ORDER BY id", (last_id,))]
+        seen = [
+            r[0]
+            for r in naive.execute(
+                "SELECT notification_id FROM intercom_inbox WHERE id > %s ORDER BY id", (last_id,)
+            )
+        ]
     assert seen == ["B", "D"]
 
     other.commit()  # C commits; A (older transaction id) is still open
@@ -142,19 +146,27 @@ def test_concurrent_writers_holding_transactions_reader_misses_nothing(postgres_
     # Read again from the start, everything committed: the same rows, once each, in order.
     again, _ = _drain(inbox)
     assert [i.offset for i in again] == sorted(
-        (i.offset for i in seen), key=lambda o: tuple(int(p) for p in o.split(":")))
+        (i.offset for i in seen), key=lambda o: tuple(int(p) for p in o.split(":"))
+    )
     inbox.close()
 
 
 def test_add_many_one_transaction_dedupes_within_and_across(postgres_url: str) -> None:
     inbox = open_inbox(postgres_url)
     inbox.add("old", "ping", b"{}")
-    batch = [NewNotification("a", "ping", b"1"), NewNotification("old", "ping", b"2"),
-             NewNotification("b", "ping", b"3", 5.0), NewNotification("a", "ping", b"4")]
+    batch = [
+        NewNotification("a", "ping", b"1"),
+        NewNotification("old", "ping", b"2"),
+        NewNotification("b", "ping", b"3", 5.0),
+        NewNotification("a", "ping", b"4"),
+    ]
     assert inbox.add_many(batch) == [True, False, True, False]
     items, _ = _drain(inbox)
-    assert [(i.notification_id, i.body) for i in items] == [("old", b"{}"), ("a", b"1"),
-                                                           ("b", b"3")]
+    assert [(i.notification_id, i.body) for i in items] == [
+        ("old", b"{}"),
+        ("a", b"1"),
+        ("b", b"3"),
+    ]
     assert items[2].received_at == 5.0
     assert len({i.offset.split(":")[0] for i in items[1:]}) == 1  # one transaction
     assert inbox.add_many([]) == []
@@ -165,8 +177,10 @@ def test_a_lost_connection_fails_one_call_then_reconnects(postgres_url: str) -> 
     inbox = open_inbox(postgres_url)
     assert inbox.add("before", "ping", b"{}")
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     # The call on the lost connection fails (the receiver answers 503, Intercom delivers again)...
     with pytest.raises(psycopg.OperationalError):
         inbox.add("lost", "ping", b"{}")

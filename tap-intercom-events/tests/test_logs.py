@@ -22,8 +22,10 @@ def test_per_sync_lines_of_a_child_stream_show_only_at_debug(
         logger.warning("Conversation 1 has 600 parts but Intercom returned only 500")
         logger.info("conversation 2 was deleted before its parts were read")
     messages = [r.getMessage() for r in caplog.records]
-    kept = ["Conversation 1 has 600 parts but Intercom returned only 500",
-            "conversation 2 was deleted before its parts were read"]
+    kept = [
+        "Conversation 1 has 600 parts but Intercom returned only 500",
+        "conversation 2 was deleted before its parts were read",
+    ]
     if level == logging.DEBUG:
         assert len(messages) == 4
     else:

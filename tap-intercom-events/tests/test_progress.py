@@ -26,8 +26,15 @@ class Clock:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.4, "0 s"), (3.2, "3 s"), (59.6, "1 min"), (125, "2 min 5 s"), (900, "15 min"),
-     (3600, "1 h"), (3 * 3600 + 240, "3 h 4 min")],
+    [
+        (0.4, "0 s"),
+        (3.2, "3 s"),
+        (59.6, "1 min"),
+        (125, "2 min 5 s"),
+        (900, "15 min"),
+        (3600, "1 h"),
+        (3 * 3600 + 240, "3 h 4 min"),
+    ],
 )
 def test_durations_read_like_a_person_would_say_them(seconds: float, text: str) -> None:
     assert duration(seconds) == text

@@ -26,7 +26,8 @@ MAX_AGE = 3600
 def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
     root = tmp_path_factory.mktemp("receiver")
     with ReceiverProcess(
-        f"sqlite:///{root}/inbox.db", root / "receiver.log",
+        f"sqlite:///{root}/inbox.db",
+        root / "receiver.log",
         args=["--max-body-bytes", str(MAX_BODY), "--max-age-seconds", str(MAX_AGE)],
     ) as rec:
         yield rec
@@ -64,8 +65,10 @@ def test_signatures(receiver: ReceiverProcess) -> None:
         "invalid": (notification("notif_sig_invalid"), "sha1=" + "0" * 40),
         "not_sha1": (notification("notif_sig_format"), "sha256=abc"),
         "missing": (notification("notif_sig_missing"), None),
-        "wrong_secret": (notification("notif_sig_wrong"),
-                         signature(notification("notif_sig_wrong"), "another-secret")),
+        "wrong_secret": (
+            notification("notif_sig_wrong"),
+            signature(notification("notif_sig_wrong"), "another-secret"),
+        ),
     }
     # The body altered by one byte after signing: same length, one digit changed.
     original = notification("notif_sig_altered", created_at=int(time.time()))
@@ -86,10 +89,16 @@ def test_signatures(receiver: ReceiverProcess) -> None:
     for payload, _ in refused.values():
         assert json.loads(payload)["id"] not in by_id
     after = receiver.metrics()
-    assert after['intercom_webhook_refused_total{reason="missing_signature"}'] \
-        - before['intercom_webhook_refused_total{reason="missing_signature"}'] == 1
-    assert after['intercom_webhook_refused_total{reason="bad_signature"}'] \
-        - before['intercom_webhook_refused_total{reason="bad_signature"}'] == 5
+    assert (
+        after['intercom_webhook_refused_total{reason="missing_signature"}']
+        - before['intercom_webhook_refused_total{reason="missing_signature"}']
+        == 1
+    )
+    assert (
+        after['intercom_webhook_refused_total{reason="bad_signature"}']
+        - before['intercom_webhook_refused_total{reason="bad_signature"}']
+        == 5
+    )
     assert after["intercom_webhook_stored_total"] - before["intercom_webhook_stored_total"] == 1
     assert SECRET not in receiver.log()
 
@@ -102,14 +111,21 @@ def test_duplicates_and_redeliveries_are_stored_once(receiver: ReceiverProcess) 
     other = notification("notif_dup_other", created_at=created)
     answers = [receiver.post(b) for b in (first, first, other, redelivery, first)]
     assert [r.status_code for r in answers] == [200] * 5
-    assert [r.json()["status"] for r in answers] == \
-        ["stored", "duplicate", "stored", "duplicate", "duplicate"]
+    assert [r.json()["status"] for r in answers] == [
+        "stored",
+        "duplicate",
+        "stored",
+        "duplicate",
+        "duplicate",
+    ]
     by_id = stored(receiver)
     assert len(by_id["notif_dup"]) == 1 and by_id["notif_dup"][0].body == first
     assert len(by_id["notif_dup_other"]) == 1
     after = receiver.metrics()
-    assert after["intercom_webhook_duplicates_total"] \
-        - before["intercom_webhook_duplicates_total"] == 3
+    assert (
+        after["intercom_webhook_duplicates_total"] - before["intercom_webhook_duplicates_total"]
+        == 3
+    )
 
 
 def test_body_limit(receiver: ReceiverProcess) -> None:
@@ -129,10 +145,14 @@ def test_body_limit(receiver: ReceiverProcess) -> None:
     # Chunked, without Content-Length: refused once the limit is passed.
     def chunks() -> Iterator[bytes]:
         for i in range(0, len(over), 1000):
-            yield over[i:i + 1000]
+            yield over[i : i + 1000]
 
-    resp = httpx.post(receiver.webhook_url, content=chunks(), timeout=10,
-                      headers={"X-Hub-Signature": signature(over)})
+    resp = httpx.post(
+        receiver.webhook_url,
+        content=chunks(),
+        timeout=10,
+        headers={"X-Hub-Signature": signature(over)},
+    )
     assert resp.status_code == 413
     by_id = stored(receiver)
     assert "notif_at_limit" in by_id and "notif_over_limit" not in by_id
@@ -153,8 +173,12 @@ def test_stale_replay_is_acknowledged_but_not_stored(receiver: ReceiverProcess) 
 
 
 def test_signed_but_not_a_notification(receiver: ReceiverProcess) -> None:
-    for body in (b"not json", b"[1, 2]", json.dumps({"topic": "ping"}).encode(),
-                 json.dumps({"id": "notif_no_created", "topic": "ping"}).encode()):
+    for body in (
+        b"not json",
+        b"[1, 2]",
+        json.dumps({"topic": "ping"}).encode(),
+        json.dumps({"id": "notif_no_created", "topic": "ping"}).encode(),
+    ):
         resp = receiver.post(body)
         assert resp.status_code == 400, body
         assert resp.json()["reason"] == "malformed"
@@ -168,17 +192,25 @@ def test_health_and_metrics(receiver: ReceiverProcess) -> None:
     text = httpx.get(f"{receiver.url}/metrics", timeout=5)
     assert text.headers["content-type"].startswith("text/plain")
     metrics = receiver.metrics()
-    total_refused = sum(v for k, v in metrics.items()
-                        if k.startswith("intercom_webhook_refused_total"))
+    total_refused = sum(
+        v for k, v in metrics.items() if k.startswith("intercom_webhook_refused_total")
+    )
     # Every POST counted once, in exactly one outcome; all of them timed.
-    assert metrics["intercom_webhook_received_total"] == metrics["intercom_webhook_stored_total"] \
-        + metrics["intercom_webhook_duplicates_total"] + total_refused \
-        + metrics["intercom_webhook_store_errors_total"]
-    assert metrics["intercom_webhook_ack_seconds_count"] == \
+    assert (
         metrics["intercom_webhook_received_total"]
+        == metrics["intercom_webhook_stored_total"]
+        + metrics["intercom_webhook_duplicates_total"]
+        + total_refused
+        + metrics["intercom_webhook_store_errors_total"]
+    )
+    assert (
+        metrics["intercom_webhook_ack_seconds_count"] == metrics["intercom_webhook_received_total"]
+    )
     assert metrics["intercom_webhook_stored_total"] == len(stored(receiver))
-    assert metrics['intercom_webhook_ack_seconds_bucket{le="+Inf"}'] == \
-        metrics["intercom_webhook_ack_seconds_count"]
+    assert (
+        metrics['intercom_webhook_ack_seconds_bucket{le="+Inf"}']
+        == metrics["intercom_webhook_ack_seconds_count"]
+    )
 
 
 def test_unwritable_inbox_answers_503_and_health_says_so(tmp_path: Path) -> None:
@@ -188,8 +220,10 @@ def test_unwritable_inbox_answers_503_and_health_says_so(tmp_path: Path) -> None
         assert rec.post(notification("notif_ok")).status_code == 200
         # A trigger that fails every insert: to the receiver, a broken store.
         conn = sqlite3.connect(db)
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON inbox BEGIN "
-                     "SELECT RAISE(ABORT, 'disk on fire'); END")
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON inbox BEGIN "
+            "SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
         conn.commit()
         conn.close()
         resp = rec.post(notification("notif_fails"))
@@ -202,11 +236,20 @@ def test_unwritable_inbox_answers_503_and_health_says_so(tmp_path: Path) -> None
 
 
 def test_without_a_secret_it_refuses_to_start(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k != "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET"}
-    done = subprocess.run([sys.executable, "-m", "tap_intercom_events.receiver", "--inbox-url",
-                           f"sqlite:///{tmp_path}/i.db"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_intercom_events.receiver",
+            "--inbox-url",
+            f"sqlite:///{tmp_path}/i.db",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET" in done.stderr
 

@@ -39,8 +39,11 @@ def test_kill_9_under_load_loses_no_acknowledged_notification(tmp_path: Path) ->
                 body = bodies[notif_id]
                 while time.monotonic() < deadline:  # Intercom retries until a 2xx
                     try:
-                        resp = client.post(rec.webhook_url, content=body,
-                                           headers={"X-Hub-Signature": signature(body)})
+                        resp = client.post(
+                            rec.webhook_url,
+                            content=body,
+                            headers={"X-Hub-Signature": signature(body)},
+                        )
                     except httpx.HTTPError as exc:
                         with lock:
                             failures.append(f"{notif_id}: {type(exc).__name__}")
@@ -89,5 +92,7 @@ def test_kill_9_under_load_loses_no_acknowledged_notification(tmp_path: Path) ->
     assert set(ids) == set(acked)  # every acknowledged one, and nothing else
     assert all(i.body == bodies[i.notification_id] for i in items)
     # A notification stored just before a kill, its answer lost, comes back as a duplicate.
-    print(f"acked before kills {acked_before_kill}, failed deliveries {len(failures)}, "
-          f"acknowledged as duplicate {sum(s == 'duplicate' for s in acked.values())}")
+    print(
+        f"acked before kills {acked_before_kill}, failed deliveries {len(failures)}, "
+        f"acknowledged as duplicate {sum(s == 'duplicate' for s in acked.values())}"
+    )

@@ -37,35 +37,72 @@ def _wait(condition, timeout: float, what: str) -> None:  # noqa: ANN001
 
 def test_emulator_delivery_with_receiver_killed_mid_burst(tmp_path: Path) -> None:
     rec = ReceiverProcess(f"sqlite:///{tmp_path}/inbox.db", tmp_path / "receiver.log").start()
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "100000"]) as ic:
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "100000"]
+    ) as ic:
         ic.admin("POST", "seed", {"contacts": 40, "conversations": 20, "seed": 2})
-        ic.admin("POST", "config", {
-            "webhook_retry_base_seconds": 0.2, "webhook_max_attempts": 30,
-            "webhook_duplicate_rate": 0.2, "webhook_duplicate_delay_seconds": 0.3,
-            "webhook_reorder_rate": 0.2, "webhook_reorder_delay_seconds": 1,
-            "webhook_concurrency": 10,
-        })
-        ic.admin("POST", "webhooks", {
-            "url": rec.webhook_url, "client_secret": SECRET,
-            "topics": ["contact.lead.created", "contact.user.updated",
-                       "conversation.user.replied"]})
+        ic.admin(
+            "POST",
+            "config",
+            {
+                "webhook_retry_base_seconds": 0.2,
+                "webhook_max_attempts": 30,
+                "webhook_duplicate_rate": 0.2,
+                "webhook_duplicate_delay_seconds": 0.3,
+                "webhook_reorder_rate": 0.2,
+                "webhook_reorder_delay_seconds": 1,
+                "webhook_concurrency": 10,
+            },
+        )
+        ic.admin(
+            "POST",
+            "webhooks",
+            {
+                "url": rec.webhook_url,
+                "client_secret": SECRET,
+                "topics": [
+                    "contact.lead.created",
+                    "contact.user.updated",
+                    "conversation.user.replied",
+                ],
+            },
+        )
         bursts = [
-            ic.admin("POST", "webhooks/burst", {"count": 300, "rate_per_s": 150,
-                                                "topic": "contact.lead.created"}),
-            ic.admin("POST", "webhooks/burst", {"count": 100, "rate_per_s": 60,
-                                                "topic": "contact.user.updated"}),
-            ic.admin("POST", "webhooks/burst", {"count": 100, "rate_per_s": 60,
-                                                "topic": "conversation.user.replied"}),
+            ic.admin(
+                "POST",
+                "webhooks/burst",
+                {"count": 300, "rate_per_s": 150, "topic": "contact.lead.created"},
+            ),
+            ic.admin(
+                "POST",
+                "webhooks/burst",
+                {"count": 100, "rate_per_s": 60, "topic": "contact.user.updated"},
+            ),
+            ic.admin(
+                "POST",
+                "webhooks/burst",
+                {"count": 100, "rate_per_s": 60, "topic": "conversation.user.replied"},
+            ),
         ]
-        _wait(lambda: sum(d["status"] == "delivered" for d in
-                          ic.admin("GET", "webhooks/deliveries?limit=5000")) >= 100,
-              60, "100 deliveries")
+        _wait(
+            lambda: (
+                sum(
+                    d["status"] == "delivered"
+                    for d in ic.admin("GET", "webhooks/deliveries?limit=5000")
+                )
+                >= 100
+            ),
+            60,
+            "100 deliveries",
+        )
         rec.kill()
         time.sleep(0.5)  # deliveries fail while it is down: the emulator retries them
         rec.start()
-        _wait(lambda: all(ic.admin("GET", f"webhooks/bursts/{b['id']}")["done"] for b in bursts),
-              60, "the bursts")
+        _wait(
+            lambda: all(ic.admin("GET", f"webhooks/bursts/{b['id']}")["done"] for b in bursts),
+            60,
+            "the bursts",
+        )
 
         def settled() -> bool:
             deliveries = ic.admin("GET", "webhooks/deliveries?limit=5000")

@@ -20,8 +20,9 @@ TOTAL = 1200
 
 
 def test_two_receivers_one_postgres_inbox(postgres_url: str, tmp_path: Path) -> None:
-    receivers = [ReceiverProcess(postgres_url, tmp_path / f"receiver-{n}.log").start()
-                 for n in range(2)]
+    receivers = [
+        ReceiverProcess(postgres_url, tmp_path / f"receiver-{n}.log").start() for n in range(2)
+    ]
     bodies = [notification(f"notif_pg_{i}") for i in range(TOTAL)]
     answers: list[tuple[int, int, str]] = []  # (notification, receiver, status)
     errors: list[BaseException] = []
@@ -32,11 +33,15 @@ def test_two_receivers_one_postgres_inbox(postgres_url: str, tmp_path: Path) -> 
         try:
             with httpx.Client(timeout=10) as client:
                 for i in order:
-                    resp = client.post(rec.webhook_url, content=bodies[i],
-                                       headers={"X-Hub-Signature": signature(bodies[i])})
+                    resp = client.post(
+                        rec.webhook_url,
+                        content=bodies[i],
+                        headers={"X-Hub-Signature": signature(bodies[i])},
+                    )
                     with lock:
-                        answers.append((i, receiver_index, f"{resp.status_code} "
-                                        f"{resp.json().get('status')}"))
+                        answers.append(
+                            (i, receiver_index, f"{resp.status_code} {resp.json().get('status')}")
+                        )
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
@@ -90,5 +95,6 @@ def test_two_receivers_one_postgres_inbox(postgres_url: str, tmp_path: Path) -> 
     assert set(ids) == {f"notif_pg_{i}" for i in range(TOTAL)}
     keys = [tuple(int(p) for p in item.offset.split(":")) for item in followed]
     assert keys == sorted(keys)
-    assert all(item.body == bodies[int(item.notification_id.rsplit("_", 1)[1])]
-               for item in followed)
+    assert all(
+        item.body == bodies[int(item.notification_id.rsplit("_", 1)[1])] for item in followed
+    )

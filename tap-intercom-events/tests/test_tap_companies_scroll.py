@@ -17,10 +17,12 @@ from tap_test_support import TOKEN, TapRun, parse_messages, run_tap, tap_command
 
 @pytest.fixture(scope="module")
 def ic(tmp_path_factory: pytest.TempPathFactory):
-    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-scroll"),
-                         args=["--rate-limit-per-minute", "10000"]) as emulator:
+    with EmulatorProcess(
+        "intercom", tmp_path_factory.mktemp("ic-scroll"), args=["--rate-limit-per-minute", "10000"]
+    ) as emulator:
         emulator.seeded = emulator.admin(  # type: ignore[attr-defined]
-            "POST", "seed", {"contacts": 40, "conversations": 5, "seed": 9, "companies": 120})
+            "POST", "seed", {"contacts": 40, "conversations": 5, "seed": 9, "companies": 120}
+        )
         yield emulator
 
 
@@ -64,8 +66,9 @@ def test_waits_while_another_scroll_is_open(ic: EmulatorProcess, tmp_path: Path)
 
 
 def test_restarts_the_scroll_after_a_500(ic: EmulatorProcess, tmp_path: Path) -> None:
-    ic.admin("POST", "faults", {"kind": "status", "status": 500, "count": 1,
-                                "path": "/companies/scroll"})
+    ic.admin(
+        "POST", "faults", {"kind": "status", "status": 500, "count": 1, "path": "/companies/scroll"}
+    )
     try:
         run = run_tap(tmp_path, tap_config(ic))
     finally:
@@ -79,15 +82,24 @@ def test_restarts_the_scroll_after_a_500(ic: EmulatorProcess, tmp_path: Path) ->
 def test_connection_test_leaves_no_scroll_open(ic: EmulatorProcess, tmp_path: Path) -> None:
     """`--config ENV --test`, as `meltano test` runs it: settings as variables (a number one
     too), one record per stream, and no scroll left open for the next sync to wait out."""
-    env = {f"TAP_INTERCOM_EVENTS_{key.upper()}": str(value) for key, value in
-           tap_config(ic, rate_limit_share=0.5, max_retries=2).items()}
+    env = {
+        f"TAP_INTERCOM_EVENTS_{key.upper()}": str(value)
+        for key, value in tap_config(ic, rate_limit_share=0.5, max_retries=2).items()
+    }
     ic.reset_stats()
-    test = subprocess.run([*tap_command(), "--config", "ENV", "--test"], capture_output=True,
-                          text=True, timeout=240, env={**os.environ, **env})
+    test = subprocess.run(
+        [*tap_command(), "--config", "ENV", "--test"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **env},
+    )
     assert test.returncode == 0, test.stderr[-3000:]
     records = TapRun(0, parse_messages(test.stdout), "").records
     assert {s: len(r) for s, r in records.items() if s in ("admins", "contacts")} == {
-        "admins": 1, "contacts": 1}
+        "admins": 1,
+        "contacts": 1,
+    }
     called = ic.stats()["by_endpoint"]
     assert "GET /admins" in called and "GET /companies/scroll" not in called, called
     run = run_tap(tmp_path, tap_config(ic))

@@ -13,10 +13,12 @@ from tap_test_support import TOKEN, run_tap, tap_config
 
 @pytest.fixture(scope="module")
 def ic(tmp_path_factory: pytest.TempPathFactory):
-    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-faults"),
-                         args=["--rate-limit-per-minute", "10000"]) as emulator:
-        emulator.admin("POST", "seed", {"contacts": 60, "conversations": 10, "seed": 5,
-                                        "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path_factory.mktemp("ic-faults"), args=["--rate-limit-per-minute", "10000"]
+    ) as emulator:
+        emulator.admin(
+            "POST", "seed", {"contacts": 60, "conversations": 10, "seed": 5, "big_conversations": 0}
+        )
         yield emulator
         emulator.admin("DELETE", "faults")
 
@@ -53,8 +55,9 @@ def test_plan_restriction_is_fatal_with_its_cause(ic: EmulatorProcess, tmp_path:
 def test_server_errors_and_dropped_connections_are_retried(
     ic: EmulatorProcess, tmp_path: Path
 ) -> None:
-    ic.admin("POST", "faults", {"kind": "status", "status": 503, "count": 2,
-                                "path": "/contacts/search"})
+    ic.admin(
+        "POST", "faults", {"kind": "status", "status": 503, "count": 2, "path": "/contacts/search"}
+    )
     ic.admin("POST", "faults", {"kind": "drop", "count": 2, "path": "/conversations"})
     ic.admin("POST", "faults", {"kind": "rate_limit", "count": 2, "path": "/teams"})
     ic.reset_stats()
@@ -69,8 +72,7 @@ def test_server_errors_and_dropped_connections_are_retried(
 
 
 def test_retries_are_bounded_with_a_clear_error(ic: EmulatorProcess, tmp_path: Path) -> None:
-    ic.admin("POST", "faults", {"kind": "status", "status": 502, "count": 1000,
-                                "path": "/tags"})
+    ic.admin("POST", "faults", {"kind": "status", "status": 502, "count": 1000, "path": "/tags"})
     run = run_tap(tmp_path, tap_config(ic, max_retry_seconds=4, max_retries=50))
     assert run.returncode != 0
     assert "kept failing on GET /tags" in run.stderr
@@ -79,13 +81,18 @@ def test_retries_are_bounded_with_a_clear_error(ic: EmulatorProcess, tmp_path: P
 
 @pytest.mark.parametrize(
     ("region", "host"),
-    [("us", "https://api.intercom.io"), ("eu", "https://api.eu.intercom.io"),
-     ("au", "https://api.au.intercom.io"), ("EU", "https://api.eu.intercom.io")],
+    [
+        ("us", "https://api.intercom.io"),
+        ("eu", "https://api.eu.intercom.io"),
+        ("au", "https://api.au.intercom.io"),
+        ("EU", "https://api.eu.intercom.io"),
+    ],
 )
 def test_region_selects_its_host(region: str, host: str) -> None:
     assert resolve_api_url({"region": region}) == host
-    tap = TapIntercomEvents(config={"access_token": TOKEN, "region": region.lower()},
-                            parse_env_config=False)
+    tap = TapIntercomEvents(
+        config={"access_token": TOKEN, "region": region.lower()}, parse_env_config=False
+    )
     stream = tap.streams["contacts"]
     assert stream.url_base == host
     prepared = stream.build_prepared_request(method="GET", url=f"{stream.url_base}/me")
@@ -94,8 +101,9 @@ def test_region_selects_its_host(region: str, host: str) -> None:
 
 
 def test_api_url_overrides_region() -> None:
-    assert resolve_api_url({"region": "eu", "api_url": "http://127.0.0.1:9/"}) == \
-        "http://127.0.0.1:9"
+    assert (
+        resolve_api_url({"region": "eu", "api_url": "http://127.0.0.1:9/"}) == "http://127.0.0.1:9"
+    )
     with pytest.raises(ValueError, match="region"):
         resolve_api_url({"region": "mars"})
 

@@ -9,8 +9,14 @@ from tap_test_support import TOKEN, TapRun
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 STREAM_ORDER = [
-    "admins", "teams", "tags", "companies", "contacts", "contact_event_summaries",
-    "conversations", "conversation_parts",
+    "admins",
+    "teams",
+    "tags",
+    "companies",
+    "contacts",
+    "contact_event_summaries",
+    "conversations",
+    "conversation_parts",
 ]
 
 

@@ -42,10 +42,14 @@ def _canonical(records: list[dict[str, Any]]) -> list[str]:
 @pytest.fixture(scope="module")
 def own_ic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """An emulator of this module's own, for tests that delete items or add faults."""
-    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-inbox"),
-                         args=["--rate-limit-per-minute", "10000"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 160, "conversations": 12, "seed": 11,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path_factory.mktemp("ic-inbox"), args=["--rate-limit-per-minute", "10000"]
+    ) as ic:
+        ic.admin(
+            "POST",
+            "seed",
+            {"contacts": 160, "conversations": 12, "seed": 11, "big_conversations": 0},
+        )
         yield ic
 
 
@@ -55,28 +59,39 @@ def test_drain_emits_what_the_notifications_name_as_the_batch_path_does(
     batch_contacts = full_run.records["contacts"]
     tagged = [c["id"] for c in batch_contacts if (c.get("tags") or {}).get("data")][:2]
     with_companies = [
-        c["id"] for c in batch_contacts
+        c["id"]
+        for c in batch_contacts
         if (c.get("companies") or {}).get("data") and c["id"] not in tagged
     ][:2]
     plain = [c["id"] for c in batch_contacts if c["id"] not in tagged + with_companies][:3]
     contacts = tagged + with_companies + plain
-    truncated = {p["conversation_id"] for p in full_run.records["conversation_parts"]
-                 if p["conversation_parts_truncated"]}
-    conversations = sorted(truncated)[:1] + [
-        c["id"] for c in full_run.records["conversations"] if c["id"] not in truncated
-    ][:3]
+    truncated = {
+        p["conversation_id"]
+        for p in full_run.records["conversation_parts"]
+        if p["conversation_parts_truncated"]
+    }
+    conversations = (
+        sorted(truncated)[:1]
+        + [c["id"] for c in full_run.records["conversations"] if c["id"] not in truncated][:3]
+    )
     assert len(contacts) == 7 and len(conversations) == 4 and tagged and with_companies
 
     inbox, url = new_inbox(tmp_path)
     for contact_id in contacts:
         notify(inbox, "contact.user.updated", contact_item(contact_id))
-    notify(inbox, "contact.lead.tag.created", {
-        "type": "contact_tag", "created_at": 1, "contact": contact_item(tagged[0]),
-        "tag": {"type": "tag", "id": "1", "name": "x"}})
+    notify(
+        inbox,
+        "contact.lead.tag.created",
+        {
+            "type": "contact_tag",
+            "created_at": 1,
+            "contact": contact_item(tagged[0]),
+            "tag": {"type": "tag", "id": "1", "name": "x"},
+        },
+    )
     notify(inbox, "contact.email.updated", contact_item(plain[0]))
     notify(inbox, "conversation.user.replied", conversation_item(conversations[0]))
-    notify(inbox, "conversation_part.tag.created", {"type": "conversation",
-                                                    "id": conversations[1]})
+    notify(inbox, "conversation_part.tag.created", {"type": "conversation", "id": conversations[1]})
     for conversation_id in conversations[1:]:
         notify(inbox, "conversation.admin.closed", conversation_item(conversation_id))
     notify(inbox, "ping", {"type": "ping", "message": "something"})
@@ -85,8 +100,9 @@ def test_drain_emits_what_the_notifications_name_as_the_batch_path_does(
     items, last = inbox.read_after(None, 1000)
     inbox.close()
 
-    run = run_tap(tmp_path / "run", tap_config(seeded_ic, inbox_url=url,
-                                               fetch_event_summaries=True))
+    run = run_tap(
+        tmp_path / "run", tap_config(seeded_ic, inbox_url=url, fetch_event_summaries=True)
+    )
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.ids("contacts") == Counter(contacts)  # each once, however many notifications
@@ -99,11 +115,13 @@ def test_drain_emits_what_the_notifications_name_as_the_batch_path_does(
     batch = _by_id(full_run.records["conversations"])
     for record in run.records["conversations"]:
         assert record == batch[record["id"]]
-    batch_parts = [p for p in full_run.records["conversation_parts"]
-                   if p["conversation_id"] in conversations]
+    batch_parts = [
+        p for p in full_run.records["conversation_parts"] if p["conversation_id"] in conversations
+    ]
     assert _canonical(run.records["conversation_parts"]) == _canonical(batch_parts)
-    batch_events = [e for e in full_run.records["contact_event_summaries"]
-                    if e["contact_id"] in contacts]
+    batch_events = [
+        e for e in full_run.records["contact_event_summaries"] if e["contact_id"] in contacts
+    ]
     assert batch_events
     assert _canonical(run.records["contact_event_summaries"]) == _canonical(batch_events)
     # What a sync emits before them and the mapper needs: the workspace streams, and the
@@ -127,7 +145,8 @@ def test_drain_emits_what_the_notifications_name_as_the_batch_path_does(
     counted = totals(run.stderr)
     assert counted["notifications"] == len(items)
     assert counted["skipped"] == {
-        "ping": 1, "unknown topic": 1,
+        "ping": 1,
+        "unknown topic": 1,
         "company topic (companies are read by the batch job)": 1,
     }
     assert counted["reread"] == {"contacts": 7, "conversations": 4}
@@ -207,8 +226,10 @@ def test_killed_mid_way_then_restarted_emits_every_item(
     inbox, url = new_inbox(tmp_path)
     for contact_id in contacts:
         notify(inbox, "contact.user.updated", contact_item(contact_id))
-    offsets = {item.offset: item.payload()["data"]["item"]["id"]
-               for item in inbox.read_after(None, 1000)[0]}
+    offsets = {
+        item.offset: item.payload()["data"]["item"]["id"]
+        for item in inbox.read_after(None, 1000)[0]
+    }
     inbox.close()
     order = list(offsets)
     config = tap_config(own_ic, inbox_url=url, inbox_batch_size=10, max_concurrency=2)
@@ -231,7 +252,7 @@ def test_killed_mid_way_then_restarted_emits_every_item(
     assert restarted.returncode == 0, restarted.stderr[-3000:]
     after = set(restarted.ids("contacts"))
     assert vouched | after == set(contacts)  # every notification's contact, at least once
-    assert after == {offsets[o] for o in order[order.index(offset) + 1:]}  # none before again
+    assert after == {offsets[o] for o in order[order.index(offset) + 1 :]}  # none before again
 
 
 def test_follow_mode_emits_notifications_added_while_it_runs(
@@ -241,8 +262,10 @@ def test_follow_mode_emits_notifications_added_while_it_runs(
     conversation = conversation_ids(seeded_ic, 1)[0]
     inbox, url = new_inbox(tmp_path)
     notify(inbox, "contact.user.updated", contact_item(contact))
-    tap = TapProcess(tmp_path / "run", tap_config(seeded_ic, inbox_url=url, follow=True,
-                                                  poll_interval_seconds=0.2))
+    tap = TapProcess(
+        tmp_path / "run",
+        tap_config(seeded_ic, inbox_url=url, follow=True, poll_interval_seconds=0.2),
+    )
     try:
         tap.wait_for(lambda messages: len(inbox_offsets(messages)) == 1, timeout=60)
         assert [r["id"] for r in records_of(tap.messages, "contacts")] == [contact]
@@ -267,9 +290,12 @@ def test_follow_mode_coalesces_notifications_arriving_within_coalesce_seconds(
     contact = contact_ids(seeded_ic, 3)[2]
     inbox, url = new_inbox(tmp_path)
     seeded_ic.reset_stats()
-    tap = TapProcess(tmp_path / "run", tap_config(
-        seeded_ic, inbox_url=url, follow=True, poll_interval_seconds=0.05,
-        coalesce_seconds=2.0))
+    tap = TapProcess(
+        tmp_path / "run",
+        tap_config(
+            seeded_ic, inbox_url=url, follow=True, poll_interval_seconds=0.05, coalesce_seconds=2.0
+        ),
+    )
     try:
         tap.wait_for_log("Inbox mode: reading")  # polling the empty inbox
         # Four notifications over ~1.2 s: polled every 0.05 s, each would be a batch of its own.
@@ -277,8 +303,9 @@ def test_follow_mode_coalesces_notifications_arriving_within_coalesce_seconds(
             notify(inbox, "contact.user.updated", contact_item(contact))
             time.sleep(0.4)
         last = inbox.read_after(None, 1000)[1]
-        tap.wait_for(lambda messages: any(o == last for _, o in inbox_offsets(messages)),
-                     timeout=30)
+        tap.wait_for(
+            lambda messages: any(o == last for _, o in inbox_offsets(messages)), timeout=30
+        )
     finally:
         code = tap.stop()
         inbox.close()
@@ -300,8 +327,7 @@ def test_deleted_items_are_skipped_and_404s_counted(
     notify(inbox, "conversation.admin.replied", conversation_item(gone_conversation))
     api_delete(own_ic, f"/contacts/{gone_contact}")
     api_delete(own_ic, f"/conversations/{gone_conversation}")
-    notify(inbox, "contact.deleted", {"type": "contact", "id": gone_contact,
-                                      "external_id": None})
+    notify(inbox, "contact.deleted", {"type": "contact", "id": gone_contact, "external_id": None})
     notify(inbox, "conversation.deleted", {"type": "conversation", "id": gone_conversation})
     notify(inbox, "contact.user.updated", contact_item(live_contact))
     notify(inbox, "conversation.user.replied", conversation_item(live_conversation))
@@ -322,10 +348,12 @@ def test_deleted_items_are_skipped_and_404s_counted(
 
 def test_rereads_are_paced_by_the_rate_governor(tmp_path: Path) -> None:
     # 300 a minute: 50 calls per 10-second window.
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "300"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 90, "conversations": 3, "seed": 5,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "300"]
+    ) as ic:
+        ic.admin(
+            "POST", "seed", {"contacts": 90, "conversations": 3, "seed": 5, "big_conversations": 0}
+        )
         contacts = contact_ids(ic, 80)
         inbox, url = new_inbox(tmp_path)
         for contact_id in contacts:

@@ -12,34 +12,52 @@ from tap_intercom_events.tap import TapIntercomEvents
 
 
 def _item(offset: int, topic: str, item: Any) -> InboxItem:
-    body = {"type": "notification_event", "id": f"notif_{offset}", "topic": topic,
-            "data": {"type": "notification_event_data", "item": item}}
+    body = {
+        "type": "notification_event",
+        "id": f"notif_{offset}",
+        "topic": topic,
+        "data": {"type": "notification_event_data", "item": item},
+    }
     return InboxItem(str(offset), f"notif_{offset}", topic, 0.0, json.dumps(body).encode())
 
 
-@pytest.mark.parametrize(("topic", "item", "expected"), [
-    ("contact.user.created", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
-    ("contact.user.updated", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
-    ("contact.lead.signed_up", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
-    # A tag removed from a contact is a change of the contact, not a deletion.
-    ("contact.user.tag.deleted",
-     {"type": "contact_tag", "contact": {"type": "contact", "id": "c2"}, "tag": {"id": "9"}},
-     ("contacts", "c2")),
-    ("conversation.user.replied", {"type": "conversation", "id": "7"}, ("conversations", "7")),
-    ("conversation_part.tag.created", {"type": "conversation", "id": 8},
-     ("conversations", "8")),
-    ("conversation_part.tag.created",
-     {"type": "conversation_part", "id": "p1", "conversation_id": "9"}, ("conversations", "9")),
-    ("contact.deleted", {"type": "contact", "id": "c1"}, "contact deleted"),
-    ("contact.archived", {"type": "contact", "id": "c1"}, "contact archived"),
-    ("conversation.deleted", {"type": "conversation", "id": "7"}, "conversation deleted"),
-    ("ping", {"type": "ping"}, "ping"),
-    ("company.created", {"type": "company", "id": "x"},
-     "company topic (companies are read by the batch job)"),
-    ("visitor.signed_up", {"type": "visitor", "id": "v"}, "unknown topic"),
-    ("contact.user.updated", {"type": "contact"}, "no item id in the notification"),
-    ("contact.user.updated", None, "no item in the notification"),
-])
+@pytest.mark.parametrize(
+    ("topic", "item", "expected"),
+    [
+        ("contact.user.created", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
+        ("contact.user.updated", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
+        ("contact.lead.signed_up", {"type": "contact", "id": "c1"}, ("contacts", "c1")),
+        # A tag removed from a contact is a change of the contact, not a deletion.
+        (
+            "contact.user.tag.deleted",
+            {"type": "contact_tag", "contact": {"type": "contact", "id": "c2"}, "tag": {"id": "9"}},
+            ("contacts", "c2"),
+        ),
+        ("conversation.user.replied", {"type": "conversation", "id": "7"}, ("conversations", "7")),
+        (
+            "conversation_part.tag.created",
+            {"type": "conversation", "id": 8},
+            ("conversations", "8"),
+        ),
+        (
+            "conversation_part.tag.created",
+            {"type": "conversation_part", "id": "p1", "conversation_id": "9"},
+            ("conversations", "9"),
+        ),
+        ("contact.deleted", {"type": "contact", "id": "c1"}, "contact deleted"),
+        ("contact.archived", {"type": "contact", "id": "c1"}, "contact archived"),
+        ("conversation.deleted", {"type": "conversation", "id": "7"}, "conversation deleted"),
+        ("ping", {"type": "ping"}, "ping"),
+        (
+            "company.created",
+            {"type": "company", "id": "x"},
+            "company topic (companies are read by the batch job)",
+        ),
+        ("visitor.signed_up", {"type": "visitor", "id": "v"}, "unknown topic"),
+        ("contact.user.updated", {"type": "contact"}, "no item id in the notification"),
+        ("contact.user.updated", None, "no item in the notification"),
+    ],
+)
 def test_target_of_each_topic(topic: str, item: Any, expected: Any) -> None:
     payload = {"data": {"type": "notification_event_data", "item": item}}
     assert target_of(topic, payload) == expected
@@ -80,8 +98,9 @@ class _FlakyInbox:
 
 
 def _reader(**config: Any) -> InboxReader:
-    tap = TapIntercomEvents(config={"access_token": "t", "inbox_url": "sqlite:///x.db", **config},
-                            validate_config=True)
+    tap = TapIntercomEvents(
+        config={"access_token": "t", "inbox_url": "sqlite:///x.db", **config}, validate_config=True
+    )
     return InboxReader(tap)
 
 

@@ -30,8 +30,11 @@ def tokyo(tmp_path_factory: pytest.TempPathFactory):
     args = ["--rate-limit-per-minute", "10000", "--timezone", "Asia/Tokyo"]
     with EmulatorProcess("intercom", data_dir, args=args) as ic:
         ic.admin("POST", "clock", {"now": T0})
-        ic.admin("POST", "seed", {"contacts": 200, "conversations": 40, "seed": 3,
-                                  "big_conversations": 0})
+        ic.admin(
+            "POST",
+            "seed",
+            {"contacts": 200, "conversations": 40, "seed": 3, "big_conversations": 0},
+        )
         yield ic
 
 
@@ -74,13 +77,13 @@ def test_changes_on_bookmark_day_across_midnight_and_during_the_sync(
     for i, contact in enumerate(same_day):
         tokyo.admin("PATCH", f"contacts/{contact['id']}", {"updated_at": bookmark + 1 + i})
     for i, contact in enumerate(past_midnight):
-        tokyo.admin("PATCH", f"contacts/{contact['id']}",
-                    {"updated_at": local_midnight + 60 + i})
+        tokyo.admin("PATCH", f"contacts/{contact['id']}", {"updated_at": local_midnight + 60 + i})
     old_convs = [c for c in conversations if c["id"] not in lookback_convs]
     conv_same_day = old_convs[:2]
     for conversation in conv_same_day:
-        tokyo.admin("PATCH", f"conversations/{conversation['id']}",
-                    {"updated_at": conv_bookmark + 1})
+        tokyo.admin(
+            "PATCH", f"conversations/{conversation['id']}", {"updated_at": conv_bookmark + 1}
+        )
     tokyo.admin("POST", "clock", {"now": local_midnight + 600})
     big = old_convs[2]
     answer = tokyo.admin("POST", f"conversations/{big['id']}/parts", {"count": 600})
@@ -102,8 +105,11 @@ def test_changes_on_bookmark_day_across_midnight_and_during_the_sync(
     got_convs = set(run2.ids("conversations"))
     assert {c["id"] for c in conv_same_day} | {big["id"]} <= got_convs
     assert got_convs - {c["id"] for c in conv_same_day} - {big["id"]} <= lookback_convs
-    flagged = {p["conversation_id"] for p in run2.records["conversation_parts"]
-               if p["conversation_parts_truncated"]}
+    flagged = {
+        p["conversation_id"]
+        for p in run2.records["conversation_parts"]
+        if p["conversation_parts_truncated"]
+    }
     assert flagged == {big["id"]}
     assert f"Conversation {big['id']} has" in run2.stderr
     # The bookmark never passes the changes made during the sync.
@@ -126,7 +132,9 @@ def _run_changing_during_sync(ic, tmp_path, state, during) -> TapRun:
     state_path.write_text(json.dumps(state))
     proc = subprocess.Popen(
         [*tap_command(), "--config", str(config_path), "--state", str(state_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     stderr_chunks: list[str] = []
     reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()))

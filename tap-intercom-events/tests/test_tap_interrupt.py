@@ -14,10 +14,14 @@ from tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_c
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory):
-    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-kill"),
-                         args=["--rate-limit-per-minute", "10000"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 150, "conversations": 60, "seed": 11,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path_factory.mktemp("ic-kill"), args=["--rate-limit-per-minute", "10000"]
+    ) as ic:
+        ic.admin(
+            "POST",
+            "seed",
+            {"contacts": 150, "conversations": 60, "seed": 11, "big_conversations": 0},
+        )
         yield ic
 
 
@@ -25,8 +29,12 @@ def _killed_run(ic: EmulatorProcess, tmp_path: Path, after_conversations: int) -
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "config.json"
     config.write_text(json.dumps(tap_config(ic, page_size=10, max_concurrency=3)))
-    proc = subprocess.Popen([*tap_command(), "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*tap_command(), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     lines: list[str] = []
     seen = 0
     for line in proc.stdout:
@@ -91,8 +99,9 @@ def test_killed_run_resumes_without_loss(workspace: EmulatorProcess, tmp_path: P
     conversations.update({c["id"]: c for c in resumed.records["conversations"]})
     for conversation_id, conversation in conversations.items():
         expected = conversation["statistics"]["count_conversation_parts"]
-        counts = [sum(1 for p in parts if p["conversation_id"] == conversation_id)
-                  for parts in by_run]
+        counts = [
+            sum(1 for p in parts if p["conversation_id"] == conversation_id) for parts in by_run
+        ]
         assert expected in counts, conversation_id
     # The resumed run did not start over: it skipped what the saved state covered.
     assert len(resumed.ids("conversations")) < 60

@@ -17,14 +17,17 @@ from tap_test_support import emulator_contact_ids, run_tap, tap_command, tap_con
 
 def test_low_rate_limit_gives_no_429(tmp_path: Path) -> None:
     # 600 a minute: 100 calls per 10-second window.
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "600"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 90, "conversations": 70, "seed": 2,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "600"]
+    ) as ic:
+        ic.admin(
+            "POST", "seed", {"contacts": 90, "conversations": 70, "seed": 2, "big_conversations": 0}
+        )
         ic.reset_stats()
         started = time.monotonic()
-        run = run_tap(tmp_path / "run",
-                      tap_config(ic, fetch_event_summaries=True, max_concurrency=10))
+        run = run_tap(
+            tmp_path / "run", tap_config(ic, fetch_event_summaries=True, max_concurrency=10)
+        )
         elapsed = time.monotonic() - started
         stats = ic.stats()
     assert run.returncode == 0, run.stderr[-3000:]
@@ -42,14 +45,21 @@ def _only_conversations(tmp_path: Path, config: dict) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = tmp_path / "discover-config.json"
     config_path.write_text(json.dumps(config))
-    found = subprocess.run([*tap_command(), "--config", str(config_path), "--discover"],
-                           capture_output=True, text=True, check=True, timeout=120).stdout
+    found = subprocess.run(
+        [*tap_command(), "--config", str(config_path), "--discover"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     catalog = json.loads(found)
     for entry in catalog["streams"]:
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["stream"] in {"conversations",
-                                                                   "conversation_parts"}
+                meta["metadata"]["selected"] = entry["stream"] in {
+                    "conversations",
+                    "conversation_parts",
+                }
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(catalog))
     return path
@@ -60,10 +70,14 @@ def test_parts_at_a_low_rate_limit_with_latency_give_no_429(tmp_path: Path) -> N
     # latency and 20 workers booking their turns ahead, a window's first answers do not count
     # the calls in flight or booked; a governor that took their Remaining for what is left ran
     # out of budget before the window's end and got 429s there (13 here before the fix).
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "2000"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 400, "conversations": 800, "seed": 3,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "2000"]
+    ) as ic:
+        ic.admin(
+            "POST",
+            "seed",
+            {"contacts": 400, "conversations": 800, "seed": 3, "big_conversations": 0},
+        )
         ic.admin("POST", "faults", {"kind": "latency", "ms": 100})
         config = tap_config(ic)  # the default max_concurrency (20)
         catalog = _only_conversations(tmp_path, config)
@@ -72,7 +86,9 @@ def test_parts_at_a_low_rate_limit_with_latency_give_no_429(tmp_path: Path) -> N
         config_path.write_text(json.dumps(config))
         proc = subprocess.run(
             [*tap_command(), "--config", str(config_path), "--catalog", str(catalog)],
-            capture_output=True, text=True, timeout=240,
+            capture_output=True,
+            text=True,
+            timeout=240,
         )
         stats = ic.stats()
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -83,10 +99,12 @@ def test_parts_at_a_low_rate_limit_with_latency_give_no_429(tmp_path: Path) -> N
 
 def test_rate_limit_share_leaves_the_rest_of_each_window(tmp_path: Path) -> None:
     # 600 a minute: 100 calls per 10-second window, of which the tap may use half.
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "600"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 30, "conversations": 75, "seed": 4,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "600"]
+    ) as ic:
+        ic.admin(
+            "POST", "seed", {"contacts": 30, "conversations": 75, "seed": 4, "big_conversations": 0}
+        )
         ic.reset_stats()
         run = run_tap(tmp_path / "run", tap_config(ic, rate_limit_share=0.5, max_concurrency=10))
         log = ic.admin("GET", "requests?limit=1000")
@@ -107,10 +125,14 @@ def test_rate_limit_share_leaves_the_rest_of_each_window(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def _busy_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess("intercom", tmp_path_factory.mktemp("ic-busy"),
-                         args=["--rate-limit-per-minute", "10000"]) as ic:
-        ic.admin("POST", "seed", {"contacts": 180, "conversations": 15, "seed": 8,
-                                  "big_conversations": 0})
+    with EmulatorProcess(
+        "intercom", tmp_path_factory.mktemp("ic-busy"), args=["--rate-limit-per-minute", "10000"]
+    ) as ic:
+        ic.admin(
+            "POST",
+            "seed",
+            {"contacts": 180, "conversations": 15, "seed": 8, "big_conversations": 0},
+        )
         yield ic
 
 
@@ -145,10 +167,14 @@ def test_300_rate_limited_answers_in_a_row_are_waited_out(
 def test_a_429_waits_for_the_reset_and_for_retry_after(
     busy_ic: EmulatorProcess, tmp_path: Path
 ) -> None:
-    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1, "path": "/teams",
-                                     "reset_in": 2})
-    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1, "path": "/tags",
-                                     "reset_in": 0, "retry_after": 2})
+    busy_ic.admin(
+        "POST", "faults", {"kind": "rate_limit", "count": 1, "path": "/teams", "reset_in": 2}
+    )
+    busy_ic.admin(
+        "POST",
+        "faults",
+        {"kind": "rate_limit", "count": 1, "path": "/tags", "reset_in": 0, "retry_after": 2},
+    )
     busy_ic.reset_stats()
     run = run_tap(tmp_path, tap_config(busy_ic))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -178,8 +204,9 @@ def test_rate_limit_stops_after_max_retry_seconds_with_what_to_do(
 
 
 def test_max_retries_still_bounds_server_errors(busy_ic: EmulatorProcess, tmp_path: Path) -> None:
-    busy_ic.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
-                                     "path": "/admins"})
+    busy_ic.admin(
+        "POST", "faults", {"kind": "status", "status": 503, "count": 1000, "path": "/admins"}
+    )
     busy_ic.reset_stats()
     run = run_tap(tmp_path, tap_config(busy_ic, max_retries=2, max_retry_seconds=120))
     assert run.returncode != 0
@@ -193,10 +220,12 @@ def test_a_rate_limit_on_the_workspace_call_is_not_taken_for_a_missing_scope(
 ) -> None:
     # GET /me and GET /tags are optional (a token may lack their scope), but a rate limit
     # that outlasts max_retry_seconds there stops the sync like anywhere else.
-    busy_ic.admin("POST", "faults", {"kind": "rate_limit", "count": 1_000_000, "path": "/me",
-                                     "reset_in": 0})
-    run = run_tap(tmp_path, tap_config(busy_ic, max_retry_seconds=2,
-                                       start_date="2001-01-01T00:00:00Z"))
+    busy_ic.admin(
+        "POST", "faults", {"kind": "rate_limit", "count": 1_000_000, "path": "/me", "reset_in": 0}
+    )
+    run = run_tap(
+        tmp_path, tap_config(busy_ic, max_retry_seconds=2, start_date="2001-01-01T00:00:00Z")
+    )
     assert run.returncode != 0
     assert "Intercom's rate limit refused GET /me" in run.stderr
     assert "widened by a whole day" not in run.stderr

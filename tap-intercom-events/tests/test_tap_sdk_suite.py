@@ -13,12 +13,16 @@ from tap_test_support import TOKEN
 # The suite's config is fixed when the class is built, so the emulator starts at import time
 # (on a free port) and stops when the test process exits.
 _EMULATOR = EmulatorProcess(
-    "intercom", tempfile.mkdtemp(prefix="tap-sdk-suite-"),
+    "intercom",
+    tempfile.mkdtemp(prefix="tap-sdk-suite-"),
     args=["--rate-limit-per-minute", "10000"],
 ).start()
 atexit.register(_EMULATOR.stop)
-_EMULATOR.admin("POST", "seed", {"contacts": 80, "conversations": 20, "seed": 4,
-                                 "big_conversations": 1, "companies": 12})
+_EMULATOR.admin(
+    "POST",
+    "seed",
+    {"contacts": 80, "conversations": 20, "seed": 4, "big_conversations": 1, "companies": 12},
+)
 
 TestTapIntercomEvents = get_tap_test_class(
     TapIntercomEvents,

@@ -47,16 +47,27 @@ def local(tz: str, *args: int) -> int:
 
 
 @contextlib.contextmanager
-def workspace(tmp_path: Path, tz: str, now: int, contacts: int = 80,
-              conversations: int = 20) -> Iterator[EmulatorProcess]:
+def workspace(
+    tmp_path: Path, tz: str, now: int, contacts: int = 80, conversations: int = 20
+) -> Iterator[EmulatorProcess]:
     """A seeded emulator in timezone ``tz`` (set through the admin config call), clock at
     ``now``, with 12 contacts and 6 conversations updated in the hour before ``now``."""
-    with EmulatorProcess("intercom", tmp_path / "ic",
-                         args=["--rate-limit-per-minute", "10000"]) as ic:
+    with EmulatorProcess(
+        "intercom", tmp_path / "ic", args=["--rate-limit-per-minute", "10000"]
+    ) as ic:
         assert ic.admin("POST", "config", {"timezone": tz})["timezone"] == tz
         ic.admin("POST", "clock", {"now": now})
-        ic.admin("POST", "seed", {"contacts": contacts, "conversations": conversations,
-                                  "seed": 5, "big_conversations": 0, "companies": 4})
+        ic.admin(
+            "POST",
+            "seed",
+            {
+                "contacts": contacts,
+                "conversations": conversations,
+                "seed": 5,
+                "big_conversations": 0,
+                "companies": 4,
+            },
+        )
         ids = contact_ids(ic)
         for i, cid in enumerate(ids[:12]):
             ic.admin("PATCH", f"contacts/{cid}", {"updated_at": now - 200 * i})
@@ -83,12 +94,21 @@ def _search(ic: EmulatorProcess, resource: str) -> list[dict]:
         pagination: dict[str, Any] = {"per_page": 150}
         if cursor:
             pagination["starting_after"] = cursor
-        body = {"query": {"field": "updated_at", "operator": ">", "value": 0},
-                "pagination": pagination, "sort": {"field": "updated_at", "order": "ascending"}}
+        body = {
+            "query": {"field": "updated_at", "operator": ">", "value": 0},
+            "pagination": pagination,
+            "sort": {"field": "updated_at", "order": "ascending"},
+        }
         request = urllib.request.Request(
-            f"{ic.url}/{resource}/search", data=json.dumps(body).encode(), method="POST",
-            headers={"Authorization": "Bearer emulator-token", "Intercom-Version": "2.14",
-                     "Content-Type": "application/json"})
+            f"{ic.url}/{resource}/search",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Authorization": "Bearer emulator-token",
+                "Intercom-Version": "2.14",
+                "Content-Type": "application/json",
+            },
+        )
         with urllib.request.urlopen(request, timeout=60) as answer:
             page = json.loads(answer.read())
         found += page["data" if resource == "contacts" else "conversations"]
@@ -98,13 +118,18 @@ def _search(ic: EmulatorProcess, resource: str) -> list[dict]:
 
 
 def config(ic: EmulatorProcess, **extra: Any) -> dict[str, Any]:
-    settings = {"lookback_window": LOOKBACK, "fetch_event_summaries": True,
-                "max_concurrency": 4, **extra}
+    settings = {
+        "lookback_window": LOOKBACK,
+        "fetch_event_summaries": True,
+        "max_concurrency": 4,
+        **extra,
+    }
     return tap_config(ic, **settings)
 
 
-def sync(ic: EmulatorProcess, tmp_path: Path, state: dict | None = None, tick: bool = True,
-         **extra: Any) -> TapRun:
+def sync(
+    ic: EmulatorProcess, tmp_path: Path, state: dict | None = None, tick: bool = True, **extra: Any
+) -> TapRun:
     """One run of the tap; ``run.stats`` holds the emulator's counts for this run alone.
 
     The emulator's clock is frozen: ``tick`` moves it 2 s on first, as time passes between a
@@ -138,8 +163,7 @@ def window(run: TapRun, stream: str) -> set[str]:
 
 
 def assert_nothing_emitted(run: TapRun) -> None:
-    for stream in ("contacts", "contact_event_summaries", "conversations",
-                   "conversation_parts"):
+    for stream in ("contacts", "contact_event_summaries", "conversations", "conversation_parts"):
         assert run.records[stream] == [], f"{stream} re-emitted although nothing changed"
     assert child_calls(run) == 0, run.stats  # type: ignore[attr-defined]
 
@@ -191,7 +215,8 @@ def test_nothing_changed_costs_no_record_and_no_child_call(tmp_path: Path) -> No
         assert "were not emitted again" in second.stderr
         # Skipped records stay remembered: the next run is as cheap.
         assert memory(second.last_state, "contacts", CONTACTS_SIG) == memory(
-            first.last_state, "contacts", CONTACTS_SIG)
+            first.last_state, "contacts", CONTACTS_SIG
+        )
         third = sync(ic, tmp_path / "r3", second.last_state)
         assert_nothing_emitted(third)
 
@@ -233,9 +258,12 @@ def test_changes_on_the_bookmarks_day_are_emitted_with_their_children(tmp_path: 
         in_memory = [c["id"] for c in by_time if c["id"] in remembered]
         day = datetime.datetime.fromtimestamp(bookmark, ZoneInfo(tz)).date()
         # Older than the bookmark but on its day (the search returns them, the tap drops them).
-        same_day_old = [c["id"] for c in by_time if epoch(c["updated_at"]) < bookmark
-                        and datetime.datetime.fromtimestamp(epoch(c["updated_at"]),
-                                                            ZoneInfo(tz)).date() == day]
+        same_day_old = [
+            c["id"]
+            for c in by_time
+            if epoch(c["updated_at"]) < bookmark
+            and datetime.datetime.fromtimestamp(epoch(c["updated_at"]), ZoneInfo(tz)).date() == day
+        ]
         older = [c["id"] for c in by_time if epoch(c["updated_at"]) < bookmark]
         if len(same_day_old) < 2:
             same_day_old = older[-2:]
@@ -255,9 +283,11 @@ def test_changes_on_the_bookmarks_day_are_emitted_with_their_children(tmp_path: 
         for cid, at in changes.items():
             ic.admin("PATCH", f"contacts/{cid}", {"updated_at": at, "name": f"changed {at}"})
         conv_remembered = list(memory(first.last_state, "conversations", CONVERSATIONS_SIG))
-        old_conv = next(c["id"] for c in sorted(first.records["conversations"],
-                                                key=lambda c: c["updated_at"])
-                        if epoch(c["updated_at"]) < conv_bookmark)
+        old_conv = next(
+            c["id"]
+            for c in sorted(first.records["conversations"], key=lambda c: c["updated_at"])
+            if epoch(c["updated_at"]) < conv_bookmark
+        )
         ic.admin("PATCH", f"conversations/{old_conv}", {"updated_at": conv_bookmark + 3})
         grown = ic.admin("POST", f"conversations/{conv_remembered[0]}/parts", {"count": 2})
         changed_convs = {old_conv, conv_remembered[0]}
@@ -273,8 +303,11 @@ def test_changes_on_the_bookmarks_day_are_emitted_with_their_children(tmp_path: 
             assert epoch(contact["updated_at"]) == changes[contact["id"]]
             assert contact["name"] == f"changed {changes[contact['id']]}"
         assert set(second.ids("conversations")) == changed_convs
-        parts = [p for p in second.records["conversation_parts"]
-                 if p["conversation_id"] == conv_remembered[0]]
+        parts = [
+            p
+            for p in second.records["conversation_parts"]
+            if p["conversation_id"] == conv_remembered[0]
+        ]
         assert len(parts) == grown["count_conversation_parts"]
         assert_children_of(second, set(changes), changed_convs)
         assert epoch(second.bookmark("contacts")) >= bookmark
@@ -295,8 +328,11 @@ def test_changes_across_local_midnight_in_a_non_utc_workspace(tmp_path: Path, tz
         first = sync(ic, tmp_path / "r1")
         remembered = list(memory(first.last_state, "contacts", CONTACTS_SIG))
         conv_remembered = list(memory(first.last_state, "conversations", CONVERSATIONS_SIG))
-        older = [c["id"] for c in sorted(first.records["contacts"], key=lambda c: c["updated_at"])
-                 if c["id"] not in remembered]
+        older = [
+            c["id"]
+            for c in sorted(first.records["contacts"], key=lambda c: c["updated_at"])
+            if c["id"] not in remembered
+        ]
         ic.admin("POST", "clock", {"now": midnight + 300})
         changes = {
             remembered[0]: midnight - 30,
@@ -314,8 +350,7 @@ def test_changes_across_local_midnight_in_a_non_utc_workspace(tmp_path: Path, tz
 
         second = sync(ic, tmp_path / "r2", first.last_state)
         assert set(second.ids("contacts")) == set(changes)
-        assert {epoch(c["updated_at"]) for c in second.records["contacts"]} == set(
-            changes.values())
+        assert {epoch(c["updated_at"]) for c in second.records["contacts"]} == set(changes.values())
         assert set(second.ids("conversations")) == set(conv_remembered[:2])
         assert_children_of(second, set(changes), set(conv_remembered[:2]))
 
@@ -325,7 +360,8 @@ def test_changes_across_local_midnight_in_a_non_utc_workspace(tmp_path: Path, tz
         third = sync(ic, tmp_path / "r3", second.last_state)
         assert set(third.ids("contacts")) == {older[3]}
         assert datetime.datetime.fromtimestamp(
-            epoch(third.bookmark("contacts")), ZoneInfo(tz)).date() == datetime.date(2025, 3, 21)
+            epoch(third.bookmark("contacts")), ZoneInfo(tz)
+        ).date() == datetime.date(2025, 3, 21)
         fourth = sync(ic, tmp_path / "r4", third.last_state)
         assert_nothing_emitted(fourth)
 
@@ -356,26 +392,41 @@ def test_a_change_during_the_sync_is_emitted_in_this_run_or_the_next(
         ic.admin("POST", "clock", {"advance": 2})
         ic.admin("POST", "faults", {"kind": "latency", "ms": 150})
         try:
-            second = _run_changing_during_sync(ic, tmp_path / "r2", first.last_state,
-                                               during, conv_during, trigger)
+            second = _run_changing_during_sync(
+                ic, tmp_path / "r2", first.last_state, during, conv_during, trigger
+            )
         finally:
             ic.admin("DELETE", "faults")
         changed_at = second.changed_at  # type: ignore[attr-defined]
         third = sync(ic, tmp_path / "r3", second.last_state)
         for cid in during:
-            versions = [(run, c) for run in (second, third) for c in run.records["contacts"]
-                        if c["id"] == cid and epoch(c["updated_at"]) == changed_at]
+            versions = [
+                (run, c)
+                for run in (second, third)
+                for c in run.records["contacts"]
+                if c["id"] == cid and epoch(c["updated_at"]) == changed_at
+            ]
             assert versions, f"contact {cid} changed during the sync was never emitted"
-        conv_versions = [c for run in (second, third) for c in run.records["conversations"]
-                         if c["id"] == conv_during and epoch(c["updated_at"]) == changed_at]
+        conv_versions = [
+            c
+            for run in (second, third)
+            for c in run.records["conversations"]
+            if c["id"] == conv_during and epoch(c["updated_at"]) == changed_at
+        ]
         assert conv_versions, "conversation changed during the sync was never emitted"
         assert epoch(second.bookmark("contacts")) < changed_at
         fourth = sync(ic, tmp_path / "r4", third.last_state)
         assert_nothing_emitted(fourth)
 
 
-def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
-                              during: list[str], conv_during: str, trigger: str) -> TapRun:
+def _run_changing_during_sync(
+    ic: EmulatorProcess,
+    tmp_path: Path,
+    state: dict,
+    during: list[str],
+    conv_during: str,
+    trigger: str,
+) -> TapRun:
     """Run the tap; at its first contact record (or once the first page of contacts is
     answered), advance the clock and change records."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -401,9 +452,16 @@ def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
     (tmp_path / "config.json").write_text(json.dumps(config(ic, page_size=2)))
     (tmp_path / "state.json").write_text(json.dumps(state))
     proc = subprocess.Popen(
-        [*tap_command(), "--config", str(tmp_path / "config.json"),
-         "--state", str(tmp_path / "state.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *tap_command(),
+            "--config",
+            str(tmp_path / "config.json"),
+            "--state",
+            str(tmp_path / "state.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))
@@ -414,8 +472,12 @@ def _run_changing_during_sync(ic: EmulatorProcess, tmp_path: Path, state: dict,
     lines: list[str] = []
     for line in proc.stdout:
         lines.append(line)
-        if (trigger == "first record" and not done.is_set()
-                and '"stream":"contacts"' in line.replace(" ", "") and '"RECORD"' in line):
+        if (
+            trigger == "first record"
+            and not done.is_set()
+            and '"stream":"contacts"' in line.replace(" ", "")
+            and '"RECORD"' in line
+        ):
             change()
     proc.wait(timeout=120)
     reader.join()
@@ -514,18 +576,20 @@ def test_state_from_before_the_memory_and_a_changed_signature(tmp_path: Path) ->
         with_summaries = sync(ic, tmp_path / "r5", without.last_state)
         assert set(with_summaries.ids("contacts")) == in_window
         assert calls(with_summaries, "GET /events") == len(in_window)
-        assert list(with_summaries.last_state["bookmarks"]["contacts"]["emitted"]) == [
-            CONTACTS_SIG]
+        assert list(with_summaries.last_state["bookmarks"]["contacts"]["emitted"]) == [CONTACTS_SIG]
 
 
 # The memory on its own -------------------------------------------------------------------
 
 
 def test_memory_logic_in_process() -> None:
-    state: dict[str, Any] = {"replication_key_value": "x", "emitted": {
-        "a+b": {"old": 90, "k1": 100, "k2": 101, "bad": "101", "k3": 103},
-        "other": {"k9": 200},
-    }}
+    state: dict[str, Any] = {
+        "replication_key_value": "x",
+        "emitted": {
+            "a+b": {"old": 90, "k1": 100, "k2": 101, "bad": "101", "k3": 103},
+            "other": {"k9": 200},
+        },
+    }
     mem = seen.EmittedMemory.from_state(state, "a+b", limit=3, floor=100)
     assert list(mem.entries) == ["k1", "k2", "k3"]  # below the floor and malformed dropped
     mem.attach(state)
@@ -572,7 +636,8 @@ def test_signature_and_settled_limit() -> None:
     assert seen.signature([]) == "nothing"
     mapped = seen.signature(["contacts"], {"stream_maps": {"contacts": {"email": None}}})
     assert mapped.startswith("contacts#maps=") and mapped != seen.signature(
-        ["contacts"], {"stream_maps": {"contacts": {"name": None}}})
+        ["contacts"], {"stream_maps": {"contacts": {"name": None}}}
+    )
     assert seen.settled_before(None, None) is None
     assert seen.settled_before(1000, None) == 1000
     date = "Wed, 12 Mar 2025 01:00:00 GMT"

@@ -16,8 +16,13 @@ from tap_test_support import TOKEN, TapRun, run_tap, tap_config
 
 FOREIGN: dict[str, Any] = {
     "target-salesforce-leads": {
-        "orgs": {"00D000000000001EAA": {"generation": "g-1", "waiting": "eJyrrgUAAXUA+Q==",
-                                        "waiting_count": 3}},
+        "orgs": {
+            "00D000000000001EAA": {
+                "generation": "g-1",
+                "waiting": "eJyrrgUAAXUA+Q==",
+                "waiting_count": 3,
+            }
+        },
     },
     "map-intercom-salesforce": {"version": 2, "mapping_hashes": ["a", "b"], "empty": {}},
 }
@@ -28,8 +33,10 @@ def _bookmark_state(full_run: TapRun) -> dict[str, Any]:
     bookmarks: dict[str, Any] = {}
     for stream in ("contacts", "conversations"):
         values = sorted(record["updated_at"] for record in full_run.records[stream])
-        bookmarks[stream] = {"replication_key": "updated_at",
-                             "replication_key_value": values[len(values) // 2]}
+        bookmarks[stream] = {
+            "replication_key": "updated_at",
+            "replication_key_value": values[len(values) // 2],
+        }
     return {"bookmarks": bookmarks}
 
 
@@ -43,18 +50,29 @@ def _assert_foreign_keys_in_every_state(run: TapRun) -> None:
 def _bookmarks(run: TapRun) -> list[dict[str, Any]]:
     """Every STATE's bookmarks, without the SDK's signpost (the wall clock at sync start)."""
     return [
-        {stream: {k: v for k, v in entry.items() if k != "replication_key_signpost"}
-         for stream, entry in state["bookmarks"].items()}
+        {
+            stream: {k: v for k, v in entry.items() if k != "replication_key_signpost"}
+            for stream, entry in state["bookmarks"].items()
+        }
         for state in run.states
     ]
 
 
 def test_load_state_keeps_every_top_level_key() -> None:
-    given = {**copy.deepcopy(FOREIGN),
-             "bookmarks": {"contacts": {"replication_key": "updated_at",
-                                        "replication_key_value": "2026-01-01T00:00:00Z"}}}
-    tap = TapIntercomEvents(config={"access_token": TOKEN, "api_url": "http://127.0.0.1:9"},
-                            state=copy.deepcopy(given), parse_env_config=False)
+    given = {
+        **copy.deepcopy(FOREIGN),
+        "bookmarks": {
+            "contacts": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2026-01-01T00:00:00Z",
+            }
+        },
+    }
+    tap = TapIntercomEvents(
+        config={"access_token": TOKEN, "api_url": "http://127.0.0.1:9"},
+        state=copy.deepcopy(given),
+        parse_env_config=False,
+    )
     assert tap.state == given
     # A copy: nothing the tap does to its state can reach the caller's dictionary.
     tap.state["map-intercom-salesforce"]["version"] = 99

@@ -36,7 +36,8 @@ def test_a_state_written_by_the_signal_handler_comes_after_the_lines_being_writt
         writer.write_message(RecordMessage(stream="contacts", record={"id": str(index)}))
     last = StateMessage(value={"inbox": {"offset": "3"}})
     stdout.handler = lambda: writer.when_idle(
-        lambda: writer.write_message(StateMessage(value={"inbox": {"offset": "3"}, "x": 1})))
+        lambda: writer.write_message(StateMessage(value={"inbox": {"offset": "3"}, "x": 1}))
+    )
 
     writer.write_message(last)
 
@@ -45,7 +46,8 @@ def test_a_state_written_by_the_signal_handler_comes_after_the_lines_being_writt
     messages = [json.loads(line) for line in lines[:-1]]  # no blank line, none cut
     assert [m.get("record", {}).get("id") for m in messages[:3]] == ["0", "1", "2"]
     assert [m["value"] for m in messages[3:]] == [
-        {"inbox": {"offset": "3"}}, {"inbox": {"offset": "3"}, "x": 1},
+        {"inbox": {"offset": "3"}},
+        {"inbox": {"offset": "3"}, "x": 1},
     ]
 
 

@@ -1,5 +1,6 @@
 """Alerts: a Slack-compatible webhook told when a run failed, rejected too much, or leaves
-records waiting too long. Sending is best effort: a failing webhook never fails the run."""
+records waiting too long. Sending is best effort: a failing webhook never fails the run.
+"""
 
 from __future__ import annotations
 
@@ -43,18 +44,23 @@ def alert_reasons(report: dict[str, t.Any], config: t.Mapping[str, t.Any]) -> li
     if share_limit is not None and total:
         share = total / received if received else 1.0
         if share > float(share_limit):
-            reasons.append(f"{total} of {received} records rejected ({share:.1%}, more than "
-                           f"alert_max_rejected_share={float(share_limit):g})")
+            reasons.append(
+                f"{total} of {received} records rejected ({share:.1%}, more than "
+                f"alert_max_rejected_share={float(share_limit):g})"
+            )
     hours = config.get("alert_max_waiting_hours")
     oldest = (report.get("waiting") or {}).get("oldest_hours")
     if hours is not None and oldest is not None and oldest > float(hours):
-        reasons.append(f"{report['waiting']['total']} records waiting, the oldest for "
-                       f"{oldest:g} h (more than alert_max_waiting_hours={float(hours):g})")
+        reasons.append(
+            f"{report['waiting']['total']} records waiting, the oldest for "
+            f"{oldest:g} h (more than alert_max_waiting_hours={float(hours):g})"
+        )
     return reasons
 
 
-def alert_message(report: dict[str, t.Any], reasons: list[str],
-                  summary_lines: list[str]) -> dict[str, t.Any]:
+def alert_message(
+    report: dict[str, t.Any], reasons: list[str], summary_lines: list[str]
+) -> dict[str, t.Any]:
     """The webhook's JSON: ``text`` (what any Slack-compatible receiver shows) and ``blocks``.
 
     It carries figures, reasons and file paths from the report, never a setting's value.
@@ -71,14 +77,17 @@ def alert_message(report: dict[str, t.Any], reasons: list[str],
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{head}*"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
-            {"type": "context",
-             "elements": [{"type": "mrkdwn", "text": f"Report: {where or 'not written'}"}]},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Report: {where or 'not written'}"}],
+            },
         ],
     }
 
 
-def send_alert(url: str, message: dict[str, t.Any], logger: logging.Logger,
-               timeout: float = TIMEOUT_SECONDS) -> dict[str, t.Any]:
+def send_alert(
+    url: str, message: dict[str, t.Any], logger: logging.Logger, timeout: float = TIMEOUT_SECONDS
+) -> dict[str, t.Any]:
     """POST the alert; answer what happened (``sent``, ``status``, ``error``).
 
     The URL is a secret (a Slack webhook URL holds its token): it is never logged, nor put in
@@ -96,7 +105,9 @@ def send_alert(url: str, message: dict[str, t.Any], logger: logging.Logger,
     logger.warning(
         "Could not send the alert to alert_webhook_url (%s). The run itself is not affected; "
         "check that the URL is right and the receiver accepts a JSON POST (test it with curl), "
-        "and read the run report meanwhile.", error)
+        "and read the run report meanwhile.",
+        error,
+    )
     return {"sent": False, "status": None, "error": error}
 
 
@@ -106,7 +117,11 @@ def _describe(exc: requests.RequestException) -> str:
         return f"no answer within {TIMEOUT_SECONDS:g} s"
     if isinstance(exc, requests.ConnectionError):
         return "could not connect"
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
-                  requests.exceptions.InvalidSchema):
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+    ):
         return "the URL is not a valid http(s) URL"
     return type(exc).__name__

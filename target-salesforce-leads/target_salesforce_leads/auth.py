@@ -86,8 +86,9 @@ def choose_grant(config: t.Mapping[str, t.Any]) -> str:
 class SalesforceAuth:
     """Holds the current access token and renews it on demand (thread safe)."""
 
-    def __init__(self, config: t.Mapping[str, t.Any], session: requests.Session,
-                 verify: str | bool = True) -> None:
+    def __init__(
+        self, config: t.Mapping[str, t.Any], session: requests.Session, verify: str | bool = True
+    ) -> None:
         self._config = config
         self._verify = verify
         self._session = session
@@ -169,7 +170,9 @@ class SalesforceAuth:
                     f"The TLS certificate of the Salesforce login host {self.login_url} could "
                     "not be verified, so the target did not send the credentials. Check "
                     "login_url, and set ca_bundle to the CA file when a proxy or emulator signs "
-                    "the certificate.", code="tls") from None
+                    "the certificate.",
+                    code="tls",
+                ) from None
             except requests.RequestException as exc:
                 if attempt < retries:
                     time.sleep(min(30.0, backoff * 2**attempt))
@@ -178,7 +181,10 @@ class SalesforceAuth:
                     f"Salesforce's login service at {self.login_url} could not be reached "
                     f"({type(exc).__name__}, {attempt + 1} attempts). This is not a credential "
                     "problem: check login_url and the network (proxy, firewall), then retry "
-                    "later.", code="login_unavailable", transient=True) from None
+                    "later.",
+                    code="login_unavailable",
+                    transient=True,
+                ) from None
             if resp.status_code >= 500 and attempt < retries:
                 time.sleep(min(30.0, backoff * 2**attempt))
                 continue
@@ -189,7 +195,10 @@ class SalesforceAuth:
                 f"Salesforce's login service failed (HTTP {resp.status_code} from "
                 f"{self.login_url}/services/oauth2/token, {retries + 1} attempts). This is not a "
                 "credential problem: retry later (Salesforce's trust status page shows "
-                "incidents).", code="login_unavailable", transient=True)
+                "incidents).",
+                code="login_unavailable",
+                transient=True,
+            )
         body = _json(resp)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             raise self._refusal(resp.status_code, body)
@@ -218,39 +227,53 @@ class SalesforceAuth:
                 f"{head}: the Connected App's client id or client secret is wrong. Set "
                 f"{env}CLIENT_ID and {env}CLIENT_SECRET (settings client_id, client_secret) to "
                 "the app's Consumer Key and Consumer Secret (Setup > App Manager > the app > "
-                "View > Manage Consumer Details).", code=error)
+                "View > Manage Consumer Details).",
+                code=error,
+            )
         if error == "invalid_grant" and self.grant == "refresh_token":
             return AuthError(
                 f"{head}: the refresh token is wrong, expired or revoked (a password reset, an "
                 "admin revoking the app's access, or the app's refresh token policy). Get a new "
                 "one by authorizing the Connected App again as the integration user (OAuth web "
                 "server flow, scopes api refresh_token offline_access) and set "
-                f"{env}REFRESH_TOKEN to the refresh_token it returns.", code=error)
+                f"{env}REFRESH_TOKEN to the refresh_token it returns.",
+                code=error,
+            )
         if error == "invalid_grant" and self.grant == "password":
             return AuthError(
                 f"{head}: the username or password is wrong, the user is locked or inactive, "
                 "or the security token is missing or outdated. Set "
                 f"{env}USERNAME, {env}PASSWORD and {env}SECURITY_TOKEN (a new token is sent by "
-                "Settings > Reset My Security Token).", code=error)
+                "Settings > Reset My Security Token).",
+                code=error,
+            )
         if error == "invalid_grant" and self.grant == "jwt":
             return AuthError(
                 f"{head}: the JWT assertion was not accepted: check that the certificate "
                 "uploaded to the Connected App matches private_key, that username is the "
                 "integration user and that the user is pre-authorized (the app's Permitted "
-                "Users: Admin approved, with the user's profile or permission set).", code=error)
+                "Users: Admin approved, with the user's profile or permission set).",
+                code=error,
+            )
         if error == "invalid_grant":
             return AuthError(
                 f"{head}: the client credentials flow found no usable run-as user. In the "
                 "Connected App enable the Client Credentials Flow and set its Run As user; "
-                "login_url must be the org's My Domain URL.", code=error)
+                "login_url must be the org's My Domain URL.",
+                code=error,
+            )
         if error == "unsupported_grant_type":
             return AuthError(
                 f"{head}: this login host does not allow the {self.grant} flow. Enable it in "
                 "the Connected App, or set auth_flow to another grant whose credentials you "
-                "have.", code=error)
+                "have.",
+                code=error,
+            )
         return AuthError(
             f"{head}. Check login_url ({self.login_url}) and the credentials for the "
-            f"{self.grant} grant.", code=error)
+            f"{self.grant} grant.",
+            code=error,
+        )
 
     def _grant_form(self) -> dict[str, str]:
         cfg = self._config

@@ -132,9 +132,14 @@ class RollingApiBudget(ApiBudget):
     WINDOW = 86_400.0
     BUCKET = 60.0
 
-    def __init__(self, share: float, clock: t.Callable[[], float] = time.time,
-                 sleep: t.Callable[[float], None] = time.sleep,
-                 logger: logging.Logger | None = None, probe_seconds: float = 900.0) -> None:
+    def __init__(
+        self,
+        share: float,
+        clock: t.Callable[[], float] = time.time,
+        sleep: t.Callable[[float], None] = time.sleep,
+        logger: logging.Logger | None = None,
+        probe_seconds: float = 900.0,
+    ) -> None:
         super().__init__(share)
         self._clock = clock
         self._sleep = sleep
@@ -190,8 +195,13 @@ class RollingApiBudget(ApiBudget):
         for start, count in self._buckets:
             freed += int(count)
             if freed >= need:
-                return max(0.0, min(start + self.BUCKET + self.WINDOW - now,
-                                    self._figures_at + self.probe_seconds - now))
+                return max(
+                    0.0,
+                    min(
+                        start + self.BUCKET + self.WINDOW - now,
+                        self._figures_at + self.probe_seconds - now,
+                    ),
+                )
         return max(0.0, self._figures_at + self.probe_seconds - now)
 
     def charge(self, calls: int = 1) -> None:
@@ -219,7 +229,9 @@ class RollingApiBudget(ApiBudget):
                 self._logger.warning(
                     "Pausing: %s. Writing resumes in %.0f s at the latest, when calls leave "
                     "the 24-hour window; records wait meanwhile and no state is emitted.",
-                    self.describe(), wait)
+                    self.describe(),
+                    wait,
+                )
                 warned = True
             self._sleep(max(wait, 0.01))
             self.paused_seconds += max(wait, 0.01)
@@ -232,8 +244,7 @@ class RollingApiBudget(ApiBudget):
         )
 
 
-def budget_for(config: t.Mapping[str, t.Any],
-               logger: logging.Logger | None = None) -> ApiBudget:
+def budget_for(config: t.Mapping[str, t.Any], logger: logging.Logger | None = None) -> ApiBudget:
     """The budget that api_budget_window asks for: per run (default) or rolling 24 hours."""
     share = float(config.get("api_budget", 0.5))
     if config.get("api_budget_window") == "24h":

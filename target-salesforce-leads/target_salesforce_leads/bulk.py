@@ -86,7 +86,8 @@ class BulkUpload:
         self.tokens[key] = token
         missing = _ABSENT
         cells = [
-            "" if (v := fields.get(c, missing)) is missing  # absent: leave the field untouched
+            ""
+            if (v := fields.get(c, missing)) is missing  # absent: leave the field untouched
             else (f(v) if (f := _FAST_CELLS.get(type(v))) is not None else csv_cell(v))
             for c in self.columns
         ]
@@ -97,9 +98,7 @@ class BulkUpload:
     def add_raw(self, token: t.Any, cells: list[str]) -> None:
         """Add a row read back from another upload of the same columns."""
         self.tokens[cells[0]] = token
-        line = ",".join(
-            c if c in ("", NULL) else csv_cell(c) for c in cells
-        ) + "\n"
+        line = ",".join(c if c in ("", NULL) else csv_cell(c) for c in cells) + "\n"
         self.size += len(line)
         self._fh.write(line)
 
@@ -143,11 +142,14 @@ def run_bulk_job(
     job_id = job["id"]
     with open(upload.path, "rb") as fh:
         client.request(
-            "PUT", f"jobs/ingest/{job_id}/batches", data=fh, kind="bulk",
-            headers={"Content-Type": "text/csv"}, expect=(200, 201),
+            "PUT",
+            f"jobs/ingest/{job_id}/batches",
+            data=fh,
+            kind="bulk",
+            headers={"Content-Type": "text/csv"},
+            expect=(200, 201),
         )
-    client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"},
-                   kind="bulk")
+    client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"}, kind="bulk")
     info = _wait(client, job_id, upload, poll_max_seconds)
     state = info.get("state")
     _collect(client, job_id, "successfulResults", upload, on_result)
@@ -211,7 +213,6 @@ def _collect(
                 else:
                     err = row[error_i] if error_i is not None else "UNKNOWN:failed"
                     code, _, message = err.partition(":")
-                    on_result(token, False, False, None, code.strip() or "UNKNOWN",
-                              message.strip())
+                    on_result(token, False, False, None, code.strip() or "UNKNOWN", message.strip())
     finally:
         os.unlink(path)

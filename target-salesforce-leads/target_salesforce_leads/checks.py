@@ -19,8 +19,20 @@ from target_salesforce_leads.validation import ObjectSchema
 ERROR = "error"
 WARNING = "warning"
 
-_TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist",
-               "combobox", "encryptedstring", "id", "reference", "time"}
+_TEXT_TYPES = {
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "combobox",
+    "encryptedstring",
+    "id",
+    "reference",
+    "time",
+}
 _NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
 _PICKLIST_TYPES = {"picklist", "multipicklist"}
 # Custom fields of Task and Event are defined on the Activity object in Object Manager.
@@ -61,8 +73,9 @@ def properties_of(schema: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
     return dict(props) if isinstance(props, t.Mapping) else {}
 
 
-def stream_target(stream: str, key_properties: t.Sequence[str] | None,
-                  config: t.Mapping[str, t.Any]) -> tuple[str, str | None]:
+def stream_target(
+    stream: str, key_properties: t.Sequence[str] | None, config: t.Mapping[str, t.Any]
+) -> tuple[str, str | None]:
     """The sObject and external id field a stream is written to, as the sinks decide it."""
     settings = (config.get("stream_settings") or {}).get(stream) or {}
     keys = list(key_properties or [])
@@ -74,7 +87,9 @@ def missing_object(sobject: str, detail: str = "") -> Problem:
     """The problem of an sObject that does not exist or is not accessible to the user."""
     why = f" ({detail})" if detail else ""
     return Problem(
-        sobject, "", "INVALID_TYPE",
+        sobject,
+        "",
+        "INVALID_TYPE",
         f"the sObject {sobject} does not exist or this user cannot access it{why}",
         "Setup > Object Manager > Create > Custom Object (or give the integration user's "
         f"profile or permission set access to {sobject}); or, if {sobject} is a typo, correct "
@@ -118,14 +133,18 @@ def check_stream(
             types = _types(spec) - {"null"}
             if types and "object" not in types:
                 ref = schema.relationships[name]
-                problems.append(Problem(
-                    sobject, name, "INVALID_FIELD",
-                    f"{name} is a relationship of {sobject}: it takes an object naming the "
-                    f"parent's external id, not JSON {'/'.join(sorted(types))}",
-                    f"In the mapping, send {name} as an object such as "
-                    f'{{"<External ID field>": value}}, or send the parent\'s record Id as '
-                    f"{ref.get('name')}.",
-                ))
+                problems.append(
+                    Problem(
+                        sobject,
+                        name,
+                        "INVALID_FIELD",
+                        f"{name} is a relationship of {sobject}: it takes an object naming the "
+                        f"parent's external id, not JSON {'/'.join(sorted(types))}",
+                        f"In the mapping, send {name} as an object such as "
+                        f'{{"<External ID field>": value}}, or send the parent\'s record Id as '
+                        f"{ref.get('name')}.",
+                    )
+                )
             else:
                 problems.extend(_check_reference(sobject, name, spec, schema, lookup))
             continue
@@ -140,35 +159,48 @@ def check_stream(
 
 # -- the key ------------------------------------------------------------------------------------
 
+
 def _check_key(sobject: str, key: str, spec: t.Any, schema: ObjectSchema) -> list[Problem]:
     f = schema.fields.get(key)
     where = _manager(sobject, custom=key.endswith("__c"))
     if f is None:
-        return [Problem(
-            sobject, key, "INVALID_FIELD",
-            f"the upsert key {key} does not exist on {sobject}, so no record can be written",
-            f"{where} > Fields & Relationships > New: Text(255) '{key}' (Field Name "
-            f"{_field_name(key)}), tick 'Unique' and 'External ID', and give the integration "
-            "user edit access; or set stream_settings.<stream>.external_id_field to an "
-            "existing External ID field.",
-        )]
+        return [
+            Problem(
+                sobject,
+                key,
+                "INVALID_FIELD",
+                f"the upsert key {key} does not exist on {sobject}, so no record can be written",
+                f"{where} > Fields & Relationships > New: Text(255) '{key}' (Field Name "
+                f"{_field_name(key)}), tick 'Unique' and 'External ID', and give the integration "
+                "user edit access; or set stream_settings.<stream>.external_id_field to an "
+                "existing External ID field.",
+            )
+        ]
     problems: list[Problem] = []
     if not f.get("externalId"):
-        problems.append(Problem(
-            sobject, key, "INVALID_FIELD",
-            f"the upsert key {key} exists but is not marked External ID, so Salesforce cannot "
-            "upsert by it",
-            f"{where} > Fields & Relationships > {_label(f, key)} > Edit: tick 'External ID' "
-            "and 'Unique'.",
-        ))
+        problems.append(
+            Problem(
+                sobject,
+                key,
+                "INVALID_FIELD",
+                f"the upsert key {key} exists but is not marked External ID, so Salesforce cannot "
+                "upsert by it",
+                f"{where} > Fields & Relationships > {_label(f, key)} > Edit: tick 'External ID' "
+                "and 'Unique'.",
+            )
+        )
     elif not f.get("unique"):
-        problems.append(Problem(
-            sobject, key, "DUPLICATE_EXTERNAL_ID",
-            f"{key} is an External ID but not Unique; two records sharing a value make upserts "
-            "fail",
-            f"{where} > Fields & Relationships > {_label(f, key)} > Edit: tick 'Unique'.",
-            WARNING,
-        ))
+        problems.append(
+            Problem(
+                sobject,
+                key,
+                "DUPLICATE_EXTERNAL_ID",
+                f"{key} is an External ID but not Unique; two records sharing a value make upserts "
+                "fail",
+                f"{where} > Fields & Relationships > {_label(f, key)} > Edit: tick 'Unique'.",
+                WARNING,
+            )
+        )
     problems.extend(_writability(sobject, key, f))
     if isinstance(spec, t.Mapping):
         problems.extend(_check_type(sobject, key, spec, f))
@@ -177,18 +209,24 @@ def _check_key(sobject: str, key: str, spec: t.Any, schema: ObjectSchema) -> lis
 
 # -- plain fields -------------------------------------------------------------------------------
 
-def _missing_field(sobject: str, name: str, spec: t.Mapping[str, t.Any],
-                   schema: ObjectSchema) -> Problem:
+
+def _missing_field(
+    sobject: str, name: str, spec: t.Mapping[str, t.Any], schema: ObjectSchema
+) -> Problem:
     other = schema.lower_fields.get(name.lower())
     if other:
         return Problem(
-            sobject, name, "INVALID_FIELD",
+            sobject,
+            name,
+            "INVALID_FIELD",
             f"{sobject} has no field {name}; its name is spelled {other}",
             f"Rename the mapped field {name} to {other} in the mapping that writes {sobject}.",
         )
     if not name.endswith("__c"):
         return Problem(
-            sobject, name, "INVALID_FIELD",
+            sobject,
+            name,
+            "INVALID_FIELD",
             f"{sobject} has no standard field {name} (standard field names are fixed; custom "
             "field API names end in __c)",
             f"Correct the field name in the mapping, or create a custom field: "
@@ -196,31 +234,43 @@ def _missing_field(sobject: str, name: str, spec: t.Mapping[str, t.Any],
             f"{suggest_type(spec)} '{name}__c'.",
         )
     return Problem(
-        sobject, name, "INVALID_FIELD",
+        sobject,
+        name,
+        "INVALID_FIELD",
         f"{sobject} has no field {name}; records carrying it cannot be written",
         f"{_manager(sobject, custom=True)} > Fields & Relationships > New: {suggest_type(spec)} "
         f"'{name}' (Field Name {_field_name(name)}), and give the integration user edit access.",
     )
 
 
-def _check_field(sobject: str, name: str, spec: t.Mapping[str, t.Any],
-                 f: t.Mapping[str, t.Any]) -> list[Problem]:
+def _check_field(
+    sobject: str, name: str, spec: t.Mapping[str, t.Any], f: t.Mapping[str, t.Any]
+) -> list[Problem]:
     problems = list(_writability(sobject, name, f))
     problems.extend(_check_type(sobject, name, spec, f))
     ftype = f.get("type")
     length = int(f.get("length") or 0)
     max_length = spec.get("maxLength")
-    if (ftype in _TEXT_TYPES and ftype not in _PICKLIST_TYPES and length
-            and isinstance(max_length, int) and max_length > length):
-        problems.append(Problem(
-            sobject, name, "STRING_TOO_LONG",
-            f"the stream allows up to {max_length} characters but {name} holds {length}; "
-            "longer values are refused",
-            f"{_manager(sobject, custom=name.endswith('__c'))} > Fields & Relationships > "
-            f"{_label(f, name)} > Edit: set Length to {max_length} (or lower the mapping's "
-            f"max_length for {name} to {length}).",
-            WARNING,
-        ))
+    if (
+        ftype in _TEXT_TYPES
+        and ftype not in _PICKLIST_TYPES
+        and length
+        and isinstance(max_length, int)
+        and max_length > length
+    ):
+        problems.append(
+            Problem(
+                sobject,
+                name,
+                "STRING_TOO_LONG",
+                f"the stream allows up to {max_length} characters but {name} holds {length}; "
+                "longer values are refused",
+                f"{_manager(sobject, custom=name.endswith('__c'))} > Fields & Relationships > "
+                f"{_label(f, name)} > Edit: set Length to {max_length} (or lower the mapping's "
+                f"max_length for {name} to {length}).",
+                WARNING,
+            )
+        )
     problems.extend(_check_enum(sobject, name, spec, f))
     return problems
 
@@ -232,13 +282,17 @@ def _writability(sobject: str, name: str, f: t.Mapping[str, t.Any]) -> list[Prob
     if createable and updateable:
         return []
     if f.get("calculated") or not (f.get("custom") or createable or updateable):
-        fix = (f"Stop writing {name}: it is computed or system-maintained by Salesforce; "
-               "remove it from the mapping.")
+        fix = (
+            f"Stop writing {name}: it is computed or system-maintained by Salesforce; "
+            "remove it from the mapping."
+        )
     else:
-        fix = (f"{_manager(sobject, custom=bool(f.get('custom')))} > Fields & Relationships > "
-               f"{_label(f, name)} > Set Field-Level Security: make it visible and not "
-               "read-only for the integration user's profile (or grant Edit in a permission "
-               "set).")
+        fix = (
+            f"{_manager(sobject, custom=bool(f.get('custom')))} > Fields & Relationships > "
+            f"{_label(f, name)} > Set Field-Level Security: make it visible and not "
+            "read-only for the integration user's profile (or grant Edit in a permission "
+            "set)."
+        )
     if not createable and not updateable:
         what = "read-only for this user"
     elif not updateable:
@@ -248,8 +302,9 @@ def _writability(sobject: str, name: str, f: t.Mapping[str, t.Any]) -> list[Prob
     return [Problem(sobject, name, "INVALID_FIELD_FOR_INSERT_UPDATE", f"{name} is {what}", fix)]
 
 
-def _check_type(sobject: str, name: str, spec: t.Mapping[str, t.Any],
-                f: t.Mapping[str, t.Any]) -> list[Problem]:
+def _check_type(
+    sobject: str, name: str, spec: t.Mapping[str, t.Any], f: t.Mapping[str, t.Any]
+) -> list[Problem]:
     types = _types(spec) - {"null"}
     if not types:
         return []
@@ -278,17 +333,22 @@ def _check_type(sobject: str, name: str, spec: t.Mapping[str, t.Any],
     if bad is None:
         return []
     kind = _describe_type(f)
-    return [Problem(
-        sobject, name, "INVALID_TYPE_ON_FIELD_IN_RECORD",
-        f"the stream sends {bad} but {name} is a {kind} field",
-        f"Either map {name} to a {kind} value (the mapping's type for {name}), or use a field "
-        f"of the stream's type: {_manager(sobject, custom=True)} > Fields & Relationships > New: "
-        f"{suggest_type(spec)}.",
-    )]
+    return [
+        Problem(
+            sobject,
+            name,
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            f"the stream sends {bad} but {name} is a {kind} field",
+            f"Either map {name} to a {kind} value (the mapping's type for {name}), or use a field "
+            f"of the stream's type: {_manager(sobject, custom=True)} > Fields & Relationships > New: "
+            f"{suggest_type(spec)}.",
+        )
+    ]
 
 
-def _check_enum(sobject: str, name: str, spec: t.Mapping[str, t.Any],
-                f: t.Mapping[str, t.Any]) -> list[Problem]:
+def _check_enum(
+    sobject: str, name: str, spec: t.Mapping[str, t.Any], f: t.Mapping[str, t.Any]
+) -> list[Problem]:
     values = _enum(spec)
     ftype = f.get("type")
     if not values or ftype not in _PICKLIST_TYPES | {"combobox"}:
@@ -296,7 +356,7 @@ def _check_enum(sobject: str, name: str, spec: t.Mapping[str, t.Any],
     active = {str(v.get("value")) for v in f.get("picklistValues") or [] if v.get("active", True)}
     wanted: list[str] = []
     for value in values:
-        for part in (value.split(";") if ftype == "multipicklist" else [value]):
+        for part in value.split(";") if ftype == "multipicklist" else [value]:
             if part not in active and part not in wanted:
                 wanted.append(part)
     restricted = bool(f.get("restrictedPicklist")) and ftype in _PICKLIST_TYPES
@@ -304,25 +364,34 @@ def _check_enum(sobject: str, name: str, spec: t.Mapping[str, t.Any],
     where = _manager(sobject, custom=name.endswith("__c"))
     for value in wanted:
         if restricted:
-            problems.append(Problem(
-                sobject, name, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"{_label(f, name)} is a restricted picklist without the value {value!r} the "
-                "stream sends; records carrying it are refused",
-                f"{where} > Fields & Relationships > {_label(f, name)} > Values > New: {value}",
-            ))
+            problems.append(
+                Problem(
+                    sobject,
+                    name,
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{_label(f, name)} is a restricted picklist without the value {value!r} the "
+                    "stream sends; records carrying it are refused",
+                    f"{where} > Fields & Relationships > {_label(f, name)} > Values > New: {value}",
+                )
+            )
         else:
-            problems.append(Problem(
-                sobject, name, "PICKLIST_VALUE_MISSING",
-                f"{_label(f, name)} has no picklist value {value!r}; Salesforce stores it, but "
-                "it is not offered in the UI, reports or filters",
-                f"{where} > Fields & Relationships > {_label(f, name)} > Values > New: {value}",
-                WARNING,
-            ))
+            problems.append(
+                Problem(
+                    sobject,
+                    name,
+                    "PICKLIST_VALUE_MISSING",
+                    f"{_label(f, name)} has no picklist value {value!r}; Salesforce stores it, but "
+                    "it is not offered in the UI, reports or filters",
+                    f"{where} > Fields & Relationships > {_label(f, name)} > Values > New: {value}",
+                    WARNING,
+                )
+            )
     return problems
 
 
-def _check_required(sobject: str, props: t.Mapping[str, t.Any], key: str | None,
-                    schema: ObjectSchema) -> list[Problem]:
+def _check_required(
+    sobject: str, props: t.Mapping[str, t.Any], key: str | None, schema: ObjectSchema
+) -> list[Problem]:
     given = {n for n in props if not n.startswith("_")}
     if key:
         given.add(key)
@@ -330,7 +399,9 @@ def _check_required(sobject: str, props: t.Mapping[str, t.Any], key: str | None,
         given.add(str(schema.relationships[rel].get("name")))
     return [
         Problem(
-            sobject, name, "REQUIRED_FIELD_MISSING",
+            sobject,
+            name,
+            "REQUIRED_FIELD_MISSING",
             f"{name} is required to create a {sobject} but the stream does not send it; new "
             "records are refused (updates of existing ones work)",
             f"Map a value to {name} in the mapping that writes {sobject}, or make it optional "
@@ -338,14 +409,19 @@ def _check_required(sobject: str, props: t.Mapping[str, t.Any], key: str | None,
             f"Relationships > {_label(schema.fields[name], name)}.",
             WARNING,
         )
-        for name in schema.required_on_create if name not in given
+        for name in schema.required_on_create
+        if name not in given
     ]
 
 
 # -- relationships ------------------------------------------------------------------------------
 
+
 def _check_reference(
-    sobject: str, name: str, spec: t.Mapping[str, t.Any], schema: ObjectSchema,
+    sobject: str,
+    name: str,
+    spec: t.Mapping[str, t.Any],
+    schema: ObjectSchema,
     lookup: t.Callable[[str], ObjectSchema | None] | None,
 ) -> list[Problem]:
     ref = schema.relationships[name]
@@ -354,12 +430,16 @@ def _check_reference(
     if not inner:
         return problems
     if len(inner) > 1:
-        problems.append(Problem(
-            sobject, name, "INVALID_FIELD",
-            f"the reference {name} names several fields ({', '.join(inner)}); a parent is "
-            "found by exactly one external id",
-            f"Keep one external id field in {name} in the mapping that writes {sobject}.",
-        ))
+        problems.append(
+            Problem(
+                sobject,
+                name,
+                "INVALID_FIELD",
+                f"the reference {name} names several fields ({', '.join(inner)}); a parent is "
+                "found by exactly one external id",
+                f"Keep one external id field in {name} in the mapping that writes {sobject}.",
+            )
+        )
         return problems
     field = inner[0]
     targets = _pinned_types(spec) or [str(x) for x in ref.get("referenceTo") or []]
@@ -375,30 +455,47 @@ def _check_reference(
         pf = ps.fields.get(field)
         pwhere = _manager(parent, custom=field.endswith("__c"))
         if pf is None:
-            lacking.append((parent, Problem(
-                parent, field, "INVALID_FIELD",
-                f"{sobject}.{name} finds its {parent} by {field}, which {parent} does not have",
-                f"{pwhere} > Fields & Relationships > New: Text(255) '{field}' (Field Name "
-                f"{_field_name(field)}), tick 'Unique' and 'External ID'.",
-            )))
+            lacking.append(
+                (
+                    parent,
+                    Problem(
+                        parent,
+                        field,
+                        "INVALID_FIELD",
+                        f"{sobject}.{name} finds its {parent} by {field}, which {parent} does not have",
+                        f"{pwhere} > Fields & Relationships > New: Text(255) '{field}' (Field Name "
+                        f"{_field_name(field)}), tick 'Unique' and 'External ID'.",
+                    ),
+                )
+            )
         elif not pf.get("externalId"):
-            lacking.append((parent, Problem(
-                parent, field, "INVALID_FIELD",
-                f"{sobject}.{name} finds its {parent} by {field}, which is not marked External "
-                "ID",
-                f"{pwhere} > Fields & Relationships > {_label(pf, field)} > Edit: tick "
-                "'External ID' and 'Unique'.",
-            )))
+            lacking.append(
+                (
+                    parent,
+                    Problem(
+                        parent,
+                        field,
+                        "INVALID_FIELD",
+                        f"{sobject}.{name} finds its {parent} by {field}, which is not marked External "
+                        "ID",
+                        f"{pwhere} > Fields & Relationships > {_label(pf, field)} > Edit: tick "
+                        "'External ID' and 'Unique'.",
+                    ),
+                )
+            )
         else:
             found.append(parent)
     for parent, problem in lacking:
         if found:
             # A polymorphic reference still links to the other types.
             problem = Problem(
-                problem.sobject, problem.field, problem.code,
+                problem.sobject,
+                problem.field,
+                problem.code,
                 f"{problem.message}; {sobject} records whose {name} is a {parent} cannot be "
                 f"linked (they link when it is a {' or '.join(found)})",
-                problem.fix, WARNING,
+                problem.fix,
+                WARNING,
             )
         problems.append(problem)
     return problems
@@ -412,6 +509,7 @@ def _pinned_types(spec: t.Mapping[str, t.Any]) -> list[str]:
 
 
 # -- JSON schema and Setup wording --------------------------------------------------------------
+
 
 def _subschemas(spec: t.Mapping[str, t.Any]) -> list[t.Mapping[str, t.Any]]:
     subs = [spec]
@@ -473,8 +571,10 @@ def suggest_type(spec: t.Mapping[str, t.Any]) -> str:
         return "Email"
     length = spec.get("maxLength")
     if not isinstance(length, int):
-        length = next((s.get("maxLength") for s in _subschemas(spec)
-                       if isinstance(s.get("maxLength"), int)), None)
+        length = next(
+            (s.get("maxLength") for s in _subschemas(spec) if isinstance(s.get("maxLength"), int)),
+            None,
+        )
     if isinstance(length, int) and length > 255:
         return f"Long Text Area({min(length, LONG_TEXT_MAX)})"
     return f"Text({length if isinstance(length, int) and length > 0 else 255})"
@@ -482,11 +582,24 @@ def suggest_type(spec: t.Mapping[str, t.Any]) -> str:
 
 def _describe_type(f: t.Mapping[str, t.Any]) -> str:
     ftype = str(f.get("type") or "")
-    return {"double": "Number", "int": "Number", "long": "Number", "currency": "Currency",
-            "percent": "Percent", "boolean": "Checkbox", "date": "Date",
-            "datetime": "Date/Time", "textarea": "Text Area", "string": "Text",
-            "picklist": "Picklist", "multipicklist": "Multi-Select Picklist", "url": "URL",
-            "email": "Email", "phone": "Phone", "reference": "Lookup"}.get(ftype, ftype)
+    return {
+        "double": "Number",
+        "int": "Number",
+        "long": "Number",
+        "currency": "Currency",
+        "percent": "Percent",
+        "boolean": "Checkbox",
+        "date": "Date",
+        "datetime": "Date/Time",
+        "textarea": "Text Area",
+        "string": "Text",
+        "picklist": "Picklist",
+        "multipicklist": "Multi-Select Picklist",
+        "url": "URL",
+        "email": "Email",
+        "phone": "Phone",
+        "reference": "Lookup",
+    }.get(ftype, ftype)
 
 
 def _manager(sobject: str, *, custom: bool) -> str:

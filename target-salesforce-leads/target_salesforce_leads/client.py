@@ -164,8 +164,15 @@ class SalesforceClient:
             self._count(kind)
             try:
                 resp = self.session.request(
-                    method, url, json=json, data=data, params=params, headers=hdrs,
-                    timeout=self.timeout, stream=stream, verify=self.verify,
+                    method,
+                    url,
+                    json=json,
+                    data=data,
+                    params=params,
+                    headers=hdrs,
+                    timeout=self.timeout,
+                    stream=stream,
+                    verify=self.verify,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.max_retries:
@@ -173,8 +180,12 @@ class SalesforceClient:
                         f"{method} {path} failed {attempt + 1} times ({type(exc).__name__})"
                     ) from None
                 self.logger.warning(
-                    "%s %s: %s; retrying (%d/%d)", method, path, type(exc).__name__,
-                    attempt + 1, self.max_retries,
+                    "%s %s: %s; retrying (%d/%d)",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self.max_retries,
                 )
                 self._sleep(attempt)
                 attempt += 1
@@ -202,14 +213,20 @@ class SalesforceClient:
                         f"{attempt + 1} attempts"
                     )
                 self.logger.warning(
-                    "%s %s answered %s %s; retrying (%d/%d)", method, path, resp.status_code,
-                    code, attempt + 1, self.max_retries,
+                    "%s %s answered %s %s; retrying (%d/%d)",
+                    method,
+                    path,
+                    resp.status_code,
+                    code,
+                    attempt + 1,
+                    self.max_retries,
                 )
                 self._sleep(attempt)
                 attempt += 1
                 continue
-            raise SalesforceError(resp.status_code, code or str(resp.status_code), message,
-                                  method, path)
+            raise SalesforceError(
+                resp.status_code, code or str(resp.status_code), message, method, path
+            )
 
     # -- REST helpers -----------------------------------------------------------------------
 
@@ -222,8 +239,12 @@ class SalesforceClient:
         if not fresh and sobject in self._describes:
             return self._describes[sobject], False
         path = self._describe_path(sobject)
-        if not fresh and path is not None and path.exists() and \
-                time.time() - path.stat().st_mtime < self.describe_ttl:
+        if (
+            not fresh
+            and path is not None
+            and path.exists()
+            and time.time() - path.stat().st_mtime < self.describe_ttl
+        ):
             try:
                 body = json.loads(path.read_text(encoding="utf-8"))
                 self._describes[sobject] = body
@@ -252,8 +273,9 @@ class SalesforceClient:
     def _describe_path(self, sobject: str) -> Path | None:
         if self.describe_dir is None or self.describe_ttl <= 0:
             return None
-        host = urlsplit(self.auth.instance_url if self.auth.has_instance_url else
-                        self.auth.login_url).netloc.replace(":", "_")
+        host = urlsplit(
+            self.auth.instance_url if self.auth.has_instance_url else self.auth.login_url
+        ).netloc.replace(":", "_")
         return self.describe_dir / f"{host}-v{self.api_version}-{sobject}.json"
 
     def limits(self) -> dict[str, t.Any]:
@@ -266,7 +288,8 @@ class SalesforceClient:
 
     def query_pages(self, soql: str) -> t.Iterator[dict[str, t.Any]]:
         """Yield each page of a SOQL query (``totalSize``, ``records``), following
-        ``nextRecordsUrl``."""
+        ``nextRecordsUrl``.
+        """
         resp = self.request("GET", "query", params={"q": soql}, kind="query")
         page = resp.json()
         yield page
@@ -302,8 +325,12 @@ class SalesforceClient:
         """
         refs = [str(sub["referenceId"]) for sub in subrequests]
         try:
-            resp = self.request("POST", "composite", kind="composite",
-                                json={"allOrNone": False, "compositeRequest": subrequests})
+            resp = self.request(
+                "POST",
+                "composite",
+                kind="composite",
+                json={"allOrNone": False, "compositeRequest": subrequests},
+            )
         except SalesforceError as exc:
             if exc.status != 404 and exc.code != "NOT_FOUND":
                 raise
@@ -311,12 +338,17 @@ class SalesforceClient:
             self.logger.warning(
                 "Salesforce answered %s %s for /composite (an older org or a proxy?); using "
                 "separate API calls for the rest of the run. Set use_composite: false to skip "
-                "this probe.", exc.status, exc.code)
+                "this probe.",
+                exc.status,
+                exc.code,
+            )
             raise CompositeUnavailable(str(exc)) from None
         answers = (resp.json() or {}).get("compositeResponse")
         if not isinstance(answers, list) or len(answers) != len(refs):
-            raise RuntimeError(f"/composite answered {len(answers or [])} subresponses for "
-                               f"{len(refs)} subrequests; cannot tell which results are which.")
+            raise RuntimeError(
+                f"/composite answered {len(answers or [])} subresponses for "
+                f"{len(refs)} subrequests; cannot tell which results are which."
+            )
         by_ref = {str(a.get("referenceId")): a for a in answers}
         if set(by_ref) == set(refs):
             return [by_ref[r] for r in refs]
@@ -335,10 +367,15 @@ class SalesforceClient:
         while todo and self.use_composite and len(soqls) > 1:
             retry: list[int] = []
             for start in range(0, len(todo), COMPOSITE_HEAVY):
-                part = todo[start:start + COMPOSITE_HEAVY]
-                subs = [{"method": "GET", "referenceId": f"q{i}",
-                         "url": self.sub_url("query") + "?" + urlencode({"q": soqls[i]})}
-                        for i in part]
+                part = todo[start : start + COMPOSITE_HEAVY]
+                subs = [
+                    {
+                        "method": "GET",
+                        "referenceId": f"q{i}",
+                        "url": self.sub_url("query") + "?" + urlencode({"q": soqls[i]}),
+                    }
+                    for i in part
+                ]
                 try:
                     answers = self.composite(subs)
                 except CompositeUnavailable:
@@ -363,11 +400,13 @@ class SalesforceClient:
                     if status >= 500 or code in TRANSIENT_CODES:
                         if attempt >= self.max_retries:
                             raise RetriesExhausted(
-                                f"a query in /composite kept failing with {status} {code}")
+                                f"a query in /composite kept failing with {status} {code}"
+                            )
                         retry.append(i)
                     else:
-                        results[i] = SalesforceError(status, code or str(status), message,
-                                                     "GET", "query")
+                        results[i] = SalesforceError(
+                            status, code or str(status), message, "GET", "query"
+                        )
             else:
                 todo = retry
                 if todo:
@@ -383,8 +422,11 @@ class SalesforceClient:
         return t.cast(list, results)
 
     def stats(self) -> dict[str, t.Any]:
-        return {"api_calls": self.api_calls, "by_kind": dict(self.calls_by_kind),
-                "token_requests": self.auth.token_requests}
+        return {
+            "api_calls": self.api_calls,
+            "by_kind": dict(self.calls_by_kind),
+            "token_requests": self.auth.token_requests,
+        }
 
 
 def _body(resp: requests.Response) -> t.Any:

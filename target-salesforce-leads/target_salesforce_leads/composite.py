@@ -48,8 +48,10 @@ class Write:
         return "composite/sobjects"
 
     def body(self, chunk: list[tuple[t.Any, dict[str, t.Any]]]) -> dict[str, t.Any]:
-        return {"allOrNone": False,
-                "records": [{"attributes": {"type": self.sobject}, **f} for _, f in chunk]}
+        return {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": self.sobject}, **f} for _, f in chunk],
+        }
 
 
 def write_collections(
@@ -133,8 +135,15 @@ def _send_composite(
     wait = max(attempt for _, _, attempt in batch)
     if wait:
         _backoff(client, wait - 1)
-    subs = [{"method": "PATCH", "url": client.sub_url(write.path), "referenceId": f"w{n}",
-             "body": write.body(chunk)} for n, (write, chunk, _) in enumerate(batch)]
+    subs = [
+        {
+            "method": "PATCH",
+            "url": client.sub_url(write.path),
+            "referenceId": f"w{n}",
+            "body": write.body(chunk),
+        }
+        for n, (write, chunk, _) in enumerate(batch)
+    ]
     try:
         answers = client.composite(subs)
     except CompositeUnavailable:
@@ -162,9 +171,16 @@ def _send_composite(
             if attempt >= client.max_retries:
                 raise RetriesExhausted(
                     f"PATCH {write.path} in /composite kept failing with {status} {code} after "
-                    f"{attempt + 1} attempts")
-            client.logger.warning("%s in /composite answered %s %s; retrying (%d/%d)",
-                                  write.path, status, code, attempt + 1, client.max_retries)
+                    f"{attempt + 1} attempts"
+                )
+            client.logger.warning(
+                "%s in /composite answered %s %s; retrying (%d/%d)",
+                write.path,
+                status,
+                code,
+                attempt + 1,
+                client.max_retries,
+            )
             again.append((write, chunk, attempt + 1))
         elif status == 400:
             # This chunk alone was refused because of some record in it: halve it.
@@ -178,8 +194,13 @@ def _send_composite(
     return again
 
 
-def _results(client: SalesforceClient, write: Write, chunk: list[tuple[t.Any, dict]],
-             results: t.Any, attempt: int) -> list[tuple[t.Any, dict[str, t.Any]]]:
+def _results(
+    client: SalesforceClient,
+    write: Write,
+    chunk: list[tuple[t.Any, dict]],
+    results: t.Any,
+    attempt: int,
+) -> list[tuple[t.Any, dict[str, t.Any]]]:
     """Report each record's outcome; return the records to retry (transient errors)."""
     if not isinstance(results, list) or len(results) != len(chunk):
         got = len(results) if isinstance(results, list) else 0
@@ -205,7 +226,10 @@ def _results(client: SalesforceClient, write: Write, chunk: list[tuple[t.Any, di
 def _warn_transient(client: SalesforceClient, write: Write, count: int, attempt: int) -> None:
     client.logger.warning(
         "%d %s records hit a transient error (row lock); retrying (%d/%d)",
-        count, write.sobject, attempt + 1, client.max_retries,
+        count,
+        write.sobject,
+        attempt + 1,
+        client.max_retries,
     )
 
 
@@ -214,15 +238,17 @@ def _backoff(client: SalesforceClient, attempt: int) -> None:
     time.sleep(delay * (0.5 + random.random() / 2))
 
 
-def _send(client: SalesforceClient, write: Write,
-          chunk: list[tuple[t.Any, dict[str, t.Any]]]) -> None:
+def _send(
+    client: SalesforceClient, write: Write, chunk: list[tuple[t.Any, dict[str, t.Any]]]
+) -> None:
     """One chunk as its own Collections call (retries and halving included)."""
     pending = chunk
     attempt = 0
     while pending:
         try:
-            results = client.request("PATCH", write.path, json=write.body(pending),
-                                     kind="collections").json()
+            results = client.request(
+                "PATCH", write.path, json=write.body(pending), kind="collections"
+            ).json()
         except SalesforceError as exc:
             if exc.status != 400:
                 raise

@@ -72,8 +72,9 @@ def conform_all(value: t.Any) -> t.Any:
 
 def canonical_text(record: t.Mapping[str, t.Any]) -> str:
     """The canonical JSON of a record whose values are any Python objects (the exact form)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def canonical_line(record: t.Mapping[str, t.Any], native: bool) -> bytes | None:
@@ -91,8 +92,9 @@ def canonical_line(record: t.Mapping[str, t.Any], native: bool) -> bytes | None:
             line = None  # e.g. a lone surrogate, which UTF-8 cannot carry
         if line is not None:
             return None if _SUSPECT_JSON_BYTES.search(line) else line
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default)
+    text = json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
     if _SUSPECT_JSON.search(text):
         return None
     return text.encode()
@@ -136,19 +138,22 @@ def bulk_plain(line: bytes) -> bool:
 class MessageReader(SingerReader):
     """The SDK's reader, decoding with msgspec (numbers with a fraction or exponent as
     Decimal, as the SDK's own decoder does); a line msgspec refuses (NaN, a lone surrogate,
-    invalid JSON) goes to the SDK's decoder, which gives its values and its errors."""
+    invalid JSON) goes to the SDK's decoder, which gives its values and its errors.
+    """
 
     native = False  # whether the message being processed was decoded by msgspec
     # Set by the target: the longest wait for input before on_quiet is called (None: forever).
     wait_limit: t.Callable[[], float | None] | None = None
     on_quiet: t.Callable[[], None] | None = None
 
-    def process_lines(self, file_input: t.IO[str] | None,
-                      callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> t.Counter[str]:
         if self.wait_limit is None or self.on_quiet is None:
             return super().process_lines(file_input, callbacks)
-        lines = lines_with_deadline(file_input or self.default_input, self.wait_limit,
-                                    self.on_quiet)
+        lines = lines_with_deadline(
+            file_input or self.default_input, self.wait_limit, self.on_quiet
+        )
         return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 
     def deserialize_json(self, line: str) -> dict:

@@ -66,8 +66,10 @@ class HashStore:
         self.scope = (org, generation)
         if self.max_age_seconds:
             with self._lock:
-                self._db.execute("DELETE FROM record_hashes WHERE written_at < ?",
-                                 (time.time() - self.max_age_seconds,))
+                self._db.execute(
+                    "DELETE FROM record_hashes WHERE written_at < ?",
+                    (time.time() - self.max_age_seconds,),
+                )
                 self._db.commit()
 
     def get_many(self, sobject: str, external_ids: t.Iterable[str]) -> dict[str, str]:

@@ -113,12 +113,13 @@ def _is_postgres(url: str) -> bool:
 
 def _sqlite_path(url: str) -> str | None:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL (SQLAlchemy's form),
-    or of a plain path."""
+    or of a plain path.
+    """
     if "://" not in url:
         return url
     if not url.lower().startswith("sqlite:///"):
         return None
-    return urllib.parse.unquote(url[len("sqlite:///"):].split("?", 1)[0]) or None
+    return urllib.parse.unquote(url[len("sqlite:///") :].split("?", 1)[0]) or None
 
 
 def describe_url(url: str) -> str:
@@ -134,6 +135,7 @@ def describe_url(url: str) -> str:
 
 
 # -- what a run report holds ------------------------------------------------------------------
+
 
 def _int(value: t.Any) -> int | None:
     if isinstance(value, bool):
@@ -153,7 +155,8 @@ def _part(report: Mapping[str, t.Any], name: str) -> Mapping[str, t.Any]:
 def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
     """(source, outcome, code, count, example) of the run report's ``rejected.by_reason`` and
     ``waiting.by_reason``, or of the target summary's ``rejected_by_reason`` and
-    ``waiting_by_reason``."""
+    ``waiting_by_reason``.
+    """
     out = []
     for outcome in ("rejected", "waiting"):
         rows = _part(report, outcome).get("by_reason")
@@ -161,9 +164,15 @@ def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
             rows = report.get(f"{outcome}_by_reason") or []
         for r in rows:
             if isinstance(r, Mapping) and r.get("code"):
-                out.append({"source": str(r.get("source") or "target"), "outcome": outcome,
-                            "code": str(r["code"]), "count": _int(r.get("count")) or 0,
-                            "example": _text(r.get("example"))})
+                out.append(
+                    {
+                        "source": str(r.get("source") or "target"),
+                        "outcome": outcome,
+                        "code": str(r["code"]),
+                        "count": _int(r.get("count")) or 0,
+                        "example": _text(r.get("example")),
+                    }
+                )
     # One row per (source, outcome, code): the same reason may come for several objects.
     merged: dict[tuple[str, str, str], dict[str, t.Any]] = {}
     for r in out:
@@ -177,7 +186,8 @@ def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
 
 def figures(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The figures a history row keeps, read from the run report (run_report.py) or from the
-    target's own summary (the same keys where they overlap)."""
+    target's own summary (the same keys where they overlap).
+    """
     objects: dict[str, dict[str, int]] = {}
     for sobject, counts in (report.get("objects") or {}).items():
         row = {k: _int(counts.get(k)) or 0 for k in OUTCOMES}
@@ -224,14 +234,18 @@ def _text(value: t.Any) -> str | None:
 
 def problem_files(report: Mapping[str, t.Any]) -> list[tuple[str, Path]]:
     """(source, path) of each open-problems file the report names: ``files.problems`` is one
-    path (the target's summary) or ``{source: path}`` (the run report)."""
+    path (the target's summary) or ``{source: path}`` (the run report).
+    """
     named = _part(report, "files").get("problems")
     if isinstance(named, str):
         named = {"target": named}
     if not isinstance(named, Mapping):
         return []
-    return [(str(source), Path(path)) for source, path in named.items()
-            if isinstance(path, str) and path]
+    return [
+        (str(source), Path(path))
+        for source, path in named.items()
+        if isinstance(path, str) and path
+    ]
 
 
 def open_problems(files: Iterable[tuple[str, Path]]) -> list[dict[str, t.Any]]:
@@ -254,10 +268,14 @@ def open_problems(files: Iterable[tuple[str, Path]]) -> list[dict[str, t.Any]]:
             group = groups.get(key)
             if group is None:
                 groups[key] = {
-                    "source": source, "status": status, "code": code, "count": 1,
+                    "source": source,
+                    "status": status,
+                    "code": code,
+                    "count": 1,
                     "example_id": _text(row.get("external_id", row.get("key"))),
                     "example": _text(row.get("message") or row.get("reason")),
-                    "since": since}
+                    "since": since,
+                }
                 continue
             group["count"] += 1
             if since and (not group["since"] or str(since) < str(group["since"])):
@@ -266,6 +284,7 @@ def open_problems(files: Iterable[tuple[str, Path]]) -> list[dict[str, t.Any]]:
 
 
 # -- the store --------------------------------------------------------------------------------
+
 
 class RunHistory:
     """The history database: ``record`` a run, read runs back for the page."""
@@ -281,7 +300,8 @@ class RunHistory:
                 if not path:
                     raise HistoryError(
                         f"history_database_url {url!r} is neither a SQLite path nor a "
-                        "postgresql:// URL; set one of them, or 'off'.")
+                        "postgresql:// URL; set one of them, or 'off'."
+                    )
                 if path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                     # Readable by its owner only (it lists people's ids in its reasons).
@@ -295,7 +315,8 @@ class RunHistory:
             raise
         except Exception as exc:
             raise HistoryError(
-                f"the run history at {describe_url(url)} cannot be opened ({exc})") from exc
+                f"the run history at {describe_url(url)} cannot be opened ({exc})"
+            ) from exc
 
     def __enter__(self) -> RunHistory:
         return self
@@ -314,9 +335,12 @@ class RunHistory:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def record(self, report: Mapping[str, t.Any],
-               problems: Iterable[Mapping[str, t.Any]] | None = None,
-               finished_at: str | None = None) -> dict[str, t.Any]:
+    def record(
+        self,
+        report: Mapping[str, t.Any],
+        problems: Iterable[Mapping[str, t.Any]] | None = None,
+        finished_at: str | None = None,
+    ) -> dict[str, t.Any]:
         """Append one run (replacing an earlier row of the same run id); returns its figures.
 
         ``problems`` defaults to the open problems read from the files the report names.
@@ -326,40 +350,72 @@ class RunHistory:
             raise HistoryError("the run report has no run_id, so the run cannot be recorded")
         rows = list(open_problems(problem_files(report)) if problems is None else problems)
         fig["open_problems"] = sum(int(p["count"]) for p in rows)
-        finished = finished_at or str(report.get("finished_at") or "") or (
-            datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        finished = (
+            finished_at
+            or str(report.get("finished_at") or "")
+            or (datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        )
         run_id = fig["run_id"]
         try:
             for table in TABLES:
                 self._conn.execute(self._sql(f"DELETE FROM {table} WHERE run_id = ?"), (run_id,))
-            self._conn.execute(self._sql(
-                "INSERT INTO run_history (run_id, finished_at, environment, status, exit_code, "
-                "dry_run, written, created, updated, unchanged, waiting, rejected, "
-                "mapper_rejected, waiting_now, intercom_api_calls, salesforce_api_calls, "
-                "open_problems, report) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                (run_id, finished, fig["environment"], fig["status"], fig["exit_code"],
-                 int(fig["dry_run"]), *(fig[k] for k in FIGURES), fig["mapper_rejected"],
-                 fig["waiting_now"],
-                 fig["intercom_api_calls"], fig["salesforce_api_calls"], fig["open_problems"],
-                 json.dumps(report, default=str)))
+            self._conn.execute(
+                self._sql(
+                    "INSERT INTO run_history (run_id, finished_at, environment, status, exit_code, "
+                    "dry_run, written, created, updated, unchanged, waiting, rejected, "
+                    "mapper_rejected, waiting_now, intercom_api_calls, salesforce_api_calls, "
+                    "open_problems, report) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    run_id,
+                    finished,
+                    fig["environment"],
+                    fig["status"],
+                    fig["exit_code"],
+                    int(fig["dry_run"]),
+                    *(fig[k] for k in FIGURES),
+                    fig["mapper_rejected"],
+                    fig["waiting_now"],
+                    fig["intercom_api_calls"],
+                    fig["salesforce_api_calls"],
+                    fig["open_problems"],
+                    json.dumps(report, default=str),
+                ),
+            )
             for sobject, counts in fig["objects"].items():
-                self._conn.execute(self._sql(
-                    "INSERT INTO run_history_objects (run_id, sobject, written, created, updated, "
-                    "unchanged, waiting, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (run_id, sobject, *(counts[k] for k in FIGURES)))
+                self._conn.execute(
+                    self._sql(
+                        "INSERT INTO run_history_objects (run_id, sobject, written, created, updated, "
+                        "unchanged, waiting, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (run_id, sobject, *(counts[k] for k in FIGURES)),
+                )
             for r in fig["reasons"]:
-                self._conn.execute(self._sql(
-                    "INSERT INTO run_history_reasons (run_id, source, outcome, code, count, "
-                    "example) VALUES (?, ?, ?, ?, ?, ?)"),
-                    (run_id, r["source"], r["outcome"], r["code"], r["count"], r["example"]))
+                self._conn.execute(
+                    self._sql(
+                        "INSERT INTO run_history_reasons (run_id, source, outcome, code, count, "
+                        "example) VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    (run_id, r["source"], r["outcome"], r["code"], r["count"], r["example"]),
+                )
             for p in rows:
-                self._conn.execute(self._sql(
-                    "INSERT INTO run_history_problems (run_id, source, status, code, count, "
-                    "example_id, example, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (run_id, p["source"], p["status"], p["code"], int(p["count"]),
-                     p.get("example_id"), p.get("example"),
-                     None if p.get("since") is None else str(p["since"])))
+                self._conn.execute(
+                    self._sql(
+                        "INSERT INTO run_history_problems (run_id, source, status, code, count, "
+                        "example_id, example, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (
+                        run_id,
+                        p["source"],
+                        p["status"],
+                        p["code"],
+                        int(p["count"]),
+                        p.get("example_id"),
+                        p.get("example"),
+                        None if p.get("since") is None else str(p["since"]),
+                    ),
+                )
             self._conn.commit()
         except Exception:
             self._conn.rollback()
@@ -373,7 +429,9 @@ class RunHistory:
             "created, updated, unchanged, waiting, rejected, mapper_rejected, waiting_now, "
             "intercom_api_calls, "
             "salesforce_api_calls, open_problems FROM run_history "
-            "ORDER BY finished_at DESC, run_id DESC LIMIT ?", (int(limit),))
+            "ORDER BY finished_at DESC, run_id DESC LIMIT ?",
+            (int(limit),),
+        )
         return rows[::-1]
 
     def count(self) -> int:
@@ -386,18 +444,23 @@ class RunHistory:
     def objects(self, run_id: str) -> list[dict[str, t.Any]]:
         return self._rows(
             "SELECT sobject, written, created, updated, unchanged, waiting, rejected "
-            "FROM run_history_objects WHERE run_id = ? ORDER BY sobject", (run_id,))
+            "FROM run_history_objects WHERE run_id = ? ORDER BY sobject",
+            (run_id,),
+        )
 
     def reasons(self, run_id: str) -> list[dict[str, t.Any]]:
         return self._rows(
             "SELECT source, outcome, code, count, example FROM run_history_reasons "
-            "WHERE run_id = ? ORDER BY count DESC, source, outcome, code", (run_id,))
+            "WHERE run_id = ? ORDER BY count DESC, source, outcome, code",
+            (run_id,),
+        )
 
     def problems(self, run_id: str) -> list[dict[str, t.Any]]:
         return self._rows(
             "SELECT source, status, code, count, example_id, example, since "
             "FROM run_history_problems WHERE run_id = ? ORDER BY count DESC, source, code",
-            (run_id,))
+            (run_id,),
+        )
 
 
 def _connect_postgres(url: str) -> t.Any:
@@ -407,14 +470,16 @@ def _connect_postgres(url: str) -> t.Any:
         raise HistoryError(
             "a postgresql:// history needs the psycopg driver, which is not installed; install "
             "the target with its postgres extra (target-salesforce-leads[postgres]) or set "
-            "history_database_url to a SQLite path") from exc
+            "history_database_url to a SQLite path"
+        ) from exc
     scheme, rest = url.split("://", 1)
     return psycopg.connect(scheme.split("+", 1)[0] + "://" + rest, connect_timeout=15)
 
 
 def record_run(config: Mapping[str, t.Any], report: Mapping[str, t.Any]) -> str | None:
     """Append this run to the configured history; returns where (no password), or None when
-    the history is off. Raises HistoryError when it cannot."""
+    the history is off. Raises HistoryError when it cannot.
+    """
     url = resolve_url(config.get("history_database_url"))
     if url is None:
         return None
@@ -425,5 +490,6 @@ def record_run(config: Mapping[str, t.Any], report: Mapping[str, t.Any]) -> str 
         raise
     except Exception as exc:
         raise HistoryError(
-            f"the run could not be added to the history at {describe_url(url)} ({exc})") from exc
+            f"the run could not be added to the history at {describe_url(url)} ({exc})"
+        ) from exc
     return describe_url(url)

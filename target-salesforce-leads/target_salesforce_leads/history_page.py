@@ -30,11 +30,21 @@ API_SERIES = (
     ("intercom_api_calls", "Intercom API calls", "#1f5fbf"),
     ("salesforce_api_calls", "Salesforce API calls", "#00a1e0"),
 )
-COLUMNS = (*FIGURES, "mapper_rejected", "waiting_now", "intercom_api_calls",
-           "salesforce_api_calls", "open_problems")
-HEADINGS = {"mapper_rejected": "of which by the mapper", "waiting_now": "waiting in state",
-            "intercom_api_calls": "Intercom calls", "salesforce_api_calls": "Salesforce calls",
-            "open_problems": "open problems"}
+COLUMNS = (
+    *FIGURES,
+    "mapper_rejected",
+    "waiting_now",
+    "intercom_api_calls",
+    "salesforce_api_calls",
+    "open_problems",
+)
+HEADINGS = {
+    "mapper_rejected": "of which by the mapper",
+    "waiting_now": "waiting in state",
+    "intercom_api_calls": "Intercom calls",
+    "salesforce_api_calls": "Salesforce calls",
+    "open_problems": "open problems",
+}
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;
@@ -71,8 +81,9 @@ def _when(stamp: t.Any) -> str:
     return str(stamp or "")[:16].replace("T", " ")
 
 
-def _chart(chart_id: str, runs: list[dict[str, t.Any]],
-           series: tuple[tuple[str, str, str], ...]) -> str:
+def _chart(
+    chart_id: str, runs: list[dict[str, t.Any]], series: tuple[tuple[str, str, str], ...]
+) -> str:
     """A line chart (one polyline a series, one point a run) as inline SVG."""
     width, height, left, bottom, top, right = 760, 220, 48, 24, 12, 12
     values = [r.get(f) or 0 for r in runs for f, _, _ in series]
@@ -85,21 +96,29 @@ def _chart(chart_id: str, runs: list[dict[str, t.Any]],
     def y(v: float) -> float:
         return top + (height - top - bottom) * (1 - v / peak)
 
-    parts = [f'<svg id="{chart_id}" class="chart" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
+    parts = [
+        f'<svg id="{chart_id}" class="chart" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+    ]
     for frac in (0, 0.5, 1):
         gy = y(peak * frac)
-        parts.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" '
-                     'stroke="#dde1e6"/>')
-        parts.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" font-size="11" text-anchor="end" '
-                     f'fill="#555">{round(peak * frac)}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" stroke="#dde1e6"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{gy + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#555">{round(peak * frac)}</text>'
+        )
     for field, label, colour in series:
-        points = [(x(i), y(r.get(field) or 0)) for i, r in enumerate(runs)
-                  if r.get(field) is not None]
+        points = [
+            (x(i), y(r.get(field) or 0)) for i, r in enumerate(runs) if r.get(field) is not None
+        ]
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-            parts.append(f'<polyline data-series="{field}" fill="none" stroke="{colour}" '
-                         f'stroke-width="2.5" points="{path}"/>')
+            parts.append(
+                f'<polyline data-series="{field}" fill="none" stroke="{colour}" '
+                f'stroke-width="2.5" points="{path}"/>'
+            )
         for i, r in enumerate(runs):
             if r.get(field) is None:
                 continue
@@ -107,29 +126,32 @@ def _chart(chart_id: str, runs: list[dict[str, t.Any]],
                 f'<circle data-series="{field}" data-run-id="{_e(r["run_id"])}" '
                 f'data-value="{r[field]}" cx="{x(i):.1f}" cy="{y(r[field]):.1f}" r="4" '
                 f'fill="{colour}"><title>{_e(label)} {r[field]} ({_e(r["finished_at"])})'
-                '</title></circle>')
+                "</title></circle>"
+            )
     if n:
         for i in (0, n - 1) if n > 1 else (0,):
             anchor = "start" if i == 0 and n > 1 else "end" if n > 1 else "middle"
-            parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="11" '
-                         f'text-anchor="{anchor}" fill="#555">'
-                         f'{_e(_when(runs[i]["finished_at"]))}</text>')
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{height - 6}" font-size="11" '
+                f'text-anchor="{anchor}" fill="#555">'
+                f"{_e(_when(runs[i]['finished_at']))}</text>"
+            )
     parts.append("</svg>")
-    legend = "".join(f'<span><i style="background:{c}"></i>{_e(label)}</span>'
-                     for _, label, c in series)
+    legend = "".join(
+        f'<span><i style="background:{c}"></i>{_e(label)}</span>' for _, label, c in series
+    )
     return "".join(parts) + f'<div class="legend">{legend}</div>'
 
 
-def render(history: RunHistory, limit: int = MAX_RUNS,
-           now: datetime.datetime | None = None) -> str:
+def render(history: RunHistory, limit: int = MAX_RUNS, now: datetime.datetime | None = None) -> str:
     """The page, as a string."""
     runs = history.runs(limit)
     total = history.count()
     latest = runs[-1] if runs else None
     stamp = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
     out = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width,initial-scale=1">',
         "<title>Run history: Intercom to Salesforce</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Run history: Intercom to Salesforce</h1>",
@@ -139,8 +161,10 @@ def render(history: RunHistory, limit: int = MAX_RUNS,
         f'<span id="runs-total" data-value="{total}">{total}</span> runs.</p>',
     ]
     if not runs:
-        out.append('<p class="empty" id="no-runs">No run recorded yet: the history gets a row '
-                   "at the end of every run of target-salesforce-leads.</p></body></html>")
+        out.append(
+            '<p class="empty" id="no-runs">No run recorded yet: the history gets a row '
+            "at the end of every run of target-salesforce-leads.</p></body></html>"
+        )
         return "\n".join(out)
 
     out.append("<h2>Records per run</h2>")
@@ -148,19 +172,24 @@ def render(history: RunHistory, limit: int = MAX_RUNS,
     out.append("<h2>API calls per run</h2>")
     out.append(_chart("chart-api-calls", runs, API_SERIES))
 
-    out.append('<h2>Runs</h2><table id="runs"><thead><tr><th class="text">finished</th>'
-               '<th class="text">run id</th><th class="text">status</th><th>exit</th>'
-               + "".join(f"<th>{_e(HEADINGS.get(c, c))}</th>" for c in COLUMNS)
-               + "</tr></thead><tbody>")
+    out.append(
+        '<h2>Runs</h2><table id="runs"><thead><tr><th class="text">finished</th>'
+        '<th class="text">run id</th><th class="text">status</th><th>exit</th>'
+        + "".join(f"<th>{_e(HEADINGS.get(c, c))}</th>" for c in COLUMNS)
+        + "</tr></thead><tbody>"
+    )
     for r in reversed(runs):  # newest first
-        cells = [_cell("finished_at", r["finished_at"], "text nowrap", _when(r["finished_at"])),
-                 _cell("run_id", r["run_id"], "text nowrap"),
-                 _cell("status", r["status"] + (" (dry run)" if r["dry_run"] else ""),
-                       "text status"),
-                 _cell("exit_code", r["exit_code"])]
+        cells = [
+            _cell("finished_at", r["finished_at"], "text nowrap", _when(r["finished_at"])),
+            _cell("run_id", r["run_id"], "text nowrap"),
+            _cell("status", r["status"] + (" (dry run)" if r["dry_run"] else ""), "text status"),
+            _cell("exit_code", r["exit_code"]),
+        ]
         cells += [_cell(c, r[c]) for c in COLUMNS]
-        out.append(f'<tr id="run-{_e(r["run_id"])}" data-run-id="{_e(r["run_id"])}" '
-                   f'class="status-{_e(r["status"])}">{"".join(cells)}</tr>')
+        out.append(
+            f'<tr id="run-{_e(r["run_id"])}" data-run-id="{_e(r["run_id"])}" '
+            f'class="status-{_e(r["status"])}">{"".join(cells)}</tr>'
+        )
     out.append("</tbody></table>")
 
     assert latest is not None
@@ -168,12 +197,18 @@ def render(history: RunHistory, limit: int = MAX_RUNS,
     out.append(f'<h2>Latest run by object (<span id="latest-run-id">{_e(lid)}</span>)</h2>')
     objects = history.objects(lid)
     if objects:
-        out.append('<table id="latest-objects"><thead><tr><th class="text">object</th>'
-                   + "".join(f"<th>{f}</th>" for f in FIGURES) + "</tr></thead><tbody>")
+        out.append(
+            '<table id="latest-objects"><thead><tr><th class="text">object</th>'
+            + "".join(f"<th>{f}</th>" for f in FIGURES)
+            + "</tr></thead><tbody>"
+        )
         for o in objects:
-            out.append(f'<tr data-sobject="{_e(o["sobject"])}">'
-                       f'{_cell("sobject", o["sobject"], "text")}'
-                       + "".join(_cell(f, o[f]) for f in FIGURES) + "</tr>")
+            out.append(
+                f'<tr data-sobject="{_e(o["sobject"])}">'
+                f"{_cell('sobject', o['sobject'], 'text')}"
+                + "".join(_cell(f, o[f]) for f in FIGURES)
+                + "</tr>"
+            )
         out.append("</tbody></table>")
     else:
         out.append('<p class="empty">No records in the latest run.</p>')
@@ -194,41 +229,51 @@ def _reasons_table(history: RunHistory, runs: list[dict[str, t.Any]]) -> str:
             slot["count"] += reason["count"]
             slot["runs"] += 1
             slot["example"] = reason["example"] or slot["example"]
-    head = (f'<h2>Reasons (over the {len(runs)} runs shown)</h2>')
+    head = f"<h2>Reasons (over the {len(runs)} runs shown)</h2>"
     if not merged:
         return head + '<p class="empty" id="reasons-none">No record waited or was rejected.</p>'
     rows = sorted(merged.values(), key=lambda m: (-m["count"], m["code"]))
     body = "".join(
         f'<tr data-source="{_e(m["source"])}" data-outcome="{_e(m["outcome"])}" '
         f'data-code="{_e(m["code"])}">{_cell("source", m["source"], "text")}'
-        f'{_cell("outcome", m["outcome"], "text")}{_cell("code", m["code"], "text")}'
-        f'{_cell("count", m["count"])}{_cell("runs", m["runs"])}'
-        f'{_cell("example", m["example"], "text")}</tr>' for m in rows)
-    return (head + '<table id="reasons"><thead><tr><th class="text">from</th>'
-            '<th class="text">outcome</th><th class="text">reason</th><th>records</th>'
-            '<th>runs</th><th class="text">example</th></tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+        f"{_cell('outcome', m['outcome'], 'text')}{_cell('code', m['code'], 'text')}"
+        f"{_cell('count', m['count'])}{_cell('runs', m['runs'])}"
+        f"{_cell('example', m['example'], 'text')}</tr>"
+        for m in rows
+    )
+    return (
+        head + '<table id="reasons"><thead><tr><th class="text">from</th>'
+        '<th class="text">outcome</th><th class="text">reason</th><th>records</th>'
+        '<th>runs</th><th class="text">example</th></tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _problems_table(history: RunHistory, run_id: str, total: int) -> str:
     """Open problems after the latest run: records waiting, or rejected and not written since."""
-    head = (f'<h2>Open problems after the latest run: <span id="open-problems-total" '
-            f'data-value="{total}">{total}</span> records</h2>')
+    head = (
+        f'<h2>Open problems after the latest run: <span id="open-problems-total" '
+        f'data-value="{total}">{total}</span> records</h2>'
+    )
     rows = history.problems(run_id)
     if not rows:
         return head + '<p class="empty" id="open-problems-none">None.</p>'
     body = "".join(
         f'<tr data-source="{_e(p["source"])}" data-status="{_e(p["status"])}" '
         f'data-code="{_e(p["code"])}">{_cell("source", p["source"], "text")}'
-        f'{_cell("status", p["status"], "text")}{_cell("code", p["code"], "text")}'
-        f'{_cell("count", p["count"])}{_cell("since", p["since"], "text")}'
-        f'{_cell("example_id", p["example_id"], "text")}'
-        f'{_cell("example", p["example"], "text")}</tr>' for p in rows)
-    return (head + '<table id="open-problems"><thead><tr><th class="text">from</th>'
-            '<th class="text">status</th><th class="text">reason</th><th>records</th>'
-            '<th class="text">oldest</th><th class="text">example record</th>'
-            '<th class="text">example message</th></tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+        f"{_cell('status', p['status'], 'text')}{_cell('code', p['code'], 'text')}"
+        f"{_cell('count', p['count'])}{_cell('since', p['since'], 'text')}"
+        f"{_cell('example_id', p['example_id'], 'text')}"
+        f"{_cell('example', p['example'], 'text')}</tr>"
+        for p in rows
+    )
+    return (
+        head + '<table id="open-problems"><thead><tr><th class="text">from</th>'
+        '<th class="text">status</th><th class="text">reason</th><th>records</th>'
+        '<th class="text">oldest</th><th class="text">example record</th>'
+        '<th class="text">example message</th></tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def write_page(history: RunHistory, path: str | Path, limit: int = MAX_RUNS) -> Path:
@@ -245,8 +290,10 @@ def run_history_page(config: Mapping[str, t.Any], path: str | Path) -> tuple[int
     """The --history-page command: write the page; the exit code and what to tell the user."""
     url = resolve_url(config.get("history_database_url"))
     if url is None:
-        return 2, ("history_database_url is 'off', so no run history is kept and there is "
-                   "nothing to show; set it to a SQLite path or a postgresql:// URL.")
+        return 2, (
+            "history_database_url is 'off', so no run history is kept and there is "
+            "nothing to show; set it to a SQLite path or a postgresql:// URL."
+        )
     try:
         with RunHistory(url) as history:
             out = write_page(history, path)
@@ -254,7 +301,11 @@ def run_history_page(config: Mapping[str, t.Any], path: str | Path) -> tuple[int
     except HistoryError as exc:
         return 1, f"No history page was written: {exc}."
     except Exception as exc:  # a query on a database that went away
-        return 1, (f"No history page was written: the run history at {describe_url(url)} "
-                   f"could not be read ({exc}).")
-    return 0, (f"Wrote {out}: the latest {min(total, MAX_RUNS)} of {total} runs in the run "
-               f"history at {describe_url(url)}. Open it in a browser.")
+        return 1, (
+            f"No history page was written: the run history at {describe_url(url)} "
+            f"could not be read ({exc})."
+        )
+    return 0, (
+        f"Wrote {out}: the latest {min(total, MAX_RUNS)} of {total} runs in the run "
+        f"history at {describe_url(url)}. Open it in a browser."
+    )

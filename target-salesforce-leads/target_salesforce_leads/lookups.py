@@ -16,10 +16,20 @@ from target_salesforce_leads.client import SalesforceClient
 
 PAGE = 2000
 # Escapes inside a quoted SOQL string (Salesforce's "Quoted String Escape Sequences").
-_SOQL_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n",
-                               "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"})
+_SOQL_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "'": "\\'",
+        '"': '\\"',
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\b": "\\b",
+        "\f": "\\f",
+    }
+)
 # Bytes quote_plus keeps as they are (a space becomes "+"): every other byte takes 3 characters.
-_URL_SAFE = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~ ")
+_URL_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~ "
 
 
 def soql_string(value: str) -> str:
@@ -74,8 +84,9 @@ def find_records(
     return merge_results(client.query_many(queries))
 
 
-def plan_queries(sobject: str, select: list[str], criteria: dict[str, t.Iterable[t.Any]],
-                 max_length: int = 15000) -> list[str]:
+def plan_queries(
+    sobject: str, select: list[str], criteria: dict[str, t.Iterable[t.Any]], max_length: int = 15000
+) -> list[str]:
     """The chunked queries ``find_records`` would send (before considering a scan)."""
     wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
     wanted = {f: v for f, v in wanted.items() if v}
@@ -140,7 +151,8 @@ def scan_if_cheaper(
     max_calls: int,
 ) -> list[dict[str, t.Any]] | None:
     """Matching records by a paged scan if that takes at most ``max_calls`` calls, else None
-    (having spent one call to learn the object's size)."""
+    (having spent one call to learn the object's size).
+    """
     wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
     wanted = {f: v for f, v in wanted.items() if v}
     fields = list(dict.fromkeys(["Id", *select, *wanted]))

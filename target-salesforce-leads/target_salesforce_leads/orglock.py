@@ -44,8 +44,11 @@ class OrgLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                self.logger.info("Another target process is writing Leads to this org (lock "
-                                 "%s); waiting for it to finish its batch.", self.path)
+                self.logger.info(
+                    "Another target process is writing Leads to this org (lock "
+                    "%s); waiting for it to finish its batch.",
+                    self.path,
+                )
                 start = time.monotonic()
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 waited = time.monotonic() - start

@@ -19,8 +19,9 @@ if t.TYPE_CHECKING:
 BLOCK = 1 << 16
 
 
-def lines_with_deadline(stream: t.IO[str], wait_limit: Callable[[], float | None],
-                        on_quiet: Callable[[], None]) -> Iterator[str]:
+def lines_with_deadline(
+    stream: t.IO[str], wait_limit: Callable[[], float | None], on_quiet: Callable[[], None]
+) -> Iterator[str]:
     """The lines of ``stream``; before each read that may block, ``wait_limit()`` gives the
     longest wait in seconds (None: no limit), and ``on_quiet()`` is called when it passed.
 
@@ -46,7 +47,7 @@ def lines_with_deadline(stream: t.IO[str], wait_limit: Callable[[], float | None
             break
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0:
-            piece = chunk[start:end + 1]
+            piece = chunk[start : end + 1]
             if partial:
                 partial.append(piece)
                 piece = b"".join(partial)

@@ -50,7 +50,8 @@ READY, NOT_READY, UNKNOWN = 0, 2, 1
 _HOW_TO_GIVE_FIELDS = (
     "pipe the streams' SCHEMA messages in, e.g. `map-intercom-salesforce --schemas | "
     "target-salesforce-leads --config config.json --preflight`, or pass --input FILE holding "
-    "them")
+    "them"
+)
 
 
 class Stream(t.NamedTuple):
@@ -89,7 +90,8 @@ def streams_to_check(
     schemas: t.Mapping[str, tuple[dict[str, t.Any], list[str]]] | None,
 ) -> list[Stream]:
     """Every stream the preflight checks: those with SCHEMA messages (fields known) first, then
-    the ``stream_settings`` entries (or the default objects) without one (fields unknown)."""
+    the ``stream_settings`` entries (or the default objects) without one (fields unknown).
+    """
     streams: list[Stream] = []
     for name, (schema, keys) in (schemas or {}).items():
         sobject, key = stream_target(name, keys, config)
@@ -100,15 +102,22 @@ def streams_to_check(
         for name, s in settings.items():
             if name not in seen:
                 s = s or {}
-                streams.append(Stream(name, str(s.get("sobject") or name),
-                                      s.get("external_id_field") or None, None))
+                streams.append(
+                    Stream(
+                        name,
+                        str(s.get("sobject") or name),
+                        s.get("external_id_field") or None,
+                        None,
+                    )
+                )
     elif not streams:
         streams = [Stream(obj, obj, ext, None) for obj, ext in DEFAULT_OBJECTS.items()]
     return streams
 
 
-def _input_lines(input_file: t.IO[str] | None, stdin: t.IO[str] | None,
-                 out: t.Callable[[str], None]) -> tuple[list[str] | None, str]:
+def _input_lines(
+    input_file: t.IO[str] | None, stdin: t.IO[str] | None, out: t.Callable[[str], None]
+) -> tuple[list[str] | None, str]:
     """Lines to read SCHEMA messages from, and where they came from (None: no input)."""
     if input_file is not None:
         return list(input_file), f"--input {getattr(input_file, 'name', 'FILE')}"
@@ -127,8 +136,10 @@ def _input_lines(input_file: t.IO[str] | None, stdin: t.IO[str] | None,
         except (OSError, ValueError):
             ready = [fd]  # select cannot watch it (e.g. Windows pipes): just read
         if not ready:
-            out(f"NOTE  nothing arrived on standard input within {STDIN_WAIT_SECONDS:g} s; "
-                "not reading it.")
+            out(
+                f"NOTE  nothing arrived on standard input within {STDIN_WAIT_SECONDS:g} s; "
+                "not reading it."
+            )
             return None, ""
     return list(stream), "standard input"
 
@@ -179,46 +190,62 @@ def run_preflight(
     try:
         client.auth.access_token()
         org = client.auth.org_id
-        org_text = (f"org {org}" if org else
-                    f"no org id in the token answer; per-org state is keyed by "
-                    f"{client.auth.org_key}")
-        out(f"OK    logged in with the {client.auth.grant} grant at {client.auth.instance_url} "
-            f"({org_text})")
+        org_text = (
+            f"org {org}"
+            if org
+            else f"no org id in the token answer; per-org state is keyed by {client.auth.org_key}"
+        )
+        out(
+            f"OK    logged in with the {client.auth.grant} grant at {client.auth.instance_url} "
+            f"({org_text})"
+        )
         limits = client.limits()
     except AuthError as exc:
         out(f"FAIL  login: {exc}")
         return UNKNOWN if exc.transient else NOT_READY
     except RetriesExhausted as exc:
-        out(f"FAIL  API access: Salesforce kept failing ({exc}); this is not a configuration "
-            "problem, retry later.")
+        out(
+            f"FAIL  API access: Salesforce kept failing ({exc}); this is not a configuration "
+            "problem, retry later."
+        )
         return UNKNOWN
     except (SalesforceError, BudgetExhausted) as exc:
-        out(f"FAIL  API access: {exc}. Check that the user has the 'API Enabled' permission "
-            "and the Connected App the 'api' scope.")
+        out(
+            f"FAIL  API access: {exc}. Check that the user has the 'API Enabled' permission "
+            "and the Connected App the 'api' scope."
+        )
         return NOT_READY
     errors = warnings = 0
     daily = limits.get("DailyApiRequests") or {}
     budget = client.budget
-    out(f"OK    API access; daily requests remaining {daily.get('Remaining')} of "
+    out(
+        f"OK    API access; daily requests remaining {daily.get('Remaining')} of "
         f"{daily.get('Max')}; this run may spend {budget.left()} (api_budget="
-        f"{budget.share:g})")
+        f"{budget.share:g})"
+    )
     if not budget.left():
         errors += 1
-        out("FAIL  no API budget left for a run; raise api_budget or wait for the daily limit "
-            "to reset.")
+        out(
+            "FAIL  no API budget left for a run; raise api_budget or wait for the daily limit "
+            "to reset."
+        )
 
     lines, source = _input_lines(input_file, stdin, out)
     schemas = read_schemas(lines) if lines is not None else {}
     if schemas:
-        out(f"NOTE  fields from {len(schemas)} SCHEMA message(s) on {source}: streams "
-            f"{', '.join(schemas)}")
+        out(
+            f"NOTE  fields from {len(schemas)} SCHEMA message(s) on {source}: streams "
+            f"{', '.join(schemas)}"
+        )
     elif lines is not None:
         out(f"NOTE  no SCHEMA message on {source}; the fields the streams write are unknown.")
     streams = streams_to_check(target.config, schemas)
     if any(s.properties is None for s in streams):
         names = ", ".join(s.name for s in streams if s.properties is None)
-        out(f"NOTE  field list unknown for {names}: only the sObject and its external id are "
-            f"checked. To check every field, {_HOW_TO_GIVE_FIELDS}.")
+        out(
+            f"NOTE  field list unknown for {names}: only the sObject and its external id are "
+            f"checked. To check every field, {_HOW_TO_GIVE_FIELDS}."
+        )
 
     describes = _Describes(client)
     printed: set[tuple[str, str, str]] = set()
@@ -236,18 +263,27 @@ def run_preflight(
         return NOT_READY
     spent = f"{client.api_calls} API calls spent by this check"
     if errors:
-        out(f"NOT READY: {errors} problem(s) to fix before a run can write, {warnings} "
-            f"warning(s); {spent}.")
+        out(
+            f"NOT READY: {errors} problem(s) to fix before a run can write, {warnings} "
+            f"warning(s); {spent}."
+        )
         return NOT_READY
     out(f"READY: nothing blocks writing ({warnings} warning(s)); {spent}.")
     return READY
 
 
-def _check_one(stream: Stream, describes: _Describes, printed: set[tuple[str, str, str]],
-               out: t.Callable[[str], None]) -> tuple[int, int]:
+def _check_one(
+    stream: Stream,
+    describes: _Describes,
+    printed: set[tuple[str, str, str]],
+    out: t.Callable[[str], None],
+) -> tuple[int, int]:
     """Print one stream's object line and its problems; return (errors, warnings)."""
-    label = stream.sobject if stream.name == stream.sobject else \
-        f"{stream.sobject} (stream {stream.name})"
+    label = (
+        stream.sobject
+        if stream.name == stream.sobject
+        else f"{stream.sobject} (stream {stream.name})"
+    )
     schema = describes.get(stream.sobject)
     if isinstance(schema, Problem):
         out(f"FAIL  {label}: {schema.message} [{schema.code}]")
@@ -255,21 +291,30 @@ def _check_one(stream: Stream, describes: _Describes, printed: set[tuple[str, st
         return 1, 0
     problems: list[Problem] = []
     if not stream.key:
-        problems.append(Problem(
-            stream.sobject, "", "MISSING_EXTERNAL_ID",
-            f"stream {stream.name} has no single key property and no external_id_field, so "
-            "its records cannot be upserted",
-            f"Set stream_settings.{stream.name}.external_id_field to an External ID field of "
-            f"{stream.sobject}."))
-    problems.extend(check_stream(stream.sobject, stream.properties, stream.key, schema,
-                                 lookup=describes.lookup))
+        problems.append(
+            Problem(
+                stream.sobject,
+                "",
+                "MISSING_EXTERNAL_ID",
+                f"stream {stream.name} has no single key property and no external_id_field, so "
+                "its records cannot be upserted",
+                f"Set stream_settings.{stream.name}.external_id_field to an External ID field of "
+                f"{stream.sobject}.",
+            )
+        )
+    problems.extend(
+        check_stream(stream.sobject, stream.properties, stream.key, schema, lookup=describes.lookup)
+    )
     errors = [p for p in problems if p.blocking]
     warnings = [p for p in problems if not p.blocking]
     if errors:
         out(f"FAIL  {label}: {len(errors)} problem(s) block writing")
     else:
-        written = (f"{len([n for n in stream.properties if not n.startswith('_')])} fields "
-                   "writable" if stream.properties is not None else "exists")
+        written = (
+            f"{len([n for n in stream.properties if not n.startswith('_')])} fields writable"
+            if stream.properties is not None
+            else "exists"
+        )
         key_ok = f"; {stream.sobject}.{stream.key} is an External ID" if stream.key else ""
         more = f"; {len(warnings)} warning(s)" if warnings else ""
         out(f"OK    {label}: {written}{key_ok}{more}")
@@ -283,8 +328,9 @@ def _check_one(stream: Stream, describes: _Describes, printed: set[tuple[str, st
     return len(errors), len(warnings)
 
 
-def _check_contact(streams: list[Stream], describes: _Describes,
-                   out: t.Callable[[str], None]) -> int:
+def _check_contact(
+    streams: list[Stream], describes: _Describes, out: t.Callable[[str], None]
+) -> int:
     """Lead smarts write matched people to Contacts: the Contact needs the Lead's key too."""
     keys = {s.key for s in streams if s.sobject == "Lead" and s.key}
     if not keys:
@@ -298,13 +344,19 @@ def _check_contact(streams: list[Stream], describes: _Describes,
         if f is not None and f.get("externalId"):
             continue
         count += 1
-        out(f"WARN  Contact.{key}: Leads matched to Contacts by email cannot carry {key}, so "
-            "records pointing at them by it (Tasks) do not link [INVALID_FIELD]")
+        out(
+            f"WARN  Contact.{key}: Leads matched to Contacts by email cannot carry {key}, so "
+            "records pointing at them by it (Tasks) do not link [INVALID_FIELD]"
+        )
         where = "Setup > Object Manager > Contact > Fields & Relationships >"
         if f is None:
-            out(f"      fix: {where} New: Text(255) '{key}' (Field Name "
-                f"{key.removesuffix('__c')}), tick 'Unique' and 'External ID'.")
+            out(
+                f"      fix: {where} New: Text(255) '{key}' (Field Name "
+                f"{key.removesuffix('__c')}), tick 'Unique' and 'External ID'."
+            )
         else:
-            out(f"      fix: {where} {f.get('label') or key} > Edit: tick 'External ID' and "
-                "'Unique'.")
+            out(
+                f"      fix: {where} {f.get('label') or key} > Edit: tick 'External ID' and "
+                "'Unique'."
+            )
     return count

@@ -51,8 +51,10 @@ def received_line(name: str, received: int, elapsed: float) -> str:
 def writing_line(name: str, done: int, size: int, elapsed: float) -> str:
     """``Lead: writing 1,900 records, 1,200 done (63%, 240/s), ~3 s left``."""
     done = min(done, size)
-    text = (f"{name}: writing {number(size)} records, {number(done)} done "
-            f"({100 * done // size if size else 100}%, {rate(done, elapsed)})")
+    text = (
+        f"{name}: writing {number(size)} records, {number(done)} done "
+        f"({100 * done // size if size else 100}%, {rate(done, elapsed)})"
+    )
     per_second = done / elapsed if elapsed > 0 else 0.0
     if 0 < done < size and per_second > 0:
         text += f", ~{duration((size - done) / per_second)} left"
@@ -61,13 +63,14 @@ def writing_line(name: str, done: int, size: int, elapsed: float) -> str:
 
 def written_line(name: str, size: int, elapsed: float) -> str:
     """``Lead: batch of 1,900 records done in 8 s (237/s)``."""
-    return (f"{name}: batch of {number(size)} records done in {duration(elapsed)} "
-            f"({rate(size, elapsed)})")
+    return (
+        f"{name}: batch of {number(size)} records done in {duration(elapsed)} "
+        f"({rate(size, elapsed)})"
+    )
 
 
 class _Stream:
-    __slots__ = ("batch_done_before", "batch_size", "batch_started", "lines", "reported",
-                 "started")
+    __slots__ = ("batch_done_before", "batch_size", "batch_started", "lines", "reported", "started")
 
     def __init__(self, started: float) -> None:
         self.started = started
@@ -81,9 +84,13 @@ class _Stream:
 class Progress:
     """Reports the run report's counts every ``interval`` seconds from a background thread."""
 
-    def __init__(self, logger: logging.Logger, report: RunReport,
-                 interval: float = DEFAULT_INTERVAL,
-                 clock: t.Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        report: RunReport,
+        interval: float = DEFAULT_INTERVAL,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
         self.logger = logger
         self.report = report
         self.interval = float(interval)
@@ -122,7 +129,8 @@ class Progress:
 
     def due_lines(self) -> list[str]:
         """The lines to log now: a stream whose batch is being written, or that received
-        records since its last line."""
+        records since its last line.
+        """
         now = self.clock()
         lines = []
         for name, info in list(self._streams.items()):

@@ -24,9 +24,14 @@ def _default(value: t.Any) -> t.Any:
 class RunReport:
     """Counts every record's outcome, with reasons, and writes the rejected records' file."""
 
-    def __init__(self, reject_file: str | None, summary_file: str | None,
-                 waiting_file: str | None = None, run_id: str = "",
-                 problems_file: str | None = None) -> None:
+    def __init__(
+        self,
+        reject_file: str | None,
+        summary_file: str | None,
+        waiting_file: str | None = None,
+        run_id: str = "",
+        problems_file: str | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self.run_id = run_id
         self.reject_path = Path(reject_file) if reject_file else None
@@ -167,7 +172,8 @@ class RunReport:
 
     def write_problems(self, waiting: WaitingList) -> None:
         """Rewrite the list of open problems: one line per record that is waiting or was
-        rejected and not written since (kept across runs, latest reason wins)."""
+        rejected and not written since (kept across runs, latest reason wins).
+        """
         if self.problems_path is None:
             return
         rows: dict[tuple[str, str], dict[str, t.Any]] = {}
@@ -185,9 +191,16 @@ class RunReport:
             rows[key] = {"status": "rejected", **row}
         for e in waiting.entries.values():
             rows[(e.stream, e.key)] = {
-                "status": "waiting", "time": e.first_seen, "run_id": e.last_run,
-                "stream": e.stream, "sobject": e.sobject, "external_id": e.external_id,
-                "error_code": e.code, "message": e.message, "attempts": e.attempts}
+                "status": "waiting",
+                "time": e.first_seen,
+                "run_id": e.last_run,
+                "stream": e.stream,
+                "sobject": e.sobject,
+                "external_id": e.external_id,
+                "error_code": e.code,
+                "message": e.message,
+                "attempts": e.attempts,
+            }
         self._replace(self.problems_path, (rows[k] for k in sorted(rows)))
 
     @staticmethod
@@ -203,11 +216,23 @@ class RunReport:
         """Replace the waiting file with the current list: one line a record, no duplicates."""
         if self.waiting_path is None:
             return
-        self._replace(self.waiting_path, ({
-            "run_id": e.last_run, "stream": e.stream, "sobject": e.sobject,
-            "external_id": e.external_id, "error_code": e.code, "message": e.message,
-            "first_seen": e.first_seen, "attempts": e.attempts, "record": e.record,
-        } for e in sorted(waiting.entries.values(), key=lambda e: (e.stream, e.key))))
+        self._replace(
+            self.waiting_path,
+            (
+                {
+                    "run_id": e.last_run,
+                    "stream": e.stream,
+                    "sobject": e.sobject,
+                    "external_id": e.external_id,
+                    "error_code": e.code,
+                    "message": e.message,
+                    "first_seen": e.first_seen,
+                    "attempts": e.attempts,
+                    "record": e.record,
+                }
+                for e in sorted(waiting.entries.values(), key=lambda e: (e.stream, e.key))
+            ),
+        )
 
     def close(self) -> None:
         with self._lock:

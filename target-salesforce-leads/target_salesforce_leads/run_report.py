@@ -31,7 +31,8 @@ TOP_REASONS = 3
 def pipeline_key() -> str:
     """What the three plugins of one pipeline share: the caller's ``MELTANO_RUN_ID`` when set,
     else the parent process (``meltano run`` starts all three; by hand, the shell does), told
-    apart from an earlier process with the same pid by its start time where the system says."""
+    apart from an earlier process with the same pid by its start time where the system says.
+    """
     run_id = os.environ.get("MELTANO_RUN_ID")
     if run_id:
         return f"run:{run_id}"
@@ -67,15 +68,19 @@ def load_plugin_summary(path: str | None, key: str, what: str) -> tuple[dict | N
         return None, None
     file = Path(path)
     if not file.exists():
-        return None, (f"{what} left no summary in {path} (it failed before the end, or it does "
-                      "not write one); its figures are missing from this report")
+        return None, (
+            f"{what} left no summary in {path} (it failed before the end, or it does "
+            "not write one); its figures are missing from this report"
+        )
     try:
         summary = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return None, f"{what}'s summary {path} could not be read ({type(exc).__name__})"
     if not isinstance(summary, dict) or summary.get("pipeline") != key:
-        return None, (f"{what}'s summary {path} is from another run (it did not finish this "
-                      "time, or runs overlap); its figures are missing from this report")
+        return None, (
+            f"{what}'s summary {path} is from another run (it did not finish this "
+            "time, or runs overlap); its figures are missing from this report"
+        )
     return summary, None
 
 
@@ -94,8 +99,15 @@ def _hours_since(stamp: str | None, now: datetime.datetime) -> float | None:
 def _mapper_reasons(mapper: dict | None) -> list[dict[str, t.Any]]:
     rows = []
     for r in (mapper or {}).get("rejected_by_reason") or []:
-        rows.append({"source": "mapper", "object": r.get("stream"), "code": r.get("reason"),
-                     "count": int(r.get("count") or 0), "example": r.get("example")})
+        rows.append(
+            {
+                "source": "mapper",
+                "object": r.get("stream"),
+                "code": r.get("reason"),
+                "count": int(r.get("count") or 0),
+                "example": r.get("example"),
+            }
+        )
     return rows
 
 
@@ -151,7 +163,8 @@ def build_run_report(
         "report_version": REPORT_VERSION,
         "run_id": target.get("run_id"),
         "meltano": {
-            "environment": environment if environment is not None
+            "environment": environment
+            if environment is not None
             else os.environ.get("MELTANO_ENVIRONMENT"),
             "project_id": os.environ.get("MELTANO_PROJECT_ID"),
             "run_id": os.environ.get("MELTANO_RUN_ID"),
@@ -193,16 +206,33 @@ def build_run_report(
 def _extractor(tap: dict | None, status: str) -> dict[str, t.Any]:
     if tap is None:
         return {"status": status}
-    keys = ("name", "api", "status", "error", "api_calls", "throttled", "rate_limit", "streams",
-            "started_at", "finished_at")
+    keys = (
+        "name",
+        "api",
+        "status",
+        "error",
+        "api_calls",
+        "throttled",
+        "rate_limit",
+        "streams",
+        "started_at",
+        "finished_at",
+    )
     return {k: tap.get(k) for k in keys}
 
 
 def _mapper(mapper: dict | None, status: str) -> dict[str, t.Any]:
     if mapper is None:
         return {"status": status}
-    keys = ("status", "error", "records_in", "records_out", "rejected", "filtered",
-            "rejected_by_reason")
+    keys = (
+        "status",
+        "error",
+        "records_in",
+        "records_out",
+        "rejected",
+        "filtered",
+        "rejected_by_reason",
+    )
     return {k: mapper.get(k) for k in keys}
 
 
@@ -231,8 +261,10 @@ def _reasons_line(rows: list[dict[str, t.Any]]) -> str:
     for r in rows[:TOP_REASONS]:
         where = f"{r['source']} " if r.get("source") else ""
         obj = f"{r['object']} " if r.get("object") else ""
-        parts.append(f"{where}{obj}{_short(r.get('code'), 60)} {r['count']} "
-                     f"(e.g. {_short(r.get('example'))})")
+        parts.append(
+            f"{where}{obj}{_short(r.get('code'), 60)} {r['count']} "
+            f"(e.g. {_short(r.get('example'))})"
+        )
     more = len(rows) - TOP_REASONS
     return "; ".join(parts) + (f"; {more} more reasons in the report" if more > 0 else "")
 
@@ -240,32 +272,41 @@ def _reasons_line(rows: list[dict[str, t.Any]]) -> str:
 def human_summary(report: dict[str, t.Any]) -> list[str]:
     """The few lines a person reads at the end of ``meltano run``."""
     env = report["meltano"].get("environment") or "no environment"
-    took = (f", {report['duration_seconds']:g} s" if report.get("duration_seconds") is not None
-            else "")
+    took = (
+        f", {report['duration_seconds']:g} s" if report.get("duration_seconds") is not None else ""
+    )
     dry = " (dry run: nothing written)" if report.get("dry_run") else ""
-    lines = [f"Run report: {report['status']}, exit code {report['exit_code']}, run "
-             f"{report['run_id']}, {env}{took}{dry}"]
+    lines = [
+        f"Run report: {report['status']}, exit code {report['exit_code']}, run "
+        f"{report['run_id']}, {env}{took}{dry}"
+    ]
     ic = report["extractor"]
     if ic.get("streams") is not None:
-        read = ", ".join(f"{name} {s.get('records', 0)}" for name, s in ic["streams"].items()
-                         if s.get("records"))
+        read = ", ".join(
+            f"{name} {s.get('records', 0)}" for name, s in ic["streams"].items() if s.get("records")
+        )
         rate = ic.get("rate_limit") or {}
         peak = rate.get("peak_share_used")
         peak_text = f", peak {peak:.0%} of the rate limit" if isinstance(peak, int | float) else ""
         side = ic.get("api") or ic.get("name")
-        lines.append(f"  {side}: {ic['status']}; read {read or 'nothing'}; "
-                     f"{ic.get('api_calls', 0)} API calls, {ic.get('throttled', 0)} answered "
-                     f"429{peak_text}" + (f"; error: {_short(ic['error'], 200)}"
-                                          if ic.get("error") else ""))
+        lines.append(
+            f"  {side}: {ic['status']}; read {read or 'nothing'}; "
+            f"{ic.get('api_calls', 0)} API calls, {ic.get('throttled', 0)} answered "
+            f"429{peak_text}" + (f"; error: {_short(ic['error'], 200)}" if ic.get("error") else "")
+        )
     mp = report["mapper"]
     if mp.get("records_out") is not None:
         out = ", ".join(f"{n} {s}" for s, n in (mp["records_out"] or {}).items()) or "nothing"
-        lines.append(f"  Mapper: {mp['status']}; emitted {out}; {mp.get('filtered', 0)} "
-                     f"filtered out, {mp.get('rejected', 0)} rejected")
+        lines.append(
+            f"  Mapper: {mp['status']}; emitted {out}; {mp.get('filtered', 0)} "
+            f"filtered out, {mp.get('rejected', 0)} rejected"
+        )
     for name, c in report["objects"].items():
-        lines.append(f"  {name}: {c.get('created', 0)} created, {c.get('updated', 0)} updated, "
-                     f"{c.get('unchanged', 0)} unchanged, {c.get('waiting', 0)} waiting, "
-                     f"{c.get('rejected', 0)} rejected")
+        lines.append(
+            f"  {name}: {c.get('created', 0)} created, {c.get('updated', 0)} updated, "
+            f"{c.get('unchanged', 0)} unchanged, {c.get('waiting', 0)} waiting, "
+            f"{c.get('rejected', 0)} rejected"
+        )
     if not report["objects"]:
         lines.append("  Salesforce: no records this run")
     rej = report["rejected"]
@@ -273,20 +314,27 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
         lines.append(f"  Rejected {rej['total']}: {_reasons_line(rej['by_reason'])}")
     wt = report["waiting"]
     if wt["total"] or wt["this_run"]:
-        oldest = (f", oldest {wt['oldest_hours']:g} h" if wt.get("oldest_hours") is not None
-                  else "")
-        rows = [{"code": r["code"], "count": r["count"], "example": r.get("example")}
-                for r in wt["by_reason"]]
+        oldest = f", oldest {wt['oldest_hours']:g} h" if wt.get("oldest_hours") is not None else ""
+        rows = [
+            {"code": r["code"], "count": r["count"], "example": r.get("example")}
+            for r in wt["by_reason"]
+        ]
         if not rows:  # none new this run: the reasons of those kept in the state
-            rows = [{"code": code, "count": n, "example": "in the waiting file"}
-                    for code, n in (wt.get("total_by_reason") or {}).items()]
-        lines.append(f"  Waiting {wt['total']} (retried every run{oldest})"
-                     + (f": {_reasons_line(rows)}" if rows else ""))
+            rows = [
+                {"code": code, "count": n, "example": "in the waiting file"}
+                for code, n in (wt.get("total_by_reason") or {}).items()
+            ]
+        lines.append(
+            f"  Waiting {wt['total']} (retried every run{oldest})"
+            + (f": {_reasons_line(rows)}" if rows else "")
+        )
     sf = report["salesforce"]
     budget = ""
     if sf.get("allowance") is not None:
-        budget = (f", {sf.get('spent', 0)} of the {sf['allowance']} this run may spend "
-                  f"(api_budget {sf.get('share', 0):g})")
+        budget = (
+            f", {sf.get('spent', 0)} of the {sf['allowance']} this run may spend "
+            f"(api_budget {sf.get('share', 0):g})"
+        )
     daily = ""
     if sf.get("daily_max"):
         used = sf["daily_max"] - (sf.get("daily_remaining") or 0)
@@ -325,7 +373,8 @@ def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
 
 def _files_named_in(path: str | None) -> dict[str, t.Any]:
     """The ``files`` a plugin's summary names, even one of an earlier run (paths do not change
-    from run to run; a target that stops early finishes before the mapper)."""
+    from run to run; a target that stops early finishes before the mapper).
+    """
     try:
         files = json.loads(Path(path).read_text(encoding="utf-8")).get("files") if path else {}
     except (OSError, ValueError, AttributeError):
@@ -335,17 +384,17 @@ def _files_named_in(path: str | None) -> dict[str, t.Any]:
 
 def output_files(config: t.Mapping[str, t.Any], mapper: dict | None) -> dict[str, t.Any]:
     """The files a person reads after a run, those that exist (the report itself included)."""
-    mapper_files = (mapper or {}).get("files") or _files_named_in(
-        config.get("mapper_summary_file"))
+    mapper_files = (mapper or {}).get("files") or _files_named_in(config.get("mapper_summary_file"))
     candidates: dict[str, t.Any] = {
         "run_report": config.get("run_report_file"),
         "rejects": {"mapper": mapper_files.get("rejects"), "target": config.get("reject_file")},
         "waiting": config.get("waiting_file"),
-        "problems": {"mapper": mapper_files.get("problems"),
-                     "target": config.get("problems_file")},
-        "summaries": {"extractor": config.get("tap_summary_file"),
-                      "mapper": config.get("mapper_summary_file"),
-                      "target": config.get("summary_file")},
+        "problems": {"mapper": mapper_files.get("problems"), "target": config.get("problems_file")},
+        "summaries": {
+            "extractor": config.get("tap_summary_file"),
+            "mapper": config.get("mapper_summary_file"),
+            "target": config.get("summary_file"),
+        },
     }
     files: dict[str, t.Any] = {}
     for key, value in candidates.items():
@@ -365,7 +414,8 @@ def finish_run_report(
 ) -> dict:
     """Build the run report from the target's summary and the other plugins', alert when it
     calls for it, write it to ``run_report_file``, hand it to ``after_write`` (the run
-    history) and print it; answer the report."""
+    history) and print it; answer the report.
+    """
     config = target.config
     key = pipeline_key()
     problems: list[str] = []
@@ -380,7 +430,8 @@ def finish_run_report(
         mapper=mapper,
         salesforce=salesforce_use(target),
         waiting_first_seen=[e.first_seen for e in runstate.waiting.entries.values()]
-        if runstate is not None else [],
+        if runstate is not None
+        else [],
         started_at=target.started_at,
         files=output_files(config, mapper),
         problems=problems,
@@ -395,8 +446,11 @@ def finish_run_report(
     try:
         write_run_report(report, config.get("run_report_file"))
     except OSError as exc:
-        target.logger.warning("Could not write the run report to %s (%s); it is printed "
-                              "below.", config.get("run_report_file"), exc)
+        target.logger.warning(
+            "Could not write the run report to %s (%s); it is printed below.",
+            config.get("run_report_file"),
+            exc,
+        )
     if after_write is not None:
         after_write(report)
     for line in lines:

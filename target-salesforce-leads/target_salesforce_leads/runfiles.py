@@ -54,8 +54,11 @@ def running_processes(proc: Path = PROC) -> list[Process] | None:
         if not entry.name.isdigit():
             continue
         try:
-            argv = tuple(a.decode(errors="replace")
-                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
+            argv = tuple(
+                a.decode(errors="replace")
+                for a in (entry / "cmdline").read_bytes().split(b"\0")
+                if a
+            )
             # Field 22 of stat, counted after the command name (which may hold spaces).
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             started = boot + int(fields[19]) / ticks
@@ -72,13 +75,13 @@ def running_processes(proc: Path = PROC) -> list[Process] | None:
 def is_meltano(process: Process) -> bool:
     """A Meltano CLI process (`meltano ...`, `python .../bin/meltano ...`, `-m meltano`)."""
     head = process.argv[:3]
-    return any(Path(a).name == "meltano" for a in head) or (
-        "-m" in head and "meltano" in head)
+    return any(Path(a).name == "meltano" for a in head) or ("-m" in head and "meltano" in head)
 
 
 def _may_serve(process: Process, project: str) -> bool:
     """Whether a Meltano process may be this project's: it runs in the project's directory (or
-    below it), or its directory cannot be read."""
+    below it), or its directory cannot be read.
+    """
     if process.cwd is None:
         return True
     return process.cwd == project or process.cwd.startswith(project + os.sep)
@@ -105,13 +108,14 @@ def stale_config_files(run_dir: Path, processes: list[Process]) -> list[Path]:
 
 
 def make_private(paths: Iterable[Path], dirs: Iterable[Path] = ()) -> None:
-    """chmod 0600 the existing regular files among ``paths``, 0700 the existing ``dirs``."""
+    """Chmod 0600 the existing regular files among ``paths``, 0700 the existing ``dirs``."""
     for path, mode in [*((d, 0o700) for d in dirs), *((p, 0o600) for p in paths)]:
         try:
             info = path.lstat()
             want_dir = mode == 0o700
-            if (stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)) and \
-                    stat.S_IMODE(info.st_mode) != mode:
+            if (
+                stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)
+            ) and stat.S_IMODE(info.st_mode) != mode:
                 path.chmod(mode)
         except OSError:
             continue  # gone meanwhile, or owned by someone else
@@ -149,7 +153,8 @@ def meltano_run_dir(environ: t.Mapping[str, str] = os.environ) -> Path | None:
 
 def meltano_system_db_files(environ: t.Mapping[str, str] = os.environ) -> list[Path]:
     """Meltano's SQLite system database (it holds the state) and its journal files, when
-    Meltano named one in ``MELTANO_DATABASE_URI``."""
+    Meltano named one in ``MELTANO_DATABASE_URI``.
+    """
     uri = environ.get("MELTANO_DATABASE_URI", "")
     if not uri.startswith("sqlite:///"):
         return []

@@ -45,12 +45,20 @@ class RunLockHeld(Exception):
 
 def describe_holder(path: Path, holder: dict[str, t.Any]) -> str:
     """The paragraph a person reads when a run is refused."""
-    who = (f"process {holder.get('pid', '?')}, run {holder.get('run_id', '?')}, started "
-           f"{holder.get('started_at', '?')}") if holder else "another process"
-    return (f"Another run of this pipeline is still live in this project ({who}; it holds "
-            f"{path}). This run stopped before writing anything: two runs at once would write "
-            "the same records, state and files. Nothing is lost: the next run after that one "
-            f"ends picks up where it left off. Exit code {EXIT_LIVE_RUN}.")
+    who = (
+        (
+            f"process {holder.get('pid', '?')}, run {holder.get('run_id', '?')}, started "
+            f"{holder.get('started_at', '?')}"
+        )
+        if holder
+        else "another process"
+    )
+    return (
+        f"Another run of this pipeline is still live in this project ({who}; it holds "
+        f"{path}). This run stopped before writing anything: two runs at once would write "
+        "the same records, state and files. Nothing is lost: the next run after that one "
+        f"ends picks up where it left off. Exit code {EXIT_LIVE_RUN}."
+    )
 
 
 class RunLock:
@@ -78,8 +86,11 @@ class RunLock:
             os.close(fd)
             raise
         os.fchmod(fd, 0o600)
-        info = {"pid": os.getpid(), "run_id": run_id,
-                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        info = {
+            "pid": os.getpid(),
+            "run_id": run_id,
+            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd

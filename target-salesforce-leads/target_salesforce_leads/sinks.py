@@ -57,16 +57,24 @@ _MISSING = "\x00missing:"
 BULK_JOB_CALLS = 8
 DRY_RUN_ID = "(dry run: not written)"
 # Local rejections that depend on the describe, worth a fresh describe when it came from cache.
-_DESCRIBE_CODES = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "STRING_TOO_LONG",
-                   "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE",
-                   "REQUIRED_FIELD_MISSING"}
+_DESCRIBE_CODES = {
+    "INVALID_FIELD",
+    "INVALID_FIELD_FOR_INSERT_UPDATE",
+    "STRING_TOO_LONG",
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "NUMBER_OUTSIDE_VALID_RANGE",
+    "REQUIRED_FIELD_MISSING",
+}
 # A person's Lead may have become a Contact: when resolving a polymorphic reference, try the
 # Lead first (following conversion), then the other types it may point to.
 _PREFERRED = ("Lead", "Contact")
 
 
-_PARSERS = {"time": time_fromisoformat, "date": date_fromisoformat,
-            "date-time": datetime_fromisoformat}
+_PARSERS = {
+    "time": time_fromisoformat,
+    "date": date_fromisoformat,
+    "date-time": datetime_fromisoformat,
+}
 # A routed record that is its canonical record unchanged points into the batch's spool rather
 # than into a copy: this bit of the reference says so.
 _SAME = 1 << 62
@@ -79,16 +87,18 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
     An invalid record does not stop the run: the sink is told why, and rejects that record.
     """
 
-    def __init__(self, schema: dict[str, t.Any],
-                 on_invalid: t.Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, schema: dict[str, t.Any], on_invalid: t.Callable[[str], None] | None = None
+    ) -> None:
         super().__init__(schema)
         import fastjsonschema  # here, not at start-up: --about and --help do without it
 
         self._on_invalid = on_invalid
         self._value_error = fastjsonschema.JsonSchemaValueException
         try:
-            self._validate = fastjsonschema.compile(schema, formats={
-                "date-time": r"^.*$", "date": r"^.*$", "time": r"^.*$"})
+            self._validate = fastjsonschema.compile(
+                schema, formats={"date-time": r"^.*$", "date": r"^.*$", "time": r"^.*$"}
+            )
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
@@ -97,8 +107,9 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
             self._validate(record)
         except self._value_error as exc:
             if self._on_invalid is None:
-                raise InvalidRecord(f"Record Message Validation Error: {exc.message}",
-                                    record) from exc
+                raise InvalidRecord(
+                    f"Record Message Validation Error: {exc.message}", record
+                ) from exc
             self._on_invalid(exc.message)
 
 
@@ -147,7 +158,7 @@ class Spool:
                 self._fh.seek(off)
                 buf = self._fh.read(max(size, block))
                 start, rel = off, 0
-            return buf[rel:rel + size]
+            return buf[rel : rel + size]
 
         return read
 
@@ -184,8 +195,13 @@ class SalesforceSink(BatchSink):
     def target(self) -> TargetSalesforceLeads:
         return self._target
 
-    def __init__(self, target: TargetSalesforceLeads, stream_name: str, schema: dict,
-                 key_properties: t.Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        target: TargetSalesforceLeads,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
         self._target = target
         self._invalid = None
         super().__init__(target, stream_name, schema, key_properties)
@@ -206,8 +222,9 @@ class SalesforceSink(BatchSink):
         )
         # Without stream maps a record holds only what JSON decoding makes (and our conformed
         # dates), which msgspec encodes byte for byte as json.dumps does.
-        self._maps_free = not (self.config.get("stream_maps")
-                               or self.config.get("flattening_enabled"))
+        self._maps_free = not (
+            self.config.get("stream_maps") or self.config.get("flattening_enabled")
+        )
         self._datelike: tuple[int, int, dict[str, str], frozenset[str]] | None = None
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -218,8 +235,9 @@ class SalesforceSink(BatchSink):
     def _note_invalid(self, message: str) -> None:
         self._invalid = message
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict,
-                                    treatment: DatetimeErrorTreatmentEnum) -> None:
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
         """The SDK's parsing of date-like values, then straight into Salesforce's form.
 
         Looks only at the schema's date-like properties (worked out once per schema) rather
@@ -229,15 +247,19 @@ class SalesforceSink(BatchSink):
         props = schema["properties"]
         cached = self._datelike
         if cached is None or cached[0] != id(schema) or cached[1] != len(props):
-            datelike = {k: kind for k, p in props.items()
-                        if (kind := get_datelike_property_type(p))}
+            datelike = {
+                k: kind for k, p in props.items() if (kind := get_datelike_property_type(p))
+            }
             cached = self._datelike = (id(schema), len(props), datelike, frozenset(props))
         _, _, datelike, names = cached
         if not names.issuperset(record):
             for key, value in record.items():
-                if (key not in names and value is not None
-                        and not schema.get("additionalProperties", False)
-                        and key not in self._warned_missing_fields):
+                if (
+                    key not in names
+                    and value is not None
+                    and not schema.get("additionalProperties", False)
+                    and key not in self._warned_missing_fields
+                ):
                     self.logger.warning("No schema for record field '%s'", key)
                     self._warned_missing_fields.add(key)
         if not datelike:
@@ -251,9 +273,15 @@ class SalesforceSink(BatchSink):
                 record[key] = conform(_PARSERS.get(kind, datetime_fromisoformat)(value))
             except ValueError as ex:
                 try:
-                    handle_invalid_timestamp_in_record(record, [key], value, kind, ex,
-                                                       DatetimeErrorTreatmentEnum.ERROR,
-                                                       self.logger)
+                    handle_invalid_timestamp_in_record(
+                        record,
+                        [key],
+                        value,
+                        kind,
+                        ex,
+                        DatetimeErrorTreatmentEnum.ERROR,
+                        self.logger,
+                    )
                 except ValueError as exc:
                     if self._invalid is None:
                         self._invalid = str(exc)
@@ -283,13 +311,18 @@ class SalesforceSink(BatchSink):
             message, self._invalid = self._invalid, None
             self.target.report.received(self.stream_name)
             if ext in (None, ""):
-                rej = Rejection("REQUIRED_FIELD_MISSING",
-                                f"Required fields are missing: [{self.key_field}] ({message})")
+                rej = Rejection(
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{self.key_field}] ({message})",
+                )
             else:
-                rej = Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                                f"The record does not match its stream's schema: {message}")
-            self.target.report.reject(self.stream_name, self.sobject, ext, rej.code,
-                                      rej.message, rec)
+                rej = Rejection(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"The record does not match its stream's schema: {message}",
+                )
+            self.target.report.reject(
+                self.stream_name, self.sobject, ext, rej.code, rej.message, rec
+            )
             return
         if ext in (None, ""):
             self._missing += 1
@@ -362,16 +395,21 @@ class SalesforceSink(BatchSink):
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
             target.halt(exc, left)
             target.held_back(self, left)
-            if not isinstance(exc, BudgetExhausted | RetriesExhausted | SalesforceError
-                              | BulkJobFailed | AuthError):
+            if not isinstance(
+                exc,
+                BudgetExhausted | RetriesExhausted | SalesforceError | BulkJobFailed | AuthError,
+            ):
                 # The traceback only at debug level: the run's last lines say what to do.
-                self.logger.debug("Traceback of the error writing %s:", self.stream_name,
-                                  exc_info=True)
+                self.logger.debug(
+                    "Traceback of the error writing %s:", self.stream_name, exc_info=True
+                )
 
-    def _reject(self, item_or_line: _Item | int, ext: t.Any, rej: Rejection,
-                sobject: str | None = None) -> None:
+    def _reject(
+        self, item_or_line: _Item | int, ext: t.Any, rej: Rejection, sobject: str | None = None
+    ) -> None:
         """Account for a record that was not written: waiting when the cause can go away
-        (it is kept in the state and retried on later runs), else rejected."""
+        (it is kept in the state and retried on later runs), else rejected.
+        """
         handle = item_or_line.line if isinstance(item_or_line, _Item) else item_or_line
         record = loads(self._draining.read(handle))
         key = None if ext in (None, "") else str(ext).lower()
@@ -385,21 +423,30 @@ class SalesforceSink(BatchSink):
         dry_run = target.dry_run
         if self.key_field is None:
             for line in pending.values():
-                self._reject(line, None, Rejection(
-                    "MISSING_ARGUMENT",
-                    f"Stream {self.stream_name} has no single key property and no "
-                    "external_id_field in stream_settings, so its records cannot be upserted; "
-                    "set stream_settings." + self.stream_name + ".external_id_field."))
+                self._reject(
+                    line,
+                    None,
+                    Rejection(
+                        "MISSING_ARGUMENT",
+                        f"Stream {self.stream_name} has no single key property and no "
+                        "external_id_field in stream_settings, so its records cannot be upserted; "
+                        "set stream_settings." + self.stream_name + ".external_id_field.",
+                    ),
+                )
             return
         # Unchanged records first: a batch of only those costs no API call at all.
         target.ensure_hash_scope()
         if target.skip_unchanged:
             digests = target.hashes.get_many(
-                self.sobject, [k for k in pending if not k.startswith(_MISSING)])
+                self.sobject, [k for k in pending if not k.startswith(_MISSING)]
+            )
             if digests:
                 read = self._draining.reader()
-                unchanged = [k for k, h in pending.items()
-                             if k in digests and digests[k] == content_hash(read(h))]
+                unchanged = [
+                    k
+                    for k, h in pending.items()
+                    if k in digests and digests[k] == content_hash(read(h))
+                ]
                 for k in unchanged:
                     del pending[k]
                 target.settled_many(self.stream_name, unchanged)
@@ -409,13 +456,21 @@ class SalesforceSink(BatchSink):
         schema = target.object_schema(self.sobject)
         if isinstance(schema, Rejection):
             for key, h in pending.items():
-                self._reject(h, None if key.startswith(_MISSING) else loads(
-                    self._draining.read(h)).get(self.key_field), schema)
+                self._reject(
+                    h,
+                    None
+                    if key.startswith(_MISSING)
+                    else loads(self._draining.read(h)).get(self.key_field),
+                    schema,
+                )
             return
         if not schema.is_external_id(self.key_field):
-            rej = Rejection("INVALID_FIELD", f"{self.key_field} is not an External ID field "
-                            f"on {self.sobject}; mark it External ID (and Unique) in Setup or "
-                            "set stream_settings.external_id_field. Run --preflight.")
+            rej = Rejection(
+                "INVALID_FIELD",
+                f"{self.key_field} is not an External ID field "
+                f"on {self.sobject}; mark it External ID (and Unique) in Setup or "
+                "set stream_settings.external_id_field. Run --preflight.",
+            )
             for h in pending.values():
                 self._reject(h, loads(self._draining.read(h)).get(self.key_field), rej)
             return
@@ -431,9 +486,14 @@ class SalesforceSink(BatchSink):
             rec = loads(line)
             ext = rec.get(self.key_field)
             if key.startswith(_MISSING):
-                self._reject(handle, ext, Rejection(
-                    "REQUIRED_FIELD_MISSING",
-                    f"Required fields are missing: [{self.key_field}] (the external id)"))
+                self._reject(
+                    handle,
+                    ext,
+                    Rejection(
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{self.key_field}] (the external id)",
+                    ),
+                )
                 continue
             rej = validate(rec, schema)
             if rej and rej.code in _DESCRIBE_CODES and self.sobject in target.cached_schemas:
@@ -464,16 +524,22 @@ class SalesforceSink(BatchSink):
             return
 
         # Lookups (read-only, batched).
-        resolved = {k: target.resolve_references(schema, k[0], k[1], k[2], v)
-                    for k, v in rel_values.items()}
+        resolved = {
+            k: target.resolve_references(schema, k[0], k[1], k[2], v) for k, v in rel_values.items()
+        }
         matcher = LeadMatcher(self, schema, items, email_of) if self.lead_smarts else None
         existing: set[str] = set()
         wanted_create = set(unknown_create)
         if unknown_create:
             existing = {
                 str(r.get(self.key_field)).lower()
-                for r in find_records(target.client, self.sobject, [self.key_field],
-                                      {self.key_field: unknown_create}, target.soql_max_length)
+                for r in find_records(
+                    target.client,
+                    self.sobject,
+                    [self.key_field],
+                    {self.key_field: unknown_create},
+                    target.soql_max_length,
+                )
             }
 
         # Pass 2: route every record, then write per route.
@@ -490,8 +556,11 @@ class SalesforceSink(BatchSink):
             if rej is None and matcher is not None:
                 route, rec, rej = matcher.route(rec, item.ext)
             elif rej is None:
-                creating = (item.ext.lower() not in existing) if (
-                    dry_run or item.ext in wanted_create) else None
+                creating = (
+                    (item.ext.lower() not in existing)
+                    if (dry_run or item.ext in wanted_create)
+                    else None
+                )
                 route = _Route(self.sobject, "upsert", self.key_field, creating)
                 if creating:
                     rej = _missing_rejection(rec, schema)
@@ -526,8 +595,9 @@ class SalesforceSink(BatchSink):
                     target.remember_id(sobject, self.key_field, items[idx].ext, DRY_RUN_ID)
                 continue
             if not rest_only and target.use_bulk(len(rows)):
-                self._send_bulk_group(sobject, operation, key_field, rows, items,
-                                      sorted(columns[gkey]))
+                self._send_bulk_group(
+                    sobject, operation, key_field, rows, items, sorted(columns[gkey])
+                )
             else:
                 rest.append((sobject, operation, key_field, rows))
         if rest:
@@ -539,17 +609,22 @@ class SalesforceSink(BatchSink):
         """The people whose Lead another record takes over (one Lead per email) are not left
         silent: each gets a reject line saying where its Lead went, and its hash is forgotten
         so that, sent again, it is judged again (then refused as a duplicate) and not skipped
-        as unchanged."""
+        as unchanged.
+        """
         target = self.target
         target.hashes.forget_many(self.sobject, [old.lower() for old, *_ in taken])
         for old, lead_id, email, new in taken:
             target.report.reject(
-                self.stream_name, self.sobject, old, "LEAD_TAKEN_OVER",
+                self.stream_name,
+                self.sobject,
+                old,
+                "LEAD_TAKEN_OVER",
                 f"Lead {lead_id} with the email {email} now belongs to {self.key_field} = "
                 f"{new}, a record the source marks as holding that email (e.g. Intercom merged "
                 "this person into that one). One Lead per email, so this person has none of "
                 "its own; if they are two people, give one of them another email in the source.",
-                {self.key_field: old, "Email": email})
+                {self.key_field: old, "Email": email},
+            )
 
     def _apply_references(
         self,
@@ -565,8 +640,9 @@ class SalesforceSink(BatchSink):
                 rec[id_field] = None
                 continue
             if not isinstance(value, dict):
-                return Rejection("INVALID_FIELD",
-                                 f"{name} must be an object like {{\"ExternalIdField\": value}}")
+                return Rejection(
+                    "INVALID_FIELD", f'{name} must be an object like {{"ExternalIdField": value}}'
+                )
             typ = (value.get("attributes") or {}).get("type")
             pairs = [(f, v) for f, v in value.items() if f != "attributes" and v not in (None, "")]
             if not pairs:
@@ -580,12 +656,14 @@ class SalesforceSink(BatchSink):
                     "INVALID_CROSS_REFERENCE_KEY",
                     f"No {types} has {fld} = {v}, so the {name} of this {self.sobject} cannot be "
                     f"set; the record was not written. Sync that record first; it is retried "
-                    "when sent again.")
+                    "when sent again.",
+                )
             rec[id_field] = parent
         return None
 
-    def _outcomes(self, sobject: str, items: list[_Item],
-                  written: list[tuple[str, str]]) -> _Outcomes:
+    def _outcomes(
+        self, sobject: str, items: list[_Item], written: list[tuple[str, str]]
+    ) -> _Outcomes:
         """The per-record result callback of writes to ``sobject`` (flush it after them)."""
         return _Outcomes(self, sobject, items, written)
 
@@ -598,9 +676,15 @@ class SalesforceSink(BatchSink):
 
         return read
 
-    def _send_bulk_group(self, sobject: str, operation: str, key_field: str,
-                         rows: list[tuple[int, int, bool | None]], items: list[_Item],
-                         columns: list[str]) -> None:
+    def _send_bulk_group(
+        self,
+        sobject: str,
+        operation: str,
+        key_field: str,
+        rows: list[tuple[int, int, bool | None]],
+        items: list[_Item],
+        columns: list[str],
+    ) -> None:
         target = self.target
         written: list[tuple[str, str]] = []
         on_result = self._outcomes(sobject, items, written)
@@ -611,18 +695,26 @@ class SalesforceSink(BatchSink):
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
 
-    def _send_collections(self, groups: list[tuple[str, str, str, list[tuple[int, int,
-                                                                              bool | None]]]],
-                          items: list[_Item]) -> None:
+    def _send_collections(
+        self,
+        groups: list[tuple[str, str, str, list[tuple[int, int, bool | None]]]],
+        items: list[_Item],
+    ) -> None:
         target = self.target
         written: list[tuple[str, str]] = []
         read = self._routed_reader()
         outcomes = [self._outcomes(sobject, items, written) for sobject, *_ in groups]
         writes = [
-            Write(sobject, operation, key_field,
-                  ((idx, loads(read(h))) for idx, h, _ in rows), on_result)
-            for (sobject, operation, key_field, rows), on_result in zip(groups, outcomes,
-                                                                         strict=True)
+            Write(
+                sobject,
+                operation,
+                key_field,
+                ((idx, loads(read(h))) for idx, h, _ in rows),
+                on_result,
+            )
+            for (sobject, operation, key_field, rows), on_result in zip(
+                groups, outcomes, strict=True
+            )
         ]
         try:
             write_many(target.client, writes)
@@ -632,9 +724,15 @@ class SalesforceSink(BatchSink):
             if written and not target.dry_run:
                 target.hashes.put_many(self.sobject, written)
 
-    def _send_bulk(self, sobject: str, operation: str, key_field: str,
-                   rows: list[tuple[int, int, bool | None]], columns: list[str],
-                   on_result: _Outcomes) -> None:
+    def _send_bulk(
+        self,
+        sobject: str,
+        operation: str,
+        key_field: str,
+        rows: list[tuple[int, int, bool | None]],
+        columns: list[str],
+        on_result: _Outcomes,
+    ) -> None:
         limit = self.target.bulk_max_bytes
         upload: BulkUpload | None = None
         jobs: list[BulkUpload] = []
@@ -664,10 +762,15 @@ class SalesforceSink(BatchSink):
                 error = str(exc)
             if upload.tokens and error is not None:
                 # The job failed before processing these records: retry them once in a new job.
-                self.logger.warning("Bulk job for %s failed (%s); retrying %d records once.",
-                                    upload.sobject, error, len(upload.tokens))
-                retry = BulkUpload(upload.sobject, upload.operation, upload.key_field,
-                                   upload.columns)
+                self.logger.warning(
+                    "Bulk job for %s failed (%s); retrying %d records once.",
+                    upload.sobject,
+                    error,
+                    len(upload.tokens),
+                )
+                retry = BulkUpload(
+                    upload.sobject, upload.operation, upload.key_field, upload.columns
+                )
                 try:
                     tokens = upload.tokens
                     self._copy_rows(upload, retry, tokens)
@@ -677,16 +780,28 @@ class SalesforceSink(BatchSink):
                     except BulkJobFailed as exc:
                         error = str(exc)
                     for _key, idx in list(retry.tokens.items()):
-                        on_result(idx, False, False, None, "BULK_JOB_FAILED",
-                                  f"The Bulk API job failed twice: {error}")
+                        on_result(
+                            idx,
+                            False,
+                            False,
+                            None,
+                            "BULK_JOB_FAILED",
+                            f"The Bulk API job failed twice: {error}",
+                        )
                     retry.tokens.clear()
                 finally:
                     retry.discard()
                 upload.tokens.clear()
             elif upload.tokens:
                 for _key, idx in list(upload.tokens.items()):
-                    on_result(idx, False, False, None, "UNKNOWN_OUTCOME",
-                              "Salesforce reported no result for this record in the Bulk job.")
+                    on_result(
+                        idx,
+                        False,
+                        False,
+                        None,
+                        "UNKNOWN_OUTCOME",
+                        "Salesforce reported no result for this record in the Bulk job.",
+                    )
                 upload.tokens.clear()
         finally:
             upload.discard()
@@ -711,8 +826,9 @@ class _Outcomes:
     per write rather than once per record (the caller flushes, also when the write raised).
     """
 
-    def __init__(self, sink: SalesforceSink, sobject: str, items: list[_Item],
-                 written: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, sink: SalesforceSink, sobject: str, items: list[_Item], written: list[tuple[str, str]]
+    ) -> None:
         self.sink = sink
         self.sobject = sobject
         self.items = items
@@ -721,8 +837,9 @@ class _Outcomes:
         self.updated = 0
         self.settled: list[str] = []
 
-    def __call__(self, idx: int, ok: bool, created: bool, rid: str | None, code: str,
-                 message: str) -> None:
+    def __call__(
+        self, idx: int, ok: bool, created: bool, rid: str | None, code: str, message: str
+    ) -> None:
         item = self.items[idx]
         item.done = True
         sink = self.sink
@@ -754,8 +871,9 @@ def _missing_rejection(rec: dict[str, t.Any], schema: ObjectSchema) -> Rejection
     """REQUIRED_FIELD_MISSING for a record about to be inserted without a required field."""
     missing = missing_on_create(rec, schema)
     if missing:
-        return Rejection("REQUIRED_FIELD_MISSING",
-                         f"Required fields are missing: [{', '.join(missing)}]")
+        return Rejection(
+            "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]"
+        )
     return None
 
 
@@ -767,8 +885,13 @@ def _ordered(ref_field: dict[str, t.Any]) -> list[str]:
 class LeadMatcher:
     """Decides where a Lead record goes: its Lead, a matching Contact, an adopted Lead, or new."""
 
-    def __init__(self, sink: SalesforceSink, schema: ObjectSchema, items: list[_Item],
-                 email_of: dict[str, str]) -> None:
+    def __init__(
+        self,
+        sink: SalesforceSink,
+        schema: ObjectSchema,
+        items: list[_Item],
+        email_of: dict[str, str],
+    ) -> None:
         target = sink.target
         self.sink = sink
         self.target = target
@@ -786,8 +909,9 @@ class LeadMatcher:
         else:
             leads, leads_complete = self._stage("Lead", self.lead_fields, exts, emails)
             try:
-                contacts, contacts_complete = self._stage("Contact", ["Email", self.key], exts,
-                                                          emails)
+                contacts, contacts_complete = self._stage(
+                    "Contact", ["Email", self.key], exts, emails
+                )
             except SalesforceError as exc:
                 # Contact lacks the external id field: match Contacts by email only.
                 if exc.code != "INVALID_FIELD":
@@ -796,17 +920,22 @@ class LeadMatcher:
         if not (leads_complete and contacts_complete):
             # Objects too big to scan were looked up by external id only; look up by email
             # just the people not found that way (in steady state most records are updates).
-            found = {str(r.get(self.key)).lower() for r in (*leads, *contacts)
-                     if r.get(self.key)}
+            found = {str(r.get(self.key)).lower() for r in (*leads, *contacts) if r.get(self.key)}
             rest = {e for x, e in email_of.items() if x not in found}
             if rest and not leads_complete:
                 seen = {r["Id"] for r in leads}
-                leads += [r for r in self._find("Lead", self.lead_fields, {"Email": rest})
-                          if r["Id"] not in seen]
+                leads += [
+                    r
+                    for r in self._find("Lead", self.lead_fields, {"Email": rest})
+                    if r["Id"] not in seen
+                ]
             if rest and not contacts_complete:
                 seen = {r["Id"] for r in contacts}
-                contacts += [r for r in self._find("Contact", ["Email"], {"Email": rest})
-                             if r["Id"] not in seen]
+                contacts += [
+                    r
+                    for r in self._find("Contact", ["Email"], {"Email": rest})
+                    if r["Id"] not in seen
+                ]
         self.leads_by_ext: dict[str, dict[str, t.Any]] = {}
         self.leads_by_email: dict[str, list[dict[str, t.Any]]] = {}
         for lead in leads:
@@ -827,10 +956,12 @@ class LeadMatcher:
         # Leads taken over from a person not in this batch: (old owner, Lead Id, email, new).
         self.taken_over: list[tuple[str, str, str, str]] = []
 
-    def _together(self, exts: list[str], emails: set[str]) -> tuple[
-            tuple[list[dict[str, t.Any]], bool], tuple[list[dict[str, t.Any]], bool]] | None:
+    def _together(
+        self, exts: list[str], emails: set[str]
+    ) -> tuple[tuple[list[dict[str, t.Any]], bool], tuple[list[dict[str, t.Any]], bool]] | None:
         """Leads and Contacts by external id or email in ONE Composite call, when their
-        queries fit in one (at most 5); else None, for the staged lookups."""
+        queries fit in one (at most 5); else None, for the staged lookups.
+        """
         client = self.target.client
         if not client.use_composite:
             return None
@@ -840,9 +971,9 @@ class LeadMatcher:
         if not lead_q or not contact_q or len(lead_q) + len(contact_q) > COMPOSITE_HEAVY:
             return None
         results = client.query_many(lead_q + contact_q)
-        leads = merge_results(results[:len(lead_q)])
+        leads = merge_results(results[: len(lead_q)])
         try:
-            contacts = merge_results(results[len(lead_q):])
+            contacts = merge_results(results[len(lead_q) :])
         except SalesforceError as exc:
             # Contact lacks the external id field: match Contacts by email only.
             if exc.code != "INVALID_FIELD":
@@ -850,23 +981,33 @@ class LeadMatcher:
             contacts, _ = self._stage("Contact", ["Email"], [], emails)
         return (leads, True), (contacts, True)
 
-    def _plan(self, sobject: str, fields: list[str],
-              criteria: dict[str, t.Iterable[str]]) -> list[str]:
+    def _plan(
+        self, sobject: str, fields: list[str], criteria: dict[str, t.Iterable[str]]
+    ) -> list[str]:
         """``plan_queries`` for this batch's values, worked out once per shape."""
         key = (sobject, tuple(fields), tuple(criteria))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = plan_queries(sobject, fields, criteria,
-                                                   self.target.soql_max_length)
+            plan = self._plans[key] = plan_queries(
+                sobject, fields, criteria, self.target.soql_max_length
+            )
         return plan
 
-    def _find(self, sobject: str, fields: list[str],
-              criteria: dict[str, t.Iterable[str]]) -> list[dict[str, t.Any]]:
-        return find_records(self.target.client, sobject, fields, criteria,
-                            self.target.soql_max_length, allow_scan=False)
+    def _find(
+        self, sobject: str, fields: list[str], criteria: dict[str, t.Iterable[str]]
+    ) -> list[dict[str, t.Any]]:
+        return find_records(
+            self.target.client,
+            sobject,
+            fields,
+            criteria,
+            self.target.soql_max_length,
+            allow_scan=False,
+        )
 
-    def _stage(self, sobject: str, fields: list[str], exts: list[str],
-               emails: set[str]) -> tuple[list[dict[str, t.Any]], bool]:
+    def _stage(
+        self, sobject: str, fields: list[str], exts: list[str], emails: set[str]
+    ) -> tuple[list[dict[str, t.Any]], bool]:
         """Records matching by external id or email, and whether email was covered too.
 
         One query when both fit; else a paged scan when cheaper; else (a big object) chunked
@@ -886,36 +1027,52 @@ class LeadMatcher:
             return self._find(sobject, fields, both), True
         return self._find(sobject, fields, {self.key: exts}), False
 
-    def _to_contact(self, rec: dict[str, t.Any], contact_id: str, ext: str,
-                    why: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
+    def _to_contact(
+        self, rec: dict[str, t.Any], contact_id: str, ext: str, why: str
+    ) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
         contact = self.target.object_schema("Contact")
         cs = contact if isinstance(contact, ObjectSchema) else None
         if cs is None:
             return None, rec, Rejection("INVALID_TYPE", "The Contact object is not available.")
         owner = self.claimed.get(contact_id)
         if owner is not None and owner != ext.lower():
-            return None, rec, Rejection(
-                "DUPLICATE_VALUE",
-                f"Contact {contact_id} ({why}) is already updated in this batch by the record "
-                f"with {self.key} = {owner}; two people cannot share one Contact.")
+            return (
+                None,
+                rec,
+                Rejection(
+                    "DUPLICATE_VALUE",
+                    f"Contact {contact_id} ({why}) is already updated in this batch by the record "
+                    f"with {self.key} = {owner}; two people cannot share one Contact.",
+                ),
+            )
         self.claimed[contact_id] = ext.lower()
-        fields = {k: v for k, v in rec.items()
-                  if cs.has_field(k) and cs.fields[k].get("updateable") and k != "Id"}
+        fields = {
+            k: v
+            for k, v in rec.items()
+            if cs.has_field(k) and cs.fields[k].get("updateable") and k != "Id"
+        }
         fields["Id"] = contact_id
         return _Route("Contact", "update", "Id", False), fields, None
 
-    def route(self, rec: dict[str, t.Any],
-              ext: str) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
+    def route(
+        self, rec: dict[str, t.Any], ext: str
+    ) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
         e = ext.lower()
         lead = self.leads_by_ext.get(e)
         if lead is not None:
             if lead.get("IsConverted"):
                 if lead.get("ConvertedContactId"):
-                    return self._to_contact(rec, lead["ConvertedContactId"], ext,
-                                            f"converted from Lead {lead['Id']}")
-                return None, rec, Rejection(
-                    "CANNOT_UPDATE_CONVERTED_LEAD",
-                    f"Lead {lead['Id']} was converted without a Contact; update it in Salesforce.")
+                    return self._to_contact(
+                        rec, lead["ConvertedContactId"], ext, f"converted from Lead {lead['Id']}"
+                    )
+                return (
+                    None,
+                    rec,
+                    Rejection(
+                        "CANNOT_UPDATE_CONVERTED_LEAD",
+                        f"Lead {lead['Id']} was converted without a Contact; update it in Salesforce.",
+                    ),
+                )
             self.claimed[lead["Id"]] = e
             return _Route("Lead", "upsert", self.key, False), rec, None
         contact = self.contacts_by_ext.get(e)
@@ -944,11 +1101,16 @@ class LeadMatcher:
                         fields = dict(rec)
                         fields["Id"] = lead["Id"]
                         return _Route("Lead", "update", "Id", False), fields, None
-                    return None, rec, Rejection(
-                        "DUPLICATES_DETECTED",
-                        f"Lead {lead['Id']} already holds the email {email} for {self.key} = "
-                        f"{other}; a second Lead would be a duplicate. Merge the two people in "
-                        "the source, or clear that Lead's external id to let this record adopt it.")
+                    return (
+                        None,
+                        rec,
+                        Rejection(
+                            "DUPLICATES_DETECTED",
+                            f"Lead {lead['Id']} already holds the email {email} for {self.key} = "
+                            f"{other}; a second Lead would be a duplicate. Merge the two people in "
+                            "the source, or clear that Lead's external id to let this record adopt it.",
+                        ),
+                    )
             for lead in open_leads:
                 if not lead.get(self.key):
                     owner = self.claimed.get(lead["Id"])
@@ -960,24 +1122,38 @@ class LeadMatcher:
                     return _Route("Lead", "update", "Id", False), fields, None
             for lead in candidates:
                 if lead.get("IsConverted") and lead.get("ConvertedContactId"):
-                    return self._to_contact(rec, lead["ConvertedContactId"], ext,
-                                            f"converted Lead {lead['Id']} with email {email}")
+                    return self._to_contact(
+                        rec,
+                        lead["ConvertedContactId"],
+                        ext,
+                        f"converted Lead {lead['Id']} with email {email}",
+                    )
             if taken:
                 c = taken[0]
-                return None, rec, Rejection(
-                    "DUPLICATES_DETECTED",
-                    f"Contact {c['Id']} already holds the email {email} for {self.key} = "
-                    f"{c.get(self.key)}; a Lead would duplicate that person. Merge the two "
-                    "people in the source or clear the Contact's external id.")
+                return (
+                    None,
+                    rec,
+                    Rejection(
+                        "DUPLICATES_DETECTED",
+                        f"Contact {c['Id']} already holds the email {email} for {self.key} = "
+                        f"{c.get(self.key)}; a Lead would duplicate that person. Merge the two "
+                        "people in the source or clear the Contact's external id.",
+                    ),
+                )
         rej = _missing_rejection(rec, self.schema)
         if rej:
             return None, rec, rej
         if email:
             first = self.new_emails.setdefault(email, e)
             if first != e:
-                return None, rec, Rejection(
-                    "DUPLICATES_DETECTED",
-                    f"The record with {self.key} = {first} in this batch creates a Lead with the "
-                    f"email {email}; a second Lead would be a duplicate. Merge the two people in "
-                    "the source.")
+                return (
+                    None,
+                    rec,
+                    Rejection(
+                        "DUPLICATES_DETECTED",
+                        f"The record with {self.key} = {first} in this batch creates a Lead with the "
+                        f"email {email}; a second Lead would be a duplicate. Merge the two people in "
+                        "the source.",
+                    ),
+                )
         return _Route("Lead", "upsert", self.key, True), rec, None

@@ -77,203 +77,399 @@ class TargetSalesforceLeads(Target):
     message_reader_class = MessageReader
 
     config_jsonschema = th.PropertiesList(
-        th.Property("instance_url", th.StringType,
-                    description="The org's API base URL (e.g. https://acme.my.salesforce.com). "
-                    "Defaults to the instance_url the token endpoint answers."),
-        th.Property("login_url", th.StringType, default="https://login.salesforce.com",
-                    description="OAuth host: https://login.salesforce.com (production), "
-                    "https://test.salesforce.com (sandbox) or the org's My Domain URL."),
-        th.Property("auth_flow", th.StringType,
-                    allowed_values=["refresh_token", "jwt", "client_credentials", "password"],
-                    description="OAuth grant to use; inferred from the credentials given when "
-                    "unset (refresh token, then JWT, then password, then client credentials)."),
-        th.Property("client_id", th.StringType,
-                    description="Connected App consumer key."),
-        th.Property("client_secret", th.StringType, secret=True,
-                    description="Connected App consumer secret."),
-        th.Property("refresh_token", th.StringType, secret=True,
-                    description="OAuth refresh token (scopes api, refresh_token, offline_access)."),
-        th.Property("username", th.StringType,
-                    description="Salesforce username, for the JWT bearer and password grants."),
-        th.Property("password", th.StringType, secret=True,
-                    description="Password for the password grant."),
-        th.Property("security_token", th.StringType, secret=True,
-                    description="Security token appended to the password (password grant)."),
-        th.Property("private_key", th.StringType, secret=True,
-                    description="PEM RSA private key for the JWT bearer grant."),
-        th.Property("private_key_path", th.StringType,
-                    description="Path to the PEM RSA private key for the JWT bearer grant."),
-        th.Property("api_version", th.StringType, default="62.0",
-                    description="Salesforce REST API version, e.g. 62.0."),
-        th.Property("ca_bundle", th.StringType,
-                    description="CA certificate file to trust (for a local emulator or a "
-                    "TLS-inspecting proxy); the system store is used when unset."),
+        th.Property(
+            "instance_url",
+            th.StringType,
+            description="The org's API base URL (e.g. https://acme.my.salesforce.com). "
+            "Defaults to the instance_url the token endpoint answers.",
+        ),
+        th.Property(
+            "login_url",
+            th.StringType,
+            default="https://login.salesforce.com",
+            description="OAuth host: https://login.salesforce.com (production), "
+            "https://test.salesforce.com (sandbox) or the org's My Domain URL.",
+        ),
+        th.Property(
+            "auth_flow",
+            th.StringType,
+            allowed_values=["refresh_token", "jwt", "client_credentials", "password"],
+            description="OAuth grant to use; inferred from the credentials given when "
+            "unset (refresh token, then JWT, then password, then client credentials).",
+        ),
+        th.Property("client_id", th.StringType, description="Connected App consumer key."),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            description="Connected App consumer secret.",
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            secret=True,
+            description="OAuth refresh token (scopes api, refresh_token, offline_access).",
+        ),
+        th.Property(
+            "username",
+            th.StringType,
+            description="Salesforce username, for the JWT bearer and password grants.",
+        ),
+        th.Property(
+            "password", th.StringType, secret=True, description="Password for the password grant."
+        ),
+        th.Property(
+            "security_token",
+            th.StringType,
+            secret=True,
+            description="Security token appended to the password (password grant).",
+        ),
+        th.Property(
+            "private_key",
+            th.StringType,
+            secret=True,
+            description="PEM RSA private key for the JWT bearer grant.",
+        ),
+        th.Property(
+            "private_key_path",
+            th.StringType,
+            description="Path to the PEM RSA private key for the JWT bearer grant.",
+        ),
+        th.Property(
+            "api_version",
+            th.StringType,
+            default="62.0",
+            description="Salesforce REST API version, e.g. 62.0.",
+        ),
+        th.Property(
+            "ca_bundle",
+            th.StringType,
+            description="CA certificate file to trust (for a local emulator or a "
+            "TLS-inspecting proxy); the system store is used when unset.",
+        ),
         th.Property(
             "stream_settings",
-            th.ObjectType(additional_properties=th.ObjectType(
-                th.Property("sobject", th.StringType,
-                            description="sObject to write (default: the stream name)."),
-                th.Property("external_id_field", th.StringType,
-                            description="External ID field to upsert by (default: the stream's "
-                            "single key property)."),
-            )),
+            th.ObjectType(
+                additional_properties=th.ObjectType(
+                    th.Property(
+                        "sobject",
+                        th.StringType,
+                        description="sObject to write (default: the stream name).",
+                    ),
+                    th.Property(
+                        "external_id_field",
+                        th.StringType,
+                        description="External ID field to upsert by (default: the stream's "
+                        "single key property).",
+                    ),
+                )
+            ),
             description="Per-stream overrides: {STREAM: {sobject, external_id_field}}.",
         ),
-        th.Property("transport", th.StringType, default="auto",
-                    allowed_values=["auto", "bulk", "rest"],
-                    description="auto: sObject Collections below bulk_threshold records per batch, "
-                    "Bulk API 2.0 from it; bulk or rest force one."),
-        th.Property("bulk_threshold", th.IntegerType, default=2000,
-                    description="Records in one write (per sObject and operation) from which "
-                    "transport=auto uses Bulk API 2.0."),
-        th.Property("batch_size", th.IntegerType, default=100_000,
-                    description="Records spooled per stream before a batch is written; larger "
-                    "batches mean fewer lookup and Bulk calls."),
-        th.Property("api_budget", th.NumberType, default=0.5,
-                    description="Share (0-1) of the org's remaining daily API requests this run "
-                    "may spend; the run stops cleanly before exceeding it."),
-        th.Property("api_budget_window", th.StringType, default="run",
-                    allowed_values=["run", "24h"],
-                    description="run: api_budget is a share of the requests remaining when the "
-                    "run starts, and the run stops cleanly when it is spent (scheduled jobs). "
-                    "24h: a share of the daily requests others do not use, over any 24 hours, "
-                    "pausing (not stopping) when spent (a long-lived job)."),
-        th.Property("reject_file", th.StringType,
-                    default="output/rejects/target-salesforce-leads.jsonl",
-                    description="JSON Lines file that receives every rejected record with "
-                    "Salesforce's error code and message."),
-        th.Property("summary_file", th.StringType,
-                    default="output/target-salesforce-leads-summary.json",
-                    description="File that receives the run summary as JSON (also logged)."),
-        th.Property("waiting_file", th.StringType,
-                    default="output/waiting/target-salesforce-leads.jsonl",
-                    description="JSON Lines file rewritten at the end of every run with the "
-                    "records waiting to be written (kept in the state and retried on every run), "
-                    "one line a record with its reason; the current list, no duplicates."),
-        th.Property("problems_file", th.StringType,
-                    default="output/problems/target-salesforce-leads.jsonl",
-                    description="JSON Lines file rewritten at the end of every run: the current "
-                    "open problems, one line per record (status waiting or rejected, reason, "
-                    "run id), without duplicates; a record leaves it once written."),
-        th.Property("run_report_file", th.StringType, default="output/run-report.json",
-                    description="File that receives the run report of the whole pipeline as "
-                    "JSON at the end of every run: this summary merged with the extractor's "
-                    "and the mapper's (tap_summary_file, mapper_summary_file); also printed as "
-                    "a few lines. Empty: not written."),
-        th.Property("tap_summary_file", th.StringType,
-                    default="output/tap-intercom-events-summary.json",
-                    description="Summary the extractor writes at the end of its run (records "
-                    "per stream, API calls, rate-limit use, status), merged into the run "
-                    "report. Empty: none."),
-        th.Property("mapper_summary_file", th.StringType,
-                    default="output/map-intercom-salesforce-summary.json",
-                    description="Summary the mapper writes at the end of its run (records in "
-                    "and out, rejects by reason with an example), merged into the run report. "
-                    "Empty: none."),
-        th.Property("alert_webhook_url", th.StringType, secret=True,
-                    description="Slack-compatible incoming webhook (JSON POST with `text` and "
-                    "`blocks`) told when a run fails, rejects more than alert_max_rejected or "
-                    "leaves a record waiting longer than alert_max_waiting_hours. A failing "
-                    "webhook is logged, never fails the run."),
-        th.Property("alert_max_rejected", th.IntegerType,
-                    description="Alert when more records than this are rejected in a run "
-                    "(mapper and target together). Unset: no alert for a number of rejects."),
-        th.Property("alert_max_rejected_share", th.NumberType,
-                    description="Alert when a larger share (0-1) of a run's records is rejected "
-                    "(mapper and target together), e.g. 0.05. Unset: no alert for a share."),
-        th.Property("alert_max_waiting_hours", th.IntegerType,
-                    description="Alert when a record has been waiting longer than this many "
-                    "hours (0: any record waiting). Unset: no alert for waiting records."),
-        th.Property("waiting_max_days", th.NumberType, default=30,
-                    description="Days a record may wait (for its parent, a field, a lock, ...) "
-                    "before it is reported as rejected WAITING_EXPIRED."),
-        th.Property("max_waiting_records", th.IntegerType, default=20_000,
-                    description="Most records kept waiting in the state; beyond it the oldest "
-                    "are reported as rejected WAITING_EXPIRED (keeps the state small)."),
-        th.Property("max_reject_share", th.NumberType, default=0.5,
-                    description="Share (0-1) of a run's records that may be rejected; above it "
-                    "(with at least 10 rejected) the run exits 3 and keeps its last state, so "
-                    "the records are read again once the cause is fixed."),
-        th.Property("hash_max_age_days", th.NumberType, default=7,
-                    description="Days a content hash may skip an unchanged record; after that "
-                    "the record is written again when next sent, so edits or deletions made by "
-                    "hand in Salesforce are undone. 0: no limit."),
-        th.Property("state_path", th.StringType,
-                    default=".target-salesforce-leads/hashes.sqlite",
-                    description="SQLite file holding content hashes of written records "
-                    "(skip_unchanged), per org and per state: a state without the target's "
-                    "section (first run, state clear, --full-refresh) sends everything."),
-        th.Property("dry_run", th.BooleanType, default=False,
-                    description="Validate and match (read-only lookups) and report what would be "
-                    "created/updated/unchanged/rejected, writing nothing."),
-        th.Property("match_contacts_by_email", th.BooleanType, default=True,
-                    description="For the Lead sObject: update the Contact that holds the email, "
-                    "follow converted Leads, adopt Leads without an external id and refuse "
-                    "duplicate Leads."),
-        th.Property("skip_unchanged", th.BooleanType, default=True,
-                    description="Skip records whose content is unchanged since their last "
-                    "confirmed write (no API call)."),
-        th.Property("allow_duplicate_save", th.BooleanType, default=False,
-                    description="Send Sforce-Duplicate-Rule-Header: allowSave=true so duplicate "
-                    "rules alert instead of blocking."),
-        th.Property("request_timeout", th.NumberType, default=120,
-                    description="Seconds to wait for one HTTP answer."),
-        th.Property("max_retries", th.IntegerType, default=5,
-                    description="Retries for 5xx answers, UNABLE_TO_LOCK_ROW and connection "
-                    "errors, with exponential backoff."),
-        th.Property("retry_backoff_seconds", th.NumberType, default=1.0,
-                    description="First backoff delay; doubles on each retry (max 30 s)."),
-        th.Property("use_composite", th.BooleanType, default=True,
-                    description="Use the Composite API: a batch's lookups (up to 5 queries) and "
-                    "up to 5 Collections writes of 200 records go in one request, which Salesforce "
-                    "bills as ONE API call. Falls back to separate calls by itself when the "
-                    "server has no /composite (404)."),
-        th.Property("soql_max_length", th.IntegerType, default=15000,
-                    description="Longest URL-encoded SOQL sent in one lookup request."),
-        th.Property("bulk_max_bytes", th.IntegerType, default=90_000_000,
-                    description="Bytes of CSV per Bulk job before another job is started."),
-        th.Property("on_unwritable", th.StringType, default="stop",
-                    allowed_values=["stop", "reject"],
-                    description="When a stream's SCHEMA names an sObject or fields the org "
-                    "cannot take: stop (exit 2 before any record, saying what to create in "
-                    "Setup) or reject (reject those records with the reason and go on)."),
-        th.Property("describe_cache_seconds", th.IntegerType, default=86400,
-                    description="Seconds a describe is reused between runs (kept next to "
-                    "state_path); a record that looks invalid only by a cached describe makes it "
-                    "re-fetched. 0 fetches every run."),
-        th.Property("bulk_poll_max_seconds", th.NumberType, default=3600,
-                    description="Longest wait for one Bulk job to finish."),
-        th.Property("history_database_url", th.StringType, secret=True,
-                    description="Where every run is added to the run history: a SQLite file "
-                    "(path or sqlite:///PATH) or postgresql://USER:PASSWORD@HOST/DB, like "
-                    "Meltano's database_uri; 'off' keeps none. Default: Meltano's database_uri "
-                    "when it is PostgreSQL, else run-history.db next to Meltano's SQLite "
-                    "database (.meltano/run-history.db). --history-page FILE shows it."),
-        th.Property("progress_interval_seconds", th.IntegerType(minimum=0),
-                    default=DEFAULT_INTERVAL,
-                    description="Seconds between progress lines (per stream: records received, "
-                    "then the batch being written: done, percent, time left); 0 turns them off."),
-        th.Property("metrics_log_level", th.StringType, default="INFO",
-                    allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
-                    description="Level of the SDK's METRIC log lines (record counts and batch "
-                    "timings); WARNING or ERROR turns them off."),
-        th.Property("max_batch_age_seconds", th.NumberType, default=300,
-                    description="Longest time a received record waits before its batch is "
-                    "written (also while no message arrives); a batch is also written when "
-                    "batch_size records are pending and at the end of the input. Small values "
-                    "(1) suit a long-lived real-time job; large ones mean fewer, bigger "
-                    "(Bulk) writes."),
-        th.Property("lead_lock", th.BooleanType, default=True,
-                    description="Hold an exclusive lock per org (a file next to state_path) "
-                    "from the look-ups to the end of the writes of each Lead batch, so two "
-                    "target processes on this machine (the batch and real-time jobs) never "
-                    "both create a Lead for one email. Turn off only where the folder cannot "
-                    "be locked."),
-        th.Property("drain_on_state", th.BooleanType, default=False,
-                    description="Write what is pending when a new STATE arrives, then emit "
-                    "that STATE at once (and rewrite waiting_file and problems_file), so a "
-                    "long-lived job's bookmark follows its writes; off, a STATE is emitted "
-                    "after the next batch written."),
+        th.Property(
+            "transport",
+            th.StringType,
+            default="auto",
+            allowed_values=["auto", "bulk", "rest"],
+            description="auto: sObject Collections below bulk_threshold records per batch, "
+            "Bulk API 2.0 from it; bulk or rest force one.",
+        ),
+        th.Property(
+            "bulk_threshold",
+            th.IntegerType,
+            default=2000,
+            description="Records in one write (per sObject and operation) from which "
+            "transport=auto uses Bulk API 2.0.",
+        ),
+        th.Property(
+            "batch_size",
+            th.IntegerType,
+            default=100_000,
+            description="Records spooled per stream before a batch is written; larger "
+            "batches mean fewer lookup and Bulk calls.",
+        ),
+        th.Property(
+            "api_budget",
+            th.NumberType,
+            default=0.5,
+            description="Share (0-1) of the org's remaining daily API requests this run "
+            "may spend; the run stops cleanly before exceeding it.",
+        ),
+        th.Property(
+            "api_budget_window",
+            th.StringType,
+            default="run",
+            allowed_values=["run", "24h"],
+            description="run: api_budget is a share of the requests remaining when the "
+            "run starts, and the run stops cleanly when it is spent (scheduled jobs). "
+            "24h: a share of the daily requests others do not use, over any 24 hours, "
+            "pausing (not stopping) when spent (a long-lived job).",
+        ),
+        th.Property(
+            "reject_file",
+            th.StringType,
+            default="output/rejects/target-salesforce-leads.jsonl",
+            description="JSON Lines file that receives every rejected record with "
+            "Salesforce's error code and message.",
+        ),
+        th.Property(
+            "summary_file",
+            th.StringType,
+            default="output/target-salesforce-leads-summary.json",
+            description="File that receives the run summary as JSON (also logged).",
+        ),
+        th.Property(
+            "waiting_file",
+            th.StringType,
+            default="output/waiting/target-salesforce-leads.jsonl",
+            description="JSON Lines file rewritten at the end of every run with the "
+            "records waiting to be written (kept in the state and retried on every run), "
+            "one line a record with its reason; the current list, no duplicates.",
+        ),
+        th.Property(
+            "problems_file",
+            th.StringType,
+            default="output/problems/target-salesforce-leads.jsonl",
+            description="JSON Lines file rewritten at the end of every run: the current "
+            "open problems, one line per record (status waiting or rejected, reason, "
+            "run id), without duplicates; a record leaves it once written.",
+        ),
+        th.Property(
+            "run_report_file",
+            th.StringType,
+            default="output/run-report.json",
+            description="File that receives the run report of the whole pipeline as "
+            "JSON at the end of every run: this summary merged with the extractor's "
+            "and the mapper's (tap_summary_file, mapper_summary_file); also printed as "
+            "a few lines. Empty: not written.",
+        ),
+        th.Property(
+            "tap_summary_file",
+            th.StringType,
+            default="output/tap-intercom-events-summary.json",
+            description="Summary the extractor writes at the end of its run (records "
+            "per stream, API calls, rate-limit use, status), merged into the run "
+            "report. Empty: none.",
+        ),
+        th.Property(
+            "mapper_summary_file",
+            th.StringType,
+            default="output/map-intercom-salesforce-summary.json",
+            description="Summary the mapper writes at the end of its run (records in "
+            "and out, rejects by reason with an example), merged into the run report. "
+            "Empty: none.",
+        ),
+        th.Property(
+            "alert_webhook_url",
+            th.StringType,
+            secret=True,
+            description="Slack-compatible incoming webhook (JSON POST with `text` and "
+            "`blocks`) told when a run fails, rejects more than alert_max_rejected or "
+            "leaves a record waiting longer than alert_max_waiting_hours. A failing "
+            "webhook is logged, never fails the run.",
+        ),
+        th.Property(
+            "alert_max_rejected",
+            th.IntegerType,
+            description="Alert when more records than this are rejected in a run "
+            "(mapper and target together). Unset: no alert for a number of rejects.",
+        ),
+        th.Property(
+            "alert_max_rejected_share",
+            th.NumberType,
+            description="Alert when a larger share (0-1) of a run's records is rejected "
+            "(mapper and target together), e.g. 0.05. Unset: no alert for a share.",
+        ),
+        th.Property(
+            "alert_max_waiting_hours",
+            th.IntegerType,
+            description="Alert when a record has been waiting longer than this many "
+            "hours (0: any record waiting). Unset: no alert for waiting records.",
+        ),
+        th.Property(
+            "waiting_max_days",
+            th.NumberType,
+            default=30,
+            description="Days a record may wait (for its parent, a field, a lock, ...) "
+            "before it is reported as rejected WAITING_EXPIRED.",
+        ),
+        th.Property(
+            "max_waiting_records",
+            th.IntegerType,
+            default=20_000,
+            description="Most records kept waiting in the state; beyond it the oldest "
+            "are reported as rejected WAITING_EXPIRED (keeps the state small).",
+        ),
+        th.Property(
+            "max_reject_share",
+            th.NumberType,
+            default=0.5,
+            description="Share (0-1) of a run's records that may be rejected; above it "
+            "(with at least 10 rejected) the run exits 3 and keeps its last state, so "
+            "the records are read again once the cause is fixed.",
+        ),
+        th.Property(
+            "hash_max_age_days",
+            th.NumberType,
+            default=7,
+            description="Days a content hash may skip an unchanged record; after that "
+            "the record is written again when next sent, so edits or deletions made by "
+            "hand in Salesforce are undone. 0: no limit.",
+        ),
+        th.Property(
+            "state_path",
+            th.StringType,
+            default=".target-salesforce-leads/hashes.sqlite",
+            description="SQLite file holding content hashes of written records "
+            "(skip_unchanged), per org and per state: a state without the target's "
+            "section (first run, state clear, --full-refresh) sends everything.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Validate and match (read-only lookups) and report what would be "
+            "created/updated/unchanged/rejected, writing nothing.",
+        ),
+        th.Property(
+            "match_contacts_by_email",
+            th.BooleanType,
+            default=True,
+            description="For the Lead sObject: update the Contact that holds the email, "
+            "follow converted Leads, adopt Leads without an external id and refuse "
+            "duplicate Leads.",
+        ),
+        th.Property(
+            "skip_unchanged",
+            th.BooleanType,
+            default=True,
+            description="Skip records whose content is unchanged since their last "
+            "confirmed write (no API call).",
+        ),
+        th.Property(
+            "allow_duplicate_save",
+            th.BooleanType,
+            default=False,
+            description="Send Sforce-Duplicate-Rule-Header: allowSave=true so duplicate "
+            "rules alert instead of blocking.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=120,
+            description="Seconds to wait for one HTTP answer.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=5,
+            description="Retries for 5xx answers, UNABLE_TO_LOCK_ROW and connection "
+            "errors, with exponential backoff.",
+        ),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First backoff delay; doubles on each retry (max 30 s).",
+        ),
+        th.Property(
+            "use_composite",
+            th.BooleanType,
+            default=True,
+            description="Use the Composite API: a batch's lookups (up to 5 queries) and "
+            "up to 5 Collections writes of 200 records go in one request, which Salesforce "
+            "bills as ONE API call. Falls back to separate calls by itself when the "
+            "server has no /composite (404).",
+        ),
+        th.Property(
+            "soql_max_length",
+            th.IntegerType,
+            default=15000,
+            description="Longest URL-encoded SOQL sent in one lookup request.",
+        ),
+        th.Property(
+            "bulk_max_bytes",
+            th.IntegerType,
+            default=90_000_000,
+            description="Bytes of CSV per Bulk job before another job is started.",
+        ),
+        th.Property(
+            "on_unwritable",
+            th.StringType,
+            default="stop",
+            allowed_values=["stop", "reject"],
+            description="When a stream's SCHEMA names an sObject or fields the org "
+            "cannot take: stop (exit 2 before any record, saying what to create in "
+            "Setup) or reject (reject those records with the reason and go on).",
+        ),
+        th.Property(
+            "describe_cache_seconds",
+            th.IntegerType,
+            default=86400,
+            description="Seconds a describe is reused between runs (kept next to "
+            "state_path); a record that looks invalid only by a cached describe makes it "
+            "re-fetched. 0 fetches every run.",
+        ),
+        th.Property(
+            "bulk_poll_max_seconds",
+            th.NumberType,
+            default=3600,
+            description="Longest wait for one Bulk job to finish.",
+        ),
+        th.Property(
+            "history_database_url",
+            th.StringType,
+            secret=True,
+            description="Where every run is added to the run history: a SQLite file "
+            "(path or sqlite:///PATH) or postgresql://USER:PASSWORD@HOST/DB, like "
+            "Meltano's database_uri; 'off' keeps none. Default: Meltano's database_uri "
+            "when it is PostgreSQL, else run-history.db next to Meltano's SQLite "
+            "database (.meltano/run-history.db). --history-page FILE shows it.",
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_INTERVAL,
+            description="Seconds between progress lines (per stream: records received, "
+            "then the batch being written: done, percent, time left); 0 turns them off.",
+        ),
+        th.Property(
+            "metrics_log_level",
+            th.StringType,
+            default="INFO",
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+            description="Level of the SDK's METRIC log lines (record counts and batch "
+            "timings); WARNING or ERROR turns them off.",
+        ),
+        th.Property(
+            "max_batch_age_seconds",
+            th.NumberType,
+            default=300,
+            description="Longest time a received record waits before its batch is "
+            "written (also while no message arrives); a batch is also written when "
+            "batch_size records are pending and at the end of the input. Small values "
+            "(1) suit a long-lived real-time job; large ones mean fewer, bigger "
+            "(Bulk) writes.",
+        ),
+        th.Property(
+            "lead_lock",
+            th.BooleanType,
+            default=True,
+            description="Hold an exclusive lock per org (a file next to state_path) "
+            "from the look-ups to the end of the writes of each Lead batch, so two "
+            "target processes on this machine (the batch and real-time jobs) never "
+            "both create a Lead for one email. Turn off only where the folder cannot "
+            "be locked.",
+        ),
+        th.Property(
+            "drain_on_state",
+            th.BooleanType,
+            default=False,
+            description="Write what is pending when a new STATE arrives, then emit "
+            "that STATE at once (and rewrite waiting_file and problems_file), so a "
+            "long-lived job's bookmark follows its writes; off, a STATE is emitted "
+            "after the next batch written.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -288,21 +484,29 @@ class TargetSalesforceLeads(Target):
         self.bulk_poll_max_seconds = float(cfg.get("bulk_poll_max_seconds") or 3600)
         self.run_id = os.environ.get("MELTANO_RUN_ID") or (
             datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            + "-" + secrets.token_hex(3))
+            + "-"
+            + secrets.token_hex(3)
+        )
         self.started_at = now_iso()
-        self.report = RunReport(cfg.get("reject_file"), cfg.get("summary_file"),
-                                cfg.get("waiting_file"), self.run_id, cfg.get("problems_file"))
+        self.report = RunReport(
+            cfg.get("reject_file"),
+            cfg.get("summary_file"),
+            cfg.get("waiting_file"),
+            self.run_id,
+            cfg.get("problems_file"),
+        )
         interval = cfg.get("progress_interval_seconds")
-        self.progress = Progress(self.logger, self.report,
-                                 DEFAULT_INTERVAL if interval is None else float(interval))
+        self.progress = Progress(
+            self.logger, self.report, DEFAULT_INTERVAL if interval is None else float(interval)
+        )
         self.metrics_logger.setLevel(str(cfg.get("metrics_log_level") or "INFO").upper())
-        self.hashes = HashStore(cfg.get("state_path") or DEFAULT_STATE_PATH,
-                                float(cfg.get("hash_max_age_days", 7) or 0))
+        self.hashes = HashStore(
+            cfg.get("state_path") or DEFAULT_STATE_PATH, float(cfg.get("hash_max_age_days", 7) or 0)
+        )
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema | Rejection] = {}
         self._cached_schemas: set[str] = set()
-        self._ids: collections.OrderedDict[tuple[str, str, str], str] = (
-            collections.OrderedDict())
+        self._ids: collections.OrderedDict[tuple[str, str, str], str] = collections.OrderedDict()
         self.halted: str | None = None
         self.halt_code = ""
         self.halt_is_error = False
@@ -316,8 +520,7 @@ class TargetSalesforceLeads(Target):
         self._finished = False
         self.exit_code = 0
         # Batches by age: the SDK's own check (when a record arrives), and while input is quiet.
-        self._MAX_RECORD_AGE_IN_MINUTES = float(
-            cfg.get("max_batch_age_seconds", 300) or 0) / 60
+        self._MAX_RECORD_AGE_IN_MINUTES = float(cfg.get("max_batch_age_seconds", 300) or 0) / 60
         self.drain_on_state = bool(cfg.get("drain_on_state", False))
         self._org_lock: OrgLock | None = None
         reader = self.message_reader
@@ -336,7 +539,8 @@ class TargetSalesforceLeads(Target):
     def object_schema(self, sobject: str, fresh: bool = False) -> ObjectSchema | Rejection:
         """The sObject's describe (once per run, cached between runs), or why it cannot be
         written. ``fresh`` asks for one from Salesforce (not the between-runs cache) unless
-        this run already fetched one."""
+        this run already fetched one.
+        """
         if fresh and sobject in self._cached_schemas:
             self._cached_schemas.discard(sobject)
             self._schemas.pop(sobject, None)
@@ -354,7 +558,8 @@ class TargetSalesforceLeads(Target):
                 self._schemas[sobject] = Rejection(
                     "INVALID_TYPE",
                     f"sObject type '{sobject}' does not exist or is not accessible ({exc.code}); "
-                    "create it or grant access, or map the stream with stream_settings.")
+                    "create it or grant access, or map the stream with stream_settings.",
+                )
         return self._schemas[sobject]
 
     # -- start-up: log in, check the org, pick up waiting records -------------------------
@@ -393,21 +598,31 @@ class TargetSalesforceLeads(Target):
                     self.object_schema(sobject, fresh=True)
                 problems = self._stream_problems(sink)
         except (RetriesExhausted, SalesforceError) as exc:
-            self.fatal(1, f"Could not read the {sink.sobject} describe from Salesforce ({exc}), "
-                       "so the run stopped before writing any record (bookmarks unchanged). "
-                       "Check Salesforce's status page and run again.")
+            self.fatal(
+                1,
+                f"Could not read the {sink.sobject} describe from Salesforce ({exc}), "
+                "so the run stopped before writing any record (bookmarks unchanged). "
+                "Check Salesforce's status page and run again.",
+            )
         if not problems:
             return
         if self.config.get("on_unwritable", "stop") == "reject":
             for p in problems:
-                self.logger.warning("Stream %s: %s. Its records are rejected. Fix: %s",
-                                    sink.stream_name, p.line(), p.fix)
+                self.logger.warning(
+                    "Stream %s: %s. Its records are rejected. Fix: %s",
+                    sink.stream_name,
+                    p.line(),
+                    p.fix,
+                )
             return
         lines = "\n".join(f"  - {p.line()}. Fix: {p.fix}" for p in problems)
-        self.fatal(2, f"Salesforce cannot take what stream {sink.stream_name} writes to "
-                   f"{sink.sobject}, so the run stopped before writing any record "
-                   f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
-                   "again (check with --preflight); nothing is lost.")
+        self.fatal(
+            2,
+            f"Salesforce cannot take what stream {sink.stream_name} writes to "
+            f"{sink.sobject}, so the run stopped before writing any record "
+            f"(bookmarks unchanged):\n{lines}\nFix these in Setup, then run "
+            "again (check with --preflight); nothing is lost.",
+        )
 
     def _stream_problems(self, sink: SalesforceSink) -> list[Problem]:
         """What stops the org from taking this stream's records (blocking problems only)."""
@@ -415,25 +630,42 @@ class TargetSalesforceLeads(Target):
         if isinstance(schema, Rejection):
             return [missing_object(sink.sobject, schema.code)]
         if sink.key_field is None:
-            return [Problem(sink.sobject, "", "MISSING_ARGUMENT",
-                            f"stream {sink.stream_name} has no single key property and no "
-                            "external_id_field, so its records cannot be upserted",
-                            f"set stream_settings.{sink.stream_name}.external_id_field")]
-        return blocking(check_stream(sink.sobject, properties_of(sink.schema), sink.key_field,
-                                     schema, lookup=self._schema_or_none))
+            return [
+                Problem(
+                    sink.sobject,
+                    "",
+                    "MISSING_ARGUMENT",
+                    f"stream {sink.stream_name} has no single key property and no "
+                    "external_id_field, so its records cannot be upserted",
+                    f"set stream_settings.{sink.stream_name}.external_id_field",
+                )
+            ]
+        return blocking(
+            check_stream(
+                sink.sobject,
+                properties_of(sink.schema),
+                sink.key_field,
+                schema,
+                lookup=self._schema_or_none,
+            )
+        )
 
     def _schema_or_none(self, sobject: str) -> ObjectSchema | None:
         schema = self.object_schema(sobject)
         return schema if isinstance(schema, ObjectSchema) else None
 
     def _queue_waiting(self, sink: SalesforceSink) -> None:
-        entries = [e for e in self.runstate.waiting.by_stream().get(sink.stream_name, [])
-                   if (e.stream, e.key) not in self._queued]
+        entries = [
+            e
+            for e in self.runstate.waiting.by_stream().get(sink.stream_name, [])
+            if (e.stream, e.key) not in self._queued
+        ]
         if entries:
             self._queued.update((e.stream, e.key) for e in entries)
             n = sink.adopt_waiting(entries)
-            self.logger.info("Retrying %d %s records that waited in earlier runs.", n,
-                             sink.stream_name)
+            self.logger.info(
+                "Retrying %d %s records that waited in earlier runs.", n, sink.stream_name
+            )
 
     def _take_waiting(self, loaded: WaitingList) -> None:
         """Merge the waiting list a state carried, expire the old, queue the rest."""
@@ -447,8 +679,11 @@ class TargetSalesforceLeads(Target):
             current.streams.setdefault(name, info)
         if not len(current):
             return
-        self.logger.info("%d records wait from earlier runs (%s); retrying them.", len(current),
-                         ", ".join(f"{c} {n}" for c, n in current.reasons().items()))
+        self.logger.info(
+            "%d records wait from earlier runs (%s); retrying them.",
+            len(current),
+            ", ".join(f"{c} {n}" for c, n in current.reasons().items()),
+        )
         for name in {e.stream for e in current.entries.values()}:
             info = current.streams.get(name)
             if name in self._sinks_active:
@@ -457,10 +692,16 @@ class TargetSalesforceLeads(Target):
                 self.get_sink(name, schema=info.schema, key_properties=info.key_properties)
 
     def _expire(self, e: Entry, why: str) -> None:
-        self.report.reject(e.stream, e.sobject, e.external_id, "WAITING_EXPIRED",
-                           f"The record {why} without being written ({e.code}: {e.message}); "
-                           "it is given up. Fix the cause and change the record in the source "
-                           "to send it again.", e.record)
+        self.report.reject(
+            e.stream,
+            e.sobject,
+            e.external_id,
+            "WAITING_EXPIRED",
+            f"The record {why} without being written ({e.code}: {e.message}); "
+            "it is given up. Fix the cause and change the record in the source "
+            "to send it again.",
+            e.record,
+        )
 
     def ensure_hash_scope(self) -> None:
         """Bind the hash store to this org and this state's generation (first drain)."""
@@ -468,22 +709,39 @@ class TargetSalesforceLeads(Target):
             return
         rs = self.runstate
         if not rs.loaded:
-            self.logger.info("The state has no hashes for org %s yet (first run, state cleared "
-                             "or full refresh): every record is written, none skipped.",
-                             rs.org_id)
+            self.logger.info(
+                "The state has no hashes for org %s yet (first run, state cleared "
+                "or full refresh): every record is written, none skipped.",
+                rs.org_id,
+            )
         self.hashes.bind(rs.org_id, rs.generation)
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def not_written(self, sink: SalesforceSink, key: str | None, ext: t.Any, sobject: str,
-                    rej: Rejection, record: dict[str, t.Any]) -> None:
+    def not_written(
+        self,
+        sink: SalesforceSink,
+        key: str | None,
+        ext: t.Any,
+        sobject: str,
+        rej: Rejection,
+        record: dict[str, t.Any],
+    ) -> None:
         """A record was not written: it waits (cause can go away) or is rejected."""
-        rejecting = (rej.code in CONFIGURATION_CODES
-                     and self.config.get("on_unwritable", "stop") == "reject")
+        rejecting = (
+            rej.code in CONFIGURATION_CODES and self.config.get("on_unwritable", "stop") == "reject"
+        )
         if rej.code in WAITING_CODES and key is not None and not rejecting:
-            entry = Entry(stream=sink.stream_name, key=key, external_id=str(ext),
-                          sobject=sobject, code=rej.code, message=rej.message, record=record,
-                          last_run=self.run_id)
+            entry = Entry(
+                stream=sink.stream_name,
+                key=key,
+                external_id=str(ext),
+                sobject=sobject,
+                code=rej.code,
+                message=rej.message,
+                record=record,
+                last_run=self.run_id,
+            )
             info = StreamInfo(sink.original_schema, list(sink.key_properties or []))
             self.runstate.waiting.wait(entry, info)
             self.report.wait(sink.stream_name, sobject, rej.code, rej.message)
@@ -513,12 +771,17 @@ class TargetSalesforceLeads(Target):
 
     def held_back(self, sink: SalesforceSink, count: int) -> None:
         """Records not attempted because writing stopped; the tap sends them again."""
-        self.report.wait(sink.stream_name, sink.sobject, self.halt_code or "HALTED",
-                         self.halted or "writing stopped", count)
+        self.report.wait(
+            sink.stream_name,
+            sink.sobject,
+            self.halt_code or "HALTED",
+            self.halted or "writing stopped",
+            count,
+        )
 
     @property
     def cached_schemas(self) -> set[str]:
-        """sObjects whose describe this run came from the between-runs cache."""
+        """SObjects whose describe this run came from the between-runs cache."""
         return self._cached_schemas
 
     def use_bulk(self, count: int) -> bool:
@@ -542,8 +805,9 @@ class TargetSalesforceLeads(Target):
         if len(ids) > ID_CACHE_SIZE:
             ids.popitem(last=False)  # O(1), where deleting a dict's first key is not
 
-    def resolve_references(self, schema: ObjectSchema, relationship: str, field: str,
-                           typ: str | None, values: set[str]) -> dict[str, str | None]:
+    def resolve_references(
+        self, schema: ObjectSchema, relationship: str, field: str, typ: str | None, values: set[str]
+    ) -> dict[str, str | None]:
         """Map each external id value of a relationship to the Id to link (batched lookups).
 
         A Lead that was converted resolves to its ConvertedContactId.
@@ -552,8 +816,11 @@ class TargetSalesforceLeads(Target):
         candidates = [typ] if typ else _ordered(ref)
         result: dict[str, str | None] = {}
         todo = {v.lower(): v for v in values}
-        if len(candidates) > 1 and self.client.use_composite and self._resolve_together(
-                candidates, field, todo, result):
+        if (
+            len(candidates) > 1
+            and self.client.use_composite
+            and self._resolve_together(candidates, field, todo, result)
+        ):
             return result
         for cand in candidates:
             if not todo:
@@ -572,13 +839,15 @@ class TargetSalesforceLeads(Target):
             follow = cand == "Lead" and cs.has_field("ConvertedContactId")
             if follow:
                 select += ["IsConverted", "ConvertedContactId"]
-            records = find_records(self.client, cand, select, {field: list(todo.values())},
-                                   self.soql_max_length)
+            records = find_records(
+                self.client, cand, select, {field: list(todo.values())}, self.soql_max_length
+            )
             _take_ids(records, field, follow, todo, result)
         return result
 
-    def _resolve_together(self, candidates: list[str], field: str, todo: dict[str, str],
-                          result: dict[str, str | None]) -> bool:
+    def _resolve_together(
+        self, candidates: list[str], field: str, todo: dict[str, str], result: dict[str, str | None]
+    ) -> bool:
         """Look a polymorphic reference up in every candidate object at once (one Composite
         call), keeping the first candidate that holds each value, into ``result``.
 
@@ -591,8 +860,9 @@ class TargetSalesforceLeads(Target):
             if isinstance(cs, Rejection) or not cs.has_field(field):
                 continue
             follow = cand == "Lead" and cs.has_field("ConvertedContactId")
-            usable.append((cand, [field, "IsConverted", "ConvertedContactId"] if follow
-                           else [field], follow))
+            usable.append(
+                (cand, [field, "IsConverted", "ConvertedContactId"] if follow else [field], follow)
+            )
         for cand, _, _ in usable:
             for low in list(todo):
                 cached = self._ids.get((cand, field.lower(), low))
@@ -601,22 +871,27 @@ class TargetSalesforceLeads(Target):
                     del todo[low]
         if not todo:
             return True
-        plans = [plan_queries(cand, select, {field: list(todo.values())},
-                              self.soql_max_length) for cand, select, _ in usable]
+        plans = [
+            plan_queries(cand, select, {field: list(todo.values())}, self.soql_max_length)
+            for cand, select, _ in usable
+        ]
         if sum(len(p) for p in plans) > COMPOSITE_HEAVY:
             return False
         answers = self.client.query_many([q for p in plans for q in p])
         start = 0
         for (_cand, _, follow), plan in zip(usable, plans, strict=True):
-            records = merge_results(answers[start:start + len(plan)])
+            records = merge_results(answers[start : start + len(plan)])
             start += len(plan)
             _take_ids(records, field, follow, todo, result)
         return True
 
     def drain_dependencies(self, sink: SalesforceSink) -> None:
         """Write pending parents (e.g. Leads and Contacts) before a child (e.g. Tasks)."""
-        others = [o for o in self._sinks_active.values()
-                  if o is not sink and isinstance(o, SalesforceSink) and o.has_pending]
+        others = [
+            o
+            for o in self._sinks_active.values()
+            if o is not sink and isinstance(o, SalesforceSink) and o.has_pending
+        ]
         if not others:
             return  # nothing to order: spare the describe call
         schema = self.object_schema(sink.sobject)
@@ -633,8 +908,9 @@ class TargetSalesforceLeads(Target):
             refs.add("Lead")  # Lead records may be written to Contacts
         for other in others:
             if other.has_pending and other.sobject in refs:
-                self.logger.info("Writing pending %s records before %s.", other.stream_name,
-                                 sink.stream_name)
+                self.logger.info(
+                    "Writing pending %s records before %s.", other.stream_name, sink.stream_name
+                )
                 self.drain_one(other)
 
     def halt(self, exc: Exception, left: int) -> None:
@@ -653,13 +929,18 @@ class TargetSalesforceLeads(Target):
         if self.halted is None:
             self.halted = reason
             self.halt_code = code
-        advice = ("Raise api_budget or wait for the daily limit to reset."
-                  if isinstance(exc, BudgetExhausted)
-                  else "Check Salesforce's status and run again.")
+        advice = (
+            "Raise api_budget or wait for the daily limit to reset."
+            if isinstance(exc, BudgetExhausted)
+            else "Check Salesforce's status and run again."
+        )
         self.logger.warning(
             "%s. %d records were neither written nor rejected; they wait for the next run "
             "(no further state is emitted, so the tap sends them again). %s",
-            reason, left, advice)
+            reason,
+            left,
+            advice,
+        )
         if self.halt_is_error and self._halt_paragraph is None:
             self._halt_paragraph = f"The run failed: {reason}. {KEPT} {advice}"
 
@@ -668,16 +949,23 @@ class TargetSalesforceLeads(Target):
     @property
     def native_message(self) -> bool:
         """Whether the message being processed was decoded by msgspec (its record then holds
-        only what JSON decoding makes; see encoding.canonical_line)."""
+        only what JSON decoding makes; see encoding.canonical_line).
+        """
         return getattr(self.message_reader, "native", False)
 
     @override
-    def get_sink(self, stream_name: str, *, record: dict | None = None,
-                 schema: dict | None = None,
-                 key_properties: t.Sequence[str] | None = None) -> SalesforceSink:
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> SalesforceSink:
         existing = self._sinks_active.get(stream_name)
-        sink = super().get_sink(stream_name, record=record, schema=schema,
-                                key_properties=key_properties)
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
         if sink is not existing and isinstance(sink, SalesforceSink):
             self.progress.stream(stream_name)
             self.progress.start()
@@ -706,15 +994,19 @@ class TargetSalesforceLeads(Target):
             if self.halted:
                 # A long-lived run that stopped writing would hold every later record back
                 # until restarted: end it now, so its supervisor sees it and restarts it.
-                self.fatal(self.exit_code or 1, f"{self.halted}. The long-lived run ends here "
-                           "without emitting this STATE, so the tap sends its records again "
-                           "when the job is started again (nothing is lost).")
+                self.fatal(
+                    self.exit_code or 1,
+                    f"{self.halted}. The long-lived run ends here "
+                    "without emitting this STATE, so the tap sends its records again "
+                    "when the job is started again (nothing is lost).",
+                )
 
     # -- long-lived runs: batches by age and on STATE ---------------------------------------
 
     def _batch_age_left(self) -> float | None:
         """Seconds until the pending records reach max_batch_age_seconds; None when nothing
-        is pending (the reader then waits for input as long as it takes)."""
+        is pending (the reader then waits for input as long as it takes).
+        """
         if not any(getattr(s, "has_pending", False) for s in self._sinks_active.values()):
             return None
         return (self._MAX_RECORD_AGE_IN_MINUTES - self._max_record_age_in_minutes) * 60
@@ -726,7 +1018,8 @@ class TargetSalesforceLeads(Target):
 
     def lead_lock(self, sink: SalesforceSink) -> t.ContextManager[t.Any]:
         """The org's Lead lock around a batch of ``sink`` that may create Leads (see
-        orglock); nothing for other sinks, dry runs, or with lead_lock off."""
+        orglock); nothing for other sinks, dry runs, or with lead_lock off.
+        """
         if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
             return contextlib.nullcontext()
         if self._org_lock is None:
@@ -736,7 +1029,8 @@ class TargetSalesforceLeads(Target):
 
     def _write_open_lists(self) -> None:
         """The waiting and problems files as they are now, before a STATE is emitted mid-run
-        with drain_on_state (a long-lived run never reaches its end)."""
+        with drain_on_state (a long-lived run never reaches its end).
+        """
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
             self.report.write_problems(self._runstate.waiting)
@@ -745,14 +1039,17 @@ class TargetSalesforceLeads(Target):
     def _write_state_message(self, state: dict) -> None:
         if self.dry_run:
             if not self._state_withheld:
-                self.logger.info("Dry run: no state is emitted, so bookmarks and waiting "
-                                 "records stay as they were.")
+                self.logger.info(
+                    "Dry run: no state is emitted, so bookmarks and waiting "
+                    "records stay as they were."
+                )
             self._state_withheld = True
             return
         if self.halted:
             if not self._state_withheld:
-                self.logger.warning("State withheld: some records were not written (%s).",
-                                    self.halted)
+                self.logger.warning(
+                    "State withheld: some records were not written (%s).", self.halted
+                )
             self._state_withheld = True
             return
         if self._at_end and self._reject_share_exceeded():
@@ -784,17 +1081,34 @@ class TargetSalesforceLeads(Target):
 
     def _secure_files(self, hashes: Path) -> None:
         """Make private what earlier runs or versions left readable; remove the config files,
-        secrets included, that killed runs left in Meltano's run directory."""
+        secrets included, that killed runs left in Meltano's run directory.
+        """
         describe = hashes.parent / "describe"  # the client's describe cache
-        mine = [p for p in (self.report.reject_path, self.report.summary_path,
-                            self.report.waiting_path, self.report.problems_path) if p]
-        make_private([*mine, *hashes.parent.glob(hashes.name + "*"), *describe.glob("*"),
-                      *meltano_system_db_files()], [describe])
+        mine = [
+            p
+            for p in (
+                self.report.reject_path,
+                self.report.summary_path,
+                self.report.waiting_path,
+                self.report.problems_path,
+            )
+            if p
+        ]
+        make_private(
+            [
+                *mine,
+                *hashes.parent.glob(hashes.name + "*"),
+                *describe.glob("*"),
+                *meltano_system_db_files(),
+            ],
+            [describe],
+        )
         run_dir = meltano_run_dir()
         if run_dir is not None:
             for path in secure_run_dir(run_dir):
-                self.logger.info("Removed %s, left with its secrets by a run that was killed.",
-                                 path)
+                self.logger.info(
+                    "Removed %s, left with its secrets by a run that was killed.", path
+                )
 
     @override
     def process_endofpipe(self) -> None:
@@ -850,16 +1164,22 @@ class TargetSalesforceLeads(Target):
         self.exit_code = self._exit_code()
         totals = self.report.totals()
         if status is None:
-            status = "failed" if self.exit_code else (
-                "warning" if (totals["waiting"] or self.halted) else "ok")
+            status = (
+                "failed"
+                if self.exit_code
+                else ("warning" if (totals["waiting"] or self.halted) else "ok")
+            )
         summary = self.report.summary(
             api_calls=client.api_calls if client else 0,
             dry_run=self.dry_run,
             status=status,
             exit_code=self.exit_code,
             waiting_now=waiting_now,
-            waiting={"total": waiting_now, "this_run": totals["waiting"],
-                     "by_reason": self._runstate.waiting.reasons() if self._runstate else {}},
+            waiting={
+                "total": waiting_now,
+                "this_run": totals["waiting"],
+                "by_reason": self._runstate.waiting.reasons() if self._runstate else {},
+            },
             state_emitted=not self._state_withheld,
             api_calls_by_kind=client.calls_by_kind if client else {},
             halted=self.halted,
@@ -878,7 +1198,8 @@ class TargetSalesforceLeads(Target):
 
     def _record_history(self, report: dict[str, t.Any]) -> None:
         """Add this run to the run history; a history that cannot be written does not fail the
-        run (its records are written and its state kept all the same)."""
+        run (its records are written and its state kept all the same).
+        """
         from target_salesforce_leads.history import HistoryError, record_run
 
         try:
@@ -887,12 +1208,17 @@ class TargetSalesforceLeads(Target):
             self.logger.warning(
                 "This run is missing from the run history: %s. Fix the database or "
                 "history_database_url ('off' records no history); the run itself is not "
-                "affected.", exc)
+                "affected.",
+                exc,
+            )
             return
         if where:
-            self.logger.info("Run %s added to the run history (%s); "
-                             "target-salesforce-leads --history-page FILE shows it.",
-                             self.run_id, where)
+            self.logger.info(
+                "Run %s added to the run history (%s); "
+                "target-salesforce-leads --history-page FILE shows it.",
+                self.run_id,
+                where,
+            )
 
     def _explain(self, summary: dict[str, t.Any]) -> None:
         """The last lines a person reads: what did not go well, and what to do."""
@@ -900,24 +1226,31 @@ class TargetSalesforceLeads(Target):
             self.logger.error(
                 "Salesforce lacks what the mapping writes (%s); the records wait in the state "
                 "and are written on the first run after the fix. Run --preflight for the Setup "
-                "steps. Exit code 2.", "; ".join(summary["configuration_problems"][:5]))
+                "steps. Exit code 2.",
+                "; ".join(summary["configuration_problems"][:5]),
+            )
         if self.exit_code == 3:
             t_ = summary["totals"]
             self.logger.error(
                 "%d of %d records were rejected, more than max_reject_share=%g: the state was "
                 "not advanced, so they are read again after the cause is fixed. Reasons: %s. "
-                "Exit code 3.", t_["rejected"], t_["received"],
+                "Exit code 3.",
+                t_["rejected"],
+                t_["received"],
                 float(self.config.get("max_reject_share", 0.5)),
-                ", ".join(f"{r['code']} {r['count']}" for r in summary["rejected_by_reason"][:5]))
+                ", ".join(f"{r['code']} {r['count']}" for r in summary["rejected_by_reason"][:5]),
+            )
         if summary["totals"]["waiting"] or summary["waiting_now"]:
             self.logger.warning(
                 "%d records wait in this run (%s); %d in all are kept in the state and retried "
                 "on every run until written (waiting_max_days=%g). List: %s",
                 summary["totals"]["waiting"],
                 ", ".join(f"{r['code']} {r['count']}" for r in summary["waiting_by_reason"][:5])
-                or "none new", summary["waiting_now"],
+                or "none new",
+                summary["waiting_now"],
                 float(self.config.get("waiting_max_days", 30) or 30),
-                summary["files"]["waiting"])
+                summary["files"]["waiting"],
+            )
         if self._halt_paragraph and self.exit_code:
             self.logger.error("%s", self._halt_paragraph)
 
@@ -926,7 +1259,8 @@ class TargetSalesforceLeads(Target):
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
         """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
-        as variables), with `number` settings as numbers: the Singer SDK leaves them strings."""
+        as variables), with `number` settings as numbers: the Singer SDK leaves them strings.
+        """
         config = dict(super()._env_var_config)
         for key, prop in cls.config_jsonschema["properties"].items():
             if isinstance(config.get(key), str) and "number" in prop.get("type", []):
@@ -941,14 +1275,18 @@ class TargetSalesforceLeads(Target):
         command = super().get_singer_command()
         command.params.append(
             click.Option(
-                ["--preflight"], is_flag=True, default=False,
+                ["--preflight"],
+                is_flag=True,
+                default=False,
                 help="Check credentials, API access, budget, sObjects and external id fields, "
                 "print what to fix in Salesforce Setup, and exit (non-zero on problems).",
             )
         )
         command.params.append(
             click.Option(
-                ["--history-page"], type=click.Path(dir_okay=False), default=None,
+                ["--history-page"],
+                type=click.Path(dir_okay=False),
+                default=None,
                 help="Write the run history (history_database_url) as a self-contained HTML "
                 "page to this file, and exit.",
             )
@@ -956,8 +1294,13 @@ class TargetSalesforceLeads(Target):
         return command
 
     @classmethod
-    def invoke(cls, *, preflight: bool = False, history_page: str | None = None,  # type: ignore[override]
-               **kwargs: t.Any) -> None:
+    def invoke(
+        cls,
+        *,
+        preflight: bool = False,
+        history_page: str | None = None,  # type: ignore[override]
+        **kwargs: t.Any,
+    ) -> None:
         if history_page and not kwargs.get("about"):
             from target_salesforce_leads.history_page import run_history_page
 
@@ -965,16 +1308,20 @@ class TargetSalesforceLeads(Target):
             settings = dict(config.config) if config else {}
             # As a Meltano command (no --config), the setting comes the way Meltano passes
             # every setting: as an environment variable.
-            settings.setdefault("history_database_url",
-                                os.environ.get("TARGET_SALESFORCE_LEADS_HISTORY_DATABASE_URL"))
+            settings.setdefault(
+                "history_database_url",
+                os.environ.get("TARGET_SALESFORCE_LEADS_HISTORY_DATABASE_URL"),
+            )
             code, message = run_history_page(settings, history_page)
             click.echo(message, err=True)
             sys.exit(code)
         if preflight and not kwargs.get("about"):
             config = kwargs.get("config")
-            target = cls(config=config.config if config else None,
-                         parse_env_config=bool(config and config.parse_env),
-                         validate_config=True)
+            target = cls(
+                config=config.config if config else None,
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
+            )
             from target_salesforce_leads.preflight import run_preflight
 
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
@@ -985,8 +1332,13 @@ class TargetSalesforceLeads(Target):
 __all__ = ["TargetSalesforceLeads", "AuthError", "RetriesExhausted"]
 
 
-def _take_ids(records: list[dict[str, t.Any]], field: str, follow: bool,
-              todo: dict[str, str], result: dict[str, str | None]) -> None:
+def _take_ids(
+    records: list[dict[str, t.Any]],
+    field: str,
+    follow: bool,
+    todo: dict[str, str],
+    result: dict[str, str | None],
+) -> None:
     """Move each looked-up value from ``todo`` to ``result`` with the Id it resolves to.
 
     A converted Lead (``follow``) resolves to its Contact; one converted without a Contact

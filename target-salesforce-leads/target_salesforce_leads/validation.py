@@ -14,9 +14,19 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-
 # A date, or a date-time whose date part Salesforce keeps.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 _DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
-_TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist",
-               "combobox", "encryptedstring"}
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+_TEXT_TYPES = {
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "combobox",
+    "encryptedstring",
+}
 _NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
 
 
@@ -56,7 +66,8 @@ class ObjectSchema:
                 schema.required_on_create.append(name)
             if f.get("restrictedPicklist") and f.get("type") in {"picklist", "multipicklist"}:
                 schema.picklists[name] = frozenset(
-                    str(v.get("value")) for v in f.get("picklistValues") or []
+                    str(v.get("value"))
+                    for v in f.get("picklistValues") or []
                     if v.get("active", True)
                 )
         return schema
@@ -91,18 +102,22 @@ def validate(
         if f is None:
             if name in schema.relationships and isinstance(value, dict):
                 continue
-            return Rejection("INVALID_FIELD",
-                             f"No such column '{name}' on sobject of type {schema.name}")
+            return Rejection(
+                "INVALID_FIELD", f"No such column '{name}' on sobject of type {schema.name}"
+            )
         if not (f.get("createable") or f.get("updateable")) and name != "Id":
-            return Rejection("INVALID_FIELD_FOR_INSERT_UPDATE",
-                             f"Unable to create/update fields: {name}. Please check the "
-                             "security settings of this field and verify that it is "
-                             "read/write for your profile or permission set.")
+            return Rejection(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {name}. Please check the "
+                "security settings of this field and verify that it is "
+                "read/write for your profile or permission set.",
+            )
         if value is None:
             if name in schema.picklists and not f.get("nillable", True):
-                return Rejection("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                 f"{f.get('label') or name}: bad value for restricted picklist "
-                                 "field: null")
+                return Rejection(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{f.get('label') or name}: bad value for restricted picklist field: null",
+                )
             if name in schema.required_on_create:
                 return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
             continue
@@ -118,8 +133,10 @@ def validate(
                     f"(max length={length})",
                 )
             if ftype == "email" and text and not _EMAIL.match(text):
-                return Rejection("INVALID_EMAIL_ADDRESS",
-                                 f"{f.get('label') or name}: invalid email address: {text}")
+                return Rejection(
+                    "INVALID_EMAIL_ADDRESS",
+                    f"{f.get('label') or name}: invalid email address: {text}",
+                )
             allowed = schema.picklists.get(name)
             if allowed is not None:
                 values = text.split(";") if ftype == "multipicklist" else [text]
@@ -135,33 +152,43 @@ def validate(
                 try:
                     value = float(str(value))
                 except ValueError:
-                    return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                                     f"{name}: value not of required type: {value}")
+                    return Rejection(
+                        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                        f"{name}: value not of required type: {value}",
+                    )
             precision, scale = f.get("precision"), int(f.get("scale") or 0)
             if precision:
                 digits = int(precision) - scale
                 if abs(round(float(value), scale)) >= 10**digits:
-                    return Rejection("NUMBER_OUTSIDE_VALID_RANGE",
-                                     f"{name}: number outside valid range: {value}")
+                    return Rejection(
+                        "NUMBER_OUTSIDE_VALID_RANGE", f"{name}: number outside valid range: {value}"
+                    )
         elif ftype == "date":
             if not (isinstance(value, str) and _DATE.match(value)):
-                return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                                 f"{name}: value not of required type: {value}")
+                return Rejection(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{name}: value not of required type: {value}",
+                )
         elif ftype == "datetime":
             if not (isinstance(value, str) and _DATETIME.match(value)):
-                return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                                 f"{f.get('label') or name}: value not of required type: {value}")
+                return Rejection(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{f.get('label') or name}: value not of required type: {value}",
+                )
         elif ftype == "boolean" and not isinstance(value, bool):
-            return Rejection("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                             f"{name}: value not of required type: {value}")
+            return Rejection(
+                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value}"
+            )
     if creating:
         missing = [
-            n for n in schema.required_on_create
+            n
+            for n in schema.required_on_create
             if record.get(n) in (None, "") and n not in _relationship_fields(record, schema)
         ]
         if missing:
-            return Rejection("REQUIRED_FIELD_MISSING",
-                             f"Required fields are missing: [{', '.join(missing)}]")
+            return Rejection(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]"
+            )
     return None
 
 

@@ -83,8 +83,7 @@ def _clean(value: t.Any, path: str, changed: list[str]) -> t.Any:
             changed.append(path)
         return text
     if isinstance(value, t.Mapping):
-        return {k: _clean(v, f"{path}.{k}" if path else str(k), changed)
-                for k, v in value.items()}
+        return {k: _clean(v, f"{path}.{k}" if path else str(k), changed) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v, f"{path}[{i}]", changed) for i, v in enumerate(value)]
     return value
@@ -124,13 +123,17 @@ def bulk_unsafe_reason(rec: t.Mapping[str, t.Any], *, empty_strings: bool = True
             if not value:
                 if not empty_strings:
                     continue
-                return (f"{name} is an empty string: Bulk CSV would leave the field unchanged "
-                        "where Collections clears it")
+                return (
+                    f"{name} is an empty string: Bulk CSV would leave the field unchanged "
+                    "where Collections clears it"
+                )
             if len(value) <= 16 and value.strip().upper() == BULK_NULL:
                 return f"{name} is the text {value!r}, which Bulk CSV reads as null"
             if len(value) > BULK_MAX_FIELD_CHARS:
-                return (f"{name} holds {len(value)} characters, more than Bulk's "
-                        f"{BULK_MAX_FIELD_CHARS} per field")
+                return (
+                    f"{name} holds {len(value)} characters, more than Bulk's "
+                    f"{BULK_MAX_FIELD_CHARS} per field"
+                )
             total += len(value)
         elif isinstance(value, float) and not math.isfinite(value):
             return f"{name} is {value!r}, which is not a number Salesforce accepts"
@@ -141,6 +144,8 @@ def bulk_unsafe_reason(rec: t.Mapping[str, t.Any], *, empty_strings: bool = True
         elif value is not None:
             total += len(str(value))
     if total > BULK_MAX_RECORD_CHARS:
-        return (f"the record holds {total} characters, more than Bulk's "
-                f"{BULK_MAX_RECORD_CHARS} per record")
+        return (
+            f"the record holds {total} characters, more than Bulk's "
+            f"{BULK_MAX_RECORD_CHARS} per record"
+        )
     return None

@@ -24,27 +24,31 @@ STATE_KEY = "target-salesforce-leads"
 MAX_BLOB_BYTES = 6_000_000
 
 # Error codes whose cause can go away: such records wait instead of being rejected.
-WAITING_CODES = frozenset({
-    "INVALID_CROSS_REFERENCE_KEY",  # the parent (e.g. a Task's person) is not in Salesforce yet
-    "INVALID_FIELD",  # the org lacks a field
-    "INVALID_FIELD_FOR_INSERT_UPDATE",  # a field is not writable for the integration user
-    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",  # the org lacks a picklist value
-    "INVALID_TYPE",  # the org lacks the sObject (or access to it)
-    "UNABLE_TO_LOCK_ROW",
-    "BULK_JOB_FAILED",
-    "UNKNOWN_OUTCOME",
-    "UNKNOWN_EXCEPTION",
-    "SERVER_UNAVAILABLE",
-    "REQUEST_LIMIT_EXCEEDED",
-    "BUDGET_EXHAUSTED",
-})
+WAITING_CODES = frozenset(
+    {
+        "INVALID_CROSS_REFERENCE_KEY",  # the parent (e.g. a Task's person) is not in Salesforce yet
+        "INVALID_FIELD",  # the org lacks a field
+        "INVALID_FIELD_FOR_INSERT_UPDATE",  # a field is not writable for the integration user
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",  # the org lacks a picklist value
+        "INVALID_TYPE",  # the org lacks the sObject (or access to it)
+        "UNABLE_TO_LOCK_ROW",
+        "BULK_JOB_FAILED",
+        "UNKNOWN_OUTCOME",
+        "UNKNOWN_EXCEPTION",
+        "SERVER_UNAVAILABLE",
+        "REQUEST_LIMIT_EXCEEDED",
+        "BUDGET_EXHAUSTED",
+    }
+)
 # Of those, the ones a Salesforce admin must fix: the run exits non-zero while they happen.
-CONFIGURATION_CODES = frozenset({
-    "INVALID_FIELD",
-    "INVALID_FIELD_FOR_INSERT_UPDATE",
-    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-    "INVALID_TYPE",
-})
+CONFIGURATION_CODES = frozenset(
+    {
+        "INVALID_FIELD",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "INVALID_TYPE",
+    }
+)
 
 
 def now_iso() -> str:
@@ -116,8 +120,11 @@ class WaitingList:
             "streams": {n: asdict(s) for n, s in self.streams.items() if n in used},
             "entries": [asdict(e) for e in self.entries.values()],
         }
-        return base64.b64encode(zlib.compress(json.dumps(
-            doc, separators=(",", ":"), ensure_ascii=False, default=str).encode(), 6)).decode()
+        return base64.b64encode(
+            zlib.compress(
+                json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str).encode(), 6
+            )
+        ).decode()
 
     # -- updates ----------------------------------------------------------------------------
 

@@ -18,18 +18,27 @@ from target_sf_testlib import TARGET_CLI
 class LiveTarget:
     """The real target CLI with stdin open; stdout is block-buffered as under Meltano."""
 
-    def __init__(self, config: dict[str, t.Any], folder: Path, name: str = "target",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, t.Any],
+        folder: Path,
+        name: str = "target",
+        env: dict[str, str] | None = None,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         cfg_path = folder / f"{name}-config.json"
         cfg_path.write_text(json.dumps(config))
         self.stderr_path = folder / f"{name}.stderr"
         self._stderr = self.stderr_path.open("w")
-        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
-               **(env or {})}
-        self.proc = subprocess.Popen([*TARGET_CLI, "--config", str(cfg_path)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, text=True, env=env)
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, **(env or {})}
+        self.proc = subprocess.Popen(
+            [*TARGET_CLI, "--config", str(cfg_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=env,
+        )
         self.states: list[dict[str, t.Any]] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -15,8 +15,11 @@ from pathlib import Path
 from emulators.testing import EmulatorProcess
 from target_salesforce_leads.waiting import STATE_KEY, WaitingList
 
-TARGET_CLI = [sys.executable, "-c",
-              "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()"]
+TARGET_CLI = [
+    sys.executable,
+    "-c",
+    "from target_salesforce_leads.target import TargetSalesforceLeads as T; T.cli()",
+]
 
 LEAD_SCHEMA = {
     "type": "object",
@@ -51,8 +54,10 @@ TASK_SCHEMA = {
         "Priority": {"type": ["string", "null"]},
         "Type": {"type": ["string", "null"]},
         "Intercom_URL__c": {"type": ["string", "null"]},
-        "Who": {"type": ["object", "null"],
-                "properties": {"Intercom_Contact_ID__c": {"type": "string"}}},
+        "Who": {
+            "type": ["object", "null"],
+            "properties": {"Intercom_Contact_ID__c": {"type": "string"}},
+        },
     },
 }
 KEYS = {"Lead": ["Intercom_Contact_ID__c"], "Task": ["Intercom_Conversation_ID__c"]}
@@ -61,8 +66,12 @@ SCHEMAS = {"Lead": LEAD_SCHEMA, "Task": TASK_SCHEMA}
 
 def schema_msg(stream: str) -> dict[str, t.Any]:
     # A copy: tests change their schema in place (an extra field) without touching others'.
-    return {"type": "SCHEMA", "stream": stream, "schema": copy.deepcopy(SCHEMAS[stream]),
-            "key_properties": KEYS[stream]}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": copy.deepcopy(SCHEMAS[stream]),
+        "key_properties": KEYS[stream],
+    }
 
 
 def record_msg(stream: str, record: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -74,8 +83,13 @@ def state_msg(value: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def lead(i: int | str, **extra: t.Any) -> dict[str, t.Any]:
-    rec = {"Intercom_Contact_ID__c": f"ic_{i}", "FirstName": "Ada", "LastName": f"Person {i}",
-           "Company": "Acme", "Email": f"person{i}@example.com"}
+    rec = {
+        "Intercom_Contact_ID__c": f"ic_{i}",
+        "FirstName": "Ada",
+        "LastName": f"Person {i}",
+        "Company": "Acme",
+        "Email": f"person{i}@example.com",
+    }
     rec.update(extra)
     return rec
 
@@ -117,8 +131,10 @@ class RunResult:
     def assert_accounted(self, name: str, sent: int) -> None:
         """written + unchanged + waiting + rejected (+ merged duplicates) = sent (+ retried)."""
         s = self.stream(name)
-        total = sum(s.get(k, 0) for k in
-                    ("created", "updated", "unchanged", "waiting", "rejected", "merged"))
+        total = sum(
+            s.get(k, 0)
+            for k in ("created", "updated", "unchanged", "waiting", "rejected", "merged")
+        )
         assert s.get("received") == sent, s
         assert total == sent + s.get("retried", 0), s
 
@@ -153,9 +169,15 @@ class Harness:
         cfg.update(overrides)
         return cfg
 
-    def run(self, messages: list[dict[str, t.Any]], *, args: t.Sequence[str] = (),
-            timeout: float = 240, carry_state: bool = True,
-            **overrides: t.Any) -> RunResult:
+    def run(
+        self,
+        messages: list[dict[str, t.Any]],
+        *,
+        args: t.Sequence[str] = (),
+        timeout: float = 240,
+        carry_state: bool = True,
+        **overrides: t.Any,
+    ) -> RunResult:
         self.runs += 1
         if carry_state and self.last_state is not None:
             messages = [state_msg(self.last_state), *messages]
@@ -167,15 +189,21 @@ class Harness:
         before = reject_path.read_text().splitlines() if reject_path.exists() else []
         data = "".join(json.dumps(m) + "\n" for m in messages)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.run([*TARGET_CLI, "--config", str(cfg_path), *args], input=data,
-                              capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(
+            [*TARGET_CLI, "--config", str(cfg_path), *args],
+            input=data,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
         states = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
         if states:
             self.last_state = states[-1]
         summary_path = Path(cfg["summary_file"])
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         after = reject_path.read_text().splitlines() if reject_path.exists() else []
-        rejects = [json.loads(line) for line in after[len(before):]]
+        rejects = [json.loads(line) for line in after[len(before) :]]
         return RunResult(proc.returncode, states, proc.stderr, summary, rejects)
 
     def query(self, soql: str) -> list[dict[str, t.Any]]:
@@ -193,9 +221,13 @@ class Harness:
         a dry run); such tests also check that the data did not change.
         """
         stats = self.sf.stats()
-        return sum(n for ep, n in stats["by_endpoint"].items()
-                   if not ep.startswith("GET ") and "oauth2" not in ep
-                   and (composite or ep != "POST /composite"))
+        return sum(
+            n
+            for ep, n in stats["by_endpoint"].items()
+            if not ep.startswith("GET ")
+            and "oauth2" not in ep
+            and (composite or ep != "POST /composite")
+        )
 
     def api_calls(self) -> int:
         """Every billed request (the emulator's ``api_calls``)."""
@@ -252,44 +284,91 @@ def as_number(value: str) -> int | None:
     return None if value == "" else int(value)
 
 
-def history_report(run_id: str, leads: dict[str, int], tasks: dict[str, int], problems: Path | None,
-            sf_calls: int, status: str = "ok") -> dict[str, t.Any]:
+def history_report(
+    run_id: str,
+    leads: dict[str, int],
+    tasks: dict[str, int],
+    problems: Path | None,
+    sf_calls: int,
+    status: str = "ok",
+) -> dict[str, t.Any]:
     """A target run summary with these counts (the fields the run history reads)."""
     zero = dict.fromkeys(("created", "updated", "unchanged", "waiting", "rejected"), 0)
     return {
-        "run_id": run_id, "status": status, "exit_code": 0 if status != "failed" else 1,
-        "dry_run": False, "api_calls": sf_calls, "waiting_now": tasks.get("waiting", 0),
+        "run_id": run_id,
+        "status": status,
+        "exit_code": 0 if status != "failed" else 1,
+        "dry_run": False,
+        "api_calls": sf_calls,
+        "waiting_now": tasks.get("waiting", 0),
         "objects": {"Lead": {**zero, **leads}, "Task": {**zero, **tasks}},
-        "rejected_by_reason": [{"code": "INVALID_EMAIL_ADDRESS", "count": leads.get("rejected", 0),
-                                "example": "Email: invalid email address: <b>x@</b>"}]
-        if leads.get("rejected") else [],
-        "waiting_by_reason": [{"code": "PARENT_WAITING", "count": tasks.get("waiting", 0),
-                               "example": "its Lead is not written yet"}]
-        if tasks.get("waiting") else [],
+        "rejected_by_reason": [
+            {
+                "code": "INVALID_EMAIL_ADDRESS",
+                "count": leads.get("rejected", 0),
+                "example": "Email: invalid email address: <b>x@</b>",
+            }
+        ]
+        if leads.get("rejected")
+        else [],
+        "waiting_by_reason": [
+            {
+                "code": "PARENT_WAITING",
+                "count": tasks.get("waiting", 0),
+                "example": "its Lead is not written yet",
+            }
+        ]
+        if tasks.get("waiting")
+        else [],
         "files": {"problems": str(problems) if problems else None},
     }
 
 
 def write_problem_rows(path: Path, rows: list[tuple[str, str, str]]) -> None:
     """An open-problems file with one line per (status, error code, external id)."""
-    path.write_text("".join(json.dumps({
-        "status": status, "stream": "Lead", "sobject": "Lead", "external_id": ext,
-        "error_code": code, "message": f"{code} for {ext}", "time": f"2026-01-0{i + 1}T00:00:00Z",
-    }) + "\n" for i, (status, code, ext) in enumerate(rows)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "status": status,
+                    "stream": "Lead",
+                    "sobject": "Lead",
+                    "external_id": ext,
+                    "error_code": code,
+                    "message": f"{code} for {ext}",
+                    "time": f"2026-01-0{i + 1}T00:00:00Z",
+                }
+            )
+            + "\n"
+            for i, (status, code, ext) in enumerate(rows)
+        )
+    )
 
 
-def as_run_report(summary: dict[str, t.Any], intercom_calls: int,
-                  mapper_rejects: t.Sequence[tuple[str, int]] = (),
-                  finished_at: str | None = None) -> dict[str, t.Any]:
+def as_run_report(
+    summary: dict[str, t.Any],
+    intercom_calls: int,
+    mapper_rejects: t.Sequence[tuple[str, int]] = (),
+    finished_at: str | None = None,
+) -> dict[str, t.Any]:
     """The pipeline's run report (run_report.build_run_report) around a target summary, with
     the extractor's API calls and the mapper's rejects by reason."""
     from target_salesforce_leads.run_report import build_run_report
 
-    mapper = {"status": "ok", "rejected": sum(n for _, n in mapper_rejects),
-              "rejected_by_reason": [{"stream": "contacts", "reason": code, "count": n,
-                                      "example": f"{code} example"}
-                                     for code, n in mapper_rejects]}
+    mapper = {
+        "status": "ok",
+        "rejected": sum(n for _, n in mapper_rejects),
+        "rejected_by_reason": [
+            {"stream": "contacts", "reason": code, "count": n, "example": f"{code} example"}
+            for code, n in mapper_rejects
+        ],
+    }
     problems = (summary.get("files") or {}).get("problems")
-    return build_run_report(summary, tap={"status": "ok", "api_calls": intercom_calls},
-                            mapper=mapper, environment="dev", finished_at=finished_at,
-                            files={"problems": {"target": problems}} if problems else {})
+    return build_run_report(
+        summary,
+        tap={"status": "ok", "api_calls": intercom_calls},
+        mapper=mapper,
+        environment="dev",
+        finished_at=finished_at,
+        files={"problems": {"target": problems}} if problems else {},
+    )

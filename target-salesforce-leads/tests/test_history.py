@@ -34,31 +34,49 @@ def test_where_the_history_goes() -> None:
     pg = "postgresql+psycopg://meltano@db.internal:5432/meltano"
     assert resolve_url(None, {"MELTANO_DATABASE_URI": pg}) == pg
     # Next to Meltano's SQLite database (absolute: four slashes; relative: three).
-    assert resolve_url(None, {"MELTANO_DATABASE_URI": "sqlite:////srv/p/.meltano/meltano.db"}) \
+    assert (
+        resolve_url(None, {"MELTANO_DATABASE_URI": "sqlite:////srv/p/.meltano/meltano.db"})
         == "/srv/p/.meltano/run-history.db"
-    assert resolve_url(None, {"MELTANO_DATABASE_URI": "sqlite:///state/meltano.db"}) \
+    )
+    assert (
+        resolve_url(None, {"MELTANO_DATABASE_URI": "sqlite:///state/meltano.db"})
         == "state/run-history.db"
-    assert resolve_url(None, {"MELTANO_SYS_DIR_ROOT": "/srv/p/.meltano"}) \
+    )
+    assert (
+        resolve_url(None, {"MELTANO_SYS_DIR_ROOT": "/srv/p/.meltano"})
         == "/srv/p/.meltano/run-history.db"
-    assert resolve_url(None, {"MELTANO_PROJECT_ROOT": "/srv/p"}) \
-        == "/srv/p/.meltano/run-history.db"
-    assert describe_url("postgresql://u:s3cret@h:5433/db?sslmode=require") \
+    )
+    assert resolve_url(None, {"MELTANO_PROJECT_ROOT": "/srv/p"}) == "/srv/p/.meltano/run-history.db"
+    assert (
+        describe_url("postgresql://u:s3cret@h:5433/db?sslmode=require")
         == "postgresql://u@h:5433/db"
+    )
 
 
 def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
     problems = tmp_path / "problems.jsonl"
-    write_problem_rows(problems, [("rejected", "INVALID_EMAIL_ADDRESS", "ic_1"),
-                             ("rejected", "INVALID_EMAIL_ADDRESS", "ic_2"),
-                             ("waiting", "PARENT_WAITING", "ic_3")])
+    write_problem_rows(
+        problems,
+        [
+            ("rejected", "INVALID_EMAIL_ADDRESS", "ic_1"),
+            ("rejected", "INVALID_EMAIL_ADDRESS", "ic_2"),
+            ("waiting", "PARENT_WAITING", "ic_3"),
+        ],
+    )
     db = tmp_path / "h.db"
     with RunHistory(str(db)) as h:
-        h.record(history_report("r1", {"created": 5, "rejected": 2}, {"created": 3, "waiting": 1},
-                         problems, 7), finished_at="2026-01-01T10:00:00+00:00")
+        h.record(
+            history_report(
+                "r1", {"created": 5, "rejected": 2}, {"created": 3, "waiting": 1}, problems, 7
+            ),
+            finished_at="2026-01-01T10:00:00+00:00",
+        )
         # The pipeline's run report: the extractor's API calls, the mapper's rejects.
         merged = as_run_report(
-            history_report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3, "warning"), 41,
-            [("NO_EMAIL", 2), ("NO_EMAIL", 1), ("BOT", 1)])
+            history_report("r2", {"updated": 4, "unchanged": 1}, {}, None, 3, "warning"),
+            41,
+            [("NO_EMAIL", 2), ("NO_EMAIL", 1), ("BOT", 1)],
+        )
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
         # The same run recorded again replaces its row.
         h.record(merged, finished_at="2026-01-01T11:00:00+00:00")
@@ -71,14 +89,20 @@ def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
         assert (r2["written"], r2["unchanged"], r2["status"]) == (4, 1, "warning")
         assert (r2["rejected"], r2["mapper_rejected"], r2["environment"]) == (4, 4, "dev")
         assert {(r["source"], r["code"]): r["count"] for r in h.reasons("r2")} == {
-            ("mapper", "NO_EMAIL"): 3, ("mapper", "BOT"): 1}
+            ("mapper", "NO_EMAIL"): 3,
+            ("mapper", "BOT"): 1,
+        }
         assert (r2["salesforce_api_calls"], r2["intercom_api_calls"]) == (3, 41)
         assert {o["sobject"]: o["written"] for o in h.objects("r1")} == {"Lead": 5, "Task": 3}
         assert [(r["outcome"], r["code"], r["count"]) for r in h.reasons("r1")] == [
-            ("rejected", "INVALID_EMAIL_ADDRESS", 2), ("waiting", "PARENT_WAITING", 1)]
+            ("rejected", "INVALID_EMAIL_ADDRESS", 2),
+            ("waiting", "PARENT_WAITING", 1),
+        ]
         got = h.problems("r1")
         assert [(p["status"], p["code"], p["count"]) for p in got] == [
-            ("rejected", "INVALID_EMAIL_ADDRESS", 2), ("waiting", "PARENT_WAITING", 1)]
+            ("rejected", "INVALID_EMAIL_ADDRESS", 2),
+            ("waiting", "PARENT_WAITING", 1),
+        ]
         assert got[0]["since"] == "2026-01-01T00:00:00Z"
         assert h.report("r2") == json.loads(json.dumps(merged))
     # Plain SQLite: one row a run, readable without this package.
@@ -88,13 +112,21 @@ def test_rows_hold_each_runs_figures(tmp_path: Path) -> None:
 
 def test_page_shows_the_rows(tmp_path: Path) -> None:
     problems = tmp_path / "problems.jsonl"
-    write_problem_rows(problems,
-                       [("rejected", "INVALID_EMAIL_ADDRESS", "<script>alert(1)</script>")])
+    write_problem_rows(
+        problems, [("rejected", "INVALID_EMAIL_ADDRESS", "<script>alert(1)</script>")]
+    )
     with RunHistory(str(tmp_path / "h.db")) as h:
         for i in range(4):
-            h.record(history_report(f"run-{i}", {"created": 10 * i, "rejected": i},
-                             {"created": i, "waiting": 3 - i}, problems, 5 + i),
-                     finished_at=f"2026-01-0{i + 1}T08:00:00+00:00")
+            h.record(
+                history_report(
+                    f"run-{i}",
+                    {"created": 10 * i, "rejected": i},
+                    {"created": i, "waiting": 3 - i},
+                    problems,
+                    5 + i,
+                ),
+                finished_at=f"2026-01-0{i + 1}T08:00:00+00:00",
+            )
         page = render(h)
         runs = h.runs()
         latest = runs[-1]["run_id"]
@@ -114,12 +146,16 @@ def test_page_shows_the_rows(tmp_path: Path) -> None:
         for series in ("written", "waiting", "rejected", "salesforce_api_calls"):
             assert points[(series, r["run_id"])] == r[series]
     assert {o["sobject"]: as_number(o["written"]) for o in dom.tables["latest-objects"]} == {
-        o["sobject"]: o["written"] for o in want_objects}
+        o["sobject"]: o["written"] for o in want_objects
+    }
     reasons = {(r["outcome"], r["code"]): as_number(r["count"]) for r in dom.tables["reasons"]}
-    assert reasons == {("rejected", "INVALID_EMAIL_ADDRESS"): 0 + 1 + 2 + 3,
-                       ("waiting", "PARENT_WAITING"): 3 + 2 + 1}
+    assert reasons == {
+        ("rejected", "INVALID_EMAIL_ADDRESS"): 0 + 1 + 2 + 3,
+        ("waiting", "PARENT_WAITING"): 3 + 2 + 1,
+    }
     assert [(p["status"], p["code"], p["count"]) for p in dom.tables["open-problems"]] == [
-        ("rejected", "INVALID_EMAIL_ADDRESS", "1")]
+        ("rejected", "INVALID_EMAIL_ADDRESS", "1")
+    ]
 
 
 def test_empty_history_page(tmp_path: Path) -> None:
@@ -134,7 +170,9 @@ def test_open_problems_group_by_reason(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "not json\n")
     groups = open_problems([("target", path), ("mapper", tmp_path / "missing.jsonl")])
     assert [(g["status"], g["code"], g["count"], g["example_id"]) for g in groups] == [
-        ("waiting", "A", 2, "1"), ("rejected", "B", 1, "3")]
+        ("waiting", "A", 2, "1"),
+        ("rejected", "B", 1, "3"),
+    ]
     assert figures({"run_id": "x", "objects": {}})["intercom_api_calls"] is None
 
 
@@ -145,9 +183,14 @@ def test_target_adds_every_run_and_writes_the_page(harness: Harness, tmp_path: P
     first = harness.run(lead_messages([lead(i) for i in range(6)]), history_database_url=str(db))
     assert first.returncode == 0, first.stderr[-3000:]
     calls_first = harness.api_calls()
-    second = harness.run(lead_messages([lead(i) for i in range(4)]
-                                       + [lead(i, Email="broken@") for i in range(4, 6)]
-                                       + [lead(9)]), history_database_url=str(db))
+    second = harness.run(
+        lead_messages(
+            [lead(i) for i in range(4)]
+            + [lead(i, Email="broken@") for i in range(4, 6)]
+            + [lead(9)]
+        ),
+        history_database_url=str(db),
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "added to the run history" in second.stderr
     in_org = harness.query("SELECT Id, Intercom_Contact_ID__c FROM Lead")
@@ -162,26 +205,30 @@ def test_target_adds_every_run_and_writes_the_page(harness: Harness, tmp_path: P
         assert two["rejected"] == second.summary["totals"]["rejected"]
         assert two["rejected"] + two["written"] + two["unchanged"] == 7
         # The row keeps the run report (run_report_file) the run wrote.
-        assert h.report(two["run_id"]) == json.loads(
-            (harness.tmp / "run-report.json").read_text())
+        assert h.report(two["run_id"]) == json.loads((harness.tmp / "run-report.json").read_text())
     page = tmp_path / "page.html"
     cfg = tmp_path / "page-config.json"
     cfg.write_text(json.dumps({"history_database_url": str(db)}))
-    proc = subprocess.run([*TARGET_CLI, "--config", str(cfg), "--history-page", str(page)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*TARGET_CLI, "--config", str(cfg), "--history-page", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "the latest 2 of 2 runs" in proc.stderr
     dom = read_history_dom(page.read_text())
     assert {r["run-id"]: as_number(r["written"]) for r in dom.tables["runs"]} == {
-        r["run_id"]: r["written"] for r in runs}
+        r["run_id"]: r["written"] for r in runs
+    }
 
 
-def test_history_that_cannot_be_written_does_not_fail_the_run(harness: Harness,
-                                                            tmp_path: Path) -> None:
+def test_history_that_cannot_be_written_does_not_fail_the_run(
+    harness: Harness, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = harness.run(lead_messages([lead(1)]),
-                         history_database_url=str(blocker / "history.db"))
+    result = harness.run(lead_messages([lead(1)]), history_database_url=str(blocker / "history.db"))
     assert result.returncode == 0
     assert "missing from the run history" in result.stderr
     assert len(harness.query("SELECT Id FROM Lead")) == 1
@@ -190,7 +237,11 @@ def test_history_that_cannot_be_written_does_not_fail_the_run(harness: Harness,
 def test_history_page_when_history_is_off(tmp_path: Path) -> None:
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"history_database_url": "off"}))
-    proc = subprocess.run([*TARGET_CLI, "--config", str(cfg), "--history-page",
-                           str(tmp_path / "p.html")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*TARGET_CLI, "--config", str(cfg), "--history-page", str(tmp_path / "p.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "'off'" in proc.stderr
     assert not (tmp_path / "p.html").exists()

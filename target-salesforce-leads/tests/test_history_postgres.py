@@ -52,17 +52,26 @@ def postgres_url(postgres_server_url: str) -> str:
 
 def _fill(history: RunHistory, problems: Path) -> None:
     for i in range(3):
-        summary = history_report(f"run-{i}", {"created": 4 * i, "rejected": i},
-                                 {"updated": i, "waiting": 2 - i}, problems, 3 + i)
+        summary = history_report(
+            f"run-{i}",
+            {"created": 4 * i, "rejected": i},
+            {"updated": i, "waiting": 2 - i},
+            problems,
+            3 + i,
+        )
         finished = f"2026-02-0{i + 1}T06:00:00+00:00"
-        history.record(as_run_report(summary, 30 + i, [("NO_EMAIL", i)], finished_at=finished),
-                       finished_at=finished)
+        history.record(
+            as_run_report(summary, 30 + i, [("NO_EMAIL", i)], finished_at=finished),
+            finished_at=finished,
+        )
 
 
 def test_same_rows_as_sqlite(postgres_url: str, tmp_path: Path) -> None:
     problems = tmp_path / "problems.jsonl"
-    write_problem_rows(problems, [("waiting", "PARENT_WAITING", "ic_7"),
-                             ("rejected", "INVALID_EMAIL_ADDRESS", "ic_8")])
+    write_problem_rows(
+        problems,
+        [("waiting", "PARENT_WAITING", "ic_7"), ("rejected", "INVALID_EMAIL_ADDRESS", "ic_8")],
+    )
     with RunHistory(postgres_url) as pg, RunHistory(str(tmp_path / "h.db")) as lite:
         _fill(pg, problems)
         _fill(pg, problems)  # recording the same runs again replaces them
@@ -76,15 +85,18 @@ def test_same_rows_as_sqlite(postgres_url: str, tmp_path: Path) -> None:
             assert pg.report(run) == lite.report(run)
         page = read_history_dom(render(pg))
     assert {r["run-id"]: as_number(r["intercom_api_calls"]) for r in page.tables["runs"]} == {
-        "run-0": 30, "run-1": 31, "run-2": 32}
+        "run-0": 30,
+        "run-1": 31,
+        "run-2": 32,
+    }
     # Opening it again creates nothing twice (CREATE TABLE IF NOT EXISTS).
     with RunHistory(postgres_url) as again:
         assert again.count() == 3
 
 
 def test_target_records_into_meltanos_postgres_database(
-        harness: Harness, postgres_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    harness: Harness, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """history_database_url unset: the history goes where Meltano's database_uri points."""
     monkeypatch.setenv("MELTANO_DATABASE_URI", postgres_url)
     result = harness.run(lead_messages([lead(i) for i in range(5)]), history_database_url=None)
@@ -98,16 +110,22 @@ def test_target_records_into_meltanos_postgres_database(
     page = tmp_path / "page.html"
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"history_database_url": postgres_url}))
-    proc = subprocess.run([*TARGET_CLI, "--config", str(cfg), "--history-page", str(page)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*TARGET_CLI, "--config", str(cfg), "--history-page", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     dom = read_history_dom(page.read_text())
     assert [(r["run-id"], as_number(r["created"])) for r in dom.tables["runs"]] == [
-        (row["run_id"], 5)]
+        (row["run_id"], 5)
+    ]
 
 
-def test_unreachable_postgres_does_not_fail_the_run(harness: Harness,
-                                                    postgres_server_url: str) -> None:
+def test_unreachable_postgres_does_not_fail_the_run(
+    harness: Harness, postgres_server_url: str
+) -> None:
     import socket
 
     with socket.socket() as s:  # a port nobody listens on

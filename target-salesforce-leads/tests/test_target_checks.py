@@ -22,25 +22,43 @@ NULLABLE_STR = {"type": ["string", "null"]}
 
 
 def fld(name: str, type_: str = "string", **kw: t.Any) -> dict[str, t.Any]:
-    f = {"name": name, "type": type_, "label": kw.pop("label", name), "length": 0,
-         "createable": True, "updateable": True, "nillable": True, "custom": name.endswith("__c"),
-         "externalId": False, "unique": False, "picklistValues": [], "restrictedPicklist": False}
+    f = {
+        "name": name,
+        "type": type_,
+        "label": kw.pop("label", name),
+        "length": 0,
+        "createable": True,
+        "updateable": True,
+        "nillable": True,
+        "custom": name.endswith("__c"),
+        "externalId": False,
+        "unique": False,
+        "picklistValues": [],
+        "restrictedPicklist": False,
+    }
     if type_ == "string":
         f["length"] = 255
     f.update(kw)
     return f
 
 
-def picklist(name: str, values: list[str], restricted: bool, label: str | None = None
-             ) -> dict[str, t.Any]:
-    return fld(name, "picklist", label=label or name, length=255, restrictedPicklist=restricted,
-               picklistValues=[{"value": v, "label": v, "active": True} for v in values])
+def picklist(
+    name: str, values: list[str], restricted: bool, label: str | None = None
+) -> dict[str, t.Any]:
+    return fld(
+        name,
+        "picklist",
+        label=label or name,
+        length=255,
+        restrictedPicklist=restricted,
+        picklistValues=[{"value": v, "label": v, "active": True} for v in values],
+    )
 
 
 def obj(name: str, *fields: dict[str, t.Any]) -> ObjectSchema:
-    return ObjectSchema.from_describe({"name": name, "fields": [fld("Id", "id", createable=False,
-                                                                    updateable=False),
-                                                                *fields]})
+    return ObjectSchema.from_describe(
+        {"name": name, "fields": [fld("Id", "id", createable=False, updateable=False), *fields]}
+    )
 
 
 LEAD = obj(
@@ -59,8 +77,11 @@ LEAD = obj(
     picklist("Rating", ["Hot", "Cold"], restricted=False),
     fld("Status", "picklist", nillable=False, defaultedOnCreate=True),
 )
-BASE = {"Intercom_Contact_ID__c": {"type": "string"}, "LastName": NULLABLE_STR,
-        "Company": NULLABLE_STR}
+BASE = {
+    "Intercom_Contact_ID__c": {"type": "string"},
+    "LastName": NULLABLE_STR,
+    "Company": NULLABLE_STR,
+}
 
 
 def lead_check(**props: t.Any) -> list[Problem]:
@@ -87,11 +108,15 @@ def test_a_matching_stream_has_no_problems() -> None:
 
 
 def test_missing_custom_field_fix_suggests_type_from_schema() -> None:
-    p = only(lead_check(Intercom_Qualification__c={"type": ["string", "null"], "maxLength": 255}),
-             "Intercom_Qualification__c")
+    p = only(
+        lead_check(Intercom_Qualification__c={"type": ["string", "null"], "maxLength": 255}),
+        "Intercom_Qualification__c",
+    )
     assert (p.code, p.severity, p.blocking) == ("INVALID_FIELD", ERROR, True)
-    assert p.fix.startswith("Setup > Object Manager > Lead > Fields & Relationships > New: "
-                            "Text(255) 'Intercom_Qualification__c'")
+    assert p.fix.startswith(
+        "Setup > Object Manager > Lead > Fields & Relationships > New: "
+        "Text(255) 'Intercom_Qualification__c'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,11 +151,18 @@ def test_misspelt_and_unknown_standard_fields() -> None:
 def test_read_only_fields() -> None:
     p = only(lead_check(Name=NULLABLE_STR), "Name")
     assert (p.code, p.severity) == ("INVALID_FIELD_FOR_INSERT_UPDATE", ERROR)
-    schema = obj("Lead", fld("Intercom_Contact_ID__c", externalId=True, unique=True),
-                 fld("Secret__c", createable=False, updateable=False),
-                 fld("Once__c", updateable=False))
-    problems = check_stream("Lead", {"Secret__c": NULLABLE_STR, "Once__c": NULLABLE_STR},
-                            "Intercom_Contact_ID__c", schema)
+    schema = obj(
+        "Lead",
+        fld("Intercom_Contact_ID__c", externalId=True, unique=True),
+        fld("Secret__c", createable=False, updateable=False),
+        fld("Once__c", updateable=False),
+    )
+    problems = check_stream(
+        "Lead",
+        {"Secret__c": NULLABLE_STR, "Once__c": NULLABLE_STR},
+        "Intercom_Contact_ID__c",
+        schema,
+    )
     secret = only(problems, "Secret__c")
     assert secret.code == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert "Field-Level Security" in secret.fix
@@ -177,27 +209,42 @@ def test_declared_length_above_the_field_is_a_warning() -> None:
 
 
 def test_enum_value_missing_from_restricted_picklist() -> None:
-    p = only(lead_check(LeadSource={"type": ["string", "null"], "enum": ["Intercom"]}),
-             "LeadSource")
+    p = only(
+        lead_check(LeadSource={"type": ["string", "null"], "enum": ["Intercom"]}), "LeadSource"
+    )
     assert (p.code, p.severity) == ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ERROR)
-    assert p.fix == ("Setup > Object Manager > Lead > Fields & Relationships > Lead Source > "
-                     "Values > New: Intercom")
+    assert p.fix == (
+        "Setup > Object Manager > Lead > Fields & Relationships > Lead Source > "
+        "Values > New: Intercom"
+    )
 
 
 def test_const_and_unrestricted_picklists() -> None:
-    assert only(lead_check(LeadSource={"type": "string", "const": "Intercom"}),
-                "LeadSource").blocking
+    assert only(
+        lead_check(LeadSource={"type": "string", "const": "Intercom"}), "LeadSource"
+    ).blocking
     p = only(lead_check(Rating={"type": "string", "enum": ["Warm", "Hot"]}), "Rating")
     assert (p.code, p.severity) == ("PICKLIST_VALUE_MISSING", WARNING)
     assert p.fix.endswith("Values > New: Warm")
 
 
 def test_inactive_values_do_not_count() -> None:
-    schema = obj("Lead", fld("Intercom_Contact_ID__c", externalId=True, unique=True),
-                 fld("LeadSource", "picklist", restrictedPicklist=True, picklistValues=[
-                     {"value": "Intercom", "active": False}, {"value": "Web", "active": True}]))
-    problems = check_stream("Lead", {"LeadSource": {"enum": ["Intercom"]}},
-                            "Intercom_Contact_ID__c", schema)
+    schema = obj(
+        "Lead",
+        fld("Intercom_Contact_ID__c", externalId=True, unique=True),
+        fld(
+            "LeadSource",
+            "picklist",
+            restrictedPicklist=True,
+            picklistValues=[
+                {"value": "Intercom", "active": False},
+                {"value": "Web", "active": True},
+            ],
+        ),
+    )
+    problems = check_stream(
+        "Lead", {"LeadSource": {"enum": ["Intercom"]}}, "Intercom_Contact_ID__c", schema
+    )
     assert only(problems, "LeadSource").blocking
 
 
@@ -216,8 +263,9 @@ def test_key_problems() -> None:
 
 
 def test_required_fields_the_stream_does_not_send_are_warnings() -> None:
-    problems = check_stream("Lead", {"Intercom_Contact_ID__c": {"type": "string"}},
-                            "Intercom_Contact_ID__c", LEAD)
+    problems = check_stream(
+        "Lead", {"Intercom_Contact_ID__c": {"type": "string"}}, "Intercom_Contact_ID__c", LEAD
+    )
     assert {p.field for p in problems} == {"LastName", "Company"}
     assert all(p.code == "REQUIRED_FIELD_MISSING" and not p.blocking for p in problems)
     # Unknown properties (no SCHEMA): only the key is checked.
@@ -239,8 +287,13 @@ WHO = {"type": ["object", "null"], "properties": {"Intercom_Contact_ID__c": {"ty
 
 
 def task_check(lookup: dict[str, ObjectSchema], **props: t.Any) -> list[Problem]:
-    return check_stream("Task", {"Intercom_Conversation_ID__c": {"type": "string"}, **props},
-                        "Intercom_Conversation_ID__c", TASK, lookup=lookup.get)
+    return check_stream(
+        "Task",
+        {"Intercom_Conversation_ID__c": {"type": "string"}, **props},
+        "Intercom_Conversation_ID__c",
+        TASK,
+        lookup=lookup.get,
+    )
 
 
 def test_reference_by_external_id_on_every_parent_type() -> None:
@@ -273,17 +326,20 @@ def test_parent_field_not_external_id() -> None:
 
 
 def test_pinned_type_checks_only_that_parent() -> None:
-    who = {"type": "object", "properties": {
-        "attributes": {"type": "object", "properties": {"type": {"enum": ["Lead"]}}},
-        "Intercom_Contact_ID__c": {"type": "string"}}}
+    who = {
+        "type": "object",
+        "properties": {
+            "attributes": {"type": "object", "properties": {"type": {"enum": ["Lead"]}}},
+            "Intercom_Contact_ID__c": {"type": "string"},
+        },
+    }
     assert task_check({"Lead": LEAD, "Contact": obj("Contact", fld("LastName"))}, Who=who) == []
 
 
 def test_unknown_relationship_and_inaccessible_parent() -> None:
     p = only(task_check({}, Owner2=WHO), "Owner2")
     assert p.code == "INVALID_FIELD"
-    problems = task_check({}, What={"type": "object",
-                                    "properties": {"Ext__c": {"type": "string"}}})
+    problems = task_check({}, What={"type": "object", "properties": {"Ext__c": {"type": "string"}}})
     assert problems[0].code == "INVALID_TYPE" and problems[0].sobject == "Account"
     # Without a lookup only the relationship is checked.
     assert check_stream("Task", {"Who": WHO}, "Intercom_Conversation_ID__c", TASK) == []
@@ -295,13 +351,18 @@ def test_relationship_sent_as_a_string() -> None:
 
 
 def test_custom_fields_of_tasks_live_on_activity() -> None:
-    p = only(task_check({}, Intercom_URL__c={"type": ["string", "null"], "format": "uri"}),
-             "Intercom_URL__c")
-    assert p.fix.startswith("Setup > Object Manager > Activity > Fields & Relationships > New: "
-                            "URL(255) 'Intercom_URL__c'")
+    p = only(
+        task_check({}, Intercom_URL__c={"type": ["string", "null"], "format": "uri"}),
+        "Intercom_URL__c",
+    )
+    assert p.fix.startswith(
+        "Setup > Object Manager > Activity > Fields & Relationships > New: "
+        "URL(255) 'Intercom_URL__c'"
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
 
 def test_helpers() -> None:
     assert properties_of({"properties": {"A": {}}}) == {"A": {}}
@@ -309,7 +370,9 @@ def test_helpers() -> None:
     cfg = {"stream_settings": {"people": {"sobject": "Lead", "external_id_field": "X__c"}}}
     assert stream_target("people", ["id"], cfg) == ("Lead", "X__c")
     assert stream_target("Task", ["Intercom_Conversation_ID__c"], {}) == (
-        "Task", "Intercom_Conversation_ID__c")
+        "Task",
+        "Intercom_Conversation_ID__c",
+    )
     assert stream_target("Task", ["a", "b"], {}) == ("Task", None)
     m = missing_object("Deal__c", "NOT_FOUND")
     assert m.code == "INVALID_TYPE" and "Custom Object" in m.fix and m.blocking

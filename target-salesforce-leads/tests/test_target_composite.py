@@ -6,8 +6,13 @@ from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_m
 
 
 def test_500_leads_with_matching_cost_two_calls(harness: Harness) -> None:
-    [_, cid] = harness.insert("Contact", [{"LastName": "Warm", "Email": "warm@example.com"},
-                                          {"LastName": "Known", "Email": "person7@example.com"}])
+    [_, cid] = harness.insert(
+        "Contact",
+        [
+            {"LastName": "Warm", "Email": "warm@example.com"},
+            {"LastName": "Known", "Email": "person7@example.com"},
+        ],
+    )
     # Lead ic_0 exists; the Lead and Contact describes are cached.
     harness.run(lead_messages([lead(0), lead("w", Email="warm@example.com")]))
     harness.sf.reset_stats()
@@ -19,10 +24,14 @@ def test_500_leads_with_matching_cost_two_calls(harness: Harness) -> None:
     assert stats["api_calls"] == 2, stats["by_endpoint"]
     assert stats["by_endpoint"].get("POST /composite") == 2, stats["by_endpoint"]
     assert result.summary["objects"]["Lead"] == {
-        "created": 498, "updated": 1, "unchanged": 0, "rejected": 0, "waiting": 0}
+        "created": 498,
+        "updated": 1,
+        "unchanged": 0,
+        "rejected": 0,
+        "waiting": 0,
+    }
     assert result.summary["objects"]["Contact"]["updated"] == 1
-    contact = harness.query(f"SELECT Intercom_Contact_ID__c, Title FROM Contact "
-                            f"WHERE Id = '{cid}'")
+    contact = harness.query(f"SELECT Intercom_Contact_ID__c, Title FROM Contact WHERE Id = '{cid}'")
     assert (contact[0]["Intercom_Contact_ID__c"], contact[0]["Title"]) == ("ic_7", "New")
     assert len(harness.query("SELECT Id FROM Lead")) == 499
     assert result.states == [{"s": 1}]
@@ -33,8 +42,7 @@ def test_failures_inside_a_composite_call_keep_the_others_outcomes(harness: Harn
     harness.sf.reset_stats()
     # The first 3 record writes fail server-side (row locks) and are not retried here.
     harness.sf.admin("POST", "faults", {"kind": "lock_row", "count": 3})
-    result = harness.run(lead_messages([lead(i) for i in range(450)], {"s": 1}),
-                         max_retries=0)
+    result = harness.run(lead_messages([lead(i) for i in range(450)], {"s": 1}), max_retries=0)
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 450)
     s = result.stream("Lead")
@@ -54,8 +62,11 @@ def test_failures_inside_a_composite_call_keep_the_others_outcomes(harness: Harn
 
 def test_a_refused_composite_request_falls_back_to_separate_calls(harness: Harness) -> None:
     # The lookups' Composite request is refused as a whole: they go as separate queries.
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 400, "count": 1,
-                                        "path": "/services/data/v62.0/composite"})
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 400, "count": 1, "path": "/services/data/v62.0/composite"},
+    )
     result = harness.run(lead_messages([lead(i) for i in range(450)], {"s": 1}))
     assert result.returncode == 0, result.stderr
     assert result.stream("Lead")["created"] == 450, result.summary
@@ -76,8 +87,11 @@ def test_use_composite_false_uses_separate_calls(harness: Harness) -> None:
 
 
 def test_a_server_without_composite_falls_back_once(harness: Harness) -> None:
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 404, "count": 1,
-                                        "path": "/services/data/v62.0/composite"})
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 404, "count": 1, "path": "/services/data/v62.0/composite"},
+    )
     leads = [record_msg("Lead", lead(i)) for i in range(450)]
     result = harness.run([schema_msg("Lead"), *leads])
     assert result.returncode == 0, result.stderr

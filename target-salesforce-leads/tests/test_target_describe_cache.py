@@ -43,6 +43,7 @@ def test_new_field_is_found_although_the_cached_describe_lacks_it(tmp_path: Path
         assert result.returncode == 0, result.stderr
         assert result.stream("Lead")["created"] == 1, result.rejects
         assert _describe_calls(sf) == 1
-        rows = harness.query("SELECT Favourite_Colour__c FROM Lead "
-                             "WHERE Intercom_Contact_ID__c = 'ic_2'")
+        rows = harness.query(
+            "SELECT Favourite_Colour__c FROM Lead WHERE Intercom_Contact_ID__c = 'ic_2'"
+        )
         assert rows[0]["Favourite_Colour__c"] == "teal"

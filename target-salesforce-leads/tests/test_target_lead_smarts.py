@@ -8,16 +8,21 @@ from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_m
 
 def test_email_of_a_contact_updates_that_contact(harness: Harness) -> None:
     [cid] = harness.insert("Contact", [{"LastName": "Known", "Email": "Known@Example.com"}])
-    result = harness.run(lead_messages([
-        lead(1, Email="known@example.com", Title="VP", Company="Acme", LastName="Known"),
-        lead(2),
-    ]))
+    result = harness.run(
+        lead_messages(
+            [
+                lead(1, Email="known@example.com", Title="VP", Company="Acme", LastName="Known"),
+                lead(2),
+            ]
+        )
+    )
     assert result.returncode == 0, result.stderr
     assert result.summary["objects"]["Contact"]["updated"] == 1
     assert result.summary["objects"]["Lead"]["created"] == 1
     result.assert_accounted("Lead", 2)
     contact = harness.query(
-        f"SELECT Title, Intercom_Contact_ID__c FROM Contact WHERE Id = '{cid}'")[0]
+        f"SELECT Title, Intercom_Contact_ID__c FROM Contact WHERE Id = '{cid}'"
+    )[0]
     assert contact["Title"] == "VP"
     assert contact["Intercom_Contact_ID__c"] == "ic_1"
     assert not harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_1'")
@@ -36,14 +41,14 @@ def test_converted_lead_is_followed_to_its_contact(harness: Harness) -> None:
     assert result.returncode == 0, result.stderr
     assert result.summary["objects"]["Contact"]["updated"] == 1, result.summary
     assert result.stream("Lead").get("rejected") == 0
-    contact = harness.query(
-        f"SELECT Title FROM Contact WHERE Id = '{converted['contact_id']}'")[0]
+    contact = harness.query(f"SELECT Title FROM Contact WHERE Id = '{converted['contact_id']}'")[0]
     assert contact["Title"] == "Buyer"
 
 
 def test_lead_without_external_id_is_adopted(harness: Harness) -> None:
-    [lid] = harness.insert("Lead", [{"LastName": "Manual", "Company": "Co",
-                                      "Email": "manual@example.com"}])
+    [lid] = harness.insert(
+        "Lead", [{"LastName": "Manual", "Company": "Co", "Email": "manual@example.com"}]
+    )
     result = harness.run(lead_messages([lead(9, Email="MANUAL@example.com")]))
     assert result.summary["objects"]["Lead"]["updated"] == 1, result.summary
     rows = harness.query("SELECT Id, Intercom_Contact_ID__c FROM Lead")
@@ -67,8 +72,12 @@ def test_lead_holding_email_for_another_person_is_never_duplicated(harness: Harn
 
 
 def task(i: int, who: str | None, **extra: object) -> dict:
-    rec = {"Intercom_Conversation_ID__c": f"conv_{i}", "Subject": f"Conversation {i}",
-           "Status": "Completed", "ActivityDate": "2026-11-24"}
+    rec = {
+        "Intercom_Conversation_ID__c": f"conv_{i}",
+        "Subject": f"Conversation {i}",
+        "Status": "Completed",
+        "ActivityDate": "2026-11-24",
+    }
     if who is not None:
         rec["Who"] = {"Intercom_Contact_ID__c": who}
     rec.update(extra)
@@ -82,7 +91,8 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
     converted = harness.sf.admin("POST", f"leads/{conv_lead['Id']}/convert", {})
     # Leads and Tasks in one run, Task schema first: the new Lead must be written before the task.
     msgs = [
-        schema_msg("Task"), schema_msg("Lead"),
+        schema_msg("Task"),
+        schema_msg("Lead"),
         record_msg("Lead", lead("new")),
         record_msg("Task", task(1, "ic_new")),
         record_msg("Task", task(2, "ic_c")),
@@ -101,16 +111,19 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
     assert entry.code == "INVALID_CROSS_REFERENCE_KEY"
     assert "ic_nobody" in entry.message
     [new_lead] = harness.query("SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_new'")
-    who = {r["Intercom_Conversation_ID__c"]: r["WhoId"] for r in harness.query(
-        "SELECT Intercom_Conversation_ID__c, WhoId FROM Task")}
+    who = {
+        r["Intercom_Conversation_ID__c"]: r["WhoId"]
+        for r in harness.query("SELECT Intercom_Conversation_ID__c, WhoId FROM Task")
+    }
     assert who["conv_1"][:15] == new_lead["Id"][:15]
     assert who["conv_2"][:15] == cid[:15]
     assert who["conv_3"][:15] == converted["contact_id"][:15]
     assert "conv_4" not in who
     assert result.states == [{"done": True}]
     # The person becomes a Lead later: the waiting Task is written without being sent again.
-    later = harness.run([schema_msg("Lead"), record_msg("Lead", lead("nobody")),
-                         state_msg({"done": 2})])
+    later = harness.run(
+        [schema_msg("Lead"), record_msg("Lead", lead("nobody")), state_msg({"done": 2})]
+    )
     assert later.returncode == 0, later.stderr
     assert later.stream("Task")["retried"] == 1 and later.stream("Task")["created"] == 1
     assert later.waiting().entries == {} and later.section()["waiting_count"] == 0
@@ -121,7 +134,8 @@ def test_tasks_link_to_lead_contact_converted_or_are_rejected(harness: Harness) 
 
 def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
     msgs = [
-        schema_msg("Lead"), schema_msg("Task"),
+        schema_msg("Lead"),
+        schema_msg("Task"),
         record_msg("Lead", lead("fresh")),
         record_msg("Task", task(1, "ic_fresh")),
         record_msg("Task", task(2, "ic_ghost")),
@@ -140,24 +154,30 @@ def test_dry_run_links_tasks_to_leads_it_would_create(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize("use_composite", [False, True])
-def test_big_batches_look_up_by_id_first_then_email(harness: Harness,
-                                                    use_composite: bool) -> None:
+def test_big_batches_look_up_by_id_first_then_email(harness: Harness, use_composite: bool) -> None:
     """With lookups too long for one query (tiny soql_max_length here), matching still holds."""
     harness.run(lead_messages([lead(i) for i in range(20)]))
     # A big org: scanning it would cost more than the chunked queries.
     for start in range(0, 12000, 2000):
-        harness.insert("Lead", [{"LastName": f"Other {i}", "Company": "Big",
-                                 "Email": f"other{i}@example.org"}
-                                for i in range(start, start + 2000)])
+        harness.insert(
+            "Lead",
+            [
+                {"LastName": f"Other {i}", "Company": "Big", "Email": f"other{i}@example.org"}
+                for i in range(start, start + 2000)
+            ],
+        )
     [cid] = harness.insert("Contact", [{"LastName": "Known", "Email": "known@example.com"}])
-    [lid] = harness.insert("Lead", [{"LastName": "Loose", "Company": "Co",
-                                      "Email": "loose@example.com"}])
+    [lid] = harness.insert(
+        "Lead", [{"LastName": "Loose", "Company": "Co", "Email": "loose@example.com"}]
+    )
     records = [lead(i, Title="Changed") for i in range(20)]
-    records += [lead(100, Email="known@example.com"), lead(101, Email="loose@example.com"),
-                lead(102)]
+    records += [
+        lead(100, Email="known@example.com"),
+        lead(101, Email="loose@example.com"),
+        lead(102),
+    ]
     harness.sf.reset_stats()
-    result = harness.run(lead_messages(records), soql_max_length=500,
-                         use_composite=use_composite)
+    result = harness.run(lead_messages(records), soql_max_length=500, use_composite=use_composite)
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 23)
     assert result.summary["objects"]["Lead"]["updated"] == 21  # 20 existing + 1 adopted
@@ -186,7 +206,8 @@ def test_two_new_people_with_one_email_in_a_batch_make_one_lead(harness: Harness
     assert (rej["external_id"], rej["error_code"]) == ("ic_2", "DUPLICATES_DETECTED")
     assert "ic_1" in rej["message"]
     rows = harness.query(
-        "SELECT Intercom_Contact_ID__c FROM Lead WHERE Email = 'shared@example.com'")
+        "SELECT Intercom_Contact_ID__c FROM Lead WHERE Email = 'shared@example.com'"
+    )
     assert [r["Intercom_Contact_ID__c"] for r in rows] == ["ic_1"]
     # Sent again: still one Lead, the second person is still refused.
     again = harness.run(lead_messages(records))
@@ -196,7 +217,8 @@ def test_two_new_people_with_one_email_in_a_batch_make_one_lead(harness: Harness
 
 @pytest.mark.parametrize("unknown", [100, 2000])
 def test_tasks_find_leads_written_earlier_in_the_run_however_many_lookups_miss(
-        harness: Harness, unknown: int) -> None:
+    harness: Harness, unknown: int
+) -> None:
     """300 Leads, their 300 Tasks, and Tasks for people nobody knows, in one run: the lookups
     of the unknown ones no longer fit one Composite call, and must not lose the 300 Leads."""
     msgs = [schema_msg("Lead"), schema_msg("Task")]
@@ -208,8 +230,10 @@ def test_tasks_find_leads_written_earlier_in_the_run_however_many_lookups_miss(
     assert result.returncode == 0, result.stderr
     t = result.stream("Task")
     assert (t["created"], t["waiting"], t["rejected"]) == (300, unknown, 0), result.summary
-    leads = {r["Intercom_Contact_ID__c"]: r["Id"][:15] for r in harness.query(
-        "SELECT Id, Intercom_Contact_ID__c FROM Lead")}
+    leads = {
+        r["Intercom_Contact_ID__c"]: r["Id"][:15]
+        for r in harness.query("SELECT Id, Intercom_Contact_ID__c FROM Lead")
+    }
     tasks = harness.query("SELECT Intercom_Conversation_ID__c, WhoId FROM Task")
     assert len(tasks) == 300
     for row in tasks:

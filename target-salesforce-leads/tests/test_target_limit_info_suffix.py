@@ -24,8 +24,9 @@ def test_budget_comes_from_the_header_with_a_suffix(harness: Harness, template: 
     harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 996})
     harness.sf.admin("POST", "stats/reset")
     records = [lead(i) for i in range(600)]
-    result = harness.run(lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest",
-                         use_composite=False)
+    result = harness.run(
+        lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest", use_composite=False
+    )
     assert result.returncode == 0, result.stderr
     s = result.stream("Lead")
     result.assert_accounted("Lead", 600)

@@ -26,18 +26,27 @@ PRISTINE = {"Lead": copy.deepcopy(LEAD_SCHEMA), "Task": copy.deepcopy(TASK_SCHEM
 
 
 def schema_msg(stream: str) -> dict[str, t.Any]:
-    return {"type": "SCHEMA", "stream": stream, "schema": copy.deepcopy(PRISTINE[stream]),
-            "key_properties": KEYS[stream]}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": copy.deepcopy(PRISTINE[stream]),
+        "key_properties": KEYS[stream],
+    }
 
 
-def _preflight(harness: Harness, stdin: str | None = None, args: t.Sequence[str] = (),
-               **overrides: object) -> subprocess.CompletedProcess[str]:
+def _preflight(
+    harness: Harness, stdin: str | None = None, args: t.Sequence[str] = (), **overrides: object
+) -> subprocess.CompletedProcess[str]:
     path = harness.tmp / "preflight.json"
     path.write_text(json.dumps(harness.config(**overrides)))
     return subprocess.run(
         [*TARGET_CLI, "--config", str(path), "--preflight", *args],
-        input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120)
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _lines(msgs: list[dict[str, t.Any]]) -> str:
@@ -47,8 +56,10 @@ def _lines(msgs: list[dict[str, t.Any]]) -> str:
 def _mapper_schemas() -> str:
     """What `map-intercom-salesforce --schemas` prints: SCHEMA messages, LeadSource constant."""
     lead_msg = schema_msg("Lead")
-    lead_msg["schema"]["properties"]["LeadSource"] = {"type": ["string", "null"],
-                                                      "enum": ["Intercom"]}
+    lead_msg["schema"]["properties"]["LeadSource"] = {
+        "type": ["string", "null"],
+        "enum": ["Intercom"],
+    }
     lead_msg["schema"]["properties"]["_adopt_by_email"] = {"type": ["boolean", "null"]}
     return _lines([lead_msg, schema_msg("Task")])
 
@@ -68,8 +79,9 @@ def _fix_org(harness: Harness) -> None:
     sf.add_field("Lead", "Intercom_Qualification__c", type="Text", length=255)
     sf.add_field("Lead", "Intercom_Last_Seen__c", type="DateTime")
     sf.add_field("Task", "Intercom_URL__c", type="URL", length=255)
-    sf.set_picklist("Lead", "LeadSource", ["Web", "Phone Inquiry", "Other", "Intercom"],
-                    restricted=True)
+    sf.set_picklist(
+        "Lead", "LeadSource", ["Web", "Phone Inquiry", "Other", "Intercom"], restricted=True
+    )
 
 
 def test_preflight_passes_on_the_default_org(harness: Harness) -> None:
@@ -87,16 +99,21 @@ def test_preflight_passes_on_the_default_org(harness: Harness) -> None:
 
 
 def test_preflight_says_what_to_create(harness: Harness) -> None:
-    proc = _preflight(harness, stream_settings={
-        "Lead": {"sobject": "Lead", "external_id_field": "Missing_Id__c"},
-        "Deal": {"sobject": "Deal__c", "external_id_field": "X__c"},
-        "Contact": {"sobject": "Contact", "external_id_field": "Email"},
-    })
+    proc = _preflight(
+        harness,
+        stream_settings={
+            "Lead": {"sobject": "Lead", "external_id_field": "Missing_Id__c"},
+            "Deal": {"sobject": "Deal__c", "external_id_field": "X__c"},
+            "Contact": {"sobject": "Contact", "external_id_field": "Email"},
+        },
+    )
     assert proc.returncode == 2, proc.stdout
     out = proc.stdout
     assert "FAIL  Lead.Missing_Id__c: the upsert key Missing_Id__c does not exist" in out
-    assert ("      fix: Setup > Object Manager > Lead > Fields & Relationships > New: "
-            "Text(255) 'Missing_Id__c'") in out
+    assert (
+        "      fix: Setup > Object Manager > Lead > Fields & Relationships > New: "
+        "Text(255) 'Missing_Id__c'"
+    ) in out
     assert "tick 'Unique' and 'External ID'" in out
     assert "FAIL  Deal__c (stream Deal): the sObject Deal__c does not exist" in out
     assert "Contact.Email: the upsert key Email exists but is not marked External ID" in out
@@ -112,8 +129,11 @@ def test_preflight_reports_bad_credentials(harness: Harness) -> None:
 
 
 def test_preflight_login_outage_is_not_a_configuration_verdict(harness: Harness) -> None:
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 50,
-                                        "path": "/services/oauth2/token"})
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 503, "count": 50, "path": "/services/oauth2/token"},
+    )
     proc = _preflight(harness, max_retries=1)
     assert proc.returncode == 1, proc.stdout
     assert "login service failed (HTTP 503" in proc.stdout
@@ -126,8 +146,9 @@ def test_schemas_from_stdin_check_every_field(harness: Harness) -> None:
     out = proc.stdout
     assert "NOTE  fields from 2 SCHEMA message(s) on standard input: streams Lead, Task" in out
     assert "OK    Lead: 17 fields writable; Lead.Intercom_Contact_ID__c is an External ID" in out
-    assert "OK    Task: 9 fields writable; Task.Intercom_Conversation_ID__c is an External ID" \
-        in out
+    assert (
+        "OK    Task: 9 fields writable; Task.Intercom_Conversation_ID__c is an External ID" in out
+    )
     assert "field list unknown" not in out
     assert harness.write_calls() == 0
 
@@ -138,26 +159,40 @@ def test_misconfigured_org_then_fixed_org(harness: Harness) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     out = proc.stdout
     assert "FAIL  Lead: 3 problem(s) block writing" in out
-    assert "FAIL  Lead.Intercom_Qualification__c: Lead has no field Intercom_Qualification__c" \
-        in out
-    assert ("fix: Setup > Object Manager > Lead > Fields & Relationships > New: Text(255) "
-            "'Intercom_Qualification__c'") in out
-    assert ("fix: Setup > Object Manager > Lead > Fields & Relationships > New: Date/Time "
-            "'Intercom_Last_Seen__c'") in out
-    assert "FAIL  Lead.LeadSource: Lead Source is a restricted picklist without the value " \
+    assert (
+        "FAIL  Lead.Intercom_Qualification__c: Lead has no field Intercom_Qualification__c" in out
+    )
+    assert (
+        "fix: Setup > Object Manager > Lead > Fields & Relationships > New: Text(255) "
+        "'Intercom_Qualification__c'"
+    ) in out
+    assert (
+        "fix: Setup > Object Manager > Lead > Fields & Relationships > New: Date/Time "
+        "'Intercom_Last_Seen__c'"
+    ) in out
+    assert (
+        "FAIL  Lead.LeadSource: Lead Source is a restricted picklist without the value "
         "'Intercom'" in out
-    assert ("fix: Setup > Object Manager > Lead > Fields & Relationships > Lead Source > "
-            "Values > New: Intercom") in out
+    )
+    assert (
+        "fix: Setup > Object Manager > Lead > Fields & Relationships > Lead Source > "
+        "Values > New: Intercom"
+    ) in out
     assert "FAIL  Task: 1 problem(s) block writing" in out
-    assert ("fix: Setup > Object Manager > Activity > Fields & Relationships > New: Text(255) "
-            "'Intercom_URL__c'") in out
+    assert (
+        "fix: Setup > Object Manager > Activity > Fields & Relationships > New: Text(255) "
+        "'Intercom_URL__c'"
+    ) in out
     assert "_adopt_by_email" not in out
     assert out.splitlines()[-1].startswith("NOT READY: 4 problem(s)")
 
     # The describes of the misconfigured org are now in the between-runs cache (24 h) ...
     cache = Path(harness.tmp / "describe")
     assert sorted(p.name.split("-")[-1] for p in cache.glob("*.json")) == [
-        "Contact.json", "Lead.json", "Task.json"]
+        "Contact.json",
+        "Lead.json",
+        "Task.json",
+    ]
     # ... and the admin fixes the org: the very next preflight sees it.
     _fix_org(harness)
     proc = _preflight(harness, stdin=_mapper_schemas())
@@ -171,28 +206,41 @@ def test_misconfigured_org_then_fixed_org(harness: Harness) -> None:
 
 
 def test_type_mismatch_and_length_from_stdin(harness: Harness) -> None:
-    schema = {"type": "object", "properties": {
-        "Intercom_Contact_ID__c": {"type": "string"},
-        "LastName": {"type": ["string", "null"], "maxLength": 80},
-        "Company": {"type": ["string", "null"]},
-        "Company_Size__c": {"type": ["string", "null"]},
-        "Title": {"type": ["string", "null"], "maxLength": 500},
-    }}
+    schema = {
+        "type": "object",
+        "properties": {
+            "Intercom_Contact_ID__c": {"type": "string"},
+            "LastName": {"type": ["string", "null"], "maxLength": 80},
+            "Company": {"type": ["string", "null"]},
+            "Company_Size__c": {"type": ["string", "null"]},
+            "Title": {"type": ["string", "null"], "maxLength": 500},
+        },
+    }
     msgs = [{"type": "SCHEMA", "stream": "people", "schema": schema, "key_properties": ["id"]}]
-    proc = _preflight(harness, stdin=_lines(msgs),
-                      stream_settings={"people": {"sobject": "Lead",
-                                                  "external_id_field": "Intercom_Contact_ID__c"}})
+    proc = _preflight(
+        harness,
+        stdin=_lines(msgs),
+        stream_settings={
+            "people": {"sobject": "Lead", "external_id_field": "Intercom_Contact_ID__c"}
+        },
+    )
     assert proc.returncode == 2, proc.stdout
     out = proc.stdout
     assert "FAIL  Lead (stream people): 1 problem(s) block writing" in out
-    assert "FAIL  Lead.Company_Size__c: the stream sends JSON string but Company_Size__c is a " \
+    assert (
+        "FAIL  Lead.Company_Size__c: the stream sends JSON string but Company_Size__c is a "
         "Number field [INVALID_TYPE_ON_FIELD_IN_RECORD]" in out
+    )
     assert "WARN  Lead.Title: the stream allows up to 500 characters but Title holds 128" in out
 
 
 def test_whole_tap_output_on_stdin_writes_nothing(harness: Harness) -> None:
-    msgs = [schema_msg("Lead"), record_msg("Lead", lead(1)), record_msg("Lead", lead(2)),
-            state_msg({"bookmark": 1})]
+    msgs = [
+        schema_msg("Lead"),
+        record_msg("Lead", lead(1)),
+        record_msg("Lead", lead(2)),
+        state_msg({"bookmark": 1}),
+    ]
     proc = _preflight(harness, stdin=_lines(msgs))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "on standard input: streams Lead\n" in proc.stdout
@@ -216,10 +264,18 @@ def test_preflight_with_settings_from_the_environment(harness: Harness) -> None:
     """`--config ENV --preflight`, as `meltano test` runs it: every setting a variable, the
     number ones too (api_budget), which the Singer SDK alone would leave strings."""
     settings = {**harness.config(), "api_budget": 0.25}
-    env = {f"TARGET_SALESFORCE_LEADS_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
-           for k, v in settings.items() if v is not None}
-    run = subprocess.run([*TARGET_CLI, "--config", "ENV", "--preflight"],
-                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, **env})
+    env = {
+        f"TARGET_SALESFORCE_LEADS_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
+        for k, v in settings.items()
+        if v is not None
+    }
+    run = subprocess.run(
+        [*TARGET_CLI, "--config", "ENV", "--preflight"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
     assert "(api_budget=0.25)" in run.stdout

@@ -25,7 +25,8 @@ class Clock:
 def test_formatters() -> None:
     assert received_line("Lead", 3150, 5.0) == "Lead: 3,150 received (630/s)"
     assert writing_line("Lead", 1200, 1900, 5.0) == (
-        "Lead: writing 1,900 records, 1,200 done (63%, 240/s), ~3 s left")
+        "Lead: writing 1,900 records, 1,200 done (63%, 240/s), ~3 s left"
+    )
     assert writing_line("Task", 0, 500, 5.0) == "Task: writing 500 records, 0 done (0%, 0.0/s)"
     assert written_line("Lead", 1900, 8.0) == "Lead: batch of 1,900 records done in 8 s (238/s)"
 
@@ -35,8 +36,7 @@ def test_lines_follow_the_report_from_receiving_to_writing(
 ) -> None:
     clock = Clock()
     report = RunReport(None, None)
-    progress = Progress(logging.getLogger("test.target.progress"), report, interval=5,
-                        clock=clock)
+    progress = Progress(logging.getLogger("test.target.progress"), report, interval=5, clock=clock)
     progress.stream("Lead")
     assert progress.due_lines() == []  # nothing received yet
     report.received("Lead", 500)
@@ -54,7 +54,8 @@ def test_lines_follow_the_report_from_receiving_to_writing(
     with caplog.at_level(logging.INFO, logger="test.target.progress"):
         assert progress.wrote("Lead") == "Lead: batch of 500 records done in 5 s (100/s)"
     assert [r.getMessage() for r in caplog.records] == [
-        "Lead: batch of 500 records done in 5 s (100/s)"]
+        "Lead: batch of 500 records done in 5 s (100/s)"
+    ]
     assert progress.due_lines() == []
 
 

@@ -26,8 +26,10 @@ def _wait_for(check, timeout: float):
 
 def _leads(harness, *exts: str) -> dict[str, dict]:
     ids = ", ".join(f"'{e}'" for e in exts)
-    rows = harness.query("SELECT Id, Intercom_Contact_ID__c, Email FROM Lead "
-                         f"WHERE Intercom_Contact_ID__c IN ({ids})")
+    rows = harness.query(
+        "SELECT Id, Intercom_Contact_ID__c, Email FROM Lead "
+        f"WHERE Intercom_Contact_ID__c IN ({ids})"
+    )
     return {r["Intercom_Contact_ID__c"]: r for r in rows}
 
 
@@ -36,9 +38,12 @@ def live(harness, tmp_path):
     started: list[LiveTarget] = []
 
     def start(**overrides) -> LiveTarget:
-        cfg = harness.config(summary_file=str(tmp_path / "summary.json"),
-                             waiting_file=str(tmp_path / "waiting.jsonl"),
-                             problems_file=str(tmp_path / "problems.jsonl"), **overrides)
+        cfg = harness.config(
+            summary_file=str(tmp_path / "summary.json"),
+            waiting_file=str(tmp_path / "waiting.jsonl"),
+            problems_file=str(tmp_path / "problems.jsonl"),
+            **overrides,
+        )
         target = LiveTarget(cfg, tmp_path / "live", f"target-{len(started)}")
         started.append(target)
         return target
@@ -70,8 +75,12 @@ def test_drain_on_state_writes_the_pending_batch_and_emits_the_state_at_once(har
     """A STATE makes the target write what is pending and pass the STATE on, with a batch age
     (300 s, the default) that would otherwise hold both back."""
     target = live(drain_on_state=True)
-    target.send(schema_msg("Lead"), record_msg("Lead", lead(1)), record_msg("Lead", lead(2)),
-                state_msg({"bookmark": 1}))
+    target.send(
+        schema_msg("Lead"),
+        record_msg("Lead", lead(1)),
+        record_msg("Lead", lead(2)),
+        state_msg({"bookmark": 1}),
+    )
     state = target.next_state(timeout=30)
     assert state["bookmark"] == 1
     # The state covers both records: they are in Salesforce by the time it is emitted.
@@ -95,27 +104,30 @@ def test_without_drain_on_state_a_state_waits_for_the_batch(harness, live):
 
 
 def test_waiting_and_problems_files_are_rewritten_after_each_drain_on_state(
-        harness, live, tmp_path):
+    harness, live, tmp_path
+):
     """A long-lived run never reaches its end: the open lists are current after each STATE."""
     target = live(drain_on_state=True)
-    task = {"Intercom_Conversation_ID__c": "conv_1", "Subject": "Hi",
-            "Who": {"Intercom_Contact_ID__c": "ic_missing"}}
+    task = {
+        "Intercom_Conversation_ID__c": "conv_1",
+        "Subject": "Hi",
+        "Who": {"Intercom_Contact_ID__c": "ic_missing"},
+    }
     target.send(schema_msg("Task"), record_msg("Task", task), state_msg({"bookmark": 1}))
     target.next_state(timeout=30)
     waiting = [json.loads(x) for x in (tmp_path / "waiting.jsonl").read_text().splitlines()]
     assert [(w["external_id"], w["error_code"]) for w in waiting] == [
-        ("conv_1", "INVALID_CROSS_REFERENCE_KEY")]
+        ("conv_1", "INVALID_CROSS_REFERENCE_KEY")
+    ]
     problems = [json.loads(x) for x in (tmp_path / "problems.jsonl").read_text().splitlines()]
     assert [p["status"] for p in problems] == ["waiting"]
     # The parent arrives: the Task is retried with the next batch and leaves both lists.
-    target.send(schema_msg("Lead"), record_msg("Lead", lead("missing")),
-                state_msg({"bookmark": 2}))
+    target.send(schema_msg("Lead"), record_msg("Lead", lead("missing")), state_msg({"bookmark": 2}))
     target.next_state(timeout=30)
     target.send(record_msg("Task", task), state_msg({"bookmark": 3}))
     target.next_state(timeout=30)
     assert (tmp_path / "waiting.jsonl").read_text() == ""
-    tasks = harness.query("SELECT Id, WhoId FROM Task WHERE Intercom_Conversation_ID__c = "
-                          "'conv_1'")
+    tasks = harness.query("SELECT Id, WhoId FROM Task WHERE Intercom_Conversation_ID__c = 'conv_1'")
     assert len(tasks) == 1 and tasks[0]["WhoId"]
     assert target.close() == 0
 
@@ -126,8 +138,11 @@ def test_a_long_lived_run_that_stops_writing_ends_without_its_state(harness, liv
     target = live(drain_on_state=True, max_retries=1)
     target.send(schema_msg("Lead"), state_msg({"bookmark": 0}))
     assert target.next_state(timeout=30)["bookmark"] == 0
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
-                                        "path": "/services/data/v62.0/composite"})
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 503, "count": 1000, "path": "/services/data/v62.0/composite"},
+    )
     target.send(record_msg("Lead", lead(1)), state_msg({"bookmark": 1}))
     target.proc.wait(timeout=60)  # it ends by itself, input still open
     assert target.close() == 1
@@ -135,8 +150,12 @@ def test_a_long_lived_run_that_stops_writing_ends_without_its_state(harness, liv
     assert "long-lived run ends here" in target.stderr()
     harness.sf.admin("DELETE", "faults")
     again = live(drain_on_state=True)
-    again.send(state_msg(target.states[-1]), schema_msg("Lead"), record_msg("Lead", lead(1)),
-               state_msg({"bookmark": 1}))
+    again.send(
+        state_msg(target.states[-1]),
+        schema_msg("Lead"),
+        record_msg("Lead", lead(1)),
+        state_msg({"bookmark": 1}),
+    )
     while again.next_state(timeout=30)["bookmark"] != 1:
         pass
     assert "ic_1" in _leads(harness, "ic_1")

@@ -21,17 +21,24 @@ def _run_both(harness, tmp_path, **overrides) -> tuple[list[dict], list[dict]]:
     """Both targets, each round's records sent to both at once; returns (Leads, rejects)."""
     harness.sf.admin("POST", "faults", {"kind": "latency", "ms": 300})
     targets = [
-        LiveTarget(harness.config(drain_on_state=True,
-                                  summary_file=str(tmp_path / f"summary-{name}.json"),
-                                  waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),
-                                  problems_file=str(tmp_path / f"problems-{name}.jsonl"),
-                                  **overrides),
-                   tmp_path / "live", name,
-                   # Two pipelines (their extractors), as Meltano runs them: each holds its own
-                   # run lock, and both share the org's Lead lock.
-                   env={"MELTANO_EXTRACTOR_NAME": extractor})
-        for name, extractor in (("batch", "tap-intercom-events"),
-                                ("realtime", "tap-intercom-realtime"))
+        LiveTarget(
+            harness.config(
+                drain_on_state=True,
+                summary_file=str(tmp_path / f"summary-{name}.json"),
+                waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),
+                problems_file=str(tmp_path / f"problems-{name}.jsonl"),
+                **overrides,
+            ),
+            tmp_path / "live",
+            name,
+            # Two pipelines (their extractors), as Meltano runs them: each holds its own
+            # run lock, and both share the org's Lead lock.
+            env={"MELTANO_EXTRACTOR_NAME": extractor},
+        )
+        for name, extractor in (
+            ("batch", "tap-intercom-events"),
+            ("realtime", "tap-intercom-realtime"),
+        )
     ]
     try:
         # Logged in and the describe read: from here on each round is look-ups and writes.
@@ -58,8 +65,11 @@ def _run_both(harness, tmp_path, **overrides) -> tuple[list[dict], list[dict]]:
         harness.sf.admin("DELETE", "faults")
     leads = harness.query("SELECT Id, Intercom_Contact_ID__c, Email FROM Lead")
     reject_file = tmp_path / "rejects.jsonl"
-    rejects = ([json.loads(x) for x in reject_file.read_text().splitlines()]
-               if reject_file.exists() else [])
+    rejects = (
+        [json.loads(x) for x in reject_file.read_text().splitlines()]
+        if reject_file.exists()
+        else []
+    )
     return leads, rejects
 
 

@@ -27,10 +27,13 @@ def _written(harness) -> collections.Counter[str]:
 
 
 def test_killed_mid_batch_then_restarted_from_its_last_state(harness, tmp_path):
-    cfg = harness.config(drain_on_state=True, batch_size=10,
-                         summary_file=str(tmp_path / "summary.json"),
-                         waiting_file=str(tmp_path / "waiting.jsonl"),
-                         problems_file=str(tmp_path / "problems.jsonl"))
+    cfg = harness.config(
+        drain_on_state=True,
+        batch_size=10,
+        summary_file=str(tmp_path / "summary.json"),
+        waiting_file=str(tmp_path / "waiting.jsonl"),
+        problems_file=str(tmp_path / "problems.jsonl"),
+    )
     first = LiveTarget(cfg, tmp_path / "live", "first")
     try:
         first.send(schema_msg("Lead"), *_people(0, 10), state_msg({"offset": 10}))
@@ -41,8 +44,10 @@ def test_killed_mid_batch_then_restarted_from_its_last_state(harness, tmp_path):
         # batches fill, emitting no state (a state covers only what precedes it).
         first.send(*_people(10, 35))
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(
-                _written(harness)[f"ic_{i}"] for i in range(10, 20)) < 10:
+        while (
+            time.monotonic() < deadline
+            and sum(_written(harness)[f"ic_{i}"] for i in range(10, 20)) < 10
+        ):
             time.sleep(0.05)
         assert sum(_written(harness)[f"ic_{i}"] for i in range(10, 20)) == 10
         time.sleep(0.2)  # the next batch's look-ups and write are under way
@@ -57,14 +62,19 @@ def test_killed_mid_batch_then_restarted_from_its_last_state(harness, tmp_path):
 
     second = LiveTarget(cfg, tmp_path / "live", "second")
     # The tap starts from the state the target emitted last (it carries the target's section).
-    second.send(state_msg(last), schema_msg("Lead"), *_people(last["offset"], TOTAL),
-                state_msg({"offset": TOTAL}))
+    second.send(
+        state_msg(last),
+        schema_msg("Lead"),
+        *_people(last["offset"], TOTAL),
+        state_msg({"offset": TOTAL}),
+    )
     while second.next_state(timeout=120)["offset"] != TOTAL:
         pass  # the state it started from comes back first
     assert second.close() == 0, second.stderr()[-3000:]
     assert "waiting for it" not in second.stderr()  # no lock left behind by the kill
     after = _written(harness)
     assert after == collections.Counter({f"ic_{i}": 1 for i in range(TOTAL)})
-    emails = collections.Counter(str(r["Email"]).lower() for r in harness.query(
-        "SELECT Id, Email FROM Lead"))
+    emails = collections.Counter(
+        str(r["Email"]).lower() for r in harness.query("SELECT Id, Email FROM Lead")
+    )
     assert max(emails.values()) == 1

@@ -48,8 +48,7 @@ def test_failed_bulk_job_is_retried_once(harness: Harness) -> None:
 
 def test_bulk_job_failing_twice_leaves_its_records_waiting(harness: Harness) -> None:
     harness.sf.admin("POST", "faults", {"kind": "bulk_fail", "count": 2})
-    result = harness.run(lead_messages([lead(i) for i in range(30)], {"s": 1}),
-                         transport="bulk")
+    result = harness.run(lead_messages([lead(i) for i in range(30)], {"s": 1}), transport="bulk")
     assert result.returncode == 0, result.stderr
     s = result.stream("Lead")
     result.assert_accounted("Lead", 30)
@@ -70,8 +69,9 @@ def test_bulk_job_failing_twice_leaves_its_records_waiting(harness: Harness) -> 
 def test_budget_exhaustion_defers_and_withholds_state(harness: Harness) -> None:
     harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 990})
     records = [lead(i) for i in range(600)]
-    result = harness.run(lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest",
-                         use_composite=False)
+    result = harness.run(
+        lead_messages(records, {"s": 1}), api_budget=0.5, transport="rest", use_composite=False
+    )
     assert result.returncode == 0, result.stderr  # a warning, not a failure
     s = result.stream("Lead")
     result.assert_accounted("Lead", 600)
@@ -93,8 +93,9 @@ def test_budget_exhaustion_defers_and_withholds_state(harness: Harness) -> None:
 
 
 def test_retries_exhausted_defer_fail_the_run_and_withhold_state(harness: Harness) -> None:
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
-                                        "path": "/services/data"})
+    harness.sf.admin(
+        "POST", "faults", {"kind": "status", "status": 503, "count": 1000, "path": "/services/data"}
+    )
     result = harness.run(lead_messages([lead(i) for i in range(5)], {"s": 1}), max_retries=2)
     # The describe at start-up already fails: the run stops before any record, state untouched.
     assert result.returncode == 1
@@ -106,9 +107,13 @@ def test_retries_exhausted_defer_fail_the_run_and_withhold_state(harness: Harnes
 
 
 def test_salesforce_failing_mid_run_leaves_records_waiting_and_withholds_state(
-        harness: Harness) -> None:
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 1000,
-                                        "path": "/services/data/v62.0/composite"})
+    harness: Harness,
+) -> None:
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 503, "count": 1000, "path": "/services/data/v62.0/composite"},
+    )
     result = harness.run(lead_messages([lead(i) for i in range(5)], {"s": 1}), max_retries=2)
     assert result.returncode == 1
     result.assert_accounted("Lead", 5)
@@ -131,8 +136,9 @@ def test_revoked_refresh_token_fails_with_clear_message(harness: Harness) -> Non
 
 def test_budget_too_small_for_a_bulk_job_does_not_start_one(harness: Harness) -> None:
     harness.sf.admin("POST", "limits", {"daily_api_limit": 1000, "used": 990})
-    result = harness.run(lead_messages([lead(i) for i in range(40)], {"s": 1}),
-                         transport="bulk", api_budget=0.5)
+    result = harness.run(
+        lead_messages([lead(i) for i in range(40)], {"s": 1}), transport="bulk", api_budget=0.5
+    )
     assert result.returncode == 0, result.stderr
     result.assert_accounted("Lead", 40)
     assert result.stream("Lead")["waiting"] == 40
@@ -141,9 +147,18 @@ def test_budget_too_small_for_a_bulk_job_does_not_start_one(harness: Harness) ->
 
 
 def test_a_refused_collections_request_is_halved_until_the_culprit_is_alone(
-        harness: Harness) -> None:
-    harness.sf.admin("POST", "faults", {"kind": "status", "status": 400, "count": 1,
-                                        "path": "/services/data/v62.0/composite/sobjects"})
+    harness: Harness,
+) -> None:
+    harness.sf.admin(
+        "POST",
+        "faults",
+        {
+            "kind": "status",
+            "status": 400,
+            "count": 1,
+            "path": "/services/data/v62.0/composite/sobjects",
+        },
+    )
     result = harness.run(lead_messages([lead(i) for i in range(20)], {"s": 1}))
     assert result.returncode == 0, result.stderr
     assert result.stream("Lead")["created"] == 20, result.summary

@@ -31,8 +31,10 @@ HOLD_LOCK = (
 
 def files(folder: Path) -> dict[str, str]:
     """The waiting and problems files in the test's folder (not the default output/)."""
-    return {"waiting_file": str(folder / "waiting.jsonl"),
-            "problems_file": str(folder / "problems.jsonl")}
+    return {
+        "waiting_file": str(folder / "waiting.jsonl"),
+        "problems_file": str(folder / "problems.jsonl"),
+    }
 
 
 def mode(path: Path) -> int:
@@ -40,8 +42,9 @@ def mode(path: Path) -> int:
 
 
 def hold_lock(path: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -91,13 +94,26 @@ def test_the_files_a_run_writes_are_readable_by_their_owner_only(
     old_rejects = tmp_path / "rejects.jsonl"
     old_rejects.write_text("")
     old_rejects.chmod(0o644)  # as an earlier version left it
-    run = harness.run(lead_messages([lead(1), lead("bad", Email="not an email")], {"b": 1}),
-                      **files(tmp_path / "out"))
+    run = harness.run(
+        lead_messages([lead(1), lead("bad", Email="not an email")], {"b": 1}),
+        **files(tmp_path / "out"),
+    )
     assert run.returncode == 0, run.stderr
-    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("config-")
-               and "sf" not in p.relative_to(tmp_path).parts]
-    assert {p.name for p in written} >= {"rejects.jsonl", "hashes.sqlite", "summary-1.json",
-                                         "waiting.jsonl", "problems.jsonl", "hashes.sqlite.lock"}
+    written = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+        and not p.name.startswith("config-")
+        and "sf" not in p.relative_to(tmp_path).parts
+    ]
+    assert {p.name for p in written} >= {
+        "rejects.jsonl",
+        "hashes.sqlite",
+        "summary-1.json",
+        "waiting.jsonl",
+        "problems.jsonl",
+        "hashes.sqlite.lock",
+    }
     readable = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in written if mode(p) & 0o077}
     assert readable == {}
     assert mode(tmp_path / "out") == 0o700
@@ -123,8 +139,9 @@ def test_config_files_of_dead_invocations_go_and_live_ones_stay(tmp_path: Path) 
     catalog.write_text("{}")
     catalog.chmod(0o644)
     # A live plugin started with --config: its file stays, however old.
-    plugin = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)",
-                               "--config", str(named)])
+    plugin = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", "--config", str(named)]
+    )
     # A live Meltano of this project (any executable called meltano, in the project's
     # directory) started before a file was written may be about to start that file's plugin:
     # the file stays. Meltano processes of other projects (this machine's) do not count.
@@ -163,8 +180,9 @@ def test_a_target_started_by_meltano_removes_what_a_killed_run_left(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sys_dir = tmp_path / "project" / ".meltano"
-    left = _config(sys_dir / "run", "target-salesforce-leads", "target.0190-kill.config.json",
-                   age=120)
+    left = _config(
+        sys_dir / "run", "target-salesforce-leads", "target.0190-kill.config.json", age=120
+    )
     system_db = sys_dir / "meltano.db"
     system_db.write_bytes(b"")
     system_db.chmod(0o644)

@@ -27,17 +27,22 @@ def _emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
     """One emulator for the whole suite."""
     tmp = tmp_path_factory.mktemp("sdk-suite")
     with EmulatorProcess("salesforce", tmp / "sf") as sf:
-        _CONFIG.update({
-            "instance_url": sf.url, "login_url": sf.url, "ca_bundle": str(sf.ca_path),
-            "client_id": "emulator-client", "client_secret": "emulator-secret",
-            "refresh_token": "emulator-refresh-token",
-            "state_path": str(tmp / "hashes.sqlite"),
-            "reject_file": str(tmp / "rejects.jsonl"),
-            "history_database_url": str(tmp / "run-history.db"),
-            # The sample streams are no sObjects: reject their records rather than stop.
-            "on_unwritable": "reject",
-            "max_reject_share": 1.0,
-        })
+        _CONFIG.update(
+            {
+                "instance_url": sf.url,
+                "login_url": sf.url,
+                "ca_bundle": str(sf.ca_path),
+                "client_id": "emulator-client",
+                "client_secret": "emulator-secret",
+                "refresh_token": "emulator-refresh-token",
+                "state_path": str(tmp / "hashes.sqlite"),
+                "reject_file": str(tmp / "rejects.jsonl"),
+                "history_database_url": str(tmp / "run-history.db"),
+                # The sample streams are no sObjects: reject their records rather than stop.
+                "on_unwritable": "reject",
+                "max_reject_share": 1.0,
+            }
+        )
         yield
 
 

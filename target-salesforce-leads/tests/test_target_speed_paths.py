@@ -36,11 +36,43 @@ D = decimal.Decimal
 
 # Strings on the edges of cleaning, quoting, Bulk's null marker and JSON escaping.
 AWKWARD = [
-    "", " ", "plain", "Ada Lovelace", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "tab\there",
-    " lead", "trail ", "#N/A", "#n/a", " #N/a ", "x#N/Ay", "NaN", "Infinity", "é ü ß", "😀👍🏽",
-    "ZWJ 👩‍💻", "\u2028\u2029", "back\\slash", "back\\bslash", "\\u0001 literal", "/slash/",
-    "bell\x07", "esc\x1b[31mred\x1b[0m", "nul\x00", "del\x7f", "c1\x85", "\x9b", "\x0b\x0c",
-    "\ud83d lone", "_underscore", 'key"quote', "a" * 40, "'quote'",
+    "",
+    " ",
+    "plain",
+    "Ada Lovelace",
+    "a,b",
+    'say "hi"',
+    "line\nbreak",
+    "cr\rhere",
+    "tab\there",
+    " lead",
+    "trail ",
+    "#N/A",
+    "#n/a",
+    " #N/a ",
+    "x#N/Ay",
+    "NaN",
+    "Infinity",
+    "é ü ß",
+    "😀👍🏽",
+    "ZWJ 👩‍💻",
+    "\u2028\u2029",
+    "back\\slash",
+    "back\\bslash",
+    "\\u0001 literal",
+    "/slash/",
+    "bell\x07",
+    "esc\x1b[31mred\x1b[0m",
+    "nul\x00",
+    "del\x7f",
+    "c1\x85",
+    "\x9b",
+    "\x0b\x0c",
+    "\ud83d lone",
+    "_underscore",
+    'key"quote',
+    "a" * 40,
+    "'quote'",
 ]
 
 
@@ -53,7 +85,8 @@ def old_canonical(record: dict[str, t.Any]) -> bytes:
 def records() -> list[dict[str, t.Any]]:
     rnd = random.Random(15)
     out: list[dict[str, t.Any]] = [
-        {"Name": s, "N": i, "Ok": True, "None": None} for i, s in enumerate(AWKWARD)]
+        {"Name": s, "N": i, "Ok": True, "None": None} for i, s in enumerate(AWKWARD)
+    ]
     out += [
         {"Amount": D("1.5"), "Big": 10**30, "Exp": D("1E+5"), "Neg": D("-0.0"), "Z": 0},
         {"Who": {"Intercom_Contact_ID__c": "abc", "attributes": {"type": "Lead"}}},
@@ -62,8 +95,12 @@ def records() -> list[dict[str, t.Any]]:
         {"Description": "x" * 40_000},
     ]
     for _ in range(300):
-        out.append({rnd.choice(["A", "b", "C_c", "_d", "é"]) + str(n): rnd.choice(AWKWARD)
-                    for n in range(rnd.randint(0, 6))})
+        out.append(
+            {
+                rnd.choice(["A", "b", "C_c", "_d", "é"]) + str(n): rnd.choice(AWKWARD)
+                for n in range(rnd.randint(0, 6))
+            }
+        )
     return out
 
 
@@ -90,12 +127,19 @@ def test_every_record_needing_cleaning_takes_the_old_path() -> None:
 def test_canonical_line_of_non_json_values_is_the_old_line() -> None:
     """Dates (from a stream map or anywhere) and other objects as json.dumps(default=str) had
     them after conforming."""
-    rec = {"When": datetime.datetime(2026, 11, 24, 10, 0, 0, 123456,
-                                     tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
-           "Naive": datetime.datetime(2026, 1, 1, 0, 0), "Day": datetime.date(2026, 2, 3),
-           "At": datetime.time(4, 5, 6), "Nested": {"d": datetime.date(2026, 2, 3)},
-           "List": [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)],
-           "Other": D("2.50"), "Float": 1.25, "Weird": 1e16}
+    rec = {
+        "When": datetime.datetime(
+            2026, 11, 24, 10, 0, 0, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2))
+        ),
+        "Naive": datetime.datetime(2026, 1, 1, 0, 0),
+        "Day": datetime.date(2026, 2, 3),
+        "At": datetime.time(4, 5, 6),
+        "Nested": {"d": datetime.date(2026, 2, 3)},
+        "List": [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)],
+        "Other": D("2.50"),
+        "Float": 1.25,
+        "Weird": 1e16,
+    }
     line = canonical_line(rec, False)
     assert line == old_canonical(rec)
     assert json.loads(line)["When"] == "2026-11-24T08:00:00.123Z"
@@ -121,9 +165,13 @@ def test_bulk_plain_never_hides_a_bulk_unsafe_value() -> None:
 def test_only_ascii_letters_upper_to_the_bulk_null_marker() -> None:
     """bulk_plain looks for "#N/A" in any ASCII case: no other character upper-cases to one
     of its characters alone, so a value equal to it after upper() always shows in the line."""
-    others = [c for c in range(0x110000)
-              if chr(c).upper() in ("#", "N", "/", "A") and chr(c) not in "#nN/aA"
-              and not 0xD800 <= c <= 0xDFFF]
+    others = [
+        c
+        for c in range(0x110000)
+        if chr(c).upper() in ("#", "N", "/", "A")
+        and chr(c) not in "#nN/aA"
+        and not 0xD800 <= c <= 0xDFFF
+    ]
     assert others == []
 
 
@@ -149,8 +197,26 @@ def old_csv_cell(value: t.Any) -> str:
     return text
 
 
-@pytest.mark.parametrize("value", [*AWKWARD, "ends\n", " \n", "\n ", 0, -5, 10**20, True, False,
-                                   None, 1.5, 2.0, 1e16, 1e-7, D("3.10")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        *AWKWARD,
+        "ends\n",
+        " \n",
+        "\n ",
+        0,
+        -5,
+        10**20,
+        True,
+        False,
+        None,
+        1.5,
+        2.0,
+        1e16,
+        1e-7,
+        D("3.10"),
+    ],
+)
 def test_csv_cell_is_the_old_cell(value: t.Any) -> None:
     assert csv_cell(value) == old_csv_cell(value)
 
@@ -207,8 +273,13 @@ def test_message_reader_decodes_as_the_sdk(line: str) -> None:
     assert ours.native
 
 
-@pytest.mark.parametrize("line", ['{"type":"RECORD","stream":"L","record":{"x":NaN}}',
-                                  '{"type":"RECORD","stream":"L","record":{"x":"\\ud800"}}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"RECORD","stream":"L","record":{"x":NaN}}',
+        '{"type":"RECORD","stream":"L","record":{"x":"\\ud800"}}',
+    ],
+)
 def test_message_reader_leaves_what_msgspec_refuses_to_the_sdk(line: str) -> None:
     ours = MessageReader()
     got = ours.deserialize_json(line)
@@ -223,8 +294,9 @@ def test_message_reader_refuses_bad_json_as_the_sdk_does() -> None:
 
 def test_message_reader_processes_lines() -> None:
     seen: list[dict[str, t.Any]] = []
-    stats = MessageReader().process_lines(io.StringIO("\n".join(MESSAGES) + "\n"),
-                                          {"RECORD": seen.append, "STATE": seen.append})
+    stats = MessageReader().process_lines(
+        io.StringIO("\n".join(MESSAGES) + "\n"), {"RECORD": seen.append, "STATE": seen.append}
+    )
     assert stats == {"RECORD": 2, "STATE": 1}
     assert seen[0]["record"]["a"] == D("1.5")
 
@@ -261,14 +333,23 @@ def old_conform_datetime(value: datetime.datetime) -> str:
 
 def test_conform_datetime_is_the_old_form() -> None:
     rnd = random.Random(7)
-    zones = [None, datetime.timezone.utc,
-             datetime.timezone(datetime.timedelta(hours=5, minutes=30)),
-             datetime.timezone(datetime.timedelta(hours=-11))]
+    zones = [
+        None,
+        datetime.timezone.utc,
+        datetime.timezone(datetime.timedelta(hours=5, minutes=30)),
+        datetime.timezone(datetime.timedelta(hours=-11)),
+    ]
     for _ in range(5000):
-        value = datetime.datetime(rnd.choice([1, 999, 1000, 1970, 2026, 9998]), rnd.randint(1, 12),
-                                  rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59),
-                                  rnd.randint(0, 59), rnd.choice([0, 999, 1000, 999_999]),
-                                  tzinfo=rnd.choice(zones))
+        value = datetime.datetime(
+            rnd.choice([1, 999, 1000, 1970, 2026, 9998]),
+            rnd.randint(1, 12),
+            rnd.randint(1, 28),
+            rnd.randint(0, 23),
+            rnd.randint(0, 59),
+            rnd.randint(0, 59),
+            rnd.choice([0, 999, 1000, 999_999]),
+            tzinfo=rnd.choice(zones),
+        )
         try:
             expected = old_conform_datetime(value)
         except OverflowError:

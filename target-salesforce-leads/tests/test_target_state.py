@@ -15,12 +15,14 @@ LEAD_FIELDS = "Intercom_Contact_ID__c, FirstName, LastName, Company, Title, Emai
 
 
 def _leads(harness: Harness) -> dict[str, dict]:
-    return {r["Intercom_Contact_ID__c"]: r for r in harness.query(
-        f"SELECT {LEAD_FIELDS} FROM Lead")}
+    return {
+        r["Intercom_Contact_ID__c"]: r for r in harness.query(f"SELECT {LEAD_FIELDS} FROM Lead")
+    }
 
 
 def test_a_second_org_gets_every_record_though_the_hash_file_is_shared(
-        harness: Harness, tmp_path: Path) -> None:
+    harness: Harness, tmp_path: Path
+) -> None:
     records = [lead(i) for i in range(50)]
     first = harness.run(lead_messages(records, {"s": 1}))
     assert first.stream("Lead")["created"] == 50
@@ -36,8 +38,10 @@ def test_a_second_org_gets_every_record_though_the_hash_file_is_shared(
         # The state now holds both orgs' sections; the first org's is as it was.
         orgs = second.raw_states[-1]["target-salesforce-leads"]["orgs"]
         assert set(orgs) == {harness.sf.org_id, sf2.org_id}
-        assert orgs[harness.sf.org_id] == first.raw_states[-1]["target-salesforce-leads"][
-            "orgs"][harness.sf.org_id]
+        assert (
+            orgs[harness.sf.org_id]
+            == first.raw_states[-1]["target-salesforce-leads"]["orgs"][harness.sf.org_id]
+        )
     # Back on the first org with that state: its hashes still skip what it has.
     harness.last_state = second.raw_states[-1]
     back = harness.run(lead_messages(records, {"s": 3}))
@@ -45,7 +49,8 @@ def test_a_second_org_gets_every_record_though_the_hash_file_is_shared(
 
 
 def test_a_state_without_the_section_sends_everything_and_restores_deleted_leads(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     records = [lead(i) for i in range(10)]
     harness.run(lead_messages(records, {"s": 1}))
     assert harness.run(lead_messages(records, {"s": 2})).stream("Lead")["unchanged"] == 10
@@ -84,8 +89,12 @@ def test_a_dry_run_moves_no_state_and_writes_no_hash(harness: Harness) -> None:
 def test_values_arrive_as_sent_on_both_transports(harness: Harness, transport: str) -> None:
     awkward = [
         lead(1, Title="#N/A", Company="#N/A"),
-        lead(2, FirstName="Anna 👩‍💻", LastName="Lee 🇫🇷",
-             Title="a\u0000b\u0007c\u001b[31mred\u001b[0m"),
+        lead(
+            2,
+            FirstName="Anna 👩‍💻",
+            LastName="Lee 🇫🇷",
+            Title="a\u0000b\u0007c\u001b[31mred\u001b[0m",
+        ),
         lead(3, Title="tab\there, new\nline"),
     ]
     others = [lead(i) for i in range(10, 30)]
@@ -101,8 +110,7 @@ def test_values_arrive_as_sent_on_both_transports(harness: Harness, transport: s
         assert result.summary["api_calls_by_kind"].get("bulk")
 
 
-def test_a_merged_person_takes_over_the_lead_of_the_person_merged_into_it(
-        harness: Harness) -> None:
+def test_a_merged_person_takes_over_the_lead_of_the_person_merged_into_it(harness: Harness) -> None:
     harness.run(lead_messages([lead("old", Email="same@example.com")], {"s": 1}))
     # Intercom merged the lead ic_old into the user ic_new, who has the same email.
     survivor = lead("new", Email="same@example.com", LastName="Survivor", _adopt_by_email=True)
@@ -139,15 +147,25 @@ def test_a_run_rejecting_most_records_exits_3_and_keeps_its_state(harness: Harne
 
 
 def test_records_waiting_too_long_are_rejected_with_their_reason(harness: Harness) -> None:
-    msgs = [schema_msg("Task"), record_msg("Task", {
-        "Intercom_Conversation_ID__c": "conv_x", "Subject": "Hi",
-        "Who": {"Intercom_Contact_ID__c": "ic_nobody"}}), state_msg({"s": 1})]
+    msgs = [
+        schema_msg("Task"),
+        record_msg(
+            "Task",
+            {
+                "Intercom_Conversation_ID__c": "conv_x",
+                "Subject": "Hi",
+                "Who": {"Intercom_Contact_ID__c": "ic_nobody"},
+            },
+        ),
+        state_msg({"s": 1}),
+    ]
     first = harness.run(msgs)
     assert first.stream("Task")["waiting"] == 1
     problems = harness.tmp / "problems.jsonl"
     time.sleep(1.2)
-    later = harness.run([state_msg({"s": 2})], waiting_max_days=1 / 86400,
-                        problems_file=str(problems))
+    later = harness.run(
+        [state_msg({"s": 2})], waiting_max_days=1 / 86400, problems_file=str(problems)
+    )
     assert later.returncode == 0, later.stderr
     [rej] = later.rejects
     assert rej["error_code"] == "WAITING_EXPIRED"

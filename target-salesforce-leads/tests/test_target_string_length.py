@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from target_sf_testlib import Harness, lead, lead_messages
 
-EMOJI = "\U0001F600"
+EMOJI = "\U0001f600"
 
 
 def test_emoji_at_the_edge_of_a_40_character_first_name(harness: Harness) -> None:

@@ -41,7 +41,8 @@ def test_changed_record_is_sent_and_null_clears_absent_keeps(harness: Harness) -
     result = harness.run(lead_messages([changed]))
     assert result.stream("Lead")["updated"] == 1, result.summary
     row = harness.query(
-        "SELECT LastName, Title, Phone, Email FROM Lead WHERE Intercom_Contact_ID__c = 'ic_1'")[0]
+        "SELECT LastName, Title, Phone, Email FROM Lead WHERE Intercom_Contact_ID__c = 'ic_1'"
+    )[0]
     assert row["LastName"] == "Renamed"
     assert row["Title"] is None
     assert row["Phone"] == "+49 30 1"
@@ -59,26 +60,40 @@ def test_duplicates_in_a_batch_last_one_wins(harness: Harness) -> None:
 
 
 AWKWARD = [
-    'comma, inside', 'quote " inside', 'line\nbreak', 'carriage\rreturn', 'crlf\r\nend',
-    ' leading space', 'trailing space ', 'ünïcødé – ✓', '#N/A literal?', '""', "tab\tvalue",
+    "comma, inside",
+    'quote " inside',
+    "line\nbreak",
+    "carriage\rreturn",
+    "crlf\r\nend",
+    " leading space",
+    "trailing space ",
+    "ünïcødé – ✓",
+    "#N/A literal?",
+    '""',
+    "tab\tvalue",
 ]
 
 
 def test_bulk_transport_round_trips_awkward_values_and_nulls(harness: Harness) -> None:
-    records = [lead(i, Description=AWKWARD[i % len(AWKWARD)], Title=None,
-                    Phone="+1 555" if i % 2 else None)
-               for i in range(len(AWKWARD) * 2)]
+    records = [
+        lead(
+            i, Description=AWKWARD[i % len(AWKWARD)], Title=None, Phone="+1 555" if i % 2 else None
+        )
+        for i in range(len(AWKWARD) * 2)
+    ]
     result = harness.run(lead_messages(records), transport="bulk")
     assert result.returncode == 0, result.stderr
     assert result.stream("Lead")["created"] == len(records), result.summary
     assert result.summary["api_calls_by_kind"].get("bulk", 0) >= 5
     assert result.summary["api_calls_by_kind"].get("collections", 0) == 0
-    rows = {r["Intercom_Contact_ID__c"]: r for r in harness.query(
-        "SELECT Intercom_Contact_ID__c, Description, Title, Phone FROM Lead")}
+    rows = {
+        r["Intercom_Contact_ID__c"]: r
+        for r in harness.query("SELECT Intercom_Contact_ID__c, Description, Title, Phone FROM Lead")
+    }
     for rec in records:
         row = rows[rec["Intercom_Contact_ID__c"]]
         expected = rec["Description"]
-        if expected == '#N/A literal?':
+        if expected == "#N/A literal?":
             assert row["Description"] == expected
         assert row["Description"] == expected, (rec, row)
         assert row["Title"] is None
@@ -87,8 +102,7 @@ def test_bulk_transport_round_trips_awkward_values_and_nulls(harness: Harness) -
 
 def test_bulk_null_clears_existing_values(harness: Harness) -> None:
     harness.run(lead_messages([lead(i, Title="Boss") for i in range(4)]), transport="bulk")
-    result = harness.run(lead_messages([lead(i, Title=None) for i in range(4)]),
-                         transport="bulk")
+    result = harness.run(lead_messages([lead(i, Title=None) for i in range(4)]), transport="bulk")
     assert result.stream("Lead")["updated"] == 4, result.summary
     assert all(r["Title"] is None for r in harness.query("SELECT Title FROM Lead"))
 
@@ -111,8 +125,9 @@ def test_collections_chunk_200_records_per_call(harness: Harness) -> None:
 def test_dry_run_writes_nothing_and_predicts(harness: Harness) -> None:
     harness.run(lead_messages([lead(1)]))
     harness.sf.reset_stats()
-    result = harness.run(lead_messages([lead(1, Title="New"), lead(2), lead(3, Email="bad@")]),
-                         dry_run=True)
+    result = harness.run(
+        lead_messages([lead(1, Title="New"), lead(2), lead(3, Email="bad@")]), dry_run=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.summary["dry_run"] is True
     s = result.stream("Lead")
@@ -127,17 +142,33 @@ def test_dry_run_writes_nothing_and_predicts(harness: Harness) -> None:
 
 def test_stream_settings_map_a_stream_to_another_sobject(harness: Harness) -> None:
     msgs = [
-        {"type": "SCHEMA", "stream": "people", "key_properties": ["pid"],
-         "schema": {"type": "object", "properties": {
-             "pid": {"type": "string"}, "LastName": {"type": "string"},
-             "Intercom_Contact_ID__c": {"type": "string"}}}},
-        {"type": "RECORD", "stream": "people",
-         "record": {"pid": "x", "LastName": "Lovelace", "Intercom_Contact_ID__c": "ic_x"}},
+        {
+            "type": "SCHEMA",
+            "stream": "people",
+            "key_properties": ["pid"],
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "pid": {"type": "string"},
+                    "LastName": {"type": "string"},
+                    "Intercom_Contact_ID__c": {"type": "string"},
+                },
+            },
+        },
+        {
+            "type": "RECORD",
+            "stream": "people",
+            "record": {"pid": "x", "LastName": "Lovelace", "Intercom_Contact_ID__c": "ic_x"},
+        },
     ]
     # The stream key is not a Contact field: the external id comes from stream_settings and the
     # unknown column stops the run before any record.
-    result = harness.run(msgs, stream_settings={
-        "people": {"sobject": "Contact", "external_id_field": "Intercom_Contact_ID__c"}})
+    result = harness.run(
+        msgs,
+        stream_settings={
+            "people": {"sobject": "Contact", "external_id_field": "Intercom_Contact_ID__c"}
+        },
+    )
     assert result.returncode == 2 and "Contact.pid" in result.stderr, result.stderr
     msgs[0]["schema"]["properties"].pop("pid")
     msgs[1]["record"].pop("pid")

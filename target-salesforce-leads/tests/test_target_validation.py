@@ -34,7 +34,8 @@ def test_each_invalid_record_is_rejected_locally(harness: Harness) -> None:
     assert result.stream("Lead")["waiting"] == 1
     assert result.stream("Lead")["created"] == 1
     assert [(e.external_id, e.code) for e in result.waiting().entries.values()] == [
-        ("ic_98", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")]
+        ("ic_98", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
+    ]
     assert result.states == [{"s": 1}]
     by_ext = {r["external_id"]: r for r in result.rejects}
     for i, (code, _change) in enumerate(CASES):
@@ -43,11 +44,22 @@ def test_each_invalid_record_is_rejected_locally(harness: Harness) -> None:
         assert rej["message"]
         assert rej["stream"] == "Lead" and rej["sobject"] == "Lead"
         assert rej["record"]["Intercom_Contact_ID__c"] == f"ic_{i}"
-        assert {"time", "run_id", "stream", "sobject", "external_id", "error_code", "message",
-                "record"} <= set(rej)
+        assert {
+            "time",
+            "run_id",
+            "stream",
+            "sobject",
+            "external_id",
+            "error_code",
+            "message",
+            "record",
+        } <= set(rej)
         assert rej["run_id"] == result.summary["run_id"]
-    for text in (result.stderr, (harness.tmp / "rejects.jsonl").read_text(),
-                 json.dumps(result.summary)):
+    for text in (
+        result.stderr,
+        (harness.tmp / "rejects.jsonl").read_text(),
+        json.dumps(result.summary),
+    ):
         for secret in ("emulator-secret", "emulator-refresh-token", "Bearer "):
             assert secret not in text
     # The emulator never saw the invalid records: one Lead exists and one write call was made.
@@ -68,10 +80,16 @@ def test_record_without_external_id_value_is_rejected(harness: Harness) -> None:
 
 
 def test_unknown_sobject_stops_before_any_record(harness: Harness) -> None:
-    msgs = [{"type": "SCHEMA", "stream": "Nonsense__c", "key_properties": ["k"],
-             "schema": {"type": "object", "properties": {"k": {"type": "string"}}}},
-            {"type": "RECORD", "stream": "Nonsense__c", "record": {"k": "1"}},
-            {"type": "STATE", "value": {"s": 1}}]
+    msgs = [
+        {
+            "type": "SCHEMA",
+            "stream": "Nonsense__c",
+            "key_properties": ["k"],
+            "schema": {"type": "object", "properties": {"k": {"type": "string"}}},
+        },
+        {"type": "RECORD", "stream": "Nonsense__c", "record": {"k": "1"}},
+        {"type": "STATE", "value": {"s": 1}},
+    ]
     result = harness.run(msgs)
     assert result.returncode == 2, result.stderr
     assert "Nonsense__c" in result.stderr and "does not exist" in result.stderr

@@ -71,8 +71,12 @@ def test_clean_record_reports_changed_paths_and_walks_nested_values() -> None:
     }
     cleaned, changed = clean_record(rec)
     assert cleaned == {
-        "Description": "bold", "Subject": "fine", "Who": {"Intercom_Contact_ID__c": "ic_1"},
-        "Tags": ["ok", "bad"], "Count": 3, "Nothing": None,
+        "Description": "bold",
+        "Subject": "fine",
+        "Who": {"Intercom_Contact_ID__c": "ic_1"},
+        "Tags": ["ok", "bad"],
+        "Count": 3,
+        "Nothing": None,
     }
     assert sorted(changed) == ["Description", "Tags[1]", "Who.Intercom_Contact_ID__c"]
     assert rec["Description"].startswith(ESC)  # the input is not modified
@@ -111,7 +115,7 @@ def test_bulk_unsafe(rec: dict) -> None:
         {"Title": "#N/A and more"},
         {"Title": None},  # a null is sent as #N/A on purpose
         {"Description": "x" * BULK_MAX_FIELD_CHARS},
-        {"Name": "comma, \"quote\"\nnewline", "Edge": " spaces "},
+        {"Name": 'comma, "quote"\nnewline', "Edge": " spaces "},
         {"Count": 3, "Flag": False, "Score": 1.5},
         {"Emoji": "👩‍👩‍👧"},
     ],

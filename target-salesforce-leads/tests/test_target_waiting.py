@@ -13,9 +13,16 @@ INFO = StreamInfo({"type": "object", "properties": {"k": {"type": "string"}}}, [
 
 
 def entry(key: str, code: str = "INVALID_CROSS_REFERENCE_KEY", **extra: object) -> Entry:
-    return Entry(stream="Task", key=key, external_id=key.upper(), sobject="Task", code=code,
-                 message=f"why {key}", record={"k": key.upper(), "Who": {"X__c": "p"}},
-                 **extra)  # type: ignore[arg-type]
+    return Entry(
+        stream="Task",
+        key=key,
+        external_id=key.upper(),
+        sobject="Task",
+        code=code,
+        message=f"why {key}",
+        record={"k": key.upper(), "Who": {"X__c": "p"}},
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_round_trip_through_the_state_string() -> None:
@@ -91,5 +98,7 @@ def test_open_problems_list_has_one_line_per_record(tmp_path) -> None:
     run2.write_problems(wl)
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     assert [(r["status"], r["external_id"], r["run_id"]) for r in rows] == [
-        ("rejected", "L1", "run2"), ("waiting", "T1", "")]
+        ("rejected", "L1", "run2"),
+        ("waiting", "T1", ""),
+    ]
     assert rows[1]["attempts"] == 2

@@ -59,8 +59,15 @@ LEAD_CONTEXT = ("settings", "company", "companies", "events", "event_count", "ta
 STATE_KEY = "map-intercom-salesforce"
 # Settings that say where things are, not what a record becomes: left out of the fingerprint.
 _NOT_OUTPUT_SETTINGS = frozenset(
-    {"mappings_dir", "lead_mapping", "task_mapping", "reject_file", "problems_file",
-     "summary_file", "pass_through_streams"}
+    {
+        "mappings_dir",
+        "lead_mapping",
+        "task_mapping",
+        "reject_file",
+        "problems_file",
+        "summary_file",
+        "pass_through_streams",
+    }
 )
 # Exit code of a run in which the mapping failed for some record (a configuration error).
 MAPPING_FAILED_EXIT = 2
@@ -220,9 +227,11 @@ class IntercomSalesforceMapper(InlineMapper):
         self._fingerprint_warned = False
         self.started_at = now_iso()
         self.received: dict[str, int] = {}
-        self.rejects = RejectWriter(self.config.get("reject_file") or DEFAULT_REJECT_FILE,
-                                    self.logger,
-                                    self.config.get("problems_file") or DEFAULT_PROBLEMS_FILE)
+        self.rejects = RejectWriter(
+            self.config.get("reject_file") or DEFAULT_REJECT_FILE,
+            self.logger,
+            self.config.get("problems_file") or DEFAULT_PROBLEMS_FILE,
+        )
         self.pass_through = set(self.config.get("pass_through_streams") or ())
         self.companies: dict[str, dict[str, t.Any]] = {}
         self.admin_names: dict[str, str] = {}
@@ -607,8 +616,10 @@ class IntercomSalesforceMapper(InlineMapper):
         rejects = self.rejects
         error = None
         if self.mapping_failures:
-            error = (f"the mapping failed for {self.mapping_failures} record(s) (first: "
-                     f"{self.first_mapping_failure})")
+            error = (
+                f"the mapping failed for {self.mapping_failures} record(s) (first: "
+                f"{self.first_mapping_failure})"
+            )
         files = {"rejects": rejects.path, "problems": rejects.problems_path}
         summary = {
             "name": self.name,
@@ -661,7 +672,9 @@ class IntercomSalesforceMapper(InlineMapper):
                     "failure, so it cannot say why. Run again with `meltano --log-level=debug "
                     "run ...` to see where it happened, and report it with that output. The "
                     "state was not advanced past the records it did not pass on, so nothing "
-                    "is lost.", type(exc).__name__, exc,
+                    "is lost.",
+                    type(exc).__name__,
+                    exc,
                 )
                 sys.exit(1)
             return

@@ -43,7 +43,7 @@ def lines_flushing_when_idle(stream: t.IO[str], flush: Callable[[], None]) -> It
             break
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0:
-            piece = chunk[start:end + 1]
+            piece = chunk[start : end + 1]
             if partial:
                 partial.append(piece)
                 piece = b"".join(partial)
@@ -60,8 +60,9 @@ def lines_flushing_when_idle(stream: t.IO[str], flush: Callable[[], None]) -> It
 class IdleFlushReader(SimpleSingerReader):
     """The SDK's reader, flushing standard output before each read that may block."""
 
-    def process_lines(self, file_input: t.IO[str] | None,
-                      callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> t.Counter[str]:
         lines = lines_flushing_when_idle(file_input or sys.stdin, sys.stdout.flush)
         return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 

@@ -23,8 +23,9 @@ LOGGED_REJECTS = 5
 class RejectWriter:
     """Appends rejects to a JSON Lines file (when configured) and counts them."""
 
-    def __init__(self, path: str | None, logger: logging.Logger,
-                 problems_path: str | None = None) -> None:
+    def __init__(
+        self, path: str | None, logger: logging.Logger, problems_path: str | None = None
+    ) -> None:
         """Prepare the reject file; it is opened for appending at the first reject.
 
         Args:
@@ -46,8 +47,8 @@ class RejectWriter:
         self.path = self._path
         # One id per run on every line, so a file appended to across runs reads run by run.
         self.run_id = os.environ.get("MELTANO_RUN_ID") or (
-            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            + "-" + secrets.token_hex(3))
+            dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+        )
 
     def write(
         self,
@@ -67,17 +68,25 @@ class RejectWriter:
             # The first few as examples; every one is in the reject file (and at debug level).
             shown = self.counts[(stream, kind)]
             if shown <= LOGGED_REJECTS:
-                more = ("; further rejects of this stream go to the reject file and the "
-                        "debug log only" if shown == LOGGED_REJECTS else "")
+                more = (
+                    "; further rejects of this stream go to the reject file and the debug log only"
+                    if shown == LOGGED_REJECTS
+                    else ""
+                )
                 self.logger.warning("%s %s rejected: %s%s", stream, key, reason, more)
             else:
                 self.logger.debug("%s %s rejected: %s", stream, key, reason)
         if key not in (None, ""):
             if kind == REJECTED:
                 self._rejected[(stream, str(key))] = {
-                    "status": "rejected", "run_id": self.run_id, "stream": stream,
-                    "source_stream": source_stream, "key": key, "reason": reason,
-                    "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                    "status": "rejected",
+                    "run_id": self.run_id,
+                    "stream": stream,
+                    "source_stream": source_stream,
+                    "key": key,
+                    "reason": reason,
+                    "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
             else:
                 self._resolved.add((stream, str(key)))
         if self._path is None:
@@ -133,9 +142,17 @@ class RejectWriter:
 
     def by_reason(self, kind: str) -> list[dict[str, t.Any]]:
         """This run's rejects of ``kind`` by reason, most frequent first, with one example."""
-        rows = [{"stream": stream, "source_stream": source, "reason": reason, "count": n,
-                 "example": f"{source} {key}"}
-                for (stream, source, k, reason), (n, key) in self.reasons.items() if k == kind]
+        rows = [
+            {
+                "stream": stream,
+                "source_stream": source,
+                "reason": reason,
+                "count": n,
+                "example": f"{source} {key}",
+            }
+            for (stream, source, k, reason), (n, key) in self.reasons.items()
+            if k == kind
+        ]
         return sorted(rows, key=lambda r: -r["count"])
 
     @property
@@ -152,7 +169,8 @@ class RejectWriter:
 
 def _private_open(path: Path, mode: str) -> t.TextIO:
     """Open for writing, readable by the owner only (0600, also when the file exists): rejected
-    records hold people's names and emails."""
+    records hold people's names and emails.
+    """
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
     fd = os.open(path, flags, 0o600)
     os.fchmod(fd, 0o600)

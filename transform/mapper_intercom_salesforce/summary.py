@@ -17,7 +17,8 @@ from pathlib import Path
 
 def pipeline_key() -> str:
     """``run:<MELTANO_RUN_ID>``, else ``ppid:<parent pid>:<its start time>`` (Linux; empty
-    elsewhere): the same for every plugin of one pipeline."""
+    elsewhere): the same for every plugin of one pipeline.
+    """
     run_id = os.environ.get("MELTANO_RUN_ID")
     if run_id:
         return f"run:{run_id}"

@@ -58,8 +58,10 @@ def test_a_lead_reaches_the_pipe_without_a_state_or_the_end_of_input(mapper):
     """A contact's Lead is emitted when the next parent record shows its children are complete;
     it must then reach the pipe at once, though no STATE follows and stdin stays open."""
     send, receive = mapper
-    send(record("contacts", contact("c1", "one@acme.com")),
-         record("contacts", contact("c2", "two@acme.com")))
+    send(
+        record("contacts", contact("c1", "one@acme.com")),
+        record("contacts", contact("c2", "two@acme.com")),
+    )
     lead = receive("Lead")
     assert lead["Intercom_Contact_ID__c"] == "c1"
     # And the next one, when the input goes on one record at a time.

@@ -53,6 +53,5 @@ def test_defaults_apply_to_empty_file_settings(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "output" / "rejects" / "map-intercom-salesforce.jsonl").exists()
     assert (tmp_path / "output" / "problems" / "map-intercom-salesforce.jsonl").exists()
-    summary = json.loads((tmp_path / "output" / "map-intercom-salesforce-summary.json")
-                         .read_text())
+    summary = json.loads((tmp_path / "output" / "map-intercom-salesforce-summary.json").read_text())
     assert summary["rejected"] == 1

@@ -43,13 +43,21 @@ class Bursts:
         if rate <= 0:
             raise ValueError("rate_per_s must be above 0")
         change = self._change(topic, body)
-        run = {"id": f"burst_{uuid.uuid4().hex[:10]}", "topic": topic, "count": count,
-               "rate_per_s": rate, "fired": 0, "errors": [], "items": [],
-               "started_at": time.time(), "finished_at": None, "clock": self.db.now()}
+        run = {
+            "id": f"burst_{uuid.uuid4().hex[:10]}",
+            "topic": topic,
+            "count": count,
+            "rate_per_s": rate,
+            "fired": 0,
+            "errors": [],
+            "items": [],
+            "started_at": time.time(),
+            "finished_at": None,
+            "clock": self.db.now(),
+        }
         with self.lock:
             self.runs[run["id"]] = run
-        threading.Thread(target=self._run, args=(run, change), daemon=True,
-                         name=run["id"]).start()
+        threading.Thread(target=self._run, args=(run, change), daemon=True, name=run["id"]).start()
         return self._public(run)
 
     def snapshot(self, burst_id: str | None = None) -> Any:
@@ -93,32 +101,43 @@ class Bursts:
         tag = str(uuid.uuid4().hex[:6])
         kind, _, action = topic.partition(".")
         if topic == "ping":
+
             def ping(i: int) -> str:
                 with self.db.write() as c:
                     ws.emit(c, "ping", {"type": "ping", "message": f"Burst ping {i}"})
                 return f"ping-{i}"
+
             return ping
         if topic in {"contact.lead.created", "contact.user.created"}:
             role = topic.split(".")[1]
             extra = body.get("custom_attributes")
 
             def create(i: int) -> str:
-                fields: dict[str, Any] = {"role": role, "name": f"Burst {tag} {i}",
-                                          "email": f"burst-{tag}-{i}@example.com"}
+                fields: dict[str, Any] = {
+                    "role": role,
+                    "name": f"Burst {tag} {i}",
+                    "email": f"burst-{tag}-{i}@example.com",
+                }
                 if extra:
                     fields["custom_attributes"] = extra
                 return str(ws.create_contact(fields)["id"])
+
             return create
         if topic in {"contact.lead.updated", "contact.user.updated"}:
             role = topic.split(".")[1]
-            ids = self._ids(conn, "SELECT id FROM contacts WHERE role = ? AND merged_into IS NULL "
-                                  "ORDER BY id", (role,), f"{role}s")
+            ids = self._ids(
+                conn,
+                "SELECT id FROM contacts WHERE role = ? AND merged_into IS NULL ORDER BY id",
+                (role,),
+                f"{role}s",
+            )
             changes = body.get("changes") or CONTACT_UPDATE
 
             def update(i: int) -> str:
                 cid = ids[i % len(ids)]
                 ws.update_contact(cid, {**changes, "last_seen_at": ws.now()})
                 return cid
+
             return update
         conv_actions = {
             "conversation.user.replied": ("contact", "comment"),
@@ -129,26 +148,35 @@ class Bursts:
             "conversation.admin.assigned": ("admin", "assignment"),
             "conversation.admin.snoozed": ("admin", "snoozed"),
         }
-        if topic in conv_actions or topic in {"conversation.user.created",
-                                              "conversation_part.tag.created"}:
+        if topic in conv_actions or topic in {
+            "conversation.user.created",
+            "conversation_part.tag.created",
+        }:
             admin = self._ids(conn, "SELECT id FROM admins ORDER BY id", (), "admins")[0]
             if topic == "conversation.user.created":
-                contacts = self._ids(conn, "SELECT id FROM contacts WHERE merged_into IS NULL "
-                                           "ORDER BY id", (), "contacts")
+                contacts = self._ids(
+                    conn,
+                    "SELECT id FROM contacts WHERE merged_into IS NULL ORDER BY id",
+                    (),
+                    "contacts",
+                )
 
                 def open_conv(i: int) -> str:
-                    return str(ws.create_conversation(
-                        contacts[i % len(contacts)], f"<p>Burst question {i}</p>",
-                        "Burst")["id"])
+                    return str(
+                        ws.create_conversation(
+                            contacts[i % len(contacts)], f"<p>Burst question {i}</p>", "Burst"
+                        )["id"]
+                    )
+
                 return open_conv
-            convs = self._ids(conn, "SELECT id FROM conversations ORDER BY id", (),
-                              "conversations")
+            convs = self._ids(conn, "SELECT id FROM conversations ORDER BY id", (), "conversations")
             if topic == "conversation_part.tag.created":
                 tag_id = self._ids(conn, "SELECT id FROM tags ORDER BY id", (), "tags")[0]
 
                 def tag_conv(i: int) -> str:
                     ws.tag_conversation(convs[i % len(convs)], tag_id, admin)
                     return convs[i % len(convs)]
+
                 return tag_conv
             author_type, verb = conv_actions[topic]
 
@@ -158,16 +186,24 @@ class Bursts:
                 if author_type == "contact":
                     conv = ws.load_conversation(self.db.conn(), conv_id)
                     author = conv["contacts"]["contacts"][0]["id"]
-                ws.conversation_action(conv_id, verb, author_type=author_type, author_id=author,
-                                       body=f"<p>Burst {verb} {i}</p>",
-                                       assignee_id=admin if verb == "assignment" else None)
+                ws.conversation_action(
+                    conv_id,
+                    verb,
+                    author_type=author_type,
+                    author_id=author,
+                    body=f"<p>Burst {verb} {i}</p>",
+                    assignee_id=admin if verb == "assignment" else None,
+                )
                 return conv_id
+
             return act
-        raise ValueError(f"a burst cannot fire {topic!r} ({kind} {action}); it fires ping, "
-                         "contact.lead.created, contact.user.created, contact.lead.updated, "
-                         "contact.user.updated, conversation.user.created, "
-                         "conversation_part.tag.created and "
-                         f"{', '.join(sorted(conv_actions))}")
+        raise ValueError(
+            f"a burst cannot fire {topic!r} ({kind} {action}); it fires ping, "
+            "contact.lead.created, contact.user.created, contact.lead.updated, "
+            "contact.user.updated, conversation.user.created, "
+            "conversation_part.tag.created and "
+            f"{', '.join(sorted(conv_actions))}"
+        )
 
     @staticmethod
     def _ids(conn: Any, sql: str, args: tuple[Any, ...], what: str) -> list[str]:

@@ -129,8 +129,10 @@ CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at, i
 
 # Outbox columns added after the first release: data dirs made before get them on open.
 OUTBOX_ADDED = {
-    "delivered_at": "REAL", "duplicates": "INTEGER NOT NULL DEFAULT 0",
-    "held": "INTEGER NOT NULL DEFAULT 0", "hold_for": "INTEGER",
+    "delivered_at": "REAL",
+    "duplicates": "INTEGER NOT NULL DEFAULT 0",
+    "held": "INTEGER NOT NULL DEFAULT 0",
+    "hold_for": "INTEGER",
 }
 
 
@@ -143,8 +145,19 @@ def _add_missing_columns(conn: sqlite3.Connection, table: str, columns: dict[str
 
 # Tables a seed replaces; meta (settings, tokens, subscriptions, clock) and outbox survive.
 DATA_TABLES = (
-    "contacts", "contact_tags", "contact_companies", "companies", "conversations", "parts",
-    "tags", "admins", "teams", "event_summaries", "events", "data_attributes", "segments",
+    "contacts",
+    "contact_tags",
+    "contact_companies",
+    "companies",
+    "conversations",
+    "parts",
+    "tags",
+    "admins",
+    "teams",
+    "event_summaries",
+    "events",
+    "data_attributes",
+    "segments",
     "activity_logs",
 )
 

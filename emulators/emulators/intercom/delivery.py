@@ -114,16 +114,22 @@ class Deliverer:
         return len(jobs)
 
     # ------------------------------------------------------------------ claiming
-    DUE = ("status = 'pending' AND (next_attempt <= :wall OR (hold_for IS NOT NULL AND EXISTS "
-           "(SELECT 1 FROM outbox x WHERE x.subscription = o.subscription "
-           "AND x.seq >= o.hold_for AND x.attempts > 0)))")
+    DUE = (
+        "status = 'pending' AND (next_attempt <= :wall OR (hold_for IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM outbox x WHERE x.subscription = o.subscription "
+        "AND x.seq >= o.hold_for AND x.attempts > 0)))"
+    )
 
     def _claim(self, settings: dict[str, Any]) -> list[Job]:
         wall = time.time()
         conn = self.db.conn()
         # A cheap read first: the write lock is only taken when something is due.
-        if conn.execute(f"SELECT 1 FROM outbox o WHERE {self.DUE} LIMIT 1",
-                        {"wall": wall}).fetchone() is None:
+        if (
+            conn.execute(
+                f"SELECT 1 FROM outbox o WHERE {self.DUE} LIMIT 1", {"wall": wall}
+            ).fetchone()
+            is None
+        ):
             return []
         now = self.db.now()
         jobs: list[Job] = []
@@ -133,7 +139,9 @@ class Deliverer:
             marks = ",".join("?" * len(known))
             conn.execute(
                 "UPDATE outbox SET status = 'cancelled', last_error = 'subscription removed' "
-                f"WHERE status = 'pending' AND subscription NOT IN ({marks})", known)
+                f"WHERE status = 'pending' AND subscription NOT IN ({marks})",
+                known,
+            )
             # The deprioritised (slow) endpoints are served after the others, one at a time.
             for sub in sorted(subs, key=lambda s: bool(s.get("deprioritised"))):
                 state = subscription_state(sub, now)
@@ -146,14 +154,19 @@ class Deliverer:
         return jobs
 
     def _claim_for(
-        self, conn: sqlite3.Connection, settings: dict[str, Any], sub: dict[str, Any],
-        wall: float, limit: int,
+        self,
+        conn: sqlite3.Connection,
+        settings: dict[str, Any],
+        sub: dict[str, Any],
+        wall: float,
+        limit: int,
     ) -> list[Job]:
         rows = conn.execute(
             "SELECT seq, notif_id, topic, item, created_at, attempts, first_sent_at, "
             "delivered_at, duplicates, held FROM outbox o "
             f"WHERE subscription = :sub AND {self.DUE} "
-            "ORDER BY seq LIMIT :limit", {"sub": sub["id"], "wall": wall, "limit": limit}
+            "ORDER BY seq LIMIT :limit",
+            {"sub": sub["id"], "wall": wall, "limit": limit},
         ).fetchall()
         jobs = []
         seed, rate = settings["webhook_chaos_seed"], float(settings["webhook_reorder_rate"])
@@ -161,13 +174,19 @@ class Deliverer:
             if attempts == 0 and not held and chaos_hit(seed, "reorder", seq, rate):
                 conn.execute(
                     "UPDATE outbox SET held = 1, hold_for = ?, next_attempt = ? WHERE seq = ?",
-                    (seq + int(settings["webhook_reorder_depth"]),
-                     wall + float(settings["webhook_reorder_delay_seconds"]), seq))
+                    (
+                        seq + int(settings["webhook_reorder_depth"]),
+                        wall + float(settings["webhook_reorder_delay_seconds"]),
+                        seq,
+                    ),
+                )
                 continue
-            conn.execute("UPDATE outbox SET status = 'sending', hold_for = NULL WHERE seq = ?",
-                         (seq,))
-            jobs.append(Job(seq, notif_id, sub, topic, item, created, attempts, first, delivered,
-                            dups))
+            conn.execute(
+                "UPDATE outbox SET status = 'sending', hold_for = NULL WHERE seq = ?", (seq,)
+            )
+            jobs.append(
+                Job(seq, notif_id, sub, topic, item, created, attempts, first, delivered, dups)
+            )
         return jobs
 
     @staticmethod
@@ -178,24 +197,39 @@ class Deliverer:
             "AND status = 'pending' AND delivered_at IS NULL AND seq NOT IN (SELECT seq FROM "
             "outbox WHERE subscription = ? AND status IN ('pending', 'sending') "
             "AND delivered_at IS NULL ORDER BY seq LIMIT ?)",
-            (THROTTLE_DROP, sub_id, sub_id, keep))
+            (THROTTLE_DROP, sub_id, sub_id, keep),
+        )
 
     # ------------------------------------------------------------------ one attempt
-    async def _deliver(
-        self, client: httpx.AsyncClient, settings: dict[str, Any], job: Job
-    ) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, settings: dict[str, Any], job: Job) -> None:
         attempt = job.attempts + 1
         first_sent = job.first_sent or self.db.now()
-        body = json.dumps(notification(
-            str(settings["app_id_code"]), job.notif_id, job.topic, json.loads(job.item),
-            job.created_at, attempt, first_sent), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "Intercom-Webhooks-Emulator",
-                   "X-Hub-Signature": sign(job.sub["client_secret"], body)}
+        body = json.dumps(
+            notification(
+                str(settings["app_id_code"]),
+                job.notif_id,
+                job.topic,
+                json.loads(job.item),
+                job.created_at,
+                attempt,
+                first_sent,
+            ),
+            ensure_ascii=False,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Intercom-Webhooks-Emulator",
+            "X-Hub-Signature": sign(job.sub["client_secret"], body),
+        }
         sent_at = time.time()
         started = time.perf_counter()
         try:
-            resp = await client.post(job.sub["url"], content=body, headers=headers,
-                                     timeout=float(settings["webhook_timeout_seconds"]))
+            resp = await client.post(
+                job.sub["url"],
+                content=body,
+                headers=headers,
+                timeout=float(settings["webhook_timeout_seconds"]),
+            )
             latency = (time.perf_counter() - started) * 1000
             code = resp.status_code
             if code == 429:
@@ -203,22 +237,32 @@ class Deliverer:
             elif not 200 <= code < 300:
                 outcome = Outcome("error", code, latency, f"answered {code}")
             elif latency > float(settings["webhook_slow_ms"]):
-                outcome = Outcome("slow", code, latency,
-                                  f"answered after {latency:.0f} ms, over "
-                                  f"{settings['webhook_slow_ms']} ms")
+                outcome = Outcome(
+                    "slow",
+                    code,
+                    latency,
+                    f"answered after {latency:.0f} ms, over {settings['webhook_slow_ms']} ms",
+                )
             else:
                 outcome = Outcome("ok", code, latency, None)
         except httpx.TimeoutException:
-            outcome = Outcome("timeout", None, (time.perf_counter() - started) * 1000,
-                              "timed out")
+            outcome = Outcome("timeout", None, (time.perf_counter() - started) * 1000, "timed out")
         except httpx.HTTPError as exc:
-            outcome = Outcome("unreachable", None, (time.perf_counter() - started) * 1000,
-                              f"{type(exc).__name__}: {exc}")
-        await asyncio.to_thread(self._record, settings, job, attempt, first_sent, sent_at,
-                                outcome)
+            outcome = Outcome(
+                "unreachable",
+                None,
+                (time.perf_counter() - started) * 1000,
+                f"{type(exc).__name__}: {exc}",
+            )
+        await asyncio.to_thread(self._record, settings, job, attempt, first_sent, sent_at, outcome)
 
     def _record(
-        self, settings: dict[str, Any], job: Job, attempt: int, first_sent: int, sent_at: float,
+        self,
+        settings: dict[str, Any],
+        job: Job,
+        attempt: int,
+        first_sent: int,
+        sent_at: float,
         outcome: Outcome,
     ) -> None:
         now = self.db.now()
@@ -228,29 +272,58 @@ class Deliverer:
                 "INSERT INTO webhook_attempts (outbox_seq, notif_id, subscription, attempt, "
                 "sent_at, clock, status_code, latency_ms, outcome, error) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job.seq, job.notif_id, job.sub["id"], attempt, sent_at, now,
-                 outcome.status_code, round(outcome.latency_ms, 3), outcome.kind, outcome.error))
-            status, next_attempt, delivered_at, dups = self._next(settings, job, attempt, wall,
-                                                                  outcome)
+                (
+                    job.seq,
+                    job.notif_id,
+                    job.sub["id"],
+                    attempt,
+                    sent_at,
+                    now,
+                    outcome.status_code,
+                    round(outcome.latency_ms, 3),
+                    outcome.kind,
+                    outcome.error,
+                ),
+            )
+            status, next_attempt, delivered_at, dups = self._next(
+                settings, job, attempt, wall, outcome
+            )
             conn.execute(
                 "UPDATE outbox SET status = ?, attempts = ?, first_sent_at = ?, last_status = ?, "
                 "last_error = ?, next_attempt = ?, delivered_at = ?, duplicates = ? "
                 "WHERE seq = ? AND status = 'sending'",
-                (status, attempt, first_sent, outcome.status_code, outcome.error, next_attempt,
-                 delivered_at, dups, job.seq))
+                (
+                    status,
+                    attempt,
+                    first_sent,
+                    outcome.status_code,
+                    outcome.error,
+                    next_attempt,
+                    delivered_at,
+                    dups,
+                    job.seq,
+                ),
+            )
             self._health(conn, settings, job.sub["id"], now, outcome)
 
     @staticmethod
     def _next(
-        settings: dict[str, Any], job: Job, attempt: int, wall: float, outcome: Outcome,
+        settings: dict[str, Any],
+        job: Job,
+        attempt: int,
+        wall: float,
+        outcome: Outcome,
     ) -> tuple[str, float, float | None, int]:
         """The notification's status, next attempt time, delivery time and duplicates."""
         if job.delivered_at is not None:  # an injected redelivery: once, whatever it answers
             return "delivered", 0.0, job.delivered_at, job.duplicates
         if outcome.kind == "ok":
-            if job.duplicates == 0 and chaos_hit(settings["webhook_chaos_seed"], "duplicate",
-                                                 job.seq,
-                                                 float(settings["webhook_duplicate_rate"])):
+            if job.duplicates == 0 and chaos_hit(
+                settings["webhook_chaos_seed"],
+                "duplicate",
+                job.seq,
+                float(settings["webhook_duplicate_rate"]),
+            ):
                 delay = float(settings["webhook_duplicate_delay_seconds"])
                 return "pending", wall + delay, wall, 1
             return "delivered", 0.0, wall, job.duplicates
@@ -262,7 +335,11 @@ class Deliverer:
         return "pending", wall + delay, None, job.duplicates
 
     def _health(
-        self, conn: sqlite3.Connection, settings: dict[str, Any], sub_id: str, now: int,
+        self,
+        conn: sqlite3.Connection,
+        settings: dict[str, Any],
+        sub_id: str,
+        now: int,
         outcome: Outcome,
     ) -> None:
         """Update the subscription's failures, pause, throttle, suspension and priority."""
@@ -271,8 +348,12 @@ class Deliverer:
         if sub is None:
             return
         if outcome.kind == "ok":
-            sub.update(consecutive_failures=0, failing_since=None, deprioritised=False,
-                       throttle_seconds=None)
+            sub.update(
+                consecutive_failures=0,
+                failing_since=None,
+                deprioritised=False,
+                throttle_seconds=None,
+            )
         else:
             sub["consecutive_failures"] = int(sub.get("consecutive_failures") or 0) + 1
             if sub.get("failing_since") is None:
@@ -283,8 +364,9 @@ class Deliverer:
                 base = float(settings["webhook_throttle_seconds"])
                 seconds = float(sub.get("throttle_seconds") or base)
                 sub["throttled_until"] = now + int(seconds)
-                sub["throttle_seconds"] = min(seconds * 2,
-                                              float(settings["webhook_throttle_max_seconds"]))
+                sub["throttle_seconds"] = min(
+                    seconds * 2, float(settings["webhook_throttle_max_seconds"])
+                )
                 sub["throttles"] = int(sub.get("throttles") or 0) + 1
                 self._drop_excess(conn, sub_id, int(settings["webhook_throttle_keep"]))
             if now - int(sub["failing_since"]) >= int(settings["webhook_suspend_seconds"]):
@@ -305,7 +387,9 @@ class Deliverer:
             return False
         row = conn.execute(
             "SELECT clock FROM webhook_attempts WHERE subscription = ? ORDER BY seq DESC "
-            "LIMIT 1 OFFSET ?", (sub["id"], limit)).fetchone()
+            "LIMIT 1 OFFSET ?",
+            (sub["id"], limit),
+        ).fetchone()
         window = int(settings["webhook_pause_window_seconds"])
         return row is not None and now - int(row[0]) <= window
 
@@ -315,6 +399,10 @@ class Deliverer:
         conn.execute(
             "UPDATE outbox SET status = 'suspended', last_error = ? WHERE subscription = ? "
             "AND status = 'pending' AND delivered_at IS NULL",
-            (f"subscription suspended: deliveries failed since {sub['failing_since']}", sub["id"]))
-        conn.execute("UPDATE outbox SET status = 'delivered' WHERE subscription = ? "
-                     "AND status = 'pending' AND delivered_at IS NOT NULL", (sub["id"],))
+            (f"subscription suspended: deliveries failed since {sub['failing_since']}", sub["id"]),
+        )
+        conn.execute(
+            "UPDATE outbox SET status = 'delivered' WHERE subscription = ? "
+            "AND status = 'pending' AND delivered_at IS NOT NULL",
+            (sub["id"],),
+        )

@@ -31,7 +31,10 @@ def injected(emulator: AdminClient, *faults: dict[str, Any]) -> Iterator[None]:
 
 
 def rate_limit_burst(
-    emulator: AdminClient, count: int, *, reset_in: int | None = None,
+    emulator: AdminClient,
+    count: int,
+    *,
+    reset_in: int | None = None,
     retry_after: int | None = None,
 ) -> None:
     """The next ``count`` authenticated requests answer 429 `rate_limit_exceeded`.
@@ -57,5 +60,6 @@ def server_errors(emulator: AdminClient, count: int, status: int = 503, path: st
 
 def revoke_tokens(emulator: AdminClient, token: str | None = None) -> None:
     """Revoke one access token, or every token, at once."""
-    emulator.admin("POST", "faults", {"kind": "revoke_token", **({"token": token} if token
-                                                                  else {})})
+    emulator.admin(
+        "POST", "faults", {"kind": "revoke_token", **({"token": token} if token else {})}
+    )

@@ -10,14 +10,31 @@ from datetime import datetime, timezone
 from typing import Any
 
 CONTACT_NULLABLE_STRINGS = (
-    "language_override", "browser", "browser_version", "browser_language", "os",
-    "android_app_name", "android_app_version", "android_device", "android_os_version",
-    "android_sdk_version", "ios_app_name", "ios_app_version", "ios_device", "ios_os_version",
+    "language_override",
+    "browser",
+    "browser_version",
+    "browser_language",
+    "os",
+    "android_app_name",
+    "android_app_version",
+    "android_device",
+    "android_os_version",
+    "android_sdk_version",
+    "ios_app_name",
+    "ios_app_version",
+    "ios_device",
+    "ios_os_version",
     "ios_sdk_version",
 )
 CONTACT_TIMESTAMPS = (
-    "signed_up_at", "last_seen_at", "last_replied_at", "last_contacted_at",
-    "last_email_opened_at", "last_email_clicked_at", "android_last_seen_at", "ios_last_seen_at",
+    "signed_up_at",
+    "last_seen_at",
+    "last_replied_at",
+    "last_contacted_at",
+    "last_email_opened_at",
+    "last_email_clicked_at",
+    "android_last_seen_at",
+    "ios_last_seen_at",
 )
 EMBED_LIMIT = 10  # tags/companies/notes embedded in a contact; the rest via their own URL
 
@@ -95,7 +112,10 @@ def new_contact(
     doc["notes"] = sublist(cid, "notes", [], 0)
     doc["companies"] = sublist(cid, "companies", [], 0)
     doc["location"] = {
-        "type": "location", "country": None, "region": None, "city": None,
+        "type": "location",
+        "country": None,
+        "region": None,
+        "city": None,
         **(location or {}),
     }
     doc["social_profiles"] = {"type": "list", "data": []}
@@ -372,8 +392,16 @@ def team(tid: str, name: str, admin_ids: list[int]) -> dict[str, Any]:
 
 
 def data_attribute(
-    attr_id: int, model: str, name: str, data_type: str, created_at: int, *, custom: bool,
-    label: str | None = None, description: str = "", options: list[str] | None = None,
+    attr_id: int,
+    model: str,
+    name: str,
+    data_type: str,
+    created_at: int,
+    *,
+    custom: bool,
+    label: str | None = None,
+    description: str = "",
+    options: list[str] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "type": "data_attribute",
@@ -402,19 +430,34 @@ def segment(
     seg_id: str, name: str, person_type: str, created_at: int, updated_at: int
 ) -> dict[str, Any]:
     """A segment as `GET /segments` lists it (`count` is added on `include_count=true`)."""
-    return {"type": "segment", "id": seg_id, "name": name, "created_at": created_at,
-            "updated_at": updated_at, "person_type": person_type}
+    return {
+        "type": "segment",
+        "id": seg_id,
+        "name": name,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "person_type": person_type,
+    }
 
 
 def activity_log(
-    log_id: str, admin_doc: dict[str, Any], ip: str, activity_type: str, description: str,
-    created_at: int, metadata: dict[str, Any] | None,
+    log_id: str,
+    admin_doc: dict[str, Any],
+    ip: str,
+    activity_type: str,
+    description: str,
+    created_at: int,
+    metadata: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """One entry of `GET /admins/activity_logs` (the 2.14 `activity_log` schema)."""
     return {
         "id": log_id,
-        "performed_by": {"type": "admin", "id": admin_doc["id"], "email": admin_doc["email"],
-                         "ip": ip},
+        "performed_by": {
+            "type": "admin",
+            "id": admin_doc["id"],
+            "email": admin_doc["email"],
+            "ip": ip,
+        },
         "metadata": metadata,
         "created_at": created_at,
         "activity_type": activity_type,

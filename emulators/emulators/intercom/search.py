@@ -57,16 +57,41 @@ CONTACT_FIELDS: dict[str, Field] = {
     "tag_id": Field("tag"),
     "segment_id": Field("segment"),
 }
-for _name in ("name", "email_domain", "phone", "language_override", "browser",
-              "browser_language", "os", "ios_app_version", "ios_device", "ios_app_device",
-              "ios_os_version", "ios_app_name", "ios_sdk_version", "android_app_version",
-              "android_device", "android_app_name", "andoid_sdk_version", "android_sdk_version",
-              "location.country", "location.region", "location.city"):
+for _name in (
+    "name",
+    "email_domain",
+    "phone",
+    "language_override",
+    "browser",
+    "browser_language",
+    "os",
+    "ios_app_version",
+    "ios_device",
+    "ios_app_device",
+    "ios_os_version",
+    "ios_app_name",
+    "ios_sdk_version",
+    "android_app_version",
+    "android_device",
+    "android_app_name",
+    "andoid_sdk_version",
+    "android_sdk_version",
+    "location.country",
+    "location.region",
+    "location.city",
+):
     CONTACT_FIELDS[_name] = Field("string", _j("c", _name))
 CONTACT_FIELDS["avatar"] = Field("string", _j("c", "avatar.image_url"))
-for _name in ("signed_up_at", "last_seen_at", "last_contacted_at", "last_replied_at",
-              "last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at",
-              "android_last_seen_at"):
+for _name in (
+    "signed_up_at",
+    "last_seen_at",
+    "last_contacted_at",
+    "last_replied_at",
+    "last_email_opened_at",
+    "last_email_clicked_at",
+    "ios_last_seen_at",
+    "android_last_seen_at",
+):
     CONTACT_FIELDS[_name] = Field("date", _j("c", _name))
 for _name in ("unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced"):
     CONTACT_FIELDS[_name] = Field("boolean", _j("c", _name))
@@ -96,26 +121,58 @@ CONVERSATION_FIELDS: dict[str, Field] = {
     "conversation_rating.admin_d": Field("string", _j("v", "conversation_rating.teammate.id")),
     "ai_agent.rating": Field("integer", _j("v", "ai_agent.rating")),
 }
-for _name in ("type", "id", "delivered_as", "subject", "body", "author.id", "author.type",
-              "author.name", "author.email", "url"):
+for _name in (
+    "type",
+    "id",
+    "delivered_as",
+    "subject",
+    "body",
+    "author.id",
+    "author.type",
+    "author.name",
+    "author.email",
+    "url",
+):
     CONVERSATION_FIELDS[f"source.{_name}"] = Field("string", _j("v", f"source.{_name}"))
-for _name in ("time_to_assignment", "time_to_admin_reply", "time_to_first_close",
-              "time_to_last_close", "median_time_to_reply", "count_reopens", "count_assignments",
-              "count_conversation_parts"):
+for _name in (
+    "time_to_assignment",
+    "time_to_admin_reply",
+    "time_to_first_close",
+    "time_to_last_close",
+    "median_time_to_reply",
+    "count_reopens",
+    "count_assignments",
+    "count_conversation_parts",
+):
     CONVERSATION_FIELDS[f"statistics.{_name}"] = Field("integer", _j("v", f"statistics.{_name}"))
-for _name in ("first_contact_reply_at", "first_assignment_at", "first_admin_reply_at",
-              "first_close_at", "last_assignment_at", "last_assignment_admin_reply_at",
-              "last_contact_reply_at", "last_admin_reply_at", "last_close_at"):
+for _name in (
+    "first_contact_reply_at",
+    "first_assignment_at",
+    "first_admin_reply_at",
+    "first_close_at",
+    "last_assignment_at",
+    "last_assignment_admin_reply_at",
+    "last_contact_reply_at",
+    "last_admin_reply_at",
+    "last_close_at",
+):
     CONVERSATION_FIELDS[f"statistics.{_name}"] = Field("date", _j("v", f"statistics.{_name}"))
 CONVERSATION_FIELDS["statistics.last_closed_by_id"] = Field(
-    "string", _j("v", "statistics.last_closed_by_id"))
-for _name in ("resolution_state", "last_answer_type", "rating_remark", "source_type",
-              "source_title"):
+    "string", _j("v", "statistics.last_closed_by_id")
+)
+for _name in (
+    "resolution_state",
+    "last_answer_type",
+    "rating_remark",
+    "source_type",
+    "source_title",
+):
     CONVERSATION_FIELDS[f"ai_agent.{_name}"] = Field("string", _j("v", f"ai_agent.{_name}"))
 
 CONTACT_SORTABLE = {k for k, f in CONTACT_FIELDS.items() if f.kind in {"string", "date", "integer"}}
 CONVERSATION_SORTABLE = {
-    k for k, f in CONVERSATION_FIELDS.items() if f.kind in {"string", "date", "integer"}}
+    k for k, f in CONVERSATION_FIELDS.items() if f.kind in {"string", "date", "integer"}
+}
 # Sorting by these uses a real, never-null column (and its index).
 NOT_NULL_COLUMNS = {"c.id", "c.created_at", "c.updated_at", "v.id", "v.created_at", "v.updated_at"}
 
@@ -124,7 +181,10 @@ class Compiler:
     """Turns one search query into a SQL condition and its parameters."""
 
     def __init__(
-        self, resource: str, tz: ZoneInfo, custom_types: dict[str, str] | None = None,
+        self,
+        resource: str,
+        tz: ZoneInfo,
+        custom_types: dict[str, str] | None = None,
         segments: dict[str, Any] | None = None,
     ) -> None:
         self.resource = resource
@@ -150,7 +210,8 @@ class Compiler:
             return self._filter(node)
         if op not in {"AND", "OR"}:
             raise invalid(
-                f"operator {op!r} needs a 'field'; combine filters with 'AND' or 'OR'", "query")
+                f"operator {op!r} needs a 'field'; combine filters with 'AND' or 'OR'", "query"
+            )
         if depth >= MAX_DEPTH:
             raise invalid(f"queries can be nested at most {MAX_DEPTH} levels deep", "query")
         items = node.get("value")
@@ -158,8 +219,9 @@ class Compiler:
             raise invalid(f"'{op}' needs a non-empty list of filters as its value", "query")
         if len(items) > MAX_FILTERS:
             raise invalid(
-                f"at most {MAX_FILTERS} filters are allowed in one AND/OR group "
-                f"(got {len(items)})", "query")
+                f"at most {MAX_FILTERS} filters are allowed in one AND/OR group (got {len(items)})",
+                "query",
+            )
         parts = [self._node(item, depth + 1) for item in items]
         return "(" + f" {op} ".join(parts) + ")"
 
@@ -173,10 +235,15 @@ class Compiler:
             if not _NAME_RE.match(attr):
                 raise invalid(f"'{name}' is not a valid custom attribute name", "query.field")
             if self.resource == "contacts" and attr not in self.custom_types:
-                raise invalid(f"'{name}' is not a custom attribute of this workspace",
-                              "query.field")
-            kind = {"integer": "integer", "float": "integer", "boolean": "boolean",
-                    "date": "date"}.get(self.custom_types.get(attr, "string"), "string")
+                raise invalid(
+                    f"'{name}' is not a custom attribute of this workspace", "query.field"
+                )
+            kind = {
+                "integer": "integer",
+                "float": "integer",
+                "boolean": "boolean",
+                "date": "date",
+            }.get(self.custom_types.get(attr, "string"), "string")
             path = attr.replace('"', "")
             return Field(kind, f"json_extract({self.alias}.data, '$.custom_attributes.\"{path}\"')")
         raise invalid(f"'{name}' is not a searchable field", "query.field")
@@ -192,11 +259,17 @@ class Compiler:
             if op not in CONTACT_DATE_OPS:
                 raise invalid(
                     f"operator '{op}' is not supported on the date field '{name}'; "
-                    "use '=', '>' or '<' (dates match by calendar day)", "query.operator")
+                    "use '=', '>' or '<' (dates match by calendar day)",
+                    "query.operator",
+                )
             return self._contact_date(field.expr, op, self._timestamp(value, name))
         allowed = {
-            "string": STRING_OPS, "integer": INT_OPS, "boolean": BOOL_OPS,
-            "tag": {"=", "!="}, "segment": {"=", "!="}, "member": {"=", "!=", "IN", "NIN"},
+            "string": STRING_OPS,
+            "integer": INT_OPS,
+            "boolean": BOOL_OPS,
+            "tag": {"=", "!="},
+            "segment": {"=", "!="},
+            "member": {"=", "!=", "IN", "NIN"},
             "date": CONV_INT_OPS,
         }[kind]
         if self.resource == "conversations" and kind == "integer":
@@ -204,8 +277,9 @@ class Compiler:
         if self.resource == "conversations" and name == "id" and op in {"<", ">"}:
             return self._conversation_id_range(field.expr, op, value)
         if op not in allowed:
-            raise invalid(f"operator '{op}' is not supported on the field '{name}'",
-                          "query.operator")
+            raise invalid(
+                f"operator '{op}' is not supported on the field '{name}'", "query.operator"
+            )
         if kind == "tag":
             self.params.append(self._str(value, name))
             cond = "c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)"
@@ -228,11 +302,17 @@ class Compiler:
             values = self._list(value, name) if op in {"IN", "NIN"} else [self._str(value, name)]
             marks = ",".join("?" * len(values))
             self.params.extend(str(v) for v in values)
-            cond = (f"EXISTS (SELECT 1 FROM json_each({self.alias}.data, '{field.expr}') "
-                    f"WHERE json_extract(value, '$.id') IN ({marks}))")
+            cond = (
+                f"EXISTS (SELECT 1 FROM json_each({self.alias}.data, '{field.expr}') "
+                f"WHERE json_extract(value, '$.id') IN ({marks}))"
+            )
             return cond if op in {"=", "IN"} else f"NOT {cond}"
-        convert = {"string": self._str, "integer": self._int, "date": self._timestamp,
-                   "boolean": self._bool}[kind]
+        convert = {
+            "string": self._str,
+            "integer": self._int,
+            "date": self._timestamp,
+            "boolean": self._bool,
+        }[kind]
         expr = field.expr
         if op in {"IN", "NIN"}:
             values = [convert(v, name) for v in self._list(value, name)]
@@ -271,7 +351,8 @@ class Compiler:
 
         Conversation ids are numeric strings, so a numeric value compares as a number ("9" is
         below "10"); `""` is below every id (`id > ""` matches all, `id < ""` none); any other
-        string compares as text."""
+        string compares as text.
+        """
         text = self._str(value, "id")
         if text == "":
             return "1" if op == ">" else "0"
@@ -310,20 +391,27 @@ class Compiler:
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             return int(value)
-        raise invalid(f"the value for '{name}' must be an integer (a unix timestamp for dates), "
-                      f"not {value!r}", "query.value")
+        raise invalid(
+            f"the value for '{name}' must be an integer (a unix timestamp for dates), "
+            f"not {value!r}",
+            "query.value",
+        )
 
     @classmethod
     def _timestamp(cls, value: Any, name: str) -> int | float:
         """Unix seconds: what `_int` takes, or a finite number with a fraction, kept exact
-        (``datetime.timestamp()`` gives `946684800.25`; clients send it as it is)."""
+        (``datetime.timestamp()`` gives `946684800.25`; clients send it as it is).
+        """
         if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
             return value
         try:
             return cls._int(value, name)
         except ApiError:
-            raise invalid(f"the value for '{name}' must be a unix timestamp in seconds (a "
-                          f"number such as 946684800), not {value!r}", "query.value") from None
+            raise invalid(
+                f"the value for '{name}' must be a unix timestamp in seconds (a "
+                f"number such as 946684800), not {value!r}",
+                "query.value",
+            ) from None
 
     @staticmethod
     def _bool(value: Any, name: str) -> bool:
@@ -336,8 +424,9 @@ class Compiler:
     @staticmethod
     def _list(value: Any, name: str) -> list[Any]:
         if not isinstance(value, list) or not value:
-            raise invalid(f"IN and NIN need a non-empty array as the value for '{name}'",
-                          "query.value")
+            raise invalid(
+                f"IN and NIN need a non-empty array as the value for '{name}'", "query.value"
+            )
         return value
 
 
@@ -354,11 +443,15 @@ def sort_clause(resource: str, sort: Any) -> tuple[str | None, bool]:
     if sort is None:
         return None, False
     if not isinstance(sort, dict):
-        raise invalid("sort must be an object like {\"field\": \"updated_at\", "
-                      "\"order\": \"ascending\"}", "sort")
+        raise invalid(
+            'sort must be an object like {"field": "updated_at", "order": "ascending"}', "sort"
+        )
     field_name = sort.get("field")
-    fields, sortable = (CONTACT_FIELDS, CONTACT_SORTABLE) if resource == "contacts" else (
-        CONVERSATION_FIELDS, CONVERSATION_SORTABLE)
+    fields, sortable = (
+        (CONTACT_FIELDS, CONTACT_SORTABLE)
+        if resource == "contacts"
+        else (CONVERSATION_FIELDS, CONVERSATION_SORTABLE)
+    )
     if field_name not in sortable:
         raise invalid(f"cannot sort by {field_name!r}", "sort.field")
     order = sort.get("order", "descending")

@@ -18,48 +18,153 @@ DAY = 86400
 SPAN_DAYS = 60
 
 LATIN_FIRST = [
-    "Anna", "Jürgen", "José", "François", "Zoë", "Łukasz", "Søren", "Ana María", "Chloé", "Björn",
-    "Olivia", "Liam", "Emma", "Noah", "Mia", "Lucas", "Sofia", "Mateo", "Ines", "Hugo", "Maëlle",
-    "Tomás", "Agnieszka", "Dvořák", "Eilís", "Siobhán", "Ruairí", "Kemal", "Çağla", "Håkon",
+    "Anna",
+    "Jürgen",
+    "José",
+    "François",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Ana María",
+    "Chloé",
+    "Björn",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Mia",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Ines",
+    "Hugo",
+    "Maëlle",
+    "Tomás",
+    "Agnieszka",
+    "Dvořák",
+    "Eilís",
+    "Siobhán",
+    "Ruairí",
+    "Kemal",
+    "Çağla",
+    "Håkon",
 ]
 LATIN_LAST = [
-    "Müller", "García", "O'Brien", "Nguyễn", "Dubois", "Kowalski", "van der Berg", "Smith",
-    "Jensen", "Rossi", "Fernández", "Schäfer", "Lefèvre", "Novák", "Öztürk", "Ní Bhriain",
-    "Johansson", "Silva", "Moreau", "Brown", "Wójcik", "Dalí", "Koch", "Ångström",
+    "Müller",
+    "García",
+    "O'Brien",
+    "Nguyễn",
+    "Dubois",
+    "Kowalski",
+    "van der Berg",
+    "Smith",
+    "Jensen",
+    "Rossi",
+    "Fernández",
+    "Schäfer",
+    "Lefèvre",
+    "Novák",
+    "Öztürk",
+    "Ní Bhriain",
+    "Johansson",
+    "Silva",
+    "Moreau",
+    "Brown",
+    "Wójcik",
+    "Dalí",
+    "Koch",
+    "Ångström",
 ]
 SCRIPT_NAMES = [
-    "王伟", "李娜", "张敏", "山田 太郎", "佐藤 花子", "鈴木 一郎", "محمد الأحمد", "فاطمة الزهراء",
-    "Анастасия Иванова", "Дмитрий Смирнов", "Γιώργος Παπαδόπουλος", "Ελένη Νικολάου",
-    "김민준", "이서연", "राहुल शर्मा", "प्रिया पटेल", "דוד כהן", "สมชาย ใจดี",
+    "王伟",
+    "李娜",
+    "张敏",
+    "山田 太郎",
+    "佐藤 花子",
+    "鈴木 一郎",
+    "محمد الأحمد",
+    "فاطمة الزهراء",
+    "Анастасия Иванова",
+    "Дмитрий Смирнов",
+    "Γιώργος Παπαδόπουλος",
+    "Ελένη Νικολάου",
+    "김민준",
+    "이서연",
+    "राहुल शर्मा",
+    "प्रिया पटेल",
+    "דוד כהן",
+    "สมชาย ใจดี",
 ]
 ONE_WORD = ["Madonna", "Cher", "Ronaldinho", "Prince", "Björk", "Teller", "Zendaya"]
 DOMAINS = ["example.com", "acme.io", "globex.de", "initech.fr", "umbrella.co.uk", "mail.test"]
 JOB_TITLES = [
-    "CTO", "Head of Sales", "Marketing Manager", "Software Engineer", "Founder", "VP Revenue",
-    "Customer Success Lead", "Operations Analyst", "Directeur Commercial", "Geschäftsführerin",
+    "CTO",
+    "Head of Sales",
+    "Marketing Manager",
+    "Software Engineer",
+    "Founder",
+    "VP Revenue",
+    "Customer Success Lead",
+    "Operations Analyst",
+    "Directeur Commercial",
+    "Geschäftsführerin",
 ]
-INDUSTRIES = ["Software", "Retail", "Healthcare", "Finance", "Manufacturing", "Education",
-              "Logistics", "Media"]
+INDUSTRIES = [
+    "Software",
+    "Retail",
+    "Healthcare",
+    "Finance",
+    "Manufacturing",
+    "Education",
+    "Logistics",
+    "Media",
+]
 PLANS = ["free", "starter", "pro", "enterprise"]
-COUNTRIES = [("Germany", "Berlin", "Berlin"), ("France", "Île-de-France", "Paris"),
-             ("Japan", "Tokyo", "Tokyo"), ("United States", "California", "San Francisco"),
-             ("Brazil", "São Paulo", "São Paulo"), ("Greece", "Attica", "Athens")]
-TAG_NAMES = [
-    "sales-qualified", "vip", "newsletter", "trial", "churn-risk", "enterprise", "beta",
-    "partner", "support-priority", "webinar-2025", "ebook", "pricing-page", "demo-requested",
-    "event-lead", "referral",
+COUNTRIES = [
+    ("Germany", "Berlin", "Berlin"),
+    ("France", "Île-de-France", "Paris"),
+    ("Japan", "Tokyo", "Tokyo"),
+    ("United States", "California", "San Francisco"),
+    ("Brazil", "São Paulo", "São Paulo"),
+    ("Greece", "Attica", "Athens"),
 ]
-EVENT_NAMES = ["viewed-pricing", "started-trial", "invited-teammate", "exported-report",
-               "booked-demo"]
+TAG_NAMES = [
+    "sales-qualified",
+    "vip",
+    "newsletter",
+    "trial",
+    "churn-risk",
+    "enterprise",
+    "beta",
+    "partner",
+    "support-priority",
+    "webinar-2025",
+    "ebook",
+    "pricing-page",
+    "demo-requested",
+    "event-lead",
+    "referral",
+]
+EVENT_NAMES = [
+    "viewed-pricing",
+    "started-trial",
+    "invited-teammate",
+    "exported-report",
+    "booked-demo",
+]
 QUALIFICATIONS = ["hand_to_sales"] * 25 + ["nurture"] * 25 + ["not_qualified"] * 20 + [None] * 30
 ADMINS = [
-    ("Alex Support", "alex@emulated-workspace.test"), ("Bea Sales", "bea@emulated-workspace.test"),
-    ("Chen Wei", "chen@emulated-workspace.test"), ("Dana Ops", "dana@emulated-workspace.test"),
+    ("Alex Support", "alex@emulated-workspace.test"),
+    ("Bea Sales", "bea@emulated-workspace.test"),
+    ("Chen Wei", "chen@emulated-workspace.test"),
+    ("Dana Ops", "dana@emulated-workspace.test"),
     ("Eli Bot", "eli@emulated-workspace.test"),
 ]
 TEAMS = ["Support", "Sales", "Onboarding"]
-LONG_TEXT = ("Senior Vice President of Global Strategic Partnerships and Enterprise Customer "
-             "Success for the Europe, Middle East and Africa Region, responsible for ") * 4
+LONG_TEXT = (
+    "Senior Vice President of Global Strategic Partnerships and Enterprise Customer "
+    "Success for the Europe, Middle East and Africa Region, responsible for "
+) * 4
 
 # Awkward people at fixed positions: (category, overrides for the generator).
 AWKWARD: list[tuple[str, dict[str, Any]]] = [
@@ -75,18 +180,35 @@ AWKWARD: list[tuple[str, dict[str, Any]]] = [
     ("email_malformed", {"name": "Bad Email", "email": "not-an-email"}),
     ("email_malformed", {"name": "Half Email", "email": "jane.doe@"}),
     ("email_uppercase", {"name": "John Smith", "email": "JOHN.SMITH@EXAMPLE.COM"}),
-    ("email_duplicate", {"name": "Shared Inbox Lead", "email": "shared.inbox@example.com",
-                         "role": "lead"}),
-    ("email_duplicate", {"name": "Shared Inbox User", "email": "shared.inbox@example.com",
-                         "role": "user"}),
-    ("long_values", {"name": "Maximiliana " + "Alexandrovna-" * 24 + "Featherstonehaugh",
-                     "job_title": LONG_TEXT, "email": "long.values@example.com"}),
+    (
+        "email_duplicate",
+        {"name": "Shared Inbox Lead", "email": "shared.inbox@example.com", "role": "lead"},
+    ),
+    (
+        "email_duplicate",
+        {"name": "Shared Inbox User", "email": "shared.inbox@example.com", "role": "user"},
+    ),
+    (
+        "long_values",
+        {
+            "name": "Maximiliana " + "Alexandrovna-" * 24 + "Featherstonehaugh",
+            "job_title": LONG_TEXT,
+            "email": "long.values@example.com",
+        },
+    ),
     ("many_tags", {"name": "Tagged Many", "email": "many.tags@example.com", "tags": 12}),
-    ("many_companies", {"name": "Company Hopper", "email": "hopper@example.com",
-                        "companies": 12}),
-    ("hand_to_sales_lead", {"name": "Quinn Qualified", "email": "quinn.qualified@example.com",
-                            "role": "lead", "qualification": "hand_to_sales",
-                            "company_size": 250, "job_title": "Head of Sales"}),
+    ("many_companies", {"name": "Company Hopper", "email": "hopper@example.com", "companies": 12}),
+    (
+        "hand_to_sales_lead",
+        {
+            "name": "Quinn Qualified",
+            "email": "quinn.qualified@example.com",
+            "role": "lead",
+            "qualification": "hand_to_sales",
+            "company_size": 250,
+            "job_title": "Head of Sales",
+        },
+    ),
     ("name_korean", {"name": "김민준", "email": "minjun.kim@example.com"}),
     ("name_devanagari", {"name": "राहुल शर्मा", "email": "rahul.sharma@example.com"}),
 ]
@@ -110,8 +232,9 @@ def seed_workspace(
     app_id = str(db.settings()["app_id_code"])
     ns = f"seed{seed}"
     n_companies = companies if companies is not None else max(5, contacts // 25)
-    n_big = big_conversations if big_conversations is not None else (
-        2 if conversations >= 10 else 0)
+    n_big = (
+        big_conversations if big_conversations is not None else (2 if conversations >= 10 else 0)
+    )
     n_big = min(n_big, conversations)
     manifest: dict[str, list[Any]] = {}
 
@@ -132,40 +255,77 @@ def seed_workspace(
         # Admins, teams, tags, data attributes.
         admin_ids = [str(7_000_001 + i) for i in range(len(ADMINS))]
         team_ids = [str(8_000_001 + i) for i in range(len(TEAMS))]
-        team_members = {t: [int(a) for j, a in enumerate(admin_ids) if j % len(TEAMS) == k]
-                        for k, t in enumerate(team_ids)}
-        conn.executemany("INSERT INTO admins VALUES (?, ?)", [
-            (aid, json.dumps(model.admin(aid, name, email, [int(team_ids[j % len(TEAMS)])]),
-                             ensure_ascii=False))
-            for j, (aid, (name, email)) in enumerate(zip(admin_ids, ADMINS, strict=True))
-        ])
-        conn.executemany("INSERT INTO teams VALUES (?, ?)", [
-            (tid, json.dumps(model.team(tid, name, team_members[tid])))
-            for tid, name in zip(team_ids, TEAMS, strict=True)
-        ])
+        team_members = {
+            t: [int(a) for j, a in enumerate(admin_ids) if j % len(TEAMS) == k]
+            for k, t in enumerate(team_ids)
+        }
+        conn.executemany(
+            "INSERT INTO admins VALUES (?, ?)",
+            [
+                (
+                    aid,
+                    json.dumps(
+                        model.admin(aid, name, email, [int(team_ids[j % len(TEAMS)])]),
+                        ensure_ascii=False,
+                    ),
+                )
+                for j, (aid, (name, email)) in enumerate(zip(admin_ids, ADMINS, strict=True))
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO teams VALUES (?, ?)",
+            [
+                (tid, json.dumps(model.team(tid, name, team_members[tid])))
+                for tid, name in zip(team_ids, TEAMS, strict=True)
+            ],
+        )
         tag_ids = [str(9001 + i) for i in range(len(TAG_NAMES))]
-        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)",
-                         [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES, strict=True)])
+        conn.executemany(
+            "INSERT INTO tags VALUES (?, ?, ?)",
+            [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES, strict=True)],
+        )
         sales_tag = tag_ids[0]
         attrs = [
-            ("contact", "name", "string", False), ("contact", "email", "string", False),
-            ("contact", "phone", "string", False), ("contact", "role", "string", False),
-            ("contact", "created_at", "date", False), ("contact", "updated_at", "date", False),
+            ("contact", "name", "string", False),
+            ("contact", "email", "string", False),
+            ("contact", "phone", "string", False),
+            ("contact", "role", "string", False),
+            ("contact", "created_at", "date", False),
+            ("contact", "updated_at", "date", False),
             ("contact", "last_seen_at", "date", False),
-            ("contact", "company_size", "integer", True), ("contact", "job_title", "string", True),
+            ("contact", "company_size", "integer", True),
+            ("contact", "job_title", "string", True),
             ("contact", "session_count", "integer", True),
             ("contact", "qualification", "string", True),
-            ("company", "name", "string", False), ("company", "size", "integer", False),
+            ("company", "name", "string", False),
+            ("company", "size", "integer", False),
             ("company", "industry", "string", False),
             ("company", "account_tier", "string", True),
         ]
-        conn.executemany("INSERT INTO data_attributes VALUES (?, ?, ?, ?)", [
-            (i + 1, m, name, json.dumps(model.data_attribute(
-                i + 1, m, name, dtype, start, custom=custom,
-                options=["hand_to_sales", "nurture", "not_qualified"]
-                if name == "qualification" else None)))
-            for i, (m, name, dtype, custom) in enumerate(attrs)
-        ])
+        conn.executemany(
+            "INSERT INTO data_attributes VALUES (?, ?, ?, ?)",
+            [
+                (
+                    i + 1,
+                    m,
+                    name,
+                    json.dumps(
+                        model.data_attribute(
+                            i + 1,
+                            m,
+                            name,
+                            dtype,
+                            start,
+                            custom=custom,
+                            options=["hand_to_sales", "nurture", "not_qualified"]
+                            if name == "qualification"
+                            else None,
+                        )
+                    ),
+                )
+                for i, (m, name, dtype, custom) in enumerate(attrs)
+            ],
+        )
 
         # Companies.
         company_rows = []
@@ -173,16 +333,36 @@ def seed_workspace(
         for i in range(n_companies):
             cid = model.hex_id(f"{ns}-company", i)
             created = ts_between(start - 200 * DAY, now - DAY)
-            word = rng.choice(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark",
-                               "Wayne", "Tyrell", "Müller", "Soylent", "Nakatomi", "Цифра"])
+            word = rng.choice(
+                [
+                    "Acme",
+                    "Globex",
+                    "Initech",
+                    "Umbrella",
+                    "Hooli",
+                    "Stark",
+                    "Wayne",
+                    "Tyrell",
+                    "Müller",
+                    "Soylent",
+                    "Nakatomi",
+                    "Цифра",
+                ]
+            )
             name = f"{word} {rng.choice(['GmbH', 'Inc', 'SAS', 'Ltd', 'KK', 'AG'])} {i}"
             doc = model.new_company(
-                cid, f"{ns}-comp-{i}", app_id, name=name, created_at=created,
+                cid,
+                f"{ns}-comp-{i}",
+                app_id,
+                name=name,
+                created_at=created,
                 size=rng.choice([1, 5, 12, 50, 120, 250, 800, 3000, 12000]),
                 industry=rng.choice(INDUSTRIES),
                 website=f"https://{_ascii(word)}{i}.example.com",
-                monthly_spend=rng.randint(0, 5000), plan=rng.choice(PLANS),
-                custom_attributes={"account_tier": rng.choice(["gold", "silver", "bronze"])})
+                monthly_spend=rng.randint(0, 5000),
+                plan=rng.choice(PLANS),
+                custom_attributes={"account_tier": rng.choice(["gold", "silver", "bronze"])},
+            )
             doc["updated_at"] = ts_between(created, now)
             company_rows.append(doc)
             company_ids.append(cid)
@@ -221,15 +401,20 @@ def seed_workspace(
             role = spec.get("role") or ("lead" if rng.random() < 0.55 else "user")
             created = ts_between(start, now - 60)
             updated = ts_between(created, now)
-            qual = spec.get("qualification", rng.choice(QUALIFICATIONS)) if (
-                "qualification" in spec or i >= len(AWKWARD)) else None
+            qual = (
+                spec.get("qualification", rng.choice(QUALIFICATIONS))
+                if ("qualification" in spec or i >= len(AWKWARD))
+                else None
+            )
             custom: dict[str, Any] = {"session_count": rng.randint(0, 300)}
             size = spec.get("company_size") or (
-                rng.choice([3, 10, 25, 60, 150, 400, 1200, 7000]) if rng.random() < 0.7 else None)
+                rng.choice([3, 10, 25, 60, 150, 400, 1200, 7000]) if rng.random() < 0.7 else None
+            )
             if size is not None:
                 custom["company_size"] = size
             title = spec.get("job_title") or (
-                rng.choice(JOB_TITLES) if rng.random() < 0.8 else None)
+                rng.choice(JOB_TITLES) if rng.random() < 0.8 else None
+            )
             if title is not None:
                 custom["job_title"] = title
             if qual is not None:
@@ -237,8 +422,14 @@ def seed_workspace(
             country, region, city = rng.choice(COUNTRIES)
             phone = None if rng.random() < 0.4 else f"+49 30 {rng.randint(1000000, 9999999)}"
             doc = model.new_contact(
-                cid, app_id, role=role, created_at=created, updated_at=updated, email=email,
-                name=name, phone=phone,
+                cid,
+                app_id,
+                role=role,
+                created_at=created,
+                updated_at=updated,
+                email=email,
+                name=name,
+                phone=phone,
                 external_id=f"ext-{seed}-{i}" if role == "user" and rng.random() < 0.7 else None,
                 owner_id=int(rng.choice(admin_ids)) if rng.random() < 0.3 else None,
                 custom_attributes=custom,
@@ -265,10 +456,12 @@ def seed_workspace(
             for k, c in enumerate(chosen_comps):
                 ccomp_rows.append((cid, c, k))
                 company_users[c] = company_users.get(c, 0) + 1
-            doc["tags"] = model.sublist(cid, "tags", [model.tag_ref(t) for t in chosen_tags],
-                                        len(chosen_tags))
+            doc["tags"] = model.sublist(
+                cid, "tags", [model.tag_ref(t) for t in chosen_tags], len(chosen_tags)
+            )
             doc["companies"] = model.sublist(
-                cid, "companies", [model.company_ref(c) for c in chosen_comps], len(chosen_comps))
+                cid, "companies", [model.company_ref(c) for c in chosen_comps], len(chosen_comps)
+            )
             for ev in rng.sample(EVENT_NAMES, rng.randint(0, 3)):
                 first = ts_between(created, now)
                 event_rows.append((cid, ev, first, ts_between(first, now), rng.randint(1, 40)))
@@ -277,11 +470,14 @@ def seed_workspace(
             if i < 50:
                 note("leads" if role == "lead" else "users", cid)
             contact_docs.append(doc)
-            contact_rows.append((cid, role, doc["email"], doc["external_id"], created, updated, 0,
-                                 model_dump(doc)))
+            contact_rows.append(
+                (cid, role, doc["email"], doc["external_id"], created, updated, 0, model_dump(doc))
+            )
         conn.executemany(
             "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
-            "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", contact_rows)
+            "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            contact_rows,
+        )
         conn.executemany("INSERT INTO contact_tags VALUES (?, ?, ?)", ctag_rows)
         conn.executemany("INSERT INTO contact_companies VALUES (?, ?, ?)", ccomp_rows)
         conn.executemany("INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?)", event_rows)
@@ -290,15 +486,27 @@ def seed_workspace(
         conn.executemany(
             "INSERT INTO companies (id, company_id, name, created_at, updated_at, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(d["id"], d["company_id"], d["name"], d["created_at"], d["updated_at"], model_dump(d))
-             for d in company_rows])
+            [
+                (
+                    d["id"],
+                    d["company_id"],
+                    d["name"],
+                    d["created_at"],
+                    d["updated_at"],
+                    model_dump(d),
+                )
+                for d in company_rows
+            ],
+        )
 
         # Conversations and their parts.
         part_counter = 5_000_000_000
         conv_rows = []
         part_rows: list[tuple[str, int, str]] = []
-        admin_authors = [model.author("admin", aid, name, email)
-                         for aid, (name, email) in zip(admin_ids, ADMINS, strict=True)]
+        admin_authors = [
+            model.author("admin", aid, name, email)
+            for aid, (name, email) in zip(admin_ids, ADMINS, strict=True)
+        ]
         big_positions = set(range(n_big))
         for j in range(conversations):
             if not contact_docs:
@@ -306,14 +514,28 @@ def seed_workspace(
             conv_id = str(100_000_001 + j)
             contact = contact_docs[rng.randrange(len(contact_docs))]
             created = ts_between(max(start, contact["created_at"]), now - 3600)
-            subject = rng.choice(["Pricing question", "Cannot log in", "Demo request",
-                                  "Invoice", "Feature idea", "Bug report", "Hallo!", "こんにちは"])
+            subject = rng.choice(
+                [
+                    "Pricing question",
+                    "Cannot log in",
+                    "Demo request",
+                    "Invoice",
+                    "Feature idea",
+                    "Bug report",
+                    "Hallo!",
+                    "こんにちは",
+                ]
+            )
             admin_id = rng.choice(admin_ids)
             conv = model.new_conversation(
-                conv_id, created_at=created, contact=contact, subject=subject,
+                conv_id,
+                created_at=created,
+                contact=contact,
+                subject=subject,
                 body=f"<p>{subject}: <b>please</b> help &amp; thanks</p>",
                 admin_assignee_id=int(admin_id) if rng.random() < 0.7 else None,
-                team_assignee_id=int(rng.choice(team_ids)) if rng.random() < 0.5 else None)
+                team_assignee_id=int(rng.choice(team_ids)) if rng.random() < 0.5 else None,
+            )
             if j in big_positions:
                 n_parts = 600 + 137 * j
                 step_hi = 120
@@ -338,15 +560,22 @@ def seed_workspace(
                     ptype, auth = "comment", contact_author
                     body = f"<p>Reply {k + 1} from the customer &mdash; {subject}</p>"
                 else:
-                    ptype, auth = rng.choice(["comment", "comment", "note"]), \
-                        rng.choice(admin_authors)
-                    body = f"<p>Answer {k + 1}: see <a href=\"https://help.example.com\">docs</a></p>"
+                    ptype, auth = (
+                        rng.choice(["comment", "comment", "note"]),
+                        rng.choice(admin_authors),
+                    )
+                    body = f'<p>Answer {k + 1}: see <a href="https://help.example.com">docs</a></p>'
                 part_counter += 1
                 part = model.new_part(
-                    str(part_counter), part_type=ptype, body=body, created_at=ts,
+                    str(part_counter),
+                    part_type=ptype,
+                    body=body,
+                    created_at=ts,
                     author_doc=auth,
-                    assigned_to={"type": "admin", "id": admin_id} if ptype == "assignment"
-                    else None)
+                    assigned_to={"type": "admin", "id": admin_id}
+                    if ptype == "assignment"
+                    else None,
+                )
                 model.apply_part_to_conversation(conv, part)
                 part_rows.append((conv_id, k + 1, model_dump(part)))
             if final_state == "snoozed":
@@ -358,29 +587,38 @@ def seed_workspace(
                     conv["tags"]["tags"].append(tg)
             if final_state == "closed" and rng.random() < 0.3:
                 conv["conversation_rating"] = {
-                    "rating": rng.randint(1, 5), "remark": "Thanks!", "created_at": ts,
+                    "rating": rng.randint(1, 5),
+                    "remark": "Thanks!",
+                    "created_at": ts,
                     "updated_at": ts,
-                    "contact": {"type": "contact", "id": contact["id"],
-                                "external_id": contact["external_id"]},
-                    "teammate": {"type": "admin", "id": admin_id}}
+                    "contact": {
+                        "type": "contact",
+                        "id": contact["id"],
+                        "external_id": contact["external_id"],
+                    },
+                    "teammate": {"type": "admin", "id": admin_id},
+                }
             conv["read"] = final_state == "closed"
-            conv_rows.append((conv_id, created, conv["updated_at"],
-                              model_dump(model.list_item(conv))))
+            conv_rows.append(
+                (conv_id, created, conv["updated_at"], model_dump(model.list_item(conv)))
+            )
             if len(part_rows) > 200_000:
                 conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
                 part_rows = []
         conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
         conn.executemany(
             "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
-            conv_rows)
+            conv_rows,
+        )
         # Segments and activity logs draw from their own generator, so adding them left every
         # contact, company and conversation of a seed as it was.
         side = random.Random(f"segments-and-logs-{seed}")
         segment_rows = seed_segments(ns, start, sales_tag)
         conn.executemany("INSERT INTO segments VALUES (?, ?, ?, ?)", segment_rows)
         log_rows = seed_activity_logs(side, admin_ids, start, now, str(db.settings()["app_name"]))
-        conn.executemany("INSERT INTO activity_logs (id, created_at, data) VALUES (?, ?, ?)",
-                         log_rows)
+        conn.executemany(
+            "INSERT INTO activity_logs (id, created_at, data) VALUES (?, ?, ?)", log_rows
+        )
         for stmt in INDEXES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
@@ -391,17 +629,33 @@ def seed_workspace(
         manifest["segments"] = [r[0] for r in segment_rows if r[1] == "contact"]
         manifest["company_segments"] = [r[0] for r in segment_rows if r[1] == "company"]
         db.set_meta("manifest", manifest, conn)
-        db.set_meta("seed", {"seed": seed, "contacts": contacts, "conversations": conversations,
-                             "companies": n_companies, "big_conversations": n_big,
-                             "seeded_at": now}, conn)
+        db.set_meta(
+            "seed",
+            {
+                "seed": seed,
+                "contacts": contacts,
+                "conversations": conversations,
+                "companies": n_companies,
+                "big_conversations": n_big,
+                "seeded_at": now,
+            },
+            conn,
+        )
     conn.execute("ANALYZE")
     # Move the freshly written pages out of the WAL: reads through a huge WAL are slow.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {
-        "contacts": contacts, "conversations": len(conv_rows), "companies": n_companies,
-        "big_conversations": n_big, "parts": part_counter - 5_000_000_000, "seed": seed,
-        "tags": len(tag_ids), "admins": len(admin_ids), "teams": len(team_ids),
-        "segments": len(segment_rows), "activity_logs": len(log_rows),
+        "contacts": contacts,
+        "conversations": len(conv_rows),
+        "companies": n_companies,
+        "big_conversations": n_big,
+        "parts": part_counter - 5_000_000_000,
+        "seed": seed,
+        "tags": len(tag_ids),
+        "admins": len(admin_ids),
+        "teams": len(team_ids),
+        "segments": len(segment_rows),
+        "activity_logs": len(log_rows),
     }
 
 
@@ -410,14 +664,34 @@ def seed_workspace(
 SEGMENTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("All leads", "contact", "contact", {"field": "role", "operator": "=", "value": "lead"}),
     ("All users", "user", "contact", {"field": "role", "operator": "=", "value": "user"}),
-    ("Leads ready for sales", "contact", "contact", {"operator": "AND", "value": [
-        {"field": "role", "operator": "=", "value": "lead"},
-        {"field": "custom_attributes.qualification", "operator": "=",
-         "value": "hand_to_sales"}]}),
-    ("Tagged sales-qualified", "user", "contact",
-     {"field": "tag_id", "operator": "=", "value": "{sales_tag}"}),
-    ("Enterprise plan", "user", "company",
-     {"field": "plan.name", "operator": "=", "value": "enterprise"}),
+    (
+        "Leads ready for sales",
+        "contact",
+        "contact",
+        {
+            "operator": "AND",
+            "value": [
+                {"field": "role", "operator": "=", "value": "lead"},
+                {
+                    "field": "custom_attributes.qualification",
+                    "operator": "=",
+                    "value": "hand_to_sales",
+                },
+            ],
+        },
+    ),
+    (
+        "Tagged sales-qualified",
+        "user",
+        "contact",
+        {"field": "tag_id", "operator": "=", "value": "{sales_tag}"},
+    ),
+    (
+        "Enterprise plan",
+        "user",
+        "company",
+        {"field": "plan.name", "operator": "=", "value": "enterprise"},
+    ),
     ("Large companies", "user", "company", {"field": "size", "operator": ">=", "value": 800}),
 ]
 
@@ -446,9 +720,16 @@ def seed_activity_logs(
     stamps = sorted(rng.randint(start, now - 60) for _ in range(30))
     for k, created in enumerate(stamps):
         aid, name, email = admins[rng.randrange(len(admins))]
-        kind = rng.choice(["admin_login_success", "admin_login_success", "admin_logout",
-                           "admin_away_mode_change", "admin_conversation_assignment_limit_change",
-                           "app_name_change"])
+        kind = rng.choice(
+            [
+                "admin_login_success",
+                "admin_login_success",
+                "admin_logout",
+                "admin_away_mode_change",
+                "admin_conversation_assignment_limit_change",
+                "app_name_change",
+            ]
+        )
         metadata: dict[str, Any] | None
         if kind == "admin_login_success":
             metadata = {"sign_in_method": rng.choice(["email_password", "google_sso"])}
@@ -458,10 +739,15 @@ def seed_activity_logs(
             text = f"{name} logged out."
         elif kind == "admin_away_mode_change":
             away = rng.random() < 0.6
-            metadata = {"away_mode": away, "away_status_reason": rng.choice(AWAY_REASONS)
-                        if away else None, "reassign_conversations": rng.random() < 0.5,
-                        "source": f"admin update from web - Admin id: {aid}",
-                        "auto_changed": "false", "update_by": int(aid), "update_by_name": name}
+            metadata = {
+                "away_mode": away,
+                "away_status_reason": rng.choice(AWAY_REASONS) if away else None,
+                "reassign_conversations": rng.random() < 0.5,
+                "source": f"admin update from web - Admin id: {aid}",
+                "auto_changed": "false",
+                "update_by": int(aid),
+                "update_by_name": name,
+            }
             text = f"{name} changed their status to {'away' if away else 'active'}."
         elif kind == "admin_conversation_assignment_limit_change":
             limit = rng.choice([5, 10, 15, 25])
@@ -471,8 +757,15 @@ def seed_activity_logs(
             metadata = {"before": {"name": f"{app_name} (draft)"}, "after": {"name": app_name}}
             text = f"{name} changed your app name from {app_name} (draft) to {app_name}."
         log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        doc = model.activity_log(log_id, {"id": aid, "email": email}, f"198.51.100.{k + 10}",
-                                 kind, text, created, metadata)
+        doc = model.activity_log(
+            log_id,
+            {"id": aid, "email": email},
+            f"198.51.100.{k + 10}",
+            kind,
+            text,
+            created,
+            metadata,
+        )
         rows.append((log_id, created, model_dump(doc)))
     return rows
 

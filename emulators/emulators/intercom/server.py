@@ -31,16 +31,32 @@ from emulators.intercom.workspace import Workspace
 log = logging.getLogger("emulators.intercom")
 # Every value Intercom accepts in Intercom-Version: the `intercom_version` enum of its published
 # descriptions (1.0-1.4, 2.0-2.16) plus Unstable and Preview (docs/intercom.md, "Versions").
-VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{i}" for i in range(17)), "Unstable",
-            "Preview"}
+VERSIONS = {
+    "1.0",
+    "1.1",
+    "1.2",
+    "1.3",
+    "1.4",
+    *(f"2.{i}" for i in range(17)),
+    "Unstable",
+    "Preview",
+}
 # The versions this emulator answers for: Intercom publishes a description of each, and they
 # agree on every field the plugins read, so one 2.14 shape serves them all.
 EMULATED_VERSIONS = tuple(f"2.{i}" for i in range(7, 17))
 DEFAULT_VERSION = "2.14"
 WINDOW = 10  # seconds; Intercom enforces the per-minute limit in 10-second windows
-STATUS_CODES = {500: "server_error", 502: "bad_gateway", 503: "service_unavailable",
-                504: "gateway_timeout", 429: "rate_limit_exceeded", 401: "unauthorized",
-                403: "api_plan_restricted", 404: "not_found", 400: "parameter_invalid"}
+STATUS_CODES = {
+    500: "server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+    429: "rate_limit_exceeded",
+    401: "unauthorized",
+    403: "api_plan_restricted",
+    404: "not_found",
+    400: "parameter_invalid",
+}
 
 REPEATED_SLASHES = re.compile(r"/{2,}")
 
@@ -55,13 +71,17 @@ def version_problem(version: str | None) -> str | None:
         return None
     served = f"{EMULATED_VERSIONS[0]} ... {EMULATED_VERSIONS[-1]}"
     if version not in VERSIONS:
-        return (f"The requested version {version!r} is not a valid Intercom-Version. Intercom's "
-                f"versions are 1.0 ... 1.4, 2.0 ... 2.16, Unstable and Preview; this emulator "
-                f"serves {served}. Send one of those, e.g. {DEFAULT_VERSION}.")
-    return (f"Intercom-Version {version!r} exists at Intercom, but this emulator only emulates "
-            f"{served} (answers shaped as {DEFAULT_VERSION}); what it would answer for "
-            f"{version!r} would not be what Intercom sends. Send one of {served}, or test a "
-            f"client that needs {version!r} against Intercom itself.")
+        return (
+            f"The requested version {version!r} is not a valid Intercom-Version. Intercom's "
+            f"versions are 1.0 ... 1.4, 2.0 ... 2.16, Unstable and Preview; this emulator "
+            f"serves {served}. Send one of those, e.g. {DEFAULT_VERSION}."
+        )
+    return (
+        f"Intercom-Version {version!r} exists at Intercom, but this emulator only emulates "
+        f"{served} (answers shaped as {DEFAULT_VERSION}); what it would answer for "
+        f"{version!r} would not be what Intercom sends. Send one of {served}, or test a "
+        f"client that needs {version!r} against Intercom itself."
+    )
 
 
 class Stats:
@@ -82,13 +102,23 @@ class Stats:
             key = f"{method} {template}"
             self.by_endpoint[key] = self.by_endpoint.get(key, 0) + 1
             self.status_counts[str(status)] = self.status_counts.get(str(status), 0) + 1
-            self.log.append({"method": method, "path": path, "status": status,
-                             "duration_ms": round(ms, 2), "time": time.time()})
+            self.log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(ms, 2),
+                    "time": time.time(),
+                }
+            )
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"api_calls": self.api_calls, "by_endpoint": dict(self.by_endpoint),
-                    "status_counts": dict(self.status_counts)}
+            return {
+                "api_calls": self.api_calls,
+                "by_endpoint": dict(self.by_endpoint),
+                "status_counts": dict(self.status_counts),
+            }
 
 
 class RateLimiter:
@@ -120,9 +150,11 @@ class RateLimiter:
             if allowed:
                 self.used += 1
             remaining = max(0, per_window - self.used)
-        headers = {"X-RateLimit-Limit": str(per_window),
-                   "X-RateLimit-Remaining": str(remaining),
-                   "X-RateLimit-Reset": str(start + WINDOW)}
+        headers = {
+            "X-RateLimit-Limit": str(per_window),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(start + WINDOW),
+        }
         return allowed, headers, per_window
 
     def refusal(self, fault: dict[str, Any] | None = None) -> tuple[dict[str, str], int]:
@@ -138,8 +170,11 @@ class RateLimiter:
         fault = fault or {}
         if fault.get("reset_in") is not None:
             reset = int(now) + int(fault["reset_in"])
-        headers = {"X-RateLimit-Limit": str(per_window), "X-RateLimit-Remaining": "0",
-                   "X-RateLimit-Reset": str(reset)}
+        headers = {
+            "X-RateLimit-Limit": str(per_window),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        }
         if fault.get("retry_after") is not None:
             headers["Retry-After"] = str(int(fault["retry_after"]))
         return headers, per_window
@@ -254,8 +289,11 @@ class IntercomApp:
     async def _subscribe_startup(self) -> None:
         hook = self.startup_webhook or {}
         try:
-            await anyio.to_thread.run_sync(lambda: webhooks.add_subscription(
-                self.db, hook["url"], hook["topics"], hook["secret"], validate=False))
+            await anyio.to_thread.run_sync(
+                lambda: webhooks.add_subscription(
+                    self.db, hook["url"], hook["topics"], hook["secret"], validate=False
+                )
+            )
             await anyio.to_thread.run_sync(webhooks.validate_url, hook["url"])
         except ValueError as exc:
             log.warning("webhook subscription from the command line: %s", exc)
@@ -279,22 +317,32 @@ class IntercomApp:
                 return
             raise ConnectionAbortedError("drop fault")  # no transport: the server answers 500
         headers: dict[str, str] = {}
-        status, body = await self._answer(request, method, path, handler, params, other_method,
-                                          fired, headers)
+        status, body = await self._answer(
+            request, method, path, handler, params, other_method, fired, headers
+        )
         response = self._response(status, body, headers)
         self.stats.record(method, stat_key, path, status, (time.perf_counter() - started) * 1000)
         await response(scope, receive, send)
 
     async def _answer(
-        self, request: Request, method: str, path: str, handler: Any, params: dict[str, str],
-        other_method: bool, fired: dict[str, Any] | None, headers: dict[str, str],
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        handler: Any,
+        params: dict[str, str],
+        other_method: bool,
+        fired: dict[str, Any] | None,
+        headers: dict[str, str],
     ) -> tuple[int, Any]:
         if fired and fired["kind"] == "status":
             code = int(fired["status"])
             if code == 429:
                 return self._refused(fired, headers)
-            return code, error_body(STATUS_CODES.get(code, "server_error"),
-                                    fired.get("message") or f"Emulated failure ({code})")
+            return code, error_body(
+                STATUS_CODES.get(code, "server_error"),
+                fired.get("message") or f"Emulated failure ({code})",
+            )
         problem = version_problem(request.headers.get("intercom-version"))
         if problem:
             return 400, error_body("intercom_version_invalid", problem)
@@ -309,12 +357,12 @@ class IntercomApp:
         allowed, rate_headers, per_window = self.limiter.take()
         headers.update(rate_headers)
         if not allowed:
-            return 429, error_body("rate_limit_exceeded",
-                                   f"Exceeded rate limit of {per_window} in 10_seconds")
+            return 429, error_body(
+                "rate_limit_exceeded", f"Exceeded rate limit of {per_window} in 10_seconds"
+            )
         if handler is None:
             if other_method:
-                return 405, error_body("method_not_allowed",
-                                       f"{method} is not supported on {path}")
+                return 405, error_body("method_not_allowed", f"{method} is not supported on {path}")
             return 404, error_body("not_found", f"No endpoint {method} {path}")
         body: Any = None
         raw = await request.body()
@@ -322,10 +370,10 @@ class IntercomApp:
             try:
                 body = json.loads(raw)
             except ValueError:
-                return 400, error_body("parameter_invalid",
-                                       "The request body is not valid JSON")
-        call = Call(method=method, path=path, params=params, query=dict(request.query_params),
-                    body=body)
+                return 400, error_body("parameter_invalid", "The request body is not valid JSON")
+        call = Call(
+            method=method, path=path, params=params, query=dict(request.query_params), body=body
+        )
         try:
             reply: Reply = await anyio.to_thread.run_sync(handler, self.api, call)
         except ApiError as exc:
@@ -337,8 +385,9 @@ class IntercomApp:
         """An injected 429, with the rate-limit headers Intercom sends on one."""
         rate_headers, per_window = self.limiter.refusal(fault)
         headers.update(rate_headers)
-        return 429, error_body("rate_limit_exceeded",
-                               f"Exceeded rate limit of {per_window} in 10_seconds")
+        return 429, error_body(
+            "rate_limit_exceeded", f"Exceeded rate limit of {per_window} in 10_seconds"
+        )
 
     @staticmethod
     def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -350,25 +399,33 @@ class IntercomApp:
             content = body.encode()
         else:
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(content, status_code=status, headers=headers,
-                        media_type="application/json; charset=utf-8")
+        return Response(
+            content,
+            status_code=status,
+            headers=headers,
+            media_type="application/json; charset=utf-8",
+        )
 
     # ------------------------------------------------------------------ admin surface
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        sub = scope["path"][len("/_emulator/"):].strip("/")
+        sub = scope["path"][len("/_emulator/") :].strip("/")
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else {}
             result = await anyio.to_thread.run_sync(
-                self._admin_call, request.method, sub, body, dict(request.query_params))
+                self._admin_call, request.method, sub, body, dict(request.query_params)
+            )
             status, payload = result
         except ApiError as exc:
             status, payload = exc.status, exc.body()
         except (ValueError, KeyError, TypeError, ZoneInfoNotFoundError) as exc:
             status, payload = 400, {"error": f"{type(exc).__name__}: {exc}"}
-        response = Response(json.dumps(payload, ensure_ascii=False), status_code=status,
-                            media_type="application/json")
+        response = Response(
+            json.dumps(payload, ensure_ascii=False),
+            status_code=status,
+            media_type="application/json",
+        )
         await response(scope, receive, send)
 
     def _admin_call(  # noqa: C901 - one flat dispatch table reads best here
@@ -400,9 +457,13 @@ class IntercomApp:
             return 200, self.faults.snapshot()
         if (method, sub) == ("POST", "seed"):
             counts = seed_workspace(
-                db, int(body.get("contacts", 200)), int(body.get("conversations", 50)),
-                int(body.get("seed", 1)), companies=body.get("companies"),
-                big_conversations=body.get("big_conversations"))
+                db,
+                int(body.get("contacts", 200)),
+                int(body.get("conversations", 50)),
+                int(body.get("seed", 1)),
+                companies=body.get("companies"),
+                big_conversations=body.get("big_conversations"),
+            )
             with self.api.scroll_lock:
                 self.api.scroll = None
             return 200, counts
@@ -435,20 +496,35 @@ class IntercomApp:
             return 200, ws.patch_contact_raw(parts[1], body)
         if len(parts) == 2 and parts[0] == "conversations" and method == "PATCH":
             return 200, ws.patch_conversation_raw(parts[1], body)
-        if len(parts) == 3 and parts[0] == "conversations" and parts[2] == "parts" \
-                and method == "POST":
-            conv = ws.append_parts_admin(parts[1], int(body.get("count", 1)),
-                                         str(body.get("part_type", "comment")))
-            return 200, {"id": conv["id"], "updated_at": conv["updated_at"],
-                         "count_conversation_parts":
-                             conv["statistics"]["count_conversation_parts"]}
-        if len(parts) == 3 and parts[0] == "contacts" and parts[2] == "events" \
-                and method == "POST":
-            ws.record_event(parts[1], str(body["event_name"]), body.get("created_at"),
-                            body.get("metadata"), count=int(body.get("count", 1)))
+        if (
+            len(parts) == 3
+            and parts[0] == "conversations"
+            and parts[2] == "parts"
+            and method == "POST"
+        ):
+            conv = ws.append_parts_admin(
+                parts[1], int(body.get("count", 1)), str(body.get("part_type", "comment"))
+            )
+            return 200, {
+                "id": conv["id"],
+                "updated_at": conv["updated_at"],
+                "count_conversation_parts": conv["statistics"]["count_conversation_parts"],
+            }
+        if len(parts) == 3 and parts[0] == "contacts" and parts[2] == "events" and method == "POST":
+            ws.record_event(
+                parts[1],
+                str(body["event_name"]),
+                body.get("created_at"),
+                body.get("metadata"),
+                count=int(body.get("count", 1)),
+            )
             return 200, {"ok": True}
-        if len(parts) == 3 and parts[0] == "contacts" and parts[2] == "qualify" \
-                and method == "POST":
+        if (
+            len(parts) == 3
+            and parts[0] == "contacts"
+            and parts[2] == "qualify"
+            and method == "POST"
+        ):
             return 200, ws.qualify(parts[1])
         return 404, {"error": f"no admin call {method} /_emulator/{sub}"}
 
@@ -458,22 +534,26 @@ class IntercomApp:
         db = self.db
         if (method, sub) == ("POST", "webhooks"):
             return 200, webhooks.add_subscription(
-                db, str(body.get("url", "")), list(body.get("topics") or []),
+                db,
+                str(body.get("url", "")),
+                list(body.get("topics") or []),
                 str(body.get("client_secret", "")),
-                api_version=str(body.get("api_version") or "2.14"))
+                api_version=str(body.get("api_version") or "2.14"),
+            )
         if (method, sub) == ("GET", "webhooks"):
             now = db.now()
-            return 200, [webhooks.public_subscription(s, now)
-                         for s in db.get_meta("webhooks", [])]
+            return 200, [webhooks.public_subscription(s, now) for s in db.get_meta("webhooks", [])]
         if (method, sub) == ("DELETE", "webhooks"):
             db.set_meta("webhooks", [])
             return 200, {"ok": True}
         if (method, sub) == ("GET", "webhooks/deliveries"):
-            return 200, webhooks.deliveries(db, int(query.get("limit", 1000)),
-                                            query.get("status"), query.get("topic"))
+            return 200, webhooks.deliveries(
+                db, int(query.get("limit", 1000)), query.get("status"), query.get("topic")
+            )
         if (method, sub) == ("GET", "webhooks/attempts"):
-            return 200, webhooks.attempts(db, int(query.get("after", 0)),
-                                          int(query.get("limit", 1000)))
+            return 200, webhooks.attempts(
+                db, int(query.get("after", 0)), int(query.get("limit", 1000))
+            )
         if (method, sub) == ("GET", "webhooks/status"):
             return 200, webhooks.status(db)
         if (method, sub) == ("POST", "webhooks/ping"):
@@ -498,14 +578,20 @@ class IntercomApp:
         self.db.set_meta("tokens", self.tokens)
 
     def _config(self, body: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"rate_limit_per_minute", "timezone", "search_delay_seconds", "app_name",
-                   *(k for k in DEFAULT_SETTINGS if k.startswith("webhook_"))}
+        allowed = {
+            "rate_limit_per_minute",
+            "timezone",
+            "search_delay_seconds",
+            "app_name",
+            *(k for k in DEFAULT_SETTINGS if k.startswith("webhook_")),
+        }
         unknown = set(body) - allowed
         if unknown:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(allowed)}")
         for key, value in body.items():
-            if key.startswith("webhook_") and (isinstance(value, bool)
-                                               or not isinstance(value, int | float)):
+            if key.startswith("webhook_") and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
                 raise ValueError(f"{key} must be a number")
         for key in ("webhook_duplicate_rate", "webhook_reorder_rate"):
             if key in body and not 0 <= body[key] <= 1:

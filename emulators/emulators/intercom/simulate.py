@@ -10,9 +10,15 @@ from emulators.intercom.errors import ApiError
 from emulators.intercom.workspace import Workspace
 
 ACTIONS = [
-    ("contact_seen", 4), ("contact_created", 2), ("qualified", 2), ("event", 2),
-    ("conversation_opened", 2), ("contact_replied", 3), ("admin_replied", 3),
-    ("conversation_tagged", 1), ("conversation_closed", 2),
+    ("contact_seen", 4),
+    ("contact_created", 2),
+    ("qualified", 2),
+    ("event", 2),
+    ("conversation_opened", 2),
+    ("contact_replied", 3),
+    ("admin_replied", 3),
+    ("conversation_tagged", 1),
+    ("conversation_closed", 2),
 ]
 
 
@@ -21,8 +27,9 @@ def _pick(ws: Workspace, rng: random.Random, table: str, where: str = "1") -> st
     count = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
     if not count:
         return None
-    row = conn.execute(f"SELECT id FROM {table} WHERE {where} LIMIT 1 OFFSET ?",
-                       (rng.randrange(count),)).fetchone()
+    row = conn.execute(
+        f"SELECT id FROM {table} WHERE {where} LIMIT 1 OFFSET ?", (rng.randrange(count),)
+    ).fetchone()
     return str(row[0])
 
 
@@ -49,16 +56,25 @@ def simulate(ws: Workspace, steps: int, seed: int = 1) -> dict[str, Any]:
                 cid = _pick(ws, rng, "contacts", live)
                 if cid is None:
                     continue
-                doc = json.loads(ws.db.conn().execute(
-                    "SELECT data FROM contacts WHERE id = ?", (cid,)).fetchone()[0])
+                doc = json.loads(
+                    ws.db.conn()
+                    .execute("SELECT data FROM contacts WHERE id = ?", (cid,))
+                    .fetchone()[0]
+                )
                 sessions = int(doc["custom_attributes"].get("session_count") or 0) + 1
-                ws.patch_contact_raw(cid, {"last_seen_at": ws.now(),
-                                           "custom_attributes": {"session_count": sessions}})
+                ws.patch_contact_raw(
+                    cid,
+                    {"last_seen_at": ws.now(), "custom_attributes": {"session_count": sessions}},
+                )
                 contacts.append(cid)
             elif action == "contact_created":
-                doc = ws.create_contact({"role": "lead", "name": f"Simulated Lead {seed}-{step}",
-                                         "email": f"sim.{seed}.{step}.{rng.randrange(10**6)}"
-                                                  "@example.com"})
+                doc = ws.create_contact(
+                    {
+                        "role": "lead",
+                        "name": f"Simulated Lead {seed}-{step}",
+                        "email": f"sim.{seed}.{step}.{rng.randrange(10**6)}@example.com",
+                    }
+                )
                 contacts.append(doc["id"])
             elif action == "qualified":
                 cid = _pick(ws, rng, "contacts", f"{live} AND role = 'lead'")
@@ -76,28 +92,41 @@ def simulate(ws: Workspace, steps: int, seed: int = 1) -> dict[str, Any]:
                 cid = _pick(ws, rng, "contacts", live)
                 if cid is None:
                     continue
-                conv = ws.create_conversation(cid, "<p>Hi, I have a question about pricing</p>",
-                                              "Pricing question")
+                conv = ws.create_conversation(
+                    cid, "<p>Hi, I have a question about pricing</p>", "Pricing question"
+                )
                 conversations.append(conv["id"])
                 contacts.append(cid)
-            elif action in {"contact_replied", "admin_replied", "conversation_closed",
-                            "conversation_tagged"}:
+            elif action in {
+                "contact_replied",
+                "admin_replied",
+                "conversation_closed",
+                "conversation_tagged",
+            }:
                 conv_id = _pick(ws, rng, "conversations")
                 if conv_id is None or admin_id is None:
                     continue
                 if action == "contact_replied":
                     conv = ws.load_conversation(ws.db.conn(), conv_id)
                     conv = ws.conversation_action(
-                        conv_id, "comment", author_type="contact",
+                        conv_id,
+                        "comment",
+                        author_type="contact",
                         author_id=conv["contacts"]["contacts"][0]["id"],
-                        body="<p>Any news on this?</p>")
+                        body="<p>Any news on this?</p>",
+                    )
                 elif action == "admin_replied":
-                    conv = ws.conversation_action(conv_id, "comment", author_type="admin",
-                                                  author_id=admin_id,
-                                                  body="<p>Looking into it.</p>")
+                    conv = ws.conversation_action(
+                        conv_id,
+                        "comment",
+                        author_type="admin",
+                        author_id=admin_id,
+                        body="<p>Looking into it.</p>",
+                    )
                 elif action == "conversation_closed":
-                    ws.conversation_action(conv_id, "close", author_type="admin",
-                                           author_id=admin_id)
+                    ws.conversation_action(
+                        conv_id, "close", author_type="admin", author_id=admin_id
+                    )
                 elif tag_ids:
                     ws.tag_conversation(conv_id, rng.choice(tag_ids), admin_id)
                 if action in {"contact_replied", "admin_replied"}:
@@ -106,5 +135,9 @@ def simulate(ws: Workspace, steps: int, seed: int = 1) -> dict[str, Any]:
         except ApiError:
             continue  # e.g. the picked contact was deleted meanwhile: skip this step
         actions[action] = actions.get(action, 0) + 1
-    return {"contacts": sorted(set(contacts)), "conversations": sorted(set(conversations)),
-            "actions": actions, "now": ws.now()}
+    return {
+        "contacts": sorted(set(contacts)),
+        "conversations": sorted(set(conversations)),
+        "actions": actions,
+        "now": ws.now(),
+    }

@@ -16,8 +16,18 @@ from emulators.intercom.db import Database
 from emulators.intercom.errors import ApiError, invalid, not_found
 
 CONTACT_WRITABLE = {
-    "role", "external_id", "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at",
-    "owner_id", "unsubscribed_from_emails", "custom_attributes", "language_override",
+    "role",
+    "external_id",
+    "email",
+    "phone",
+    "name",
+    "avatar",
+    "signed_up_at",
+    "last_seen_at",
+    "owner_id",
+    "unsubscribed_from_emails",
+    "custom_attributes",
+    "language_override",
 }
 PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -58,8 +68,15 @@ class Workspace:
         conn.execute(
             "UPDATE contacts SET role = ?, email = ?, external_id = ?, created_at = ?, "
             "updated_at = ?, data = ? WHERE id = ?",
-            (doc["role"], doc["email"], doc["external_id"], doc["created_at"], doc["updated_at"],
-             dumps(doc), doc["id"]),
+            (
+                doc["role"],
+                doc["email"],
+                doc["external_id"],
+                doc["created_at"],
+                doc["updated_at"],
+                dumps(doc),
+                doc["id"],
+            ),
         )
 
     def insert_contact(
@@ -68,23 +85,40 @@ class Workspace:
         conn.execute(
             "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
             "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc["id"], doc["role"], doc["email"], doc["external_id"], doc["created_at"],
-             doc["updated_at"], indexed_at, dumps(doc)),
+            (
+                doc["id"],
+                doc["role"],
+                doc["email"],
+                doc["external_id"],
+                doc["created_at"],
+                doc["updated_at"],
+                indexed_at,
+                dumps(doc),
+            ),
         )
 
     def refresh_lists(self, conn: sqlite3.Connection, doc: dict[str, Any]) -> None:
         """Re-render the embedded `tags` and `companies` references of a contact."""
         cid = doc["id"]
-        tags = [r[0] for r in conn.execute(
-            "SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY applied_at, tag_id",
-            (cid,))]
+        tags = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY applied_at, tag_id",
+                (cid,),
+            )
+        ]
         doc["tags"] = model.sublist(cid, "tags", [model.tag_ref(t) for t in tags], len(tags))
-        comps = [r[0] for r in conn.execute(
-            "SELECT company_id FROM contact_companies WHERE contact_id = ? "
-            "ORDER BY pos, company_id",
-            (cid,))]
+        comps = [
+            r[0]
+            for r in conn.execute(
+                "SELECT company_id FROM contact_companies WHERE contact_id = ? "
+                "ORDER BY pos, company_id",
+                (cid,),
+            )
+        ]
         doc["companies"] = model.sublist(
-            cid, "companies", [model.company_ref(c) for c in comps], len(comps))
+            cid, "companies", [model.company_ref(c) for c in comps], len(comps)
+        )
 
     def touch_contact(self, conn: sqlite3.Connection, cid: str, **fields: Any) -> None:
         """Record activity on a contact (replies, events): sets the fields and `updated_at`."""
@@ -111,9 +145,15 @@ class Workspace:
                 conn.execute(
                     "INSERT INTO outbox (notif_id, subscription, topic, item, created_at, "
                     "next_attempt, status, last_error) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                    (f"notif_{uuid.uuid4()}", sub["id"], topic, dumps(item), self.now(),
-                     "pending" if active else "suspended",
-                     None if active else "subscription suspended"),
+                    (
+                        f"notif_{uuid.uuid4()}",
+                        sub["id"],
+                        topic,
+                        dumps(item),
+                        self.now(),
+                        "pending" if active else "suspended",
+                        None if active else "subscription suspended",
+                    ),
                 )
 
     def data_attribute_types(self, conn: sqlite3.Connection, model_name: str) -> dict[str, str]:
@@ -137,7 +177,8 @@ class Workspace:
         for key, value in values.items():
             if key not in types:
                 raise ApiError(
-                    400, "parameter_not_found",
+                    400,
+                    "parameter_not_found",
                     f"Custom attribute '{key}' does not exist; create it with "
                     "POST /data_attributes first",
                     f"custom_attributes.{key}",
@@ -167,13 +208,23 @@ class Workspace:
             n = self.db.next_counter("contact", conn)
             cid = model.hex_id("api-contact", n)
             doc = model.new_contact(
-                cid, self.app_id, role=role, created_at=now, email=body.get("email"),
-                name=body.get("name"), phone=body.get("phone"),
-                external_id=body.get("external_id"), owner_id=body.get("owner_id"),
+                cid,
+                self.app_id,
+                role=role,
+                created_at=now,
+                email=body.get("email"),
+                name=body.get("name"),
+                phone=body.get("phone"),
+                external_id=body.get("external_id"),
+                owner_id=body.get("owner_id"),
                 custom_attributes=custom,
             )
-            for key in ("signed_up_at", "last_seen_at", "unsubscribed_from_emails",
-                        "language_override"):
+            for key in (
+                "signed_up_at",
+                "last_seen_at",
+                "unsubscribed_from_emails",
+                "language_override",
+            ):
                 if body.get(key) is not None:
                     doc[key] = body[key]
             if body.get("avatar"):
@@ -190,17 +241,27 @@ class Workspace:
         if external_id:
             row = conn.execute(
                 "SELECT id FROM contacts WHERE external_id = ? AND merged_into IS NULL "
-                "AND id IS NOT ?", (external_id, cid)).fetchone()
+                "AND id IS NOT ?",
+                (external_id, cid),
+            ).fetchone()
             if row:
-                raise ApiError(409, "conflict",
-                               f"A contact matching those details already exists with id={row[0]}")
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"A contact matching those details already exists with id={row[0]}",
+                )
         if email and role == "user":
             row = conn.execute(
                 "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND role = 'user' "
-                "AND merged_into IS NULL AND id IS NOT ?", (email, cid)).fetchone()
+                "AND merged_into IS NULL AND id IS NOT ?",
+                (email, cid),
+            ).fetchone()
             if row:
-                raise ApiError(409, "conflict",
-                               f"A contact matching those details already exists with id={row[0]}")
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"A contact matching those details already exists with id={row[0]}",
+                )
 
     def update_contact(self, cid: str, body: dict[str, Any]) -> dict[str, Any]:
         unknown = set(body) - CONTACT_WRITABLE
@@ -303,7 +364,9 @@ class Workspace:
             conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (into_id, from_id))
             conn.execute(
                 "INSERT OR IGNORE INTO contact_tags SELECT ?, tag_id, applied_at FROM contact_tags "
-                "WHERE contact_id = ?", (into_id, from_id))
+                "WHERE contact_id = ?",
+                (into_id, from_id),
+            )
             user["custom_attributes"] = {**lead["custom_attributes"], **user["custom_attributes"]}
             user["updated_at"] = max(self.now(), user["updated_at"])
             self.refresh_lists(conn, user)
@@ -319,32 +382,40 @@ class Workspace:
                 raise not_found("Tag")
             now = self.now()
             if remove:
-                conn.execute("DELETE FROM contact_tags WHERE contact_id = ? AND tag_id = ?",
-                             (cid, row[0]))
+                conn.execute(
+                    "DELETE FROM contact_tags WHERE contact_id = ? AND tag_id = ?", (cid, row[0])
+                )
             else:
-                conn.execute("INSERT OR IGNORE INTO contact_tags VALUES (?, ?, ?)",
-                             (cid, row[0], now))
+                conn.execute(
+                    "INSERT OR IGNORE INTO contact_tags VALUES (?, ?, ?)", (cid, row[0], now)
+                )
             self.refresh_lists(conn, doc)
             doc["updated_at"] = max(now, doc["updated_at"])
             self.save_contact(conn, doc)
             tag = model.tag(row[0], row[1])
-            self.emit(conn, f"contact.{doc['role']}.tag.{'deleted' if remove else 'created'}",
-                      {"type": "contact_tag", "created_at": now, "contact": doc, "tag": tag})
+            self.emit(
+                conn,
+                f"contact.{doc['role']}.tag.{'deleted' if remove else 'created'}",
+                {"type": "contact_tag", "created_at": now, "contact": doc, "tag": tag},
+            )
         return tag
 
     def attach_company(self, cid: str, company_id: str, *, remove: bool = False) -> dict[str, Any]:
         with self.db.write() as conn:
             doc = self.load_contact(conn, cid)
-            row = conn.execute("SELECT data FROM companies WHERE id = ?",
-                               (company_id,)).fetchone()
+            row = conn.execute("SELECT data FROM companies WHERE id = ?", (company_id,)).fetchone()
             if row is None:
                 raise not_found("Company")
             if remove:
-                conn.execute("DELETE FROM contact_companies WHERE contact_id = ? AND "
-                             "company_id = ?", (cid, company_id))
+                conn.execute(
+                    "DELETE FROM contact_companies WHERE contact_id = ? AND company_id = ?",
+                    (cid, company_id),
+                )
             else:
-                conn.execute("INSERT OR IGNORE INTO contact_companies VALUES (?, ?, ?)",
-                             (cid, company_id, self.now()))
+                conn.execute(
+                    "INSERT OR IGNORE INTO contact_companies VALUES (?, ?, ?)",
+                    (cid, company_id, self.now()),
+                )
             self.refresh_lists(conn, doc)
             doc["updated_at"] = max(self.now(), doc["updated_at"])
             self.save_contact(conn, doc)
@@ -352,16 +423,22 @@ class Workspace:
         return json.loads(row[0])
 
     def _recount_company(self, conn: sqlite3.Connection, company_id: str) -> None:
-        count = conn.execute("SELECT count(*) FROM contact_companies WHERE company_id = ?",
-                             (company_id,)).fetchone()[0]
-        doc = json.loads(conn.execute("SELECT data FROM companies WHERE id = ?",
-                                      (company_id,)).fetchone()[0])
+        count = conn.execute(
+            "SELECT count(*) FROM contact_companies WHERE company_id = ?", (company_id,)
+        ).fetchone()[0]
+        doc = json.loads(
+            conn.execute("SELECT data FROM companies WHERE id = ?", (company_id,)).fetchone()[0]
+        )
         doc["user_count"] = count
         conn.execute("UPDATE companies SET data = ? WHERE id = ?", (dumps(doc), company_id))
 
     def record_event(
-        self, cid: str, name: str, created_at: int | None = None,
-        metadata: dict[str, Any] | None = None, count: int = 1,
+        self,
+        cid: str,
+        name: str,
+        created_at: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        count: int = 1,
     ) -> None:
         with self.db.write() as conn:
             self.load_contact(conn, cid)
@@ -390,14 +467,19 @@ class Workspace:
             now = self.now()
             row = None
             if company_id:
-                row = conn.execute("SELECT data FROM companies WHERE company_id = ?",
-                                   (company_id,)).fetchone()
+                row = conn.execute(
+                    "SELECT data FROM companies WHERE company_id = ?", (company_id,)
+                ).fetchone()
             if row is None:
                 n = self.db.next_counter("company", conn)
                 doc = model.new_company(
-                    model.hex_id("api-company", n), company_id or model.hex_id("api-cid", n),
-                    self.app_id, name=body.get("name") or "", created_at=now,
-                    custom_attributes=custom)
+                    model.hex_id("api-company", n),
+                    company_id or model.hex_id("api-cid", n),
+                    self.app_id,
+                    name=body.get("name") or "",
+                    created_at=now,
+                    custom_attributes=custom,
+                )
                 topic = "company.created"
             else:
                 doc = json.loads(row[0])
@@ -415,7 +497,8 @@ class Workspace:
                 "INSERT INTO companies (id, company_id, name, created_at, updated_at, data) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                 "updated_at = excluded.updated_at, data = excluded.data",
-                (doc["id"], doc["company_id"], doc["name"], doc["created_at"], now, dumps(doc)))
+                (doc["id"], doc["company_id"], doc["name"], doc["created_at"], now, dumps(doc)),
+            )
             self.emit(conn, topic, doc)
         return doc
 
@@ -440,10 +523,14 @@ class Workspace:
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM tags WHERE id = ?", (tag_id,)).fetchone() is None:
                 raise not_found("Tag")
-            if conn.execute("SELECT 1 FROM contact_tags WHERE tag_id = ? LIMIT 1",
-                            (tag_id,)).fetchone():
-                raise ApiError(400, "tag_has_dependent_objects",
-                               "Unable to delete Tag with dependent objects; untag them first")
+            if conn.execute(
+                "SELECT 1 FROM contact_tags WHERE tag_id = ? LIMIT 1", (tag_id,)
+            ).fetchone():
+                raise ApiError(
+                    400,
+                    "tag_has_dependent_objects",
+                    "Unable to delete Tag with dependent objects; untag them first",
+                )
             conn.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
 
     # ----------------------------------------------------------------- conversations
@@ -455,10 +542,10 @@ class Workspace:
         return json.loads(row[0])
 
     def save_conversation(self, conn: sqlite3.Connection, conv: dict[str, Any]) -> None:
-        conn.execute("UPDATE conversations SET updated_at = ?, created_at = ?, data = ? "
-                     "WHERE id = ?",
-                     (conv["updated_at"], conv["created_at"], dumps(model.list_item(conv)),
-                      conv["id"]))
+        conn.execute(
+            "UPDATE conversations SET updated_at = ?, created_at = ?, data = ? WHERE id = ?",
+            (conv["updated_at"], conv["created_at"], dumps(model.list_item(conv)), conv["id"]),
+        )
 
     def _author(self, conn: sqlite3.Connection, kind: str, aid: str) -> dict[str, Any]:
         if kind == "admin":
@@ -474,8 +561,9 @@ class Workspace:
         self, conn: sqlite3.Connection, conv: dict[str, Any], parts: list[dict[str, Any]]
     ) -> None:
         """Append parts to a stored conversation, updating its statistics and timestamps."""
-        start = conn.execute("SELECT coalesce(max(pos), 0) FROM parts WHERE conversation_id = ?",
-                             (conv["id"],)).fetchone()[0]
+        start = conn.execute(
+            "SELECT coalesce(max(pos), 0) FROM parts WHERE conversation_id = ?", (conv["id"],)
+        ).fetchone()[0]
         rows = []
         for i, part in enumerate(parts, start=1):
             model.apply_part_to_conversation(conv, part)
@@ -494,19 +582,34 @@ class Workspace:
             now = self.now()
             conv_id = str(self.db.next_counter("conversation", conn, start=900_000_001))
             conv = model.new_conversation(
-                conv_id, created_at=now, contact=contact, subject=subject, body=body,
-                admin_assignee_id=None, team_assignee_id=None)
+                conv_id,
+                created_at=now,
+                contact=contact,
+                subject=subject,
+                body=body,
+                admin_assignee_id=None,
+                team_assignee_id=None,
+            )
             conn.execute(
                 "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
-                (conv_id, now, now, dumps(model.list_item(conv))))
+                (conv_id, now, now, dumps(model.list_item(conv))),
+            )
             self.touch_contact(conn, contact_id, last_replied_at=now)
             self.emit(conn, "conversation.user.created", conv)
         return conv
 
     def conversation_action(
-        self, conv_id: str, action: str, *, author_type: str, author_id: str,
-        body: str | None = None, assignee_id: str | None = None, snoozed_until: int | None = None,
-        count: int = 1, created_at: int | None = None,
+        self,
+        conv_id: str,
+        action: str,
+        *,
+        author_type: str,
+        author_id: str,
+        body: str | None = None,
+        assignee_id: str | None = None,
+        snoozed_until: int | None = None,
+        count: int = 1,
+        created_at: int | None = None,
     ) -> dict[str, Any]:
         """Reply, note, close, open, snooze or assign; answers the conversation with its parts."""
         topics = {
@@ -533,8 +636,14 @@ class Workspace:
             if action == "snoozed":
                 conv["snoozed_until"] = snoozed_until or now + 3600
             parts = [
-                model.new_part(pid, part_type=action, body=body, created_at=now,
-                               author_doc=auth, assigned_to=assigned)
+                model.new_part(
+                    pid,
+                    part_type=action,
+                    body=body,
+                    created_at=now,
+                    author_doc=auth,
+                    assigned_to=assigned,
+                )
                 for pid in ids
             ]
             self.add_parts(conn, conv, parts)
@@ -547,8 +656,10 @@ class Workspace:
                     self.touch_contact(conn, ref["id"], **{field: now})
             event = dict(conv)
             event["conversation_parts"] = {
-                "type": "conversation_part.list", "conversation_parts": parts[-1:],
-                "total_count": conv["statistics"]["count_conversation_parts"]}
+                "type": "conversation_part.list",
+                "conversation_parts": parts[-1:],
+                "total_count": conv["statistics"]["count_conversation_parts"],
+            }
             self.emit(conn, topics[(kind, action)], event)
         return conv
 
@@ -572,10 +683,15 @@ class Workspace:
             self.save_conversation(conn, conv)
             if not remove:
                 # Partial, as Intercom sends it: the conversation, the tag added, no parts.
-                event = {**conv, "tags_added": {"type": "tag.list", "tags": [tag]},
-                         "conversation_parts": {"type": "conversation_part.list",
-                                                "conversation_parts": [], "total_count":
-                                                conv["statistics"]["count_conversation_parts"]}}
+                event = {
+                    **conv,
+                    "tags_added": {"type": "tag.list", "tags": [tag]},
+                    "conversation_parts": {
+                        "type": "conversation_part.list",
+                        "conversation_parts": [],
+                        "total_count": conv["statistics"]["count_conversation_parts"],
+                    },
+                }
                 self.emit(conn, "conversation_part.tag.created", event)
         return model.tag(row[0], row[1])
 
@@ -620,18 +736,26 @@ class Workspace:
             contact_ref = conv["contacts"]["contacts"][0]
             contact_author = conv["source"]["author"]
             admin_row = conn.execute("SELECT data FROM admins ORDER BY id LIMIT 1").fetchone()
-            adm = json.loads(admin_row[0]) if admin_row else {"id": "1", "name": "Admin",
-                                                              "email": "admin@example.com"}
+            adm = (
+                json.loads(admin_row[0])
+                if admin_row
+                else {"id": "1", "name": "Admin", "email": "admin@example.com"}
+            )
             admin_author = model.author("admin", adm["id"], adm["name"], adm["email"])
             now = self.now()
             ids = self.new_part_id(conn, count)
             parts = []
             for i, pid in enumerate(ids):
                 by_contact = part_type == "comment" and i % 2 == 0
-                parts.append(model.new_part(
-                    pid, part_type=part_type, created_at=now,
-                    body=f"<p>Message {i + 1} about {contact_ref['id']}</p>",
-                    author_doc=contact_author if by_contact else admin_author))
+                parts.append(
+                    model.new_part(
+                        pid,
+                        part_type=part_type,
+                        created_at=now,
+                        body=f"<p>Message {i + 1} about {contact_ref['id']}</p>",
+                        author_doc=contact_author if by_contact else admin_author,
+                    )
+                )
             self.add_parts(conn, conv, parts)
             self.save_conversation(conn, conv)
         return conv

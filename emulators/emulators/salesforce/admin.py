@@ -22,8 +22,16 @@ from emulators.salesforce.store import USER_ID, parse_datetime
 if TYPE_CHECKING:
     from emulators.salesforce.app import Emulator
 
-FAULT_KINDS = {"status", "latency", "drop", "lock_row", "bulk_fail", "expire_tokens_after",
-               "expire_tokens", "revoke_token"}
+FAULT_KINDS = {
+    "status",
+    "latency",
+    "drop",
+    "lock_row",
+    "bulk_fail",
+    "expire_tokens_after",
+    "expire_tokens",
+    "revoke_token",
+}
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -48,10 +56,14 @@ def stats(emulator: Emulator) -> dict[str, Any]:
         "status_counts": dict(emulator.status_counts),
         "record_writes": dict(emulator.store.writes),
         "api_usage": {"used": emulator.used, "max": emulator.limit},
-        "records": {name: sum(1 for r in recs.values() if not r.get("IsDeleted"))
-                    for name, recs in emulator.store.records.items()},
-        "bulk_jobs": {state: sum(1 for j in emulator.bulk.jobs.values() if j.state == state)
-                      for state in {j.state for j in emulator.bulk.jobs.values()}},
+        "records": {
+            name: sum(1 for r in recs.values() if not r.get("IsDeleted"))
+            for name, recs in emulator.store.records.items()
+        },
+        "bulk_jobs": {
+            state: sum(1 for j in emulator.bulk.jobs.values() if j.state == state)
+            for state in {j.state for j in emulator.bulk.jobs.values()}
+        },
     }
 
 
@@ -84,9 +96,13 @@ def add_fault(emulator: Emulator, body: dict[str, Any]) -> dict[str, Any]:
 
 def org_view(emulator: Emulator, request: Request) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
-    return {"org_id": emulator.org_id, "user_id": USER_ID,
-            "username": emulator.settings.username, "instance_url": base,
-            "identity_url": f"{base}/id/{emulator.org_id}/{USER_ID}"}
+    return {
+        "org_id": emulator.org_id,
+        "user_id": USER_ID,
+        "username": emulator.settings.username,
+        "instance_url": base,
+        "identity_url": f"{base}/id/{emulator.org_id}/{USER_ID}",
+    }
 
 
 def _sobject(emulator: Emulator, name: str) -> SObject:
@@ -100,8 +116,9 @@ def _schema_error(exc: SchemaError) -> SalesforceError:
     return SalesforceError("INVALID_SCHEMA_CHANGE", str(exc))
 
 
-async def fields_call(emulator: Emulator, request: Request, method: str, parts: list[str]
-                      ) -> Response:
+async def fields_call(
+    emulator: Emulator, request: Request, method: str, parts: list[str]
+) -> Response:
     """Add (POST fields/{o}), remove (DELETE fields/{o}/{f}) or restrict (PATCH ...) fields."""
     if len(parts) not in {1, 2}:
         raise not_found(f"unknown admin call {method} /_emulator/fields/{'/'.join(parts)}")
@@ -114,15 +131,19 @@ async def fields_call(emulator: Emulator, request: Request, method: str, parts: 
             specs = body
         if not specs:
             raise SalesforceError(
-                "INVALID_SCHEMA_CHANGE", 'send {"name": "X__c", "type": "Text", ...} or '
-                '{"X__c": {"type": "Text", ...}}, the field spec schema.yml uses')
+                "INVALID_SCHEMA_CHANGE",
+                'send {"name": "X__c", "type": "Text", ...} or '
+                '{"X__c": {"type": "Text", ...}}, the field spec schema.yml uses',
+            )
         built = []
         for name, spec in specs.items():
             existing = obj.field(name)
             if existing is not None and not existing.custom:
                 raise SalesforceError(
-                    "INVALID_SCHEMA_CHANGE", f"{obj.name}.{existing.name} is a standard field; "
-                    "only custom fields (ending in __c) can be added or replaced")
+                    "INVALID_SCHEMA_CHANGE",
+                    f"{obj.name}.{existing.name} is a standard field; "
+                    "only custom fields (ending in __c) can be added or replaced",
+                )
             try:
                 built.append((existing, custom_field(obj.name, name, spec)))
             except SchemaError as exc:
@@ -136,8 +157,7 @@ async def fields_call(emulator: Emulator, request: Request, method: str, parts: 
             emulator.store.field_changed(obj, fld.name, purge=existing is None)
         emulator.schema_changed(obj)
         created = any(existing is None for existing, _ in built)
-        return json_response({"fields": [f.describe() for _, f in built]},
-                             201 if created else 200)
+        return json_response({"fields": [f.describe() for _, f in built]}, 201 if created else 200)
     if len(parts) != 2:
         raise not_found(f"unknown admin call {method} /_emulator/fields/{parts[0]}")
     fld = obj.field(parts[1])
@@ -156,11 +176,14 @@ async def fields_call(emulator: Emulator, request: Request, method: str, parts: 
         unknown = set(body) - {"createable", "updateable"}
         if unknown or not body:
             raise SalesforceError(
-                "INVALID_SCHEMA_CHANGE", "PATCH a field with {\"createable\": bool, "
-                "\"updateable\": bool} (its field-level security for the integration user)")
+                "INVALID_SCHEMA_CHANGE",
+                'PATCH a field with {"createable": bool, '
+                '"updateable": bool} (its field-level security for the integration user)',
+            )
         if fld.name == "Id" or fld.calculated:
-            raise SalesforceError("INVALID_SCHEMA_CHANGE",
-                                  f"{obj.name}.{fld.name} is computed and stays read-only")
+            raise SalesforceError(
+                "INVALID_SCHEMA_CHANGE", f"{obj.name}.{fld.name} is computed and stays read-only"
+            )
         for key in ("createable", "updateable"):
             if key in body:
                 setattr(fld, key, bool(body[key]))
@@ -170,8 +193,12 @@ async def fields_call(emulator: Emulator, request: Request, method: str, parts: 
 
 
 def faults_view(emulator: Emulator) -> dict[str, Any]:
-    return {"faults": emulator.faults, "lock_row": emulator.lock_faults,
-            "bulk_fail": emulator.bulk.fail_next, "expire_tokens_after": emulator.expire_after}
+    return {
+        "faults": emulator.faults,
+        "lock_row": emulator.lock_faults,
+        "bulk_fail": emulator.bulk.fail_next,
+        "expire_tokens_after": emulator.expire_after,
+    }
 
 
 async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
@@ -218,8 +245,9 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             raise not_found(f"{obj.name} has no field {parts[2]}")
         body = await _body(request)
         if "values" not in body:
-            raise SalesforceError("INVALID_SCHEMA_CHANGE",
-                                  'send {"values": ["A", "B"], "restricted": true|false}')
+            raise SalesforceError(
+                "INVALID_SCHEMA_CHANGE", 'send {"values": ["A", "B"], "restricted": true|false}'
+            )
         try:
             set_picklist(fld, body["values"], body.get("restricted"), obj.name)
         except SchemaError as exc:
@@ -236,8 +264,9 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
         if hard:
             store.erase(obj, record)
         else:
-            store.delete(obj, record, counted=False,
-                         stamp=_stamp(request.query_params.get("stamp")))
+            store.delete(
+                obj, record, counted=False, stamp=_stamp(request.query_params.get("stamp"))
+            )
             store.persist(obj.name, [record])
         return json_response({"id": record["Id"], "deleted": True, "hard": hard})
     if method == "POST" and route == "query":
@@ -259,8 +288,11 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
             if not isinstance(item, dict):
                 raise SalesforceError("JSON_PARSER_ERROR", "records must be objects")
             values = {k: v for k, v in item.items() if k != "attributes"}
-            changes = store.prepare(obj, values, None) if not body.get("skip_validation") \
+            changes = (
+                store.prepare(obj, values, None)
+                if not body.get("skip_validation")
                 else _raw_changes(obj, values)
+            )
             record = store.apply(obj, changes, None, stamp)
             touched.append(record)
             ids.append(record["Id"])
@@ -311,11 +343,15 @@ async def dispatch(emulator: Emulator, request: Request, path: str) -> Response:
                 raise SalesforceError("INVALID_CONFIG", str(exc)) from None
         if "replication_id_limit" in body:
             emulator.replication_id_limit = int(body["replication_id_limit"] or 600_000)
-        return json_response({"bulk_rate": emulator.bulk.rate,
-                              "bulk_max_upload_bytes": emulator.bulk.max_upload_bytes,
-                              "token_ttl": emulator.settings.token_ttl,
-                              "limit_info_format": emulator.limit_info_format,
-                              "replication_id_limit": emulator.replication_id_limit})
+        return json_response(
+            {
+                "bulk_rate": emulator.bulk.rate,
+                "bulk_max_upload_bytes": emulator.bulk.max_upload_bytes,
+                "token_ttl": emulator.settings.token_ttl,
+                "limit_info_format": emulator.limit_info_format,
+                "replication_id_limit": emulator.replication_id_limit,
+            }
+        )
     if method == "POST" and route == "reset":
         store.db.execute("DELETE FROM records WHERE sobject != 'User'")
         for name in store.records:
@@ -333,9 +369,10 @@ def _stamp(value: Any) -> str | None:
         return None
     parsed = parse_datetime(str(value))
     if parsed is None:
-        raise SalesforceError("INVALID_ADMIN_CALL",
-                              f"stamp {value!r} is not an ISO 8601 date-time, e.g. "
-                              "2024-05-01T10:00:00Z")
+        raise SalesforceError(
+            "INVALID_ADMIN_CALL",
+            f"stamp {value!r} is not an ISO 8601 date-time, e.g. 2024-05-01T10:00:00Z",
+        )
     return parsed
 
 
@@ -345,7 +382,8 @@ def _raw_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         fld = obj.field(key)
         if fld is None:
-            raise SalesforceError("INVALID_FIELD", f"No such column '{key}' on sobject of type "
-                                  f"{obj.name}", [key])
+            raise SalesforceError(
+                "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+            )
         out[fld.name] = value
     return out

@@ -77,7 +77,9 @@ def check_limit_info_format(template: str) -> str:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":")), status_code=status, media_type=JSON_TYPE,
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=JSON_TYPE,
         headers=headers,
     )
 
@@ -102,8 +104,13 @@ class Emulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.objects = load_schema(settings.schema_files)
-        apply_overrides(self.objects, settings.drop_fields, settings.picklists,
-                        settings.restricted_picklists, settings.read_only_fields)
+        apply_overrides(
+            self.objects,
+            settings.drop_fields,
+            settings.picklists,
+            settings.restricted_picklists,
+            settings.read_only_fields,
+        )
         self.store = Store(settings.data_dir, self.objects)
         try:
             self.org_id = self.store.org_id(settings.org_id)
@@ -132,8 +139,9 @@ class Emulator:
         self.expire_after: int | None = None
         self.stats_reset()
         self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
-        self.locators: collections.OrderedDict[str, tuple[soql.Query, list[str], bool]] = \
+        self.locators: collections.OrderedDict[str, tuple[soql.Query, list[str], bool]] = (
             collections.OrderedDict()
+        )
         self.routes = self._routes()
 
     # -- counters ------------------------------------------------------------------------------
@@ -161,8 +169,11 @@ class Emulator:
         self._usage_flushed = time.monotonic()
 
     def limit_header(self) -> dict[str, str]:
-        return {"Sforce-Limit-Info": self.limit_info_format.format(
-            used=self.used, max=self.limit, remaining=max(self.limit - self.used, 0))}
+        return {
+            "Sforce-Limit-Info": self.limit_info_format.format(
+                used=self.used, max=self.limit, remaining=max(self.limit - self.used, 0)
+            )
+        }
 
     def take_lock_fault(self) -> bool:
         if self.lock_faults > 0:
@@ -191,8 +202,7 @@ class Emulator:
             return
         previous = max(int(stored.get("modified", 0)), obj.modified)
         obj.modified = max(int(time.time()), previous + 1)
-        self.store.meta_set(key, json.dumps({"signature": signature,
-                                             "modified": obj.modified}))
+        self.store.meta_set(key, json.dumps({"signature": signature, "modified": obj.modified}))
 
     def restore_schema(self) -> list[str]:
         """Put every sObject's metadata back to what the files and flags gave at start-up.
@@ -202,8 +212,9 @@ class Emulator:
         """
         s = self.settings
         fresh = load_schema(s.schema_files)
-        apply_overrides(fresh, s.drop_fields, s.picklists, s.restricted_picklists,
-                        s.read_only_fields)
+        apply_overrides(
+            fresh, s.drop_fields, s.picklists, s.restricted_picklists, s.read_only_fields
+        )
         changed = []
         for name, obj in self.objects.items():
             if name not in fresh or fresh[name].signature() == obj.signature():
@@ -298,9 +309,11 @@ class Emulator:
                 continue
             found = pattern.match(rest)
             if found:
-                return template, handler, {
-                    k: urllib.parse.unquote(v) for k, v in found.groupdict().items()
-                }
+                return (
+                    template,
+                    handler,
+                    {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()},
+                )
         return None
 
     def supported_version(self, version: str) -> bool:
@@ -338,7 +351,7 @@ def build_app(emulator: Emulator) -> Callable[..., Awaitable[None]]:
         request = Request(scope, receive)
         if path.startswith("/_emulator/"):
             try:
-                response = await admin.dispatch(emulator, request, path[len("/_emulator/"):])
+                response = await admin.dispatch(emulator, request, path[len("/_emulator/") :])
             except SalesforceError as exc:
                 response = error_response(exc)
             await response(scope, receive, send)
@@ -349,7 +362,9 @@ def build_app(emulator: Emulator) -> Callable[..., Awaitable[None]]:
             return  # connection dropped on purpose
         await response(scope, receive, send)
         entry = {
-            "method": method, "path": path, "status": response.status_code,
+            "method": method,
+            "path": path,
+            "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "time": now_iso(),
         }
@@ -396,20 +411,33 @@ async def _public(
         emulator.by_endpoint[f"{method} (fault)"] += 1
         if kind == "drop" and _drop_connection(send):
             emulator.status_counts["dropped"] += 1
-            emulator.log.append({"method": method, "path": path, "status": 0,
-                                 "duration_ms": 0.0, "time": now_iso()})
+            emulator.log.append(
+                {"method": method, "path": path, "status": 0, "duration_ms": 0.0, "time": now_iso()}
+            )
             return None
         status = int(fault.get("status", 503))
         if path.startswith("/services/oauth2/"):
             # The login endpoints answer in OAuth's shape, also when they fail.
             error = "temporarily_unavailable" if status == 503 else "server_error"
-            return json_response({"error": error, "error_description": (
-                f"The login server answered {status} (fault injected by the emulator); "
-                "retry later")}, status)
+            return json_response(
+                {
+                    "error": error,
+                    "error_description": (
+                        f"The login server answered {status} (fault injected by the emulator); "
+                        "retry later"
+                    ),
+                },
+                status,
+            )
         code = {500: "UNKNOWN_EXCEPTION", 503: "SERVER_UNAVAILABLE"}.get(status, "UNKNOWN_ERROR")
         return json_response(
-            [{"message": f"The server answered {status} (fault injected by the emulator); "
-              "retry later", "errorCode": code}],
+            [
+                {
+                    "message": f"The server answered {status} (fault injected by the emulator); "
+                    "retry later",
+                    "errorCode": code,
+                }
+            ],
             status,
         )
 
@@ -435,13 +463,15 @@ async def _public(
     emulator.by_endpoint[f"{method} {template}"] += 1
     if not emulator.token_valid(request.headers.get("authorization")):
         return json_response(
-            [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], 401,
+            [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}],
+            401,
             headers=emulator.limit_header(),
         )
     if not emulator.spend():
         return json_response(
             [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
-            403, headers=emulator.limit_header(),
+            403,
+            headers=emulator.limit_header(),
         )
     emulator.api_calls += 1
     if emulator.expire_after is not None:
@@ -465,5 +495,13 @@ def make_emulator(settings: Settings) -> Emulator:
     return Emulator(settings)
 
 
-__all__ = ["Emulator", "Settings", "build_app", "make_emulator", "SObject", "RequestError",
-           "USER_ID", "normalize"]
+__all__ = [
+    "Emulator",
+    "Settings",
+    "build_app",
+    "make_emulator",
+    "SObject",
+    "RequestError",
+    "USER_ID",
+    "normalize",
+]

@@ -18,8 +18,14 @@ from emulators.salesforce.store import USER_ID, now_iso
 if TYPE_CHECKING:
     from emulators.salesforce.app import Emulator
 
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^",
-              "BACKQUOTE": "`"}
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
 OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 TERMINAL = {"JobComplete", "Failed", "Aborted"}
 INTERNAL_BATCH = 10_000
@@ -52,9 +58,15 @@ class Job:
     def public(self, full: bool = True) -> dict[str, Any]:
         body = dict(self.info)
         if not full:
-            for key in ("numberRecordsProcessed", "numberRecordsFailed", "retries",
-                        "totalProcessingTime", "apiActiveProcessingTime", "apexProcessingTime",
-                        "errorMessage"):
+            for key in (
+                "numberRecordsProcessed",
+                "numberRecordsFailed",
+                "retries",
+                "totalProcessingTime",
+                "apiActiveProcessingTime",
+                "apexProcessingTime",
+                "errorMessage",
+            ):
                 body.pop(key, None)
         elif body.get("errorMessage") is None:
             body.pop("errorMessage", None)
@@ -152,15 +164,27 @@ class BulkEngine:
         stamp = now_iso()
         job_id = store.ids.new("750")
         info = {
-            "id": job_id, "operation": operation, "object": obj.name,
-            "createdById": USER_ID, "createdDate": stamp, "systemModstamp": stamp,
-            "state": "Open", "externalIdFieldName": ext_name if operation == "upsert" else None,
-            "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(version), "jobType": "V2Ingest",
+            "id": job_id,
+            "operation": operation,
+            "object": obj.name,
+            "createdById": USER_ID,
+            "createdDate": stamp,
+            "systemModstamp": stamp,
+            "state": "Open",
+            "externalIdFieldName": ext_name if operation == "upsert" else None,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(version),
+            "jobType": "V2Ingest",
             "contentUrl": f"services/data/v{version}/jobs/ingest/{job_id}/batches",
-            "lineEnding": line_ending, "columnDelimiter": delimiter,
-            "numberRecordsProcessed": 0, "numberRecordsFailed": 0, "retries": 0,
-            "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0,
+            "lineEnding": line_ending,
+            "columnDelimiter": delimiter,
+            "numberRecordsProcessed": 0,
+            "numberRecordsFailed": 0,
+            "retries": 0,
+            "totalProcessingTime": 0,
+            "apiActiveProcessingTime": 0,
+            "apexProcessingTime": 0,
             "errorMessage": None,
         }
         if operation != "upsert":
@@ -207,8 +231,9 @@ class BulkEngine:
         if state == "UploadComplete":
             if job.state != "Open":
                 raise SalesforceError(
-                    "INVALIDJOBSTATE", f"Job {job.id} is {job.state}; only an Open job can be "
-                    "closed", status=409,
+                    "INVALIDJOBSTATE",
+                    f"Job {job.id} is {job.state}; only an Open job can be closed",
+                    status=409,
                 )
             job.info["state"] = "UploadComplete"
             self.save(job)
@@ -236,7 +261,8 @@ class BulkEngine:
     def delete(self, job: Job) -> None:
         if job.state not in TERMINAL:
             raise SalesforceError(
-                "INVALIDJOBSTATE", f"Job {job.id} is {job.state}; abort it before deleting it",
+                "INVALIDJOBSTATE",
+                f"Job {job.id} is {job.state}; abort it before deleting it",
                 status=409,
             )
         del self.jobs[job.id]
@@ -276,13 +302,26 @@ class BulkEngine:
         header, body_rows = (rows[0], rows[1:]) if rows else ([], [])
         if self.fail_next > 0:
             self.fail_next -= 1
-            return self._fail(job, "InternalServerError : the job failed on the server "
-                              "(fault injected by the emulator); run it again", header,
-                              body_rows, delimiter, newline, started)
+            return self._fail(
+                job,
+                "InternalServerError : the job failed on the server "
+                "(fault injected by the emulator); run it again",
+                header,
+                body_rows,
+                delimiter,
+                newline,
+                started,
+            )
         if not header:
-            return self._fail(job, "InvalidBatch : Empty CSV file; upload a header line and "
-                              "at least one record", header, body_rows, delimiter, newline,
-                              started)
+            return self._fail(
+                job,
+                "InvalidBatch : Empty CSV file; upload a header line and at least one record",
+                header,
+                body_rows,
+                delimiter,
+                newline,
+                started,
+            )
         obj = store.objects[job.info["object"]]
         try:
             columns = self._columns(obj, job, header)
@@ -296,20 +335,26 @@ class BulkEngine:
         ext_name = job.info.get("externalIdFieldName")
         processed = 0
         for batch_start in range(0, len(body_rows), INTERNAL_BATCH):
-            batch = body_rows[batch_start:batch_start + INTERNAL_BATCH]
+            batch = body_rows[batch_start : batch_start + INTERNAL_BATCH]
             duplicates = self._duplicates(obj, columns, batch, operation, ext_name)
             for slice_start in range(0, len(batch), SLICE):
                 if job.id in self.abort_requested:
-                    unprocessed.extend(body_rows[batch_start + slice_start:])
+                    unprocessed.extend(body_rows[batch_start + slice_start :])
                     break
-                part = batch[slice_start:slice_start + SLICE]
+                part = batch[slice_start : slice_start + SLICE]
                 touched: list[dict[str, Any]] = []
                 deleted: list[str] = []
                 stamp = now_iso()
                 for row in part:
                     if len(row) != len(header):
-                        failures.append(["", "INVALID_FIELD:Wrong number of columns in this "
-                                         f"row: {len(row)} instead of {len(header)}:--", *row])
+                        failures.append(
+                            [
+                                "",
+                                "INVALID_FIELD:Wrong number of columns in this "
+                                f"row: {len(row)} instead of {len(header)}:--",
+                                *row,
+                            ]
+                        )
                         continue
                     try:
                         if emulator.take_lock_fault():
@@ -320,7 +365,8 @@ class BulkEngine:
                         key = duplicates.get(id(row))
                         if key is not None:
                             raise SalesforceError(
-                                "DUPLICATE_VALUE", f"Duplicate external id specified: {key}",
+                                "DUPLICATE_VALUE",
+                                f"Duplicate external id specified: {key}",
                                 [ext_name or "Id"],
                             )
                         rid, created, record = self._apply(
@@ -334,8 +380,9 @@ class BulkEngine:
                     successes.append([rid, "true" if created else "false", *row])
                 store.persist(obj.name, touched)
                 if deleted:
-                    store.db.executemany("DELETE FROM records WHERE id = ?",
-                                         [(d,) for d in deleted])
+                    store.db.executemany(
+                        "DELETE FROM records WHERE id = ?", [(d,) for d in deleted]
+                    )
                 processed += len(part)
                 job.info["numberRecordsProcessed"] = len(successes) + len(failures)
                 job.info["numberRecordsFailed"] = len(failures)
@@ -349,17 +396,27 @@ class BulkEngine:
         rng = random.Random(job.id)
         for rows_out in (successes, failures):
             rng.shuffle(rows_out)  # Salesforce gives no order guarantee; neither do we.
-        self._write(job, "successfulResults", ["sf__Id", "sf__Created", *header], successes,
-                    delimiter, newline)
-        self._write(job, "failedResults", ["sf__Id", "sf__Error", *header], failures,
-                    delimiter, newline)
+        self._write(
+            job,
+            "successfulResults",
+            ["sf__Id", "sf__Created", *header],
+            successes,
+            delimiter,
+            newline,
+        )
+        self._write(
+            job, "failedResults", ["sf__Id", "sf__Error", *header], failures, delimiter, newline
+        )
         self._write(job, "unprocessedrecords", header, unprocessed, delimiter, newline)
         elapsed = int((time.monotonic() - started) * 1000)
-        job.info.update({
-            "numberRecordsProcessed": len(successes) + len(failures),
-            "numberRecordsFailed": len(failures), "totalProcessingTime": elapsed,
-            "apiActiveProcessingTime": elapsed,
-        })
+        job.info.update(
+            {
+                "numberRecordsProcessed": len(successes) + len(failures),
+                "numberRecordsFailed": len(failures),
+                "totalProcessingTime": elapsed,
+                "apiActiveProcessingTime": elapsed,
+            }
+        )
         if job.id in self.abort_requested:
             self.abort_requested.discard(job.id)
             job.info["state"] = "Aborted"
@@ -367,26 +424,40 @@ class BulkEngine:
             job.info["state"] = "JobComplete"
         self.save(job)
 
-    def _fail(self, job: Job, message: str, header: list[str], rows: list[list[str]],
-              delimiter: str, newline: str, started: float) -> None:
-        self._write(job, "successfulResults", ["sf__Id", "sf__Created", *header], [],
-                    delimiter, newline)
-        self._write(job, "failedResults", ["sf__Id", "sf__Error", *header], [], delimiter,
-                    newline)
+    def _fail(
+        self,
+        job: Job,
+        message: str,
+        header: list[str],
+        rows: list[list[str]],
+        delimiter: str,
+        newline: str,
+        started: float,
+    ) -> None:
+        self._write(
+            job, "successfulResults", ["sf__Id", "sf__Created", *header], [], delimiter, newline
+        )
+        self._write(job, "failedResults", ["sf__Id", "sf__Error", *header], [], delimiter, newline)
         self._write(job, "unprocessedrecords", header, rows, delimiter, newline)
-        job.info.update({
-            "state": "Failed", "errorMessage": message, "numberRecordsProcessed": 0,
-            "numberRecordsFailed": 0,
-            "totalProcessingTime": int((time.monotonic() - started) * 1000),
-        })
+        job.info.update(
+            {
+                "state": "Failed",
+                "errorMessage": message,
+                "numberRecordsProcessed": 0,
+                "numberRecordsFailed": 0,
+                "totalProcessingTime": int((time.monotonic() - started) * 1000),
+            }
+        )
         self.save(job)
 
     @staticmethod
-    def _write(job: Job, kind: str, header: list[str], rows: list[list[str]], delimiter: str,
-               newline: str) -> None:
+    def _write(
+        job: Job, kind: str, header: list[str], rows: list[list[str]], delimiter: str, newline: str
+    ) -> None:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline,
-                            quoting=csv.QUOTE_ALL)
+        writer = csv.writer(
+            buffer, delimiter=delimiter, lineterminator=newline, quoting=csv.QUOTE_ALL
+        )
         if header:
             writer.writerow(header)
         writer.writerows(rows)
@@ -428,8 +499,12 @@ class BulkEngine:
                 )
             target = store.obj(target_name)
             ext_field = target.field(ext) if target else None
-            if target is None or target.name not in ref.reference_to or ext_field is None or \
-                    not (ext_field.external_id or ext_field.name == "Id"):
+            if (
+                target is None
+                or target.name not in ref.reference_to
+                or ext_field is None
+                or not (ext_field.external_id or ext_field.name == "Id")
+            ):
                 raise SalesforceError(
                     "INVALIDBATCH", f"InvalidBatch : Field name not found : {name}"
                 )
@@ -448,8 +523,14 @@ class BulkEngine:
             )
         return columns
 
-    def _duplicates(self, obj: Any, columns: list[tuple[str, Any]], batch: list[list[str]],
-                    operation: str, ext_name: str | None) -> dict[int, str]:
+    def _duplicates(
+        self,
+        obj: Any,
+        columns: list[tuple[str, Any]],
+        batch: list[list[str]],
+        operation: str,
+        ext_name: str | None,
+    ) -> dict[int, str]:
         """Rows of one internal batch that share their key with another row of it."""
         key_name = ext_name if operation == "upsert" else "Id" if operation != "insert" else None
         if key_name is None:
@@ -464,9 +545,16 @@ class BulkEngine:
                 seen.setdefault(key, []).append(row)
         return {id(r): r[index] for rows in seen.values() if len(rows) > 1 for r in rows}
 
-    def _apply(self, obj: Any, operation: str, ext_name: str | None,
-               columns: list[tuple[str, Any]], row: list[str], stamp: str,
-               deleted: list[str]) -> tuple[str, bool, dict[str, Any] | None]:
+    def _apply(
+        self,
+        obj: Any,
+        operation: str,
+        ext_name: str | None,
+        columns: list[tuple[str, Any]],
+        row: list[str],
+        stamp: str,
+        deleted: list[str],
+    ) -> tuple[str, bool, dict[str, Any] | None]:
         store = self.emulator.store
         values: dict[str, Any] = {}
         for (kind, spec), cell in zip(columns, row, strict=True):
@@ -477,19 +565,22 @@ class BulkEngine:
                 values[spec] = value
             else:
                 rel, target, ext = spec
-                values[rel] = None if value is None else {"attributes": {"type": target},
-                                                          ext: value}
+                values[rel] = (
+                    None if value is None else {"attributes": {"type": target}, ext: value}
+                )
         if operation in {"update", "delete", "hardDelete"}:
             rid = values.pop("Id", None)
             found = store.lookup(rid) if rid else None
             if rid is None:
-                raise SalesforceError("MISSING_ARGUMENT", "Id not specified in an update call",
-                                      ["Id"])
+                raise SalesforceError(
+                    "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"]
+                )
             if found is None or found[0].name != obj.name:
                 if normalize(rid) is None:
                     raise SalesforceError("MALFORMED_ID", f"bad id {rid}", ["Id"])
-                raise SalesforceError("INVALID_CROSS_REFERENCE_KEY",
-                                      "invalid cross reference id", ["Id"])
+                raise SalesforceError(
+                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"]
+                )
             record = found[1]
             if operation == "update":
                 changes = store.prepare(obj, values, record, "csv")
@@ -526,8 +617,9 @@ class BulkEngine:
             changes = store.prepare(obj, values, record, "csv")
             return record["Id"], False, store.apply(obj, changes, record, stamp)
         if ext_name == "Id":
-            raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
-                                  ["Id"])
+            raise SalesforceError(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"]
+            )
         changes = store.prepare(obj, values, None, "csv")
         record = store.apply(obj, changes, None, stamp)
         return record["Id"], True, record

@@ -12,49 +12,86 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emulator salesforce",
         description="Serve a local, stateful Salesforce REST + Bulk API 2.0 emulator over HTTPS "
-        "on 127.0.0.1. Subcommand: `emulator salesforce query --data-dir D \"SELECT ...\"`.",
+        'on 127.0.0.1. Subcommand: `emulator salesforce query --data-dir D "SELECT ..."`.',
     )
     parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
-    parser.add_argument("--data-dir", type=Path, required=True,
-                        help="where records, certificates (ca.pem) and jobs are kept")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="where records, certificates (ca.pem) and jobs are kept",
+    )
     parser.add_argument("--api-version", default="62.0", help="newest API version served")
-    parser.add_argument("--daily-api-limit", type=int, default=100_000,
-                        help="API requests allowed per UTC day")
-    parser.add_argument("--token-ttl", type=float, default=7200.0,
-                        help="access token lifetime in seconds")
+    parser.add_argument(
+        "--daily-api-limit", type=int, default=100_000, help="API requests allowed per UTC day"
+    )
+    parser.add_argument(
+        "--token-ttl", type=float, default=7200.0, help="access token lifetime in seconds"
+    )
     parser.add_argument("--client-id", default="emulator-client")
     parser.add_argument("--client-secret", default="emulator-secret")
     parser.add_argument("--username", default="integration@emulator.local")
     parser.add_argument("--password", default="emulator")
     parser.add_argument("--refresh-token", default="emulator-refresh-token")
-    parser.add_argument("--schema", type=Path, action="append", default=[],
-                        help="extra custom fields (YAML, same format as schema.yml); repeatable")
-    parser.add_argument("--bulk-rate", type=float, default=None,
-                        help="slow Bulk processing down to N records/s (default: as fast as "
-                        "possible)")
-    parser.add_argument("--org-id", default=None,
-                        help="the org id (00D..., 15 or 18 characters) instead of the one made "
-                        "for this data dir on its first start")
-    parser.add_argument("--drop-field", action="append", default=[], metavar="OBJECT.FIELD",
-                        help="start without this custom field, e.g. "
-                        "Lead.Intercom_Qualification__c (a misconfigured org); repeatable")
-    parser.add_argument("--picklist", action="append", default=[],
-                        metavar="OBJECT.FIELD=V1,V2",
-                        help="set a picklist's values (restriction unchanged); repeatable")
-    parser.add_argument("--restricted-picklist", action="append", default=[],
-                        metavar="OBJECT.FIELD=V1,V2",
-                        help="set a picklist's values and make it restricted, e.g. "
-                        "Lead.LeadSource=Web,Other; repeatable")
-    parser.add_argument("--read-only-field", action="append", default=[],
-                        metavar="OBJECT.FIELD",
-                        help="make a field read-only for the integration user (createable and "
-                        "updateable false, like field-level security); repeatable")
-    parser.add_argument("--limit-info-format", default="api-usage={used}/{max}",
-                        metavar="TEMPLATE",
-                        help="the Sforce-Limit-Info value, with {used}, {max} and {remaining} "
-                        "filled in, e.g. 'api-usage={used}/{max}; "
-                        "per-app-api-usage={used}/250(appName=sample-app)' (default: "
-                        "api-usage={used}/{max})")
+    parser.add_argument(
+        "--schema",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra custom fields (YAML, same format as schema.yml); repeatable",
+    )
+    parser.add_argument(
+        "--bulk-rate",
+        type=float,
+        default=None,
+        help="slow Bulk processing down to N records/s (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--org-id",
+        default=None,
+        help="the org id (00D..., 15 or 18 characters) instead of the one made "
+        "for this data dir on its first start",
+    )
+    parser.add_argument(
+        "--drop-field",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD",
+        help="start without this custom field, e.g. "
+        "Lead.Intercom_Qualification__c (a misconfigured org); repeatable",
+    )
+    parser.add_argument(
+        "--picklist",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD=V1,V2",
+        help="set a picklist's values (restriction unchanged); repeatable",
+    )
+    parser.add_argument(
+        "--restricted-picklist",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD=V1,V2",
+        help="set a picklist's values and make it restricted, e.g. "
+        "Lead.LeadSource=Web,Other; repeatable",
+    )
+    parser.add_argument(
+        "--read-only-field",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD",
+        help="make a field read-only for the integration user (createable and "
+        "updateable false, like field-level security); repeatable",
+    )
+    parser.add_argument(
+        "--limit-info-format",
+        default="api-usage={used}/{max}",
+        metavar="TEMPLATE",
+        help="the Sforce-Limit-Info value, with {used}, {max} and {remaining} "
+        "filled in, e.g. 'api-usage={used}/{max}; "
+        "per-app-api-usage={used}/250(appName=sample-app)' (default: "
+        "api-usage={used}/{max})",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     return parser
 
@@ -76,8 +113,11 @@ def _query(argv: list[str]) -> int:
     from emulators.salesforce.store import Store
 
     if not (args.data_dir / "salesforce.sqlite3").exists():
-        print(f"emulator salesforce query: no emulator data in {args.data_dir}; start the "
-              "emulator with this --data-dir first.", file=sys.stderr)
+        print(
+            f"emulator salesforce query: no emulator data in {args.data_dir}; start the "
+            "emulator with this --data-dir first.",
+            file=sys.stderr,
+        )
         return 1
     try:
         store = Store(args.data_dir, load_schema(args.schema), readonly=True)
@@ -123,13 +163,23 @@ def main(argv: list[str]) -> int:
         return 2
     args.data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(
-        data_dir=args.data_dir, api_version=args.api_version,
-        daily_api_limit=args.daily_api_limit, token_ttl=args.token_ttl,
-        client_id=args.client_id, client_secret=args.client_secret, username=args.username,
-        password=args.password, refresh_token=args.refresh_token, schema_files=args.schema,
-        bulk_rate=args.bulk_rate, org_id=args.org_id, drop_fields=args.drop_field,
-        picklists=args.picklist, restricted_picklists=args.restricted_picklist,
-        read_only_fields=args.read_only_field, limit_info_format=args.limit_info_format,
+        data_dir=args.data_dir,
+        api_version=args.api_version,
+        daily_api_limit=args.daily_api_limit,
+        token_ttl=args.token_ttl,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        username=args.username,
+        password=args.password,
+        refresh_token=args.refresh_token,
+        schema_files=args.schema,
+        bulk_rate=args.bulk_rate,
+        org_id=args.org_id,
+        drop_fields=args.drop_field,
+        picklists=args.picklist,
+        restricted_picklists=args.restricted_picklist,
+        read_only_fields=args.read_only_field,
+        limit_info_format=args.limit_info_format,
     )
     try:
         emulator = make_emulator(settings)
@@ -138,11 +188,19 @@ def main(argv: list[str]) -> int:
         return 2
     cert, key = ensure_certificates(args.data_dir)
     config = uvicorn.Config(
-        build_app(emulator), host="127.0.0.1", port=args.port, ssl_certfile=str(cert),
-        ssl_keyfile=str(key), log_level=args.log_level, access_log=False, lifespan="on",
+        build_app(emulator),
+        host="127.0.0.1",
+        port=args.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    print(f"Salesforce emulator on https://127.0.0.1:{args.port} (CA: {args.data_dir / 'ca.pem'})",
-          flush=True)
+    print(
+        f"Salesforce emulator on https://127.0.0.1:{args.port} (CA: {args.data_dir / 'ca.pem'})",
+        flush=True,
+    )
     uvicorn.Server(config).run()
     return 0

@@ -30,18 +30,24 @@ REFERENCE = re.compile(r"@\{([A-Za-z][A-Za-z0-9_]*)((?:\.[^.}\[\]]+|\[\d+\])*)\}
 REFERENCE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"}
-ROLLED_BACK = ("The transaction was rolled back since another operation in the same "
-               "transaction failed.")
+ROLLED_BACK = (
+    "The transaction was rolled back since another operation in the same transaction failed."
+)
 
 
 class Halted(Exception):
     """A subrequest that cannot run (a reference to a failed or missing result)."""
 
 
-def _entry(ref: Any, status: int, body: Any, headers: dict[str, str] | None = None
-           ) -> dict[str, Any]:
-    return {"body": body, "httpHeaders": headers or {}, "httpStatusCode": status,
-            "referenceId": ref}
+def _entry(
+    ref: Any, status: int, body: Any, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "body": body,
+        "httpHeaders": headers or {},
+        "httpStatusCode": status,
+        "referenceId": ref,
+    }
 
 
 def _halted(ref: Any, message: str = ROLLED_BACK) -> dict[str, Any]:
@@ -50,9 +56,13 @@ def _halted(ref: Any, message: str = ROLLED_BACK) -> dict[str, Any]:
 
 def _limit(message: str) -> Response:
     """Salesforce answers a violated composite limit as one failed pseudo-subrequest."""
-    return json_response({"compositeResponse": [
-        _entry(None, 400, [{"errorCode": "LIMIT_EXCEEDED", "message": message}])
-    ]})
+    return json_response(
+        {
+            "compositeResponse": [
+                _entry(None, 400, [{"errorCode": "LIMIT_EXCEEDED", "message": message}])
+            ]
+        }
+    )
 
 
 def _invalid(message: str) -> SalesforceError:
@@ -62,11 +72,14 @@ def _invalid(message: str) -> SalesforceError:
 def _resolve(results: dict[str, dict[str, Any]], ref: str, path: str) -> Any:
     entry = results.get(ref)
     if entry is None:
-        raise Halted(f"Invalid reference specified. No value for {ref}{path} found in {ref}. "
-                     f"Provided referenceId ({ref}) does not refer to an earlier subrequest.")
+        raise Halted(
+            f"Invalid reference specified. No value for {ref}{path} found in {ref}. "
+            f"Provided referenceId ({ref}) does not refer to an earlier subrequest."
+        )
     if entry["httpStatusCode"] >= 400:
-        raise Halted(f"Invalid reference specified. Referenced subrequest {ref} failed: "
-                     f"{ref}{path}")
+        raise Halted(
+            f"Invalid reference specified. Referenced subrequest {ref} failed: {ref}{path}"
+        )
     value: Any = entry["body"]
     for name, index in PATH_PART.findall(path):
         if name and isinstance(value, dict) and name in value:
@@ -74,14 +87,14 @@ def _resolve(results: dict[str, dict[str, Any]], ref: str, path: str) -> Any:
         elif index and isinstance(value, list) and int(index) < len(value):
             value = value[int(index)]
         else:
-            raise Halted(f"Invalid reference specified. No value for {ref}{path} found in "
-                         f"{ref}.")
+            raise Halted(f"Invalid reference specified. No value for {ref}{path} found in {ref}.")
     return value
 
 
 def _substitute(value: Any, results: dict[str, dict[str, Any]]) -> Any:
     """Replace @{ref.path} in every string of a JSON value (a whole-string reference keeps the
-    referenced value's type)."""
+    referenced value's type).
+    """
     if isinstance(value, str):
         whole = REFERENCE.fullmatch(value)
         if whole:
@@ -97,8 +110,9 @@ def _substitute(value: Any, results: dict[str, dict[str, Any]]) -> Any:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value) if isinstance(value, (dict, list, bool)) or value is None \
-        else str(value)
+    return (
+        json.dumps(value) if isinstance(value, (dict, list, bool)) or value is None else str(value)
+    )
 
 
 def _split_url(url: str) -> tuple[str, str, str]:
@@ -116,8 +130,9 @@ def _counts_against_five(rest: str) -> bool:
 
 def _check(body: Any) -> tuple[bool, list[dict[str, Any]]]:
     if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
-        raise SalesforceError("JSON_PARSER_ERROR",
-                              "The request body must be an object with a compositeRequest array")
+        raise SalesforceError(
+            "JSON_PARSER_ERROR", "The request body must be an object with a compositeRequest array"
+        )
     subrequests = body["compositeRequest"]
     if not subrequests:
         raise _invalid("compositeRequest must contain at least one subrequest")
@@ -129,32 +144,45 @@ def _check(body: Any) -> tuple[bool, list[dict[str, Any]]]:
             if not isinstance(sub.get(key), str) or not sub[key]:
                 raise _invalid(f"Required field is missing in a subrequest: {key}")
         if sub["method"].upper() not in METHODS:
-            raise _invalid(f"Invalid HTTP method in subrequest {sub['referenceId']}: "
-                           f"{sub['method']}")
+            raise _invalid(
+                f"Invalid HTTP method in subrequest {sub['referenceId']}: {sub['method']}"
+            )
         if not REFERENCE_ID.match(sub["referenceId"]):
-            raise _invalid(f"Invalid referenceId: {sub['referenceId']}; use letters, digits "
-                           "and underscores, starting with a letter")
+            raise _invalid(
+                f"Invalid referenceId: {sub['referenceId']}; use letters, digits "
+                "and underscores, starting with a letter"
+            )
         if sub["referenceId"] in seen:
-            raise _invalid(f"Duplicate referenceId provided in the request: "
-                           f"{sub['referenceId']}")
+            raise _invalid(f"Duplicate referenceId provided in the request: {sub['referenceId']}")
         seen.add(sub["referenceId"])
     return bool(body.get("allOrNone", False)), subrequests
 
 
-def _request(outer: Request, method: str, path: str, query: str, body: Any,
-             headers: dict[str, Any]) -> Request:
+def _request(
+    outer: Request, method: str, path: str, query: str, body: Any, headers: dict[str, Any]
+) -> Request:
     raw = b"" if body is None else json.dumps(body).encode()
-    pairs = [(k.lower().encode("latin-1", "replace"), str(v).encode("latin-1", "replace"))
-             for k, v in headers.items() if k.lower() not in {"content-length", "authorization"}]
+    pairs = [
+        (k.lower().encode("latin-1", "replace"), str(v).encode("latin-1", "replace"))
+        for k, v in headers.items()
+        if k.lower() not in {"content-length", "authorization"}
+    ]
     pairs.append((b"content-type", b"application/json"))
     pairs.append((b"content-length", str(len(raw)).encode()))
     if "authorization" in outer.headers:
         pairs.append((b"authorization", outer.headers["authorization"].encode("latin-1")))
     scope = {
-        "type": "http", "method": method, "path": path, "raw_path": path.encode(),
-        "query_string": query.encode("latin-1"), "headers": pairs, "root_path": "",
-        "scheme": outer.url.scheme, "server": outer.scope.get("server"),
-        "client": outer.scope.get("client"), "http_version": "1.1",
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode("latin-1"),
+        "headers": pairs,
+        "root_path": "",
+        "scheme": outer.url.scheme,
+        "server": outer.scope.get("server"),
+        "client": outer.scope.get("client"),
+        "http_version": "1.1",
     }
 
     async def receive() -> dict[str, Any]:
@@ -165,13 +193,15 @@ def _request(outer: Request, method: str, path: str, query: str, body: Any,
 
 def _normalize_query(query: str) -> str:
     """Subrequest URLs often carry SOQL unencoded (spaces, quotes); encode it properly."""
-    pairs = urllib.parse.parse_qsl(query.replace("+", "%2B") if " " in query else query,
-                                   keep_blank_values=True)
+    pairs = urllib.parse.parse_qsl(
+        query.replace("+", "%2B") if " " in query else query, keep_blank_values=True
+    )
     return urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
 
 
-async def _run(emulator: Emulator, outer: Request, sub: dict[str, Any],
-               results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+async def _run(
+    emulator: Emulator, outer: Request, sub: dict[str, Any], results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     ref = sub["referenceId"]
     method = sub["method"].upper()
     try:
@@ -183,17 +213,22 @@ async def _run(emulator: Emulator, outer: Request, sub: dict[str, Any],
     try:
         version, rest, query = _split_url(str(url))
         matched = emulator.match(method, rest)
-        if matched is None or not emulator.supported_version(version) \
-                or not (rest.startswith("/sobjects") or _counts_against_five(rest)):
+        if (
+            matched is None
+            or not emulator.supported_version(version)
+            or not (rest.startswith("/sobjects") or _counts_against_five(rest))
+        ):
             raise not_found()
-        request = _request(outer, method, str(url).partition("?")[0], _normalize_query(query),
-                           body, headers)
+        request = _request(
+            outer, method, str(url).partition("?")[0], _normalize_query(query), body, headers
+        )
         response = await matched[1](emulator, request, version, **matched[2])
     except SalesforceError as exc:
         response = error_response(exc)
     payload = json.loads(response.body) if response.body else None
-    out_headers = {"Location": response.headers["location"]} \
-        if "location" in response.headers else {}
+    out_headers = (
+        {"Location": response.headers["location"]} if "location" in response.headers else {}
+    )
     return _entry(ref, response.status_code, payload, out_headers)
 
 
@@ -210,8 +245,10 @@ async def composite(emulator: Emulator, request: Request, version: str) -> Respo
         except SalesforceError:
             pass
     if heavy > MAX_QUERY_OR_COLLECTION:
-        return _limit(f"The request can’t contain more than {MAX_QUERY_OR_COLLECTION} query "
-                      "or sObject Collections operations.")
+        return _limit(
+            f"The request can’t contain more than {MAX_QUERY_OR_COLLECTION} query "
+            "or sObject Collections operations."
+        )
     results: dict[str, dict[str, Any]] = {}
     answers: list[dict[str, Any]] = []
     journal: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -223,8 +260,11 @@ async def composite(emulator: Emulator, request: Request, version: str) -> Respo
             answers.append(entry)
             if all_or_none and entry["httpStatusCode"] >= 400:
                 emulator.store.rollback(journal)
-                answers = [_halted(a["referenceId"]) for a in answers[:-1]] + [entry] + [
-                    _halted(s["referenceId"]) for s in subrequests[position + 1:]]
+                answers = (
+                    [_halted(a["referenceId"]) for a in answers[:-1]]
+                    + [entry]
+                    + [_halted(s["referenceId"]) for s in subrequests[position + 1 :]]
+                )
                 break
     finally:
         JOURNAL.reset(token)
@@ -251,8 +291,9 @@ def _names(value: Any, what: str) -> list[str]:
     return names
 
 
-async def collection_retrieve(emulator: Emulator, request: Request, version: str, sobject: str
-                              ) -> Response:
+async def collection_retrieve(
+    emulator: Emulator, request: Request, version: str, sobject: str
+) -> Response:
     """``GET|POST /composite/sobjects/{sobject}``: records of one type by id, in id order.
 
     Each slot is the record with ``attributes``, ``Id`` and the fields asked for, or null when
@@ -267,8 +308,9 @@ async def collection_retrieve(emulator: Emulator, request: Request, version: str
     if request.method == "POST":
         body = await read_json(request)
         if not isinstance(body, dict):
-            raise SalesforceError("JSON_PARSER_ERROR",
-                                  'The request body must be {"ids": [...], "fields": [...]}')
+            raise SalesforceError(
+                "JSON_PARSER_ERROR", 'The request body must be {"ids": [...], "fields": [...]}'
+            )
         raw_ids, raw_fields = body.get("ids"), body.get("fields")
     else:
         raw_ids = request.query_params.get("ids")

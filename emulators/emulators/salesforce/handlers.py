@@ -21,7 +21,11 @@ from emulators.salesforce.schema import SObject
 from emulators.salesforce.store import USER_ID, now_iso
 
 from emulators.salesforce.app import (  # isort: skip
-    COLLECTION_LIMIT, JSON_TYPE, PAGE_SIZE, json_response, release_label,
+    COLLECTION_LIMIT,
+    JSON_TYPE,
+    PAGE_SIZE,
+    json_response,
+    release_label,
 )
 
 if TYPE_CHECKING:
@@ -59,8 +63,9 @@ def record_url(version: str, obj: SObject, rid: str) -> str:
 def shape_record(
     obj: SObject, record: dict[str, Any], version: str, fields: list[str] | None = None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"attributes": {"type": obj.name,
-                                          "url": record_url(version, obj, record["Id"])}}
+    out: dict[str, Any] = {
+        "attributes": {"type": obj.name, "url": record_url(version, obj, record["Id"])}
+    }
     names = fields or list(obj.fields)
     for name in names:
         out[name] = record.get(name)
@@ -137,8 +142,9 @@ async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
     return json_response(body, headers={"Cache-Control": "no-cache,must-revalidate,no-store"})
 
 
-def identity(emulator: Emulator, request: Request, kind: str, org: str | None = None,
-             user: str | None = None) -> Response:
+def identity(
+    emulator: Emulator, request: Request, kind: str, org: str | None = None, user: str | None = None
+) -> Response:
     """The identity URL (``/id/{org}/{user}``) or OpenID ``/services/oauth2/userinfo``.
 
     Both need a valid access token (403 ``Bad_OAuth_Token`` otherwise, as Salesforce answers)
@@ -146,45 +152,66 @@ def identity(emulator: Emulator, request: Request, kind: str, org: str | None = 
     """
     if not emulator.token_valid(request.headers.get("authorization")):
         return Response("Bad_OAuth_Token", status_code=403, media_type="text/plain")
-    if kind == "id" and (normalize(org or "") != emulator.org_id or
-                         normalize(user or "") != USER_ID):
+    if kind == "id" and (
+        normalize(org or "") != emulator.org_id or normalize(user or "") != USER_ID
+    ):
         return Response("Bad_Id", status_code=404, media_type="text/plain")
     base = str(request.base_url).rstrip("/")
     user_rec = emulator.store.records["User"][USER_ID]
     version = emulator.settings.api_version
-    urls = {name: f"{base}/services/data/v{version}/{name}/"
-            for name in ("sobjects", "query", "recent")}
+    urls = {
+        name: f"{base}/services/data/v{version}/{name}/" for name in ("sobjects", "query", "recent")
+    }
     urls["rest"] = f"{base}/services/data/v{version}/"
     common = {
-        "user_id": USER_ID, "organization_id": emulator.org_id,
-        "email": user_rec.get("Email"), "email_verified": True, "active": True,
-        "user_type": "STANDARD", "language": "en_US", "locale": "en_US", "utcOffset": 3600000,
-        "urls": urls, "is_app_installed": True,
+        "user_id": USER_ID,
+        "organization_id": emulator.org_id,
+        "email": user_rec.get("Email"),
+        "email_verified": True,
+        "active": True,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": 3600000,
+        "urls": urls,
+        "is_app_installed": True,
     }
     if kind == "userinfo":
-        body = {"sub": f"{base}/id/{emulator.org_id}/{USER_ID}",
-                "preferred_username": emulator.settings.username,
-                "nickname": user_rec.get("Alias"), "name": user_rec.get("Name"),
-                "given_name": user_rec.get("FirstName"),
-                "family_name": user_rec.get("LastName"),
-                "zoneinfo": user_rec.get("TimeZoneSidKey"),
-                "updated_at": user_rec.get("LastModifiedDate"), **common}
+        body = {
+            "sub": f"{base}/id/{emulator.org_id}/{USER_ID}",
+            "preferred_username": emulator.settings.username,
+            "nickname": user_rec.get("Alias"),
+            "name": user_rec.get("Name"),
+            "given_name": user_rec.get("FirstName"),
+            "family_name": user_rec.get("LastName"),
+            "zoneinfo": user_rec.get("TimeZoneSidKey"),
+            "updated_at": user_rec.get("LastModifiedDate"),
+            **common,
+        }
     else:
-        body = {"id": f"{base}/id/{emulator.org_id}/{USER_ID}", "asserted_user": True,
-                "username": emulator.settings.username, "nick_name": user_rec.get("Alias"),
-                "display_name": user_rec.get("Name"), "first_name": user_rec.get("FirstName"),
-                "last_name": user_rec.get("LastName"),
-                "timezone": user_rec.get("TimeZoneSidKey"),
-                "last_modified_date": user_rec.get("LastModifiedDate"), **common}
+        body = {
+            "id": f"{base}/id/{emulator.org_id}/{USER_ID}",
+            "asserted_user": True,
+            "username": emulator.settings.username,
+            "nick_name": user_rec.get("Alias"),
+            "display_name": user_rec.get("Name"),
+            "first_name": user_rec.get("FirstName"),
+            "last_name": user_rec.get("LastName"),
+            "timezone": user_rec.get("TimeZoneSidKey"),
+            "last_modified_date": user_rec.get("LastModifiedDate"),
+            **common,
+        }
     return json_response(body)
 
 
 def versions(emulator: Emulator) -> Response:
     top = int(float(emulator.settings.api_version))
-    return json_response([
-        {"label": release_label(f"{v}.0"), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
-        for v in range(31, top + 1)
-    ])
+    return json_response(
+        [
+            {"label": release_label(f"{v}.0"), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+            for v in range(31, top + 1)
+        ]
+    )
 
 
 # -- resources, limits, describe -------------------------------------------------------------
@@ -198,16 +225,18 @@ async def limits(emulator: Emulator, request: Request, version: str) -> Response
     def pair(maximum: int, remaining: int) -> dict[str, int]:
         return {"Max": maximum, "Remaining": remaining}
 
-    return json_response({
-        "DailyApiRequests": pair(emulator.limit, max(emulator.limit - emulator.used, 0)),
-        "DailyBulkApiBatches": pair(15000, 15000),
-        "DailyBulkV2QueryFileStorageMB": pair(976562, 976562),
-        "DailyBulkV2QueryJobs": pair(10000, 10000),
-        "DataStorageMB": pair(1024, 1024 - len(emulator.store.records["Lead"]) // 500),
-        "FileStorageMB": pair(1024, 1024),
-        "HourlyODataCallout": pair(10000, 10000),
-        "SingleEmailMessages": pair(5000, 5000),
-    })
+    return json_response(
+        {
+            "DailyApiRequests": pair(emulator.limit, max(emulator.limit - emulator.used, 0)),
+            "DailyBulkApiBatches": pair(15000, 15000),
+            "DailyBulkV2QueryFileStorageMB": pair(976562, 976562),
+            "DailyBulkV2QueryJobs": pair(10000, 10000),
+            "DataStorageMB": pair(1024, 1024 - len(emulator.store.records["Lead"]) // 500),
+            "FileStorageMB": pair(1024, 1024),
+            "HourlyODataCallout": pair(10000, 10000),
+            "SingleEmailMessages": pair(5000, 5000),
+        }
+    )
 
 
 def conditional(request: Request, body: Any, modified: int) -> Response:
@@ -238,28 +267,38 @@ def conditional(request: Request, body: Any, modified: int) -> Response:
 
 
 async def describe_global(emulator: Emulator, request: Request, version: str) -> Response:
-    return conditional(request, {
-        "encoding": "UTF-8", "maxBatchSize": 200,
-        "sobjects": [o.basic(version) for o in emulator.objects.values()],
-    }, max(o.modified for o in emulator.objects.values()))
+    return conditional(
+        request,
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [o.basic(version) for o in emulator.objects.values()],
+        },
+        max(o.modified for o in emulator.objects.values()),
+    )
 
 
-async def sobject_basic(emulator: Emulator, request: Request, version: str, sobject: str
-                        ) -> Response:
+async def sobject_basic(
+    emulator: Emulator, request: Request, version: str, sobject: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     recent = sorted(
         (r for r in emulator.store.records[obj.name].values() if not r.get("IsDeleted")),
-        key=lambda r: r.get("LastModifiedDate", ""), reverse=True,
+        key=lambda r: r.get("LastModifiedDate", ""),
+        reverse=True,
     )[:10]
-    return json_response({
-        "objectDescribe": obj.basic(version),
-        "recentItems": [shape_record(obj, r, version, ["Id", "Name"] if "Name" in obj.fields
-                                     else ["Id"]) for r in recent],
-    })
+    return json_response(
+        {
+            "objectDescribe": obj.basic(version),
+            "recentItems": [
+                shape_record(obj, r, version, ["Id", "Name"] if "Name" in obj.fields else ["Id"])
+                for r in recent
+            ],
+        }
+    )
 
 
-async def describe(emulator: Emulator, request: Request, version: str, sobject: str
-                   ) -> Response:
+async def describe(emulator: Emulator, request: Request, version: str, sobject: str) -> Response:
     obj = get_obj(emulator, sobject)
     return conditional(request, obj.describe(version), obj.modified)
 
@@ -283,8 +322,7 @@ def body_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError(
             "JSON_PARSER_ERROR",
-            "Cannot deserialize instance of the sObject from a JSON array or value; send an "
-            "object",
+            "Cannot deserialize instance of the sObject from a JSON array or value; send an object",
         )
     return body
 
@@ -298,12 +336,16 @@ async def create(emulator: Emulator, request: Request, version: str, sobject: st
     lock_check(emulator)
     record = store.apply(obj, changes, None)
     store.persist(obj.name, [record])
-    return json_response({"id": record["Id"], "success": True, "errors": []}, 201,
-                         headers={"Location": record_url(version, obj, record["Id"])})
+    return json_response(
+        {"id": record["Id"], "success": True, "errors": []},
+        201,
+        headers={"Location": record_url(version, obj, record["Id"])},
+    )
 
 
-async def get_record(emulator: Emulator, request: Request, version: str, sobject: str, id: str
-                     ) -> Response:
+async def get_record(
+    emulator: Emulator, request: Request, version: str, sobject: str, id: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     record = find_record(emulator, obj, id)
     fields = None
@@ -313,15 +355,16 @@ async def get_record(emulator: Emulator, request: Request, version: str, sobject
             fld = obj.field(name.strip())
             if fld is None:
                 raise SalesforceError(
-                    "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type "
-                    f"{obj.name}"
+                    "INVALID_FIELD",
+                    f"No such column '{name.strip()}' on sobject of type {obj.name}",
                 )
             fields.append(fld.name)
     return json_response(shape_record(obj, record, version, fields))
 
 
-async def update_record(emulator: Emulator, request: Request, version: str, sobject: str,
-                        id: str) -> Response:
+async def update_record(
+    emulator: Emulator, request: Request, version: str, sobject: str, id: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     values = body_object(await read_json(request))
@@ -334,8 +377,9 @@ async def update_record(emulator: Emulator, request: Request, version: str, sobj
     return Response(status_code=204)
 
 
-async def delete_record(emulator: Emulator, request: Request, version: str, sobject: str,
-                        id: str) -> Response:
+async def delete_record(
+    emulator: Emulator, request: Request, version: str, sobject: str, id: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "delete")
     record = find_record(emulator, obj, id)
@@ -364,8 +408,9 @@ def several(version: str, obj: SObject, ids: list[str]) -> Response:
     return json_response([record_url(version, obj, rid) for rid in ids], 300)
 
 
-def one_by_external_id(emulator: Emulator, version: str, obj: SObject, field: str,
-                       value: str) -> dict[str, Any] | Response:
+def one_by_external_id(
+    emulator: Emulator, version: str, obj: SObject, field: str, value: str
+) -> dict[str, Any] | Response:
     """The one record holding an external id value, or the 300 answer listing several."""
     ids = matches_for(emulator, obj, external_field(obj, field), value)
     if not ids:
@@ -375,8 +420,9 @@ def one_by_external_id(emulator: Emulator, version: str, obj: SObject, field: st
     return emulator.store.records[obj.name][ids[0]]
 
 
-async def get_by_external_id(emulator: Emulator, request: Request, version: str, sobject: str,
-                             field: str, value: str) -> Response:
+async def get_by_external_id(
+    emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     found = one_by_external_id(emulator, version, obj, field, value)
     if isinstance(found, Response):
@@ -384,8 +430,9 @@ async def get_by_external_id(emulator: Emulator, request: Request, version: str,
     return json_response(shape_record(obj, found, version))
 
 
-async def delete_by_external_id(emulator: Emulator, request: Request, version: str,
-                                sobject: str, field: str, value: str) -> Response:
+async def delete_by_external_id(
+    emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "delete")
     record = one_by_external_id(emulator, version, obj, field, value)
@@ -396,8 +443,14 @@ async def delete_by_external_id(emulator: Emulator, request: Request, version: s
     return Response(status_code=204)
 
 
-def upsert_one(emulator: Emulator, obj: SObject, fld: Any, value: str, values: dict[str, Any],
-               update_only: bool = False) -> tuple[str, bool]:
+def upsert_one(
+    emulator: Emulator,
+    obj: SObject,
+    fld: Any,
+    value: str,
+    values: dict[str, Any],
+    update_only: bool = False,
+) -> tuple[str, bool]:
     """Validate and apply one upsert; answer (id, created). The caller persists."""
     store = emulator.store
     ids = matches_for(emulator, obj, fld, value)
@@ -421,8 +474,9 @@ def upsert_one(emulator: Emulator, obj: SObject, fld: Any, value: str, values: d
     return record["Id"], True
 
 
-async def upsert(emulator: Emulator, request: Request, version: str, sobject: str, field: str,
-                 value: str) -> Response:
+async def upsert(
+    emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     fld = external_field(obj, field)
@@ -437,9 +491,11 @@ async def upsert(emulator: Emulator, request: Request, version: str, sobject: st
     emulator.store.persist(obj.name, [emulator.store.records[obj.name][rid]])
     if not created and float(version) < 46.0:
         return Response(status_code=204)
-    return json_response({"id": rid, "success": True, "errors": [], "created": created},
-                         201 if created else 200,
-                         headers={"Location": record_url(version, obj, rid)})
+    return json_response(
+        {"id": rid, "success": True, "errors": [], "created": created},
+        201 if created else 200,
+        headers={"Location": record_url(version, obj, rid)},
+    )
 
 
 # -- SOQL ------------------------------------------------------------------------------------
@@ -452,8 +508,9 @@ def page_size(request: Request) -> int:
     return PAGE_SIZE
 
 
-def run_query(emulator: Emulator, text: str, include_deleted: bool, version: str,
-              size: int | None) -> dict[str, Any]:
+def run_query(
+    emulator: Emulator, text: str, include_deleted: bool, version: str, size: int | None
+) -> dict[str, Any]:
     """Run SOQL and answer the first page (or every record when size is None)."""
     store = emulator.store
     query = soql.parse(text, store)
@@ -466,13 +523,21 @@ def run_query(emulator: Emulator, text: str, include_deleted: bool, version: str
     return page(emulator, query, [r["Id"] for r in rows], 0, include_deleted, version, size)
 
 
-def page(emulator: Emulator, query: soql.Query, ids: list[str], start: int,
-         include_deleted: bool, version: str, size: int | None) -> dict[str, Any]:
+def page(
+    emulator: Emulator,
+    query: soql.Query,
+    ids: list[str],
+    start: int,
+    include_deleted: bool,
+    version: str,
+    size: int | None,
+) -> dict[str, Any]:
     store = emulator.store
     end = len(ids) if size is None else min(start + size, len(ids))
     table = store.records[query.sobject.name]
-    records = soql.shape_many(query, store, [table[rid] for rid in ids[start:end]
-                                             if rid in table], version)
+    records = soql.shape_many(
+        query, store, [table[rid] for rid in ids[start:end] if rid in table], version
+    )
     body: dict[str, Any] = {"totalSize": len(ids), "done": end >= len(ids), "records": records}
     if end < len(ids):
         locator = "01g" + secrets.token_hex(6).upper()
@@ -499,25 +564,24 @@ async def _query(emulator: Emulator, request: Request, version: str, deleted: bo
     return json_response(run_query(emulator, text, deleted, version, page_size(request)))
 
 
-async def query_more(emulator: Emulator, request: Request, version: str, locator: str
-                     ) -> Response:
+async def query_more(emulator: Emulator, request: Request, version: str, locator: str) -> Response:
     key, _, start = locator.rpartition("-")
     entry = emulator.locators.get(key)
     if entry is None or not start.isdigit():
-        raise SalesforceError(
-            "INVALID_QUERY_LOCATOR", "invalid query locator", status=400
-        )
+        raise SalesforceError("INVALID_QUERY_LOCATOR", "invalid query locator", status=400)
     query_obj, ids, deleted = entry
     emulator.locators.pop(key)
-    return json_response(page(emulator, query_obj, ids, int(start), deleted, version,
-                              page_size(request)))
+    return json_response(
+        page(emulator, query_obj, ids, int(start), deleted, version, page_size(request))
+    )
 
 
 # -- sObject Collections ---------------------------------------------------------------------
 def collection_body(body: Any) -> tuple[bool, list[Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-        raise RequestError("JSON_PARSER_ERROR",
-                           "The request body must be an object with a records array")
+        raise RequestError(
+            "JSON_PARSER_ERROR", "The request body must be an object with a records array"
+        )
     records = body["records"]
     if len(records) > COLLECTION_LIMIT:
         raise SalesforceError(
@@ -528,9 +592,12 @@ def collection_body(body: Any) -> tuple[bool, list[Any]]:
     return bool(body.get("allOrNone", False)), records
 
 
-def finish_collection(emulator: Emulator, results: list[dict[str, Any]],
-                      touched: list[tuple[SObject, dict[str, Any], dict[str, Any] | None]],
-                      all_or_none: bool) -> Response:
+def finish_collection(
+    emulator: Emulator,
+    results: list[dict[str, Any]],
+    touched: list[tuple[SObject, dict[str, Any], dict[str, Any] | None]],
+    all_or_none: bool,
+) -> Response:
     """Persist, or with allOrNone and any failure roll back and mark every record."""
     store = emulator.store
     if all_or_none and any(not r["success"] for r in results):
@@ -542,14 +609,25 @@ def finish_collection(emulator: Emulator, results: list[dict[str, Any]],
                 record.clear()
                 record.update(before)
                 store._index(obj.name, record)
-        rolled = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                  "message": "Record rolled back because not all records were valid and the "
-                  "request was using AllOrNone header", "fields": []}
-        return json_response([
-            r if not r["success"] else {"id": None, "success": False, "errors": [rolled],
-                                        **({"created": False} if "created" in r else {})}
-            for r in results
-        ])
+        rolled = {
+            "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+            "message": "Record rolled back because not all records were valid and the "
+            "request was using AllOrNone header",
+            "fields": [],
+        }
+        return json_response(
+            [
+                r
+                if not r["success"]
+                else {
+                    "id": None,
+                    "success": False,
+                    "errors": [rolled],
+                    **({"created": False} if "created" in r else {}),
+                }
+                for r in results
+            ]
+        )
     by_obj: dict[str, list[dict[str, Any]]] = {}
     for obj, record, _ in touched:
         by_obj.setdefault(obj.name, []).append(record)
@@ -587,8 +665,9 @@ async def collection_create(emulator: Emulator, request: Request, version: str) 
             obj = record_type(emulator, item, None)
             writable(obj, "create")
             if "Id" in item or "id" in item:
-                raise SalesforceError("INVALID_FIELD",
-                                      "cannot specify Id in an insert call", ["Id"])
+                raise SalesforceError(
+                    "INVALID_FIELD", "cannot specify Id in an insert call", ["Id"]
+                )
             changes = store.prepare(obj, item, None)
             lock_check(emulator)
             record = store.apply(obj, changes, None)
@@ -618,15 +697,18 @@ async def collection_update(emulator: Emulator, request: Request, version: str) 
             writable(obj, "update")
             rid = item.get("id") or item.get("Id")
             if not rid:
-                raise SalesforceError("MISSING_ARGUMENT", "Id not specified in an update call",
-                                      ["Id"])
+                raise SalesforceError(
+                    "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"]
+                )
             if seen.get(normalize(rid) or rid, 0) > 1:
                 raise SalesforceError("DUPLICATE_VALUE", f"Duplicate id in list: {rid}")
             found = store.lookup(rid)
             if found is None or found[0].name != obj.name:
-                raise SalesforceError("MALFORMED_ID" if normalize(rid) is None
-                                      else "INVALID_CROSS_REFERENCE_KEY",
-                                      f"invalid cross reference id: {rid}", ["Id"])
+                raise SalesforceError(
+                    "MALFORMED_ID" if normalize(rid) is None else "INVALID_CROSS_REFERENCE_KEY",
+                    f"invalid cross reference id: {rid}",
+                    ["Id"],
+                )
             record = found[1]
             values = {k: v for k, v in item.items() if k.lower() != "id"}
             changes = store.prepare(obj, values, record)
@@ -638,16 +720,20 @@ async def collection_update(emulator: Emulator, request: Request, version: str) 
         except RequestError:
             raise
         except SalesforceError as exc:
-            results.append({"id": item.get("id") if isinstance(item, dict) else None,
-                            **failure(exc)})
+            results.append(
+                {"id": item.get("id") if isinstance(item, dict) else None, **failure(exc)}
+            )
     return finish_collection(emulator, results, touched, all_or_none)
 
 
 async def collection_delete(emulator: Emulator, request: Request, version: str) -> Response:
     ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if len(ids) > COLLECTION_LIMIT:
-        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more "
-                              f"than {COLLECTION_LIMIT} records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more "
+            f"than {COLLECTION_LIMIT} records into this call",
+        )
     all_or_none = request.query_params.get("allOrNone", "").lower() == "true"
     store = emulator.store
     results: list[dict[str, Any]] = []
@@ -656,9 +742,10 @@ async def collection_delete(emulator: Emulator, request: Request, version: str) 
         try:
             found = store.lookup(rid)
             if found is None:
-                raise SalesforceError("MALFORMED_ID" if normalize(rid) is None
-                                      else "INVALID_CROSS_REFERENCE_KEY",
-                                      f"invalid cross reference id: {rid}")
+                raise SalesforceError(
+                    "MALFORMED_ID" if normalize(rid) is None else "INVALID_CROSS_REFERENCE_KEY",
+                    f"invalid cross reference id: {rid}",
+                )
             obj, record = found
             writable(obj, "delete")
             lock_check(emulator, record["Id"])
@@ -671,16 +758,16 @@ async def collection_delete(emulator: Emulator, request: Request, version: str) 
     return finish_collection(emulator, results, touched, all_or_none)
 
 
-async def collection_upsert(emulator: Emulator, request: Request, version: str, sobject: str,
-                            field: str) -> Response:
+async def collection_upsert(
+    emulator: Emulator, request: Request, version: str, sobject: str, field: str
+) -> Response:
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     fld = obj.field(field)
     if fld is None or not (fld.external_id or fld.name == "Id"):
         raise SalesforceError(
             "INVALID_FIELD",
-            f"Field name provided, {field} is not an External ID or indexed field for "
-            f"{obj.name}",
+            f"Field name provided, {field} is not an External ID or indexed field for {obj.name}",
         )
     all_or_none, items = collection_body(await read_json(request))
     store = emulator.store
@@ -704,11 +791,11 @@ async def collection_upsert(emulator: Emulator, request: Request, version: str, 
                 )
             value = next((v for k, v in item.items() if k.lower() == fld.name.lower()), None)
             if value in (None, ""):
-                raise SalesforceError("MISSING_ARGUMENT", f"{fld.name} not specified",
-                                      [fld.name])
+                raise SalesforceError("MISSING_ARGUMENT", f"{fld.name} not specified", [fld.name])
             if keys.get(store.match_key(fld, value), 0) > 1:
-                raise SalesforceError("DUPLICATE_VALUE",
-                                      f"Duplicate external id specified: {value}", [fld.name])
+                raise SalesforceError(
+                    "DUPLICATE_VALUE", f"Duplicate external id specified: {value}", [fld.name]
+                )
             existing = matches_for(emulator, obj, fld, str(value))
             before = dict(store.records[obj.name][existing[0]]) if len(existing) == 1 else None
             if len(existing) > 1:
@@ -736,8 +823,9 @@ async def job_create(emulator: Emulator, request: Request, version: str) -> Resp
 
 async def job_list(emulator: Emulator, request: Request, version: str) -> Response:
     jobs = sorted(emulator.bulk.jobs.values(), key=lambda j: j.info["createdDate"])
-    return json_response({"done": True, "records": [j.public(full=False) for j in jobs],
-                          "nextRecordsUrl": None})
+    return json_response(
+        {"done": True, "records": [j.public(full=False) for j in jobs], "nextRecordsUrl": None}
+    )
 
 
 async def job_get(emulator: Emulator, request: Request, version: str, job: str) -> Response:

@@ -33,8 +33,7 @@ DELETED_DAYS = 15
 
 def _moment(text: str) -> dt.datetime:
     """A Salesforce-format UTC timestamp back to a datetime."""
-    return dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
 
 
 def _param(request: Request, name: str) -> dt.datetime:
@@ -95,8 +94,7 @@ def _check_count(emulator: Emulator, count: int) -> None:
         )
 
 
-async def updated(emulator: Emulator, request: Request, version: str, sobject: str
-                  ) -> Response:
+async def updated(emulator: Emulator, request: Request, version: str, sobject: str) -> Response:
     """Ids of the live records created or changed (``SystemModstamp``) in the window."""
     obj = _obj(emulator, sobject)
     start, _, covered = _window(request, UPDATED_DAYS)
@@ -112,8 +110,7 @@ async def updated(emulator: Emulator, request: Request, version: str, sobject: s
     return json_response({"ids": [rid for _, rid in ids], "latestDateCovered": high})
 
 
-async def deleted(emulator: Emulator, request: Request, version: str, sobject: str
-                  ) -> Response:
+async def deleted(emulator: Emulator, request: Request, version: str, sobject: str) -> Response:
     """The records deleted (to the recycle bin) in the window, with their deletion time."""
     obj = _obj(emulator, sobject)
     start, _, covered = _window(request, DELETED_DAYS)
@@ -124,16 +121,19 @@ async def deleted(emulator: Emulator, request: Request, version: str, sobject: s
         if record.get("IsDeleted") and low <= record.get("SystemModstamp", "") < high
     )
     _check_count(emulator, len(gone))
-    return json_response({
-        "deletedRecords": [{"id": rid, "deletedDate": stamp} for stamp, rid in gone],
-        "earliestDateAvailable": emulator.store.created_iso(),
-        "latestDateCovered": high,
-    })
+    return json_response(
+        {
+            "deletedRecords": [{"id": rid, "deletedDate": stamp} for stamp, rid in gone],
+            "earliestDateAvailable": emulator.store.created_iso(),
+            "latestDateCovered": high,
+        }
+    )
 
 
 async def record_count(emulator: Emulator, request: Request, version: str) -> Response:
     """``{"sObjects": [{"count", "name"}]}``: live records per object (all objects when the
-    ``sObjects`` parameter is absent; unknown names are left out)."""
+    ``sObjects`` parameter is absent; unknown names are left out).
+    """
     wanted = request.query_params.get("sObjects")
     if wanted:
         names: list[Any] = [n.strip() for n in wanted.split(",") if n.strip()]
@@ -146,7 +146,6 @@ async def record_count(emulator: Emulator, request: Request, version: str) -> Re
         if obj.name in seen:
             continue
         seen.add(obj.name)
-        count = sum(1 for r in emulator.store.records[obj.name].values()
-                    if not r.get("IsDeleted"))
+        count = sum(1 for r in emulator.store.records[obj.name].values() if not r.get("IsDeleted"))
         out.append({"count": count, "name": obj.name})
     return json_response({"sObjects": out})

@@ -13,14 +13,35 @@ import yaml
 DEFAULT_SCHEMA = Path(__file__).with_name("schema.yml")
 
 SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string",
-    "email": "xsd:string", "phone": "xsd:string", "url": "xsd:string", "picklist": "xsd:string",
-    "combobox": "xsd:string", "boolean": "xsd:boolean", "date": "xsd:date",
-    "datetime": "xsd:dateTime", "double": "xsd:double", "currency": "xsd:double",
-    "percent": "xsd:double", "int": "xsd:int", "address": "urn:address",
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "string": "xsd:string",
+    "textarea": "xsd:string",
+    "email": "xsd:string",
+    "phone": "xsd:string",
+    "url": "xsd:string",
+    "picklist": "xsd:string",
+    "combobox": "xsd:string",
+    "boolean": "xsd:boolean",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "int": "xsd:int",
+    "address": "urn:address",
 }
-TEXT_TYPES = {"id", "reference", "string", "textarea", "email", "phone", "url", "picklist",
-              "combobox"}
+TEXT_TYPES = {
+    "id",
+    "reference",
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "combobox",
+}
 NUMBER_TYPES = {"double", "currency", "percent", "int"}
 
 
@@ -61,45 +82,80 @@ class Field:
     @property
     def required(self) -> bool:
         """True when a create must supply a value (not nillable and not defaulted)."""
-        return not self.nillable and self.createable and not self.defaulted and \
-            self.type != "boolean"
+        return (
+            not self.nillable and self.createable and not self.defaulted and self.type != "boolean"
+        )
 
     def describe(self) -> dict[str, Any]:
         """Return this field as Salesforce's describe call shows it."""
         byte_length = self.length * 3 if self.type in TEXT_TYPES else 0
         return {
-            "aggregatable": self.type not in {"textarea", "address"}, "aiPredictionField": False,
-            "autoNumber": False, "byteLength": byte_length, "calculated": self.calculated,
-            "calculatedFormula": None, "cascadeDelete": False,
-            "caseSensitive": self.case_sensitive, "compoundFieldName": self.compound,
-            "controllerName": None, "createable": self.createable, "custom": self.custom,
-            "defaultValue": None, "defaultValueFormula": None,
-            "defaultedOnCreate": self.defaulted, "dependentPicklist": False,
-            "deprecatedAndHidden": False, "digits": self.digits, "displayLocationInDecimal": False,
-            "encrypted": False, "externalId": self.external_id, "extraTypeInfo": None,
+            "aggregatable": self.type not in {"textarea", "address"},
+            "aiPredictionField": False,
+            "autoNumber": False,
+            "byteLength": byte_length,
+            "calculated": self.calculated,
+            "calculatedFormula": None,
+            "cascadeDelete": False,
+            "caseSensitive": self.case_sensitive,
+            "compoundFieldName": self.compound,
+            "controllerName": None,
+            "createable": self.createable,
+            "custom": self.custom,
+            "defaultValue": None,
+            "defaultValueFormula": None,
+            "defaultedOnCreate": self.defaulted,
+            "dependentPicklist": False,
+            "deprecatedAndHidden": False,
+            "digits": self.digits,
+            "displayLocationInDecimal": False,
+            "encrypted": False,
+            "externalId": self.external_id,
+            "extraTypeInfo": None,
             "filterable": self.type != "textarea" or self.length <= 255,
-            "filteredLookupInfo": None, "formulaTreatNullNumberAsZero": False,
-            "groupable": self.type not in {"textarea", "double", "currency", "percent",
-                                           "datetime", "address"},
-            "highScaleNumber": False, "htmlFormatted": False, "idLookup": self.id_lookup,
-            "inlineHelpText": None, "label": self.label, "length": self.length,
-            "mask": None, "maskType": None, "name": self.name, "nameField": self.name_field,
-            "namePointing": len(self.reference_to) > 1, "nillable": self.nillable,
-            "permissionable": self.nillable and self.custom, "picklistValues": [
-                {"active": True, "defaultValue": v == self.default, "label": v,
-                 "validFor": None, "value": v}
+            "filteredLookupInfo": None,
+            "formulaTreatNullNumberAsZero": False,
+            "groupable": self.type
+            not in {"textarea", "double", "currency", "percent", "datetime", "address"},
+            "highScaleNumber": False,
+            "htmlFormatted": False,
+            "idLookup": self.id_lookup,
+            "inlineHelpText": None,
+            "label": self.label,
+            "length": self.length,
+            "mask": None,
+            "maskType": None,
+            "name": self.name,
+            "nameField": self.name_field,
+            "namePointing": len(self.reference_to) > 1,
+            "nillable": self.nillable,
+            "permissionable": self.nillable and self.custom,
+            "picklistValues": [
+                {
+                    "active": True,
+                    "defaultValue": v == self.default,
+                    "label": v,
+                    "validFor": None,
+                    "value": v,
+                }
                 for v in self.picklist
             ],
             "polymorphicForeignKey": len(self.reference_to) > 1,
-            "precision": self.precision, "queryByDistance": self.type == "address",
-            "referenceTargetField": None, "referenceTo": list(self.reference_to),
-            "relationshipName": self.relationship_name, "relationshipOrder": None,
-            "restrictedDelete": False, "restrictedPicklist": self.restricted,
-            "scale": self.scale, "searchPrefilterable": False,
+            "precision": self.precision,
+            "queryByDistance": self.type == "address",
+            "referenceTargetField": None,
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
+            "relationshipOrder": None,
+            "restrictedDelete": False,
+            "restrictedPicklist": self.restricted,
+            "scale": self.scale,
+            "searchPrefilterable": False,
             "soapType": SOAP_TYPES.get(self.type, "xsd:string"),
-            "sortable": self.type != "address" and (self.type != "textarea"
-                                                    or self.length <= 255),
-            "type": self.type, "unique": self.unique, "updateable": self.updateable,
+            "sortable": self.type != "address" and (self.type != "textarea" or self.length <= 255),
+            "type": self.type,
+            "unique": self.unique,
+            "updateable": self.updateable,
             "writeRequiresMasterRead": False,
         }
 
@@ -145,34 +201,62 @@ class SObject:
         """The sObject entry of describeGlobal / GET /sobjects/X."""
         base = f"/services/data/v{version}/sobjects/{self.name}"
         return {
-            "activateable": False, "associateEntityType": None, "associateParentEntity": None,
-            "createable": self.createable, "custom": self.custom, "customSetting": False,
-            "deepCloneable": False, "deletable": self.deletable, "deprecatedAndHidden": False,
-            "feedEnabled": False, "hasSubtypes": False, "isInterface": False,
-            "isSubtype": False, "keyPrefix": self.key_prefix, "label": self.label,
-            "labelPlural": self.label_plural, "layoutable": True, "mergeable": False,
-            "mruEnabled": True, "name": self.name, "queryable": True, "replicateable": True,
-            "retrieveable": True, "searchable": True, "triggerable": True,
-            "undeletable": True, "updateable": self.updateable,
+            "activateable": False,
+            "associateEntityType": None,
+            "associateParentEntity": None,
+            "createable": self.createable,
+            "custom": self.custom,
+            "customSetting": False,
+            "deepCloneable": False,
+            "deletable": self.deletable,
+            "deprecatedAndHidden": False,
+            "feedEnabled": False,
+            "hasSubtypes": False,
+            "isInterface": False,
+            "isSubtype": False,
+            "keyPrefix": self.key_prefix,
+            "label": self.label,
+            "labelPlural": self.label_plural,
+            "layoutable": True,
+            "mergeable": False,
+            "mruEnabled": True,
+            "name": self.name,
+            "queryable": True,
+            "replicateable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "triggerable": True,
+            "undeletable": True,
+            "updateable": self.updateable,
             "urls": {
                 "rowTemplate": base + "/{ID}",
                 "defaultValues": base + "/defaultValues?recordTypeId&fields",
-                "describe": base + "/describe", "sobject": base,
+                "describe": base + "/describe",
+                "sobject": base,
             },
         }
 
     def describe(self, version: str) -> dict[str, Any]:
         """The full describe body."""
         body = self.basic(version)
-        body.update({
-            "actionOverrides": [], "childRelationships": [], "compactLayoutable": True,
-            "fields": [f.describe() for f in self.fields.values()],
-            "listviewable": None, "lookupLayoutable": None, "namedLayoutInfos": [],
-            "networkScopeFieldName": None, "recordTypeInfos": [], "searchLayoutable": True,
-            "sobjectDescribeOption": "FULL", "supportedScopes": [
-                {"label": "All " + self.label_plural.lower(), "name": "everything"}
-            ],
-        })
+        body.update(
+            {
+                "actionOverrides": [],
+                "childRelationships": [],
+                "compactLayoutable": True,
+                "fields": [f.describe() for f in self.fields.values()],
+                "listviewable": None,
+                "lookupLayoutable": None,
+                "namedLayoutInfos": [],
+                "networkScopeFieldName": None,
+                "recordTypeInfos": [],
+                "searchLayoutable": True,
+                "sobjectDescribeOption": "FULL",
+                "supportedScopes": [
+                    {"label": "All " + self.label_plural.lower(), "name": "everything"}
+                ],
+            }
+        )
         return body
 
 
@@ -202,43 +286,101 @@ def _ro(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
 def _system_fields(owner: bool = True, queues: bool = False) -> list[Field]:
     """Id, OwnerId and the audit fields. ``queues``: records can be owned by a queue, so
     OwnerId is polymorphic (``referenceTo: ["Group", "User"]``, as Lead's and custom
-    objects' are in real describes)."""
+    objects' are in real describes).
+    """
     fields = [_ro("Id", "id", "Record ID", nillable=False, defaulted=True, id_lookup=True)]
     if owner:
-        fields.append(_f("OwnerId", "reference", "Owner ID", nillable=False, defaulted=True,
-                         reference_to=["Group", "User"] if queues else ["User"],
-                         relationship_name="Owner"))
+        fields.append(
+            _f(
+                "OwnerId",
+                "reference",
+                "Owner ID",
+                nillable=False,
+                defaulted=True,
+                reference_to=["Group", "User"] if queues else ["User"],
+                relationship_name="Owner",
+            )
+        )
     fields += [
         _ro("IsDeleted", "boolean", "Deleted"),
         _ro("CreatedDate", "datetime", "Created Date", nillable=False, defaulted=True),
-        _ro("CreatedById", "reference", "Created By ID", nillable=False, defaulted=True,
-            reference_to=["User"], relationship_name="CreatedBy"),
-        _ro("LastModifiedDate", "datetime", "Last Modified Date", nillable=False,
-            defaulted=True),
-        _ro("LastModifiedById", "reference", "Last Modified By ID", nillable=False,
-            defaulted=True, reference_to=["User"], relationship_name="LastModifiedBy"),
+        _ro(
+            "CreatedById",
+            "reference",
+            "Created By ID",
+            nillable=False,
+            defaulted=True,
+            reference_to=["User"],
+            relationship_name="CreatedBy",
+        ),
+        _ro("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, defaulted=True),
+        _ro(
+            "LastModifiedById",
+            "reference",
+            "Last Modified By ID",
+            nillable=False,
+            defaulted=True,
+            reference_to=["User"],
+            relationship_name="LastModifiedBy",
+        ),
         _ro("SystemModstamp", "datetime", "System Modstamp", nillable=False, defaulted=True),
     ]
     return fields
 
 
 SALUTATIONS = ["Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."]
-LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other",
-                "Intercom"]
-INDUSTRIES = ["Agriculture", "Banking", "Communications", "Consulting", "Education",
-              "Electronics", "Energy", "Finance", "Healthcare", "Insurance", "Manufacturing",
-              "Media", "Retail", "Technology", "Other"]
-LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
-                 "Closed - Not Converted"]
-TASK_STATUSES = ["Not Started", "In Progress", "Completed", "Waiting on someone else",
-                 "Deferred"]
-STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
-          "Id. Decision Makers", "Perception Analysis", "Proposal/Price Quote",
-          "Negotiation/Review", "Closed Won", "Closed Lost"]
+LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other", "Intercom"]
+INDUSTRIES = [
+    "Agriculture",
+    "Banking",
+    "Communications",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Finance",
+    "Healthcare",
+    "Insurance",
+    "Manufacturing",
+    "Media",
+    "Retail",
+    "Technology",
+    "Other",
+]
+LEAD_STATUSES = [
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+]
+TASK_STATUSES = ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"]
+STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Id. Decision Makers",
+    "Perception Analysis",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+    "Closed Won",
+    "Closed Lost",
+]
 
 
-GEOCODE_ACCURACY = ["Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip",
-                    "Neighborhood", "City", "County", "State", "Unknown"]
+GEOCODE_ACCURACY = [
+    "Address",
+    "NearAddress",
+    "Block",
+    "Street",
+    "ExtendedZip",
+    "Zip",
+    "Neighborhood",
+    "City",
+    "County",
+    "State",
+    "Unknown",
+]
 
 
 def _address(prefix: str, label: str) -> list[Field]:
@@ -249,21 +391,43 @@ def _address(prefix: str, label: str) -> list[Field]:
     picklists; this org does not, so they are absent (as in such an org's describe).
     """
     compound = prefix + "Address"
-    parts = [("Street", "textarea", "Street", 255), ("City", "string", "City", 40),
-             ("State", "string", "State/Province", 80),
-             ("PostalCode", "string", "Zip/Postal Code", 20),
-             ("Country", "string", "Country", 80)]
+    parts = [
+        ("Street", "textarea", "Street", 255),
+        ("City", "string", "City", 40),
+        ("State", "string", "State/Province", 80),
+        ("PostalCode", "string", "Zip/Postal Code", 20),
+        ("Country", "string", "Country", 80),
+    ]
     fields = [
         _f(prefix + name, type_, f"{label} {text}".strip(), length=length, compound=compound)
         for name, type_, text, length in parts
     ]
     fields += [
-        _f(prefix + "Latitude", "double", f"{label} Latitude".strip(), precision=18, scale=15,
-           compound=compound),
-        _f(prefix + "Longitude", "double", f"{label} Longitude".strip(), precision=18,
-           scale=15, compound=compound),
-        _f(prefix + "GeocodeAccuracy", "picklist", f"{label} Geocode Accuracy".strip(),
-           length=40, picklist=GEOCODE_ACCURACY, restricted=True, compound=compound),
+        _f(
+            prefix + "Latitude",
+            "double",
+            f"{label} Latitude".strip(),
+            precision=18,
+            scale=15,
+            compound=compound,
+        ),
+        _f(
+            prefix + "Longitude",
+            "double",
+            f"{label} Longitude".strip(),
+            precision=18,
+            scale=15,
+            compound=compound,
+        ),
+        _f(
+            prefix + "GeocodeAccuracy",
+            "picklist",
+            f"{label} Geocode Accuracy".strip(),
+            length=40,
+            picklist=GEOCODE_ACCURACY,
+            restricted=True,
+            compound=compound,
+        ),
         _ro(compound, "address", f"{label} Address".strip()),
     ]
     return fields
@@ -275,8 +439,9 @@ def _person_fields() -> list[Field]:
     return [
         _f("LastName", "string", "Last Name", length=80, nillable=False, compound="Name"),
         _f("FirstName", "string", "First Name", length=40, compound="Name"),
-        _f("Salutation", "picklist", "Salutation", length=40, picklist=SALUTATIONS,
-           compound="Name"),
+        _f(
+            "Salutation", "picklist", "Salutation", length=40, picklist=SALUTATIONS, compound="Name"
+        ),
         _ro("Name", "string", "Full Name", length=121, name_field=True, nillable=False),
         _f("Title", "string", "Title", length=128),
         _f("Phone", "phone", "Phone", length=40),
@@ -292,30 +457,61 @@ def _person_fields() -> list[Field]:
 def standard_objects() -> dict[str, SObject]:
     """Build the standard objects the emulator knows, without custom fields."""
     lead = [
-        *_system_fields(queues=True), *_person_fields(),
+        *_system_fields(queues=True),
+        *_person_fields(),
         _f("Company", "string", "Company", length=255, nillable=False),
         *_address("", ""),
         _f("Website", "url", "Website", length=255),
-        _f("Status", "picklist", "Status", length=255, nillable=False, defaulted=True,
-           default="Open - Not Contacted", picklist=LEAD_STATUSES, restricted=True),
+        _f(
+            "Status",
+            "picklist",
+            "Status",
+            length=255,
+            nillable=False,
+            defaulted=True,
+            default="Open - Not Contacted",
+            picklist=LEAD_STATUSES,
+            restricted=True,
+        ),
         _f("Industry", "picklist", "Industry", length=255, picklist=INDUSTRIES),
         _f("Rating", "picklist", "Rating", length=255, picklist=["Hot", "Warm", "Cold"]),
         _f("AnnualRevenue", "currency", "Annual Revenue", scale=0),
         _f("NumberOfEmployees", "int", "Employees", digits=8),
         _ro("IsConverted", "boolean", "Converted"),
         _ro("ConvertedDate", "date", "Converted Date"),
-        _ro("ConvertedAccountId", "reference", "Converted Account ID",
-            reference_to=["Account"], relationship_name="ConvertedAccount"),
-        _ro("ConvertedContactId", "reference", "Converted Contact ID",
-            reference_to=["Contact"], relationship_name="ConvertedContact"),
-        _ro("ConvertedOpportunityId", "reference", "Converted Opportunity ID",
-            reference_to=["Opportunity"], relationship_name="ConvertedOpportunity"),
+        _ro(
+            "ConvertedAccountId",
+            "reference",
+            "Converted Account ID",
+            reference_to=["Account"],
+            relationship_name="ConvertedAccount",
+        ),
+        _ro(
+            "ConvertedContactId",
+            "reference",
+            "Converted Contact ID",
+            reference_to=["Contact"],
+            relationship_name="ConvertedContact",
+        ),
+        _ro(
+            "ConvertedOpportunityId",
+            "reference",
+            "Converted Opportunity ID",
+            reference_to=["Opportunity"],
+            relationship_name="ConvertedOpportunity",
+        ),
         _f("IsUnreadByOwner", "boolean", "Unread By Owner"),
     ]
     contact = [
-        *_system_fields(), *_person_fields(),
-        _f("AccountId", "reference", "Account ID", reference_to=["Account"],
-           relationship_name="Account"),
+        *_system_fields(),
+        *_person_fields(),
+        _f(
+            "AccountId",
+            "reference",
+            "Account ID",
+            reference_to=["Account"],
+            relationship_name="Account",
+        ),
         _f("Department", "string", "Department", length=80),
         _f("Birthdate", "date", "Birthdate"),
         *_address("Mailing", "Mailing"),
@@ -324,10 +520,20 @@ def standard_objects() -> dict[str, SObject]:
     account = [
         *_system_fields(),
         _f("Name", "string", "Account Name", length=255, nillable=False, name_field=True),
-        _f("Type", "picklist", "Account Type", length=255,
-           picklist=["Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other"]),
-        _f("ParentId", "reference", "Parent Account ID", reference_to=["Account"],
-           relationship_name="Parent"),
+        _f(
+            "Type",
+            "picklist",
+            "Account Type",
+            length=255,
+            picklist=["Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other"],
+        ),
+        _f(
+            "ParentId",
+            "reference",
+            "Parent Account ID",
+            reference_to=["Account"],
+            relationship_name="Parent",
+        ),
         _f("Industry", "picklist", "Industry", length=255, picklist=INDUSTRIES),
         _f("Website", "url", "Website", length=255),
         _f("Phone", "phone", "Account Phone", length=40),
@@ -339,41 +545,101 @@ def standard_objects() -> dict[str, SObject]:
     ]
     task = [
         *_system_fields(),
-        _f("WhoId", "reference", "Name ID", reference_to=["Contact", "Lead"],
-           relationship_name="Who"),
-        _f("WhatId", "reference", "Related To ID", reference_to=["Account", "Opportunity"],
-           relationship_name="What"),
-        _f("Subject", "combobox", "Subject", length=255,
-           picklist=["Call", "Send Letter", "Send Quote", "Other"]),
+        _f(
+            "WhoId",
+            "reference",
+            "Name ID",
+            reference_to=["Contact", "Lead"],
+            relationship_name="Who",
+        ),
+        _f(
+            "WhatId",
+            "reference",
+            "Related To ID",
+            reference_to=["Account", "Opportunity"],
+            relationship_name="What",
+        ),
+        _f(
+            "Subject",
+            "combobox",
+            "Subject",
+            length=255,
+            picklist=["Call", "Send Letter", "Send Quote", "Other"],
+        ),
         _f("ActivityDate", "date", "Due Date Only"),
-        _f("Status", "picklist", "Status", length=255, nillable=False, defaulted=True,
-           default="Not Started", picklist=TASK_STATUSES, restricted=True),
-        _f("Priority", "picklist", "Priority", length=40, nillable=False, defaulted=True,
-           default="Normal", picklist=["High", "Normal", "Low"], restricted=True),
+        _f(
+            "Status",
+            "picklist",
+            "Status",
+            length=255,
+            nillable=False,
+            defaulted=True,
+            default="Not Started",
+            picklist=TASK_STATUSES,
+            restricted=True,
+        ),
+        _f(
+            "Priority",
+            "picklist",
+            "Priority",
+            length=40,
+            nillable=False,
+            defaulted=True,
+            default="Normal",
+            picklist=["High", "Normal", "Low"],
+            restricted=True,
+        ),
         _ro("IsHighPriority", "boolean", "High Priority", calculated=True),
         _f("Description", "textarea", "Comments", length=32000),
-        _f("Type", "picklist", "Type", length=255,
-           picklist=["Call", "Email", "Meeting", "Other"]),
-        _f("TaskSubtype", "picklist", "Task Subtype", length=255, updateable=False,
-           picklist=["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"]),
+        _f("Type", "picklist", "Type", length=255, picklist=["Call", "Email", "Meeting", "Other"]),
+        _f(
+            "TaskSubtype",
+            "picklist",
+            "Task Subtype",
+            length=255,
+            updateable=False,
+            picklist=["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"],
+        ),
         _ro("IsClosed", "boolean", "Closed", calculated=True),
-        _ro("AccountId", "reference", "Account ID", reference_to=["Account"],
-            relationship_name="Account"),
+        _ro(
+            "AccountId",
+            "reference",
+            "Account ID",
+            reference_to=["Account"],
+            relationship_name="Account",
+        ),
         _f("CallDurationInSeconds", "int", "Call Duration", digits=8),
         _ro("CompletedDateTime", "datetime", "Completed Date/Time"),
     ]
     opportunity = [
         *_system_fields(),
         _f("Name", "string", "Name", length=120, nillable=False, name_field=True),
-        _f("AccountId", "reference", "Account ID", reference_to=["Account"],
-           relationship_name="Account"),
-        _f("StageName", "picklist", "Stage", length=255, nillable=False, picklist=STAGES,
-           restricted=True),
+        _f(
+            "AccountId",
+            "reference",
+            "Account ID",
+            reference_to=["Account"],
+            relationship_name="Account",
+        ),
+        _f(
+            "StageName",
+            "picklist",
+            "Stage",
+            length=255,
+            nillable=False,
+            picklist=STAGES,
+            restricted=True,
+        ),
         _f("CloseDate", "date", "Close Date", nillable=False),
         _f("Amount", "currency", "Amount", scale=2),
         _f("Probability", "percent", "Probability (%)", precision=3, scale=0),
-        _f("Type", "picklist", "Opportunity Type", length=255,
-           picklist=["Existing Business", "New Business"]),
+        _f(
+            "Type",
+            "picklist",
+            "Opportunity Type",
+            length=255,
+            picklist=["Existing Business", "New Business"],
+        ),
         _f("LeadSource", "picklist", "Lead Source", length=255, picklist=LEAD_SOURCES),
         _f("Description", "textarea", "Description", length=32000),
         _ro("IsClosed", "boolean", "Closed", calculated=True),
@@ -381,26 +647,39 @@ def standard_objects() -> dict[str, SObject]:
     ]
     user = [
         *_system_fields(owner=False),
-        _f("Username", "string", "Username", length=80, nillable=False, unique=True,
-           id_lookup=True),
+        _f(
+            "Username", "string", "Username", length=80, nillable=False, unique=True, id_lookup=True
+        ),
         _f("LastName", "string", "Last Name", length=80, nillable=False, compound="Name"),
         _f("FirstName", "string", "First Name", length=40, compound="Name"),
         _ro("Name", "string", "Full Name", length=121, name_field=True, nillable=False),
         _f("Email", "email", "Email", length=128, nillable=False),
         _f("Alias", "string", "Alias", length=8, nillable=False),
         _f("IsActive", "boolean", "Active"),
-        _f("TimeZoneSidKey", "picklist", "Time Zone", length=40, nillable=False,
-           picklist=["Europe/Berlin", "America/Los_Angeles", "GMT"], restricted=True),
+        _f(
+            "TimeZoneSidKey",
+            "picklist",
+            "Time Zone",
+            length=40,
+            nillable=False,
+            picklist=["Europe/Berlin", "America/Los_Angeles", "GMT"],
+            restricted=True,
+        ),
     ]
     group = [
         _ro("Id", "id", "Group ID", nillable=False, defaulted=True, id_lookup=True),
         _ro("Name", "string", "Name", length=40, name_field=True),
         _ro("DeveloperName", "string", "Developer Name", length=80),
-        _ro("Type", "picklist", "Type", length=40, nillable=False,
-            picklist=["Queue", "Regular", "Role", "Organization"]),
+        _ro(
+            "Type",
+            "picklist",
+            "Type",
+            length=40,
+            nillable=False,
+            picklist=["Queue", "Regular", "Role", "Organization"],
+        ),
         _ro("CreatedDate", "datetime", "Created Date", nillable=False, defaulted=True),
-        _ro("LastModifiedDate", "datetime", "Last Modified Date", nillable=False,
-            defaulted=True),
+        _ro("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, defaulted=True),
         _ro("SystemModstamp", "datetime", "System Modstamp", nillable=False, defaulted=True),
     ]
     specs = [
@@ -427,10 +706,20 @@ class SchemaError(ValueError):
 
 
 _TYPE_MAP = {
-    "text": "string", "textarea": "textarea", "longtextarea": "textarea", "email": "email",
-    "phone": "phone", "url": "url", "number": "double", "currency": "currency",
-    "percent": "percent", "checkbox": "boolean", "date": "date", "datetime": "datetime",
-    "picklist": "picklist", "lookup": "reference",
+    "text": "string",
+    "textarea": "textarea",
+    "longtextarea": "textarea",
+    "email": "email",
+    "phone": "phone",
+    "url": "url",
+    "number": "double",
+    "currency": "currency",
+    "percent": "percent",
+    "checkbox": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "picklist": "picklist",
+    "lookup": "reference",
 }
 
 
@@ -501,12 +790,18 @@ def load_schema(extra: list[Path] | None = None) -> dict[str, SObject]:
                         "end in __c."
                     )
                 custom_prefix += 1
-                base = [*_system_fields(queues=True), _f("Name", "string", "Name", length=80,
-                                              name_field=True, nillable=True)]
+                base = [
+                    *_system_fields(queues=True),
+                    _f("Name", "string", "Name", length=80, name_field=True, nillable=True),
+                ]
                 label = str(obj_name)[:-3].replace("_", " ")
                 objects[obj_name] = SObject(
-                    obj_name, f"a0{custom_prefix:X}", label, label + "s",
-                    {f.name: f for f in base}, custom=True,
+                    obj_name,
+                    f"a0{custom_prefix:X}",
+                    label,
+                    label + "s",
+                    {f.name: f for f in base},
+                    custom=True,
                 )
             obj = objects[obj_name]
             obj.index()
@@ -520,7 +815,8 @@ def load_schema(extra: list[Path] | None = None) -> dict[str, SObject]:
 
 def _apply_file_spec(obj: SObject, name: str, spec: Any, path: Path) -> None:
     """One entry of a schema file: add/replace a custom field, remove it (null), or set the
-    values of a standard picklist (``LeadSource: {values: [Web], restricted: true}``)."""
+    values of a standard picklist (``LeadSource: {values: [Web], restricted: true}``).
+    """
     existing = obj.field(name)
     if spec is None:
         if existing is None:
@@ -592,24 +888,26 @@ def set_picklist(fld: Field, values: Any, restricted: Any, obj_name: str = "") -
 
 
 def apply_overrides(
-    objects: dict[str, SObject], drop_fields: list[str] | None = None,
-    picklists: list[str] | None = None, restricted_picklists: list[str] | None = None,
+    objects: dict[str, SObject],
+    drop_fields: list[str] | None = None,
+    picklists: list[str] | None = None,
+    restricted_picklists: list[str] | None = None,
     read_only_fields: list[str] | None = None,
 ) -> None:
     """The start-up flags that misconfigure the org on purpose (after the schema files)."""
     for ref in drop_fields or []:
         obj, fld = find_field(objects, *split_field_ref(ref))
         remove_field(obj, fld.name)
-    for ref, restricted in [(r, None) for r in picklists or []] + \
-            [(r, True) for r in restricted_picklists or []]:
+    for ref, restricted in [(r, None) for r in picklists or []] + [
+        (r, True) for r in restricted_picklists or []
+    ]:
         target, eq, values = ref.partition("=")
         if not eq:
             raise SchemaError(
                 f"{ref!r}: give the values after '=', e.g. Lead.LeadSource=Web,Phone Inquiry"
             )
         obj, fld = find_field(objects, *split_field_ref(target))
-        set_picklist(fld, [v.strip() for v in values.split(",") if v.strip()], restricted,
-                     obj.name)
+        set_picklist(fld, [v.strip() for v in values.split(",") if v.strip()], restricted, obj.name)
     for ref in read_only_fields or []:
         obj, fld = find_field(objects, *split_field_ref(ref))
         if fld.name == "Id":

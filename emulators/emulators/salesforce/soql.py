@@ -96,8 +96,18 @@ DATE_WORDS = (
 )
 GRAMMAR = GRAMMAR.replace("DATE_WORDS", DATE_WORDS)
 _PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"',
-            "\\": "\\", "_": "\\_", "%": "\\%"}
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "'": "'",
+    '"': '"',
+    "\\": "\\",
+    "_": "\\_",
+    "%": "\\%",
+}
 
 
 AGGREGATES = {"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM", "AVG"}
@@ -151,8 +161,8 @@ class Path:
 class ChildQuery:
     """A parent-to-child subquery: `(SELECT ... FROM Contacts)` in a select list."""
 
-    name: str          # the relationship name as the answer spells it
-    field: Field       # the child's reference field pointing at the parent
+    name: str  # the relationship name as the answer spells it
+    field: Field  # the child's reference field pointing at the parent
     query: Query
 
 
@@ -278,8 +288,9 @@ class _Values(Transformer):
 class _Compiler:
     """Checks names against the schema and builds the filter closures."""
 
-    def __init__(self, text: str, store: Store, obj: SObject, depth: int = 0,
-                 role: str = "top") -> None:
+    def __init__(
+        self, text: str, store: Store, obj: SObject, depth: int = 0, role: str = "top"
+    ) -> None:
         self.text = text
         self.store = store
         self.obj = obj
@@ -321,8 +332,9 @@ class _Compiler:
                     "appropriate names.",
                 )
             hops.append(ref)
-            obj = self.store.objects.get(ref.reference_to[0]) if len(ref.reference_to) == 1 \
-                else None
+            obj = (
+                self.store.objects.get(ref.reference_to[0]) if len(ref.reference_to) == 1 else None
+            )
         last = names[-1]
         if obj is not None:
             final = obj.field(last)
@@ -352,11 +364,12 @@ class _Compiler:
 
         return get
 
-
-    def operand(self, tree: Tree, grouped: bool,
-                ungrouped: str = "Field must be grouped or aggregated") -> tuple[Getter, Field]:
+    def operand(
+        self, tree: Tree, grouped: bool, ungrouped: str = "Field must be grouped or aggregated"
+    ) -> tuple[Getter, Field]:
         """A condition's or sort's left side: a getter over a record, or over a group of
-        records (grouped=True, aggregate queries' HAVING and ORDER BY), and its field."""
+        records (grouped=True, aggregate queries' HAVING and ORDER BY), and its field.
+        """
         if tree.data == "call":
             if not grouped:
                 raise self.fail(
@@ -397,15 +410,17 @@ class _Compiler:
         else:
             supported = fld.type != "textarea"
         if not supported:
-            raise self.fail(f"field {path.text} does not support aggregate operator {name}",
-                            "INVALID_FIELD")
+            raise self.fail(
+                f"field {path.text} does not support aggregate operator {name}", "INVALID_FIELD"
+            )
         get = self.getter(path)
         key = self._key
         if name == "COUNT":
             return (lambda rows: sum(1 for r in rows if get(r) is not None)), _INT_FIELD
         if name == "COUNT_DISTINCT":
-            return (lambda rows: len({key(fld, v) for r in rows
-                                      if (v := get(r)) is not None})), _INT_FIELD
+            return (
+                lambda rows: len({key(fld, v) for r in rows if (v := get(r)) is not None})
+            ), _INT_FIELD
         if name in {"SUM", "AVG"}:
             average = name == "AVG"
 
@@ -435,12 +450,12 @@ class _Compiler:
     def fields_function(self, call: Tree) -> tuple[list[Path], bool]:
         """FIELDS(ALL|STANDARD|CUSTOM): the paths, and whether the set is unbounded."""
         arg = call.children[1] if len(call.children) > 1 else None
-        kind = str(arg.children[0]).upper() if arg is not None and len(arg.children) == 1 \
-            else ""
+        kind = str(arg.children[0]).upper() if arg is not None and len(arg.children) == 1 else ""
         if kind not in {"ALL", "STANDARD", "CUSTOM"}:
             raise self.fail("FIELDS() takes ALL, STANDARD or CUSTOM, e.g. FIELDS(STANDARD)")
-        chosen = [f for f in self.obj.fields.values()
-                  if kind == "ALL" or f.custom == (kind == "CUSTOM")]
+        chosen = [
+            f for f in self.obj.fields.values() if kind == "ALL" or f.custom == (kind == "CUSTOM")
+        ]
         return [Path(f.name, [], f, f.name) for f in chosen], kind != "STANDARD"
 
     def semi_join(self, tree: Tree, anti: bool) -> Callable[[Row], bool]:
@@ -457,8 +472,10 @@ class _Compiler:
         if self.role == "semi":
             raise self.fail("Nesting of semi join sub-selects is not supported")
         if self.depth > 0:
-            raise self.fail("Semi join sub-selects are not supported inside a child "
-                            "relationship subquery (emulator); filter the children otherwise")
+            raise self.fail(
+                "Semi join sub-selects are not supported inside a child "
+                "relationship subquery (emulator); filter the children otherwise"
+            )
         if len(self.semijoins) >= 2:
             raise self.fail("A query can hold at most two semi join or anti join sub-selects")
         inner = _compile(self.text, self.store, inner_tree, "semi", self.depth + 1, self.obj)
@@ -472,8 +489,11 @@ class _Compiler:
     def condition(self, tree: Tree, grouped: bool = False) -> Callable[[Any], bool]:
         kind = tree.data
         if kind == "or_expr":
-            if any(sub.data in {"semi_join", "anti_join"}
-                   for child in tree.children for sub in child.iter_subtrees()):
+            if any(
+                sub.data in {"semi_join", "anti_join"}
+                for child in tree.children
+                for sub in child.iter_subtrees()
+            ):
                 raise self.fail("Semi join sub-selects are not allowed with the 'OR' operator")
             parts = [self.condition(c, grouped) for c in tree.children]
             return lambda r: any(p(r) for p in parts)
@@ -534,8 +554,10 @@ class _Compiler:
             if isinstance(value, DateRange):
                 if fld.type == "date":
                     return (value.start.isoformat(), value.end.isoformat())
-                return (value.start.isoformat() + "T00:00:00.000+0000",
-                        value.end.isoformat() + "T00:00:00.000+0000")
+                return (
+                    value.start.isoformat() + "T00:00:00.000+0000",
+                    value.end.isoformat() + "T00:00:00.000+0000",
+                )
         if isinstance(value, DateRange):
             raise SalesforceError(
                 "INVALID_QUERY_FILTER_OPERATOR",
@@ -567,9 +589,13 @@ class _Compiler:
         if isinstance(literal, tuple):  # a date range
             start, end = literal
             ranges = {
-                "=": lambda v: start <= v < end, "!=": lambda v: not start <= v < end,
-                "<>": lambda v: not start <= v < end, "<": lambda v: v < start,
-                "<=": lambda v: v < end, ">": lambda v: v >= end, ">=": lambda v: v >= start,
+                "=": lambda v: start <= v < end,
+                "!=": lambda v: not start <= v < end,
+                "<>": lambda v: not start <= v < end,
+                "<": lambda v: v < start,
+                "<=": lambda v: v < end,
+                ">": lambda v: v >= end,
+                ">=": lambda v: v >= start,
             }
             test = ranges[op]
             return lambda r: (v := get(r)) is not None and test(v)
@@ -583,8 +609,11 @@ class _Compiler:
         if op in {"!=", "<>"}:
             return lambda r: (v := get(r)) is None or self._key(fld, v) != key
         tests: dict[str, Callable[[Any], bool]] = {
-            "=": lambda v: v == key, "<": lambda v: v < key, "<=": lambda v: v <= key,
-            ">": lambda v: v > key, ">=": lambda v: v >= key,
+            "=": lambda v: v == key,
+            "<": lambda v: v < key,
+            "<=": lambda v: v <= key,
+            ">": lambda v: v > key,
+            ">=": lambda v: v >= key,
         }
         test = tests[op]
 
@@ -612,8 +641,6 @@ def _like_regex(pattern: str) -> str:
         out.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
         index += 1
     return "".join(out)
-
-
 
 
 def _call_text(call: Tree) -> str:
@@ -653,16 +680,18 @@ def _clauses(tree: Tree) -> dict[str, Tree]:
     return {c.data: c for c in tree.children if isinstance(c, Tree)}
 
 
-def _from(text: str, store: Store, from_tree: Tree, role: str, parent: SObject | None
-          ) -> tuple[SObject, tuple[str, Field] | None]:
+def _from(
+    text: str, store: Store, from_tree: Tree, role: str, parent: SObject | None
+) -> tuple[SObject, tuple[str, Field] | None]:
     names = [str(t) for t in from_tree.children]
     token = from_tree.children[0]
     if role == "child":
         assert parent is not None
         if len(names) == 2 and names[0].lower() == parent.name.lower():
             names = names[1:]  # (SELECT Id FROM Account.Contacts)
-        found = child_relationships(store, parent).get(names[0].lower()) \
-            if len(names) == 1 else None
+        found = (
+            child_relationships(store, parent).get(names[0].lower()) if len(names) == 1 else None
+        )
         if found is None:
             raise SalesforceError(
                 "INVALID_TYPE",
@@ -686,8 +715,14 @@ def _from(text: str, store: Store, from_tree: Tree, role: str, parent: SObject |
     return obj, None
 
 
-def _compile(text: str, store: Store, tree: Tree, role: str = "top", depth: int = 0,
-             parent: SObject | None = None) -> Query:
+def _compile(
+    text: str,
+    store: Store,
+    tree: Tree,
+    role: str = "top",
+    depth: int = 0,
+    parent: SObject | None = None,
+) -> Query:
     """Check one query (role top, child subquery or semi join) and build its closures."""
     parts = _clauses(tree)
     obj, relation = _from(text, store, parts["from_name"], role, parent)
@@ -700,11 +735,17 @@ def _compile(text: str, store: Store, tree: Tree, role: str = "top", depth: int 
             "NUMBER_OUTSIDE_VALID_RANGE",
             f"Maximum SOQL offset allowed is 2000, found {offset}",
         )
-    calls = [(str(i.children[0].children[0]).upper(), len(i.children[0].children))
-             for i in items if i.data == "call_item"]
+    calls = [
+        (str(i.children[0].children[0]).upper(), len(i.children[0].children))
+        for i in items
+        if i.data == "call_item"
+    ]
     count = ("COUNT", 1) in calls
-    aggregate = "group_clause" in parts or "having_clause" in parts or any(
-        name in AGGREGATES and size > 1 for name, size in calls)
+    aggregate = (
+        "group_clause" in parts
+        or "having_clause" in parts
+        or any(name in AGGREGATES and size > 1 for name, size in calls)
+    )
     if count and (len(items) > 1 or aggregate):
         raise compiler.fail(
             "COUNT() must be the only item of the SELECT list and cannot be used with GROUP "
@@ -712,8 +753,9 @@ def _compile(text: str, store: Store, tree: Tree, role: str = "top", depth: int 
         )
     if (count or aggregate) and role != "top":
         raise compiler.fail("Aggregate functions and GROUP BY are not supported in subqueries")
-    query = Query(obj, count, [], None, limit=limit, offset=offset, aggregate=aggregate,
-                  relation=relation)
+    query = Query(
+        obj, count, [], None, limit=limit, offset=offset, aggregate=aggregate, relation=relation
+    )
     if aggregate:
         _compile_aggregate(compiler, parts, items, query)
     else:
@@ -726,15 +768,22 @@ def _compile(text: str, store: Store, tree: Tree, role: str = "top", depth: int 
     return query
 
 
-def _compile_records(compiler: _Compiler, parts: dict[str, Tree], items: list[Tree],
-                     query: Query, role: str) -> None:
+def _compile_records(
+    compiler: _Compiler, parts: dict[str, Tree], items: list[Tree], query: Query, role: str
+) -> None:
     unbounded = False
     for item in items:
         if item.data == "subquery_item":
             if role == "semi":
                 raise compiler.fail("Semi join sub-selects cannot hold subqueries")
-            child = _compile(compiler.text, compiler.store, item.children[0], "child",
-                             compiler.depth + 1, query.sobject)
+            child = _compile(
+                compiler.text,
+                compiler.store,
+                item.children[0],
+                "child",
+                compiler.depth + 1,
+                query.sobject,
+            )
             assert child.relation is not None
             name, fld = child.relation
             sub = ChildQuery(name, fld, child)
@@ -759,8 +808,7 @@ def _compile_records(compiler: _Compiler, parts: dict[str, Tree], items: list[Tr
         query.paths.extend(paths)
         query.columns.extend(paths)
     if unbounded and (query.limit is None or query.limit > FIELDS_LIMIT):
-        raise compiler.fail(
-            f"The SOQL FIELDS function must have a LIMIT of at most {FIELDS_LIMIT}")
+        raise compiler.fail(f"The SOQL FIELDS function must have a LIMIT of at most {FIELDS_LIMIT}")
     seen: set[str] = set()
     for path in query.paths:
         if path.text.lower() in seen:
@@ -775,13 +823,15 @@ def _compile_records(compiler: _Compiler, parts: dict[str, Tree], items: list[Tr
         query.order.append((get, *_direction(item)))
 
 
-def _compile_aggregate(compiler: _Compiler, parts: dict[str, Tree], items: list[Tree],
-                       query: Query) -> None:
+def _compile_aggregate(
+    compiler: _Compiler, parts: dict[str, Tree], items: list[Tree], query: Query
+) -> None:
     for path_tree in parts["group_clause"].children if "group_clause" in parts else []:
         path = compiler.path(path_tree)
         if path.final.type in _GROUP_TYPES_REFUSED:
-            raise compiler.fail(f"field '{path.final_name}' can not be grouped in a query call",
-                                "INVALID_FIELD")
+            raise compiler.fail(
+                f"field '{path.final_name}' can not be grouped in a query call", "INVALID_FIELD"
+            )
         compiler.grouped[path.key] = path
         query.group_by.append((compiler.getter(path), path.final))
     if "limit_clause" in parts and not compiler.grouped:
@@ -794,20 +844,25 @@ def _compile_aggregate(compiler: _Compiler, parts: dict[str, Tree], items: list[
         if item.data == "subquery_item":
             raise compiler.fail(
                 "Child relationship subqueries cannot be used in a query with GROUP BY or "
-                "aggregate functions")
+                "aggregate functions"
+            )
         alias = str(item.children[1].children[0]) if len(item.children) > 1 else None
         if item.data == "field_item":
             path = compiler.path(item.children[0])
             if path.key not in compiler.grouped:
                 raise compiler.fail(f"Field must be grouped or aggregated: {path.text}")
             get = compiler.getter(path)
-            query.outputs.append(Column(alias or path.final_name,
-                                        lambda rows, get=get: get(rows[0]) if rows else None))
+            query.outputs.append(
+                Column(
+                    alias or path.final_name, lambda rows, get=get: get(rows[0]) if rows else None
+                )
+            )
             continue
         call = item.children[0]
         if str(call.children[0]).upper() == "FIELDS":
-            raise compiler.fail("FIELDS() cannot be used in a query with GROUP BY or aggregate "
-                                "functions")
+            raise compiler.fail(
+                "FIELDS() cannot be used in a query with GROUP BY or aggregate functions"
+            )
         value, _ = compiler.aggregate(call)
         if alias is None:
             alias = f"expr{unnamed}"
@@ -821,8 +876,9 @@ def _compile_aggregate(compiler: _Compiler, parts: dict[str, Tree], items: list[
     if "having_clause" in parts:
         query.having = compiler.condition(parts["having_clause"].children[0], grouped=True)
     for item in parts["order_clause"].children if "order_clause" in parts else []:
-        get, _ = compiler.operand(item.children[0], grouped=True,
-                                  ungrouped="Ordered field must be grouped or aggregated")
+        get, _ = compiler.operand(
+            item.children[0], grouped=True, ungrouped="Ordered field must be grouped or aggregated"
+        )
         query.order.append((get, *_direction(item)))
 
 
@@ -841,15 +897,17 @@ def _check_semi(compiler: _Compiler, query: Query, outer: SObject | None) -> Non
     if outer is not None and query.sobject.name == outer.name:
         raise compiler.fail("The inner and outer selects should not be on the same object type")
     if query.count or query.subqueries or len(query.paths) != 1:
-        raise compiler.fail("A semi join sub-select must select exactly one Id or reference "
-                            "field, e.g. (SELECT WhoId FROM Task)")
+        raise compiler.fail(
+            "A semi join sub-select must select exactly one Id or reference "
+            "field, e.g. (SELECT WhoId FROM Task)"
+        )
     path = query.paths[0]
     if path.hops or path.final.type not in {"id", "reference"}:
         raise compiler.fail(
-            f"semi join sub selects can only query id fields, cannot use: '{path.text}'")
+            f"semi join sub selects can only query id fields, cannot use: '{path.text}'"
+        )
     if query.order or query.limit is not None or query.offset:
-        raise compiler.fail("ORDER BY, LIMIT and OFFSET are not supported in semi join "
-                            "sub-selects")
+        raise compiler.fail("ORDER BY, LIMIT and OFFSET are not supported in semi join sub-selects")
 
 
 def parse(text: str, store: Store) -> Query:
@@ -857,14 +915,16 @@ def parse(text: str, store: Store) -> Query:
     try:
         tree = _PARSER.parse(text)
     except UnexpectedCharacters as exc:
-        token = text[exc.pos_in_stream:].split()[0] if text[exc.pos_in_stream:].split() else ""
+        token = text[exc.pos_in_stream :].split()[0] if text[exc.pos_in_stream :].split() else ""
         raise _malformed(text, exc.line, exc.column, f"unexpected token: '{token}'") from None
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
         if token is None or getattr(token, "type", "") == "$END":
             raise _malformed(text, 1, len(text) + 1, "unexpected token: <EOF>") from None
         raise _malformed(
-            text, getattr(token, "line", 1) or 1, getattr(token, "column", 1) or 1,
+            text,
+            getattr(token, "line", 1) or 1,
+            getattr(token, "column", 1) or 1,
             f"unexpected token: '{token}'",
         ) from None
     except LarkError as exc:
@@ -879,8 +939,9 @@ def parse(text: str, store: Store) -> Query:
 def _matching(query: Query, store: Store, include_deleted: bool) -> list[Row]:
     for join in query.semijoins:
         name = join.query.paths[0].final_name
-        join.values = {v for r in _matching(join.query, store, False)
-                       if (v := r.get(name)) is not None}
+        join.values = {
+            v for r in _matching(join.query, store, False) if (v := r.get(name)) is not None
+        }
     rows = store.records[query.sobject.name].values()
     where = query.where
     if include_deleted:
@@ -891,8 +952,9 @@ def _matching(query: Query, store: Store, include_deleted: bool) -> list[Row]:
 def _sort(query: Query, items: list[Any]) -> None:
     for get, desc, nulls_last in reversed(query.order):
 
-        def key(item: Any, get: Getter = get, nulls_last: bool = nulls_last,
-                desc: bool = desc) -> tuple:
+        def key(
+            item: Any, get: Getter = get, nulls_last: bool = nulls_last, desc: bool = desc
+        ) -> tuple:
             value = get(item)
             if isinstance(value, str):
                 value = value.lower()
@@ -906,7 +968,7 @@ def _sort(query: Query, items: list[Any]) -> None:
 
 def _window(query: Query, items: list[Any]) -> list[Any]:
     if query.offset:
-        items = items[query.offset:]
+        items = items[query.offset :]
     if query.limit is not None:
         items = items[: query.limit]
     return items
@@ -914,7 +976,8 @@ def _window(query: Query, items: list[Any]) -> list[Any]:
 
 def execute(query: Query, store: Store, include_deleted: bool = False) -> list[dict[str, Any]]:
     """Answer the matching records (raw store dicts), ordered, limited and offset; for an
-    aggregate query the AggregateResult rows, already shaped."""
+    aggregate query the AggregateResult rows, already shaped.
+    """
     matched = _matching(query, store, include_deleted)
     if query.aggregate:
         return _aggregate(query, matched)
@@ -934,9 +997,13 @@ def _aggregate(query: Query, rows: list[Row]) -> list[Row]:
     if query.having is not None:
         batches = [b for b in batches if query.having(b)]
     _sort(query, batches)
-    return [{"attributes": {"type": "AggregateResult"},
-             **{column.name: column.value(batch) for column in query.outputs}}
-            for batch in _window(query, batches)]
+    return [
+        {
+            "attributes": {"type": "AggregateResult"},
+            **{column.name: column.value(batch) for column in query.outputs},
+        }
+        for batch in _window(query, batches)
+    ]
 
 
 def _put(out: Row, path: Path, record: Row, store: Store, version: str) -> None:
@@ -954,10 +1021,12 @@ def _put(out: Row, path: Path, record: Row, store: Store, version: str) -> None:
             return
         existing = target.get(key)
         if not isinstance(existing, dict):
-            existing = {"attributes": {
-                "type": found[0].name,
-                "url": f"/services/data/v{version}/sobjects/{found[0].name}/{target_id}",
-            }}
+            existing = {
+                "attributes": {
+                    "type": found[0].name,
+                    "url": f"/services/data/v{version}/sobjects/{found[0].name}/{target_id}",
+                }
+            }
             target[key] = existing
         target = existing
         current = found[1]
@@ -1000,10 +1069,15 @@ def shape_many(query: Query, store: Store, records: list[Row], version: str) -> 
                 _put(row, column, record, store, version)
                 continue
             kids = children[id(column)].get(record["Id"])
-            row[column.name] = None if not kids else {
-                "totalSize": len(kids), "done": True,
-                "records": shape_many(column.query, store, kids, version),
-            }
+            row[column.name] = (
+                None
+                if not kids
+                else {
+                    "totalSize": len(kids),
+                    "done": True,
+                    "records": shape_many(column.query, store, kids, version),
+                }
+            )
         out.append(row)
     return out
 

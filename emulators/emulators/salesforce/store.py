@@ -26,17 +26,25 @@ USER_ID = to18("005" + POD + "000000001")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # While a Composite request with allOrNone runs, every write is journalled here as
 # (sobject, id, record before the write or None when created) so that it can be rolled back.
-JOURNAL: contextvars.ContextVar[list[tuple[str, str, dict[str, Any] | None]] | None] = \
+JOURNAL: contextvars.ContextVar[list[tuple[str, str, dict[str, Any] | None]] | None] = (
     contextvars.ContextVar("sf_journal", default=None)
+)
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
 # A compound address value's keys and the component fields they come from (the component's
 # name is the compound's prefix plus this suffix: Mailing + City). The compound is read-only in
 # Salesforce; the emulator derives it from the components on every write.
-ADDRESS_PARTS = (("street", "Street"), ("city", "City"), ("state", "State"),
-                 ("postalCode", "PostalCode"), ("country", "Country"),
-                 ("stateCode", "StateCode"), ("countryCode", "CountryCode"),
-                 ("latitude", "Latitude"), ("longitude", "Longitude"),
-                 ("geocodeAccuracy", "GeocodeAccuracy"))
+ADDRESS_PARTS = (
+    ("street", "Street"),
+    ("city", "City"),
+    ("state", "State"),
+    ("postalCode", "PostalCode"),
+    ("country", "Country"),
+    ("stateCode", "StateCode"),
+    ("countryCode", "CountryCode"),
+    ("latitude", "Latitude"),
+    ("longitude", "Longitude"),
+    ("geocodeAccuracy", "GeocodeAccuracy"),
+)
 
 
 def sf_length(text: str) -> int:
@@ -143,11 +151,21 @@ class Store:
     def _seed_user(self) -> None:
         stamp = now_iso()
         user = {
-            "Id": USER_ID, "IsDeleted": False, "Username": "integration@emulator.local",
-            "LastName": "Integration", "FirstName": "Emulator", "Name": "Emulator Integration",
-            "Email": "integration@emulator.local", "Alias": "integ", "IsActive": True,
-            "TimeZoneSidKey": "Europe/Berlin", "CreatedDate": stamp, "CreatedById": USER_ID,
-            "LastModifiedDate": stamp, "LastModifiedById": USER_ID, "SystemModstamp": stamp,
+            "Id": USER_ID,
+            "IsDeleted": False,
+            "Username": "integration@emulator.local",
+            "LastName": "Integration",
+            "FirstName": "Emulator",
+            "Name": "Emulator Integration",
+            "Email": "integration@emulator.local",
+            "Alias": "integ",
+            "IsActive": True,
+            "TimeZoneSidKey": "Europe/Berlin",
+            "CreatedDate": stamp,
+            "CreatedById": USER_ID,
+            "LastModifiedDate": stamp,
+            "LastModifiedById": USER_ID,
+            "SystemModstamp": stamp,
         }
         self.records["User"][USER_ID] = user
         self.persist("User", [user])
@@ -370,7 +388,8 @@ class Store:
                 )
             if field.type == "email" and value and not EMAIL_RE.match(value):
                 raise SalesforceError(
-                    "INVALID_EMAIL_ADDRESS", f"{field.label}: invalid email address: {value}",
+                    "INVALID_EMAIL_ADDRESS",
+                    f"{field.label}: invalid email address: {value}",
                     [field.name],
                 )
             if field.restricted and value not in field.picklist:
@@ -398,7 +417,8 @@ class Store:
                 )
             raise SalesforceError(
                 "FIELD_INTEGRITY_EXCEPTION",
-                f"{field.label}: id value of incorrect type: {value}", [field.name],
+                f"{field.label}: id value of incorrect type: {value}",
+                [field.name],
             )
         if found.get("IsDeleted"):
             raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", [field.name])
@@ -475,7 +495,10 @@ class Store:
         return self.check_reference(obj, ref, ids[0])
 
     def prepare(
-        self, obj: SObject, values: dict[str, Any], existing: dict[str, Any] | None,
+        self,
+        obj: SObject,
+        values: dict[str, Any],
+        existing: dict[str, Any] | None,
         source: str = "json",
     ) -> dict[str, Any]:
         """Validate a create (existing is None) or an update; answer the field changes."""
@@ -498,7 +521,8 @@ class Store:
                     refs.append((ref, value))
                     continue
                 raise SalesforceError(
-                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}",
+                    "INVALID_FIELD",
+                    f"No such column '{key}' on sobject of type {obj.name}",
                     [key],
                 )
             if not (field.createable if existing is None else field.updateable):
@@ -522,17 +546,20 @@ class Store:
             changes[ref.name] = self.resolve_relationship(obj, ref, spec)
         if existing is None:
             missing = [
-                f.name for f in obj.fields.values()
+                f.name
+                for f in obj.fields.values()
                 if f.required and changes.get(f.name) in (None, "")
             ]
         else:
             missing = [
-                name for name, value in changes.items()
+                name
+                for name, value in changes.items()
                 if value in (None, "") and obj.fields[name].required
             ]
         if missing:
             raise SalesforceError(
-                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
                 missing,
             )
         self._check_rules(obj, changes, existing)
@@ -570,7 +597,10 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------
     def apply(
-        self, obj: SObject, changes: dict[str, Any], existing: dict[str, Any] | None,
+        self,
+        obj: SObject,
+        changes: dict[str, Any],
+        existing: dict[str, Any] | None,
         stamp: str | None = None,
     ) -> dict[str, Any]:
         """Apply validated changes in memory (the caller persists); answer the record."""
@@ -640,17 +670,22 @@ class Store:
         """The compound address value from its components, as the REST API shows it:
         ``{"city", "country", "geocodeAccuracy", "latitude", "longitude", "postalCode",
         "state", "street"}`` (plus the codes when the org has them), or null when all are
-        empty."""
+        empty.
+        """
         prefix = name[: -len("Address")]
-        value = {key: record.get(prefix + part) for key, part in ADDRESS_PARTS
-                 if prefix + part in obj.fields}
+        value = {
+            key: record.get(prefix + part)
+            for key, part in ADDRESS_PARTS
+            if prefix + part in obj.fields
+        }
         if any(v is not None for v in value.values()):
             record[name] = dict(sorted(value.items()))
         else:
             record.pop(name, None)
 
-    def delete(self, obj: SObject, record: dict[str, Any], counted: bool = True,
-               stamp: str | None = None) -> None:
+    def delete(
+        self, obj: SObject, record: dict[str, Any], counted: bool = True, stamp: str | None = None
+    ) -> None:
         """Soft-delete (the record stays visible to queryAll).
 
         ``counted=False`` for deletions by hand (admin calls), which are not client writes;
@@ -702,8 +737,9 @@ class Store:
         """Convert a Lead into an Account and a Contact, as the LeadConvert operation does."""
         found = self.lookup(lead_id)
         if found is None or found[0].name != "Lead" or found[1].get("IsDeleted"):
-            raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
-                                  status=404)
+            raise SalesforceError(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", status=404
+            )
         lead = found[1]
         if lead.get("IsConverted"):
             raise SalesforceError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
@@ -715,12 +751,16 @@ class Store:
                 raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
             account = got[1]
         else:
-            account = self.apply(acc_obj, {"Name": lead.get("Company") or lead["LastName"]},
-                                 None, stamp)
+            account = self.apply(
+                acc_obj, {"Name": lead.get("Company") or lead["LastName"]}, None, stamp
+            )
         copied = {
-            name: lead[name] for name in lead
-            if name in con_obj.fields and con_obj.fields[name].createable
-            and name not in {"OwnerId"} and lead[name] is not None
+            name: lead[name]
+            for name in lead
+            if name in con_obj.fields
+            and con_obj.fields[name].createable
+            and name not in {"OwnerId"}
+            and lead[name] is not None
         }
         copied["AccountId"] = account["Id"]
         contact_existing = None
@@ -733,11 +773,17 @@ class Store:
         self._check_rules(con_obj, copied, contact_existing)
         self._unindex("Lead", lead)
         contact = self.apply(con_obj, copied, contact_existing, stamp)
-        lead.update({
-            "IsConverted": True, "ConvertedContactId": contact["Id"],
-            "ConvertedAccountId": account["Id"], "ConvertedDate": stamp[:10],
-            "Status": "Closed - Converted", "LastModifiedDate": stamp, "SystemModstamp": stamp,
-        })
+        lead.update(
+            {
+                "IsConverted": True,
+                "ConvertedContactId": contact["Id"],
+                "ConvertedAccountId": account["Id"],
+                "ConvertedDate": stamp[:10],
+                "Status": "Closed - Converted",
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+            }
+        )
         self._index("Lead", lead)
         self.persist("Account", [account])
         self.persist("Contact", [contact])

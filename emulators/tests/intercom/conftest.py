@@ -23,9 +23,14 @@ class Client:
     def __init__(self, proc: EmulatorProcess, token: str = TOKEN) -> None:
         self.proc = proc
         self.http = httpx.Client(
-            base_url=proc.url, timeout=60,
-            headers={"Authorization": f"Bearer {token}", "Intercom-Version": "2.14",
-                     "Accept": "application/json"})
+            base_url=proc.url,
+            timeout=60,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Intercom-Version": "2.14",
+                "Accept": "application/json",
+            },
+        )
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.http.get(path, **kw)
@@ -42,16 +47,22 @@ class Client:
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         return self.proc.admin(method, path, body)
 
-    def search_all(self, resource: str, query: dict[str, Any], per_page: int = 150,
-                   sort: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def search_all(
+        self,
+        resource: str,
+        query: dict[str, Any],
+        per_page: int = 150,
+        sort: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Every result of a search, following the cursor."""
         body: dict[str, Any] = {"query": query, "pagination": {"per_page": per_page}}
         if sort:
             body["sort"] = sort
         return self.search_pages(resource, body)
 
-    def search_pages(self, resource: str, body: dict[str, Any],
-                     headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def search_pages(
+        self, resource: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Every page of a search body, following `pages.next.starting_after` as clients do."""
         key = "data" if resource == "contacts" else "conversations"
         out: list[dict[str, Any]] = []

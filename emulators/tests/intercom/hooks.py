@@ -50,9 +50,15 @@ class Receiver:
                     status = receiver.fail_status if fail else 200
                     if receiver.always_status is not None:
                         status = receiver.always_status
-                    receiver.received.append({"time": time.monotonic(), "raw": raw,
-                                              "signature": self.headers["X-Hub-Signature"],
-                                              "status": status, "slow": slow})
+                    receiver.received.append(
+                        {
+                            "time": time.monotonic(),
+                            "raw": raw,
+                            "signature": self.headers["X-Hub-Signature"],
+                            "status": status,
+                            "slow": slow,
+                        }
+                    )
                 if slow:
                     time.sleep(receiver.slow_seconds)
                 self.send_response(status)
@@ -83,8 +89,9 @@ class Receiver:
             if predicate():
                 return
             time.sleep(0.05)
-        raise AssertionError(f"timed out; received {len(self.received)} requests: "
-                             f"{self.notifications()[-5:]}")
+        raise AssertionError(
+            f"timed out; received {len(self.received)} requests: {self.notifications()[-5:]}"
+        )
 
     def close(self) -> None:
         self.server.shutdown()

@@ -56,9 +56,15 @@ def test_contact_list_pages_cover_every_contact_once(seeded: Client) -> None:
 
 
 def test_contact_lifecycle(seeded: Client) -> None:
-    created = seeded.post("/contacts", {"role": "lead", "email": "new.lead@example.com",
-                                        "name": "New Lead",
-                                        "custom_attributes": {"job_title": "CFO"}})
+    created = seeded.post(
+        "/contacts",
+        {
+            "role": "lead",
+            "email": "new.lead@example.com",
+            "name": "New Lead",
+            "custom_attributes": {"job_title": "CFO"},
+        },
+    )
     assert created.status_code == 200, created.text
     doc = created.json()
     assert doc["role"] == "lead" and doc["custom_attributes"]["job_title"] == "CFO"
@@ -68,8 +74,9 @@ def test_contact_lifecycle(seeded: Client) -> None:
     assert unknown_attr.status_code == 400
     wrong_type = seeded.put(f"/contacts/{cid}", {"custom_attributes": {"company_size": "big"}})
     assert wrong_type.status_code == 400
-    updated = seeded.put(f"/contacts/{cid}", {"name": "Renamed", "custom_attributes":
-                                              {"company_size": 42}}).json()
+    updated = seeded.put(
+        f"/contacts/{cid}", {"name": "Renamed", "custom_attributes": {"company_size": 42}}
+    ).json()
     assert updated["name"] == "Renamed" and updated["custom_attributes"]["company_size"] == 42
     assert updated["custom_attributes"]["job_title"] == "CFO"
     deleted = seeded.delete(f"/contacts/{cid}").json()
@@ -92,8 +99,13 @@ def test_tags_and_companies_sublists_page_on_their_own_urls(seeded: Client) -> N
     first = seeded.get(contact["companies"]["url"], params={"per_page": 5}).json()
     assert first["total_count"] == 12 and len(first["data"]) == 5
     assert first["pages"]["total_pages"] == 3
-    ids = {c["id"] for p in (1, 2, 3) for c in seeded.get(
-        contact["companies"]["url"], params={"per_page": 5, "page": p}).json()["data"]}
+    ids = {
+        c["id"]
+        for p in (1, 2, 3)
+        for c in seeded.get(contact["companies"]["url"], params={"per_page": 5, "page": p}).json()[
+            "data"
+        ]
+    }
     assert len(ids) == 12
 
 
@@ -133,10 +145,12 @@ def test_conversation_parts_capped_at_500_and_plaintext(seeded: Client) -> None:
     assert created == sorted(created)
     assert any("<" in (p["body"] or "") for p in parts)
     plain = seeded.get(f"/conversations/{big}", params={"display_as": "plaintext"}).json()
-    assert all("<" not in (p["body"] or "") for p in plain["conversation_parts"][
-        "conversation_parts"])
+    assert all(
+        "<" not in (p["body"] or "") for p in plain["conversation_parts"]["conversation_parts"]
+    )
     assert [p["id"] for p in plain["conversation_parts"]["conversation_parts"]] == [
-        p["id"] for p in parts]
+        p["id"] for p in parts
+    ]
 
 
 def test_conversation_list_is_newest_first_and_complete(seeded: Client) -> None:
@@ -163,13 +177,21 @@ def test_conversation_reply_close_tag(seeded: Client) -> None:
     conv = seeded.get("/conversations", params={"per_page": 1}).json()["conversations"][0]
     cid = conv["contacts"]["contacts"][0]["id"]
     before = conv["statistics"]["count_conversation_parts"]
-    after_reply = seeded.post(f"/conversations/{conv['id']}/reply", {
-        "message_type": "comment", "type": "user", "intercom_user_id": cid,
-        "body": "Still waiting"}).json()
+    after_reply = seeded.post(
+        f"/conversations/{conv['id']}/reply",
+        {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": cid,
+            "body": "Still waiting",
+        },
+    ).json()
     assert after_reply["state"] == "open"
     assert after_reply["statistics"]["count_conversation_parts"] == before + 1
-    closed = seeded.post(f"/conversations/{conv['id']}/parts", {
-        "message_type": "close", "type": "admin", "admin_id": admin_id}).json()
+    closed = seeded.post(
+        f"/conversations/{conv['id']}/parts",
+        {"message_type": "close", "type": "admin", "admin_id": admin_id},
+    ).json()
     assert closed["state"] == "closed" and closed["open"] is False
     assert closed["conversation_parts"]["conversation_parts"][-1]["part_type"] == "close"
     tag_id = seeded.get("/tags").json()["data"][0]["id"]
@@ -184,16 +206,20 @@ def test_conversation_reply_close_tag(seeded: Client) -> None:
 def test_events_and_summaries(seeded: Client) -> None:
     cid = seeded.get("/contacts", params={"per_page": 1}).json()["data"][0]["id"]
     for ts in (1_700_000_000, 1_700_000_500, 1_700_000_100):
-        resp = seeded.post("/events", {"event_name": "emulator-tested", "created_at": ts,
-                                       "id": cid, "metadata": {"k": "v"}})
+        resp = seeded.post(
+            "/events",
+            {"event_name": "emulator-tested", "created_at": ts, "id": cid, "metadata": {"k": "v"}},
+        )
         assert resp.status_code == 202
-    summary = seeded.get("/events", params={"type": "user", "intercom_user_id": cid,
-                                            "summary": "true"}).json()
+    summary = seeded.get(
+        "/events", params={"type": "user", "intercom_user_id": cid, "summary": "true"}
+    ).json()
     assert summary["type"] == "event.summary"
     ev = next(e for e in summary["events"] if e["name"] == "emulator-tested")
     assert ev["count"] == 3
     assert ev["first"].startswith("2023-11-14T22:13:20") and ev["last"].startswith(
-        "2023-11-14T22:21:40")
+        "2023-11-14T22:21:40"
+    )
     listing = seeded.get("/events", params={"type": "user", "intercom_user_id": cid}).json()
     assert sum(e["event_name"] == "emulator-tested" for e in listing["events"]) == 3
     missing = seeded.get("/events", params={"type": "user", "intercom_user_id": "nobody"})
@@ -215,8 +241,7 @@ def test_companies_list_retrieve_and_single_scroll(seeded: Client) -> None:
     page = first.json()
     while page["data"]:
         seen.extend(c["id"] for c in page["data"])
-        page = seeded.get("/companies/scroll", params={"scroll_param": page["scroll_param"]}
-                          ).json()
+        page = seeded.get("/companies/scroll", params={"scroll_param": page["scroll_param"]}).json()
     assert len(seen) == len(set(seen)) == 16
     assert seeded.get("/companies/scroll").status_code == 200  # the finished scroll closed
     stale = seeded.get("/companies/scroll", params={"scroll_param": "bogus"})

@@ -48,8 +48,9 @@ def test_rate_limit_is_enforced_per_ten_second_window(tmp_path: Path) -> None:
 
 
 def test_status_faults_burst_then_recover_and_can_target_a_path(fresh: Client) -> None:
-    fresh.admin("POST", "faults", {"kind": "status", "status": 503, "count": 2,
-                                   "path": "/contacts"})
+    fresh.admin(
+        "POST", "faults", {"kind": "status", "status": 503, "count": 2, "path": "/contacts"}
+    )
     assert fresh.get("/me").status_code == 200  # other paths are not affected
     first = fresh.get("/contacts")
     assert first.status_code == 503 and first.json()["type"] == "error.list"
@@ -86,8 +87,11 @@ def test_injected_429s_carry_intercoms_rate_limit_headers(fresh: Client) -> None
 
 def test_429_faults_can_name_the_reset_and_a_retry_after(fresh: Client) -> None:
     fresh.admin("POST", "faults", {"kind": "rate_limit", "count": 2, "reset_in": 0})
-    fresh.admin("POST", "faults", {"kind": "status", "status": 429, "count": 1,
-                                   "reset_in": -5, "retry_after": 2})
+    fresh.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 429, "count": 1, "reset_in": -5, "retry_after": 2},
+    )
     due = fresh.get("/me")
     assert due.status_code == 429
     assert int(due.headers["X-RateLimit-Reset"]) <= time.time()  # already due

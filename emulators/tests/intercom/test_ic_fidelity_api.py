@@ -17,8 +17,9 @@ def ids_of(results: list[dict[str, Any]]) -> set[str]:
     return {r["id"] for r in results}
 
 
-def search(client: Client, resource: str, body: dict[str, Any],
-           headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def search(
+    client: Client, resource: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     return client.search_pages(resource, body, headers)
 
 
@@ -29,13 +30,25 @@ def singer_conversation_query(last_processed: str | None, bookmark: float) -> di
     `datetime.timestamp()` of its bookmark, a float."""
     return {
         "pagination": {"per_page": 150},
-        "query": {"operator": "AND", "value": [
-            {"operator": "OR", "value": [
-                {"field": "id", "operator": ">", "value": last_processed or ""},
-                {"field": "id", "operator": "=", "value": last_processed or ""}]},
-            {"operator": "OR", "value": [
-                {"field": "updated_at", "operator": ">", "value": bookmark},
-                {"field": "updated_at", "operator": "=", "value": bookmark}]}]},
+        "query": {
+            "operator": "AND",
+            "value": [
+                {
+                    "operator": "OR",
+                    "value": [
+                        {"field": "id", "operator": ">", "value": last_processed or ""},
+                        {"field": "id", "operator": "=", "value": last_processed or ""},
+                    ],
+                },
+                {
+                    "operator": "OR",
+                    "value": [
+                        {"field": "updated_at", "operator": ">", "value": bookmark},
+                        {"field": "updated_at", "operator": "=", "value": bookmark},
+                    ],
+                },
+            ],
+        },
         "sort": {"field": "id", "order": "ascending"},
     }
 
@@ -59,10 +72,21 @@ def test_integral_float_timestamps_are_accepted_in_contact_search(seeded: Client
     seeded.admin("PATCH", f"contacts/{contact['id']}", {"updated_at": ts})
 
     def found(op: str, value: Any) -> bool:
-        return contact["id"] in ids_of(search(seeded, "contacts", {"query": {
-            "operator": "AND", "value": [
-                {"field": "id", "operator": "=", "value": contact["id"]},
-                {"field": "updated_at", "operator": op, "value": value}]}}))
+        return contact["id"] in ids_of(
+            search(
+                seeded,
+                "contacts",
+                {
+                    "query": {
+                        "operator": "AND",
+                        "value": [
+                            {"field": "id", "operator": "=", "value": contact["id"]},
+                            {"field": "updated_at", "operator": op, "value": value},
+                        ],
+                    }
+                },
+            )
+        )
 
     assert found("=", float(ts))  # what datetime.timestamp() gives: 1790000000.0
     assert found(">", float(ts - 2 * 86400)) and not found(">", float(ts))
@@ -78,10 +102,21 @@ def test_float_timestamps_compare_exactly_on_conversation_search(
     ts = conv["updated_at"]
 
     def found(op: str, value: Any) -> bool:
-        return conv["id"] in ids_of(search(seeded, "conversations", {"query": {
-            "operator": "AND", "value": [
-                {"field": "id", "operator": "=", "value": conv["id"]},
-                {"field": "updated_at", "operator": op, "value": value}]}}))
+        return conv["id"] in ids_of(
+            search(
+                seeded,
+                "conversations",
+                {
+                    "query": {
+                        "operator": "AND",
+                        "value": [
+                            {"field": "id", "operator": "=", "value": conv["id"]},
+                            {"field": "updated_at", "operator": op, "value": value},
+                        ],
+                    }
+                },
+            )
+        )
 
     assert found("=", float(ts)) and found(">", float(ts)) and found("<", float(ts))
     assert found(">", ts - 0.5) and not found(">", ts + 0.5)
@@ -94,13 +129,28 @@ def test_integer_fields_take_integral_floats_only(
 ) -> None:
     conv = conversations[0]
     parts = conv["statistics"]["count_conversation_parts"]
-    hits = search(seeded, "conversations", {"query": {"operator": "AND", "value": [
-        {"field": "id", "operator": "=", "value": conv["id"]},
-        {"field": "statistics.count_conversation_parts", "operator": "=",
-         "value": float(parts)}]}})
+    hits = search(
+        seeded,
+        "conversations",
+        {
+            "query": {
+                "operator": "AND",
+                "value": [
+                    {"field": "id", "operator": "=", "value": conv["id"]},
+                    {
+                        "field": "statistics.count_conversation_parts",
+                        "operator": "=",
+                        "value": float(parts),
+                    },
+                ],
+            }
+        },
+    )
     assert ids_of(hits) == {conv["id"]}
-    resp = seeded.post("/conversations/search", {"query": {
-        "field": "statistics.count_conversation_parts", "operator": "=", "value": 2.5}})
+    resp = seeded.post(
+        "/conversations/search",
+        {"query": {"field": "statistics.count_conversation_parts", "operator": "=", "value": 2.5}},
+    )
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["code"] == "parameter_invalid"
     assert "2.5" in resp.json()["errors"][0]["message"]
@@ -109,8 +159,9 @@ def test_integer_fields_take_integral_floats_only(
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "true", '"soon"'])
 def test_timestamps_that_are_not_numbers_are_refused(seeded: Client, raw: str) -> None:
     body = '{"query": {"field": "updated_at", "operator": ">", "value": ' + raw + "}}"
-    resp = seeded.http.post("/conversations/search", content=body,
-                            headers={"Content-Type": "application/json"})
+    resp = seeded.http.post(
+        "/conversations/search", content=body, headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 400, resp.text
     assert resp.json()["errors"][0]["code"] == "parameter_invalid"
 
@@ -131,9 +182,12 @@ def test_the_singer_tap_conversation_query_is_answered(
     assert got == expected  # every one, once, in ascending id order
     # An interrupted sync resumes from the last id it processed, that one included.
     last = expected[len(expected) // 2]
-    resumed = [c["id"] for c in search(seeded, "conversations",
-                                       singer_conversation_query(last, bookmark),
-                                       SINGER_HEADERS)]
+    resumed = [
+        c["id"]
+        for c in search(
+            seeded, "conversations", singer_conversation_query(last, bookmark), SINGER_HEADERS
+        )
+    ]
     assert resumed == [i for i in expected if int(i) >= int(last)]
 
 
@@ -143,8 +197,11 @@ def test_conversation_ids_compare_as_numbers_and_empty_is_lowest(
     every = ids_of(conversations)
 
     def matching(op: str, value: Any) -> set[str]:
-        return ids_of(search(seeded, "conversations", {"query": {
-            "field": "id", "operator": op, "value": value}}))
+        return ids_of(
+            search(
+                seeded, "conversations", {"query": {"field": "id", "operator": op, "value": value}}
+            )
+        )
 
     assert matching(">", "") == every
     assert matching("<", "") == set()
@@ -155,8 +212,7 @@ def test_conversation_ids_compare_as_numbers_and_empty_is_lowest(
     assert matching(">", pivot) == {i for i in every if int(i) >= int(pivot)}
     assert matching("<", int(pivot)) == {i for i in every if int(i) <= int(pivot)}
     # Contact ids are not numbers; `>` on them stays refused, as the description says.
-    resp = seeded.post("/contacts/search", {"query": {"field": "id", "operator": ">",
-                                                      "value": ""}})
+    resp = seeded.post("/contacts/search", {"query": {"field": "id", "operator": ">", "value": ""}})
     assert resp.status_code == 400
 
 
@@ -193,10 +249,13 @@ def test_segments_are_listed_with_counts(seeded: Client) -> None:
     assert {"All leads", "All users"} <= set(by_name)
     assert all("count" not in s and s["type"] == "segment" for s in listed["segments"])
     assert {s["person_type"] for s in listed["segments"]} == {"contact", "user"}
-    counted = {s["name"]: s for s in seeded.get(
-        "/segments", params={"include_count": "true"}).json()["segments"]}
-    leads = search(seeded, "contacts", {"query": {"field": "role", "operator": "=",
-                                                  "value": "lead"}})
+    counted = {
+        s["name"]: s
+        for s in seeded.get("/segments", params={"include_count": "true"}).json()["segments"]
+    }
+    leads = search(
+        seeded, "contacts", {"query": {"field": "role", "operator": "=", "value": "lead"}}
+    )
     assert counted["All leads"]["count"] == len(leads) > 0
     assert counted["All leads"]["id"] == by_name["All leads"]["id"]
     one = seeded.get(f"/segments/{by_name['All users']['id']}")
@@ -206,26 +265,38 @@ def test_segments_are_listed_with_counts(seeded: Client) -> None:
     # singer-io/tap-intercom's company_segments stream asks for `type=company`.
     companies = seeded.get("/segments", params={"type": "company", "include_count": "true"})
     assert companies.status_code == 200
-    assert {s["name"] for s in companies.json()["segments"]} == {"Enterprise plan",
-                                                                  "Large companies"}
+    assert {s["name"] for s in companies.json()["segments"]} == {
+        "Enterprise plan",
+        "Large companies",
+    }
 
 
 def test_segment_members_answer_search_and_the_attached_lists(seeded: Client) -> None:
     segments = {s["name"]: s["id"] for s in seeded.get("/segments").json()["segments"]}
-    in_segment = search(seeded, "contacts", {"query": {
-        "field": "segment_id", "operator": "=", "value": segments["All leads"]}})
+    in_segment = search(
+        seeded,
+        "contacts",
+        {"query": {"field": "segment_id", "operator": "=", "value": segments["All leads"]}},
+    )
     assert in_segment and all(c["role"] == "lead" for c in in_segment)
-    outside = search(seeded, "contacts", {"query": {
-        "field": "segment_id", "operator": "!=", "value": segments["All leads"]}})
+    outside = search(
+        seeded,
+        "contacts",
+        {"query": {"field": "segment_id", "operator": "!=", "value": segments["All leads"]}},
+    )
     assert outside and all(c["role"] == "user" for c in outside)
     # Contacts without the attribute a rule reads are outside the segment, not in neither.
     ready = segments["Leads ready for sales"]
-    members = search(seeded, "contacts", {"query": {
-        "field": "segment_id", "operator": "=", "value": ready}})
-    others = search(seeded, "contacts", {"query": {
-        "field": "segment_id", "operator": "!=", "value": ready}})
-    assert members and all(c["custom_attributes"].get("qualification") == "hand_to_sales"
-                           and c["role"] == "lead" for c in members)
+    members = search(
+        seeded, "contacts", {"query": {"field": "segment_id", "operator": "=", "value": ready}}
+    )
+    others = search(
+        seeded, "contacts", {"query": {"field": "segment_id", "operator": "!=", "value": ready}}
+    )
+    assert members and all(
+        c["custom_attributes"].get("qualification") == "hand_to_sales" and c["role"] == "lead"
+        for c in members
+    )
     assert any("qualification" not in c["custom_attributes"] for c in others)
     total = seeded.get("/contacts", params={"per_page": 1}).json()["total_count"]
     assert len(members) + len(others) == total
@@ -239,14 +310,16 @@ def test_segment_members_answer_search_and_the_attached_lists(seeded: Client) ->
 def test_company_segments(seeded: Client) -> None:
     companies = seeded.post("/companies/list", params={"per_page": 150}).json()["data"]
     enterprise = next(c for c in companies if (c.get("plan") or {}).get("name") == "enterprise")
-    small = next(c for c in companies if c.get("size", 0) < 800
-                 and (c.get("plan") or {}).get("name") != "enterprise")
+    small = next(
+        c
+        for c in companies
+        if c.get("size", 0) < 800 and (c.get("plan") or {}).get("name") != "enterprise"
+    )
     got = seeded.get(f"/companies/{enterprise['id']}/segments")
     assert got.status_code == 200, got.text
     assert got.json()["type"] == "list"
     assert "Enterprise plan" in {s["name"] for s in got.json()["data"]}
-    assert seeded.get(f"/companies/{small['id']}/segments").json() == {"type": "list",
-                                                                       "data": []}
+    assert seeded.get(f"/companies/{small['id']}/segments").json() == {"type": "list", "data": []}
     missing = seeded.get("/companies/nope/segments")
     assert missing.status_code == 404
     assert missing.json()["errors"][0]["code"] == "company_not_found"
@@ -272,10 +345,13 @@ def test_admin_activity_logs(seeded: Client) -> None:
     admins = {a["id"] for a in seeded.get("/admins").json()["admins"]}
     assert {a["performed_by"]["id"] for a in every} <= admins
     lo, hi = stamps[20], stamps[5]
-    window = seeded.get("/admins/activity_logs", params={
-        "created_at_after": lo, "created_at_before": hi, "per_page": 150}).json()
-    assert ids_of(window["activity_logs"]) == {a["id"] for a in every
-                                               if lo <= a["created_at"] <= hi}
+    window = seeded.get(
+        "/admins/activity_logs",
+        params={"created_at_after": lo, "created_at_before": hi, "per_page": 150},
+    ).json()
+    assert ids_of(window["activity_logs"]) == {
+        a["id"] for a in every if lo <= a["created_at"] <= hi
+    }
     # Without its required start the call is refused, not taken for an admin id.
     bad = seeded.get("/admins/activity_logs")
     assert bad.status_code == 400 and "created_at_after" in bad.json()["errors"][0]["message"]

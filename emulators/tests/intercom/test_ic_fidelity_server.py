@@ -45,8 +45,10 @@ def test_429_names_the_window_figure_in_header_and_message(fresh: Client) -> Non
     assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["2", "2", "2"]
     assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["1", "0", "0"]
     error = answers[2].json()["errors"][0]
-    assert error == {"code": "rate_limit_exceeded",
-                     "message": "Exceeded rate limit of 2 in 10_seconds"}
+    assert error == {
+        "code": "rate_limit_exceeded",
+        "message": "Exceeded rate limit of 2 in 10_seconds",
+    }
 
 
 def test_injected_rate_limit_faults_carry_the_window_figure(fresh: Client) -> None:
@@ -57,8 +59,7 @@ def test_injected_rate_limit_faults_carry_the_window_figure(fresh: Client) -> No
         assert limited.status_code == 429
         assert limited.headers["X-RateLimit-Limit"] == "167"
         assert limited.headers["X-RateLimit-Remaining"] == "0"
-        assert limited.json()["errors"][0]["message"] == \
-            "Exceeded rate limit of 167 in 10_seconds"
+        assert limited.json()["errors"][0]["message"] == "Exceeded rate limit of 167 in 10_seconds"
 
 
 # ---------------------------------------------------------------- item 4: doubled slashes
@@ -72,8 +73,11 @@ def test_doubled_slashes_are_served_like_single_ones(fresh: Client) -> None:
     """``base + "/" + "/contacts/{id}/tags"``: the doubled slash is collapsed before routing."""
     contact = first_contact_id(fresh)
     single = fresh.get(f"{fresh.proc.url}/contacts/{contact}/tags")
-    for path in (f"//contacts/{contact}/tags", f"/contacts//{contact}//tags",
-                 f"///contacts/{contact}/tags/"):
+    for path in (
+        f"//contacts/{contact}/tags",
+        f"/contacts//{contact}//tags",
+        f"///contacts/{contact}/tags/",
+    ):
         doubled = fresh.get(fresh.proc.url + path)  # absolute: the client sends it as written
         assert doubled.status_code == 200, (path, doubled.text)
         assert doubled.json() == single.json()
@@ -130,6 +134,7 @@ def test_version_problem_names_what_to_send() -> None:
 
 
 def test_unknown_paths_are_still_not_found_with_a_valid_version(seeded: Client) -> None:
-    resp = httpx.get(f"{seeded.proc.url}//nothing//here", headers=dict(seeded.http.headers),
-                     timeout=10)
+    resp = httpx.get(
+        f"{seeded.proc.url}//nothing//here", headers=dict(seeded.http.headers), timeout=10
+    )
     assert resp.status_code == 404 and resp.json()["errors"][0]["code"] == "not_found"

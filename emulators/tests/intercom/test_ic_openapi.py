@@ -19,8 +19,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound  # noq
 from werkzeug.datastructures import Headers, ImmutableMultiDict  # noqa: E402
 
 if not SPEC_PATH.exists():
-    pytest.skip(f"the Intercom OpenAPI description is not at {SPEC_PATH}",
-                allow_module_level=True)
+    pytest.skip(f"the Intercom OpenAPI description is not at {SPEC_PATH}", allow_module_level=True)
 
 
 class SpecRequest:
@@ -32,8 +31,7 @@ class SpecRequest:
         self.method = method.lower()
         self.parameters = RequestParameters(
             query=ImmutableMultiDict({k: str(v) for k, v in query.items()}),
-            header=Headers({"Authorization": "Bearer emulator-token",
-                            "Intercom-Version": "2.14"}),
+            header=Headers({"Authorization": "Bearer emulator-token", "Intercom-Version": "2.14"}),
             cookie=ImmutableMultiDict(),
         )
         self.body = None if body is None else json.dumps(body).encode()
@@ -61,15 +59,23 @@ class Checker:
         self.spec = spec
         self.validated: set[str] = set()
 
-    def call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
-             template: str | None = None, expect: int = 200,
-             check_request: bool = True) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        template: str | None = None,
+        expect: int = 200,
+        check_request: bool = True,
+    ) -> Any:
         query = query or {}
         request = SpecRequest(method, path, query, body)
         if body is not None and check_request:
             self.spec.validate_request(request)
-        resp = self.client.http.request(method, path, params=query,
-                                        json=body if body is not None else None)
+        resp = self.client.http.request(
+            method, path, params=query, json=body if body is not None else None
+        )
         assert resp.status_code == expect, f"{method} {path}: {resp.status_code} {resp.text}"
         if resp.content:
             try:
@@ -104,9 +110,12 @@ def test_every_seeded_contact_matches_the_contact_list_schema(check: Checker) ->
 
 def test_awkward_contacts_match_the_contact_schema(check: Checker) -> None:
     manifest = check.client.admin("GET", "seed/manifest")["manifest"]
-    awkward = [cid for key, ids in manifest.items() if key.startswith(("name_", "email_",
-                                                                        "long_", "many_"))
-               for cid in ids]
+    awkward = [
+        cid
+        for key, ids in manifest.items()
+        if key.startswith(("name_", "email_", "long_", "many_"))
+        for cid in ids
+    ]
     assert len(awkward) >= 18
     for cid in awkward:
         contact = check.call("GET", f"/contacts/{cid}", template="/contacts/{id}")
@@ -119,8 +128,12 @@ def test_every_conversation_matches_the_conversation_schema(check: Checker) -> N
     for conv in page["conversations"]:
         check.call("GET", f"/conversations/{conv['id']}", template="/conversations/{id}")
     big = check.client.admin("GET", "seed/manifest")["manifest"]["big_conversations"][0]
-    check.call("GET", f"/conversations/{big}", query={"display_as": "plaintext"},
-               template="/conversations/{id}")
+    check.call(
+        "GET",
+        f"/conversations/{big}",
+        query={"display_as": "plaintext"},
+        template="/conversations/{id}",
+    )
 
 
 def test_workspace_endpoints_match(check: Checker) -> None:
@@ -135,31 +148,55 @@ def test_workspace_endpoints_match(check: Checker) -> None:
     check.call("DELETE", f"/tags/{made['id']}", template="/tags/{id}")
     assert check.client.get(f"/tags/{made['id']}").status_code == 404
     check.call("GET", "/data_attributes", query={"model": "contact"})
-    check.call("POST", "/data_attributes", {"name": "openapi_score", "model": "contact",
-                                            "data_type": "integer"})
+    check.call(
+        "POST",
+        "/data_attributes",
+        {"name": "openapi_score", "model": "contact", "data_type": "integer"},
+    )
 
 
 def test_contact_operations_match(check: Checker) -> None:
-    created = check.call("POST", "/contacts", {
-        "role": "user", "email": "openapi.user@example.com", "external_id": "openapi-1",
-        "name": "Open Api", "custom_attributes": {"job_title": "Validator"}})
+    created = check.call(
+        "POST",
+        "/contacts",
+        {
+            "role": "user",
+            "email": "openapi.user@example.com",
+            "external_id": "openapi-1",
+            "name": "Open Api",
+            "custom_attributes": {"job_title": "Validator"},
+        },
+    )
     cid = created["id"]
-    check.call("PUT", f"/contacts/{cid}", {"name": "Open API", "custom_attributes":
-                                           {"company_size": 12}}, template="/contacts/{id}")
+    check.call(
+        "PUT",
+        f"/contacts/{cid}",
+        {"name": "Open API", "custom_attributes": {"company_size": 12}},
+        template="/contacts/{id}",
+    )
     check.call("GET", f"/contacts/{cid}/notes", template="/contacts/{id}/notes")
-    check.call("GET", "/contacts/find_by_external_id/openapi-1",
-               template="/contacts/find_by_external_id/{external_id}")
+    check.call(
+        "GET",
+        "/contacts/find_by_external_id/openapi-1",
+        template="/contacts/find_by_external_id/{external_id}",
+    )
     tag_id = check.call("GET", "/tags")["data"][0]["id"]
     check.call("POST", f"/contacts/{cid}/tags", {"id": tag_id}, template="/contacts/{id}/tags")
     check.call("GET", f"/contacts/{cid}/tags", template="/contacts/{id}/tags")
-    check.call("DELETE", f"/contacts/{cid}/tags/{tag_id}",
-               template="/contacts/{id}/tags/{tag_id}")
+    check.call("DELETE", f"/contacts/{cid}/tags/{tag_id}", template="/contacts/{id}/tags/{tag_id}")
     company = check.call("POST", "/companies/list", query={"per_page": 1})["data"][0]
-    check.call("POST", f"/contacts/{cid}/companies", {"id": company["id"]},
-               template="/contacts/{id}/companies")
+    check.call(
+        "POST",
+        f"/contacts/{cid}/companies",
+        {"id": company["id"]},
+        template="/contacts/{id}/companies",
+    )
     check.call("GET", f"/contacts/{cid}/companies", template="/contacts/{id}/companies")
-    check.call("DELETE", f"/contacts/{cid}/companies/{company['id']}",
-               template="/contacts/{id}/companies/{company_id}")
+    check.call(
+        "DELETE",
+        f"/contacts/{cid}/companies/{company['id']}",
+        template="/contacts/{id}/companies/{company_id}",
+    )
     lead = check.call("POST", "/contacts", {"role": "lead", "email": "openapi.lead@example.com"})
     check.call("POST", "/contacts/merge", {"from": lead["id"], "into": cid})
     check.call("POST", f"/contacts/{cid}/archive", template="/contacts/{id}/archive")
@@ -173,35 +210,61 @@ def test_segment_and_activity_log_endpoints_match(check: Checker) -> None:
     check.call("GET", "/segments")
     check.call("GET", f"/segments/{listed['segments'][0]['id']}", template="/segments/{id}")
     contact = check.call("GET", "/contacts", query={"per_page": 1})["data"][0]
-    attached = check.call("GET", f"/contacts/{contact['id']}/segments",
-                          template="/contacts/{id}/segments")
+    attached = check.call(
+        "GET", f"/contacts/{contact['id']}/segments", template="/contacts/{id}/segments"
+    )
     assert attached["data"]
     companies = check.call("POST", "/companies/list", query={"per_page": 50})["data"]
     enterprise = next(c for c in companies if (c.get("plan") or {}).get("name") == "enterprise")
-    found = check.call("GET", f"/companies/{enterprise['id']}/segments",
-                       template="/companies/{id}/segments")
+    found = check.call(
+        "GET", f"/companies/{enterprise['id']}/segments", template="/companies/{id}/segments"
+    )
     assert found["data"]
-    check.call("GET", "/companies/nope/segments", template="/companies/{id}/segments",
-               expect=404)
-    logs = check.call("GET", "/admins/activity_logs", query={"created_at_after": "0",
-                                                             "per_page": 10})
+    check.call("GET", "/companies/nope/segments", template="/companies/{id}/segments", expect=404)
+    logs = check.call(
+        "GET", "/admins/activity_logs", query={"created_at_after": "0", "per_page": 10}
+    )
     assert len(logs["activity_logs"]) == 10 and logs["pages"]["next"]["starting_after"]
-    check.call("GET", "/admins/activity_logs", query={
-        "created_at_after": "0", "created_at_before": str(logs["activity_logs"][0]["created_at"]),
-        "starting_after": logs["pages"]["next"]["starting_after"]})
+    check.call(
+        "GET",
+        "/admins/activity_logs",
+        query={
+            "created_at_after": "0",
+            "created_at_before": str(logs["activity_logs"][0]["created_at"]),
+            "starting_after": logs["pages"]["next"]["starting_after"],
+        },
+    )
 
 
 def test_search_responses_match(check: Checker) -> None:
-    check.call("POST", "/contacts/search", {
-        "query": {"operator": "AND", "value": [
-            {"field": "updated_at", "operator": ">", "value": 1_600_000_000},
-            {"field": "role", "operator": "=", "value": "lead"}]},
-        "pagination": {"per_page": 150}})
-    check.call("POST", "/conversations/search", {
-        "query": {"operator": "OR", "value": [
-            {"field": "state", "operator": "=", "value": "closed"},
-            {"field": "state", "operator": "=", "value": "snoozed"}]},
-        "pagination": {"per_page": 150}})
+    check.call(
+        "POST",
+        "/contacts/search",
+        {
+            "query": {
+                "operator": "AND",
+                "value": [
+                    {"field": "updated_at", "operator": ">", "value": 1_600_000_000},
+                    {"field": "role", "operator": "=", "value": "lead"},
+                ],
+            },
+            "pagination": {"per_page": 150},
+        },
+    )
+    check.call(
+        "POST",
+        "/conversations/search",
+        {
+            "query": {
+                "operator": "OR",
+                "value": [
+                    {"field": "state", "operator": "=", "value": "closed"},
+                    {"field": "state", "operator": "=", "value": "snoozed"},
+                ],
+            },
+            "pagination": {"per_page": 150},
+        },
+    )
 
 
 def test_company_operations_match(check: Checker) -> None:
@@ -214,58 +277,117 @@ def test_company_operations_match(check: Checker) -> None:
     page = check.call("GET", "/companies/scroll")
     while page["data"]:
         page = check.call("GET", "/companies/scroll", query={"scroll_param": page["scroll_param"]})
-    check.call("POST", "/companies", {"company_id": "openapi-co", "name": "OpenAPI GmbH",
-                                      "size": 40, "industry": "Software"})
+    check.call(
+        "POST",
+        "/companies",
+        {"company_id": "openapi-co", "name": "OpenAPI GmbH", "size": 40, "industry": "Software"},
+    )
 
 
 def test_conversation_operations_match(check: Checker) -> None:
     admin_id = check.call("GET", "/admins")["admins"][0]["id"]
     contact = check.call("GET", "/contacts", query={"per_page": 1})["data"][0]
-    msg = check.call("POST", "/conversations", {
-        "from": {"type": "user", "id": contact["id"]}, "body": "Hello from the spec test"},
+    msg = check.call(
+        "POST",
+        "/conversations",
+        {"from": {"type": "user", "id": contact["id"]}, "body": "Hello from the spec test"},
         # The description gives `from.id` the `uuid` format, which Intercom's own 24-hex
         # contact ids do not have; the request is checked by the emulator instead.
-        check_request=False)
+        check_request=False,
+    )
     conv_id = msg["conversation_id"]
     path = f"/conversations/{conv_id}"
-    check.call("POST", f"{path}/reply", {"message_type": "comment", "type": "admin",
-                                         "admin_id": admin_id, "body": "Hi!"},
-               template="/conversations/{id}/reply")
-    check.call("POST", f"{path}/reply", {"message_type": "comment", "type": "user",
-                                         "intercom_user_id": contact["id"], "body": "Thanks"},
-               template="/conversations/{id}/reply")
-    check.call("POST", f"{path}/parts", {"message_type": "assignment", "type": "admin",
-                                         "admin_id": admin_id, "assignee_id": admin_id},
-               template="/conversations/{id}/parts")
-    check.call("POST", f"{path}/parts", {"message_type": "close", "type": "admin",
-                                         "admin_id": admin_id},
-               template="/conversations/{id}/parts")
+    check.call(
+        "POST",
+        f"{path}/reply",
+        {"message_type": "comment", "type": "admin", "admin_id": admin_id, "body": "Hi!"},
+        template="/conversations/{id}/reply",
+    )
+    check.call(
+        "POST",
+        f"{path}/reply",
+        {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": contact["id"],
+            "body": "Thanks",
+        },
+        template="/conversations/{id}/reply",
+    )
+    check.call(
+        "POST",
+        f"{path}/parts",
+        {
+            "message_type": "assignment",
+            "type": "admin",
+            "admin_id": admin_id,
+            "assignee_id": admin_id,
+        },
+        template="/conversations/{id}/parts",
+    )
+    check.call(
+        "POST",
+        f"{path}/parts",
+        {"message_type": "close", "type": "admin", "admin_id": admin_id},
+        template="/conversations/{id}/parts",
+    )
     tag_id = check.call("GET", "/tags")["data"][0]["id"]
-    check.call("POST", f"{path}/tags", {"id": tag_id, "admin_id": admin_id},
-               template="/conversations/{id}/tags")
-    check.call("DELETE", f"{path}/tags/{tag_id}", {"admin_id": admin_id},
-               template="/conversations/{id}/tags/{tag_id}")
+    check.call(
+        "POST",
+        f"{path}/tags",
+        {"id": tag_id, "admin_id": admin_id},
+        template="/conversations/{id}/tags",
+    )
+    check.call(
+        "DELETE",
+        f"{path}/tags/{tag_id}",
+        {"admin_id": admin_id},
+        template="/conversations/{id}/tags/{tag_id}",
+    )
     check.call("PUT", path, {"read": True}, template="/conversations/{id}")
     check.call("DELETE", path, template="/conversations/{id}")
 
 
 def test_event_operations_match(check: Checker) -> None:
     contact = check.call("GET", "/contacts", query={"per_page": 1})["data"][0]
-    check.call("POST", "/events", {"event_name": "spec-checked", "created_at": 1_700_000_000,
-                                   "id": contact["id"]}, expect=202)
-    user = check.call("POST", "/contacts", {"role": "user", "external_id": "events-user",
-                                            "email": "events.user@example.com"})
-    check.call("POST", "/events/summaries", {"user_id": "events-user", "event_summaries": {
-        "event_name": "summed", "count": 3, "first": 1_700_000_000, "last": 1_700_000_100}})
-    summed = check.client.get("/events", params={"type": "user", "summary": "true",
-                                                 "intercom_user_id": user["id"]}).json()
+    check.call(
+        "POST",
+        "/events",
+        {"event_name": "spec-checked", "created_at": 1_700_000_000, "id": contact["id"]},
+        expect=202,
+    )
+    user = check.call(
+        "POST",
+        "/contacts",
+        {"role": "user", "external_id": "events-user", "email": "events.user@example.com"},
+    )
+    check.call(
+        "POST",
+        "/events/summaries",
+        {
+            "user_id": "events-user",
+            "event_summaries": {
+                "event_name": "summed",
+                "count": 3,
+                "first": 1_700_000_000,
+                "last": 1_700_000_100,
+            },
+        },
+    )
+    summed = check.client.get(
+        "/events", params={"type": "user", "summary": "true", "intercom_user_id": user["id"]}
+    ).json()
     assert [(e["name"], e["count"]) for e in summed["events"]] == [("summed", 3)]
-    summary = check.call("GET", "/events", query={"type": "user", "intercom_user_id":
-                                                  contact["id"], "summary": "true"})
+    summary = check.call(
+        "GET",
+        "/events",
+        query={"type": "user", "intercom_user_id": contact["id"], "summary": "true"},
+    )
     assert any(e["name"] == "spec-checked" for e in summary["events"])
     # Without summary=true Intercom answers an `event.list`, which the description omits.
-    listing = check.client.get("/events", params={"type": "user",
-                                                  "intercom_user_id": contact["id"]}).json()
+    listing = check.client.get(
+        "/events", params={"type": "user", "intercom_user_id": contact["id"]}
+    ).json()
     assert listing["type"] == "event.list"
     assert any(e["event_name"] == "spec-checked" for e in listing["events"])
 

@@ -14,29 +14,61 @@ from .conftest import Client, start
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "emulators", "intercom", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "emulators", "intercom", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_seed_is_deterministic_and_contains_the_awkward_people(tmp_path: Path) -> None:
-    out_a = cli("seed", "--data-dir", str(tmp_path / "a"), "--contacts", "120",
-                "--conversations", "20", "--seed", "11")
+    out_a = cli(
+        "seed",
+        "--data-dir",
+        str(tmp_path / "a"),
+        "--contacts",
+        "120",
+        "--conversations",
+        "20",
+        "--seed",
+        "11",
+    )
     assert out_a.returncode == 0, out_a.stderr
     counts = json.loads(out_a.stdout)
     assert counts["contacts"] == 120 and counts["conversations"] == 20
     assert counts["big_conversations"] == 2
-    cli("seed", "--data-dir", str(tmp_path / "b"), "--contacts", "120", "--conversations",
-        "20", "--seed", "11")
-    cli("seed", "--data-dir", str(tmp_path / "c"), "--contacts", "120", "--conversations",
-        "20", "--seed", "12")
+    cli(
+        "seed",
+        "--data-dir",
+        str(tmp_path / "b"),
+        "--contacts",
+        "120",
+        "--conversations",
+        "20",
+        "--seed",
+        "11",
+    )
+    cli(
+        "seed",
+        "--data-dir",
+        str(tmp_path / "c"),
+        "--contacts",
+        "120",
+        "--conversations",
+        "20",
+        "--seed",
+        "12",
+    )
     pages = {}
     manifests = {}
     for name in ("a", "b", "c"):
         with EmulatorProcess("intercom", tmp_path / name) as proc:
             client = Client(proc)
-            pages[name] = [(c["id"], c["name"], c["email"], c["custom_attributes"])
-                           for c in client.get("/contacts", params={"per_page": 150}
-                                               ).json()["data"]]
+            pages[name] = [
+                (c["id"], c["name"], c["email"], c["custom_attributes"])
+                for c in client.get("/contacts", params={"per_page": 150}).json()["data"]
+            ]
             manifests[name] = proc.admin("GET", "seed/manifest")["manifest"]
             if name == "a":
                 check_awkward(client, manifests[name])
@@ -55,16 +87,18 @@ def check_awkward(client: Client, manifest: dict[str, list[str]]) -> None:
     assert contact("name_missing")["name"] is None
     assert " " not in contact("name_one_word")["name"]
     assert contact("email_missing")["email"] == ""
-    assert "@" not in contact("email_malformed")["email"] or contact(
-        "email_malformed")["email"].endswith("@")
+    assert "@" not in contact("email_malformed")["email"] or contact("email_malformed")[
+        "email"
+    ].endswith("@")
     assert contact("email_uppercase")["email"].isupper()
     dup = [contact("email_duplicate", i) for i in (0, 1)]
     assert dup[0]["email"] == dup[1]["email"] and {d["role"] for d in dup} == {"lead", "user"}
     long = contact("long_values")
     assert len(long["name"]) > 300 and len(long["custom_attributes"]["job_title"]) > 300
     assert contact("hand_to_sales_lead")["custom_attributes"]["qualification"] == "hand_to_sales"
-    everyone = client.search_all("contacts", {"field": "role", "operator": "IN",
-                                              "value": ["lead", "user"]})
+    everyone = client.search_all(
+        "contacts", {"field": "role", "operator": "IN", "value": ["lead", "user"]}
+    )
     quals = [c["custom_attributes"].get("qualification") for c in everyone]
     assert {"hand_to_sales", "nurture", "not_qualified", None} == set(quals)
     assert 0.12 <= quals.count("hand_to_sales") / len(quals) <= 0.4
@@ -74,11 +108,15 @@ def check_awkward(client: Client, manifest: dict[str, list[str]]) -> None:
     for conv_id in manifest["big_conversations"]:
         conv = client.get(f"/conversations/{conv_id}").json()
         assert conv["statistics"]["count_conversation_parts"] > 500
-    states = {c["state"] for c in client.search_all(
-        "conversations", {"field": "id", "operator": "!=", "value": "0"})}
+    states = {
+        c["state"]
+        for c in client.search_all("conversations", {"field": "id", "operator": "!=", "value": "0"})
+    }
     assert states == {"open", "closed", "snoozed"}
-    summary = client.get("/events", params={"type": "user", "summary": "true",
-                                            "intercom_user_id": manifest["leads"][0]}).json()
+    summary = client.get(
+        "/events",
+        params={"type": "user", "summary": "true", "intercom_user_id": manifest["leads"][0]},
+    ).json()
     assert summary["type"] == "event.summary"
 
 
@@ -87,19 +125,27 @@ def test_clock_drives_every_timestamp_and_seed_spread(fresh: Client) -> None:
     assert fresh.admin("GET", "clock") == {"now": 1_800_000_000, "real": False}
     fresh.admin("POST", "seed", {"contacts": 50, "conversations": 10, "seed": 2})
     contacts = fresh.get("/contacts", params={"per_page": 150}).json()["data"]
-    assert all(1_800_000_000 - 61 * 86400 <= c["created_at"] <= c["updated_at"] <= 1_800_000_000
-               for c in contacts)
+    assert all(
+        1_800_000_000 - 61 * 86400 <= c["created_at"] <= c["updated_at"] <= 1_800_000_000
+        for c in contacts
+    )
     created = fresh.post("/contacts", {"role": "lead", "email": "clock@example.com"}).json()
     assert created["created_at"] == created["updated_at"] == 1_800_000_000
     fresh.admin("POST", "clock", {"advance": 3600})
     updated = fresh.put(f"/contacts/{created['id']}", {"name": "Later"}).json()
     assert updated["updated_at"] == 1_800_003_600
-    patched = fresh.admin("PATCH", f"contacts/{created['id']}", {
-        "last_seen_at": 1_799_000_000, "custom_attributes": {"qualification": "nurture"}})
+    patched = fresh.admin(
+        "PATCH",
+        f"contacts/{created['id']}",
+        {"last_seen_at": 1_799_000_000, "custom_attributes": {"qualification": "nurture"}},
+    )
     assert patched["updated_at"] == 1_800_003_600 and patched["last_seen_at"] == 1_799_000_000
     raw = fresh.admin("PATCH", f"contacts/{created['id']}", {"updated_at": 1_700_000_000})
-    assert fresh.get(f"/contacts/{created['id']}").json()["updated_at"] == raw["updated_at"] \
+    assert (
+        fresh.get(f"/contacts/{created['id']}").json()["updated_at"]
+        == raw["updated_at"]
         == 1_700_000_000
+    )
     real = fresh.admin("POST", "clock", {"real": True})
     assert abs(real["now"] - time.time()) < 5
 
@@ -117,8 +163,9 @@ def test_admin_parts_events_and_conversation_patch(fresh: Client) -> None:
     assert closed["state"] == "closed" and closed["open"] is False
     cid = fresh.get("/contacts", params={"per_page": 1}).json()["data"][0]["id"]
     fresh.admin("POST", f"contacts/{cid}/events", {"event_name": "bulk-event", "count": 7})
-    summary = fresh.get("/events", params={"type": "user", "intercom_user_id": cid,
-                                           "summary": "true"}).json()
+    summary = fresh.get(
+        "/events", params={"type": "user", "intercom_user_id": cid, "summary": "true"}
+    ).json()
     assert next(e for e in summary["events"] if e["name"] == "bulk-event")["count"] == 7
 
 
@@ -147,8 +194,9 @@ def test_simulate_touches_contacts_and_conversations(fresh: Client) -> None:
         assert fresh.get(f"/contacts/{cid}").json()["updated_at"] == 1_900_000_000
     for conv_id in out["conversations"][:5]:
         assert fresh.get(f"/conversations/{conv_id}").json()["updated_at"] == 1_900_000_000
-    changed = fresh.search_all("contacts", {"field": "updated_at", "operator": "=",
-                                            "value": 1_900_000_000})
+    changed = fresh.search_all(
+        "contacts", {"field": "updated_at", "operator": "=", "value": 1_900_000_000}
+    )
     assert set(out["contacts"]) <= {c["id"] for c in changed}
 
 

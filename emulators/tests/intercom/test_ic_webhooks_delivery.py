@@ -17,13 +17,18 @@ from .conftest import Client
 from .hooks import SECRET, Receiver
 
 T0 = 1_795_000_000
-QUIET = {"webhook_slow_ms": 10_000, "webhook_retry_base_seconds": 0.05,
-         "webhook_max_attempts": 50, "webhook_concurrency": 1}
+QUIET = {
+    "webhook_slow_ms": 10_000,
+    "webhook_retry_base_seconds": 0.05,
+    "webhook_max_attempts": 50,
+    "webhook_concurrency": 1,
+}
 
 
 def subscribe(client: Client, receiver: Receiver, topics: list[str]) -> dict[str, Any]:
-    return client.admin("POST", "webhooks", {"url": receiver.url, "topics": topics,
-                                             "client_secret": SECRET})
+    return client.admin(
+        "POST", "webhooks", {"url": receiver.url, "topics": topics, "client_secret": SECRET}
+    )
 
 
 def state(client: Client) -> dict[str, Any]:
@@ -41,8 +46,9 @@ def by_item(client: Client) -> dict[str, dict[str, Any]]:
 
 
 def test_slow_2xx_counts_as_a_failure_and_deprioritises(fresh: Client, receiver: Receiver) -> None:
-    fresh.admin("POST", "config", {**QUIET, "webhook_slow_ms": 200,
-                                   "webhook_retry_base_seconds": 3})
+    fresh.admin(
+        "POST", "config", {**QUIET, "webhook_slow_ms": 200, "webhook_retry_base_seconds": 3}
+    )
     subscribe(fresh, receiver, ["contact.lead.created"])
     receiver.slow_next, receiver.slow_seconds = 1, 0.6
     lead = new_lead(fresh, 1)
@@ -66,8 +72,9 @@ def test_consecutive_failures_pause_delivery_until_the_clock_passes_the_pause(
     fresh: Client, receiver: Receiver
 ) -> None:
     fresh.admin("POST", "clock", {"now": T0})
-    fresh.admin("POST", "config", {**QUIET, "webhook_pause_failures": 3,
-                                   "webhook_pause_seconds": 600})
+    fresh.admin(
+        "POST", "config", {**QUIET, "webhook_pause_failures": 3, "webhook_pause_seconds": 600}
+    )
     subscribe(fresh, receiver, ["contact.lead.created"])
     receiver.always_status = 500
     leads = [new_lead(fresh, i) for i in range(2)]
@@ -85,8 +92,7 @@ def test_consecutive_failures_pause_delivery_until_the_clock_passes_the_pause(
     time.sleep(0.3)
     assert len(receiver.received) == 4 and state(fresh)["state"] == "paused"
     fresh.admin("POST", "clock", {"advance": 1})
-    receiver.wait_for(lambda: all(by_item(fresh)[lead]["status"] == "delivered"
-                                  for lead in leads))
+    receiver.wait_for(lambda: all(by_item(fresh)[lead]["status"] == "delivered" for lead in leads))
     sub = state(fresh)
     assert sub["state"] == "active" and sub["notifications"] == {"delivered": 2}
     assert sub["attempts"] == {"error": 4, "ok": 2}
@@ -96,8 +102,11 @@ def test_failing_for_the_suspension_period_suspends_the_subscription(
     fresh: Client, receiver: Receiver
 ) -> None:
     fresh.admin("POST", "clock", {"now": T0})
-    fresh.admin("POST", "config", {**QUIET, "webhook_retry_base_seconds": 0.2,
-                                   "webhook_suspend_seconds": 3600})
+    fresh.admin(
+        "POST",
+        "config",
+        {**QUIET, "webhook_retry_base_seconds": 0.2, "webhook_suspend_seconds": 3600},
+    )
     subscribe(fresh, receiver, ["contact.lead.created"])
     receiver.always_status = 503
     first = new_lead(fresh, 1)
@@ -125,8 +134,9 @@ def test_429_throttles_and_drops_what_waits_beyond_the_kept_ones(
     fresh: Client, receiver: Receiver
 ) -> None:
     fresh.admin("POST", "clock", {"now": T0})
-    fresh.admin("POST", "config", {**QUIET, "webhook_throttle_seconds": 300,
-                                   "webhook_throttle_keep": 2})
+    fresh.admin(
+        "POST", "config", {**QUIET, "webhook_throttle_seconds": 300, "webhook_throttle_keep": 2}
+    )
     subscribe(fresh, receiver, ["contact.lead.created"])
     receiver.fail_next, receiver.fail_status = 1, 429
     leads = [new_lead(fresh, 0)]
@@ -139,8 +149,9 @@ def test_429_throttles_and_drops_what_waits_beyond_the_kept_ones(
     assert all("429" in d["last_error"] and d["attempts"] == 0 for d in dropped)
     assert len(receiver.received) == 1
     fresh.admin("POST", "clock", {"advance": 300})
-    receiver.wait_for(lambda: all(by_item(fresh)[lead]["status"] == "delivered"
-                                  for lead in leads[:2]))
+    receiver.wait_for(
+        lambda: all(by_item(fresh)[lead]["status"] == "delivered" for lead in leads[:2])
+    )
     got = [n["data"]["item"]["id"] for n in receiver.notifications()]
     assert got == [leads[0], leads[0], leads[1]]  # the throttled one again, then the kept one
     sub = state(fresh)
@@ -153,10 +164,19 @@ def test_injected_duplicates_and_reordering_follow_the_seed(
     fresh: Client, receiver: Receiver
 ) -> None:
     seed, depth = 11, 2
-    fresh.admin("POST", "config", {
-        **QUIET, "webhook_duplicate_rate": 0.4, "webhook_reorder_rate": 0.4,
-        "webhook_reorder_depth": depth, "webhook_duplicate_delay_seconds": 0.2,
-        "webhook_reorder_delay_seconds": 120, "webhook_chaos_seed": seed})
+    fresh.admin(
+        "POST",
+        "config",
+        {
+            **QUIET,
+            "webhook_duplicate_rate": 0.4,
+            "webhook_reorder_rate": 0.4,
+            "webhook_reorder_depth": depth,
+            "webhook_duplicate_delay_seconds": 0.2,
+            "webhook_reorder_delay_seconds": 120,
+            "webhook_chaos_seed": seed,
+        },
+    )
     subscribe(fresh, receiver, ["contact.lead.created"])
     leads = [new_lead(fresh, i) for i in range(12)]
     # A held notification waits for a later one to be sent: keep the stream going until all
@@ -171,10 +191,12 @@ def test_injected_duplicates_and_reordering_follow_the_seed(
     assert all(rows[lead]["status"] == "delivered" for lead in leads)
     mine = [rows[lead] for lead in leads]
     assert [r["duplicates"] for r in mine] == [
-        int(chaos_hit(seed, "duplicate", r["seq"], 0.4)) for r in mine]
+        int(chaos_hit(seed, "duplicate", r["seq"], 0.4)) for r in mine
+    ]
     assert [r["reordered"] for r in mine] == [
-        chaos_hit(seed, "reorder", r["seq"], 0.4) for r in mine]
-    assert 0 < sum(r["duplicates"] for r in mine) < 12 and 0 < sum(r["reordered"] for r in mine)
+        chaos_hit(seed, "reorder", r["seq"], 0.4) for r in mine
+    ]
+    assert 0 < sum(r["duplicates"] for r in mine) < 12 and sum(r["reordered"] for r in mine) > 0
     notes = receiver.notifications()
     times = Counter(n["id"] for n in notes)
     assert all(times[r["id"]] == 1 + r["duplicates"] for r in mine)
@@ -186,28 +208,50 @@ def test_injected_duplicates_and_reordering_follow_the_seed(
     seq_of = {d["id"]: d["seq"] for d in fresh.admin("GET", "webhooks/deliveries")}
     for r in mine:
         if r["reordered"]:  # it arrived after something queued after it
-            assert any(seq_of[other] > r["seq"] and pos < first_seen[r["id"]]
-                       for other, pos in first_seen.items())
+            assert any(
+                seq_of[other] > r["seq"] and pos < first_seen[r["id"]]
+                for other, pos in first_seen.items()
+            )
     in_order = [r for r in mine if not r["reordered"]]
     assert sorted(in_order, key=lambda r: first_seen[r["id"]]) == in_order
 
 
 def test_ping_deleted_payloads_and_topic_names(fresh: Client, receiver: Receiver) -> None:
     for topics, version, message in (
-            (["conversation.tag.created"], "2.14", "conversation_part.tag.created"),
-            (["contact.user.updated"], "2.5", "from API version 2.6")):
+        (["conversation.tag.created"], "2.14", "conversation_part.tag.created"),
+        (["contact.user.updated"], "2.5", "from API version 2.6"),
+    ):
         try:
-            fresh.admin("POST", "webhooks", {"url": receiver.url, "topics": topics,
-                                             "client_secret": SECRET, "api_version": version})
+            fresh.admin(
+                "POST",
+                "webhooks",
+                {
+                    "url": receiver.url,
+                    "topics": topics,
+                    "client_secret": SECRET,
+                    "api_version": version,
+                },
+            )
         except RuntimeError as exc:
             assert message in str(exc)
         else:
             raise AssertionError(f"{topics} at {version} was accepted")
-    fresh.admin("POST", "webhooks", {"url": receiver.url, "client_secret": SECRET,
-                                     "api_version": "2.6",
-                                     "topics": ["contact.user.updated", "contact.deleted",
-                                                "conversation.deleted", "conversation.user.replied",
-                                                "conversation_part.tag.created"]})
+    fresh.admin(
+        "POST",
+        "webhooks",
+        {
+            "url": receiver.url,
+            "client_secret": SECRET,
+            "api_version": "2.6",
+            "topics": [
+                "contact.user.updated",
+                "contact.deleted",
+                "conversation.deleted",
+                "conversation.user.replied",
+                "conversation_part.tag.created",
+            ],
+        },
+    )
     fresh.admin("POST", "webhooks/ping")
     receiver.wait_for(lambda: receiver.notifications("ping"))  # delivered unasked
     assert receiver.notifications("ping")[0]["data"]["item"]["type"] == "ping"
@@ -217,14 +261,24 @@ def test_ping_deleted_payloads_and_topic_names(fresh: Client, receiver: Receiver
     assert fresh.delete(f"/conversations/{conv[0]['id']}").status_code == 200
     target = conv[1]
     author = fresh.get(f"/conversations/{target['id']}").json()["contacts"]["contacts"][0]["id"]
-    fresh.post(f"/conversations/{target['id']}/reply",
-               {"message_type": "comment", "type": "user", "intercom_user_id": author,
-                "body": "Still there?"})
+    fresh.post(
+        f"/conversations/{target['id']}/reply",
+        {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": author,
+            "body": "Still there?",
+        },
+    )
     admin_id = fresh.get("/admins").json()["admins"][0]["id"]
     tag = fresh.get("/tags").json()["data"][0]
     fresh.post(f"/conversations/{target['id']}/tags", {"id": tag["id"], "admin_id": admin_id})
-    topics = ["contact.deleted", "conversation.deleted", "conversation.user.replied",
-              "conversation_part.tag.created"]
+    topics = [
+        "contact.deleted",
+        "conversation.deleted",
+        "conversation.user.replied",
+        "conversation_part.tag.created",
+    ]
     receiver.wait_for(lambda: all(receiver.notifications(t) for t in topics))
     gone = receiver.notifications("contact.deleted")[0]["data"]["item"]
     assert gone["id"] == contact["id"] and set(gone) <= {"type", "id", "external_id"}
@@ -234,13 +288,24 @@ def test_ping_deleted_payloads_and_topic_names(fresh: Client, receiver: Receiver
     parts = reply["conversation_parts"]["conversation_parts"]
     full = fresh.get(f"/conversations/{target['id']}").json()
     assert len(parts) == 1 and "Still there?" in parts[0]["body"]  # only the new part
-    assert reply["conversation_parts"]["total_count"] == len(
-        full["conversation_parts"]["conversation_parts"]) > 1
+    assert (
+        reply["conversation_parts"]["total_count"]
+        == len(full["conversation_parts"]["conversation_parts"])
+        > 1
+    )
     tagged = receiver.notifications("conversation_part.tag.created")[0]["data"]["item"]
     assert tagged["id"] == target["id"] and tagged["tags_added"]["tags"][0]["id"] == tag["id"]
     note = receiver.notifications("contact.deleted")[0]
-    assert {"type", "id", "topic", "app_id", "created_at", "delivery_attempts", "first_sent_at",
-            "data"} <= set(note) and note["type"] == "notification_event"
+    assert {
+        "type",
+        "id",
+        "topic",
+        "app_id",
+        "created_at",
+        "delivery_attempts",
+        "first_sent_at",
+        "data",
+    } <= set(note) and note["type"] == "notification_event"
 
 
 def test_burst_fires_exactly_count_real_changes_at_the_rate(
@@ -256,8 +321,11 @@ def test_burst_fires_exactly_count_real_changes_at_the_rate(
     else:
         raise AssertionError("a burst of contact.deleted was accepted")
     count, rate = 60, 200.0
-    run = fresh.admin("POST", "webhooks/burst", {"count": count, "rate_per_s": rate,
-                                                 "topic": "contact.lead.updated"})
+    run = fresh.admin(
+        "POST",
+        "webhooks/burst",
+        {"count": count, "rate_per_s": rate, "topic": "contact.lead.updated"},
+    )
     receiver.wait_for(lambda: fresh.admin("GET", f"webhooks/bursts/{run['id']}")["done"])
     done = fresh.admin("GET", f"webhooks/bursts/{run['id']}")
     assert done["fired"] == count and done["errors"] == [] and len(done["items"]) == count
@@ -270,8 +338,9 @@ def test_burst_fires_exactly_count_real_changes_at_the_rate(
         contact = fresh.get(f"/contacts/{cid}").json()  # the change is real
         assert contact["last_seen_at"] == T0
         assert contact["custom_attributes"]["qualification"] == "hand_to_sales"
-    created = fresh.admin("POST", "webhooks/burst", {"count": 5, "rate_per_s": 50,
-                                                     "topic": "contact.lead.created"})
+    created = fresh.admin(
+        "POST", "webhooks/burst", {"count": 5, "rate_per_s": 50, "topic": "contact.lead.created"}
+    )
     receiver.wait_for(lambda: len(receiver.notifications("contact.lead.created")) == 5)
     items = fresh.admin("GET", f"webhooks/bursts/{created['id']}")["items"]
     assert [fresh.get(f"/contacts/{cid}").status_code for cid in items] == [200] * 5

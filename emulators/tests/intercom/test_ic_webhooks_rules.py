@@ -8,9 +8,18 @@ from emulators.intercom.webhooks import subscription_state
 
 
 def job(**kw: object) -> Job:
-    base: dict[str, object] = {"seq": 7, "notif_id": "notif_x", "sub": {"id": "sub_1"},
-                               "topic": "ping", "item": "{}", "created_at": 0, "attempts": 0,
-                               "first_sent": None, "delivered_at": None, "duplicates": 0}
+    base: dict[str, object] = {
+        "seq": 7,
+        "notif_id": "notif_x",
+        "sub": {"id": "sub_1"},
+        "topic": "ping",
+        "item": "{}",
+        "created_at": 0,
+        "attempts": 0,
+        "first_sent": None,
+        "delivered_at": None,
+        "duplicates": 0,
+    }
     return Job(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -27,7 +36,11 @@ def test_injected_effects_depend_only_on_seed_kind_and_seq() -> None:
 def test_subscription_state_follows_the_clock() -> None:
     sub = {"active": True, "paused_until": 100, "throttled_until": 200, "suspended_at": None}
     assert [subscription_state(sub, t) for t in (99, 100, 199, 200)] == [
-        "paused", "throttled", "throttled", "active"]
+        "paused",
+        "throttled",
+        "throttled",
+        "active",
+    ]
     assert subscription_state({**sub, "suspended_at": 5, "active": False}, 500) == "suspended"
 
 

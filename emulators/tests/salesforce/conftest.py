@@ -27,8 +27,12 @@ class Api:
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def login(self, **form: str) -> str:
-        data = {"grant_type": "refresh_token", "refresh_token": "emulator-refresh-token",
-                **CLIENT, **form}
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": "emulator-refresh-token",
+            **CLIENT,
+            **form,
+        }
         answer = self.session.post(f"{self.sf.url}/services/oauth2/token", data=data)
         assert answer.status_code == 200, answer.text
         return answer.json()["access_token"]
@@ -72,16 +76,14 @@ def api(sf: EmulatorProcess) -> Api:
     """A clean org (records wiped, faults cleared, budget restored) and a logged-in client."""
     sf.admin("POST", "reset")
     sf.admin("DELETE", "faults")
-    sf.admin("POST", "tokens/revoke", {"refresh_token": "emulator-refresh-token",
-                                       "revoke": False})
+    sf.admin("POST", "tokens/revoke", {"refresh_token": "emulator-refresh-token", "revoke": False})
     sf.admin("POST", "limits", {"daily_api_limit": 100000, "used": 0})
     sf.admin("POST", "config", {"bulk_rate": None, "bulk_max_upload_bytes": 150 * 1024 * 1024})
     return Api(sf)
 
 
 def lead(i: int | str, **extra: Any) -> dict[str, Any]:
-    return {"LastName": f"Last{i}", "Company": "Acme", "Intercom_Contact_ID__c": f"ic-{i}",
-            **extra}
+    return {"LastName": f"Last{i}", "Company": "Acme", "Intercom_Contact_ID__c": f"ic-{i}", **extra}
 
 
 @pytest.fixture()

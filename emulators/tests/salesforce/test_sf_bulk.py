@@ -8,9 +8,15 @@ import time
 from typing import Any
 
 
-def run_job(api, csv_text: str | bytes, operation: str = "upsert", obj: str = "Lead",
-            ext: str | None = "Intercom_Contact_ID__c", timeout: float = 30.0,
-            **options: Any) -> dict[str, Any]:
+def run_job(
+    api,
+    csv_text: str | bytes,
+    operation: str = "upsert",
+    obj: str = "Lead",
+    ext: str | None = "Intercom_Contact_ID__c",
+    timeout: float = 30.0,
+    **options: Any,
+) -> dict[str, Any]:
     spec = {"object": obj, "operation": operation, "contentType": "CSV", **options}
     if operation == "upsert":
         spec["externalIdFieldName"] = ext
@@ -19,8 +25,9 @@ def run_job(api, csv_text: str | bytes, operation: str = "upsert", obj: str = "L
     job = created.json()
     assert job["state"] == "Open"
     data = csv_text.encode() if isinstance(csv_text, str) else csv_text
-    upload = api.call("PUT", f"/jobs/ingest/{job['id']}/batches", data=data,
-                      headers={"Content-Type": "text/csv"})
+    upload = api.call(
+        "PUT", f"/jobs/ingest/{job['id']}/batches", data=data, headers={"Content-Type": "text/csv"}
+    )
     assert upload.status_code == 201, upload.text
     closed = api.call("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
     assert closed.status_code == 200 and closed.json()["state"] == "UploadComplete"
@@ -71,8 +78,10 @@ def test_upsert_job_lifecycle_and_results(api) -> None:
 
 def test_csv_rules_null_empty_quotes_crlf_and_delimiters(api) -> None:
     api.call("POST", "/sobjects/Lead", json=api.lead(1, Title="Keep", Phone="123"))
-    text = ('Intercom_Contact_ID__c|LastName|Company|Title|Phone|Description\r\n'
-            'ic-1|Last1|Acme||#N/A|"multi\r\nline | with ""quotes"""\r\n')
+    text = (
+        "Intercom_Contact_ID__c|LastName|Company|Title|Phone|Description\r\n"
+        'ic-1|Last1|Acme||#N/A|"multi\r\nline | with ""quotes"""\r\n'
+    )
     info = run_job(api, text, columnDelimiter="PIPE", lineEnding="CRLF")
     assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0, info
     got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
@@ -92,13 +101,21 @@ def test_unknown_header_fails_the_whole_job(api) -> None:
 def test_insert_update_delete_and_relationship_columns(api) -> None:
     api.call("POST", "/sobjects/Account", json={"Name": "A", "Intercom_Company_ID__c": "c1"})
     api.call("POST", "/sobjects/Lead", json=api.lead(1))
-    inserted = run_job(api, "LastName,Account.Intercom_Company_ID__c\nC1,c1\nC2,missing\n",
-                       operation="insert", obj="Contact")
+    inserted = run_job(
+        api,
+        "LastName,Account.Intercom_Company_ID__c\nC1,c1\nC2,missing\n",
+        operation="insert",
+        obj="Contact",
+    )
     assert inserted["numberRecordsProcessed"] == 2 and inserted["numberRecordsFailed"] == 1
     failed = results(api, inserted["id"], "failedResults")
     assert "Foreign key external ID: missing not found" in failed[0]["sf__Error"]
-    tasks = run_job(api, "Intercom_Conversation_ID__c,Subject,Who.Lead.Intercom_Contact_ID__c\n"
-                    "cv1,Chat,IC-1\n", ext="Intercom_Conversation_ID__c", obj="Task")
+    tasks = run_job(
+        api,
+        "Intercom_Conversation_ID__c,Subject,Who.Lead.Intercom_Contact_ID__c\ncv1,Chat,IC-1\n",
+        ext="Intercom_Conversation_ID__c",
+        obj="Task",
+    )
     assert tasks["numberRecordsFailed"] == 0, results(api, tasks["id"], "failedResults")
     task = api.query("SELECT Id, Who.Name FROM Task")["records"][0]
     assert task["Who"]["Name"] == "Last1"
@@ -116,12 +133,11 @@ def test_insert_update_delete_and_relationship_columns(api) -> None:
 def test_duplicate_keys_in_one_job_and_converted_leads(api, sf) -> None:
     lead_id = api.call("POST", "/sobjects/Lead", json=api.lead(5)).json()["id"]
     sf.admin("POST", f"leads/{lead_id}/convert", {})
-    info = run_job(api, "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\nIC-1,B,C\n"
-                   "ic-5,X,C\n")
-    failed = {row["LastName"]: row["sf__Error"] for row in results(api, info["id"],
-                                                                    "failedResults")}
-    assert failed["A"].startswith("DUPLICATE_VALUE:") and failed["B"].startswith(
-        "DUPLICATE_VALUE:")
+    info = run_job(api, "Intercom_Contact_ID__c,LastName,Company\nic-1,A,C\nIC-1,B,C\nic-5,X,C\n")
+    failed = {
+        row["LastName"]: row["sf__Error"] for row in results(api, info["id"], "failedResults")
+    }
+    assert failed["A"].startswith("DUPLICATE_VALUE:") and failed["B"].startswith("DUPLICATE_VALUE:")
     assert failed["X"].startswith("CANNOT_UPDATE_CONVERTED_LEAD:cannot reference converted lead")
 
 
@@ -132,11 +148,19 @@ def test_job_errors_and_states(api, sf) -> None:
     api.error(bad, 400, "INVALIDJOB")
     job = api.call("POST", "/jobs/ingest", json={"object": "Lead", "operation": "insert"}).json()
     url = f"/jobs/ingest/{job['id']}"
-    first = api.call("PUT", url + "/batches", data=b"LastName,Company\nA,B\n",
-                     headers={"Content-Type": "text/csv"})
+    first = api.call(
+        "PUT",
+        url + "/batches",
+        data=b"LastName,Company\nA,B\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert first.status_code == 201
-    again = api.call("PUT", url + "/batches", data=b"LastName,Company\nA,B\n",
-                     headers={"Content-Type": "text/csv"})
+    again = api.call(
+        "PUT",
+        url + "/batches",
+        data=b"LastName,Company\nA,B\n",
+        headers={"Content-Type": "text/csv"},
+    )
     api.error(again, 400, "BULK_API_ERROR")
     api.error(api.call("GET", url + "/successfulResults"), 409, "INVALIDJOBSTATE")
     aborted = api.call("PATCH", url, json={"state": "Aborted"})
@@ -146,8 +170,12 @@ def test_job_errors_and_states(api, sf) -> None:
     api.error(api.call("GET", url), 404, "NOT_FOUND")
     sf.admin("POST", "config", {"bulk_max_upload_bytes": 100})
     job = api.call("POST", "/jobs/ingest", json={"object": "Lead", "operation": "insert"}).json()
-    big = api.call("PUT", f"/jobs/ingest/{job['id']}/batches", data=b"LastName\n" + b"x\n" * 100,
-                   headers={"Content-Type": "text/csv"})
+    big = api.call(
+        "PUT",
+        f"/jobs/ingest/{job['id']}/batches",
+        data=b"LastName\n" + b"x\n" * 100,
+        headers={"Content-Type": "text/csv"},
+    )
     api.error(big, 413, "BULK_API_ERROR")
     listed = api.call("GET", "/jobs/ingest").json()
     assert job["id"] in [j["id"] for j in listed["records"]]
@@ -169,12 +197,22 @@ def test_processing_is_asynchronous_and_abortable(api, sf) -> None:
     sf.admin("POST", "config", {"bulk_rate": 2000})
     lines = ["Intercom_Contact_ID__c,LastName,Company"]
     lines += [f"ic-{i},L{i},C" for i in range(4000)]
-    job = api.call("POST", "/jobs/ingest", json={
-        "object": "Lead", "operation": "upsert",
-        "externalIdFieldName": "Intercom_Contact_ID__c"}).json()
+    job = api.call(
+        "POST",
+        "/jobs/ingest",
+        json={
+            "object": "Lead",
+            "operation": "upsert",
+            "externalIdFieldName": "Intercom_Contact_ID__c",
+        },
+    ).json()
     url = f"/jobs/ingest/{job['id']}"
-    api.call("PUT", url + "/batches", data="\n".join(lines).encode(),
-             headers={"Content-Type": "text/csv"})
+    api.call(
+        "PUT",
+        url + "/batches",
+        data="\n".join(lines).encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     api.call("PATCH", url, json={"state": "UploadComplete"})
     seen = set()
     deadline = time.monotonic() + 10
@@ -195,10 +233,14 @@ def test_processing_is_asynchronous_and_abortable(api, sf) -> None:
 
 
 def test_na_is_the_bulk_null_marker_but_plain_text_in_json(api) -> None:
-    api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
-             json=api.lead(1, Title="Boss", Company_Size__c=10, Industry="Retail"))
-    info = run_job(api, "Intercom_Contact_ID__c,Title,Company_Size__c,Industry\n"
-                        "ic-1,#N/A,#N/A,#N/A\n")
+    api.call(
+        "PATCH",
+        "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
+        json=api.lead(1, Title="Boss", Company_Size__c=10, Industry="Retail"),
+    )
+    info = run_job(
+        api, "Intercom_Contact_ID__c,Title,Company_Size__c,Industry\nic-1,#N/A,#N/A,#N/A\n"
+    )
     assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0
     got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
     assert (got["Title"], got["Company_Size__c"], got["Industry"]) == (None, None, None)
@@ -207,18 +249,31 @@ def test_na_is_the_bulk_null_marker_but_plain_text_in_json(api) -> None:
     got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1").json()
     assert got["Title"] is None and got["Description"] == "#N/A and more"
     # REST and Collections (JSON) store the string as sent.
-    rest = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-2",
-                    json=api.lead(2, Title="#N/A"))
+    rest = api.call(
+        "PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-2", json=api.lead(2, Title="#N/A")
+    )
     assert rest.status_code == 201, rest.text
     assert api.call("GET", f"/sobjects/Lead/{rest.json()['id']}").json()["Title"] == "#N/A"
-    collection = api.call("PATCH", "/composite/sobjects/Lead/Intercom_Contact_ID__c", json={
-        "allOrNone": False, "records": [
-            {"attributes": {"type": "Lead"}, **api.lead(3, Title="#N/A")}]}).json()
+    collection = api.call(
+        "PATCH",
+        "/composite/sobjects/Lead/Intercom_Contact_ID__c",
+        json={
+            "allOrNone": False,
+            "records": [{"attributes": {"type": "Lead"}, **api.lead(3, Title="#N/A")}],
+        },
+    ).json()
     assert collection[0]["success"] is True, collection
-    assert api.query("SELECT Title FROM Lead WHERE Intercom_Contact_ID__c = 'ic-3'")[
-        "records"][0]["Title"] == "#N/A"
-    number = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-4",
-                      json=api.lead(4, Company_Size__c="#N/A"))
+    assert (
+        api.query("SELECT Title FROM Lead WHERE Intercom_Contact_ID__c = 'ic-3'")["records"][0][
+            "Title"
+        ]
+        == "#N/A"
+    )
+    number = api.call(
+        "PATCH",
+        "/sobjects/Lead/Intercom_Contact_ID__c/ic-4",
+        json=api.lead(4, Company_Size__c="#N/A"),
+    )
     api.error(number, 400, "JSON_PARSER_ERROR")  # not a number, and not null either
 
 
@@ -226,20 +281,29 @@ CONTROL = "a\x00b\x01c\x1b[31mred\x1b[0m\x7fd\x85e\x9ff\u2028g\th"
 
 
 def test_control_characters_are_stored_as_sent(api) -> None:
-    rest = api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
-                    json=api.lead(1, Title=CONTROL, Description=CONTROL + "\r\nend"))
+    rest = api.call(
+        "PATCH",
+        "/sobjects/Lead/Intercom_Contact_ID__c/ic-1",
+        json=api.lead(1, Title=CONTROL, Description=CONTROL + "\r\nend"),
+    )
     assert rest.status_code == 201, rest.text
     got = api.call("GET", f"/sobjects/Lead/{rest.json()['id']}").json()
     assert got["Title"] == CONTROL and got["Description"] == CONTROL + "\r\nend"
-    collection = api.call("POST", "/composite/sobjects", json={"records": [
-        {"attributes": {"type": "Lead"}, **api.lead(2, Title=CONTROL)}]}).json()
+    collection = api.call(
+        "POST",
+        "/composite/sobjects",
+        json={"records": [{"attributes": {"type": "Lead"}, **api.lead(2, Title=CONTROL)}]},
+    ).json()
     assert collection[0]["success"] is True
     queried = api.query("SELECT Title FROM Lead WHERE Intercom_Contact_ID__c = 'ic-2'")
     assert queried["records"][0]["Title"] == CONTROL
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(
-        [["Intercom_Contact_ID__c", "LastName", "Company", "Title", "Description"],
-         ["ic-3", "L", "C", CONTROL, CONTROL + "\nsecond line"]])
+        [
+            ["Intercom_Contact_ID__c", "LastName", "Company", "Title", "Description"],
+            ["ic-3", "L", "C", CONTROL, CONTROL + "\nsecond line"],
+        ]
+    )
     info = run_job(api, buffer.getvalue())
     assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == 0, info
     got = api.call("GET", "/sobjects/Lead/Intercom_Contact_ID__c/ic-3").json()
@@ -265,8 +329,10 @@ def test_lock_row_fails_exactly_n_rows_of_the_next_job_alone(api, sf) -> None:
     assert len(ok) == 7
     failed_keys = {row["Intercom_Contact_ID__c"] for row in failed}
     assert failed_keys.isdisjoint(row["Intercom_Contact_ID__c"] for row in ok)
-    stored = {r["Intercom_Contact_ID__c"] for r in api.query(
-        "SELECT Intercom_Contact_ID__c FROM Lead")["records"]}
+    stored = {
+        r["Intercom_Contact_ID__c"]
+        for r in api.query("SELECT Intercom_Contact_ID__c FROM Lead")["records"]
+    }
     assert stored == {row["Intercom_Contact_ID__c"] for row in ok}  # failed rows not written
     assert sf.admin("GET", "faults")["lock_row"] == 0
     again = run_job(api, "\n".join(lines) + "\n")

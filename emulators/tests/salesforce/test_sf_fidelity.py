@@ -26,8 +26,9 @@ def _ago(minutes: float) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)
 
 
-def _seed(api: Api, sobject: str, records: list[dict[str, Any]], stamp: str | None = None
-          ) -> list[str]:
+def _seed(
+    api: Api, sobject: str, records: list[dict[str, Any]], stamp: str | None = None
+) -> list[str]:
     body: dict[str, Any] = {"records": records}
     if stamp:
         body["stamp"] = stamp
@@ -42,26 +43,37 @@ def test_collections_retrieve_get_answers_in_id_order_with_nulls(api: Api) -> No
     api.call("DELETE", f"/sobjects/Lead/{gone}")
     account = api.call("POST", "/sobjects/Account", json={"Name": "Acme"}).json()["id"]
     ids = [b, "00Q000000000000", a[:15], gone, account, "not-an-id"]
-    answer = api.call("GET", "/composite/sobjects/Lead",
-                      params={"ids": ",".join(ids), "fields": "firstname,LastName"})
+    answer = api.call(
+        "GET",
+        "/composite/sobjects/Lead",
+        params={"ids": ",".join(ids), "fields": "firstname,LastName"},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert len(body) == len(ids)
     assert body[1] is None and body[3] is None and body[4] is None and body[5] is None
-    assert body[0] == {"attributes": {"type": "Lead",
-                                      "url": f"/services/data/v62.0/sobjects/Lead/{b}"},
-                       "Id": b, "FirstName": None, "LastName": "Last2"}
+    assert body[0] == {
+        "attributes": {"type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{b}"},
+        "Id": b,
+        "FirstName": None,
+        "LastName": "Last2",
+    }
     assert body[2]["Id"] == a and body[2]["FirstName"] == "Ada"  # a 15-character id works
 
 
-def test_collections_retrieve_post_reads_and_post_without_sobject_still_creates(api: Api
-                                                                              ) -> None:
-    created = api.call("POST", "/composite/sobjects", json={"records": [
-        {"attributes": {"type": "Lead"}, **api.lead(i)} for i in range(3)]})
+def test_collections_retrieve_post_reads_and_post_without_sobject_still_creates(api: Api) -> None:
+    created = api.call(
+        "POST",
+        "/composite/sobjects",
+        json={"records": [{"attributes": {"type": "Lead"}, **api.lead(i)} for i in range(3)]},
+    )
     assert created.status_code == 200 and all(r["success"] for r in created.json())
     ids = [r["id"] for r in created.json()]
-    answer = api.call("POST", "/composite/sobjects/Lead",
-                      json={"ids": list(reversed(ids)), "fields": ["Intercom_Contact_ID__c"]})
+    answer = api.call(
+        "POST",
+        "/composite/sobjects/Lead",
+        json={"ids": list(reversed(ids)), "fields": ["Intercom_Contact_ID__c"]},
+    )
     assert answer.status_code == 200, answer.text
     assert [r["Intercom_Contact_ID__c"] for r in answer.json()] == ["ic-2", "ic-1", "ic-0"]
     assert api.sf.admin("GET", "stats")["records"]["Lead"] == 3  # nothing created
@@ -72,36 +84,53 @@ def test_collections_retrieve_errors(api: Api) -> None:
     bad = api.call("GET", "/composite/sobjects/Lead", params={"ids": rid, "fields": "Nope__c"})
     error = assert_error(bad, 400, "INVALID_FIELD")
     assert "No such column 'Nope__c' on entity 'Lead'" in error["message"]
-    assert_error(api.call("GET", "/composite/sobjects/Nope__c",
-                          params={"ids": rid, "fields": "Id"}), 404, "NOT_FOUND")
-    assert_error(api.call("GET", "/composite/sobjects/Lead", params={"ids": rid}), 400,
-                 "MISSING_ARGUMENT")
-    too_many = api.call("POST", "/composite/sobjects/Lead",
-                        json={"ids": [rid] * 2001, "fields": ["Id"]})
+    assert_error(
+        api.call("GET", "/composite/sobjects/Nope__c", params={"ids": rid, "fields": "Id"}),
+        404,
+        "NOT_FOUND",
+    )
+    assert_error(
+        api.call("GET", "/composite/sobjects/Lead", params={"ids": rid}), 400, "MISSING_ARGUMENT"
+    )
+    too_many = api.call(
+        "POST", "/composite/sobjects/Lead", json={"ids": [rid] * 2001, "fields": ["Id"]}
+    )
     assert_error(too_many, 400, "EXCEEDED_ID_LIMIT")
-    ok = api.call("POST", "/composite/sobjects/Lead", json={"ids": [rid] * 2000,
-                                                             "fields": ["Id"]})
+    ok = api.call("POST", "/composite/sobjects/Lead", json={"ids": [rid] * 2000, "fields": ["Id"]})
     assert ok.status_code == 200 and len(ok.json()) == 2000
 
 
 def test_collections_retrieve_inside_composite(api: Api) -> None:
     rid = api.call("POST", "/sobjects/Lead", json=api.lead(1)).json()["id"]
-    answer = api.call("POST", "/composite", json={"compositeRequest": [{
-        "method": "GET", "referenceId": "r",
-        "url": f"/services/data/v62.0/composite/sobjects/Lead?ids={rid}&fields=LastName"}]})
+    answer = api.call(
+        "POST",
+        "/composite",
+        json={
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "referenceId": "r",
+                    "url": f"/services/data/v62.0/composite/sobjects/Lead?ids={rid}&fields=LastName",
+                }
+            ]
+        },
+    )
     entry = answer.json()["compositeResponse"][0]
     assert entry["httpStatusCode"] == 200 and entry["body"][0]["LastName"] == "Last1"
 
 
 # -- item 10: replication resources and record counts -----------------------------------------
 def test_get_updated_lists_changes_in_the_window(api: Api) -> None:
-    old, recent = _seed(api, "Lead", [api.lead(1)], _iso(_ago(120)))[0], \
-        _seed(api, "Lead", [api.lead(2)], _iso(_ago(10)))[0]
+    old, recent = (
+        _seed(api, "Lead", [api.lead(1)], _iso(_ago(120)))[0],
+        _seed(api, "Lead", [api.lead(2)], _iso(_ago(10)))[0],
+    )
     gone = _seed(api, "Lead", [api.lead(3)], _iso(_ago(10)))[0]
     api.sf.admin("DELETE", f"records/Lead/{gone}?stamp={_z(_ago(5))}")
     end = _ago(0)
-    answer = api.call("GET", "/sobjects/Lead/updated/",
-                      params={"start": _iso(_ago(60)), "end": _iso(end)})
+    answer = api.call(
+        "GET", "/sobjects/Lead/updated/", params={"start": _iso(_ago(60)), "end": _iso(end)}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"ids", "latestDateCovered"}
@@ -116,37 +145,55 @@ def test_get_deleted_lists_deletions_with_their_dates(api: Api) -> None:
     ids = _seed(api, "Lead", [api.lead(1), api.lead(2)], _iso(_ago(30)))
     when = _ago(7).replace(microsecond=0)
     api.sf.admin("DELETE", f"records/Lead/{ids[0]}?stamp={_z(when)}")
-    answer = api.call("GET", "/sobjects/Lead/deleted/",
-                      params={"start": _iso(_ago(60)), "end": _iso(_ago(0))})
+    answer = api.call(
+        "GET", "/sobjects/Lead/deleted/", params={"start": _iso(_ago(60)), "end": _iso(_ago(0))}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
     assert body["deletedRecords"] == [
-        {"id": ids[0], "deletedDate": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}]
+        {"id": ids[0], "deletedDate": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
+    ]
     assert body["earliestDateAvailable"].endswith(":00.000+0000")
 
 
 def test_replication_rules(api: Api) -> None:
     now = _ago(0)
-    same_minute = api.call("GET", "/sobjects/Lead/updated", params={
-        "start": _iso(now.replace(second=1)), "end": _iso(now.replace(second=50))})
+    same_minute = api.call(
+        "GET",
+        "/sobjects/Lead/updated",
+        params={"start": _iso(now.replace(second=1)), "end": _iso(now.replace(second=50))},
+    )
     assert_error(same_minute, 400, "INVALID_REPLICATION_DATE")
-    backwards = api.call("GET", "/sobjects/Lead/updated",
-                         params={"start": _iso(now), "end": _iso(_ago(10))})
+    backwards = api.call(
+        "GET", "/sobjects/Lead/updated", params={"start": _iso(now), "end": _iso(_ago(10))}
+    )
     assert "precede" in assert_error(backwards, 400, "INVALID_REPLICATION_DATE")["message"]
-    too_old = api.call("GET", "/sobjects/Lead/updated",
-                       params={"start": _iso(_ago(31 * 24 * 60)), "end": _iso(now)})
+    too_old = api.call(
+        "GET",
+        "/sobjects/Lead/updated",
+        params={"start": _iso(_ago(31 * 24 * 60)), "end": _iso(now)},
+    )
     assert "30 days" in assert_error(too_old, 400, "INVALID_REPLICATION_DATE")["message"]
-    deleted_old = api.call("GET", "/sobjects/Lead/deleted",
-                           params={"start": _iso(_ago(16 * 24 * 60)), "end": _iso(now)})
+    deleted_old = api.call(
+        "GET",
+        "/sobjects/Lead/deleted",
+        params={"start": _iso(_ago(16 * 24 * 60)), "end": _iso(now)},
+    )
     assert "15 days" in assert_error(deleted_old, 400, "INVALID_REPLICATION_DATE")["message"]
-    assert_error(api.call("GET", "/sobjects/Lead/updated", params={"end": _iso(now)}), 400,
-                 "MISSING_ARGUMENT")
-    assert_error(api.call("GET", "/sobjects/Lead/updated",
-                          params={"start": "yesterday", "end": _iso(now)}), 400,
-                 "INVALID_REPLICATION_DATE")
-    unknown = api.call("GET", "/sobjects/Nope__c/updated",
-                       params={"start": _iso(_ago(60)), "end": _iso(now)})
+    assert_error(
+        api.call("GET", "/sobjects/Lead/updated", params={"end": _iso(now)}),
+        400,
+        "MISSING_ARGUMENT",
+    )
+    assert_error(
+        api.call("GET", "/sobjects/Lead/updated", params={"start": "yesterday", "end": _iso(now)}),
+        400,
+        "INVALID_REPLICATION_DATE",
+    )
+    unknown = api.call(
+        "GET", "/sobjects/Nope__c/updated", params={"start": _iso(_ago(60)), "end": _iso(now)}
+    )
     assert "external ID" not in assert_error(unknown, 404, "NOT_FOUND")["message"]
 
 
@@ -154,8 +201,9 @@ def test_replication_id_limit(api: Api) -> None:
     _seed(api, "Lead", [api.lead(i) for i in range(3)], _iso(_ago(10)))
     api.sf.admin("POST", "config", {"replication_id_limit": 2})
     try:
-        answer = api.call("GET", "/sobjects/Lead/updated",
-                          params={"start": _iso(_ago(60)), "end": _iso(_ago(0))})
+        answer = api.call(
+            "GET", "/sobjects/Lead/updated", params={"start": _iso(_ago(60)), "end": _iso(_ago(0))}
+        )
         assert_error(answer, 400, "EXCEEDED_ID_LIMIT")
     finally:
         api.sf.admin("POST", "config", {"replication_id_limit": None})
@@ -183,10 +231,13 @@ def test_limit_info_default_and_configured_suffix(api: Api) -> None:
     api.sf.admin("POST", "config", {"limit_info_format": template})
     try:
         second = api.call("GET", "/limits")
-        assert second.headers["Sforce-Limit-Info"] == \
-            "api-usage=2/100000; per-app-api-usage=2/250(appName=sample-app)"
-        bad = api.session.post(f"{api.sf.url}/_emulator/config",
-                               json={"limit_info_format": "api-usage={nope}"})
+        assert (
+            second.headers["Sforce-Limit-Info"]
+            == "api-usage=2/100000; per-app-api-usage=2/250(appName=sample-app)"
+        )
+        bad = api.session.post(
+            f"{api.sf.url}/_emulator/config", json={"limit_info_format": "api-usage={nope}"}
+        )
         assert_error(bad, 400, "INVALID_CONFIG")
     finally:
         api.sf.admin("POST", "config", {"limit_info_format": None})
@@ -197,8 +248,10 @@ def test_limit_info_format_flag(tmp_path) -> None:
     flag = ["--limit-info-format", "api-usage={used}/{max}; api-bursts=0/750"]
     with EmulatorProcess("salesforce", tmp_path / "sf", args=flag) as sf:
         api = Api(sf)
-        assert api.call("GET", "/limits").headers["Sforce-Limit-Info"] == \
-            "api-usage=1/100000; api-bursts=0/750"
+        assert (
+            api.call("GET", "/limits").headers["Sforce-Limit-Info"]
+            == "api-usage=1/100000; api-bursts=0/750"
+        )
 
 
 # -- item 12: compound fields and polymorphic owners in describe ---------------------------------
@@ -213,8 +266,16 @@ def test_describe_has_compound_address_name_and_geolocation(api: Api) -> None:
     address = lead["Address"]
     assert address["type"] == "address" and address["soapType"] == "urn:address"
     assert not address["createable"] and not address["updateable"] and address["nillable"]
-    for part in ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude",
-                 "GeocodeAccuracy"):
+    for part in (
+        "Street",
+        "City",
+        "State",
+        "PostalCode",
+        "Country",
+        "Latitude",
+        "Longitude",
+        "GeocodeAccuracy",
+    ):
         assert lead[part]["compoundFieldName"] == "Address", part
     assert lead["Latitude"]["type"] == "double" and lead["Latitude"]["scale"] == 15
     assert lead["GeocodeAccuracy"]["type"] == "picklist"
@@ -232,23 +293,34 @@ def test_describe_has_compound_address_name_and_geolocation(api: Api) -> None:
 def test_compound_fields_are_read_only_and_derived(api: Api) -> None:
     refused = api.call("POST", "/sobjects/Lead", json=api.lead(1, Address={"city": "Berlin"}))
     assert_error(refused, 400, "INVALID_FIELD_FOR_INSERT_UPDATE")
-    rid = api.call("POST", "/sobjects/Lead",
-                   json=api.lead(2, City="Berlin", Country="DE", Latitude=52.52)).json()["id"]
+    rid = api.call(
+        "POST", "/sobjects/Lead", json=api.lead(2, City="Berlin", Country="DE", Latitude=52.52)
+    ).json()["id"]
     record = api.call("GET", f"/sobjects/Lead/{rid}").json()
-    assert record["Address"] == {"city": "Berlin", "country": "DE", "geocodeAccuracy": None,
-                                 "latitude": 52.52, "longitude": None, "postalCode": None,
-                                 "state": None, "street": None}
+    assert record["Address"] == {
+        "city": "Berlin",
+        "country": "DE",
+        "geocodeAccuracy": None,
+        "latitude": 52.52,
+        "longitude": None,
+        "postalCode": None,
+        "state": None,
+        "street": None,
+    }
     # A polymorphic owner still resolves in SOQL.
     rows = api.query(f"SELECT Owner.Name FROM Lead WHERE Id = '{rid}'")["records"]
     assert rows[0]["Owner"]["Name"] == "Emulator Integration"
 
 
 # -- item 13: lengths in UTF-16 code units ---------------------------------------------------------
-@pytest.mark.parametrize(("first", "ok"), [
-    ("a" * 38 + "\U0001F600", True),   # 39 code points, 40 UTF-16 units
-    ("a" * 39 + "\U0001F600", False),  # 40 code points, 41 UTF-16 units
-    ("é" * 40, True),                  # BMP characters count one each
-])
+@pytest.mark.parametrize(
+    ("first", "ok"),
+    [
+        ("a" * 38 + "\U0001f600", True),  # 39 code points, 40 UTF-16 units
+        ("a" * 39 + "\U0001f600", False),  # 40 code points, 41 UTF-16 units
+        ("é" * 40, True),  # BMP characters count one each
+    ],
+)
 def test_string_length_counts_utf16_code_units(api: Api, first: str, ok: bool) -> None:
     answer = api.call("POST", "/sobjects/Lead", json=api.lead(1, FirstName=first))
     if ok:

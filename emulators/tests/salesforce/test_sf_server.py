@@ -20,8 +20,10 @@ def token_call(api, **form: str) -> requests.Response:
 def test_tls_certificate_names_localhost_and_loopback(sf) -> None:
     context = ssl.create_default_context(cafile=str(sf.ca_path))
     for host in ("127.0.0.1", "localhost"):
-        with socket.create_connection(("127.0.0.1", sf.port)) as raw, \
-                context.wrap_socket(raw, server_hostname=host) as tls:
+        with (
+            socket.create_connection(("127.0.0.1", sf.port)) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
             der = tls.getpeercert(binary_form=True)
     cert = x509.load_der_x509_certificate(der)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -30,25 +32,32 @@ def test_tls_certificate_names_localhost_and_loopback(sf) -> None:
 
 
 def test_oauth_grants_answer_like_salesforce(api) -> None:
-    refreshed = token_call(api, grant_type="refresh_token",
-                           refresh_token="emulator-refresh-token").json()
+    refreshed = token_call(
+        api, grant_type="refresh_token", refresh_token="emulator-refresh-token"
+    ).json()
     assert refreshed["instance_url"] == api.sf.url and refreshed["token_type"] == "Bearer"
     assert set(refreshed) >= {"access_token", "id", "issued_at", "signature"}
     assert "refresh_token" not in refreshed
-    password = token_call(api, grant_type="password", username="integration@emulator.local",
-                          password="emulator")
+    password = token_call(
+        api, grant_type="password", username="integration@emulator.local", password="emulator"
+    )
     assert password.status_code == 200
     credentials = token_call(api, grant_type="client_credentials")
     assert credentials.status_code == 200
     bad = token_call(api, grant_type="refresh_token", refresh_token="wrong")
     assert bad.status_code == 400
-    assert bad.json() == {"error": "invalid_grant",
-                          "error_description": "expired access/refresh token"}
-    wrong_pw = token_call(api, grant_type="password", username="integration@emulator.local",
-                          password="nope")
+    assert bad.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
+    wrong_pw = token_call(
+        api, grant_type="password", username="integration@emulator.local", password="nope"
+    )
     assert wrong_pw.json()["error"] == "invalid_grant"
-    wrong_client = api.session.post(f"{api.sf.url}/services/oauth2/token", data={
-        "grant_type": "client_credentials", "client_id": "x", "client_secret": "y"})
+    wrong_client = api.session.post(
+        f"{api.sf.url}/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+    )
     assert wrong_client.status_code == 400 and wrong_client.json()["error"] == "invalid_client_id"
     unsupported = token_call(api, grant_type="magic")
     assert unsupported.json()["error"] == "unsupported_grant_type"
@@ -78,12 +87,19 @@ def test_token_ttl_flag_expires_tokens(tmp_path) -> None:
         session = requests.Session()
         session.trust_env = False
         session.verify = str(proc.ca_path)
-        token = session.post(f"{proc.url}/services/oauth2/token", data={
-            "grant_type": "refresh_token", "refresh_token": "emulator-refresh-token",
-            **CLIENT}).json()["access_token"]
+        token = session.post(
+            f"{proc.url}/services/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "emulator-refresh-token",
+                **CLIENT,
+            },
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        assert session.get(f"{proc.url}/services/data/v62.0/limits",
-                           headers=headers).status_code == 200
+        assert (
+            session.get(f"{proc.url}/services/data/v62.0/limits", headers=headers).status_code
+            == 200
+        )
         time.sleep(1.2)
         late = session.get(f"{proc.url}/services/data/v62.0/limits", headers=headers)
         assert late.status_code == 401 and late.json()[0]["errorCode"] == "INVALID_SESSION_ID"
@@ -95,8 +111,7 @@ def test_budget_header_limits_and_exhaustion(api, sf) -> None:
     assert int(maximum) == 100000
     second = api.call("GET", "/limits")
     assert second.headers["Sforce-Limit-Info"] == f"api-usage={int(used) + 1}/100000"
-    assert second.json()["DailyApiRequests"] == {"Max": 100000, "Remaining": 100000 - int(used)
-                                                 - 1}
+    assert second.json()["DailyApiRequests"] == {"Max": 100000, "Remaining": 100000 - int(used) - 1}
     # Neither the versions list nor OAuth spends the budget.
     versions = api.session.get(f"{sf.url}/services/data/")
     assert versions.status_code == 200 and versions.json()[-1]["version"] == "62.0"
@@ -129,21 +144,42 @@ def test_stats_count_record_writes_whatever_api_carried_them(api, sf) -> None:
     sf.admin("POST", "stats/reset")
     api.call("GET", "/query", params={"q": "SELECT Id FROM Lead LIMIT 1"})
     assert sf.stats()["record_writes"] == {}
-    api.call("POST", "/composite", json={"allOrNone": False, "compositeRequest": [
-        {"method": "GET", "url": "/services/data/v62.0/query?q=SELECT+Id+FROM+Lead",
-         "referenceId": "q"},
-        {"method": "PATCH", "referenceId": "up",
-         "url": "/services/data/v62.0/composite/sobjects/Lead/Intercom_Contact_ID__c",
-         "body": {"allOrNone": False, "records": [
-             {"attributes": {"type": "Lead"}, **api.lead("rw-1")},
-             {"attributes": {"type": "Lead"}, **api.lead("rw-2")}]}}]})
+    api.call(
+        "POST",
+        "/composite",
+        json={
+            "allOrNone": False,
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "url": "/services/data/v62.0/query?q=SELECT+Id+FROM+Lead",
+                    "referenceId": "q",
+                },
+                {
+                    "method": "PATCH",
+                    "referenceId": "up",
+                    "url": "/services/data/v62.0/composite/sobjects/Lead/Intercom_Contact_ID__c",
+                    "body": {
+                        "allOrNone": False,
+                        "records": [
+                            {"attributes": {"type": "Lead"}, **api.lead("rw-1")},
+                            {"attributes": {"type": "Lead"}, **api.lead("rw-2")},
+                        ],
+                    },
+                },
+            ],
+        },
+    )
     api.call("PATCH", "/sobjects/Lead/Intercom_Contact_ID__c/ic-rw-1", json={"Title": "t"})
     assert sf.stats()["record_writes"] == {"Lead created": 2, "Lead updated": 1}
 
 
 def test_status_drop_latency_and_lock_faults(api, sf) -> None:
-    sf.admin("POST", "faults", {"kind": "status", "status": 503, "count": 2,
-                                "path": "/services/data/v62.0/limits"})
+    sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": 503, "count": 2, "path": "/services/data/v62.0/limits"},
+    )
     api.error(api.call("GET", "/limits"), 503, "SERVER_UNAVAILABLE")
     api.error(api.call("GET", "/limits"), 503, "SERVER_UNAVAILABLE")
     assert api.call("GET", "/limits").status_code == 200
@@ -166,16 +202,23 @@ def test_status_drop_latency_and_lock_faults(api, sf) -> None:
 def test_records_survive_a_restart(tmp_path) -> None:
     data = tmp_path / "sf"
     with EmulatorProcess("salesforce", data) as first:
-        ids = first.admin("POST", "records/Lead", {"records": [
-            {"LastName": "Kept", "Company": "C", "Intercom_Contact_ID__c": "keep-1"}]})["ids"]
+        ids = first.admin(
+            "POST",
+            "records/Lead",
+            {"records": [{"LastName": "Kept", "Company": "C", "Intercom_Contact_ID__c": "keep-1"}]},
+        )["ids"]
         ca = first.ca_path.read_bytes()
     with EmulatorProcess("salesforce", data) as second:
         assert second.ca_path.read_bytes() == ca
-        answer = second.admin("POST", "query", {
-            "q": "SELECT Id, LastName FROM Lead WHERE Intercom_Contact_ID__c = 'KEEP-1'"})
+        answer = second.admin(
+            "POST",
+            "query",
+            {"q": "SELECT Id, LastName FROM Lead WHERE Intercom_Contact_ID__c = 'KEEP-1'"},
+        )
         assert [r["Id"] for r in answer["records"]] == ids
-        more = second.admin("POST", "records/Lead", {"records": [
-            {"LastName": "New", "Company": "C"}]})["ids"]
+        more = second.admin(
+            "POST", "records/Lead", {"records": [{"LastName": "New", "Company": "C"}]}
+        )["ids"]
         assert more[0] != ids[0]
 
 
@@ -189,15 +232,18 @@ def test_schema_file_adds_fields_and_custom_objects(tmp_path) -> None:
         session = requests.Session()
         session.trust_env = False
         session.verify = str(proc.ca_path)
-        token = session.post(f"{proc.url}/services/oauth2/token", data={
-            "grant_type": "client_credentials", **CLIENT}).json()["access_token"]
+        token = session.post(
+            f"{proc.url}/services/oauth2/token", data={"grant_type": "client_credentials", **CLIENT}
+        ).json()["access_token"]
         session.headers["Authorization"] = f"Bearer {token}"
         base = f"{proc.url}/services/data/v62.0"
-        fields = {f["name"]: f for f in session.get(f"{base}/sobjects/Lead/describe").json()[
-            "fields"]}
+        fields = {
+            f["name"]: f for f in session.get(f"{base}/sobjects/Lead/describe").json()["fields"]
+        }
         assert fields["Region__c"]["restrictedPicklist"] is True
-        bad = session.post(f"{base}/sobjects/Lead", json={"LastName": "L", "Company": "C",
-                                                          "Region__c": "APAC"})
+        bad = session.post(
+            f"{base}/sobjects/Lead", json={"LastName": "L", "Company": "C", "Region__c": "APAC"}
+        )
         assert bad.status_code == 400
         assert bad.json()[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
         made = session.patch(f"{base}/sobjects/Invoice__c/Number__c/INV-1", json={"Name": "I"})
@@ -207,49 +253,78 @@ def test_schema_file_adds_fields_and_custom_objects(tmp_path) -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "emulators", "salesforce", "--port", "1",
-                          "--data-dir", str(tmp_path / "x"), "--schema", str(broken)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulators",
+            "salesforce",
+            "--port",
+            "1",
+            "--data-dir",
+            str(tmp_path / "x"),
+            "--schema",
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "unknown type 'Blob'" in out.stderr
 
 
 def test_wrong_client_secret_is_invalid_client(api) -> None:
-    for grant in ({"grant_type": "client_credentials"},
-                  {"grant_type": "refresh_token", "refresh_token": "emulator-refresh-token"},
-                  {"grant_type": "password", "username": "integration@emulator.local",
-                   "password": "emulator"}):
-        answer = api.session.post(f"{api.sf.url}/services/oauth2/token", data={
-            **grant, "client_id": "emulator-client", "client_secret": "wrong"})
+    for grant in (
+        {"grant_type": "client_credentials"},
+        {"grant_type": "refresh_token", "refresh_token": "emulator-refresh-token"},
+        {
+            "grant_type": "password",
+            "username": "integration@emulator.local",
+            "password": "emulator",
+        },
+    ):
+        answer = api.session.post(
+            f"{api.sf.url}/services/oauth2/token",
+            data={**grant, "client_id": "emulator-client", "client_secret": "wrong"},
+        )
         assert answer.status_code == 400
-        assert answer.json() == {"error": "invalid_client",
-                                 "error_description": "invalid client credentials"}
+        assert answer.json() == {
+            "error": "invalid_client",
+            "error_description": "invalid client credentials",
+        }
 
 
 def test_wrong_or_revoked_refresh_token_is_invalid_grant(api, sf) -> None:
     wrong = token_call(api, grant_type="refresh_token", refresh_token="not-the-token")
     assert wrong.status_code == 400
-    assert wrong.json() == {"error": "invalid_grant",
-                            "error_description": "expired access/refresh token"}
-    sf.admin("POST", "faults", {"kind": "revoke_token",
-                                "refresh_token": "emulator-refresh-token"})
+    assert wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
+    sf.admin("POST", "faults", {"kind": "revoke_token", "refresh_token": "emulator-refresh-token"})
     revoked = token_call(api, grant_type="refresh_token", refresh_token="emulator-refresh-token")
     assert revoked.status_code == 400
-    assert revoked.json() == {"error": "invalid_grant",
-                              "error_description": "expired access/refresh token"}
+    assert revoked.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
     # Access tokens issued from the revoked refresh token stop working too.
     api.error(api.call("GET", "/limits"), 401, "INVALID_SESSION_ID")
 
 
-@pytest.mark.parametrize("status, error", [(500, "server_error"),
-                                           (503, "temporarily_unavailable")])
+@pytest.mark.parametrize("status, error", [(500, "server_error"), (503, "temporarily_unavailable")])
 def test_status_fault_on_the_token_endpoint(api, sf, status, error) -> None:
-    sf.admin("POST", "faults", {"kind": "status", "status": status, "count": 2,
-                                "path": "/services/oauth2/token"})
+    sf.admin(
+        "POST",
+        "faults",
+        {"kind": "status", "status": status, "count": 2, "path": "/services/oauth2/token"},
+    )
     assert api.call("GET", "/limits").status_code == 200  # other paths are not affected
     for _ in range(2):
         failed = token_call(api, grant_type="client_credentials")
         assert failed.status_code == status
-        assert failed.json()["error"] == error and "retry later" in \
-            failed.json()["error_description"]
+        assert (
+            failed.json()["error"] == error and "retry later" in failed.json()["error_description"]
+        )
     assert token_call(api, grant_type="client_credentials").status_code == 200
     assert sf.admin("GET", "faults")["faults"] == []

@@ -37,7 +37,8 @@ class ReadById(IntercomStream):
 
     def records_by_id(self, context: Context | None) -> Iterable[dict]:
         """The items of :attr:`read_ids` in order, fetched ahead by the tap's pool of threads
-        (at most twice ``max_concurrency`` at once; the rate governor paces them)."""
+        (at most twice ``max_concurrency`` at once; the rate governor paces them).
+        """
         pool = self._tap.parts_pool()  # type: ignore[attr-defined]
         ahead = 2 * max(1, int(self.config.get("max_concurrency") or 20))
         ids = iter(self.read_ids or ())
@@ -78,7 +79,8 @@ class ReadById(IntercomStream):
 
     def record_from_response(self, response: requests.Response) -> tuple[dict, t.Any]:
         """The record (as a search would list it) and anything read with it for its
-        children."""
+        children.
+        """
         raise NotImplementedError
 
     def before_emit(self, record: dict, extra: t.Any) -> None:

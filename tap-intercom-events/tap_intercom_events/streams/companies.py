@@ -102,7 +102,10 @@ class CompaniesStream(IntercomStream):
                 self.logger.warning(
                     "companies: Intercom lost the scroll (%s); restarting it (%d/%d), "
                     "skipping the %d companies already emitted",
-                    exc, restarts, MAX_RESTARTS, len(emitted),
+                    exc,
+                    restarts,
+                    MAX_RESTARTS,
+                    len(emitted),
                 )
             except ScrollBusy as exc:
                 now = time.monotonic()
@@ -119,7 +122,8 @@ class CompaniesStream(IntercomStream):
                 self.logger.warning(
                     "companies: another scroll is open for this app (%s); waiting %.0f s for "
                     "Intercom to release it",
-                    exc, self.busy_poll_seconds,
+                    exc,
+                    self.busy_poll_seconds,
                 )
                 time.sleep(self.busy_poll_seconds)
 

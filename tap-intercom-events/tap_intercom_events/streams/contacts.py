@@ -113,8 +113,12 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
     def _all_tags(self, contact_id: str, context: Context | None) -> list[dict]:
         payload = self.call_api("GET", f"/contacts/{contact_id}/tags", context=context)
         return [
-            {"type": "tag", "id": tag.get("id"), "url": f"/tags/{tag.get('id')}",
-             "name": tag.get("name")}
+            {
+                "type": "tag",
+                "id": tag.get("id"),
+                "url": f"/tags/{tag.get('id')}",
+                "name": tag.get("name"),
+            }
             for tag in payload.get("data") or []
         ]
 
@@ -125,10 +129,13 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
         for _ in range(1000):  # a contact has at most 1,000 companies
             payload = self.call_api("GET", path, params=params, context=context)
             for company in payload.get("companies") or payload.get("data") or []:
-                found.append({
-                    "type": "company", "id": company.get("id"),
-                    "url": f"/companies/{company.get('id')}",
-                })
+                found.append(
+                    {
+                        "type": "company",
+                        "id": company.get("id"),
+                        "url": f"/companies/{company.get('id')}",
+                    }
+                )
             nxt = (payload.get("pages") or {}).get("next")
             if not nxt or not isinstance(nxt, str):
                 break
@@ -138,7 +145,8 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
 
 def _utc(value: t.Any) -> t.Any:
     """Intercom writes these as ISO strings with milliseconds and an offset: same form as
-    every other timestamp of the tap."""
+    every other timestamp of the tap.
+    """
     if isinstance(value, str) and value:
         try:
             return to_rfc3339(parse_rfc3339(value))

@@ -188,8 +188,9 @@ class ConversationPartsStream(IntercomStream):
         try:
             return list(self.request_records(context))
         except NotFoundError:
-            self.logger.info("conversation %s was deleted before its parts were read",
-                             conversation_id)
+            self.logger.info(
+                "conversation %s was deleted before its parts were read", conversation_id
+            )
             return []
 
     @override
@@ -216,7 +217,10 @@ class ConversationPartsStream(IntercomStream):
                 "Conversation %s has %d parts but Intercom returned only the %d most recent; "
                 "the oldest %d are missing from conversation_parts "
                 "(conversation_parts_truncated=true). Intercom's API cannot return them.",
-                conversation_id, total, len(parts), total - len(parts),
+                conversation_id,
+                total,
+                len(parts),
+                total - len(parts),
             )
         plan = self.timestamp_plan
         for part in parts:

@@ -38,7 +38,8 @@ class ChildrenAfterParent:
 
     def emitted_children(self) -> list[str]:
         """Names of the child streams synced with each record (part of the memory's
-        signature: a record emitted without them is not "already emitted" once they are on)."""
+        signature: a record emitted without them is not "already emitted" once they are on).
+        """
         return [
             child.name
             for child in self.child_streams  # type: ignore[attr-defined]
@@ -115,9 +116,7 @@ class IncrementalSearchStream(IntercomStream):
         }
 
     @override
-    def prepare_request_payload(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict:
+    def prepare_request_payload(self, context: Context | None, next_page_token: str | None) -> dict:
         """Oldest first, so the bookmark can follow the records."""
         return self._search_body("ascending", self.page_size, next_page_token)
 
@@ -143,13 +142,17 @@ class IncrementalSearchStream(IntercomStream):
 
     def memory_signature(self) -> str:
         """What is emitted with each record: this stream if selected, its children, and the
-        settings that reshape records (stream maps, flattening)."""
+        settings that reshape records (stream maps, flattening).
+        """
         names = [self.name] if self.selected else []
         names += self.emitted_children()
         maps = {
             key: self.config[key]
             for key in (
-                "stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"
+                "stream_maps",
+                "stream_map_config",
+                "flattening_enabled",
+                "flattening_max_depth",
             )
             if self.config.get(key)
         }
@@ -183,13 +186,18 @@ class IncrementalSearchStream(IntercomStream):
             if memory.skipped:
                 self.logger.info(
                     "%s: %d records unchanged since they were emitted (same updated_at) were "
-                    "not emitted again, nor their children", self.name, memory.skipped,
+                    "not emitted again, nor their children",
+                    self.name,
+                    memory.skipped,
                 )
             if memory.evicted:
                 self.logger.info(
                     "%s: %d records of the lookback window were not kept in the state's "
                     "memory (emitted_memory_size is %d); the next sync emits them again if "
-                    "they come back", self.name, memory.evicted, memory.limit,
+                    "they come back",
+                    self.name,
+                    memory.evicted,
+                    memory.limit,
                 )
             self.state_manager.is_flushed = False
         self._save_bookmark(context)
@@ -276,8 +284,10 @@ class IncrementalSearchStream(IntercomStream):
         cursor: str | None = None
         for page in range(self.window_pages):
             response = self.call_api_response(
-                "POST", self.path or "",
-                body=self._search_body("descending", self.page_size, cursor), context=context,
+                "POST",
+                self.path or "",
+                body=self._search_body("descending", self.page_size, cursor),
+                context=context,
             )
             payload = response_json(response)
             items = payload.get(key) or []
@@ -296,7 +306,8 @@ class IncrementalSearchStream(IntercomStream):
                 return newest_first, True
         self.logger.info(
             "%s: more than %d pages changed since the bookmark; reading them oldest first",
-            self.name, self.window_pages,
+            self.name,
+            self.window_pages,
         )
         return None, True
 
@@ -315,7 +326,9 @@ class IncrementalSearchStream(IntercomStream):
     def _fetch_page(self, cursor: str | None, context: Context | None) -> tuple[dict, str | None]:
         """One page of the search (runs in the prefetching thread)."""
         response = self.call_api_response(
-            "POST", self.path or "", body=self.prepare_request_payload(context, cursor),
+            "POST",
+            self.path or "",
+            body=self.prepare_request_payload(context, cursor),
             context=context,
         )
         payload = response_json(response)
@@ -333,13 +346,15 @@ class IncrementalSearchStream(IntercomStream):
         )
         payload = response_json(response)
         items = payload.get(self.records_key) or []
-        self._set_ceiling(items[0].get("updated_at") if items else None,
-                          response.headers.get("Date"))
+        self._set_ceiling(
+            items[0].get("updated_at") if items else None, response.headers.get("Date")
+        )
         return self._ceiling
 
     def _set_ceiling(self, newest: t.Any, date_header: str | None) -> None:
         """The ceiling (and what may be remembered) from the newest ``updated_at`` searchable
-        when the sync started and Intercom's ``Date`` header then."""
+        when the sync started and Intercom's ``Date`` header then.
+        """
         newest = int(newest) if newest is not None else None
         # Answered before any record is read: what it proves about the clock decides which
         # records may be remembered as emitted.
