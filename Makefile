@@ -11,8 +11,12 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 EXTRAS_tap-intercom-events := [receiver,postgres]
 EXTRAS_target-salesforce-leads := [postgres]
 PYTEST_ARGS ?=
+# make types: the import name of each package directory (default: the directory's name with _ for
+# -), and the shared packages checked as soon as their directory exists.
+MODULE_transform := mapper_intercom_salesforce
+TYPED := $(sort $(PACKAGES) salesforce-client intercom-client singer-kit)
 
-.PHONY: venv test demo bench lint catalog clean
+.PHONY: venv test demo bench lint types catalog clean
 
 venv: $(STAMP)
 
@@ -34,6 +38,17 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Type check (mypy.ini): each package on its own (a directory not here yet is skipped), then
+# scripts/, benchmarks/ and tests/; fails when any of them has an error.
+types: $(STAMP)
+	@status=0; for pair in $(foreach d,$(TYPED),$(d):$(or $(MODULE_$(d)),$(subst -,_,$(d)))); do \
+		dir=$${pair%%:*}; module=$${pair#*:}; \
+		if [ ! -d "$$dir" ]; then echo "types: $$dir/ not here yet, skipped"; continue; fi; \
+		echo "types: $$module ($$dir/)"; $(BIN)/mypy -p "$$module" || status=1; \
+	done; \
+	echo "types: scripts/ benchmarks/ tests/"; $(BIN)/mypy scripts benchmarks tests || status=1; \
+	exit $$status
 
 # After editing the tap's streams or meltano.yml's select/metadata rules or settings: rewrite the
 # committed catalog, meltano.yml's generated settings and plugins/*.yml (then commit them).
