@@ -1,5 +1,6 @@
-"""Progress lines while a sync runs: per stream, records read, rate, and where Intercom tells
-the total (search ``total_count``), percent and time left.
+"""Progress lines while a sync runs: per stream, records read and rate.
+
+Where Intercom tells the total (search ``total_count``), percent and time left too.
 
 Nothing is added per record: a stream's count is the SDK's own record counters (the one of
 each sync of the stream, plus what the finished or logged ones counted). A background thread
@@ -9,38 +10,16 @@ moved, or that has a known total and is not finished (a stalled stream keeps say
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import typing as t
 
+from singer_kit.progress import DEFAULT_INTERVAL, Reporter, duration, number, rate, time_left
 from singer_sdk import metrics
 from typing_extensions import override
 
-DEFAULT_INTERVAL = 5
-
-
-def number(value: float) -> str:
-    """``3150`` -> ``3,150``."""
-    return f"{int(value):,}"
-
-
-def duration(seconds: float) -> str:
-    """A short, rounded duration: ``3 s``, ``2 min 5 s``, ``1 h 4 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs and minutes < 10 else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def rate(count: int, elapsed: float) -> str:
-    """Records per second, whole numbers from 10/s on."""
-    per_second = count / elapsed if elapsed > 0 else 0.0
-    return f"{per_second:,.0f}/s" if per_second >= 10 else f"{per_second:.1f}/s"
+if t.TYPE_CHECKING:
+    import logging
 
 
 def progress_line(
@@ -51,9 +30,9 @@ def progress_line(
     if total:
         shown = min(count, total)
         text += f", {100 * shown // total}% of {number(total)}"
-        per_second = count / elapsed if elapsed > 0 else 0.0
-        if count < total and per_second > 0:
-            text += f", ~{duration((total - count) / per_second)} left"
+        left = time_left(count, total, elapsed)
+        if left:
+            text += f", {left}"
     return text
 
 
@@ -63,8 +42,10 @@ def done_line(name: str, count: int, elapsed: float, verb: str = "read") -> str:
 
 
 class Meter:
-    """One stream's count: what its SDK record counters counted (``count``, kept as they log
-    or close) plus what the open ones hold.
+    """One stream's count.
+
+    What its SDK record counters counted (``count``, kept as they log or close) plus what the
+    open ones hold.
     """
 
     __slots__ = ("count", "finished", "lines", "live", "name", "reported", "started", "total")
@@ -98,8 +79,7 @@ class Progress:
         self.clock = clock
         self._meters: dict[str, Meter] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.reporter = Reporter(logger, self.due_lines, interval)
 
     def meter(self, name: str) -> Meter:
         """The stream's meter, created (and its clock started) on first use."""
@@ -110,8 +90,10 @@ class Progress:
         return found
 
     def due_lines(self) -> list[str]:
-        """The lines to log now: each stream that moved since its last line, or that has
-        not reached its known total (a stalled stream keeps saying so).
+        """The lines to log now.
+
+        One for each stream that moved since its last line, or that has not reached its known
+        total (a stalled stream keeps saying so).
         """
         now = self.clock()
         lines = []
@@ -128,8 +110,9 @@ class Progress:
         return lines
 
     def finish(self, name: str) -> str | None:
-        """The stream is done: its last line, if it logged progress before (quick streams
-        stay quiet).
+        """The stream is done: its last line, if it logged progress before.
+
+        Quick streams stay quiet.
         """
         meter = self._meters.get(name)
         if meter is None or meter.finished:
@@ -155,27 +138,17 @@ class Progress:
 
     def start(self) -> None:
         """Report every ``interval`` seconds until :meth:`stop` (no thread if interval <= 0)."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
-        self._thread.start()
+        self.reporter.start()
 
     def stop(self) -> None:
         """Stop reporting."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            for line in self.due_lines():
-                self.logger.info("%s", line)
+        self.reporter.stop()
 
 
 class CountingRecordCounter(metrics.Counter):
-    """The SDK's record counter, read by a stream's progress meter (its per-record
-    ``increment`` is the SDK's own: progress adds nothing per record).
+    """The SDK's record counter, read by a stream's progress meter.
+
+    Its per-record ``increment`` is the SDK's own: progress adds nothing per record.
     """
 
     def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:

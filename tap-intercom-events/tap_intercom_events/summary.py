@@ -1,36 +1,17 @@
 """The tap's summary of its run: records per stream, API calls, rate-limit use and status.
 
 Written to ``summary_file`` when the sync ends, failed or not, for whatever reads the run's
-results (the target of this project merges it into its run report). The ``pipeline`` key tells
-a reader which run wrote it: the caller's ``MELTANO_RUN_ID`` when set, else the parent process
-(``meltano run`` starts the tap, the mapper and the target; by hand, the shell does).
+results (the target of this project merges it into its run report), by
+:func:`singer_kit.summary.write_summary`; its ``pipeline`` key tells a reader which run wrote it.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import os
 import threading
 import typing as t
-from pathlib import Path
 
-
-def pipeline_key() -> str:
-    """``run:<MELTANO_RUN_ID>``, else ``ppid:<parent pid>:<its start time>`` (Linux; empty
-    elsewhere), the same for every plugin of one pipeline.
-    """
-    run_id = os.environ.get("MELTANO_RUN_ID")
-    if run_id:
-        return f"run:{run_id}"
-    ppid = os.getppid()
-    started = ""
-    try:
-        # Field 22 of /proc/PID/stat: start time in clock ticks after boot.
-        started = Path(f"/proc/{ppid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        pass
-    return f"ppid:{ppid}:{started}"
+from singer_kit.summary import pipeline_key
 
 
 def _now() -> str:
@@ -47,10 +28,12 @@ class SyncSummary:
         self.calls: dict[str, int] = {}
 
     def add_records(self, stream: str, count: int = 1) -> None:
+        """Count ``count`` records of ``stream``."""
         with self._lock:
             self.records[stream] = self.records.get(stream, 0) + count
 
     def add_call(self, stream: str) -> None:
+        """Count one API call of ``stream``."""
         with self._lock:
             self.calls[stream] = self.calls.get(stream, 0) + 1
 
@@ -85,18 +68,3 @@ class SyncSummary:
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-def write_summary(path: str | None, summary: dict[str, t.Any]) -> None:
-    """Replace ``path`` with the summary (nothing when no path is set)."""
-    if not path:
-        return
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(file.suffix + ".tmp")
-    # Readable by its owner only, like every file of the project (README "When a run is killed").
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, file)

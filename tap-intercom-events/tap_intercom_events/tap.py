@@ -11,6 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from singer_kit.env_config import numbers_parsed
+from singer_kit.fatal import last_word
+from singer_kit.progress import DEFAULT_INTERVAL
+from singer_kit.summary import write_summary
+from singer_kit.writer import LeanSingerWriter
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
@@ -24,12 +29,11 @@ from tap_intercom_events.client import (
     IntercomStream,
     RetriesExhaustedError,
 )
-from tap_intercom_events.fatal import last_word
+from tap_intercom_events.fatal import paragraph
 from tap_intercom_events.governor import GovernedSession, RateGovernor
 from tap_intercom_events.inbox_mode import InboxReader
-from tap_intercom_events.progress import DEFAULT_INTERVAL, Progress
-from tap_intercom_events.summary import SyncSummary, write_summary
-from tap_intercom_events.writer import LeanSingerWriter
+from tap_intercom_events.progress import Progress
+from tap_intercom_events.summary import SyncSummary
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -271,7 +275,7 @@ class TapIntercomEvents(Tap):
     @override
     def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
         """Run the tap; an error that stops it ends in one paragraph (traceback at debug)."""
-        with last_word(cls.logger):
+        with last_word(cls.logger, paragraph):
             super().invoke(**kwargs)
 
     @classproperty
@@ -279,14 +283,7 @@ class TapIntercomEvents(Tap):
         """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
         as variables), with `number` settings as numbers: the Singer SDK leaves them strings.
         """
-        config = dict(super()._env_var_config)
-        for key, prop in cls.config_jsonschema["properties"].items():
-            if isinstance(config.get(key), str) and "number" in prop.get("type", []):
-                try:
-                    config[key] = float(config[key])
-                except ValueError:
-                    pass  # left as given: config validation names the setting
-        return config
+        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
     @override
     def run_connection_test(self) -> bool:

@@ -11,7 +11,6 @@ from tap_intercom_events.progress import (
     CountingRecordCounter,
     Progress,
     done_line,
-    duration,
     progress_line,
 )
 
@@ -22,22 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (0.4, "0 s"),
-        (3.2, "3 s"),
-        (59.6, "1 min"),
-        (125, "2 min 5 s"),
-        (900, "15 min"),
-        (3600, "1 h"),
-        (3 * 3600 + 240, "3 h 4 min"),
-    ],
-)
-def test_durations_read_like_a_person_would_say_them(seconds: float, text: str) -> None:
-    assert duration(seconds) == text
 
 
 def test_a_line_with_a_known_total_has_percent_and_time_left() -> None:
@@ -124,7 +107,7 @@ def test_the_thread_logs_lines_on_its_own(caplog: pytest.LogCaptureFixture) -> N
 def test_zero_interval_starts_no_thread() -> None:
     progress = Progress(logging.getLogger("test"), interval=0)
     progress.start()
-    assert progress._thread is None
+    assert progress.reporter._thread is None
 
 
 def test_a_stream_counts_through_the_sdks_record_counters() -> None:

@@ -20,9 +20,8 @@ import re
 import typing as t
 
 import msgspec
+from singer_kit.pipe import read_lines
 from singer_sdk.io_base import SingerReader
-
-from target_salesforce_leads.pipe import lines_with_deadline
 
 _DECODER = msgspec.json.Decoder()
 _MESSAGE_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -151,9 +150,7 @@ class MessageReader(SingerReader):
     ) -> t.Counter[str]:
         if self.wait_limit is None or self.on_quiet is None:
             return super().process_lines(file_input, callbacks)
-        lines = lines_with_deadline(
-            file_input or self.default_input, self.wait_limit, self.on_quiet
-        )
+        lines = read_lines(file_input or self.default_input, self.wait_limit, self.on_quiet)
         return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 
     def deserialize_json(self, line: str) -> dict:

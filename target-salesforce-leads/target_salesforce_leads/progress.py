@@ -1,5 +1,6 @@
-"""Progress lines while a run goes: per stream, records received (with rate), then while a
-batch is written, how much of it is done, percent and time left.
+"""Progress lines while a run goes: per stream, records received (with rate).
+
+While a batch is written: how much of it is done, percent and time left.
 
 Nothing is added per record: the counts are the run report's own (``RunReport.streams``), and
 a background thread looks at them every ``progress_interval_seconds``.
@@ -7,40 +8,18 @@ a background thread looks at them every ``progress_interval_seconds``.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 import typing as t
 
+from singer_kit.progress import DEFAULT_INTERVAL, Reporter, duration, number, rate, time_left
+
 if t.TYPE_CHECKING:
+    import logging
+
     from target_salesforce_leads.report import RunReport
 
-DEFAULT_INTERVAL = 5
 #: The outcomes that account for a record once its batch is written.
 HANDLED = ("created", "updated", "unchanged", "waiting", "rejected")
-
-
-def number(value: float) -> str:
-    """``3150`` -> ``3,150``."""
-    return f"{int(value):,}"
-
-
-def duration(seconds: float) -> str:
-    """A short, rounded duration: ``3 s``, ``2 min 5 s``, ``1 h 4 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs and minutes < 10 else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def rate(count: int, elapsed: float) -> str:
-    """Records per second, whole numbers from 10/s on."""
-    per_second = count / elapsed if elapsed > 0 else 0.0
-    return f"{per_second:,.0f}/s" if per_second >= 10 else f"{per_second:.1f}/s"
 
 
 def received_line(name: str, received: int, elapsed: float) -> str:
@@ -55,9 +34,9 @@ def writing_line(name: str, done: int, size: int, elapsed: float) -> str:
         f"{name}: writing {number(size)} records, {number(done)} done "
         f"({100 * done // size if size else 100}%, {rate(done, elapsed)})"
     )
-    per_second = done / elapsed if elapsed > 0 else 0.0
-    if 0 < done < size and per_second > 0:
-        text += f", ~{duration((size - done) / per_second)} left"
+    left = time_left(done, size, elapsed)
+    if left:
+        text += f", {left}"
     return text
 
 
@@ -96,8 +75,7 @@ class Progress:
         self.interval = float(interval)
         self.clock = clock
         self._streams: dict[str, _Stream] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.reporter = Reporter(logger, self.due_lines, interval)
 
     def _handled(self, name: str) -> int:
         counts = self.report.streams.get(name) or {}
@@ -128,8 +106,10 @@ class Progress:
         return line
 
     def due_lines(self) -> list[str]:
-        """The lines to log now: a stream whose batch is being written, or that received
-        records since its last line.
+        """The lines to log now.
+
+        One for each stream whose batch is being written, or that received records since its
+        last line.
         """
         now = self.clock()
         lines = []
@@ -149,19 +129,8 @@ class Progress:
 
     def start(self) -> None:
         """Report every ``interval`` seconds until :meth:`stop` (no thread if interval <= 0)."""
-        if self.interval <= 0 or self._thread is not None or self._stop.is_set():
-            return
-        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
-        self._thread.start()
+        self.reporter.start()
 
     def stop(self) -> None:
         """Stop reporting."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            for line in self.due_lines():
-                self.logger.info("%s", line)
+        self.reporter.stop()

@@ -18,6 +18,8 @@ import os
 import typing as t
 from pathlib import Path
 
+from singer_kit.summary import pipeline_key, write_summary
+
 from target_salesforce_leads.alerts import alert_message, alert_reasons, send_alert
 
 if t.TYPE_CHECKING:
@@ -26,25 +28,6 @@ if t.TYPE_CHECKING:
 REPORT_VERSION = 1
 #: Top reasons shown in the printed summary (the JSON holds them all).
 TOP_REASONS = 3
-
-
-def pipeline_key() -> str:
-    """What the three plugins of one pipeline share: the caller's ``MELTANO_RUN_ID`` when set,
-    else the parent process (``meltano run`` starts all three; by hand, the shell does), told
-    apart from an earlier process with the same pid by its start time where the system says.
-    """
-    run_id = os.environ.get("MELTANO_RUN_ID")
-    if run_id:
-        return f"run:{run_id}"
-    ppid = os.getppid()
-    started = ""
-    try:
-        # Field 22 of /proc/PID/stat: start time in clock ticks after boot (Linux).
-        stat = Path(f"/proc/{ppid}/stat").read_text()
-        started = stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        pass
-    return f"ppid:{ppid}:{started}"
 
 
 def now_iso() -> str:
@@ -234,21 +217,6 @@ def _mapper(mapper: dict | None, status: str) -> dict[str, t.Any]:
         "rejected_by_reason",
     )
     return {k: mapper.get(k) for k in keys}
-
-
-def write_run_report(report: dict[str, t.Any], path: str | Path | None) -> None:
-    """Write the report as JSON (atomically: a reader never sees half a file)."""
-    if not path:
-        return
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(file.suffix + ".tmp")
-    # Readable by its owner only, like every file of the project (README "When a run is killed").
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(report, indent=2, default=str) + "\n")
-    os.replace(tmp, file)
 
 
 def _short(text: t.Any, limit: int = 90) -> str:
@@ -444,7 +412,7 @@ def finish_run_report(
         result = send_alert(url, alert_message(report, reasons, lines), target.logger)
         report["alert"].update(sent=result["sent"], error=result["error"])
     try:
-        write_run_report(report, config.get("run_report_file"))
+        write_summary(config.get("run_report_file"), report)
     except OSError as exc:
         target.logger.warning(
             "Could not write the run report to %s (%s); it is printed below.",

@@ -13,6 +13,9 @@ import typing as t
 from pathlib import Path
 
 import click
+from singer_kit.env_config import numbers_parsed
+from singer_kit.fatal import last_word
+from singer_kit.progress import DEFAULT_INTERVAL
 from singer_sdk import typing as th
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.target_base import Target
@@ -33,11 +36,11 @@ from target_salesforce_leads.client import (
     SalesforceError,
 )
 from target_salesforce_leads.encoding import MessageReader
-from target_salesforce_leads.fatal import KEPT, last_word
+from target_salesforce_leads.fatal import KEPT, paragraph
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.lookups import find_records, merge_results, plan_queries
 from target_salesforce_leads.orglock import OrgLock
-from target_salesforce_leads.progress import DEFAULT_INTERVAL, Progress
+from target_salesforce_leads.progress import Progress
 from target_salesforce_leads.report import RunReport
 from target_salesforce_leads.run_report import finish_run_report, now_iso
 from target_salesforce_leads.runfiles import (
@@ -1261,14 +1264,7 @@ class TargetSalesforceLeads(Target):
         """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
         as variables), with `number` settings as numbers: the Singer SDK leaves them strings.
         """
-        config = dict(super()._env_var_config)
-        for key, prop in cls.config_jsonschema["properties"].items():
-            if isinstance(config.get(key), str) and "number" in prop.get("type", []):
-                try:
-                    config[key] = float(config[key])
-                except ValueError:
-                    pass  # left as given: config validation names the setting
-        return config
+        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -1325,7 +1321,7 @@ class TargetSalesforceLeads(Target):
             from target_salesforce_leads.preflight import run_preflight
 
             sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
-        with last_word(cls.logger):
+        with last_word(cls.logger, paragraph):
             super().invoke(**kwargs)
 
 

@@ -12,14 +12,13 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from singer_kit.summary import pipeline_key
 from target_salesforce_leads.alerts import alert_reasons
 from target_salesforce_leads.run_report import (
     build_run_report,
     human_summary,
     load_plugin_summary,
     output_files,
-    pipeline_key,
-    write_run_report,
 )
 from target_salesforce_leads.waiting import STATE_KEY, WaitingList
 from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
@@ -168,14 +167,6 @@ def test_a_summary_of_another_pipeline_is_not_used(tmp_path: Path) -> None:
     summary, problem = load_plugin_summary(str(path), pipeline_key(), "The extractor")
     assert problem is None and summary and summary["api_calls"] == 12
     assert load_plugin_summary("", pipeline_key(), "The extractor") == (None, None)
-
-
-def test_write_run_report_replaces_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "out" / "run-report.json"
-    write_run_report({"a": 1}, path)
-    write_run_report({"a": 2}, path)
-    assert json.loads(path.read_text()) == {"a": 2}
-    assert [p.name for p in path.parent.iterdir()] == ["run-report.json"]
 
 
 # -- through the target CLI, against the Salesforce emulator ---------------------------------

@@ -10,8 +10,10 @@ import typing as t
 from pathlib import Path
 
 import click
+from singer_kit.fatal import last_word, unexpected
+from singer_kit.summary import pipeline_key, write_summary
+from singer_kit.writer import LeanSingerWriter
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.plugin_base import _ConfigInput
@@ -26,9 +28,9 @@ from singer_sdk.singerlib import (
 from mapper_intercom_salesforce.functions import build_functions, time_zone
 from mapper_intercom_salesforce.mapping import Mapping, MappingError, RecordRejected
 from mapper_intercom_salesforce.names import DEFAULT_PLACEHOLDER
-from mapper_intercom_salesforce.pipe import BufferedWriter, IdleFlushReader
+from mapper_intercom_salesforce.pipe import IdleFlushReader
 from mapper_intercom_salesforce.rejects import FILTERED, REJECTED, RejectWriter
-from mapper_intercom_salesforce.summary import now_iso, pipeline_key, write_summary
+from mapper_intercom_salesforce.summary import now_iso
 from mapper_intercom_salesforce.transcript import (
     DESCRIPTION_MAX,
     build_transcript,
@@ -89,7 +91,7 @@ class IntercomSalesforceMapper(InlineMapper):
 
     name = "map-intercom-salesforce"
     message_reader_class = IdleFlushReader
-    message_writer_class = BufferedWriter
+    message_writer_class = LeanSingerWriter
     capabilities: t.ClassVar[list] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STRUCTURED_LOGGING,
@@ -209,6 +211,8 @@ class IntercomSalesforceMapper(InlineMapper):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Load the mapping files; a problem in either stops the mapper before any input."""
         super().__init__(*args, **kwargs)
+        if isinstance(self.message_reader, IdleFlushReader):
+            self.message_reader.before_read = self.flush_output
         self.settings = self._settings()
         self.zone = time_zone(self.settings["timezone"])
         functions = build_functions(self.settings)
@@ -591,7 +595,7 @@ class IntercomSalesforceMapper(InlineMapper):
     def process_endofpipe(self) -> None:
         for message in self._flush():
             self.write_message(message)
-        sys.stdout.flush()
+        self.flush_output()
         self.rejects.close()
         self.rejects.write_problems()
         counts = ", ".join(f"{n} {stream}" for stream, n in sorted(self.emitted.items()))
@@ -643,6 +647,14 @@ class IntercomSalesforceMapper(InlineMapper):
         except OSError as exc:
             self.logger.warning("Could not write the summary to %s (%s).", path, exc)
 
+    def flush_output(self) -> None:
+        """Deliver every message written so far (before the mapper waits for input)."""
+        writer = self.message_writer
+        if isinstance(writer, LeanSingerWriter):
+            writer.flush()
+        else:
+            sys.stdout.flush()
+
     # CLI ---------------------------------------------------------------------------------
 
     @override
@@ -658,31 +670,18 @@ class IntercomSalesforceMapper(InlineMapper):
     ) -> None:
         """Run the mapper; with ``--schemas`` print the output SCHEMA messages and stop."""
         if not schemas or about:
-            try:
+            # One paragraph as the mapper's last line (mapping file problems are invalid
+            # settings: the SDK lists each).
+            with last_word(cls.logger, _paragraph):
                 super().invoke(
                     about=about, about_format=about_format, config=config, file_input=file_input
                 )
-            except ConfigValidationError:
-                raise  # the SDK lists each problem (mapping files included)
-            except Exception as exc:
-                # One paragraph as the mapper's last line; the traceback only at debug level.
-                cls.logger.debug("Traceback of the error below:", exc_info=True)
-                cls.logger.error(
-                    "The mapper stopped on an unexpected error (%s: %s). It does not know this "
-                    "failure, so it cannot say why. Run again with `meltano --log-level=debug "
-                    "run ...` to see where it happened, and report it with that output. The "
-                    "state was not advanced past the records it did not pass on, so nothing "
-                    "is lost.",
-                    type(exc).__name__,
-                    exc,
-                )
-                sys.exit(1)
             return
         config = config or _ConfigInput()
         mapper = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         for message in mapper.output_schemas():
             mapper.write_message(message)
-        sys.stdout.flush()
+        mapper.flush_output()
 
     @override
     @classmethod
@@ -699,3 +698,12 @@ class IntercomSalesforceMapper(InlineMapper):
             )
         )
         return command
+
+
+def _paragraph(exc: BaseException) -> str:
+    return unexpected(
+        exc,
+        "The mapper",
+        "the mapper's maintainers",
+        "The state was not advanced past the records it did not pass on, so nothing is lost.",
+    )

@@ -15,7 +15,6 @@ import typing as t
 
 import pytest
 from map_helpers import CLI, REPO, contact, record
-from mapper_intercom_salesforce.pipe import lines_flushing_when_idle
 
 
 @pytest.fixture
@@ -67,43 +66,3 @@ def test_a_lead_reaches_the_pipe_without_a_state_or_the_end_of_input(mapper):
     # And the next one, when the input goes on one record at a time.
     send(record("contacts", contact("c3", "three@acme.com")))
     assert receive("Lead")["Intercom_Contact_ID__c"] == "c2"
-
-
-def _pipe_lines(pieces: list[bytes]) -> tuple[list[str], int]:
-    read_fd, write_fd = os.pipe()
-    flushes = 0
-
-    def flush() -> None:
-        nonlocal flushes
-        flushes += 1
-
-    def writer() -> None:
-        for piece in pieces:
-            os.write(write_fd, piece)
-        os.close(write_fd)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    with os.fdopen(read_fd, "r", encoding="utf-8") as stream:
-        lines = list(lines_flushing_when_idle(stream, flush))
-    thread.join(timeout=10)
-    return lines, flushes
-
-
-def test_lines_split_across_reads_and_inside_a_character_come_out_whole():
-    text = '{"a": "é"}\n{"b": "' + "x" * 200_000 + '"}\n{"c": 3}'
-    data = text.encode()
-    cut = data.index("é".encode()) + 1  # inside the two-byte character
-    lines, flushes = _pipe_lines([data[:cut], data[cut:100_000], data[100_000:]])
-    assert lines == text.splitlines(keepends=True)
-    assert [json.loads(line) for line in lines][0] == {"a": "é"}
-    assert flushes >= 2  # before the first read, and before each read after one
-
-
-def test_a_stream_without_a_file_descriptor_is_read_as_it_is():
-    import io
-
-    flushed = []
-    lines = list(lines_flushing_when_idle(io.StringIO("a\nb\n"), lambda: flushed.append(1)))
-    assert lines == ["a\n", "b\n"]
-    assert flushed == [1]
