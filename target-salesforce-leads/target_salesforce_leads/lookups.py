@@ -12,7 +12,7 @@ import math
 import typing as t
 from urllib.parse import quote_plus
 
-from target_salesforce_leads.client import SalesforceClient
+from salesforce_client.client import SalesforceClient
 
 PAGE = 2000
 # Escapes inside a quoted SOQL string (Salesforce's "Quoted String Escape Sequences").

@@ -25,8 +25,11 @@ import select
 import sys
 import typing as t
 
-from target_salesforce_leads.auth import AuthError
-from target_salesforce_leads.budget import BudgetExhausted
+from salesforce_client.auth import AuthError
+from salesforce_client.budget import BudgetExhausted
+from salesforce_client.client import SalesforceClient
+from salesforce_client.errors import RetriesExhausted, SalesforceError
+
 from target_salesforce_leads.checks import (
     Problem,
     check_stream,
@@ -34,7 +37,6 @@ from target_salesforce_leads.checks import (
     properties_of,
     stream_target,
 )
-from target_salesforce_leads.client import RetriesExhausted, SalesforceClient, SalesforceError
 from target_salesforce_leads.validation import ObjectSchema
 
 if t.TYPE_CHECKING:
@@ -188,7 +190,7 @@ def run_preflight(
     """
     client = target.client
     try:
-        client.auth.access_token()
+        client.auth.token()
         org = client.auth.org_id
         org_text = (
             f"org {org}"

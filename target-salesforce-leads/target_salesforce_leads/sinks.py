@@ -7,6 +7,12 @@ import tempfile
 import typing as t
 from dataclasses import dataclass
 
+from salesforce_client.auth import AuthError
+from salesforce_client.budget import BudgetExhausted
+from salesforce_client.bulk import BulkJobFailed, BulkUpload, run_bulk_job
+from salesforce_client.client import COMPOSITE_HEAVY
+from salesforce_client.composite import Write, write_many
+from salesforce_client.errors import RetriesExhausted, SalesforceError
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
@@ -21,11 +27,6 @@ from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_salesforce_leads.auth import AuthError
-from target_salesforce_leads.budget import BudgetExhausted
-from target_salesforce_leads.bulk import BulkJobFailed, BulkUpload, run_bulk_job
-from target_salesforce_leads.client import COMPOSITE_HEAVY, RetriesExhausted, SalesforceError
-from target_salesforce_leads.composite import Write, write_many
 from target_salesforce_leads.encoding import (
     bulk_plain,
     canonical_line,

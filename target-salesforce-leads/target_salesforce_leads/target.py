@@ -13,6 +13,10 @@ import typing as t
 from pathlib import Path
 
 import click
+from salesforce_client.auth import AuthError
+from salesforce_client.budget import BudgetExhausted
+from salesforce_client.client import COMPOSITE_HEAVY, SalesforceClient
+from salesforce_client.errors import RetriesExhausted, SalesforceError
 from singer_kit.env_config import numbers_parsed
 from singer_kit.fatal import last_word
 from singer_kit.progress import DEFAULT_INTERVAL
@@ -20,20 +24,12 @@ from singer_sdk import typing as th
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.target_base import Target
 
-from target_salesforce_leads.auth import AuthError
-from target_salesforce_leads.budget import BudgetExhausted
 from target_salesforce_leads.checks import (
     Problem,
     blocking,
     check_stream,
     missing_object,
     properties_of,
-)
-from target_salesforce_leads.client import (
-    COMPOSITE_HEAVY,
-    RetriesExhausted,
-    SalesforceClient,
-    SalesforceError,
 )
 from target_salesforce_leads.encoding import MessageReader
 from target_salesforce_leads.fatal import KEPT, paragraph
@@ -536,7 +532,14 @@ class TargetSalesforceLeads(Target):
     @property
     def client(self) -> SalesforceClient:
         if self._client is None:
-            self._client = SalesforceClient(self.config, self.logger)
+            self._client = SalesforceClient(
+                self.config,
+                self.logger,
+                user_agent=self.name,
+                env_prefix="TARGET_SALESFORCE_LEADS_",
+                describe_dir=Path(self.config.get("state_path") or DEFAULT_STATE_PATH).parent
+                / "describe",
+            )
         return self._client
 
     def object_schema(self, sobject: str, fresh: bool = False) -> ObjectSchema | Rejection:
@@ -572,7 +575,7 @@ class TargetSalesforceLeads(Target):
         """This run's section of the state; logs in first (fail fast on bad credentials)."""
         if self._runstate is None:
             try:
-                self.client.auth.access_token()
+                self.client.auth.token()
             except AuthError as exc:
                 self.fatal(2, f"Could not log in to Salesforce: {exc}")
             self._runstate = RunState(self.client.auth.org_key)

@@ -9,8 +9,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-# Close to what Salesforce accepts: local part, one @, a dotted domain, no spaces.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+from salesforce_client.emails import is_email
+
 # A date, or a date-time whose date part Salesforce keeps.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 _DATETIME = re.compile(
@@ -132,7 +132,7 @@ def validate(
                     f"{f.get('label') or name}: data value too large: {text[:40]!r}... "
                     f"(max length={length})",
                 )
-            if ftype == "email" and text and not _EMAIL.match(text):
+            if ftype == "email" and text and not is_email(text):
                 return Rejection(
                     "INVALID_EMAIL_ADDRESS",
                     f"{f.get('label') or name}: invalid email address: {text}",

@@ -18,7 +18,7 @@ import pytest
 from simple_salesforce.format import quote_soql_value
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
-from target_salesforce_leads.bulk import BulkUpload, csv_cell
+from salesforce_client.bulk import BulkUpload, csv_cell
 from target_salesforce_leads.encoding import (
     MessageReader,
     bulk_plain,

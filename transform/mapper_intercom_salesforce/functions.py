@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import typing as t
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from salesforce_client.emails import is_email
 
 from mapper_intercom_salesforce.names import DEFAULT_PLACEHOLDER, split_name
 from mapper_intercom_salesforce.text import html_to_text, sf_len, truncate
@@ -35,9 +36,6 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 # fmt: on
 
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_TLD = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
 
 # Engagement score weights (points out of 100); see README "Engagement score".
 RECENCY_POINTS = ((7, 40), (30, 25), (90, 10))
@@ -84,19 +82,6 @@ def normalize_email(value: t.Any) -> str | None:
     """Trim and lower-case an email address; blank becomes None."""
     email = trim(value)
     return email.lower() if email else None
-
-
-def is_email(value: t.Any) -> bool:
-    """Tell whether ``value`` is an address Salesforce's Email field accepts."""
-    if not isinstance(value, str) or value.count("@") != 1:
-        return False
-    local, domain = value.rsplit("@", 1)
-    if not local or len(local) > 64 or not _LOCAL_PART.match(local):
-        return False
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        return False
-    return bool(_TLD.match(labels[-1]))
 
 
 def domain_of(email: t.Any) -> str | None:

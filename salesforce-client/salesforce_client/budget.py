@@ -75,6 +75,7 @@ class ApiBudget:
             self.observe(*parsed)
 
     def has_figures(self) -> bool:
+        """True once Salesforce's usage figures are known."""
         return self.allowance is not None
 
     def left(self) -> int | None:
@@ -88,6 +89,7 @@ class ApiBudget:
             return max(0, left)
 
     def can_spend(self, calls: int = 1) -> bool:
+        """True when ``calls`` more calls fit the budget (or no figures are known yet)."""
         left = self.left()
         return left is None or left >= calls
 
@@ -105,6 +107,7 @@ class ApiBudget:
                 self.remaining -= calls
 
     def describe(self) -> str:
+        """Why the budget stops the run, with its figures."""
         return (
             f"the run's API budget is spent ({self.spent} of {self.allowance} calls allowed, "
             f"api_budget={self.share:g}; the org has {self.remaining} of {self.maximum} daily "
@@ -113,8 +116,10 @@ class ApiBudget:
 
 
 class RollingApiBudget(ApiBudget):
-    """For a process that runs for days: over any 24 hours it spends at most ``share`` of
-    the requests the org has that others do not use, and it pauses rather than stops.
+    """A budget over any 24 hours, for a process that runs for days; it pauses, never stops.
+
+    Over any 24 hours it spends at most ``share`` of the requests the org has that others do
+    not use.
 
     Salesforce counts the daily limit over a rolling 24 hours, and so does this budget: every
     call is timestamped (by the minute, so memory stays bounded), and the calls this process
@@ -143,7 +148,7 @@ class RollingApiBudget(ApiBudget):
         super().__init__(share)
         self._clock = clock
         self._sleep = sleep
-        self._logger = logger or logging.getLogger("target-salesforce-leads")
+        self._logger = logger or logging.getLogger(__name__)
         self.probe_seconds = probe_seconds
         self._buckets: collections.deque[list[float]] = collections.deque()  # [start, calls]
         self._in_window = 0
@@ -163,6 +168,7 @@ class RollingApiBudget(ApiBudget):
             return self._in_window
 
     def observe(self, used: int, maximum: int) -> None:
+        """Record the org's usage; others' usage is the org's less this process's own."""
         with self._lock:
             now = self._clock()
             self._expire(now)
@@ -237,6 +243,7 @@ class RollingApiBudget(ApiBudget):
             self.paused_seconds += max(wait, 0.01)
 
     def describe(self) -> str:
+        """Why the budget pauses the process, with its figures."""
         return (
             f"the API budget for 24 hours is spent ({self._in_window} calls in the last 24 h "
             f"of {self.allowance} allowed, api_budget={self.share:g} of the {self.maximum} "

@@ -1,87 +1,79 @@
-"""The one HTTP client the target uses for Salesforce's REST and Bulk 2.0 APIs.
+"""One HTTP client for an org's REST, Composite and Bulk 2.0 APIs.
 
-Every request goes through :meth:`SalesforceClient.request`, which is where the run's rules live:
-the API budget is charged before the call, ``Sforce-Limit-Info`` is read after it, an expired
-session is renewed and the call repeated, and transient failures are retried with backoff.
+Every request goes through :meth:`SalesforceClient.request`, which is where the rules live: the
+API budget is charged before the call, ``Sforce-Limit-Info`` is read after it, an expired session
+is renewed and the call repeated, and transient failures are retried by the
+:class:`~salesforce_client.retry.RetryPolicy`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import random
 import threading
-import time
 import typing as t
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from target_salesforce_leads.auth import SalesforceAuth
-from target_salesforce_leads.budget import ApiBudget, budget_for
-
-TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
-
-
-class SalesforceError(Exception):
-    """A Salesforce API call failed for good."""
-
-    def __init__(self, status: int, code: str, message: str, method: str, path: str) -> None:
-        super().__init__(f"{method} {path} answered {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class RetriesExhausted(Exception):
-    """Salesforce kept failing transiently; the records concerned are not written."""
-
-
-class CompositeUnavailable(Exception):
-    """The org (or a proxy in front of it) has no ``/composite`` resource; use separate calls."""
-
+from salesforce_client.auth import SalesforceAuth
+from salesforce_client.budget import ApiBudget, budget_for
+from salesforce_client.describe import DescribeCache
+from salesforce_client.errors import (
+    CompositeUnavailable,
+    RetriesExhausted,
+    SalesforceError,
+    error_of,
+    is_transient,
+)
+from salesforce_client.retry import RetryPolicy
 
 # A Composite request may hold 25 subrequests, of which at most 5 queries or Collections writes.
 COMPOSITE_HEAVY = 5
 
 
-def error_of(body: t.Any) -> tuple[str, str]:
-    """Return ``(errorCode, message)`` from a Salesforce error body (a list or an object)."""
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        first = body[0]
-        return str(first.get("errorCode") or first.get("statusCode") or ""), str(
-            first.get("message") or ""
-        )
-    if isinstance(body, dict):
-        if "error" in body:
-            return str(body.get("error")), str(body.get("error_description") or "")
-        return str(body.get("errorCode") or ""), str(body.get("message") or "")
-    return "", ""
-
-
 class SalesforceClient:
-    """Authenticated access to one org, shared by every sink of a run."""
+    """Authenticated access to one org, shared by every thread of a run."""
 
     def __init__(
         self,
         config: t.Mapping[str, t.Any],
         logger: logging.Logger | None = None,
         budget: ApiBudget | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        user_agent: str = "i2s-salesforce-client",
+        env_prefix: str = "",
+        describe_dir: Path | None = None,
     ) -> None:
-        self.logger = logger or logging.getLogger("target-salesforce-leads")
+        """Set up the session, login, budget, retry policy and describe cache from settings.
+
+        Args:
+            config: Settings: those of :class:`~salesforce_client.auth.SalesforceAuth`, and
+                ``ca_bundle``, ``api_version``, ``request_timeout``, ``allow_duplicate_save``,
+                ``use_composite``, ``describe_cache_seconds``, ``api_budget`` and
+                ``api_budget_window``.
+            logger: Where retries and fallbacks are logged.
+            budget: The API budget (default: from ``config``).
+            retry: The retry policy (default: from ``config``).
+            user_agent: The ``User-Agent`` header (the plugin's name).
+            env_prefix: The plugin's environment variable prefix, named in login errors.
+            describe_dir: Where describes are cached between runs (None: only in memory).
+        """
+        self.logger = logger or logging.getLogger(__name__)
         self.session = requests.Session()
         # Passed on every call: a session-level verify loses to REQUESTS_CA_BUNDLE in requests.
         self.verify: str | bool = str(config["ca_bundle"]) if config.get("ca_bundle") else True
         self.session.verify = self.verify
-        self.session.headers["User-Agent"] = "target-salesforce-leads"
-        self.auth = SalesforceAuth(config, self.session, verify=self.verify)
+        self.session.headers["User-Agent"] = user_agent
+        self.retry = retry or RetryPolicy.from_config(config)
+        self.auth = SalesforceAuth(
+            config, self.session, verify=self.verify, retry=self.retry, env_prefix=env_prefix
+        )
         self.api_version = str(config.get("api_version") or "62.0").lstrip("v")
         self.budget = budget or budget_for(config, self.logger)
         self.timeout = float(config.get("request_timeout") or 120)
-        self.max_retries = int(config.get("max_retries", 5))
-        self.backoff_base = float(config.get("retry_backoff_seconds", 1.0))
         self.allow_duplicate_save = bool(config.get("allow_duplicate_save", False))
         self.use_composite = bool(config.get("use_composite", True))
         self._lock = threading.Lock()
@@ -89,18 +81,26 @@ class SalesforceClient:
         self._limits_tried = False
         self.bulk_wait_seconds = 0.0  # time spent waiting for Salesforce to process Bulk jobs
         self.calls_by_kind: dict[str, int] = {}
-        self._describes: dict[str, dict[str, t.Any]] = {}
-        self.describe_ttl = float(config.get("describe_cache_seconds", 86400) or 0)
-        state = config.get("state_path") or ".target-salesforce-leads/hashes.sqlite"
-        self.describe_dir: Path | None = Path(state).parent / "describe"
+        self.describes = DescribeCache(
+            describe_dir,
+            float(config.get("describe_cache_seconds", 86400) or 0),
+            self.logger,
+        )
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after a first failed attempt (the retry policy's)."""
+        return self.retry.max_retries
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
     def base(self) -> str:
+        """The REST base URL: ``{instance}/services/data/vNN.0``."""
         return f"{self.auth.instance_url}/services/data/v{self.api_version}"
 
     def url(self, path: str) -> str:
+        """The full URL of a path below the REST base, or of a ``/services/...`` path."""
         if path.startswith("/services/"):
             return f"{self.auth.instance_url}{path}"
         return f"{self.base}/{path.lstrip('/')}"
@@ -110,9 +110,20 @@ class SalesforceClient:
             self.api_calls += 1
             self.calls_by_kind[kind] = self.calls_by_kind.get(kind, 0) + 1
 
-    def _sleep(self, attempt: int) -> None:
-        delay = min(30.0, self.backoff_base * (2**attempt)) * (0.5 + random.random() / 2)
-        time.sleep(delay)
+    def _headers(self, extra: t.Mapping[str, str] | None) -> dict[str, str]:
+        hdrs = {"Authorization": f"Bearer {self.auth.token()}"}
+        if self.allow_duplicate_save:
+            hdrs["Sforce-Duplicate-Rule-Header"] = "allowSave=true"
+        if extra:
+            hdrs.update(extra)
+        return hdrs
+
+    def _retry_or_raise(self, attempt: int, what: str, exhausted: str) -> None:
+        """Wait before another attempt, or raise RetriesExhausted when none is left."""
+        if self.retry.gives_up(attempt):
+            raise RetriesExhausted(exhausted)
+        self.logger.warning("%s; retrying (%d/%d)", what, attempt + 1, self.retry.max_retries)
+        self.retry.wait(attempt)
 
     def request(
         self,
@@ -154,11 +165,7 @@ class SalesforceClient:
         while True:
             self.budget.charge(1)
             generation = self.auth.generation
-            hdrs = {"Authorization": f"Bearer {self.auth.access_token()}"}
-            if self.allow_duplicate_save:
-                hdrs["Sforce-Duplicate-Rule-Header"] = "allowSave=true"
-            if headers:
-                hdrs.update(headers)
+            hdrs = self._headers(headers)
             if hasattr(data, "seek"):
                 data.seek(0)
             self._count(kind)
@@ -175,60 +182,50 @@ class SalesforceClient:
                     verify=self.verify,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= self.max_retries:
-                    raise RetriesExhausted(
-                        f"{method} {path} failed {attempt + 1} times ({type(exc).__name__})"
-                    ) from None
-                self.logger.warning(
-                    "%s %s: %s; retrying (%d/%d)",
-                    method,
-                    path,
-                    type(exc).__name__,
-                    attempt + 1,
-                    self.max_retries,
+                name = type(exc).__name__
+                self._retry_or_raise(
+                    attempt,
+                    f"{method} {path}: {name}",
+                    f"{method} {path} failed {attempt + 1} times ({name})",
                 )
-                self._sleep(attempt)
                 attempt += 1
                 continue
             self.budget.observe_header(resp.headers.get("Sforce-Limit-Info"))
             if resp.status_code in expect:
-                if not self.budget.has_figures() and not self._limits_tried and kind != "limits":
-                    # No Sforce-Limit-Info (a proxy may strip it): ask /limits once instead.
-                    self._limits_tried = True
-                    self.limits()
+                self._figures_once(kind)
                 return resp
-            body = _body(resp)
-            code, message = error_of(body)
+            code, message = error_of(_body(resp))
             if resp.status_code == 401 and not refreshed:
                 # The session expired (or was revoked): renew it once and repeat the call.
                 self.logger.info("Salesforce session expired; obtaining a new access token.")
                 self.auth.refresh(generation)
                 refreshed = True
                 continue
-            transient = resp.status_code >= 500 or code in TRANSIENT_CODES
-            if transient:
-                if attempt >= self.max_retries:
-                    raise RetriesExhausted(
-                        f"{method} {path} kept failing with {resp.status_code} {code or ''} after "
-                        f"{attempt + 1} attempts"
-                    )
-                self.logger.warning(
-                    "%s %s answered %s %s; retrying (%d/%d)",
-                    method,
-                    path,
-                    resp.status_code,
-                    code,
-                    attempt + 1,
-                    self.max_retries,
+            if not is_transient(resp.status_code, code):
+                raise SalesforceError(
+                    resp.status_code, code or str(resp.status_code), message, method, path
                 )
-                self._sleep(attempt)
-                attempt += 1
-                continue
-            raise SalesforceError(
-                resp.status_code, code or str(resp.status_code), message, method, path
+            self._retry_or_raise(
+                attempt,
+                f"{method} {path} answered {resp.status_code} {code}",
+                f"{method} {path} kept failing with {resp.status_code} {code or ''} after "
+                f"{attempt + 1} attempts",
             )
+            attempt += 1
+
+    def _figures_once(self, kind: str) -> None:
+        """Without ``Sforce-Limit-Info`` (a proxy may strip it) ask ``/limits`` once instead."""
+        if not self.budget.has_figures() and not self._limits_tried and kind != "limits":
+            self._limits_tried = True
+            self.limits()
 
     # -- REST helpers -----------------------------------------------------------------------
+
+    def _describe_key(self) -> str:
+        host = urlsplit(
+            self.auth.instance_url if self.auth.has_instance_url else self.auth.login_url
+        ).netloc.replace(":", "_")
+        return f"{host}-v{self.api_version}"
 
     def describe(self, sobject: str, fresh: bool = False) -> tuple[dict[str, t.Any], bool]:
         """Return an sObject's describe and whether it came from the on-disk cache.
@@ -236,59 +233,28 @@ class SalesforceClient:
         Fetched at most once per run; between runs it is cached for ``describe_cache_seconds``
         (callers re-fetch with ``fresh=True`` when a record looks invalid only by the cache).
         """
-        if not fresh and sobject in self._describes:
-            return self._describes[sobject], False
-        path = self._describe_path(sobject)
-        if (
-            not fresh
-            and path is not None
-            and path.exists()
-            and time.time() - path.stat().st_mtime < self.describe_ttl
-        ):
-            try:
-                body = json.loads(path.read_text(encoding="utf-8"))
-                self._describes[sobject] = body
-                return body, True
-            except (OSError, ValueError):
-                pass
+        return self.describes.get(self._describe_key(), sobject, self._fetch_describe, fresh)
+
+    def _fetch_describe(self, sobject: str) -> dict[str, t.Any]:
         resp = self.request("GET", f"sobjects/{quote(sobject)}/describe", kind="describe")
-        body = resp.json()
-        self._describes[sobject] = body
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(body), encoding="utf-8")
-                tmp.replace(path)
-            except OSError as exc:
-                self.logger.warning("Could not cache the %s describe (%s).", sobject, exc)
-        return body, False
+        return t.cast(dict[str, t.Any], resp.json())
 
     def forget_describe(self, sobject: str) -> None:
         """Drop a cached describe that Salesforce contradicted."""
-        path = self._describe_path(sobject)
-        if path is not None and path.exists():
-            path.unlink(missing_ok=True)
-
-    def _describe_path(self, sobject: str) -> Path | None:
-        if self.describe_dir is None or self.describe_ttl <= 0:
-            return None
-        host = urlsplit(
-            self.auth.instance_url if self.auth.has_instance_url else self.auth.login_url
-        ).netloc.replace(":", "_")
-        return self.describe_dir / f"{host}-v{self.api_version}-{sobject}.json"
+        self.describes.forget(self._describe_key(), sobject)
 
     def limits(self) -> dict[str, t.Any]:
         """Return ``/limits`` and feed the daily request figures to the budget."""
-        body = self.request("GET", "limits", kind="limits").json()
+        body: dict[str, t.Any] = self.request("GET", "limits", kind="limits").json()
         daily = body.get("DailyApiRequests") or {}
         if "Max" in daily and "Remaining" in daily:
             self.budget.observe(int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
         return body
 
     def query_pages(self, soql: str) -> t.Iterator[dict[str, t.Any]]:
-        """Yield each page of a SOQL query (``totalSize``, ``records``), following
-        ``nextRecordsUrl``.
+        """Yield each page of a SOQL query (``totalSize``, ``records``).
+
+        Follows ``nextRecordsUrl`` until the query is ``done``.
         """
         resp = self.request("GET", "query", params={"q": soql}, kind="query")
         page = resp.json()
@@ -368,51 +334,15 @@ class SalesforceClient:
             retry: list[int] = []
             for start in range(0, len(todo), COMPOSITE_HEAVY):
                 part = todo[start : start + COMPOSITE_HEAVY]
-                subs = [
-                    {
-                        "method": "GET",
-                        "referenceId": f"q{i}",
-                        "url": self.sub_url("query") + "?" + urlencode({"q": soqls[i]}),
-                    }
-                    for i in part
-                ]
-                try:
-                    answers = self.composite(subs)
-                except CompositeUnavailable:
-                    break
-                except SalesforceError as exc:
-                    if exc.status != 400:
-                        raise
-                    # The request as a whole was refused: these queries go one by one below.
-                    continue
-                for i, ans in zip(part, answers, strict=True):
-                    status = int(ans.get("httpStatusCode") or 0)
-                    body = ans.get("body")
-                    if status == 200 and isinstance(body, dict):
-                        records = list(body.get("records") or [])
-                        page = body
-                        while not page.get("done", True) and page.get("nextRecordsUrl"):
-                            page = self.request("GET", page["nextRecordsUrl"], kind="query").json()
-                            records.extend(page.get("records") or [])
-                        results[i] = records
-                        continue
-                    code, message = error_of(body)
-                    if status >= 500 or code in TRANSIENT_CODES:
-                        if attempt >= self.max_retries:
-                            raise RetriesExhausted(
-                                f"a query in /composite kept failing with {status} {code}"
-                            )
-                        retry.append(i)
-                    else:
-                        results[i] = SalesforceError(
-                            status, code or str(status), message, "GET", "query"
-                        )
+                again = self._query_part(soqls, part, results, attempt)
+                if again is None:
+                    break  # no /composite: the rest go one by one below
+                retry += again
             else:
                 todo = retry
                 if todo:
-                    self._sleep(attempt)
+                    self.retry.wait(attempt)
                     attempt += 1
-                continue
         for i, soql in enumerate(soqls):
             if results[i] is None:
                 try:
@@ -421,7 +351,59 @@ class SalesforceClient:
                     results[i] = exc
         return t.cast(list, results)
 
+    def _query_part(
+        self,
+        soqls: list[str],
+        part: list[int],
+        results: list[list[dict[str, t.Any]] | SalesforceError | None],
+        attempt: int,
+    ) -> list[int] | None:
+        """Up to 5 queries in one Composite call; returns those to retry (None: no Composite).
+
+        A request refused as a whole (400) leaves its queries' results None: they go one by one.
+        """
+        subs = [
+            {
+                "method": "GET",
+                "referenceId": f"q{i}",
+                "url": self.sub_url("query") + "?" + urlencode({"q": soqls[i]}),
+            }
+            for i in part
+        ]
+        try:
+            answers = self.composite(subs)
+        except CompositeUnavailable:
+            return None
+        except SalesforceError as exc:
+            if exc.status != 400:
+                raise
+            return []
+        retry: list[int] = []
+        for i, ans in zip(part, answers, strict=True):
+            status = int(ans.get("httpStatusCode") or 0)
+            body = ans.get("body")
+            if status == 200 and isinstance(body, dict):
+                results[i] = self._all_pages(body)
+                continue
+            code, message = error_of(body)
+            if not is_transient(status, code):
+                results[i] = SalesforceError(status, code or str(status), message, "GET", "query")
+            elif self.retry.gives_up(attempt):
+                raise RetriesExhausted(f"a query in /composite kept failing with {status} {code}")
+            else:
+                retry.append(i)
+        return retry
+
+    def _all_pages(self, page: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """A query's records: this first page's and those of the pages that follow it."""
+        records = list(page.get("records") or [])
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            page = self.request("GET", page["nextRecordsUrl"], kind="query").json()
+            records.extend(page.get("records") or [])
+        return records
+
     def stats(self) -> dict[str, t.Any]:
+        """API calls by kind and token requests made so far."""
         return {
             "api_calls": self.api_calls,
             "by_kind": dict(self.calls_by_kind),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from target_salesforce_leads.budget import ApiBudget, BudgetExhausted, parse_limit_info
+from salesforce_client.budget import ApiBudget, BudgetExhausted, parse_limit_info
 
 
 @pytest.mark.parametrize(

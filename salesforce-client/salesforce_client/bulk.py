@@ -9,6 +9,7 @@ the result files back to the records by their key column, since result order is 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -16,8 +17,8 @@ import tempfile
 import time
 import typing as t
 
-from target_salesforce_leads.client import SalesforceClient
-from target_salesforce_leads.composite import ResultFn
+from salesforce_client.client import SalesforceClient
+from salesforce_client.composite import ResultFn
 
 NULL = "#N/A"
 # A cell that must be quoted: a comma, quote or line break anywhere, or a space at an edge.
@@ -82,6 +83,7 @@ class BulkUpload:
         self.size = 0
 
     def add(self, token: t.Any, fields: dict[str, t.Any]) -> None:
+        """Add a record's row; ``token`` comes back with its result."""
         key = str(fields[self.key_field])
         self.tokens[key] = token
         missing = _ABSENT
@@ -103,15 +105,15 @@ class BulkUpload:
         self._fh.write(line)
 
     def close(self) -> None:
+        """Finish the CSV file (before it is uploaded)."""
         if not self._fh.closed:
             self._fh.close()
 
     def discard(self) -> None:
+        """Close and delete the CSV file."""
         self.close()
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self.path)
-        except OSError:
-            pass
 
 
 def run_bulk_job(

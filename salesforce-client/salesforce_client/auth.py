@@ -1,7 +1,16 @@
-"""OAuth 2.0 token exchange with Salesforce, done by the target itself.
+"""OAuth 2.0 token exchange with Salesforce: refresh-token, JWT, client-credentials, password.
 
-simple-salesforce has no refresh-token grant and does not refresh sessions it did not open, so the
-target obtains and renews access tokens here and hands them to whatever talks to the API.
+:class:`SalesforceAuth` is a singer-sdk :class:`~singer_sdk.authenticators.OAuthAuthenticator`, so
+an SDK stream can use it as its ``authenticator`` and a plain client can call :meth:`token`. It
+uses the SDK's ``auth_endpoint``, ``client_id``/``client_secret``, ``oauth_request_body`` (one body
+per grant), ``is_token_valid`` and ``authenticate_request`` hooks, and overrides
+``update_access_token`` (a public hook) because the SDK's own cannot do what Salesforce needs: it
+posts without ``verify=`` (so ``ca_bundle`` would lose to REQUESTS_CA_BUNDLE), retries with its own
+urllib3 policy instead of :class:`~salesforce_client.retry.RetryPolicy`, drops the answer's
+``instance_url`` and identity ``id``, and fails with a bare ``RuntimeError`` instead of a message
+that names the setting to fix. The JWT assertion is built here rather than by the SDK's
+``OAuthJWTAuthenticator``, whose claims lack ``sub`` (the user) and expire in an hour where
+Salesforce wants minutes.
 
 The token answer also says which org the credentials belong to: its identity URL ``id`` ends in
 ``/id/{orgId}/{userId}``. :attr:`SalesforceAuth.org_id` is that org id;
@@ -11,6 +20,7 @@ URL's host when a server answers no identity URL).
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 import typing as t
@@ -18,6 +28,9 @@ import uuid
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk.authenticators import OAuthAuthenticator
+
+from salesforce_client.retry import RetryPolicy
 
 GRANTS = ("refresh_token", "jwt", "client_credentials", "password")
 
@@ -77,30 +90,61 @@ def choose_grant(config: t.Mapping[str, t.Any]) -> str:
     if config.get("client_id") and config.get("client_secret"):
         return "client_credentials"
     raise AuthError(
-        "No Salesforce credentials are configured, so the target cannot log in. Set client_id, "
+        "No Salesforce credentials are configured, so there is no way to log in. Set client_id, "
         "client_secret and refresh_token (or username + private_key for JWT, username + password, "
         "or client_id + client_secret for client credentials)."
     )
 
 
-class SalesforceAuth:
-    """Holds the current access token and renews it on demand (thread safe)."""
+class SalesforceAuth(OAuthAuthenticator):
+    """Holds the current access token and renews it on demand (thread safe).
+
+    Salesforce's token answer has no ``expires_in`` (the session lifetime is an org setting), so
+    a token counts as valid until an API call answers 401; the caller then calls
+    :meth:`refresh` with the :attr:`generation` it used, so that one expiry seen by several
+    threads costs one login.
+    """
 
     def __init__(
-        self, config: t.Mapping[str, t.Any], session: requests.Session, verify: str | bool = True
+        self,
+        config: t.Mapping[str, t.Any],
+        session: requests.Session,
+        verify: str | bool = True,
+        retry: RetryPolicy | None = None,
+        env_prefix: str = "",
     ) -> None:
-        self._config = config
-        self._verify = verify
-        self._session = session
-        self.grant = choose_grant(config)
-        self.login_url = str(
+        """Read the grant's settings from ``config``; log in lazily, on first use.
+
+        Args:
+            config: Settings: ``auth_flow``, ``client_id``, ``client_secret``,
+                ``refresh_token``, ``username``, ``password``, ``security_token``,
+                ``private_key``/``private_key_path``, ``jwt_audience``, ``login_url``,
+                ``instance_url``, ``max_retries``, ``retry_backoff_seconds``.
+            session: The HTTP session to post the token requests with.
+            verify: TLS verification for the login host (a CA bundle path, or a bool).
+            retry: The retry policy for a failing login service (default: from ``config``).
+            env_prefix: The plugin's environment variable prefix (``TARGET_SALESFORCE_LEADS_``),
+                so that refusals name the variables to set; empty: they name the settings.
+        """
+        grant = choose_grant(config)
+        login_url = str(
             config.get("login_url") or config.get("instance_url") or "https://login.salesforce.com"
         ).rstrip("/")
+        super().__init__(
+            auth_endpoint=f"{login_url}/services/oauth2/token",
+            client_id=str(config.get("client_id") or ""),
+            client_secret=str(config.get("client_secret") or ""),
+        )
+        self._settings = config
+        self._env_prefix = env_prefix
+        self._verify = verify
+        self._http = session
+        self._retry = retry or RetryPolicy.from_config(config)
+        self.grant = grant
+        self.login_url = login_url
         self._lock = threading.Lock()
-        self._token: str | None = None
         self._instance_url: str | None = config.get("instance_url")
         self._org_id: str | None = None
-        self._logged_in = False
         self._generation = 0
         self.token_requests = 0
 
@@ -110,8 +154,7 @@ class SalesforceAuth:
 
         None only when the server answers no usable ``id``; :attr:`org_key` then falls back.
         """
-        if not self._logged_in:
-            self.access_token()
+        self.token()
         return self._org_id
 
     @property
@@ -130,11 +173,12 @@ class SalesforceAuth:
     def instance_url(self) -> str:
         """Base URL of the org's API (from the token answer unless configured)."""
         if self._instance_url is None:
-            self.access_token()
+            self.token()
         return str(self._instance_url).rstrip("/")
 
     @property
     def has_instance_url(self) -> bool:
+        """True once the instance URL is known (configured, or from a token answer)."""
         return self._instance_url is not None
 
     @property
@@ -142,12 +186,12 @@ class SalesforceAuth:
         """Increases each time a new token is obtained; lets callers refresh only once."""
         return self._generation
 
-    def access_token(self) -> str:
+    def token(self) -> str:
         """Return a usable access token, logging in first if needed."""
         with self._lock:
-            if self._token is None:
+            if not self.is_token_valid():
                 self._login()
-            return str(self._token)
+            return str(self.access_token)
 
     def refresh(self, seen_generation: int) -> None:
         """Obtain a new token unless another thread already did since ``seen_generation``."""
@@ -155,45 +199,86 @@ class SalesforceAuth:
             if self._generation == seen_generation:
                 self._login()
 
-    def _login(self) -> None:
-        data = self._grant_form()
-        url = f"{self.login_url}/services/oauth2/token"
-        retries = int(self._config.get("max_retries", 5))
-        backoff = float(self._config.get("retry_backoff_seconds", 1.0))
-        resp: requests.Response | None = None
-        for attempt in range(retries + 1):
+    def update_access_token(self) -> None:
+        """Obtain a new access token now (the SDK hook; see the module docstring for why)."""
+        with self._lock:
+            self._login()
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the ``Authorization`` header, logging in first if needed (thread safe)."""
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        return request
+
+    @property
+    def oauth_request_body(self) -> dict[str, str]:
+        """The token request's form for the configured grant."""
+        cfg = self._settings
+        if self.grant == "refresh_token":
+            return {
+                "grant_type": "refresh_token",
+                "refresh_token": str(cfg.get("refresh_token") or ""),
+                "client_id": str(self.client_id),
+                "client_secret": str(self.client_secret),
+            }
+        if self.grant == "password":
+            return {
+                "grant_type": "password",
+                "username": str(cfg.get("username") or ""),
+                "password": str(cfg.get("password") or "") + str(cfg.get("security_token") or ""),
+                "client_id": str(self.client_id),
+                "client_secret": str(self.client_secret),
+            }
+        if self.grant == "client_credentials":
+            return {
+                "grant_type": "client_credentials",
+                "client_id": str(self.client_id),
+                "client_secret": str(self.client_secret),
+            }
+        return {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": self._jwt_assertion(),
+        }
+
+    def _post_token_request(self) -> requests.Response:
+        """POST the grant's form, retrying a failing login service by the retry policy."""
+        data = self.oauth_request_body
+        attempt = 0
+        while True:
             self.token_requests += 1
             try:
-                resp = self._session.post(url, data=data, timeout=60, verify=self._verify)
+                resp = self._http.post(
+                    self.auth_endpoint, data=data, timeout=60, verify=self._verify
+                )
             except requests.exceptions.SSLError:
                 raise AuthError(
                     f"The TLS certificate of the Salesforce login host {self.login_url} could "
-                    "not be verified, so the target did not send the credentials. Check "
+                    "not be verified, so the credentials were not sent. Check "
                     "login_url, and set ca_bundle to the CA file when a proxy or emulator signs "
                     "the certificate.",
                     code="tls",
                 ) from None
             except requests.RequestException as exc:
-                if attempt < retries:
-                    time.sleep(min(30.0, backoff * 2**attempt))
-                    continue
-                raise AuthError(
-                    f"Salesforce's login service at {self.login_url} could not be reached "
-                    f"({type(exc).__name__}, {attempt + 1} attempts). This is not a credential "
-                    "problem: check login_url and the network (proxy, firewall), then retry "
-                    "later.",
-                    code="login_unavailable",
-                    transient=True,
-                ) from None
-            if resp.status_code >= 500 and attempt < retries:
-                time.sleep(min(30.0, backoff * 2**attempt))
-                continue
-            break
-        assert resp is not None
+                if self._retry.gives_up(attempt):
+                    raise AuthError(
+                        f"Salesforce's login service at {self.login_url} could not be reached "
+                        f"({type(exc).__name__}, {attempt + 1} attempts). This is not a "
+                        "credential problem: check login_url and the network (proxy, "
+                        "firewall), then retry later.",
+                        code="login_unavailable",
+                        transient=True,
+                    ) from None
+            else:
+                if resp.status_code < 500 or self._retry.gives_up(attempt):
+                    return resp
+            self._retry.wait(attempt)
+            attempt += 1
+
+    def _login(self) -> None:
+        resp = self._post_token_request()
         if resp.status_code >= 500:
             raise AuthError(
                 f"Salesforce's login service failed (HTTP {resp.status_code} from "
-                f"{self.login_url}/services/oauth2/token, {retries + 1} attempts). This is not a "
+                f"{self.auth_endpoint}, {self._retry.max_retries + 1} attempts). This is not a "
                 "credential problem: retry later (Salesforce's trust status page shows "
                 "incidents).",
                 code="login_unavailable",
@@ -202,14 +287,25 @@ class SalesforceAuth:
         body = _json(resp)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             raise self._refusal(resp.status_code, body)
-        self._token = str(body["access_token"])
-        if not self._config.get("instance_url") and body.get("instance_url"):
+        self.access_token = str(body["access_token"])
+        if not self._settings.get("instance_url") and body.get("instance_url"):
             self._instance_url = body["instance_url"]
         elif self._instance_url is None:
             self._instance_url = self.login_url
         self._org_id = org_id_from_identity(body.get("id"))
-        self._logged_in = True
+        self.last_refreshed = datetime.datetime.now(datetime.timezone.utc)
+        self.expires_in = None
         self._generation += 1
+
+    def _names(self, *settings: str) -> str:
+        """How a message names settings: their environment variables when the prefix is known."""
+        if self._env_prefix:
+            names = [f"{self._env_prefix}{s.upper()}" for s in settings]
+            label = f" (setting{'s' if len(settings) > 1 else ''} {', '.join(settings)})"
+        else:
+            names, label = list(settings), ""
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return listed + label
 
     def _refusal(self, status: int, body: t.Any) -> AuthError:
         """The error for a token answer that is not a token: which setting to fix, and how."""
@@ -221,13 +317,12 @@ class SalesforceAuth:
         detail = str(body.get("error_description") or body.get("message") or "").strip()
         said = f"{error}: {detail}" if detail else error
         head = f"Salesforce refused the {self.grant} login ({said})"
-        env = "TARGET_SALESFORCE_LEADS_"
         if error in ("invalid_client_id", "invalid_client"):
             return AuthError(
                 f"{head}: the Connected App's client id or client secret is wrong. Set "
-                f"{env}CLIENT_ID and {env}CLIENT_SECRET (settings client_id, client_secret) to "
-                "the app's Consumer Key and Consumer Secret (Setup > App Manager > the app > "
-                "View > Manage Consumer Details).",
+                f"{self._names('client_id', 'client_secret')} to the app's Consumer Key and "
+                "Consumer Secret (Setup > App Manager > the app > View > Manage Consumer "
+                "Details).",
                 code=error,
             )
         if error == "invalid_grant" and self.grant == "refresh_token":
@@ -236,15 +331,15 @@ class SalesforceAuth:
                 "admin revoking the app's access, or the app's refresh token policy). Get a new "
                 "one by authorizing the Connected App again as the integration user (OAuth web "
                 "server flow, scopes api refresh_token offline_access) and set "
-                f"{env}REFRESH_TOKEN to the refresh_token it returns.",
+                f"{self._names('refresh_token')} to the refresh_token it returns.",
                 code=error,
             )
         if error == "invalid_grant" and self.grant == "password":
             return AuthError(
                 f"{head}: the username or password is wrong, the user is locked or inactive, "
                 "or the security token is missing or outdated. Set "
-                f"{env}USERNAME, {env}PASSWORD and {env}SECURITY_TOKEN (a new token is sent by "
-                "Settings > Reset My Security Token).",
+                f"{self._names('username', 'password', 'security_token')} (a new token is sent "
+                "by Settings > Reset My Security Token).",
                 code=error,
             )
         if error == "invalid_grant" and self.grant == "jwt":
@@ -275,39 +370,10 @@ class SalesforceAuth:
             code=error,
         )
 
-    def _grant_form(self) -> dict[str, str]:
-        cfg = self._config
-        client_id = str(cfg.get("client_id") or "")
-        if self.grant == "refresh_token":
-            return {
-                "grant_type": "refresh_token",
-                "refresh_token": str(cfg.get("refresh_token") or ""),
-                "client_id": client_id,
-                "client_secret": str(cfg.get("client_secret") or ""),
-            }
-        if self.grant == "password":
-            return {
-                "grant_type": "password",
-                "username": str(cfg.get("username") or ""),
-                "password": str(cfg.get("password") or "") + str(cfg.get("security_token") or ""),
-                "client_id": client_id,
-                "client_secret": str(cfg.get("client_secret") or ""),
-            }
-        if self.grant == "client_credentials":
-            return {
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": str(cfg.get("client_secret") or ""),
-            }
-        return {
-            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "assertion": self._jwt_assertion(),
-        }
-
     def _jwt_assertion(self) -> str:
         import jwt  # pyjwt; imported here so other grants do not need cryptography loaded
 
-        cfg = self._config
+        cfg = self._settings
         key = cfg.get("private_key")
         if not key and cfg.get("private_key_path"):
             with open(str(cfg["private_key_path"]), encoding="utf-8") as fh:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from target_salesforce_leads.budget import ApiBudget, RollingApiBudget, budget_for
+from salesforce_client.budget import ApiBudget, RollingApiBudget, budget_for
 
 DAY = 86_400.0
 
@@ -95,7 +95,7 @@ def test_the_run_budget_stays_as_it_was():
     budget.observe(0, 100)
     budget.charge(50)
     assert not budget.can_spend(1)
-    from target_salesforce_leads.budget import BudgetExhausted
+    from salesforce_client.budget import BudgetExhausted
 
     with pytest.raises(BudgetExhausted):
         budget.charge(1)

@@ -8,20 +8,18 @@ would be. When the server has no ``/composite`` the same chunks go as separate c
 
 from __future__ import annotations
 
-import random
-import time
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from target_salesforce_leads.client import (
-    COMPOSITE_HEAVY,
+from salesforce_client.client import COMPOSITE_HEAVY, SalesforceClient
+from salesforce_client.errors import (
     TRANSIENT_CODES,
     CompositeUnavailable,
     RetriesExhausted,
-    SalesforceClient,
     SalesforceError,
     error_of,
+    is_transient,
 )
 
 CHUNK = 200
@@ -29,6 +27,8 @@ CHUNK = 200
 # on_result(token, ok, created, record_id, error_code, message)
 ResultFn = t.Callable[[t.Any, bool, bool, str | None, str, str], None]
 Items = t.Iterable[tuple[t.Any, dict[str, t.Any]]]
+# A chunk: up to 200 (token, fields) pairs of one write.
+Chunk = list[tuple[t.Any, dict[str, t.Any]]]
 
 
 @dataclass
@@ -43,15 +43,21 @@ class Write:
 
     @property
     def path(self) -> str:
+        """The Collections resource: upsert by the key field, or update by Id."""
         if self.operation == "upsert":
             return f"composite/sobjects/{quote(self.sobject)}/{quote(self.key_field)}"
         return "composite/sobjects"
 
-    def body(self, chunk: list[tuple[t.Any, dict[str, t.Any]]]) -> dict[str, t.Any]:
+    def body(self, chunk: Chunk) -> dict[str, t.Any]:
+        """The request body for one chunk of at most 200 records (allOrNone false)."""
         return {
             "allOrNone": False,
             "records": [{"attributes": {"type": self.sobject}, **f} for _, f in chunk],
         }
+
+
+# A chunk waiting to be sent, with its attempt number (> 0: a resend after a transient failure).
+Pending = tuple[Write, Chunk, int]
 
 
 def write_collections(
@@ -78,9 +84,9 @@ def write_collections(
     write_many(client, [Write(sobject, operation, key_field, items, on_result)])
 
 
-def _chunks(writes: list[Write]) -> t.Iterator[tuple[Write, list[tuple[t.Any, dict]]]]:
+def _chunks(writes: list[Write]) -> t.Iterator[tuple[Write, Chunk]]:
     for write in writes:
-        chunk: list[tuple[t.Any, dict[str, t.Any]]] = []
+        chunk: Chunk = []
         for item in write.items:
             chunk.append(item)
             if len(chunk) == CHUNK:
@@ -101,7 +107,7 @@ def write_many(client: SalesforceClient, writes: list[Write]) -> None:
             _send(client, write, chunk)
         return
     # (write, chunk, attempt): attempt > 0 marks a resend after a transient failure.
-    queue: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]] = []
+    queue: list[Pending] = []
     exhausted = False
     while True:
         while len(queue) < COMPOSITE_HEAVY and not exhausted:
@@ -127,14 +133,11 @@ def write_many(client: SalesforceClient, writes: list[Write]) -> None:
         queue.extend(_send_composite(client, batch))
 
 
-def _send_composite(
-    client: SalesforceClient,
-    batch: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]],
-) -> list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]]:
+def _send_composite(client: SalesforceClient, batch: list[Pending]) -> list[Pending]:
     """One Composite call of up to 5 chunks; returns the chunks to send again."""
     wait = max(attempt for _, _, attempt in batch)
     if wait:
-        _backoff(client, wait - 1)
+        client.retry.wait(wait - 1)
     subs = [
         {
             "method": "PATCH",
@@ -156,51 +159,57 @@ def _send_composite(
         for write, chunk, _ in batch:
             _send(client, write, chunk)
         return []
-    again: list[tuple[Write, list[tuple[t.Any, dict[str, t.Any]]], int]] = []
+    again: list[Pending] = []
     for (write, chunk, attempt), ans in zip(batch, answers, strict=True):
-        status = int(ans.get("httpStatusCode") or 0)
-        body = ans.get("body")
-        if 200 <= status < 300:
-            retry = _results(client, write, chunk, body, attempt)
-            if retry:
-                _warn_transient(client, write, len(retry), attempt)
-                again.append((write, retry, attempt + 1))
-            continue
-        code, message = error_of(body)
-        if status >= 500 or code in TRANSIENT_CODES:
-            if attempt >= client.max_retries:
-                raise RetriesExhausted(
-                    f"PATCH {write.path} in /composite kept failing with {status} {code} after "
-                    f"{attempt + 1} attempts"
-                )
-            client.logger.warning(
-                "%s in /composite answered %s %s; retrying (%d/%d)",
-                write.path,
-                status,
-                code,
-                attempt + 1,
-                client.max_retries,
-            )
-            again.append((write, chunk, attempt + 1))
-        elif status == 400:
-            # This chunk alone was refused because of some record in it: halve it.
-            if len(chunk) == 1:
-                write.on_result(chunk[0][0], False, False, None, code or "400", message)
-            else:
-                mid = len(chunk) // 2
-                again += [(write, chunk[:mid], attempt), (write, chunk[mid:], attempt)]
-        else:
-            raise SalesforceError(status, code or str(status), message, "PATCH", write.path)
+        again += _answered(client, write, chunk, attempt, ans)
     return again
+
+
+def _answered(
+    client: SalesforceClient, write: Write, chunk: Chunk, attempt: int, ans: dict[str, t.Any]
+) -> list[Pending]:
+    """Report one subresponse's outcomes; return what to send again (retries, halves)."""
+    status = int(ans.get("httpStatusCode") or 0)
+    body = ans.get("body")
+    if 200 <= status < 300:
+        retry = _results(client, write, chunk, body, attempt)
+        if not retry:
+            return []
+        _warn_transient(client, write, len(retry), attempt)
+        return [(write, retry, attempt + 1)]
+    code, message = error_of(body)
+    if is_transient(status, code):
+        if client.retry.gives_up(attempt):
+            raise RetriesExhausted(
+                f"PATCH {write.path} in /composite kept failing with {status} {code} after "
+                f"{attempt + 1} attempts"
+            )
+        client.logger.warning(
+            "%s in /composite answered %s %s; retrying (%d/%d)",
+            write.path,
+            status,
+            code,
+            attempt + 1,
+            client.max_retries,
+        )
+        return [(write, chunk, attempt + 1)]
+    if status != 400:
+        raise SalesforceError(status, code or str(status), message, "PATCH", write.path)
+    # This chunk alone was refused because of some record in it: halve it.
+    if len(chunk) == 1:
+        write.on_result(chunk[0][0], False, False, None, code or "400", message)
+        return []
+    mid = len(chunk) // 2
+    return [(write, chunk[:mid], attempt), (write, chunk[mid:], attempt)]
 
 
 def _results(
     client: SalesforceClient,
     write: Write,
-    chunk: list[tuple[t.Any, dict]],
+    chunk: Chunk,
     results: t.Any,
     attempt: int,
-) -> list[tuple[t.Any, dict[str, t.Any]]]:
+) -> Chunk:
     """Report each record's outcome; return the records to retry (transient errors)."""
     if not isinstance(results, list) or len(results) != len(chunk):
         got = len(results) if isinstance(results, list) else 0
@@ -208,7 +217,7 @@ def _results(
             f"Collections {write.operation} of {write.sobject} answered {got} results for "
             f"{len(chunk)} records; cannot tell which records were written."
         )
-    retry: list[tuple[t.Any, dict[str, t.Any]]] = []
+    retry: Chunk = []
     for (token, fields), result in zip(chunk, results, strict=True):
         if result.get("success"):
             write.on_result(token, True, bool(result.get("created")), result.get("id"), "", "")
@@ -216,7 +225,7 @@ def _results(
         errors = result.get("errors") or [{}]
         code = str(errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN")
         message = "; ".join(str(e.get("message") or "") for e in errors)
-        if code in TRANSIENT_CODES and attempt < client.max_retries:
+        if code in TRANSIENT_CODES and not client.retry.gives_up(attempt):
             retry.append((token, fields))
         else:
             write.on_result(token, False, False, None, code, message)
@@ -233,14 +242,7 @@ def _warn_transient(client: SalesforceClient, write: Write, count: int, attempt:
     )
 
 
-def _backoff(client: SalesforceClient, attempt: int) -> None:
-    delay = min(30.0, client.backoff_base * (2**attempt))
-    time.sleep(delay * (0.5 + random.random() / 2))
-
-
-def _send(
-    client: SalesforceClient, write: Write, chunk: list[tuple[t.Any, dict[str, t.Any]]]
-) -> None:
+def _send(client: SalesforceClient, write: Write, chunk: Chunk) -> None:
     """One chunk as its own Collections call (retries and halving included)."""
     pending = chunk
     attempt = 0
@@ -264,5 +266,5 @@ def _send(
         pending = _results(client, write, pending, results, attempt)
         if pending:
             _warn_transient(client, write, len(pending), attempt)
-            _backoff(client, attempt)
+            client.retry.wait(attempt)
             attempt += 1
