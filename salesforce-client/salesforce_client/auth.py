@@ -374,7 +374,7 @@ class SalesforceAuth(OAuthAuthenticator):
         import jwt  # pyjwt; imported here so other grants do not need cryptography loaded
 
         cfg = self._settings
-        key = cfg.get("private_key")
+        key = str(cfg.get("private_key") or "")
         if not key and cfg.get("private_key_path"):
             with open(str(cfg["private_key_path"]), encoding="utf-8") as fh:
                 key = fh.read()

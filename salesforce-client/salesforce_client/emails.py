@@ -1,10 +1,11 @@
 """What Salesforce's Email fields accept: the one email rule of the project.
 
-An Email field holds at most 80 characters (salesforce-facts: Lead ``Email (email, 80)``) of an
-address with an ASCII dot-atom local part of at most 64 characters, one ``@``, and a domain of at
-least two dot-separated labels (letters, digits and inner hyphens, 63 at most each) ending in an
-alphabetic or punycode top-level domain. Anything else Salesforce refuses with
-``INVALID_EMAIL_ADDRESS`` (or ``STRING_TOO_LONG`` past 80 characters).
+An address has an ASCII dot-atom local part of at most 64 characters, one ``@``, and a domain of
+at least two dot-separated labels (letters, digits and inner hyphens, 63 at most each) ending in
+an alphabetic or punycode top-level domain; anything else Salesforce refuses with
+``INVALID_EMAIL_ADDRESS``. The length is the field's, not the address's: an Email field holds
+:data:`MAX_LENGTH` characters (salesforce-facts: Lead ``Email (email, 80)``) and a longer value
+fails with ``STRING_TOO_LONG``, so callers check it as a length, with that reason.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ _TLD = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
 
 
 def is_email(value: t.Any) -> bool:
-    """Tell whether ``value`` is an address Salesforce's Email fields accept (see the module)."""
-    if not isinstance(value, str) or len(value) > MAX_LENGTH or value.count("@") != 1:
+    """Tell whether ``value`` is an address Salesforce's Email fields accept (length aside)."""
+    if not isinstance(value, str) or value.count("@") != 1:
         return False
     local, domain = value.split("@")
     if not local or len(local) > MAX_LOCAL_LENGTH or not _LOCAL_PART.fullmatch(local):

@@ -82,7 +82,7 @@ def test_query_many_packs_five_queries_per_composite_call(
     soqls = [f"SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_{i}'" for i in range(7)]
     soqls.append("SELECT Nope__c FROM Lead")
     results = client.query_many(soqls)
-    assert [len(r) for r in results[:7]] == [1] * 7
+    assert [len(r) for r in results[:7] if isinstance(r, list)] == [1] * 7
     assert isinstance(results[7], SalesforceError) and results[7].status == 400
     stats = org.stats()
     assert stats["by_endpoint"].get("POST /composite") == 2 and stats["api_calls"] == 2
@@ -99,7 +99,7 @@ def test_query_many_without_composite_goes_one_by_one(
     results = client.query_many(
         [f"SELECT Id FROM Lead WHERE Intercom_Contact_ID__c = 'ic_{i}'" for i in range(3)]
     )
-    assert [len(r) for r in results] == [1, 1, 1]
+    assert [len(r) for r in results if isinstance(r, list)] == [1, 1, 1]
     assert org.stats()["api_calls"] == 3 and client.composite_calls(3) == 3
 
 
