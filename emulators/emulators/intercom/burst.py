@@ -77,11 +77,19 @@ class Bursts:
             out["items"] = list(run["items"])
         return out
 
+    def halt(self) -> None:
+        """Stop every running burst and forget them all."""
+        stop, self.stop = self.stop, threading.Event()
+        stop.set()
+        with self.lock:
+            self.runs.clear()
+
     def _run(self, run: dict[str, Any], change: Callable[[int], str]) -> None:
         start = time.perf_counter()
+        stop = self.stop
         for i in range(run["count"]):
             delay = start + i / run["rate_per_s"] - time.perf_counter()
-            if delay > 0 and self.stop.wait(delay):
+            if stop.is_set() or (delay > 0 and stop.wait(delay)):
                 break
             try:
                 item = change(i)

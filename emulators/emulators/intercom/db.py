@@ -242,6 +242,29 @@ class Database:
         self.set_meta("settings", current)
         return {**DEFAULT_SETTINGS, **current}
 
+    @property
+    def snapshot_path(self) -> Path:
+        """Where ``snapshot`` keeps the state ``restore`` goes back to."""
+        return self.path.with_name(self.path.name + ".seeded")
+
+    def snapshot(self) -> None:
+        """Keep a copy of the whole workspace, for ``POST /_emulator/reset``."""
+        with self.write_lock:
+            target = sqlite3.connect(self.snapshot_path)
+            try:
+                self.conn().backup(target)
+            finally:
+                target.close()
+
+    def restore(self) -> None:
+        """Put the whole workspace back as it was at the last ``snapshot``."""
+        with self.write_lock:
+            source = sqlite3.connect(self.snapshot_path)
+            try:
+                source.backup(self.conn())
+            finally:
+                source.close()
+
     # The clock is kept in meta so a `simulate` process and a server share it.
     def clock_state(self) -> dict[str, Any]:
         return self.get_meta("clock", {"real": True})
