@@ -16,7 +16,9 @@ from emulators.salesforce.ids import normalize
 from emulators.salesforce.store import USER_ID, now_iso
 
 if TYPE_CHECKING:
-    from emulators.salesforce.app import Emulator
+    from collections.abc import Callable
+
+    from emulators.salesforce.store import Store
 
 DELIMITERS = {
     "COMMA": ",",
@@ -76,8 +78,10 @@ class Job:
 class BulkEngine:
     """Holds the jobs and processes closed ones, one at a time (the store has a single writer)."""
 
-    def __init__(self, emulator: Emulator, root: Path) -> None:
-        self.emulator = emulator
+    def __init__(self, store: Store, lock_fault: Callable[[], bool], root: Path) -> None:
+        """Load the jobs kept in ``store``; ``lock_fault`` says when a row lock fault fires."""
+        self.store = store
+        self.lock_fault = lock_fault
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs: dict[str, Job] = {}
@@ -90,7 +94,7 @@ class BulkEngine:
         self._load()
 
     def _load(self) -> None:
-        store = self.emulator.store
+        store = self.store
         for (value,) in store.db.execute("SELECT value FROM meta WHERE key LIKE 'job:%'"):
             info = json.loads(value)
             self.jobs[info["id"]] = Job(info, self.root / info["id"])
@@ -98,7 +102,7 @@ class BulkEngine:
 
     def save(self, job: Job) -> None:
         job.info["systemModstamp"] = now_iso()
-        self.emulator.store.meta_set("job:" + job.id, json.dumps(job.info))
+        self.store.meta_set("job:" + job.id, json.dumps(job.info))
 
     async def run(self) -> None:
         """The worker: picks up jobs whose upload completed, including ones left by a restart."""
@@ -122,7 +126,7 @@ class BulkEngine:
     def create(self, body: Any, version: str) -> Job:
         if not isinstance(body, dict):
             raise SalesforceError("INVALIDJOB", "The request body must be a JSON object")
-        store = self.emulator.store
+        store = self.store
         operation = body.get("operation")
         if operation not in OPERATIONS:
             raise SalesforceError(
@@ -266,7 +270,7 @@ class BulkEngine:
                 status=409,
             )
         del self.jobs[job.id]
-        self.emulator.store.db.execute("DELETE FROM meta WHERE key = ?", ("job:" + job.id,))
+        self.store.db.execute("DELETE FROM meta WHERE key = ?", ("job:" + job.id,))
         for path in job.folder.glob("*"):
             path.unlink()
         job.folder.rmdir()
@@ -288,8 +292,7 @@ class BulkEngine:
 
     # -- processing ----------------------------------------------------------------------------
     async def process(self, job: Job) -> None:
-        emulator = self.emulator
-        store = emulator.store
+        store = self.store
         started = time.monotonic()
         job.info["state"] = "InProgress"
         self.save(job)
@@ -357,7 +360,7 @@ class BulkEngine:
                         )
                         continue
                     try:
-                        if emulator.take_lock_fault():
+                        if self.lock_fault():
                             raise SalesforceError(
                                 "UNABLE_TO_LOCK_ROW",
                                 "unable to obtain exclusive access to this record or 1 records",
@@ -468,7 +471,7 @@ class BulkEngine:
 
     def _columns(self, obj: Any, job: Job, header: list[str]) -> list[tuple[str, Any]]:
         """Map CSV headers to ('field', name) or ('rel', (relationship, type, ext field))."""
-        store = self.emulator.store
+        store = self.store
         columns: list[tuple[str, Any]] = []
         operation = job.info["operation"]
         for name in header:
@@ -555,7 +558,7 @@ class BulkEngine:
         stamp: str,
         deleted: list[str],
     ) -> tuple[str, bool, dict[str, Any] | None]:
-        store = self.emulator.store
+        store = self.store
         values: dict[str, Any] = {}
         for (kind, spec), cell in zip(columns, row, strict=True):
             if cell == "":

@@ -18,12 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulators.salesforce.errors import SalesforceError, not_found
+from emulators.salesforce.responses import json_response
 from emulators.salesforce.store import now_iso, parse_datetime
 
-from emulators.salesforce.app import json_response  # isort: skip
-
 if TYPE_CHECKING:
-    from emulators.salesforce.app import Emulator
+    from emulators.salesforce.backend import Emulator
     from emulators.salesforce.schema import SObject
 
 ID_LIMIT = 600_000

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulators.salesforce.backend import DATA_PREFIX
 from emulators.salesforce.errors import SalesforceError, not_found
+from emulators.salesforce.handlers.common import get_obj, read_json, shape_record
+from emulators.salesforce.ids import normalize
+from emulators.salesforce.responses import error_response, json_response
 from emulators.salesforce.store import JOURNAL
 
-from emulators.salesforce.app import DATA_PREFIX, error_response, json_response  # isort: skip
-
 if TYPE_CHECKING:
-    from emulators.salesforce.app import Emulator
+    from emulators.salesforce.backend import Emulator
 
 MAX_SUBREQUESTS = 25
 MAX_QUERY_OR_COLLECTION = 5
@@ -222,7 +224,7 @@ async def _run(
         request = _request(
             outer, method, str(url).partition("?")[0], _normalize_query(query), body, headers
         )
-        response = await matched[1](emulator, request, version, **matched[2])
+        response = await matched.route.endpoint(emulator, request, version, **matched.params)
     except SalesforceError as exc:
         response = error_response(exc)
     payload = json.loads(response.body) if response.body else None
@@ -233,8 +235,6 @@ async def _run(
 
 
 async def composite(emulator: Emulator, request: Request, version: str) -> Response:
-    from emulators.salesforce.handlers import read_json
-
     all_or_none, subrequests = _check(await read_json(request))
     if len(subrequests) > MAX_SUBREQUESTS:
         return _limit(f"The request can’t contain more than {MAX_SUBREQUESTS} operations.")
@@ -301,8 +301,6 @@ async def collection_retrieve(
     request with 400 ``INVALID_FIELD`` (the retrieve runs as a query, so the message is
     SOQL's). At most 2,000 ids.
     """
-    from emulators.salesforce.handlers import get_obj, read_json, shape_record
-    from emulators.salesforce.ids import normalize
 
     obj = get_obj(emulator, sobject)
     if request.method == "POST":
