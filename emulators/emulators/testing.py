@@ -2,7 +2,7 @@
 
 Both emulators expose the same admin surface under ``/_emulator/`` (no auth, never counted as
 API calls): ``GET health``, ``GET stats``, ``POST stats/reset``, ``POST faults``,
-``DELETE faults`` and emulator-specific endpoints documented in ``emulators/README.md``.
+``DELETE faults``, ``POST reset`` and emulator-specific endpoints documented in ``emulators/README.md``.
 
 Emulator flags pass through ``args``, e.g. ``EmulatorProcess("salesforce", d,
 args=["--drop-field", "Lead.Intercom_Qualification__c",
@@ -159,6 +159,10 @@ class EmulatorProcess:
 
     def stats(self) -> dict[str, Any]:
         return self.admin("GET", "stats")
+
+    def reset(self) -> Any:
+        """Back to the seeded state, with no faults, counters or log (``POST reset``)."""
+        return self.admin("POST", "reset")
 
     def reset_stats(self) -> None:
         self.admin("POST", "stats/reset")

@@ -1,0 +1,1 @@
+"""Tests of what both emulators share: the admin surface and the package's import graph."""
