@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -26,12 +27,12 @@ def drain(client: httpx.Client, kind: str, limit_pages: int | None = None) -> tu
     n = calls = 0
     while True:
         if kind == "list":
-            params = {"per_page": 150}
+            params: dict[str, Any] = {"per_page": 150}
             if after:
                 params["starting_after"] = after
             page = client.get("/contacts", params=params).json()
         else:
-            body = {
+            body: dict[str, dict[str, Any]] = {
                 "query": {"field": "updated_at", "operator": ">", "value": 0},
                 "sort": {"field": "updated_at", "order": "ascending"},
                 "pagination": {"per_page": 150},

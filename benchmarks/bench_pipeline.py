@@ -1,6 +1,6 @@
 """Whole-job benchmark: `meltano run intercom-to-salesforce` against both emulators.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--contacts 5000] [--conversations 2000]
+    .venv/bin/python -m benchmarks.bench_pipeline [--contacts 5000] [--conversations 2000]
         [--repeats 3] [--no-discovery-comparison]
 
 Prints, for a full sync, an incremental run after simulated activity, runs where nothing changed
@@ -34,9 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-from pipeline import (  # noqa: E402
+from scripts.pipeline import (
     MELTANO,
     Pipeline,
     RunResult,

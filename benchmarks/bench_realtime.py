@@ -1,6 +1,6 @@
 """Benchmark the real-time job end to end and print the figures (issue 11's goals).
 
-    .venv/bin/python benchmarks/bench_realtime.py [--rates 1,10,100] [--seconds 30]
+    .venv/bin/python -m benchmarks.bench_realtime [--rates 1,10,100] [--seconds 30]
         [--max-events 1000] [--ack-burst 1000] [--sf-latency-ms 150] [--quick]
 
 Against both emulators, with every Salesforce API call delayed by `--sf-latency-ms` (150 ms, a
@@ -39,11 +39,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import bench_receiver  # noqa: E402
-from pipeline import FAST_INTERCOM_ARGS, Pipeline, RunningJob, meltano_install  # noqa: E402
+from benchmarks import bench_receiver
+from scripts.pipeline import FAST_INTERCOM_ARGS, Pipeline, RunningJob, meltano_install
 
 HAND_TO_SALES = {"qualification": "hand_to_sales"}
 

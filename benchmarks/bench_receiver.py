@@ -1,6 +1,6 @@
 """Benchmark the webhook receiver's acknowledgement latency under a burst and print the figures.
 
-    .venv/bin/python benchmarks/bench_receiver.py [--burst 1000] [--concurrency 50] [--postgres]
+    .venv/bin/python -m benchmarks.bench_receiver [--burst 1000] [--concurrency 50] [--postgres]
 
 A burst of N signed notifications is POSTed at once by `concurrency` connections (the Intercom
 emulator delivers up to 50 at a time) to a real `intercom-webhook-receiver` process; latency is
@@ -23,9 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tap-intercom-events" / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from receiver_support import ReceiverProcess, notification, signature  # noqa: E402
+from scripts.receiver_support import ReceiverProcess, notification, signature
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,9 +60,10 @@ async def burst(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[f
     ]
     latencies: list[float] = []
     # Open the connections first, so the burst measures acknowledgements, not handshakes.
-    connections = await asyncio.gather(
-        *(_connection(parts.hostname, parts.port) for _ in range(concurrency))
-    )
+    host, port = parts.hostname, parts.port
+    if host is None or port is None:
+        raise SystemExit(f"the receiver's URL names no host and port: {url}")
+    connections = await asyncio.gather(*(_connection(host, port) for _ in range(concurrency)))
     queue = list(reversed(requests))
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -146,7 +145,7 @@ def main() -> int:
                 )
             )
         if args.postgres:
-            from postgres_server import postgres_server
+            from scripts.postgres_server import postgres_server
 
             runs["postgres"] = []
             with postgres_server() as url:

@@ -111,6 +111,13 @@ def drain(
     }
 
 
+def _read_messages(proc: subprocess.Popen[bytes], lines: queue.Queue[dict[str, Any]]) -> None:
+    """Put every message the tap writes on ``lines``, in order (a thread of its own)."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        lines.put(json.loads(raw))
+
+
 def follow(ic: EmulatorProcess, work: Path, contacts: list[str], samples: int) -> dict[str, Any]:
     work.mkdir(parents=True)
     url = f"sqlite:///{work / 'inbox.db'}"
@@ -130,10 +137,8 @@ def follow(ic: EmulatorProcess, work: Path, contacts: list[str], samples: int) -
         stderr=stderr,
         env=dict(os.environ),
     )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(json.loads(raw)) for raw in proc.stdout], daemon=True
-    ).start()
+    lines: queue.Queue[dict[str, Any]] = queue.Queue()
+    threading.Thread(target=_read_messages, args=(proc, lines), daemon=True).start()
     waits = []
     try:
         time.sleep(3)  # start-up, then polling the empty inbox

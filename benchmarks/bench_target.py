@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from emulators.testing import EmulatorProcess
 
@@ -172,7 +173,7 @@ def run_process(
     return elapsed, int(maxrss_kb), int(rc), float(cpu)
 
 
-def run_noop(tmp: Path, name: str, prefix: str, count: int) -> dict[str, object]:
+def run_noop(tmp: Path, name: str, prefix: str, count: int) -> dict[str, Any]:
     """The SDK's no-op target (with validation) on the same messages as ``run_target``."""
     cfg_path = tmp / f"{name}.json"
     cfg_path.write_text("{}")
@@ -199,7 +200,7 @@ def run_target(
     after: str | None = None,
     profile: Path | None = None,
     **overrides: object,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """One target run; ``after`` names the run whose last STATE comes first, as a tap that
     passes the target's section back does (it holds the generation the hashes belong to).
     """
@@ -264,7 +265,7 @@ def run_target(
     }
 
 
-def report(title: str, r: dict[str, object], target: str = "") -> None:
+def report(title: str, r: dict[str, Any], target: str = "") -> None:
     print(f"\n== {title} {target}")
     print(
         f"   {r['records']:,} records in {r['seconds']:.1f}s = {r['records_per_s']:,.0f} "
@@ -284,12 +285,12 @@ def report(title: str, r: dict[str, object], target: str = "") -> None:
     print(f"   outcomes: {json.dumps(r['outcomes'])}")
 
 
-def own_rate(r: dict[str, object]) -> float:
+def own_rate(r: dict[str, Any]) -> float:
     """Records/s excluding the wait for the emulator to process Bulk jobs."""
-    return float(r["records"]) / (float(r["seconds"]) - float(r["bulk_wait"]))  # type: ignore[arg-type]
+    return float(r["records"]) / (float(r["seconds"]) - float(r["bulk_wait"]))
 
 
-def report_noop(r: dict[str, object], ours: dict[str, object]) -> None:
+def report_noop(r: dict[str, Any], ours: dict[str, Any]) -> None:
     print("\n== the SDK's no-op target with validation, same 100,000 Leads, same stdin path")
     print(
         f"   {r['records']:,} records in {r['seconds']:.1f}s = {r['records_per_s']:,.0f} "
@@ -346,17 +347,17 @@ def throughput(repeat: int, profile_dir: Path | None, sampled: bool = False) -> 
             "end": float(r["records_per_s"]),
             "own": own_rate(r),
             "noop": float(noop["records_per_s"]),
-            "own_cpu": 100_000 / float(r["cpu_seconds"]),  # type: ignore[arg-type]
+            "own_cpu": 100_000 / float(r["cpu_seconds"]),
             "noop_cpu": 100_000 / float(noop["cpu_seconds"]),
-        }  # type: ignore[arg-type]
+        }
         row["ratio"] = row["own"] / row["noop"]
         row["ratio_cpu"] = row["own_cpu"] / row["noop_cpu"]
         rows.append(row)
         print(
             f"run {n + 1}: ours {row['end']:,.0f} records/s end to end, {row['own']:,.0f} "
-            f"excluding the Bulk wait ({float(r['bulk_wait']):.1f}s), exit "  # type: ignore[arg-type]
+            f"excluding the Bulk wait ({float(r['bulk_wait']):.1f}s), exit "
             f"{r['returncode']}, {r['api_calls_emulator']} API calls, peak RSS "
-            f"{float(r['peak_rss_mb']):.0f} MB, "  # type: ignore[arg-type]
+            f"{float(r['peak_rss_mb']):.0f} MB, "
             f"{row['own_cpu']:,.0f} records per CPU second; no-op {row['noop']:,.0f} "
             f"records/s, {row['noop_cpu']:,.0f} per CPU second; ratio {row['ratio']:.0%} "
             f"(CPU: {row['ratio_cpu']:.0%})",

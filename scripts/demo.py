@@ -12,11 +12,8 @@ import json
 import shutil
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pipeline import ROOT, Pipeline, RunResult, all_intercom_contacts, meltano_install  # noqa: E402
+from scripts.pipeline import ROOT, Pipeline, RunResult, all_intercom_contacts, meltano_install
 
 CONTACTS = 400
 CONVERSATIONS = 200

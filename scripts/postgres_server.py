@@ -23,11 +23,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 START_TIMEOUT = 60.0
 
@@ -90,7 +90,7 @@ def _run_as() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _as_user(ids: tuple[int, int] | None) -> dict[str, object]:
+def _as_user(ids: tuple[int, int] | None) -> dict[str, Any]:
     """Subprocess arguments that run a command as that user, without root's groups."""
     if ids is None:
         return {}
@@ -191,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import plugin_definitions as defs
 import pytest
 import yaml
+
+from scripts import plugin_definitions as defs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import (
+from scripts.pipeline import (
     ROOT,
     Pipeline,
     RunningJob,

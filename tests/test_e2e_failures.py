@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline import (
+
+from scripts.pipeline import (
     FAST_INTERCOM_ARGS,
     ROOT,
     IntercomTruth,

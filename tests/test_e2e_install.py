@@ -21,12 +21,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import dev_emulators
-import plugin_definitions as defs
 import pytest
 import yaml
 from emulators.testing import EmulatorProcess, free_port
-from pipeline import (
+
+from scripts import dev_emulators
+from scripts import plugin_definitions as defs
+from scripts.pipeline import (
     MELTANO,
     ROOT,
     TARGET_STATE_KEY,

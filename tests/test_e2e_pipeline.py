@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 import pytest
-from pipeline import (
+
+from scripts.pipeline import (
     Pipeline,
     RunResult,
     account_for_everything,

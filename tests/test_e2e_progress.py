@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pipeline import JOB, Pipeline, RunResult
+
+from scripts.pipeline import JOB, Pipeline, RunResult
 
 #: A Meltano console line: time, level, source (a plugin or meltano), message.
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+)Z \[(\w+)\s*\] (\S+)\s+(.*)$")

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline import (
+from tap_intercom_events.inbox import open_inbox
+
+from scripts.pipeline import (
     FAST_INTERCOM_ARGS,
     Pipeline,
     ReceiverJob,
@@ -35,7 +37,6 @@ from pipeline import (
     seed_intercom_template,
     usable_email,
 )
-from tap_intercom_events.inbox import open_inbox
 
 # A small workspace: the edge-case people (no email, malformed, two sharing an email) and a few
 # dozen ordinary ones.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import (
+from scripts.pipeline import (
     ROOT,
     Pipeline,
     RunningJob,

@@ -18,7 +18,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pipeline import (
+
+from scripts.pipeline import (
     FAST_INTERCOM_ARGS,
     JOB,
     MELTANO,

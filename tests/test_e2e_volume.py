@@ -15,7 +15,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from pipeline import (
+
+from scripts.pipeline import (
     IntercomTruth,
     Pipeline,
     RunResult,
@@ -170,7 +171,9 @@ def test_people_who_qualify_later_get_their_earlier_conversations_as_tasks(
     tasks = {t["Intercom_Conversation_ID__c"]: t for t in view.tasks}
     for conv_id in later["conversations"]:
         assert conv_id in tasks, f"conversation {conv_id} of a newly qualified person is no Task"
-        assert tasks[conv_id]["WhoId"] == people[truth.person_of[conv_id]]
+        person = truth.person_of[conv_id]
+        assert person is not None, f"conversation {conv_id} has no contact in the emulator"
+        assert tasks[conv_id]["WhoId"] == people[person]
     account_for_everything(vol, truth).check()
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline import MELTANO, ROOT
+
+from scripts.pipeline import MELTANO, ROOT
 
 DEFINITIONS = [
     ("extractors", "tap-intercom-events", "tap-intercom-events", "access_token"),
@@ -95,7 +96,7 @@ def test_add_from_ref_into_a_scratch_project(
 
 def test_preflight_through_meltano_invoke(installed_plugins: None, tmp_path: Path) -> None:
     """The README's production step 1: `meltano invoke target-salesforce-leads --preflight`."""
-    from pipeline import Pipeline
+    from scripts.pipeline import Pipeline
 
     with Pipeline(tmp_path) as pipe:
         ok = pipe.meltano("invoke", "target-salesforce-leads", "--preflight", check=False)

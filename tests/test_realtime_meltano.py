@@ -13,8 +13,9 @@ from pathlib import Path
 
 import yaml
 from emulators.testing import EmulatorProcess
-from pipeline import MELTANO, ROOT
 from tap_intercom_events.inbox import DEFAULT_URL, Inbox, open_inbox
+
+from scripts.pipeline import MELTANO, ROOT
 
 ENV = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
-from pipeline import MELTANO, ROOT
 from tap_intercom_events.inbox import open_inbox
+
+from scripts.pipeline import MELTANO, ROOT
 
 
 def test_meltano_invoke_starts_the_receiver(installed_plugins: None, tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ import httpx
 import pytest
 from tap_intercom_events.inbox import InboxItem, open_inbox
 
-sys.path.insert(0, str(Path(__file__).parent))
-from receiver_support import SECRET, ReceiverProcess, notification, signature  # noqa: E402
+from scripts.receiver_support import SECRET, ReceiverProcess, notification, signature
 
 MAX_BODY = 8192
 MAX_AGE = 3600

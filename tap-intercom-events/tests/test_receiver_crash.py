@@ -4,7 +4,6 @@ inbox, none twice."""
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,8 +11,7 @@ from pathlib import Path
 import httpx
 from tap_intercom_events.inbox import open_inbox
 
-sys.path.insert(0, str(Path(__file__).parent))
-from receiver_support import ReceiverProcess, notification, signature  # noqa: E402
+from scripts.receiver_support import ReceiverProcess, notification, signature
 
 TOTAL = 2400
 SENDERS = 8

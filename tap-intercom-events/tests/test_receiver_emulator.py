@@ -4,15 +4,13 @@ emulator's own delivery log: every notification it saw acknowledged is in the in
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 from emulators.testing import EmulatorProcess
 from tap_intercom_events.inbox import InboxItem, open_inbox
 
-sys.path.insert(0, str(Path(__file__).parent))
-from receiver_support import SECRET, ReceiverProcess  # noqa: E402
+from scripts.receiver_support import SECRET, ReceiverProcess
 
 
 def _inbox_items(url: str) -> list[InboxItem]:

@@ -5,7 +5,6 @@ while they write reads every one exactly once."""
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,8 +12,7 @@ from pathlib import Path
 import httpx
 from tap_intercom_events.inbox import InboxItem, open_inbox
 
-sys.path.insert(0, str(Path(__file__).parent))
-from receiver_support import ReceiverProcess, notification, signature  # noqa: E402
+from scripts.receiver_support import ReceiverProcess, notification, signature
 
 TOTAL = 1200
 

@@ -18,14 +18,14 @@ from target_salesforce_leads.history_page import render
 from target_sf_testlib import (
     TARGET_CLI,
     Harness,
-    as_number,
     as_run_report,
     history_report,
     lead,
     lead_messages,
-    read_history_dom,
     write_problem_rows,
 )
+
+from scripts.history_dom import as_number, read_history_dom
 
 
 def test_where_the_history_goes() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +15,19 @@ from target_salesforce_leads.history_page import render
 from target_sf_testlib import (
     TARGET_CLI,
     Harness,
-    as_number,
     as_run_report,
     history_report,
     lead,
     lead_messages,
-    read_history_dom,
     write_problem_rows,
 )
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
+from scripts.history_dom import as_number, read_history_dom
 
 
 @pytest.fixture(scope="module")
 def postgres_server_url() -> Iterator[str]:
-    from postgres_server import postgres_server
+    from scripts.postgres_server import postgres_server
 
     with postgres_server() as url:
         yield url

@@ -115,7 +115,7 @@ class ReceiverProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """kill -9: no shutdown of any kind."""
+        """Kill -9: no shutdown of any kind."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
