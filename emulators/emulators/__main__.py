@@ -1,3 +1,5 @@
+"""``python -m emulators``: the ``emulator`` command."""
+
 from emulators.cli import main
 
 raise SystemExit(main())

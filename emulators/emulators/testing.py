@@ -2,7 +2,8 @@
 
 Both emulators expose the same admin surface under ``/_emulator/`` (no auth, never counted as
 API calls): ``GET health``, ``GET stats``, ``POST stats/reset``, ``POST faults``,
-``DELETE faults``, ``POST reset`` and emulator-specific endpoints documented in ``emulators/README.md``.
+``DELETE faults``, ``POST reset`` and emulator-specific endpoints documented in
+``emulators/README.md``.
 
 Emulator flags pass through ``args``, e.g. ``EmulatorProcess("salesforce", d,
 args=["--drop-field", "Lead.Intercom_Qualification__c",
@@ -56,6 +57,7 @@ class EmulatorProcess:
 
     @property
     def scheme(self) -> str:
+        """``https`` for Salesforce, ``http`` for Intercom."""
         return "https" if self.kind == "salesforce" else "http"
 
     @property
@@ -74,6 +76,7 @@ class EmulatorProcess:
         return ssl.create_default_context(cafile=str(self.ca_path))
 
     def start(self) -> EmulatorProcess:
+        """Start the server and wait until it answers ``GET health``."""
         self._org_id = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
@@ -147,6 +150,7 @@ class EmulatorProcess:
     def set_picklist(
         self, sobject: str, name: str, values: list[str], restricted: bool | None = None
     ) -> Any:
+        """Set a picklist field's values (and whether they are restricted)."""
         body: dict[str, Any] = {"values": values}
         if restricted is not None:
             body["restricted"] = restricted
@@ -158,6 +162,7 @@ class EmulatorProcess:
         return self.admin("DELETE", f"records/{sobject}/{record_id}{suffix}")
 
     def stats(self) -> dict[str, Any]:
+        """``GET /_emulator/stats``."""
         return self.admin("GET", "stats")
 
     def reset(self) -> Any:
@@ -165,9 +170,11 @@ class EmulatorProcess:
         return self.admin("POST", "reset")
 
     def reset_stats(self) -> None:
+        """``POST /_emulator/stats/reset``."""
         self.admin("POST", "stats/reset")
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

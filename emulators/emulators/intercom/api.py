@@ -48,11 +48,13 @@ class Reply:
 
 
 def encode_cursor(state: dict[str, Any]) -> str:
+    """The opaque ``starting_after`` cursor for a paging state."""
     raw = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(token: Any) -> dict[str, Any]:
+    """The paging state in a cursor this API returned (``parameter_invalid`` if not)."""
     try:
         pad = "=" * (-len(token) % 4)
         state = json.loads(base64.urlsafe_b64decode(token + pad))
@@ -67,6 +69,7 @@ def decode_cursor(token: Any) -> dict[str, Any]:
 
 
 def per_page_of(value: Any, default: int) -> int:
+    """The ``per_page`` value, checked against 1..150 (``default`` when absent)."""
     if value in (None, ""):
         return default
     try:
@@ -79,6 +82,7 @@ def per_page_of(value: Any, default: int) -> int:
 
 
 def int_param(call: Call, name: str, default: int) -> int:
+    """An integer query parameter (``default`` when absent)."""
     raw = call.query.get(name)
     if raw in (None, ""):
         return default
@@ -89,6 +93,7 @@ def int_param(call: Call, name: str, default: int) -> int:
 
 
 def body_object(call: Call) -> dict[str, Any]:
+    """The request body as a JSON object (``{}`` when there is none)."""
     if call.body is None:
         return {}
     if not isinstance(call.body, dict):
@@ -106,9 +111,11 @@ class Api:
         self.scroll_lock = threading.Lock()
 
     def conn(self) -> sqlite3.Connection:
+        """This thread's SQLite connection."""
         return self.db.conn()
 
     def tz(self) -> ZoneInfo:
+        """The workspace timezone (search dates are calendar days there)."""
         return ZoneInfo(str(self.db.settings()["timezone"]))
 
     # ------------------------------------------------------------------ paging
@@ -128,6 +135,7 @@ class Api:
         with_total: bool = True,
     ) -> str:
         """One page of a keyset-paginated list; the cursor carries the last (sort value, id).
+
         ``with_total=False`` leaves `total_count` out (lists whose schema has none).
         """
         conn = self.conn()
@@ -187,6 +195,7 @@ class Api:
         return head[:-1] + f',"{data_key}":[' + ",".join(r[2] for r in rows) + "]}"
 
     def contact_where(self, search: bool) -> tuple[str, list[Any]]:
+        """The SQL condition and values for the contacts a list or search may show."""
         where = "c.merged_into IS NULL AND c.archived = 0"
         params: list[Any] = []
         if search:
@@ -204,6 +213,7 @@ class Api:
         }
 
     def contact_compiler(self) -> Compiler:
+        """A search compiler over the contacts' fields and segments."""
         return Compiler(
             "contacts",
             self.tz(),
@@ -224,6 +234,7 @@ class Api:
         return int(self.conn().execute(sql, args).fetchone()[0])
 
     def contact_doc(self, cid: str) -> dict[str, Any]:
+        """One contact as stored (``not_found`` when there is none)."""
         row = (
             self.conn()
             .execute("SELECT data FROM contacts WHERE id = ? AND merged_into IS NULL", (cid,))
@@ -234,6 +245,7 @@ class Api:
         return json.loads(row[0])
 
     def conversation_doc(self, conv_id: str, plaintext: bool = False) -> dict[str, Any]:
+        """One conversation with its parts (bodies as plain text if asked)."""
         conn = self.conn()
         row = conn.execute("SELECT data FROM conversations WHERE id = ?", (conv_id,)).fetchone()
         if row is None:

@@ -32,9 +32,11 @@ class Bursts:
 
     @property
     def db(self) -> Database:
+        """The workspace's database."""
         return self.ws.db
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a burst of changes at a rate in a thread; answer its view."""
         topic = str(body.get("topic") or "contact.lead.created")
         count = int(body.get("count", 100))
         rate = float(body.get("rate_per_s", 100))
@@ -61,6 +63,7 @@ class Bursts:
         return self._public(run)
 
     def snapshot(self, burst_id: str | None = None) -> Any:
+        """Every burst's view, or one burst's with the ids it changed."""
         with self.lock:
             if burst_id is not None:
                 if burst_id not in self.runs:

@@ -53,6 +53,7 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 
 def serve(argv: list[str]) -> int:
+    """``emulator intercom [serve]``: run the server until SIGTERM."""
     args = _serve_parser().parse_args(argv)
     if args.timezone:
         try:
@@ -110,6 +111,7 @@ def serve(argv: list[str]) -> int:
 
 
 def seed(argv: list[str]) -> int:
+    """``emulator intercom seed``: replace the workspace in a data dir with a generated one."""
     p = argparse.ArgumentParser(
         prog="emulator intercom seed", description="Replace the workspace with a generated one."
     )
@@ -139,6 +141,7 @@ def seed(argv: list[str]) -> int:
 
 
 def simulate(argv: list[str]) -> int:
+    """``emulator intercom simulate``: apply random activity to a data dir's workspace."""
     p = argparse.ArgumentParser(
         prog="emulator intercom simulate", description="Apply random activity to the workspace."
     )

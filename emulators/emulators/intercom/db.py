@@ -223,10 +223,12 @@ class Database:
         return _WriteTx(self)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
+        """A JSON value kept under ``key`` (``default`` when absent)."""
         row = self.conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
     def set_meta(self, key: str, value: Any, conn: sqlite3.Connection | None = None) -> None:
+        """Keep a JSON value under ``key`` (in ``conn``'s transaction if given)."""
         (conn or self.conn()).execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -234,9 +236,11 @@ class Database:
         )
 
     def settings(self) -> dict[str, Any]:
+        """The workspace settings, defaults filled in."""
         return {**DEFAULT_SETTINGS, **self.get_meta("settings", {})}
 
     def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the settings named in ``changes`` (None keeps one); answer all."""
         current = self.get_meta("settings", {})
         current.update({k: v for k, v in changes.items() if v is not None})
         self.set_meta("settings", current)
@@ -267,6 +271,7 @@ class Database:
 
     # The clock is kept in meta so a `simulate` process and a server share it.
     def clock_state(self) -> dict[str, Any]:
+        """The clock as kept: ``{"real": true}`` or a frozen ``now``."""
         return self.get_meta("clock", {"real": True})
 
     def now(self) -> int:
@@ -277,6 +282,7 @@ class Database:
         return int(state["now"])
 
     def set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Freeze the clock at ``now``, move it by ``advance`` or go back to ``real``."""
         if body.get("real"):
             state: dict[str, Any] = {"real": True}
         elif "now" in body:

@@ -20,6 +20,7 @@ a notification is affected depends only on `webhook_chaos_seed` and its outbox s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -47,6 +48,8 @@ def chaos_hit(seed: Any, kind: str, seq: int, rate: float) -> bool:
 
 @dataclass
 class Job:
+    """One notification claimed for one delivery attempt."""
+
     seq: int
     notif_id: str
     sub: dict[str, Any]
@@ -61,6 +64,8 @@ class Job:
 
 @dataclass
 class Outcome:
+    """What one delivery attempt came to."""
+
     kind: str  # ok, slow, throttled, error, timeout, unreachable
     status_code: int | None
     latency_ms: float
@@ -76,17 +81,17 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start delivering in the running event loop."""
         with self.db.write() as conn:
             conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop delivering (the attempt under way is abandoned, to be retried)."""
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         async with httpx.AsyncClient() as client:
@@ -100,10 +105,8 @@ class Deliverer:
                     log.exception("webhook delivery round failed")
                 if sent:
                     continue
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=0.05)
-                except asyncio.TimeoutError:
-                    pass
                 self.wake.clear()
 
     async def _round(self, client: httpx.AsyncClient) -> int:

@@ -17,10 +17,12 @@ class ApiError(Exception):
         self.field = field
 
     def body(self) -> dict[str, Any]:
+        """The error list Intercom answers."""
         return error_body(self.code, self.message, self.field)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """An Intercom error list with one error."""
     err: dict[str, Any] = {"code": code, "message": message}
     if field:
         err["field"] = field
@@ -28,8 +30,10 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def not_found(what: str) -> ApiError:
+    """A 404 ``not_found`` naming what is missing."""
     return ApiError(404, "not_found", f"{what} Not Found")
 
 
 def invalid(message: str, field: str | None = None) -> ApiError:
+    """A 400 ``parameter_invalid`` with the message (and the field)."""
     return ApiError(400, "parameter_invalid", message, field)

@@ -16,7 +16,10 @@ from typing import Any, Protocol
 
 
 class AdminClient(Protocol):
-    def admin(self, method: str, path: str, body: Any = None) -> Any: ...
+    """Anything with the emulator's ``admin(method, path, body)`` call."""
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call ``/_emulator/<path>`` and answer the decoded JSON."""
 
 
 @contextmanager

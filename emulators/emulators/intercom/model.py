@@ -62,6 +62,7 @@ def iso(ts: int) -> str:
 
 
 def email_domain(email: str | None) -> str:
+    """The domain of an email address (empty for none)."""
     if email and "@" in email:
         return email.rsplit("@", 1)[1].lower()
     return ""
@@ -125,6 +126,7 @@ def new_contact(
 
 
 def sublist(cid: str, kind: str, data: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """A contact's list-of-references attribute (tags, companies, notes)."""
     return {
         "type": "list",
         "data": data[:EMBED_LIMIT],
@@ -135,14 +137,17 @@ def sublist(cid: str, kind: str, data: list[dict[str, Any]], total: int) -> dict
 
 
 def tag_ref(tag_id: str) -> dict[str, Any]:
+    """A reference to a tag."""
     return {"type": "tag", "id": tag_id, "url": f"/tags/{tag_id}"}
 
 
 def company_ref(company_id: str) -> dict[str, Any]:
+    """A reference to a company."""
     return {"type": "company", "id": company_id, "url": f"/companies/{company_id}"}
 
 
 def tag(tag_id: str, name: str, applied_at: int | None = None) -> dict[str, Any]:
+    """A tag object."""
     doc: dict[str, Any] = {"type": "tag", "id": tag_id, "name": name}
     if applied_at is not None:
         doc["applied_at"] = applied_at
@@ -164,6 +169,7 @@ def new_company(
     plan: str | None = None,
     custom_attributes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A new company object."""
     doc: dict[str, Any] = {
         "type": "company",
         "company_id": company_id,
@@ -193,6 +199,7 @@ def new_company(
 
 
 def author(kind: str, aid: str, name: str | None, email: str | None) -> dict[str, Any]:
+    """A conversation part's author."""
     doc: dict[str, Any] = {"type": kind, "id": aid, "name": name}
     # The schema gives author.email the `email` format; an unusable address is left out.
     if email and "@" in email and " " not in email:
@@ -214,6 +221,7 @@ def new_part(
     assigned_to: dict[str, Any] | None = None,
     tags: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """A new conversation part."""
     part: dict[str, Any] = {
         "type": "conversation_part",
         "id": part_id,
@@ -238,6 +246,7 @@ def new_part(
 
 
 def new_statistics() -> dict[str, Any]:
+    """A new conversation's statistics, all empty."""
     return {
         "type": "conversation_statistics",
         "count_reopens": 0,
@@ -365,6 +374,7 @@ def list_item(conv: dict[str, Any]) -> dict[str, Any]:
 
 
 def admin(aid: str, name: str, email: str, team_ids: list[int]) -> dict[str, Any]:
+    """An admin object."""
     return {
         "type": "admin",
         "id": aid,
@@ -380,6 +390,7 @@ def admin(aid: str, name: str, email: str, team_ids: list[int]) -> dict[str, Any
 
 
 def team(tid: str, name: str, admin_ids: list[int]) -> dict[str, Any]:
+    """A team object."""
     return {
         "type": "team",
         "id": tid,
@@ -403,6 +414,7 @@ def data_attribute(
     description: str = "",
     options: list[str] | None = None,
 ) -> dict[str, Any]:
+    """A data attribute object."""
     doc: dict[str, Any] = {
         "type": "data_attribute",
         "id": attr_id,

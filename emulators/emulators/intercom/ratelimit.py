@@ -31,9 +31,11 @@ class RateLimiter:
 
     @property
     def per_window(self) -> int:
+        """Calls allowed in one 10-second window."""
         return max(1, math.ceil(self.per_minute / 6))
 
     def take(self) -> tuple[bool, dict[str, str], int]:
+        """Spend one call: (allowed, rate-limit headers, calls per window)."""
         now = time.time()
         start = int(now // WINDOW * WINDOW)
         per_window = self.per_window

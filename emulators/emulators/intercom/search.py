@@ -1,5 +1,6 @@
-"""The search query language of `POST /contacts/search` and `POST /conversations/search`,
-compiled to SQL so pages are served by SQLite rather than by scanning rows in Python.
+"""The search query language of `POST /contacts/search` and `POST /conversations/search`.
+
+It is compiled to SQL so pages are served by SQLite rather than by scanning rows in Python.
 
 Contacts: timestamp fields match by calendar day in the workspace timezone (`=` the whole day,
 `>` from the start of the next day, `<` before the start of that day; other operators are
@@ -38,6 +39,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\- ]{1,190}$")
 
 @dataclass(frozen=True)
 class Field:
+    """A searchable field: its SQL expression and type."""
+
     kind: str  # string | integer | boolean | date | tag | segment | member
     expr: str = ""  # SQL expression, or json path for "member" fields
 
@@ -197,6 +200,7 @@ class Compiler:
         self.params: list[Any] = []
 
     def compile(self, query: Any) -> str:
+        """The SQL condition for a search query (``parameter_invalid`` if malformed)."""
         if not isinstance(query, dict):
             raise invalid("query must be an object", "query")
         return self._node(query, 0)
@@ -399,7 +403,8 @@ class Compiler:
 
     @classmethod
     def _timestamp(cls, value: Any, name: str) -> int | float:
-        """Unix seconds: what `_int` takes, or a finite number with a fraction, kept exact
+        """Unix seconds: what `_int` takes, or a finite number with a fraction, kept exact.
+
         (``datetime.timestamp()`` gives `946684800.25`; clients send it as it is).
         """
         if isinstance(value, float) and math.isfinite(value) and not value.is_integer():

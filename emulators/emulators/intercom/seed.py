@@ -771,4 +771,5 @@ def seed_activity_logs(
 
 
 def model_dump(doc: dict[str, Any]) -> str:
+    """A document as its stored JSON."""
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))

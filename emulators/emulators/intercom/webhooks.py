@@ -86,6 +86,7 @@ def add_subscription(
     validate: bool = True,
     api_version: str = "2.14",
 ) -> dict[str, Any]:
+    """Subscribe a URL to topics (HEAD-validated first unless told not to)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("url must be an http(s) URL")
     for topic in topics:
@@ -267,6 +268,7 @@ def notification(
     attempts: int,
     first_sent_at: int,
 ) -> dict[str, Any]:
+    """A ``notification_event`` for a topic and the object it carries."""
     return {
         "type": "notification_event",
         "app_id": app_id,

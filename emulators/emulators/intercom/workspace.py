@@ -39,6 +39,7 @@ PY_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def dumps(obj: Any) -> str:
+    """Compact JSON (non-ASCII kept), as documents are stored."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -50,13 +51,16 @@ class Workspace:
 
     # ----------------------------------------------------------------- helpers
     def now(self) -> int:
+        """The emulator clock's now."""
         return self.db.now()
 
     @property
     def app_id(self) -> str:
+        """The workspace's app id code."""
         return str(self.db.settings()["app_id_code"])
 
     def load_contact(self, conn: sqlite3.Connection, cid: str) -> dict[str, Any]:
+        """A stored contact (``not_found`` when there is none)."""
         row = conn.execute(
             "SELECT data FROM contacts WHERE id = ? AND merged_into IS NULL", (cid,)
         ).fetchone()
@@ -65,6 +69,7 @@ class Workspace:
         return json.loads(row[0])
 
     def save_contact(self, conn: sqlite3.Connection, doc: dict[str, Any]) -> None:
+        """Store a contact document and its search columns."""
         conn.execute(
             "UPDATE contacts SET role = ?, email = ?, external_id = ?, created_at = ?, "
             "updated_at = ?, data = ? WHERE id = ?",
@@ -82,6 +87,7 @@ class Workspace:
     def insert_contact(
         self, conn: sqlite3.Connection, doc: dict[str, Any], indexed_at: int
     ) -> None:
+        """Store a new contact."""
         conn.execute(
             "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
             "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -157,6 +163,7 @@ class Workspace:
                 )
 
     def data_attribute_types(self, conn: sqlite3.Connection, model_name: str) -> dict[str, str]:
+        """The custom data attributes of a model and their types."""
         out = {}
         for name, data in conn.execute(
             "SELECT name, data FROM data_attributes WHERE model = ?", (model_name,)
@@ -169,6 +176,7 @@ class Workspace:
     def check_custom_attributes(
         self, conn: sqlite3.Connection, model_name: str, values: Any
     ) -> dict[str, Any]:
+        """Raise ``parameter_invalid`` for unknown or mistyped custom attributes."""
         if values is None:
             return {}
         if not isinstance(values, dict):
@@ -196,6 +204,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- contacts
     def create_contact(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /contacts``: a new user or lead."""
         role = body.get("role") or "user"
         if role not in {"user", "lead"}:
             raise invalid("role must be 'user' or 'lead'", "role")
@@ -264,6 +273,7 @@ class Workspace:
                 )
 
     def update_contact(self, cid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /contacts/{id}``: change a contact's fields."""
         unknown = set(body) - CONTACT_WRITABLE
         if unknown:
             raise invalid(f"unknown field(s): {', '.join(sorted(unknown))}", sorted(unknown)[0])
@@ -337,6 +347,7 @@ class Workspace:
         return doc
 
     def delete_contact(self, cid: str) -> dict[str, Any]:
+        """Delete a contact."""
         with self.db.write() as conn:
             doc = self.load_contact(conn, cid)
             for table in ("contact_tags", "contact_companies", "event_summaries", "events"):
@@ -347,6 +358,7 @@ class Workspace:
         return {**ref, "deleted": True}
 
     def archive_contact(self, cid: str, archived: bool) -> dict[str, Any]:
+        """Archive or unarchive a contact."""
         with self.db.write() as conn:
             doc = self.load_contact(conn, cid)
             conn.execute("UPDATE contacts SET archived = ? WHERE id = ?", (int(archived), cid))
@@ -356,6 +368,7 @@ class Workspace:
         return {**ref, "archived": archived}
 
     def merge_contacts(self, from_id: str, into_id: str) -> dict[str, Any]:
+        """Merge a lead into a user."""
         with self.db.write() as conn:
             lead = self.load_contact(conn, from_id)
             user = self.load_contact(conn, into_id)
@@ -375,6 +388,7 @@ class Workspace:
         return user
 
     def tag_contact(self, cid: str, tag_id: str, *, remove: bool = False) -> dict[str, Any]:
+        """Tag (or untag) a contact."""
         with self.db.write() as conn:
             doc = self.load_contact(conn, cid)
             row = conn.execute("SELECT id, name FROM tags WHERE id = ?", (str(tag_id),)).fetchone()
@@ -401,6 +415,7 @@ class Workspace:
         return tag
 
     def attach_company(self, cid: str, company_id: str, *, remove: bool = False) -> dict[str, Any]:
+        """Attach (or detach) a company to a contact."""
         with self.db.write() as conn:
             doc = self.load_contact(conn, cid)
             row = conn.execute("SELECT data FROM companies WHERE id = ?", (company_id,)).fetchone()
@@ -440,6 +455,7 @@ class Workspace:
         metadata: dict[str, Any] | None = None,
         count: int = 1,
     ) -> None:
+        """Record data events for a contact."""
         with self.db.write() as conn:
             self.load_contact(conn, cid)
             ts = created_at or self.now()
@@ -459,6 +475,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- companies
     def upsert_company(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update a company by its ``company_id``."""
         company_id = body.get("company_id")
         if not company_id and not body.get("name"):
             raise invalid("give company_id (your id for the company) or name", "company_id")
@@ -504,6 +521,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- tags
     def upsert_tag(self, name: str, tag_id: str | None = None) -> dict[str, Any]:
+        """Create a tag, or rename the one with ``tag_id``."""
         if not isinstance(name, str) or not name.strip():
             raise invalid("name is required", "name")
         with self.db.write() as conn:
@@ -520,6 +538,7 @@ class Workspace:
         return model.tag(new_id, name)
 
     def delete_tag(self, tag_id: str) -> None:
+        """Delete a tag."""
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM tags WHERE id = ?", (tag_id,)).fetchone() is None:
                 raise not_found("Tag")
@@ -535,6 +554,7 @@ class Workspace:
 
     # ----------------------------------------------------------------- conversations
     def load_conversation(self, conn: sqlite3.Connection, conv_id: str) -> dict[str, Any]:
+        """A stored conversation (``not_found`` when there is none)."""
         row = conn.execute("SELECT data FROM conversations WHERE id = ?", (str(conv_id),))
         row = row.fetchone()
         if row is None:
@@ -542,6 +562,7 @@ class Workspace:
         return json.loads(row[0])
 
     def save_conversation(self, conn: sqlite3.Connection, conv: dict[str, Any]) -> None:
+        """Store a conversation document and its search columns."""
         conn.execute(
             "UPDATE conversations SET updated_at = ?, created_at = ?, data = ? WHERE id = ?",
             (conv["updated_at"], conv["created_at"], dumps(model.list_item(conv)), conv["id"]),
@@ -571,12 +592,14 @@ class Workspace:
         conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", rows)
 
     def new_part_id(self, conn: sqlite3.Connection, count: int = 1) -> list[str]:
+        """``count`` new conversation part ids."""
         first = self.db.next_counter("part", conn, start=5_000_000_000)
         if count > 1:
             self.db.set_meta("counter:part", first + count - 1, conn)
         return [str(first + i) for i in range(count)]
 
     def create_conversation(self, contact_id: str, body: str, subject: str = "") -> dict[str, Any]:
+        """A new conversation started by a contact."""
         with self.db.write() as conn:
             contact = self.load_contact(conn, contact_id)
             now = self.now()
@@ -666,6 +689,7 @@ class Workspace:
     def tag_conversation(
         self, conv_id: str, tag_id: str, admin_id: str, *, remove: bool = False
     ) -> dict[str, Any]:
+        """Tag (or untag) a conversation."""
         with self.db.write() as conn:
             conv = self.load_conversation(conn, conv_id)
             row = conn.execute("SELECT id, name FROM tags WHERE id = ?", (str(tag_id),)).fetchone()
@@ -696,6 +720,7 @@ class Workspace:
         return model.tag(row[0], row[1])
 
     def update_conversation(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change a conversation's fields."""
         with self.db.write() as conn:
             conv = self.load_conversation(conn, conv_id)
             if "read" in body:
@@ -709,6 +734,7 @@ class Workspace:
         return conv
 
     def patch_conversation_raw(self, conv_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set raw conversation fields without the API's rules (admin)."""
         with self.db.write() as conn:
             conv = self.load_conversation(conn, conv_id)
             for key, value in fields.items():
@@ -722,6 +748,7 @@ class Workspace:
         return conv
 
     def delete_conversation(self, conv_id: str) -> dict[str, Any]:
+        """Delete a conversation."""
         with self.db.write() as conn:
             self.load_conversation(conn, conv_id)
             conn.execute("DELETE FROM parts WHERE conversation_id = ?", (str(conv_id),))

@@ -80,69 +80,73 @@ def _built_fields(obj: SObject, body: dict[str, Any]) -> list[tuple[Field | None
     return built
 
 
+def _add_fields(emulator: Emulator, call: AdminCall) -> Response:
+    obj = sobject(emulator, call.params["sobject"])
+    built = _built_fields(obj, call.body)
+    for existing, fld in built:
+        if existing is not None and existing.name != fld.name:
+            del obj.fields[existing.name]
+        obj.fields[fld.name] = fld
+        obj.index()
+        # A new field starts empty; a replaced one keeps its values.
+        emulator.store.field_changed(obj, fld.name, purge=existing is None)
+    emulator.schema_changed(obj)
+    created = any(existing is None for existing, _ in built)
+    return json_response({"fields": [f.describe() for _, f in built]}, 201 if created else 200)
+
+
+def _drop_field(emulator: Emulator, call: AdminCall) -> Any:
+    obj = sobject(emulator, call.params["sobject"])
+    fld = _field(obj, call.params["field"])
+    try:
+        remove_field(obj, fld.name)
+    except SchemaError as exc:
+        raise _schema_error(exc) from None
+    emulator.store.field_changed(obj, fld.name, purge=True)
+    emulator.schema_changed(obj)
+    return {"removed": f"{obj.name}.{fld.name}"}
+
+
+def _field_security(emulator: Emulator, call: AdminCall) -> Any:
+    obj = sobject(emulator, call.params["sobject"])
+    fld = _field(obj, call.params["field"])
+    body = call.body
+    if set(body) - {"createable", "updateable"} or not body:
+        raise SalesforceError("INVALID_SCHEMA_CHANGE", FLS_HINT)
+    if fld.name == "Id" or fld.calculated:
+        raise SalesforceError(
+            "INVALID_SCHEMA_CHANGE", f"{obj.name}.{fld.name} is computed and stays read-only"
+        )
+    for key in ("createable", "updateable"):
+        if key in body:
+            setattr(fld, key, bool(body[key]))
+    emulator.schema_changed(obj)
+    return {"field": fld.describe()}
+
+
+def _picklist(emulator: Emulator, call: AdminCall) -> Any:
+    obj = sobject(emulator, call.params["sobject"])
+    fld = _field(obj, call.params["field"])
+    if "values" not in call.body:
+        raise SalesforceError(
+            "INVALID_SCHEMA_CHANGE", 'send {"values": ["A", "B"], "restricted": true|false}'
+        )
+    try:
+        set_picklist(fld, call.body["values"], call.body.get("restricted"), obj.name)
+    except SchemaError as exc:
+        raise _schema_error(exc) from None
+    emulator.schema_changed(obj)
+    return {"field": fld.describe()}
+
+
 def routes(emulator: Emulator) -> list[ApiRoute]:
     """The metadata admin routes over one org."""
-    store = emulator.store
-
-    def add_fields(call: AdminCall) -> Response:
-        obj = sobject(emulator, call.params["sobject"])
-        built = _built_fields(obj, call.body)
-        for existing, fld in built:
-            if existing is not None and existing.name != fld.name:
-                del obj.fields[existing.name]
-            obj.fields[fld.name] = fld
-            obj.index()
-            # A new field starts empty; a replaced one keeps its values.
-            store.field_changed(obj, fld.name, purge=existing is None)
-        emulator.schema_changed(obj)
-        created = any(existing is None for existing, _ in built)
-        return json_response({"fields": [f.describe() for _, f in built]}, 201 if created else 200)
-
-    def drop_field(call: AdminCall) -> Any:
-        obj = sobject(emulator, call.params["sobject"])
-        fld = _field(obj, call.params["field"])
-        try:
-            remove_field(obj, fld.name)
-        except SchemaError as exc:
-            raise _schema_error(exc) from None
-        store.field_changed(obj, fld.name, purge=True)
-        emulator.schema_changed(obj)
-        return {"removed": f"{obj.name}.{fld.name}"}
-
-    def field_security(call: AdminCall) -> Any:
-        obj = sobject(emulator, call.params["sobject"])
-        fld = _field(obj, call.params["field"])
-        body = call.body
-        if set(body) - {"createable", "updateable"} or not body:
-            raise SalesforceError("INVALID_SCHEMA_CHANGE", FLS_HINT)
-        if fld.name == "Id" or fld.calculated:
-            raise SalesforceError(
-                "INVALID_SCHEMA_CHANGE", f"{obj.name}.{fld.name} is computed and stays read-only"
-            )
-        for key in ("createable", "updateable"):
-            if key in body:
-                setattr(fld, key, bool(body[key]))
-        emulator.schema_changed(obj)
-        return {"field": fld.describe()}
-
-    def picklist(call: AdminCall) -> Any:
-        obj = sobject(emulator, call.params["sobject"])
-        fld = _field(obj, call.params["field"])
-        if "values" not in call.body:
-            raise SalesforceError(
-                "INVALID_SCHEMA_CHANGE", 'send {"values": ["A", "B"], "restricted": true|false}'
-            )
-        try:
-            set_picklist(fld, call.body["values"], call.body.get("restricted"), obj.name)
-        except SchemaError as exc:
-            raise _schema_error(exc) from None
-        emulator.schema_changed(obj)
-        return {"field": fld.describe()}
-
     return [
         admin_route("POST", "schema/reset", lambda _: {"changed": emulator.restore_schema()}),
-        admin_route("POST", "fields/{sobject}", add_fields),
-        admin_route("DELETE", "fields/{sobject}/{field}", drop_field),
-        admin_route("PATCH", "fields/{sobject}/{field}", field_security),
-        admin_route("POST", "picklists/{sobject}/{field}", picklist),
+        admin_route("POST", "fields/{sobject}", lambda call: _add_fields(emulator, call)),
+        admin_route("DELETE", "fields/{sobject}/{field}", lambda call: _drop_field(emulator, call)),
+        admin_route(
+            "PATCH", "fields/{sobject}/{field}", lambda call: _field_security(emulator, call)
+        ),
+        admin_route("POST", "picklists/{sobject}/{field}", lambda call: _picklist(emulator, call)),
     ]

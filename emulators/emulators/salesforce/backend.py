@@ -140,10 +140,12 @@ class Emulator:
         return True
 
     def flush_usage(self) -> None:
+        """Keep the budget spent today in the data dir."""
         self.store.meta_set("api_usage", json.dumps({"day": self.usage_day, "used": self.used}))
         self._usage_flushed = time.monotonic()
 
     def limit_header(self) -> dict[str, str]:
+        """The ``Sforce-Limit-Info`` header."""
         return {
             "Sforce-Limit-Info": self.limit_info_format.format(
                 used=self.used, max=self.limit, remaining=max(self.limit - self.used, 0)
@@ -151,6 +153,7 @@ class Emulator:
         }
 
     def take_lock_fault(self) -> bool:
+        """True when an injected row-lock fault fires now."""
         if self.lock_faults > 0:
             self.lock_faults -= 1
             return True
@@ -158,6 +161,7 @@ class Emulator:
 
     # -- tokens --------------------------------------------------------------------------------
     def issue_token(self, refresh: str | None) -> str:
+        """A new access token (from a refresh token, or None)."""
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
         self.tokens[token] = {"expires": time.time() + self.settings.token_ttl, "refresh": refresh}
         return token
@@ -206,6 +210,7 @@ class Emulator:
         return changed
 
     def token_valid(self, header: str | None) -> bool:
+        """True when an ``Authorization`` header holds a live token."""
         if not header:
             return False
         scheme, _, token = header.partition(" ")
@@ -222,6 +227,7 @@ class Emulator:
             del self.tokens[token]
 
     def expire_tokens(self) -> None:
+        """Expire every access token issued so far."""
         for info in self.tokens.values():
             info["expires"] = 0.0
 
@@ -235,6 +241,7 @@ class Emulator:
         return Resolved(found.route, params)
 
     def supported_version(self, version: str) -> bool:
+        """True for API versions from 20.0 up to the emulated one."""
         try:
             number = float(version)
         except ValueError:
@@ -243,5 +250,6 @@ class Emulator:
 
 
 def make_emulator(settings: Settings) -> Emulator:
+    """An org over ``settings.data_dir`` (created if missing)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Emulator(settings)

@@ -8,6 +8,7 @@ import io
 import json
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,20 +45,25 @@ class Job:
 
     @property
     def id(self) -> str:
+        """The job id."""
         return self.info["id"]
 
     @property
     def state(self) -> str:
+        """The job state (Open, UploadComplete, InProgress, JobComplete, Failed, Aborted)."""
         return self.info["state"]
 
     @property
     def data_path(self) -> Path:
+        """Where the uploaded CSV is kept."""
         return self.folder / "data.csv"
 
     def result_path(self, kind: str) -> Path:
+        """Where a kind of result CSV is kept."""
         return self.folder / f"{kind}.csv"
 
     def public(self, full: bool = True) -> dict[str, Any]:
+        """The job info as the API answers it."""
         body = dict(self.info)
         if not full:
             for key in (
@@ -73,6 +79,33 @@ class Job:
         elif body.get("errorMessage") is None:
             body.pop("errorMessage", None)
         return body
+
+
+@dataclass
+class _Run:
+    """One job's rows while it runs, and the results they come to."""
+
+    header: list[str]
+    rows: list[list[str]]
+    delimiter: str
+    newline: str
+    started: float
+    columns: Any = None
+    successes: list[list[str]] = field(default_factory=list)
+    failures: list[list[str]] = field(default_factory=list)
+    unprocessed: list[list[str]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, job: Job, started: float) -> _Run:
+        """The uploaded CSV of ``job``, blank lines left out."""
+        delimiter = DELIMITERS[job.info["columnDelimiter"]]
+        newline = "\r\n" if job.info["lineEnding"] == "CRLF" else "\n"
+        raw = job.data_path.read_bytes() if job.data_path.exists() else b""
+        text = raw.decode("utf-8-sig", errors="replace")
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = [r for r in rows if r and any(cell != "" for cell in r)]
+        header, body_rows = (rows[0], rows[1:]) if rows else ([], [])
+        return cls(header, body_rows, delimiter, newline, started)
 
 
 class BulkEngine:
@@ -101,6 +134,7 @@ class BulkEngine:
             store.ids.seen(info["id"])
 
     def save(self, job: Job) -> None:
+        """Keep the job info in the store."""
         job.info["systemModstamp"] = now_iso()
         self.store.meta_set("job:" + job.id, json.dumps(job.info))
 
@@ -124,6 +158,7 @@ class BulkEngine:
 
     # -- API operations ------------------------------------------------------------------------
     def create(self, body: Any, version: str) -> Job:
+        """A new Open job from a create-job body (``INVALIDJOB`` errors as Salesforce's)."""
         if not isinstance(body, dict):
             raise SalesforceError("INVALIDJOB", "The request body must be a JSON object")
         store = self.store
@@ -200,12 +235,14 @@ class BulkEngine:
         return job
 
     def get(self, job_id: str) -> Job:
+        """The job with that id (NOT_FOUND otherwise)."""
         job = self.jobs.get(normalize(job_id) or job_id)
         if job is None:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", status=404)
         return job
 
     def upload(self, job: Job, data: bytes) -> None:
+        """Append uploaded CSV data to an Open job."""
         if job.state != "Open":
             raise SalesforceError(
                 "INVALIDJOBSTATE",
@@ -231,6 +268,7 @@ class BulkEngine:
         tmp.replace(job.data_path)
 
     def set_state(self, job: Job, body: Any) -> Job:
+        """Close (UploadComplete) or abort a job."""
         state = body.get("state") if isinstance(body, dict) else None
         if state == "UploadComplete":
             if job.state != "Open":
@@ -252,8 +290,7 @@ class BulkEngine:
                 # The worker stops at its next slice and then marks the job Aborted, so the
                 # results files are complete by the time a client sees the final state.
                 self.abort_requested.add(job.id)
-                answer = Job(dict(job.info, state="Aborted"), job.folder)
-                return answer
+                return Job(dict(job.info, state="Aborted"), job.folder)
             job.info["state"] = "Aborted"
             self.save(job)
         else:
@@ -263,6 +300,7 @@ class BulkEngine:
         return job
 
     def delete(self, job: Job) -> None:
+        """Delete a finished job and its files."""
         if job.state not in TERMINAL:
             raise SalesforceError(
                 "INVALIDJOBSTATE",
@@ -276,6 +314,7 @@ class BulkEngine:
         job.folder.rmdir()
 
     def results(self, job: Job, kind: str) -> bytes:
+        """A job's successful, failed or unprocessed records as CSV."""
         if kind != "unprocessedrecords" and job.state not in {"JobComplete", "Failed"}:
             raise SalesforceError(
                 "INVALIDJOBSTATE",
@@ -292,130 +331,133 @@ class BulkEngine:
 
     # -- processing ----------------------------------------------------------------------------
     async def process(self, job: Job) -> None:
-        store = self.store
+        """Run one closed job over the store, a slice at a time."""
         started = time.monotonic()
         job.info["state"] = "InProgress"
         self.save(job)
-        delimiter = DELIMITERS[job.info["columnDelimiter"]]
-        newline = "\r\n" if job.info["lineEnding"] == "CRLF" else "\n"
-        raw = job.data_path.read_bytes() if job.data_path.exists() else b""
-        text = raw.decode("utf-8-sig", errors="replace")
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        rows = [r for r in rows if r and any(cell != "" for cell in r)]
-        header, body_rows = (rows[0], rows[1:]) if rows else ([], [])
+        run = _Run.read(job, started)
+        problem = self._problem(job, run)
+        if problem is not None:
+            self._fail(job, problem, run.header, run.rows, run.delimiter, run.newline, started)
+            return
+        await self._rows(job, run)
+        self._finish(job, run)
+
+    def _problem(self, job: Job, run: _Run) -> str | None:
+        """Why the whole job fails before any row (an injected fault, no header, bad columns)."""
         if self.fail_next > 0:
             self.fail_next -= 1
-            return self._fail(
-                job,
+            return (
                 "InternalServerError : the job failed on the server "
-                "(fault injected by the emulator); run it again",
-                header,
-                body_rows,
-                delimiter,
-                newline,
-                started,
+                "(fault injected by the emulator); run it again"
             )
-        if not header:
-            return self._fail(
-                job,
-                "InvalidBatch : Empty CSV file; upload a header line and at least one record",
-                header,
-                body_rows,
-                delimiter,
-                newline,
-                started,
-            )
-        obj = store.objects[job.info["object"]]
+        if not run.header:
+            return "InvalidBatch : Empty CSV file; upload a header line and at least one record"
         try:
-            columns = self._columns(obj, job, header)
+            run.columns = self._columns(self.store.objects[job.info["object"]], job, run.header)
         except SalesforceError as exc:
-            return self._fail(job, exc.message, header, body_rows, delimiter, newline, started)
+            return exc.message
+        return None
 
-        successes: list[list[str]] = []
-        failures: list[list[str]] = []
-        unprocessed: list[list[str]] = []
+    async def _rows(self, job: Job, run: _Run) -> None:
+        """Apply the rows in internal batches of slices, yielding between slices."""
+        obj = self.store.objects[job.info["object"]]
         operation = job.info["operation"]
         ext_name = job.info.get("externalIdFieldName")
-        processed = 0
+        body_rows = run.rows
         for batch_start in range(0, len(body_rows), INTERNAL_BATCH):
             batch = body_rows[batch_start : batch_start + INTERNAL_BATCH]
-            duplicates = self._duplicates(obj, columns, batch, operation, ext_name)
+            duplicates = self._duplicates(obj, run.columns, batch, operation, ext_name)
             for slice_start in range(0, len(batch), SLICE):
                 if job.id in self.abort_requested:
-                    unprocessed.extend(body_rows[batch_start + slice_start :])
-                    break
+                    run.unprocessed.extend(body_rows[batch_start + slice_start :])
+                    return
                 part = batch[slice_start : slice_start + SLICE]
-                touched: list[dict[str, Any]] = []
-                deleted: list[str] = []
-                stamp = now_iso()
-                for row in part:
-                    if len(row) != len(header):
-                        failures.append(
-                            [
-                                "",
-                                "INVALID_FIELD:Wrong number of columns in this "
-                                f"row: {len(row)} instead of {len(header)}:--",
-                                *row,
-                            ]
-                        )
-                        continue
-                    try:
-                        if self.lock_fault():
-                            raise SalesforceError(
-                                "UNABLE_TO_LOCK_ROW",
-                                "unable to obtain exclusive access to this record or 1 records",
-                            )
-                        key = duplicates.get(id(row))
-                        if key is not None:
-                            raise SalesforceError(
-                                "DUPLICATE_VALUE",
-                                f"Duplicate external id specified: {key}",
-                                [ext_name or "Id"],
-                            )
-                        rid, created, record = self._apply(
-                            obj, operation, ext_name, columns, row, stamp, deleted
-                        )
-                    except SalesforceError as exc:
-                        failures.append(["", exc.bulk_error(), *row])
-                        continue
-                    if record is not None:
-                        touched.append(record)
-                    successes.append([rid, "true" if created else "false", *row])
-                store.persist(obj.name, touched)
-                if deleted:
-                    store.db.executemany(
-                        "DELETE FROM records WHERE id = ?", [(d,) for d in deleted]
-                    )
-                processed += len(part)
-                job.info["numberRecordsProcessed"] = len(successes) + len(failures)
-                job.info["numberRecordsFailed"] = len(failures)
-                if self.rate:
-                    await asyncio.sleep(len(part) / self.rate)
-                else:
-                    await asyncio.sleep(0)
-            else:
+                self._slice(obj, job, run, part, duplicates)
+                job.info["numberRecordsProcessed"] = len(run.successes) + len(run.failures)
+                job.info["numberRecordsFailed"] = len(run.failures)
+                await asyncio.sleep(len(part) / self.rate if self.rate else 0)
+
+    def _slice(
+        self, obj: Any, job: Job, run: _Run, part: list[list[str]], duplicates: dict[int, str]
+    ) -> None:
+        """Apply one slice of rows and persist what it changed."""
+        store = self.store
+        touched: list[dict[str, Any]] = []
+        deleted: list[str] = []
+        stamp = now_iso()
+        for row in part:
+            if len(row) != len(run.header):
+                run.failures.append(
+                    [
+                        "",
+                        "INVALID_FIELD:Wrong number of columns in this "
+                        f"row: {len(row)} instead of {len(run.header)}:--",
+                        *row,
+                    ]
+                )
                 continue
-            break
+            try:
+                rid, created, record = self._row(obj, job, run, row, duplicates, stamp, deleted)
+            except SalesforceError as exc:
+                run.failures.append(["", exc.bulk_error(), *row])
+                continue
+            if record is not None:
+                touched.append(record)
+            run.successes.append([rid, "true" if created else "false", *row])
+        store.persist(obj.name, touched)
+        if deleted:
+            store.db.executemany("DELETE FROM records WHERE id = ?", [(d,) for d in deleted])
+
+    def _row(
+        self,
+        obj: Any,
+        job: Job,
+        run: _Run,
+        row: list[str],
+        duplicates: dict[int, str],
+        stamp: str,
+        deleted: list[str],
+    ) -> tuple[str, bool, dict[str, Any] | None]:
+        """Apply one row: (record id, created, the record to persist or None)."""
+        ext_name = job.info.get("externalIdFieldName")
+        if self.lock_fault():
+            raise SalesforceError(
+                "UNABLE_TO_LOCK_ROW",
+                "unable to obtain exclusive access to this record or 1 records",
+            )
+        key = duplicates.get(id(row))
+        if key is not None:
+            raise SalesforceError(
+                "DUPLICATE_VALUE",
+                f"Duplicate external id specified: {key}",
+                [ext_name or "Id"],
+            )
+        return self._apply(obj, job.info["operation"], ext_name, run.columns, row, stamp, deleted)
+
+    def _finish(self, job: Job, run: _Run) -> None:
+        """Write the result files and close the job (Aborted or JobComplete)."""
         rng = random.Random(job.id)
-        for rows_out in (successes, failures):
+        for rows_out in (run.successes, run.failures):
             rng.shuffle(rows_out)  # Salesforce gives no order guarantee; neither do we.
+        header, delimiter, newline = run.header, run.delimiter, run.newline
         self._write(
             job,
             "successfulResults",
             ["sf__Id", "sf__Created", *header],
-            successes,
+            run.successes,
             delimiter,
             newline,
         )
         self._write(
-            job, "failedResults", ["sf__Id", "sf__Error", *header], failures, delimiter, newline
+            job, "failedResults", ["sf__Id", "sf__Error", *header], run.failures, delimiter, newline
         )
-        self._write(job, "unprocessedrecords", header, unprocessed, delimiter, newline)
-        elapsed = int((time.monotonic() - started) * 1000)
+        self._write(job, "unprocessedrecords", header, run.unprocessed, delimiter, newline)
+        elapsed = int((time.monotonic() - run.started) * 1000)
         job.info.update(
             {
-                "numberRecordsProcessed": len(successes) + len(failures),
-                "numberRecordsFailed": len(failures),
+                "numberRecordsProcessed": len(run.successes) + len(run.failures),
+                "numberRecordsFailed": len(run.failures),
                 "totalProcessingTime": elapsed,
                 "apiActiveProcessingTime": elapsed,
             }

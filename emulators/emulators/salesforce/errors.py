@@ -39,4 +39,5 @@ class RequestError(SalesforceError):
 
 
 def not_found(message: str = "The requested resource does not exist") -> SalesforceError:
+    """A 404 NOT_FOUND error."""
     return SalesforceError("NOT_FOUND", message, status=404)

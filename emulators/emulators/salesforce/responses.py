@@ -13,6 +13,7 @@ JSON_TYPE = "application/json;charset=UTF-8"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A compact JSON answer."""
     return Response(
         json.dumps(body, separators=(",", ":")),
         status_code=status,
@@ -22,4 +23,5 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: SalesforceError) -> Response:
+    """A Salesforce error answer."""
     return json_response(exc.body(), exc.status)

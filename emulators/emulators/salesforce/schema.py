@@ -195,6 +195,7 @@ class SObject:
         return hashlib.sha1(text.encode()).hexdigest()
 
     def external_id_fields(self) -> list[Field]:
+        """The fields usable as external ids."""
         return [f for f in self.fields.values() if f.external_id]
 
     def basic(self, version: str) -> dict[str, Any]:
@@ -284,7 +285,9 @@ def _ro(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
 
 
 def _system_fields(owner: bool = True, queues: bool = False) -> list[Field]:
-    """Id, OwnerId and the audit fields. ``queues``: records can be owned by a queue, so
+    """Id, OwnerId and the audit fields.
+
+    ``queues``: records can be owned by a queue, so
     OwnerId is polymorphic (``referenceTo: ["Group", "User"]``, as Lead's and custom
     objects' are in real describes).
     """
@@ -384,8 +387,9 @@ GEOCODE_ACCURACY = [
 
 
 def _address(prefix: str, label: str) -> list[Field]:
-    """A standard address: its components, the geolocation components and the read-only
-    compound field (``Address``, ``MailingAddress``, ...) they make up.
+    """A standard address: its components, geolocation and read-only compound field.
+
+    The compound field is ``Address``, ``MailingAddress``, ... .
 
     StateCode/CountryCode exist only when an org enables state and country/territory
     picklists; this org does not, so they are absent (as in such an org's describe).
@@ -814,8 +818,9 @@ def load_schema(extra: list[Path] | None = None) -> dict[str, SObject]:
 
 
 def _apply_file_spec(obj: SObject, name: str, spec: Any, path: Path) -> None:
-    """One entry of a schema file: add/replace a custom field, remove it (null), or set the
-    values of a standard picklist (``LeadSource: {values: [Web], restricted: true}``).
+    """One entry of a schema file: add/replace a custom field, or remove it (null).
+
+    Or set the values of a standard picklist (``LeadSource: {values: [Web], restricted: true}``).
     """
     existing = obj.field(name)
     if spec is None:

@@ -367,8 +367,10 @@ class _Compiler:
     def operand(
         self, tree: Tree, grouped: bool, ungrouped: str = "Field must be grouped or aggregated"
     ) -> tuple[Getter, Field]:
-        """A condition's or sort's left side: a getter over a record, or over a group of
-        records (grouped=True, aggregate queries' HAVING and ORDER BY), and its field.
+        """A condition's or sort's left side: a getter and its field.
+
+        The getter is over a record, or over a group of records (grouped=True, aggregate
+        queries' HAVING and ORDER BY).
         """
         if tree.data == "call":
             if not grouped:
@@ -975,8 +977,9 @@ def _window(query: Query, items: list[Any]) -> list[Any]:
 
 
 def execute(query: Query, store: Store, include_deleted: bool = False) -> list[dict[str, Any]]:
-    """Answer the matching records (raw store dicts), ordered, limited and offset; for an
-    aggregate query the AggregateResult rows, already shaped.
+    """Answer the matching records (raw store dicts), ordered, limited and offset.
+
+    For an aggregate query the AggregateResult rows, already shaped.
     """
     matched = _matching(query, store, include_deleted)
     if query.aggregate:

@@ -14,7 +14,7 @@ import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,73 @@ def parse_datetime(text: str) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return now_iso(moment.astimezone(dt.timezone.utc))
+
+
+def _as_text(field: Field, value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _as_boolean(field: Field, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in {"true", "1"}:
+        return True
+    if lowered in {"false", "0"}:
+        return False
+    raise ValueError
+
+
+def _as_number(field: Field, value: Any) -> float | int:
+    if isinstance(value, (bool, dict, list)):
+        raise ValueError
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError
+    if field.type == "int":
+        if not number.is_integer():
+            raise ValueError
+        return int(number)
+    number = round(number, field.scale)
+    if abs(number) >= 10 ** (field.precision - field.scale):
+        raise SalesforceError(
+            "NUMBER_OUTSIDE_VALID_RANGE",
+            f"{field.label}: value outside of valid range on numeric field: {value}",
+            [field.name],
+        )
+    return float(number)
+
+
+def _as_date(field: Field, value: Any) -> str:
+    text = str(value).strip()
+    if len(text) > 10 and text[10] in "T ":
+        text = text[:10]  # Salesforce accepts a date-time and keeps its date
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def _as_datetime(field: Field, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError
+    return parsed
+
+
+#: How a JSON value or CSV cell becomes the stored value, per field type (others: as given).
+_CONVERTERS: dict[str, Callable[[Field, Any], Any]] = {
+    **{kind: _as_text for kind in (*STRING_TYPES, "reference", "id")},
+    "boolean": _as_boolean,
+    **{kind: _as_number for kind in ("double", "currency", "percent", "int")},
+    "date": _as_date,
+    "datetime": _as_datetime,
+}
 
 
 class Store:
@@ -186,10 +253,12 @@ class Store:
         self.db.execute("COMMIT")
 
     def meta_get(self, key: str) -> str | None:
+        """A text value kept under ``key`` (None when absent)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def meta_set(self, key: str, value: str) -> None:
+        """Keep a text value under ``key``."""
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def created_iso(self) -> str:
@@ -237,6 +306,7 @@ class Store:
 
     @staticmethod
     def match_key(field: Field, value: Any) -> str:
+        """The key a value is indexed under for matching (lower case unless case-sensitive)."""
         text = value if isinstance(value, str) else str(value)
         return text if field.case_sensitive else text.lower()
 
@@ -302,59 +372,13 @@ class Store:
         """Turn a JSON value or a CSV cell into the stored value for this field, or raise."""
         if value is None:
             return False if field.type == "boolean" else None
-        kind = field.type
+        convert = _CONVERTERS.get(field.type)
+        if convert is None:
+            return value
         try:
-            if kind in STRING_TYPES or kind in {"reference", "id"}:
-                if isinstance(value, (dict, list)):
-                    raise ValueError
-                if isinstance(value, bool):
-                    return "true" if value else "false"
-                if isinstance(value, float) and value.is_integer():
-                    return str(int(value))
-                return str(value)
-            if kind == "boolean":
-                if isinstance(value, bool):
-                    return value
-                lowered = str(value).strip().lower()
-                if lowered in {"true", "1"}:
-                    return True
-                if lowered in {"false", "0"}:
-                    return False
-                raise ValueError
-            if kind in {"double", "currency", "percent", "int"}:
-                if isinstance(value, bool) or isinstance(value, (dict, list)):
-                    raise ValueError
-                number = float(value)
-                if math.isnan(number) or math.isinf(number):
-                    raise ValueError
-                if kind == "int":
-                    if not number.is_integer():
-                        raise ValueError
-                    return int(number)
-                number = round(number, field.scale)
-                if abs(number) >= 10 ** (field.precision - field.scale):
-                    raise SalesforceError(
-                        "NUMBER_OUTSIDE_VALID_RANGE",
-                        f"{field.label}: value outside of valid range on numeric field: {value}",
-                        [field.name],
-                    )
-                return float(number)
-            if kind == "date":
-                text = str(value).strip()
-                if len(text) > 10 and text[10] in "T ":
-                    text = text[:10]  # Salesforce accepts a date-time and keeps its date
-                return dt.date.fromisoformat(text).isoformat()
-            if kind == "datetime":
-                if not isinstance(value, str):
-                    raise ValueError
-                parsed = parse_datetime(value)
-                if parsed is None:
-                    raise ValueError
-                return parsed
+            return convert(field, value)
         except (ValueError, TypeError, OverflowError):
             pass
-        else:
-            return value
         if source == "json":
             shown = json.dumps(value)[:100]
             raise RequestError(
@@ -667,7 +691,8 @@ class Store:
 
     @staticmethod
     def _derive_address(obj: SObject, record: dict[str, Any], name: str) -> None:
-        """The compound address value from its components, as the REST API shows it:
+        """The compound address value from its components, as the REST API shows it.
+
         ``{"city", "country", "geocodeAccuracy", "latitude", "longitude", "postalCode",
         "state", "street"}`` (plus the codes when the org has them), or null when all are
         empty.

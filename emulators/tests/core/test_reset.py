@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import requests
-
 from emulators.testing import EmulatorProcess
 
 IC_HEADERS = {"Authorization": "Bearer emulator-token", "Intercom-Version": "2.14"}

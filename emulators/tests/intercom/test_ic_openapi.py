@@ -3,6 +3,7 @@ Intercom's published OpenAPI 2.14 description with openapi-core."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -78,12 +79,10 @@ class Checker:
         )
         assert resp.status_code == expect, f"{method} {path}: {resp.status_code} {resp.text}"
         if resp.content:
-            try:
+            # The description may leave this status out for the operation (e.g. 202 for
+            # events): the emulator still answers Intercom's shapes, checked by the caller.
+            with contextlib.suppress(ResponseNotFound):
                 self.spec.validate_response(request, SpecResponse(resp))
-            except ResponseNotFound:
-                # The description leaves this status out for the operation (e.g. 202 for
-                # events): the emulator still answers Intercom's shapes, checked by the caller.
-                pass
         self.validated.add(f"{method} {template or path}")
         return resp.json() if resp.content else None
 

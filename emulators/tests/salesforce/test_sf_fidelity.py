@@ -110,7 +110,9 @@ def test_collections_retrieve_inside_composite(api: Api) -> None:
                 {
                     "method": "GET",
                     "referenceId": "r",
-                    "url": f"/services/data/v62.0/composite/sobjects/Lead?ids={rid}&fields=LastName",
+                    "url": (
+                        f"/services/data/v62.0/composite/sobjects/Lead?ids={rid}&fields=LastName"
+                    ),
                 }
             ]
         },

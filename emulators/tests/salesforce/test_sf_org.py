@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
@@ -152,10 +153,8 @@ def test_add_and_remove_a_custom_field_at_run_time(api, sf) -> None:
         got = api.call("GET", f"/sobjects/Lead/{made.json()['id']}").json()
         assert got["Region__c"] is None
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):
             sf.drop_field("Lead", "Region__c")
-        except RuntimeError:
-            pass
 
 
 def test_removing_a_default_field_makes_writes_fail_like_a_misconfigured_org(api, sf) -> None:

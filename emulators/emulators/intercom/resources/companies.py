@@ -64,6 +64,7 @@ def _company_list(api: Api, call: Call, order_desc: bool) -> Reply:
 
 @routes("GET", "/companies")
 def get_companies(api: Api, call: Call) -> Reply:
+    """Answer ``GET /companies``."""
     conn = api.conn()
     for key, column in (("company_id", "company_id"), ("name", "name")):
         if call.query.get(key):
@@ -86,11 +87,13 @@ def get_companies(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/companies/list")
 def list_companies(api: Api, call: Call) -> Reply:
+    """Answer ``POST /companies/list``."""
     return _company_list(api, call, order_desc=call.query.get("order", "desc") != "asc")
 
 
 @routes("GET", "/companies/scroll")
 def scroll_companies(api: Api, call: Call) -> Reply:
+    """Answer ``GET /companies/scroll``."""
     param = call.query.get("scroll_param")
     now = time.monotonic()
     with api.scroll_lock:
@@ -140,11 +143,13 @@ def scroll_companies(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/companies")
 def upsert_company(api: Api, call: Call) -> Reply:
+    """Answer ``POST /companies``."""
     return Reply(body=api.ws.upsert_company(body_object(call)))
 
 
 @routes("GET", "/companies/{company_id}")
 def get_company(api: Api, call: Call) -> Reply:
+    """Answer ``GET /companies/{company_id}``."""
     row = (
         api.conn()
         .execute("SELECT data FROM companies WHERE id = ?", (call.params["company_id"],))
@@ -157,6 +162,7 @@ def get_company(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/companies/{company_id}/contacts")
 def company_contacts(api: Api, call: Call) -> Reply:
+    """Answer ``GET /companies/{company_id}/contacts``."""
     company_id = call.params["company_id"]
     if api.conn().execute("SELECT 1 FROM companies WHERE id = ?", (company_id,)).fetchone() is None:
         raise not_found("Company")
@@ -178,6 +184,7 @@ def company_contacts(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/companies/{company_id}/segments")
 def company_segments(api: Api, call: Call) -> Reply:
+    """Answer ``GET /companies/{company_id}/segments``."""
     row = (
         api.conn()
         .execute("SELECT data FROM companies WHERE id = ?", (call.params["company_id"],))

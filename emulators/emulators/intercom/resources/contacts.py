@@ -1,4 +1,4 @@
-"""The contact endpoints: list, search, create, find, merge, archive, their tags, companies, segments and notes."""
+"""The contact endpoints: list, search, create, find, merge, archive; tags, companies, notes."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ routes = RouteTable()
 
 @routes("GET", "/contacts")
 def list_contacts(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts``."""
     where, params = api.contact_where(search=False)
     text = api.page(
         table="contacts",
@@ -35,6 +36,7 @@ def list_contacts(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/contacts/search")
 def search_contacts(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/search``."""
     body = body_object(call)
     if "query" not in body:
         raise invalid("query is required", "query")
@@ -62,11 +64,13 @@ def search_contacts(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/contacts")
 def create_contact(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts``."""
     return Reply(body=api.ws.create_contact(body_object(call)))
 
 
 @routes("GET", "/contacts/find_by_external_id/{external_id}")
 def find_by_external_id(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/find_by_external_id/{external_id}``."""
     row = (
         api.conn()
         .execute(
@@ -82,6 +86,7 @@ def find_by_external_id(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/contacts/merge")
 def merge_contacts(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/merge``."""
     body = body_object(call)
     if not body.get("from") or not body.get("into"):
         raise invalid("give 'from' (a lead id) and 'into' (a user id)")
@@ -90,6 +95,7 @@ def merge_contacts(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/contacts/{contact_id}")
 def get_contact(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/{contact_id}``."""
     row = (
         api.conn()
         .execute(
@@ -105,21 +111,25 @@ def get_contact(api: Api, call: Call) -> Reply:
 
 @routes("PUT", "/contacts/{contact_id}")
 def update_contact(api: Api, call: Call) -> Reply:
+    """Answer ``PUT /contacts/{contact_id}``."""
     return Reply(body=api.ws.update_contact(call.params["contact_id"], body_object(call)))
 
 
 @routes("DELETE", "/contacts/{contact_id}")
 def delete_contact(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /contacts/{contact_id}``."""
     return Reply(body=api.ws.delete_contact(call.params["contact_id"]))
 
 
 @routes("POST", "/contacts/{contact_id}/archive")
 def archive_contact(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/{contact_id}/archive``."""
     return Reply(body=api.ws.archive_contact(call.params["contact_id"], True))
 
 
 @routes("POST", "/contacts/{contact_id}/unarchive")
 def unarchive_contact(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/{contact_id}/unarchive``."""
     cid = call.params["contact_id"]
     api.conn().execute("SELECT 1")  # the archived contact is still stored
     with api.db.write() as conn:
@@ -132,6 +142,7 @@ def unarchive_contact(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/contacts/{contact_id}/tags")
 def contact_tags(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/{contact_id}/tags``."""
     cid = call.params["contact_id"]
     api.contact_doc(cid)
     tags = [
@@ -147,6 +158,7 @@ def contact_tags(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/contacts/{contact_id}/tags")
 def tag_contact(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/{contact_id}/tags``."""
     body = body_object(call)
     if not body.get("id"):
         raise invalid("id (the tag id) is required", "id")
@@ -155,6 +167,7 @@ def tag_contact(api: Api, call: Call) -> Reply:
 
 @routes("DELETE", "/contacts/{contact_id}/tags/{tag_id}")
 def untag_contact(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /contacts/{contact_id}/tags/{tag_id}``."""
     return Reply(
         body=api.ws.tag_contact(call.params["contact_id"], call.params["tag_id"], remove=True)
     )
@@ -162,6 +175,7 @@ def untag_contact(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/contacts/{contact_id}/companies")
 def contact_companies(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/{contact_id}/companies``."""
     cid = call.params["contact_id"]
     api.contact_doc(cid)
     per_page = per_page_of(call.query.get("per_page"), 50)
@@ -196,6 +210,7 @@ def contact_companies(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/contacts/{contact_id}/companies")
 def attach_company(api: Api, call: Call) -> Reply:
+    """Answer ``POST /contacts/{contact_id}/companies``."""
     body = body_object(call)
     if not body.get("id"):
         raise invalid("id (the company's Intercom id) is required", "id")
@@ -204,6 +219,7 @@ def attach_company(api: Api, call: Call) -> Reply:
 
 @routes("DELETE", "/contacts/{contact_id}/companies/{company_id}")
 def detach_company(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /contacts/{contact_id}/companies/{company_id}``."""
     return Reply(
         body=api.ws.attach_company(
             call.params["contact_id"], call.params["company_id"], remove=True
@@ -213,6 +229,7 @@ def detach_company(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/contacts/{contact_id}/segments")
 def contact_segments(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/{contact_id}/segments``."""
     cid = call.params["contact_id"]
     api.contact_doc(cid)
     found = [
@@ -227,6 +244,7 @@ def contact_segments(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/contacts/{contact_id}/notes")
 def contact_notes(api: Api, call: Call) -> Reply:
+    """Answer ``GET /contacts/{contact_id}/notes``."""
     api.contact_doc(call.params["contact_id"])
     return Reply(
         body={

@@ -12,6 +12,7 @@ routes = RouteTable()
 
 @routes("GET", "/conversations")
 def list_conversations(api: Api, call: Call) -> Reply:
+    """Answer ``GET /conversations``."""
     text = api.page(
         table="conversations",
         alias="v",
@@ -29,6 +30,7 @@ def list_conversations(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/conversations/search")
 def search_conversations(api: Api, call: Call) -> Reply:
+    """Answer ``POST /conversations/search``."""
     body = body_object(call)
     if "query" not in body:
         raise invalid("query is required", "query")
@@ -55,6 +57,7 @@ def search_conversations(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/conversations")
 def create_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``POST /conversations``."""
     body = body_object(call)
     sender = body.get("from")
     if not isinstance(sender, dict) or not sender.get("id"):
@@ -76,6 +79,7 @@ def create_conversation(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/conversations/{conversation_id}")
 def get_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``GET /conversations/{conversation_id}``."""
     display = call.query.get("display_as")
     if display not in (None, "", "plaintext", "html"):
         raise invalid("display_as must be 'plaintext'", "display_as")
@@ -86,17 +90,20 @@ def get_conversation(api: Api, call: Call) -> Reply:
 
 @routes("PUT", "/conversations/{conversation_id}")
 def update_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``PUT /conversations/{conversation_id}``."""
     conv = api.ws.update_conversation(call.params["conversation_id"], body_object(call))
     return Reply(body=api.conversation_doc(conv["id"]))
 
 
 @routes("DELETE", "/conversations/{conversation_id}")
 def delete_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /conversations/{conversation_id}``."""
     return Reply(body=api.ws.delete_conversation(call.params["conversation_id"]))
 
 
 @routes("POST", "/conversations/{conversation_id}/reply")
 def reply_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``POST /conversations/{conversation_id}/reply``."""
     body = body_object(call)
     conv_id = call.params["conversation_id"]
     message_type = body.get("message_type")
@@ -129,6 +136,7 @@ def reply_conversation(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/conversations/{conversation_id}/parts")
 def manage_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``POST /conversations/{conversation_id}/parts``."""
     body = body_object(call)
     message_type = body.get("message_type")
     if message_type not in {"close", "open", "snoozed", "assignment"}:
@@ -153,6 +161,7 @@ def manage_conversation(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/conversations/{conversation_id}/tags")
 def tag_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``POST /conversations/{conversation_id}/tags``."""
     body = body_object(call)
     if not body.get("id") or not body.get("admin_id"):
         raise invalid("id (the tag id) and admin_id are required", "id")
@@ -165,6 +174,7 @@ def tag_conversation(api: Api, call: Call) -> Reply:
 
 @routes("DELETE", "/conversations/{conversation_id}/tags/{tag_id}")
 def untag_conversation(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /conversations/{conversation_id}/tags/{tag_id}``."""
     body = body_object(call)
     if not body.get("admin_id"):
         raise invalid("admin_id is required", "admin_id")

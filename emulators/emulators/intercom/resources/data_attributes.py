@@ -15,6 +15,7 @@ routes = RouteTable()
 
 @routes("GET", "/data_attributes")
 def list_data_attributes(api: Api, call: Call) -> Reply:
+    """Answer ``GET /data_attributes``."""
     model_name = call.query.get("model")
     if model_name and model_name not in {"contact", "company", "conversation"}:
         raise invalid("model must be contact, company or conversation", "model")
@@ -27,6 +28,7 @@ def list_data_attributes(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/data_attributes")
 def create_data_attribute(api: Api, call: Call) -> Reply:
+    """Answer ``POST /data_attributes``."""
     body = body_object(call)
     name, model_name, data_type = body.get("name"), body.get("model"), body.get("data_type")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_\- ]{1,190}", name):

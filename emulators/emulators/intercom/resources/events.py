@@ -14,6 +14,7 @@ routes = RouteTable()
 
 @routes("POST", "/events")
 def create_event(api: Api, call: Call) -> Reply:
+    """Answer ``POST /events``."""
     body = body_object(call)
     name = body.get("event_name")
     if not isinstance(name, str) or not name:
@@ -31,6 +32,7 @@ def create_event(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/events/summaries")
 def create_event_summaries(api: Api, call: Call) -> Reply:
+    """Answer ``POST /events/summaries``."""
     body = body_object(call)
     cid = api.find_contact({"user_id": body.get("user_id")})
     summary = body.get("event_summaries") or {}
@@ -46,6 +48,7 @@ def create_event_summaries(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/events")
 def list_events(api: Api, call: Call) -> Reply:
+    """Answer ``GET /events``."""
     if call.query.get("type") != "user":
         raise invalid("type=user is required", "type")
     keys = [k for k in ("intercom_user_id", "user_id", "email") if call.query.get(k)]

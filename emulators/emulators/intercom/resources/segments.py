@@ -45,6 +45,7 @@ def company_in_segment(rule: dict[str, Any], company: dict[str, Any]) -> bool:
 
 @routes("GET", "/segments")
 def list_segments(api: Api, call: Call) -> Reply:
+    """Answer ``GET /segments``."""
     include = call.query.get("include_count", "false")
     if include not in {"true", "false"}:
         raise invalid("include_count must be true or false", "include_count")
@@ -60,6 +61,7 @@ def list_segments(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/segments/{segment_id}")
 def get_segment(api: Api, call: Call) -> Reply:
+    """Answer ``GET /segments/{segment_id}``."""
     row = (
         api.conn()
         .execute("SELECT data FROM segments WHERE id = ?", (call.params["segment_id"],))

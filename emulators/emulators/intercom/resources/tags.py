@@ -12,6 +12,7 @@ routes = RouteTable()
 
 @routes("GET", "/tags")
 def list_tags(api: Api, call: Call) -> Reply:
+    """Answer ``GET /tags``."""
     tags = [
         model.tag(r[0], r[1])
         for r in api.conn().execute("SELECT id, name FROM tags ORDER BY CAST(id AS INTEGER)")
@@ -21,6 +22,7 @@ def list_tags(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/tags/{tag_id}")
 def get_tag(api: Api, call: Call) -> Reply:
+    """Answer ``GET /tags/{tag_id}``."""
     row = (
         api.conn()
         .execute("SELECT id, name FROM tags WHERE id = ?", (call.params["tag_id"],))
@@ -33,6 +35,7 @@ def get_tag(api: Api, call: Call) -> Reply:
 
 @routes("POST", "/tags")
 def create_tag(api: Api, call: Call) -> Reply:
+    """Answer ``POST /tags``."""
     body = body_object(call)
     tag = api.ws.upsert_tag(body.get("name"), body.get("id"))
     users = body.get("users")
@@ -45,5 +48,6 @@ def create_tag(api: Api, call: Call) -> Reply:
 
 @routes("DELETE", "/tags/{tag_id}")
 def delete_tag(api: Api, call: Call) -> Reply:
+    """Answer ``DELETE /tags/{tag_id}``."""
     api.ws.delete_tag(call.params["tag_id"])
     return Reply(body=None)

@@ -14,6 +14,7 @@ routes = RouteTable()
 
 @routes("GET", "/me")
 def get_me(api: Api, call: Call) -> Reply:
+    """Answer ``GET /me``."""
     settings = api.db.settings()
     row = api.conn().execute("SELECT data FROM admins ORDER BY id LIMIT 1").fetchone()
     adm = (
@@ -50,6 +51,7 @@ def get_me(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/admins")
 def list_admins(api: Api, call: Call) -> Reply:
+    """Answer ``GET /admins``."""
     rows = [r[0] for r in api.conn().execute("SELECT data FROM admins ORDER BY id")]
     return Reply(body='{"type":"admin.list","admins":[' + ",".join(rows) + "]}")
 
@@ -73,6 +75,7 @@ def _unix_param(call: Call, name: str, required: bool) -> int | None:
 # Registered before /admins/{admin_id}, which would otherwise take "activity_logs" for an id.
 @routes("GET", "/admins/activity_logs")
 def list_activity_logs(api: Api, call: Call) -> Reply:
+    """Answer ``GET /admins/activity_logs``."""
     after = _unix_param(call, "created_at_after", required=True)
     before = _unix_param(call, "created_at_before", required=False)
     where, params = "a.created_at >= ?", [after]
@@ -97,6 +100,7 @@ def list_activity_logs(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/admins/{admin_id}")
 def get_admin(api: Api, call: Call) -> Reply:
+    """Answer ``GET /admins/{admin_id}``."""
     row = (
         api.conn()
         .execute("SELECT data FROM admins WHERE id = ?", (call.params["admin_id"],))
@@ -109,12 +113,14 @@ def get_admin(api: Api, call: Call) -> Reply:
 
 @routes("GET", "/teams")
 def list_teams(api: Api, call: Call) -> Reply:
+    """Answer ``GET /teams``."""
     rows = [r[0] for r in api.conn().execute("SELECT data FROM teams ORDER BY id")]
     return Reply(body='{"type":"team.list","teams":[' + ",".join(rows) + "]}")
 
 
 @routes("GET", "/teams/{team_id}")
 def get_team(api: Api, call: Call) -> Reply:
+    """Answer ``GET /teams/{team_id}``."""
     row = (
         api.conn()
         .execute("SELECT data FROM teams WHERE id = ?", (call.params["team_id"],))

@@ -20,10 +20,34 @@ if TYPE_CHECKING:
 
 
 def oauth_error(error: str, description: str, status: int = 400) -> Response:
+    """An OAuth error answer (``error`` and ``error_description``)."""
     return json_response({"error": error, "error_description": description}, status)
 
 
+def _grant_problem(emulator: Emulator, form: dict[str, str]) -> tuple[Response | None, str | None]:
+    """(the refusal of a token request or None, the refresh token it spends)."""
+    settings = emulator.settings
+    grant = form.get("grant_type", "")
+    if grant not in {"refresh_token", "password", "client_credentials"}:
+        return oauth_error("unsupported_grant_type", "grant type not supported"), None
+    if form.get("client_id") != settings.client_id:
+        return oauth_error("invalid_client_id", "client identifier invalid"), None
+    if form.get("client_secret") != settings.client_secret:
+        return oauth_error("invalid_client", "invalid client credentials"), None
+    refresh = None
+    if grant == "refresh_token":
+        refresh = form.get("refresh_token", "")
+        if refresh != settings.refresh_token or refresh in emulator.revoked_refresh:
+            return oauth_error("invalid_grant", "expired access/refresh token"), None
+    elif grant == "password":
+        password = form.get("password", "")
+        if form.get("username") != settings.username or password != settings.password:
+            return oauth_error("invalid_grant", "authentication failure"), None
+    return None, refresh
+
+
 async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
+    """Answer the ``/services/oauth2/`` token grants (password, refresh, client) and revoke."""
     endpoint = path.rstrip("/").rsplit("/", 1)[-1]
     if endpoint == "userinfo" and request.method in {"GET", "POST"}:
         return identity(emulator, request, "userinfo")
@@ -32,7 +56,6 @@ async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
     raw = (await request.body()).decode("utf-8", errors="replace")
     form = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
     form.update(request.query_params)
-    settings = emulator.settings
     if endpoint == "revoke":
         token = form.get("token", "")
         if token in emulator.tokens:
@@ -40,22 +63,9 @@ async def oauth(emulator: Emulator, request: Request, path: str) -> Response:
         elif token:
             emulator.revoke_refresh(token)
         return Response(status_code=200)
-    grant = form.get("grant_type", "")
-    if grant not in {"refresh_token", "password", "client_credentials"}:
-        return oauth_error("unsupported_grant_type", "grant type not supported")
-    if form.get("client_id") != settings.client_id:
-        return oauth_error("invalid_client_id", "client identifier invalid")
-    if form.get("client_secret") != settings.client_secret:
-        return oauth_error("invalid_client", "invalid client credentials")
-    refresh = None
-    if grant == "refresh_token":
-        refresh = form.get("refresh_token", "")
-        if refresh != settings.refresh_token or refresh in emulator.revoked_refresh:
-            return oauth_error("invalid_grant", "expired access/refresh token")
-    elif grant == "password":
-        password = form.get("password", "")
-        if form.get("username") != settings.username or password != settings.password:
-            return oauth_error("invalid_grant", "authentication failure")
+    refused, refresh = _grant_problem(emulator, form)
+    if refused is not None:
+        return refused
     base = str(request.base_url).rstrip("/")
     token = emulator.issue_token(refresh)
     body = {
@@ -133,6 +143,7 @@ def identity(
 
 
 def versions(emulator: Emulator) -> Response:
+    """Answer ``GET /services/data/``: every API version up to the emulated one."""
     top = int(float(emulator.settings.api_version))
     return json_response(
         [

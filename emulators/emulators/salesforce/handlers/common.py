@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 async def read_json(request: Request) -> Any:
+    """The request body as JSON (JSON_PARSER_ERROR if it is not)."""
     raw = await request.body()
     if not raw.strip():
         raise RequestError("JSON_PARSER_ERROR", "The request body is empty; send a JSON object")
@@ -31,6 +32,7 @@ async def read_json(request: Request) -> Any:
 
 
 def get_obj(emulator: Emulator, name: str) -> SObject:
+    """The sObject called ``name`` (NOT_FOUND otherwise)."""
     obj = emulator.store.obj(name)
     if obj is None:
         raise not_found()
@@ -38,12 +40,14 @@ def get_obj(emulator: Emulator, name: str) -> SObject:
 
 
 def record_url(version: str, obj: SObject, rid: str) -> str:
+    """A record's REST URL."""
     return f"/services/data/v{version}/sobjects/{obj.name}/{rid}"
 
 
 def shape_record(
     obj: SObject, record: dict[str, Any], version: str, fields: list[str] | None = None
 ) -> dict[str, Any]:
+    """A record as the API answers it, with ``attributes``."""
     out: dict[str, Any] = {
         "attributes": {"type": obj.name, "url": record_url(version, obj, record["Id"])}
     }
@@ -54,6 +58,7 @@ def shape_record(
 
 
 def writable(obj: SObject, action: str) -> None:
+    """Raise when the object cannot be created, updated or deleted by this user."""
     allowed = {"create": obj.createable, "update": obj.updateable, "delete": obj.deletable}
     if not allowed[action]:
         raise SalesforceError(
@@ -64,6 +69,7 @@ def writable(obj: SObject, action: str) -> None:
 
 
 def lock_check(emulator: Emulator, rid: str | None = None) -> None:
+    """Raise UNABLE_TO_LOCK_ROW when an injected row-lock fault fires."""
     if emulator.take_lock_fault():
         raise SalesforceError(
             "UNABLE_TO_LOCK_ROW",

@@ -8,6 +8,7 @@ The whole request runs without yielding to the event loop, so no other request i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.parse
@@ -94,8 +95,9 @@ def _resolve(results: dict[str, dict[str, Any]], ref: str, path: str) -> Any:
 
 
 def _substitute(value: Any, results: dict[str, dict[str, Any]]) -> Any:
-    """Replace @{ref.path} in every string of a JSON value (a whole-string reference keeps the
-    referenced value's type).
+    """Replace @{ref.path} in every string of a JSON value.
+
+    A whole-string reference keeps the referenced value's type.
     """
     if isinstance(value, str):
         whole = REFERENCE.fullmatch(value)
@@ -235,15 +237,14 @@ async def _run(
 
 
 async def composite(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``POST /composite``."""
     all_or_none, subrequests = _check(await read_json(request))
     if len(subrequests) > MAX_SUBREQUESTS:
         return _limit(f"The request can’t contain more than {MAX_SUBREQUESTS} operations.")
     heavy = 0
     for sub in subrequests:
-        try:
+        with contextlib.suppress(SalesforceError):
             heavy += _counts_against_five(_split_url(sub["url"].split("@{")[0])[1])
-        except SalesforceError:
-            pass
     if heavy > MAX_QUERY_OR_COLLECTION:
         return _limit(
             f"The request can’t contain more than {MAX_QUERY_OR_COLLECTION} query "
@@ -301,7 +302,6 @@ async def collection_retrieve(
     request with 400 ``INVALID_FIELD`` (the retrieve runs as a query, so the message is
     SOQL's). At most 2,000 ids.
     """
-
     obj = get_obj(emulator, sobject)
     if request.method == "POST":
         body = await read_json(request)

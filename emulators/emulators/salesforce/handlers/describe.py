@@ -19,12 +19,15 @@ if TYPE_CHECKING:
 
 
 async def resources(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /``."""
     base = f"/services/data/v{version}"
     names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
     return json_response({name: f"{base}/{name}" for name in names})
 
 
 async def limits(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /limits``."""
+
     def pair(maximum: int, remaining: int) -> dict[str, int]:
         return {"Max": maximum, "Remaining": remaining}
 
@@ -70,6 +73,7 @@ def conditional(request: Request, body: Any, modified: int) -> Response:
 
 
 async def describe_global(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /sobjects``."""
     return conditional(
         request,
         {
@@ -84,6 +88,7 @@ async def describe_global(emulator: Emulator, request: Request, version: str) ->
 async def sobject_basic(
     emulator: Emulator, request: Request, version: str, sobject: str
 ) -> Response:
+    """Answer ``GET /sobjects/{sobject}``."""
     obj = get_obj(emulator, sobject)
     recent = sorted(
         (r for r in emulator.store.records[obj.name].values() if not r.get("IsDeleted")),
@@ -102,5 +107,6 @@ async def sobject_basic(
 
 
 async def describe(emulator: Emulator, request: Request, version: str, sobject: str) -> Response:
+    """Answer ``GET /sobjects/{sobject}/describe``."""
     obj = get_obj(emulator, sobject)
     return conditional(request, obj.describe(version), obj.modified)

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 async def job_create(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``POST /jobs/ingest``."""
     job = emulator.bulk.create(await read_json(request), version)
     return json_response(job.public(full=False))
 
 
 async def job_list(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /jobs/ingest``."""
     jobs = sorted(emulator.bulk.jobs.values(), key=lambda j: j.info["createdDate"])
     return json_response(
         {"done": True, "records": [j.public(full=False) for j in jobs], "nextRecordsUrl": None}
@@ -29,21 +31,25 @@ async def job_list(emulator: Emulator, request: Request, version: str) -> Respon
 
 
 async def job_get(emulator: Emulator, request: Request, version: str, job: str) -> Response:
+    """Answer ``GET /jobs/ingest/{job}``."""
     return json_response(emulator.bulk.get(job).public())
 
 
 async def job_patch(emulator: Emulator, request: Request, version: str, job: str) -> Response:
+    """Answer ``PATCH /jobs/ingest/{job}``."""
     found = emulator.bulk.get(job)
     body = await read_json(request)
     return json_response(emulator.bulk.set_state(found, body).public(full=False))
 
 
 async def job_delete(emulator: Emulator, request: Request, version: str, job: str) -> Response:
+    """Answer ``DELETE /jobs/ingest/{job}``."""
     emulator.bulk.delete(emulator.bulk.get(job))
     return Response(status_code=204)
 
 
 async def job_upload(emulator: Emulator, request: Request, version: str, job: str) -> Response:
+    """Answer ``PUT /jobs/ingest/{job}/batches``."""
     found = emulator.bulk.get(job)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "text/csv":
@@ -64,6 +70,7 @@ async def job_upload(emulator: Emulator, request: Request, version: str, job: st
 
 
 async def job_results(emulator: Emulator, request: Request, version: str, job: str) -> Response:
+    """Answer ``GET /jobs/ingest/{job}/`` successfulResults, failedResults, unprocessedrecords."""
     kind = request.url.path.rstrip("/").rsplit("/", 1)[-1]
     data = emulator.bulk.results(emulator.bulk.get(job), kind)
     return Response(data, media_type="text/csv", headers={"Sforce-Locator": "null"})

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def page_size(request: Request) -> int:
+    """The batch size from the ``Sforce-Query-Options`` header (default 2000)."""
     options = request.headers.get("sforce-query-options", "")
     for part in options.split(","):
         key, _, value = part.partition("=")
@@ -50,6 +51,7 @@ def page(
     version: str,
     size: int | None,
 ) -> dict[str, Any]:
+    """One page of query results, with ``nextRecordsUrl`` when more wait."""
     store = emulator.store
     end = len(ids) if size is None else min(start + size, len(ids))
     table = store.records[query.sobject.name]
@@ -68,10 +70,12 @@ def page(
 
 
 async def query(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /query``."""
     return await _query(emulator, request, version, False)
 
 
 async def query_all(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``GET /queryAll``."""
     return await _query(emulator, request, version, True)
 
 
@@ -83,6 +87,7 @@ async def _query(emulator: Emulator, request: Request, version: str, deleted: bo
 
 
 async def query_more(emulator: Emulator, request: Request, version: str, locator: str) -> Response:
+    """Answer ``GET /query/{locator}``, ``GET /queryAll/{locator}``."""
     key, _, start = locator.rpartition("-")
     entry = emulator.locators.get(key)
     if entry is None or not start.isdigit():

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 def find_record(emulator: Emulator, obj: SObject, rid: str) -> dict[str, Any]:
+    """A live record of ``obj`` by id (NOT_FOUND otherwise)."""
     found = emulator.store.lookup(rid)
     if found is None or found[0].name != obj.name:
         if normalize(rid) is None:
@@ -39,6 +40,7 @@ def find_record(emulator: Emulator, obj: SObject, rid: str) -> dict[str, Any]:
 
 
 def body_object(body: Any) -> dict[str, Any]:
+    """A JSON object body (JSON_PARSER_ERROR otherwise)."""
     if not isinstance(body, dict):
         raise RequestError(
             "JSON_PARSER_ERROR",
@@ -48,6 +50,7 @@ def body_object(body: Any) -> dict[str, Any]:
 
 
 async def create(emulator: Emulator, request: Request, version: str, sobject: str) -> Response:
+    """Answer ``POST /sobjects/{sobject}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "create")
     values = body_object(await read_json(request))
@@ -66,6 +69,7 @@ async def create(emulator: Emulator, request: Request, version: str, sobject: st
 async def get_record(
     emulator: Emulator, request: Request, version: str, sobject: str, id: str
 ) -> Response:
+    """Answer ``GET /sobjects/{sobject}/{id}``."""
     obj = get_obj(emulator, sobject)
     record = find_record(emulator, obj, id)
     fields = None
@@ -85,6 +89,7 @@ async def get_record(
 async def update_record(
     emulator: Emulator, request: Request, version: str, sobject: str, id: str
 ) -> Response:
+    """Answer ``PATCH /sobjects/{sobject}/{id}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     values = body_object(await read_json(request))
@@ -100,6 +105,7 @@ async def update_record(
 async def delete_record(
     emulator: Emulator, request: Request, version: str, sobject: str, id: str
 ) -> Response:
+    """Answer ``DELETE /sobjects/{sobject}/{id}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "delete")
     record = find_record(emulator, obj, id)
@@ -110,6 +116,7 @@ async def delete_record(
 
 
 def external_field(obj: SObject, name: str) -> Any:
+    """The external id field called ``name`` (NOT_FOUND otherwise)."""
     fld = obj.field(name)
     if fld is None or not (fld.external_id or fld.name == "Id"):
         raise not_found(f"Provided external ID field does not exist or is not accessible: {name}")
@@ -117,6 +124,7 @@ def external_field(obj: SObject, name: str) -> Any:
 
 
 def matches_for(emulator: Emulator, obj: SObject, fld: Any, value: str) -> list[str]:
+    """The ids of the records whose external id field holds ``value``."""
     if fld.name == "Id":
         found = emulator.store.lookup(value)
         ok = found and found[0].name == obj.name and not found[1].get("IsDeleted")
@@ -125,6 +133,7 @@ def matches_for(emulator: Emulator, obj: SObject, fld: Any, value: str) -> list[
 
 
 def several(version: str, obj: SObject, ids: list[str]) -> Response:
+    """The 300 answer listing the records an external id matches."""
     return json_response([record_url(version, obj, rid) for rid in ids], 300)
 
 
@@ -143,6 +152,7 @@ def one_by_external_id(
 async def get_by_external_id(
     emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
 ) -> Response:
+    """Answer ``GET /sobjects/{sobject}/{field}/{value}``."""
     obj = get_obj(emulator, sobject)
     found = one_by_external_id(emulator, version, obj, field, value)
     if isinstance(found, Response):
@@ -153,6 +163,7 @@ async def get_by_external_id(
 async def delete_by_external_id(
     emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
 ) -> Response:
+    """Answer ``DELETE /sobjects/{sobject}/{field}/{value}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "delete")
     record = one_by_external_id(emulator, version, obj, field, value)
@@ -197,6 +208,7 @@ def upsert_one(
 async def upsert(
     emulator: Emulator, request: Request, version: str, sobject: str, field: str, value: str
 ) -> Response:
+    """Answer ``PATCH /sobjects/{sobject}/{field}/{value}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     fld = external_field(obj, field)

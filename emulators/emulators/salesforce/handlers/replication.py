@@ -1,5 +1,6 @@
-"""Data replication resources: ``sobjects/{o}/updated``, ``sobjects/{o}/deleted`` and the
-record counts of ``limits/recordCount``.
+"""Data replication resources: ``sobjects/{o}/updated``, ``deleted`` and record counts.
+
+The record counts are those of ``limits/recordCount``.
 
 Rules follow Salesforce's REST API guide ("sObject Get Updated", "sObject Get Deleted") and the
 SOAP guide's getUpdated()/getDeleted() rules: ``start``/``end`` are ISO 8601 date-times, seconds
@@ -130,8 +131,10 @@ async def deleted(emulator: Emulator, request: Request, version: str, sobject: s
 
 
 async def record_count(emulator: Emulator, request: Request, version: str) -> Response:
-    """``{"sObjects": [{"count", "name"}]}``: live records per object (all objects when the
-    ``sObjects`` parameter is absent; unknown names are left out).
+    """Answer ``GET /limits/recordCount``: ``{"sObjects": [{"count", "name"}]}``.
+
+    Live records per object (all objects when the ``sObjects`` parameter is absent; unknown
+    names are left out).
     """
     wanted = request.query_params.get("sObjects")
     if wanted:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def collection_body(body: Any) -> tuple[bool, list[Any]]:
+    """(allOrNone, records) of a Collections body, checked."""
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise RequestError(
             "JSON_PARSER_ERROR", "The request body must be an object with a records array"
@@ -79,6 +80,7 @@ def finish_collection(
 
 
 def failure(exc: SalesforceError, created: bool | None = None) -> dict[str, Any]:
+    """One failed result in a Collections answer."""
     out: dict[str, Any] = {"success": False, "errors": [exc.record_error()]}
     if created is not None:
         out["created"] = False
@@ -86,6 +88,7 @@ def failure(exc: SalesforceError, created: bool | None = None) -> dict[str, Any]
 
 
 def record_type(emulator: Emulator, item: dict[str, Any], default: str | None) -> SObject:
+    """The sObject a Collections record names in its ``attributes``."""
     attrs = item.get("attributes")
     name = attrs.get("type") if isinstance(attrs, dict) else default
     if not name:
@@ -97,6 +100,7 @@ def record_type(emulator: Emulator, item: dict[str, Any], default: str | None) -
 
 
 async def collection_create(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``POST /composite/sobjects``."""
     all_or_none, items = collection_body(await read_json(request))
     store = emulator.store
     results: list[dict[str, Any]] = []
@@ -123,6 +127,7 @@ async def collection_create(emulator: Emulator, request: Request, version: str) 
 
 
 async def collection_update(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``PATCH /composite/sobjects``."""
     all_or_none, items = collection_body(await read_json(request))
     store = emulator.store
     results: list[dict[str, Any]] = []
@@ -169,6 +174,7 @@ async def collection_update(emulator: Emulator, request: Request, version: str) 
 
 
 async def collection_delete(emulator: Emulator, request: Request, version: str) -> Response:
+    """Answer ``DELETE /composite/sobjects``."""
     ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if len(ids) > COLLECTION_LIMIT:
         raise SalesforceError(
@@ -203,6 +209,7 @@ async def collection_delete(emulator: Emulator, request: Request, version: str) 
 async def collection_upsert(
     emulator: Emulator, request: Request, version: str, sobject: str, field: str
 ) -> Response:
+    """Answer ``PATCH /composite/sobjects/{sobject}/{field}``."""
     obj = get_obj(emulator, sobject)
     writable(obj, "update")
     fld = obj.field(field)
