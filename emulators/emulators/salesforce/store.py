@@ -540,32 +540,9 @@ class Store:
                 continue
             field = obj.by_lower.get(key.lower())
             if field is None:
-                ref = obj.relationships.get(key.lower())
-                if ref is not None and (isinstance(value, dict) or value is None):
-                    refs.append((ref, value))
-                    continue
-                raise SalesforceError(
-                    "INVALID_FIELD",
-                    f"No such column '{key}' on sobject of type {obj.name}",
-                    [key],
-                )
-            if not (field.createable if existing is None else field.updateable):
-                raise SalesforceError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    f"Unable to create/update fields: {field.name}. Please check the security "
-                    "settings of this field and verify that it is read/write for your profile "
-                    "or permission set.",
-                    [field.name],
-                )
-            stored = self.coerce(field, value, source)
-            if stored == "" and field.type in STRING_TYPES:
-                stored = None  # Salesforce stores an empty string as null
-            if field.type == "picklist" and stored is not None and not field.restricted:
-                stored = field.picklist_lower.get(stored.lower(), stored)
-            self.check_value(obj, field, stored)
-            if field.type == "reference" and stored is not None:
-                stored = normalize(stored)
-            changes[field.name] = stored
+                refs.append((self._relationship(obj, key, value), value))
+                continue
+            changes[field.name] = self._stored(obj, field, value, existing is None, source)
         for ref, spec in refs:
             changes[ref.name] = self.resolve_relationship(obj, ref, spec)
         if existing is None:
@@ -588,6 +565,35 @@ class Store:
             )
         self._check_rules(obj, changes, existing)
         return changes
+
+    def _relationship(self, obj: SObject, key: str, value: Any) -> Field:
+        """The reference field a relationship key (``Account: {...}``) sets, or INVALID_FIELD."""
+        ref = obj.relationships.get(key.lower())
+        if ref is not None and (isinstance(value, dict) or value is None):
+            return ref
+        raise SalesforceError(
+            "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+        )
+
+    def _stored(self, obj: SObject, field: Field, value: Any, create: bool, source: str) -> Any:
+        """The value to store for one field of a create or update, checked."""
+        if not (field.createable if create else field.updateable):
+            raise SalesforceError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {field.name}. Please check the security "
+                "settings of this field and verify that it is read/write for your profile "
+                "or permission set.",
+                [field.name],
+            )
+        stored = self.coerce(field, value, source)
+        if stored == "" and field.type in STRING_TYPES:
+            stored = None  # Salesforce stores an empty string as null
+        if field.type == "picklist" and stored is not None and not field.restricted:
+            stored = field.picklist_lower.get(stored.lower(), stored)
+        self.check_value(obj, field, stored)
+        if field.type == "reference" and stored is not None:
+            stored = normalize(stored)
+        return stored
 
     def _check_rules(
         self, obj: SObject, changes: dict[str, Any], existing: dict[str, Any] | None
