@@ -2,6 +2,9 @@
 
 The first contacts of every seeded workspace are the awkward people, always at the same
 positions, so their ids are fixed for a given seed; ``manifest`` lists them by category.
+
+One module on purpose (over 400 lines): one generator of one workspace, whose random draws run
+in a fixed order; splitting it would spread that order (and the seeded ids) over modules.
 """
 
 from __future__ import annotations

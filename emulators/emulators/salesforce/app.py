@@ -115,7 +115,7 @@ class SalesforceService:
         refused = self._gate(request)
         if refused is not None:
             return refused
-        if not emulator.supported_version(version) or matched is None:
+        if not emulator.supported_version(version) or matched is None or matched.route is None:
             response = error_response(not_found())
         else:
             try:

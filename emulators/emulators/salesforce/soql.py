@@ -1,4 +1,8 @@
-"""SOQL: a lark grammar for the subset the emulator supports, and an evaluator over the store."""
+"""SOQL: a lark grammar for the subset the emulator supports, and an evaluator over the store.
+
+One module on purpose (over 400 lines): the grammar, the tree-to-query transformer and the
+evaluator change together whenever a SOQL feature is added, and nothing else imports their parts.
+"""
 
 from __future__ import annotations
 

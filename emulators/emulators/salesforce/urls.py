@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from emulators.core.routing import ApiRoute
 from emulators.salesforce.handlers import describe as d
 from emulators.salesforce.handlers import jobs as j
@@ -14,7 +17,7 @@ from emulators.salesforce.handlers.composite import collection_retrieve, composi
 # "{value}" (an external id value) may hold slashes: it takes the rest of the path.
 VALUE = "{value:path}"
 
-TABLE = [
+TABLE: list[tuple[str, str, Callable[..., Any]]] = [
     ("GET", "/", d.resources),
     ("GET", "/limits", d.limits),
     ("GET", "/limits/recordCount", r.record_count),

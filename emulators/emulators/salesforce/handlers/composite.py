@@ -219,6 +219,7 @@ async def _run(
         matched = emulator.match(method, rest)
         if (
             matched is None
+            or matched.route is None
             or not emulator.supported_version(version)
             or not (rest.startswith("/sobjects") or _counts_against_five(rest))
         ):
