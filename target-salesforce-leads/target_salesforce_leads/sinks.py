@@ -204,7 +204,8 @@ class SalesforceSink(BatchSink):
         key_properties: t.Sequence[str] | None,
     ) -> None:
         self._target = target
-        self._invalid = None
+        # Set by the validator and the date parsing, read by process_record.
+        self._invalid: str | None = None
         super().__init__(target, stream_name, schema, key_properties)
         settings = (self.config.get("stream_settings") or {}).get(stream_name) or {}
         self.sobject: str = settings.get("sobject") or stream_name
@@ -217,7 +218,6 @@ class SalesforceSink(BatchSink):
         self._draining = self._spool
         self._routed = self._spool
         self._missing = 0
-        self._invalid: str | None = None
         self.lead_smarts = self.sobject == "Lead" and bool(
             self.config.get("match_contacts_by_email", True)
         )
