@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import typing as t
@@ -230,8 +231,13 @@ def run_cli(
     *,
     cwd: Path = REPO,
     rejects: bool = True,
+    process: bool = False,
 ) -> Run:
-    """Run the mapper CLI with ``config`` (a reject file in ``folder`` unless told not to)."""
+    """Run the mapper CLI with ``config`` (a reject file in ``folder`` unless told not to).
+
+    In this process by default (the CLI's click command, as a shell would call it: the same
+    code, without the interpreter's start-up); ``process=True`` starts the executable.
+    """
     settings = dict(config or {})
     reject_path = folder / "rejects.jsonl"
     if rejects:
@@ -241,8 +247,20 @@ def run_cli(
     config_path = folder / "config.json"
     config_path.write_text(json.dumps(settings), "utf-8")
     stdin = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
+    args = ["--config", str(config_path)]
+    run = _in_process if not process else _subprocess
+    returncode, stdout, stderr = run(args, stdin, cwd)
+    parsed = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    reject_lines = []
+    if reject_path.exists():
+        text = reject_path.read_text("utf-8")
+        reject_lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return Run(returncode, stdout, stderr, parsed, reject_lines)
+
+
+def _subprocess(args: list[str], stdin: str, cwd: Path) -> tuple[int, str, str]:
     proc = subprocess.run(
-        [str(CLI), "--config", str(config_path)],
+        [str(CLI), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -251,12 +269,34 @@ def run_cli(
         timeout=60,
         check=False,
     )
-    parsed = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    reject_lines = []
-    if reject_path.exists():
-        text = reject_path.read_text("utf-8")
-        reject_lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return Run(proc.returncode, proc.stdout, proc.stderr, parsed, reject_lines)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _in_process(args: list[str], stdin: str, cwd: Path) -> tuple[int, str, str]:
+    """The click command in this process, in ``cwd``; the SDK's log handlers removed after."""
+    from click.testing import CliRunner
+    from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    # Building the command adds the SDK's console log handler: it writes to ``log`` here.
+    command = IntercomSalesforceMapper.cli
+    log = io.StringIO()
+    for handler in root.handlers:
+        if handler not in handlers and isinstance(handler, logging.StreamHandler):
+            handler.setStream(log)
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(command, args, input=stdin)
+    finally:
+        os.chdir(before)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr + log.getvalue()
 
 
 class _Collect(logging.Handler):
@@ -273,9 +313,8 @@ def run_inline(
     config: dict[str, t.Any] | None,
     folder: Path,
 ) -> Run:
-    """Run the mapper in this process: the CLI's code path without the interpreter start-up.
-
-    Used for the many variants of a behaviour whose CLI run is tested once already.
+    """Run the mapper object in this process, without its CLI: an invalid mapping file raises
+    its :class:`MappingError` here (the CLI prints it and exits 1).
     """
     from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
 

@@ -145,7 +145,8 @@ def test_every_problem_is_reported_at_once(run_mapper, tmp_path):
         doc["fields"]["LastName"] = {"expr": "name.last +"}
 
     lead_file = write_mapping(tmp_path, "lead", change)
-    run = run_mapper(QUALIFIED, {"lead_mapping": str(lead_file)})
+    # Its own process: what a person sees of a configuration error, and the exit code.
+    run = run_mapper(QUALIFIED, {"lead_mapping": str(lead_file)}, process=True)
     assert run.returncode != 0
     assert not run.messages
     assert f"Mapping file {lead_file} has 2 problem(s)" in run.stderr
@@ -175,7 +176,7 @@ def test_mapping_failure_rejects_the_record_withholds_state_and_exits_2(run_mapp
         record("contacts", contact("c3", "c@acme.com", custom_attributes={"company_size": 25})),
         state({"bookmarks": {"contacts": "C"}}),
     ]
-    run = run_mapper(messages, {"lead_mapping": str(lead_file)})
+    run = run_mapper(messages, {"lead_mapping": str(lead_file)}, process=True)
     # A configuration error, not bad data: the run fails and the state stays where it was
     # before the failed record, so the fixed mapping reads it again.
     assert run.returncode == 2, run.stderr

@@ -63,7 +63,6 @@ def test_filter_kinds(run_mapper, tmp_path, filter_, expected):
             contact("c4", "d@acme.com", tags=["trial", "x"], custom_attributes={"plan": "pro"}),
         ),
         {"lead_mapping": str(lead_file)},
-        inline=True,  # the CLI path is covered by the default-filter test
     )
     assert run.returncode == 0, run.stderr
     assert sorted(run.leads()) == expected

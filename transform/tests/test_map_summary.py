@@ -29,7 +29,7 @@ def test_summary_counts_in_out_and_reasons(tmp_path: Path) -> None:
         record("conversations", conversation("v2", [])),
         state({"s": 1}),
     ]
-    run = run_cli(messages, None, tmp_path)
+    run = run_cli(messages, None, tmp_path, process=True)  # its parent: this process
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["error"] is None
