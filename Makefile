@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
-PACKAGES := emulators salesforce-client singer-kit tap-intercom-events target-salesforce-leads transform
+PACKAGES := emulators salesforce-client singer-kit intercom-client tap-intercom-events target-salesforce-leads transform
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 # Optional dependencies the tests need (the webhook receiver, the PostgreSQL inbox and
 # run history).

@@ -1,28 +1,17 @@
-"""Intercom's cursor and scroll paginators."""
+"""The SDK paginators of Intercom's cursors and scrolls, and reading pages ahead."""
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import typing as t
-from urllib.parse import parse_qs, urlparse
 
+from intercom_client.paging import next_cursor, next_scroll, response_json
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import requests
-
-
-def response_json(response: requests.Response) -> t.Any:
-    """Decode a response body once, however many readers it has (parser, paginator)."""
-    cached = getattr(response, "_intercom_json", None)
-    if cached is None:
-        # The stdlib decoder (requests would pick simplejson when it is installed).
-        cached = json.loads(response.content)
-        response._intercom_json = cached  # type: ignore[attr-defined]
-    return cached
 
 
 class StartingAfterPaginator(BaseAPIPaginator["str | None"]):
@@ -34,15 +23,7 @@ class StartingAfterPaginator(BaseAPIPaginator["str | None"]):
     @override
     def get_next(self, response: requests.Response) -> str | None:
         """Return the cursor of the next page, or None after the last one."""
-        pages = response_json(response).get("pages") or {}
-        nxt = pages.get("next")
-        if isinstance(nxt, dict):
-            return nxt.get("starting_after") or None
-        if isinstance(nxt, str) and nxt:
-            # Older answers give the next page as a URL.
-            values = parse_qs(urlparse(nxt).query).get("starting_after")
-            return values[0] if values else None
-        return None
+        return next_cursor(response_json(response))
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
@@ -59,10 +40,7 @@ class ScrollPaginator(BaseAPIPaginator["str | None"]):
     @override
     def get_next(self, response: requests.Response) -> str | None:
         """Return the scroll parameter while the scroll still yields records."""
-        payload = response_json(response)
-        if not payload.get("data"):
-            return None
-        return payload.get("scroll_param") or None
+        return next_scroll(response_json(response))
 
     @override
     def advance(self, response: requests.Response) -> None:

@@ -11,33 +11,26 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from singer_kit.env_config import numbers_parsed
-from singer_kit.fatal import last_word
+from intercom_client.errors import AuthError, FatalError, RetriesExhaustedError
+from intercom_client.governor import GovernedSession, RateGovernor
+from intercom_client.regions import REGION_HOSTS
+from intercom_client.retry import RetryPolicy
+from intercom_client.versions import DEFAULT_VERSION
 from singer_kit.progress import DEFAULT_INTERVAL
 from singer_kit.summary import write_summary
 from singer_kit.writer import LeanSingerWriter
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import FatalAPIError
-from singer_sdk.helpers._classproperty import classproperty
 from typing_extensions import override
 
 from tap_intercom_events import streams
-from tap_intercom_events.client import (
-    AUTH_MESSAGE,
-    REGION_HOSTS,
-    IntercomStream,
-    RetriesExhaustedError,
-)
-from tap_intercom_events.fatal import paragraph
-from tap_intercom_events.governor import GovernedSession, RateGovernor
+from tap_intercom_events.client import IntercomStream
 from tap_intercom_events.inbox_mode import InboxReader
 from tap_intercom_events.progress import Progress
+from tap_intercom_events.sdk_hooks import EnvNumbers, RunEntry, TerminationAfterWrite
 from tap_intercom_events.summary import SyncSummary
 
 if t.TYPE_CHECKING:
-    from types import FrameType
-
     from singer_sdk.streams import Stream
 
 DAY = 86_400
@@ -55,7 +48,7 @@ STREAM_ORDER = [
 ]
 
 
-class TapIntercomEvents(Tap):
+class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
     """Singer tap for Intercom: contacts, companies, conversations and their parts."""
 
     name = "tap-intercom-events"
@@ -93,7 +86,7 @@ class TapIntercomEvents(Tap):
         th.Property(
             "intercom_version",
             th.StringType,
-            default="2.14",
+            default=DEFAULT_VERSION,
             description="Intercom API version sent in the Intercom-Version header.",
         ),
         th.Property(
@@ -271,30 +264,6 @@ class TapIntercomEvents(Tap):
         super().__init__(*args, **kwargs)
         self.metrics_logger.setLevel(str(self.config.get("metrics_log_level") or "INFO").upper())
 
-    @classmethod
-    @override
-    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
-        """Run the tap; an error that stops it ends in one paragraph (traceback at debug)."""
-        with last_word(cls.logger, paragraph):
-            super().invoke(**kwargs)
-
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        """Settings read with `--config ENV` (Meltano commands such as `meltano test` pass them
-        as variables), with `number` settings as numbers: the Singer SDK leaves them strings.
-        """
-        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
-
-    @override
-    def run_connection_test(self) -> bool:
-        """`--test` (`meltano test`): one record of every stream but the companies scroll.
-
-        A scroll stopped after one page stays open for a minute, and Intercom allows one scroll
-        per app: the next sync would wait it out.
-        """
-        tested = [s for s in self.streams.values() if not isinstance(s, streams.CompaniesStream)]
-        return self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
-
     @override
     def discover_streams(self) -> list[Stream]:
         """The streams, in the order of the catalog (children after their parents)."""
@@ -334,11 +303,13 @@ class TapIntercomEvents(Tap):
             if key != "bookmarks":
                 self.state[key] = copy.deepcopy(value)
 
-    @override
-    def sync_all(self) -> None:
+    def run(self) -> None:
         """Sync every selected stream with progress lines (or, with ``inbox_url``, what the
         inbox's notifications name: its batch lines are the progress), then report how the
-        rate budget was used.
+        rate budget was used and write the summary file.
+
+        The CLI's sync command calls this (see :class:`~tap_intercom_events.sdk_hooks.RunEntry`);
+        it wraps the SDK's ``sync_all``.
         """
         error: BaseException | None = None
         try:
@@ -349,7 +320,7 @@ class TapIntercomEvents(Tap):
                 InboxReader(self).run()
             else:
                 self.progress.start()
-                super().sync_all()
+                self.sync_all()
         except BaseException as exc:
             error = exc
             raise
@@ -387,16 +358,6 @@ class TapIntercomEvents(Tap):
     #: batch ends with one carrying its offset.
     defer_state = False
 
-    @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: the SDK's last STATE and exit, once the write in progress is done."""
-        handle = super()._handle_termination
-        writer = self.message_writer
-        if isinstance(writer, LeanSingerWriter):
-            writer.when_idle(lambda: handle(signum, frame))
-        else:
-            handle(signum, frame)
-
     # Resources shared by every stream and thread.
 
     @cached_property
@@ -409,6 +370,11 @@ class TapIntercomEvents(Tap):
     def governor(self) -> RateGovernor:
         """The one rate governor of this run."""
         return RateGovernor(share=float(self.config.get("rate_limit_share") or 1.0))
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """Retry bounds of every request (``max_retries``, ``max_retry_seconds``)."""
+        return RetryPolicy.from_config(self.config)
 
     @cached_property
     def _local(self) -> threading.local:
@@ -442,8 +408,8 @@ class TapIntercomEvents(Tap):
             if not hasattr(self, "_timezone"):
                 try:
                     me = stream.call_api("GET", "/me")
-                except FatalAPIError as exc:
-                    if str(exc) == AUTH_MESSAGE or isinstance(exc, RetriesExhaustedError):
+                except FatalError as exc:
+                    if isinstance(exc, AuthError | RetriesExhaustedError):
                         raise
                     me = None  # e.g. a token without access to /me: widen instead
                 name = ((me or {}).get("app") or {}).get("timezone")
@@ -500,8 +466,8 @@ class TapIntercomEvents(Tap):
     def _load_tags(self, stream: IntercomStream) -> dict[str, str]:
         try:
             payload = stream.call_api("GET", "/tags")
-        except FatalAPIError as exc:
-            if str(exc) == AUTH_MESSAGE or isinstance(exc, RetriesExhaustedError):
+        except FatalError as exc:
+            if isinstance(exc, AuthError | RetriesExhaustedError):
                 raise
             self.logger.warning(
                 "Could not read the tag list (%s); contacts' tags are emitted without names. "

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_intercom_events.client import resolve_api_url
 from tap_intercom_events.tap import TapIntercomEvents
 from tap_test_support import TOKEN, run_tap, tap_config
 
@@ -89,7 +88,6 @@ def test_retries_are_bounded_with_a_clear_error(ic: EmulatorProcess, tmp_path: P
     ],
 )
 def test_region_selects_its_host(region: str, host: str) -> None:
-    assert resolve_api_url({"region": region}) == host
     tap = TapIntercomEvents(
         config={"access_token": TOKEN, "region": region.lower()}, parse_env_config=False
     )
@@ -98,14 +96,6 @@ def test_region_selects_its_host(region: str, host: str) -> None:
     prepared = stream.build_prepared_request(method="GET", url=f"{stream.url_base}/me")
     assert prepared.url == f"{host}/me"
     assert prepared.headers["Authorization"] == f"Bearer {TOKEN}"
-
-
-def test_api_url_overrides_region() -> None:
-    assert (
-        resolve_api_url({"region": "eu", "api_url": "http://127.0.0.1:9/"}) == "http://127.0.0.1:9"
-    )
-    with pytest.raises(ValueError, match="region"):
-        resolve_api_url({"region": "mars"})
 
 
 def test_unknown_timezone_widens_by_a_day(ic: EmulatorProcess, tmp_path: Path) -> None:

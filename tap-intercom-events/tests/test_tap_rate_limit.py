@@ -1,5 +1,9 @@
 """Against a low rate limit the governor paces the tap instead of hitting 429s; 429s that come
-anyway are waited out for as long as max_retry_seconds allows."""
+anyway are waited out for as long as max_retry_seconds allows.
+
+The logic (300 answers 429 in a row, the max_retry_seconds message, backoff bounds) is tested on
+a fake clock in intercom-client/tests/test_retry.py; these are the real-socket runs of the tap.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulators.intercom.fixtures import rate_limit_burst
 from emulators.testing import EmulatorProcess
-from tap_test_support import emulator_contact_ids, run_tap, tap_command, tap_config
+from tap_test_support import run_tap, tap_command, tap_config
 
 
 def test_low_rate_limit_gives_no_429(tmp_path: Path) -> None:
@@ -144,26 +147,6 @@ def busy_ic(_busy_emulator: EmulatorProcess) -> Iterator[EmulatorProcess]:
     _busy_emulator.admin("DELETE", "faults")
 
 
-def test_300_rate_limited_answers_in_a_row_are_waited_out(
-    busy_ic: EmulatorProcess, tmp_path: Path
-) -> None:
-    # More 429s in a row than max_retries (8) by far; their reset is already due.
-    rate_limit_burst(busy_ic, 300, reset_in=0)
-    busy_ic.reset_stats()
-    started = time.monotonic()
-    run = run_tap(tmp_path, tap_config(busy_ic, max_concurrency=4))
-    elapsed = time.monotonic() - started
-    stats = busy_ic.stats()
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert stats["status_counts"].get("429") == 300
-    # The first stream's first call met all of them, and got through.
-    assert "GET /admins went through after 300 answers 429" in run.stderr
-    assert set(run.ids("contacts")) == emulator_contact_ids(busy_ic)
-    assert set(run.ids("contacts").values()) == {1}
-    assert len(run.ids("conversations")) == 15
-    print(f"300 x 429 then a full sync: {elapsed:.1f} s, {stats['api_calls']} calls")
-
-
 def test_a_429_waits_for_the_reset_and_for_retry_after(
     busy_ic: EmulatorProcess, tmp_path: Path
 ) -> None:
@@ -184,23 +167,6 @@ def test_a_429_waits_for_the_reset_and_for_retry_after(
         assert [c["status"] for c in calls[:2]] == [429, 200], calls
         # X-RateLimit-Reset was int(now) + 2 (at least 1 s later); Retry-After said 2 s.
         assert calls[1]["time"] - calls[0]["time"] >= at_least, (path, calls)
-
-
-def test_rate_limit_stops_after_max_retry_seconds_with_what_to_do(
-    busy_ic: EmulatorProcess, tmp_path: Path
-) -> None:
-    rate_limit_burst(busy_ic, 1_000_000, reset_in=0)
-    busy_ic.reset_stats()
-    run = run_tap(tmp_path, tap_config(busy_ic, max_retry_seconds=3, max_retries=2))
-    refused = busy_ic.stats()["status_counts"].get("429", 0)
-    assert run.returncode != 0
-    assert "Intercom's rate limit refused GET /admins" in run.stderr
-    assert "max_retry_seconds (3 s)" in run.stderr
-    assert "rate_limit_share" in run.stderr
-    assert "same access token" in run.stderr
-    assert "having trouble" not in run.stderr
-    assert refused > 3  # stopped by time, not by max_retries
-    assert not run.records
 
 
 def test_max_retries_still_bounds_server_errors(busy_ic: EmulatorProcess, tmp_path: Path) -> None:

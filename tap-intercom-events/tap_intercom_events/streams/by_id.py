@@ -11,7 +11,9 @@ import collections
 import typing as t
 from urllib.parse import quote
 
-from tap_intercom_events.client import IntercomStream, NotFoundError
+from intercom_client.errors import NotFoundError
+
+from tap_intercom_events.client import IntercomStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable

@@ -6,12 +6,13 @@ import copy
 import typing as t
 from urllib.parse import parse_qsl, urlparse
 
+from intercom_client.errors import NotFoundError
+from intercom_client.paging import response_json
 from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_intercom_events import schemas
-from tap_intercom_events.client import IntercomStream, NotFoundError
-from tap_intercom_events.pagination import response_json
+from tap_intercom_events.client import IntercomStream
 from tap_intercom_events.streams.by_id import ReadById
 from tap_intercom_events.streams.companies import CompaniesStream
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream

@@ -8,11 +8,12 @@ import threading
 import typing as t
 from concurrent.futures import Future
 
+from intercom_client.errors import NotFoundError
+from intercom_client.paging import response_json
 from typing_extensions import override
 
 from tap_intercom_events import schemas
-from tap_intercom_events.client import IntercomStream, NotFoundError
-from tap_intercom_events.pagination import response_json
+from tap_intercom_events.client import IntercomStream
 from tap_intercom_events.streams.by_id import ReadById
 from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalSearchStream
 from tap_intercom_events.timestamps import convert

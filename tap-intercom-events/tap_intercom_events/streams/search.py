@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import typing as t
 
+from intercom_client.paging import response_json
 from typing_extensions import override
 
 from tap_intercom_events import seen
 from tap_intercom_events.client import IntercomStream
-from tap_intercom_events.pagination import PagesAhead, StartingAfterPaginator, response_json
+from tap_intercom_events.pagination import PagesAhead, StartingAfterPaginator
+from tap_intercom_events.sdk_hooks import BookmarkKeptBySearch, ChildrenAfterRecord
 from tap_intercom_events.timestamps import convert, to_rfc3339
 
 if t.TYPE_CHECKING:
@@ -27,14 +29,13 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 
-class ChildrenAfterParent:
+class ChildrenAfterParent(ChildrenAfterRecord):
     """Emit a record's child records right after the record, before the next STATE.
 
     The SDK syncs children before it writes the parent's record; downstream consumers of this
-    tap (the mapper) need the parent first.
+    tap (the mapper) need the parent first (the writing half is
+    :class:`~tap_intercom_events.sdk_hooks.ChildrenAfterRecord`).
     """
-
-    _pending_child_context: dict | None = None
 
     def emitted_children(self) -> list[str]:
         """Names of the child streams synced with each record (part of the memory's
@@ -66,18 +67,11 @@ class ChildrenAfterParent:
         # Parent not selected: no record of its own to come first.
         yield self.get_child_context(record, context)  # type: ignore[attr-defined]
 
-    @override
-    def _write_record_message(self, record: Record) -> None:
-        super()._write_record_message(record)  # type: ignore[misc]
-        child_context, self._pending_child_context = self._pending_child_context, None
-        if child_context is not None:
-            self._sync_children(dict(child_context))  # type: ignore[attr-defined]
-
 
 DAY = 86_400
 
 
-class IncrementalSearchStream(IntercomStream):
+class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
     """``POST /<resource>/search`` sorted by ``updated_at``, widened to days, clamped."""
 
     http_method = "POST"
@@ -365,14 +359,6 @@ class IncrementalSearchStream(IntercomStream):
         lookback = int(self.config.get("lookback_window", 600) or 0)
         self._ceiling = newest - lookback
 
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        # The bookmark is kept by ``get_records``, which sees the raw timestamps and knows the
-        # ceiling; the SDK's per-record update would only parse the dates back.
-        return
-
     def _save_bookmark(self, context: Context | None) -> None:
         """Put the bookmark into the stream's state (the next STATE message carries it)."""
         self._unsaved = 0
@@ -380,6 +366,6 @@ class IncrementalSearchStream(IntercomStream):
             self._memory.forget_before(self._bookmark)
         if self._bookmark > self._saved:
             self._saved = self._bookmark
-            super()._increment_stream_state(
+            self.save_bookmark_state(
                 {self.replication_key: to_rfc3339(self._bookmark)}, context=context
             )

@@ -1,9 +1,9 @@
-"""One rate governor for every request the tap makes, from every stream and thread.
+"""One rate governor for every request a process makes to Intercom, from every thread.
 
 Intercom counts calls per app in 10-second windows and reports, on every answer,
 ``X-RateLimit-Limit`` (the window's budget: 167 for a limit of 1000 a minute),
 ``X-RateLimit-Remaining`` (what the window has left) and ``X-RateLimit-Reset`` (unix seconds when
-the window ends). The governor spreads the calls this tap may still make over the rest of the
+the window ends). The governor spreads the calls this process may still make over the rest of the
 window, so a sync runs at the rate limit and normally never meets a 429. When one happens anyway
 (another client of the same app spent the budget) it holds every thread until the window resets:
 until ``Retry-After`` when the answer has one, else until ``X-RateLimit-Reset``. A 429 whose reset
@@ -64,7 +64,7 @@ class RateGovernor:
     """Paces requests from Intercom's rate-limit headers; thread safe.
 
     Args:
-        share: Fraction of the app's rate limit this tap may use (0 < share <= 1).
+        share: Fraction of the app's rate limit this process may use (0 < share <= 1).
         clock: Monotonic seconds (injectable for tests).
         wall: Unix seconds of the local clock (injectable for tests).
         sleep: Waits the given seconds (injectable for tests).
@@ -292,7 +292,7 @@ class RateGovernor:
             budget = self._budget()
             peak = None
             if self.throttled:
-                peak = 1.0  # a window was spent (by this tap or other clients of the app)
+                peak = 1.0  # a window was spent (by this process or other clients of the app)
             elif budget and self._min_remaining != math.inf:
                 peak = round(min(max((budget - self._min_remaining) / budget, 0.0), 1.0), 3)
             return {

@@ -1,85 +1,93 @@
-"""The governor's pacing and its reading of 429 answers (pure logic, in process, on a fake clock
-where pacing is involved; the tests against the emulator are in test_tap_rate_limit.py)."""
+"""The governor's pacing and its reading of 429 answers: pure logic, in process, on a fake clock
+(the tests against the emulator are in test_client.py and the tap's test_tap_rate_limit.py)."""
 
 from __future__ import annotations
 
 import email.utils
-import time
 
 import pytest
-import requests
-from governor_sim import LimitedServer, Simulation
-from tap_intercom_events.governor import RateGovernor
+from intercom_client.governor import RateGovernor
+
+from .fakes import FakeClock, answer, refused
+from .governor_sim import LimitedServer, Simulation
 
 
-def answer(status: int, **headers: str) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.headers.update({k.replace("_", "-"): v for k, v in headers.items()})
-    return response
-
-
-def refused(reset_in: float, **headers: str) -> requests.Response:
-    return answer(
-        429,
-        X_RateLimit_Limit="1000",
-        X_RateLimit_Remaining="0",
-        X_RateLimit_Reset=str(int(time.time() + reset_in)),
-        **headers,
-    )
+def governed(clock: FakeClock, share: float = 1.0) -> RateGovernor:
+    return RateGovernor(share, clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
 
 
 def test_a_429_holds_until_the_reset() -> None:
-    governor = RateGovernor()
-    governor.observe(refused(6))
-    assert 4.5 < governor.hold_seconds() <= 6.2
+    clock = FakeClock()
+    governor = governed(clock)
+    governor.observe(refused(clock, 6))
+    # The reset is in whole seconds (5.5 s away), and 0.1 s is kept after it.
+    assert governor.hold_seconds() == pytest.approx(5.6)
+    clock.sleep(5.0)
+    assert governor.hold_seconds() == pytest.approx(0.6)
+    clock.sleep(1.0)
+    assert governor.hold_seconds() == 0.0
 
 
 def test_retry_after_wins_over_the_reset() -> None:
-    governor = RateGovernor()
-    governor.observe(refused(9, Retry_After="2"))
-    assert 1.5 < governor.hold_seconds() <= 2.2
-    later = email.utils.formatdate(time.time() + 4, usegmt=True)
-    governor = RateGovernor()
-    governor.observe(refused(0, Retry_After=later))
-    assert 2.5 < governor.hold_seconds() <= 4.2
+    clock = FakeClock()
+    governor = governed(clock)
+    governor.observe(refused(clock, 9, Retry_After="2"))
+    assert governor.hold_seconds() == pytest.approx(2.1)
+    later = email.utils.formatdate(clock.wall() + 4, usegmt=True)
+    governor = governed(clock)
+    governor.observe(refused(clock, 0, Retry_After=later))
+    # An HTTP date has whole seconds: 3.5 s away.
+    assert governor.hold_seconds() == pytest.approx(3.6)
 
 
 def test_a_reset_already_due_gives_a_short_pause_that_grows_until_an_answer_gets_through() -> None:
-    governor = RateGovernor()
+    clock = FakeClock()
+    governor = governed(clock)
     pauses = []
     for _ in range(300):
         governor._blocked_until = 0.0  # noqa: SLF001 - look at each pause on its own
-        governor.observe(refused(-1))
+        governor.observe(refused(clock, -1))
         pauses.append(governor.hold_seconds())
-    assert 0 < pauses[0] < 0.05
-    assert pauses[::50] == sorted(pauses[::50]) and pauses[-1] > 2 * pauses[0]
+    assert pauses[0] == pytest.approx(0.01)
+    assert pauses == sorted(pauses) and pauses[-1] > 2 * pauses[0]
     assert sum(pauses) < 15  # 300 of them in a row cost seconds, not minutes
     governor.observe(
         answer(
             200,
             X_RateLimit_Limit="1000",
             X_RateLimit_Remaining="150",
-            X_RateLimit_Reset=str(int(time.time()) + 5),
+            X_RateLimit_Reset=str(int(clock.wall()) + 5),
         )
     )
     governor._blocked_until = 0.0  # noqa: SLF001
-    governor.observe(refused(-1))
-    assert governor.hold_seconds() == pytest.approx(pauses[0], abs=0.01)
+    governor.observe(refused(clock, -1))
+    assert governor.hold_seconds() == pytest.approx(pauses[0])
 
 
 def test_no_header_at_all_is_a_due_reset() -> None:
-    governor = RateGovernor()
+    clock = FakeClock()
+    governor = governed(clock)
     governor.observe(answer(429))
-    assert 0 < governor.hold_seconds() < 0.05
+    assert governor.hold_seconds() == pytest.approx(0.01)
 
 
 def test_a_429_does_not_teach_the_window_budget() -> None:
-    governor = RateGovernor()
-    governor.observe(refused(-1))
+    clock = FakeClock()
+    governor = governed(clock)
+    governor.observe(refused(clock, -1))
     # Remaining 0 on a refusal says nothing of the window's size: no pacing from it.
     assert governor.stats()["window_limit"] is None
     assert governor.stats()["throttled"] == 1
+
+
+def test_acquire_waits_out_the_hold_on_the_clock_it_was_given() -> None:
+    clock = FakeClock()
+    governor = governed(clock)
+    governor.observe(refused(clock, 3))
+    governor.acquire()
+    assert clock.now == pytest.approx(2.6)
+    assert governor.stats()["requests"] == 1
+    assert governor.stats()["waited_seconds"] == pytest.approx(2.6)
 
 
 # Pacing at the rate limit (fake clock: a simulated Intercom, no real waits).
@@ -142,8 +150,9 @@ def test_another_client_spending_part_of_each_window_leaves_the_rest_to_the_tap(
 
 
 def test_the_limit_is_the_window_budget_once_an_answer_shows_more_than_a_sixth_of_it() -> None:
-    reset = str(int(time.time()) + 5)
-    governor = RateGovernor()
+    clock = FakeClock()
+    reset = str(int(clock.wall()) + 5)
+    governor = governed(clock)
     # Another client spent most of the window: 100 left of 167 cannot be a per-minute 167.
     governor.observe(
         answer(200, X_RateLimit_Limit="167", X_RateLimit_Remaining="99", X_RateLimit_Reset=reset)
@@ -151,7 +160,7 @@ def test_the_limit_is_the_window_budget_once_an_answer_shows_more_than_a_sixth_o
     assert governor.stats()["window_limit"] == 167
     assert governor.stats()["limit_is_window"] is True
     # A per-minute figure: a 10-second window never shows more than a sixth of it.
-    governor = RateGovernor()
+    governor = governed(clock)
     governor.observe(
         answer(200, X_RateLimit_Limit="1000", X_RateLimit_Remaining="166", X_RateLimit_Reset=reset)
     )
@@ -159,23 +168,9 @@ def test_the_limit_is_the_window_budget_once_an_answer_shows_more_than_a_sixth_o
     assert governor.stats()["limit_is_window"] is False
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.during_sleep: list = []
-
-    def wall(self) -> float:
-        return 1_000_000.5 + self.now
-
-    def sleep(self, seconds: float) -> None:
-        while self.during_sleep:
-            self.during_sleep.pop(0)()
-        self.now += seconds
-
-
 def test_a_thread_waiting_for_its_turn_when_a_429_comes_waits_out_the_hold() -> None:
     clock = FakeClock()
-    governor = RateGovernor(clock=lambda: clock.now, wall=clock.wall, sleep=clock.sleep)
+    governor = governed(clock)
     first = governor.acquire()
     reset = str(int(clock.wall()) + 10)
     governor.observe(

@@ -1,6 +1,6 @@
 """An in-process Intercom rate limiter on a fake clock, driving a RateGovernor (no real waits).
 
-The tap's ``workers`` threads are modelled as the governor's ``book`` / ``release`` pair that its
+The plugin's ``workers`` threads are modelled as the governor's ``book`` / ``release`` pair that its
 ``acquire`` is made of: each free worker books its turn at once (so turns are booked ahead, as the
 threads do), at its turn sends the request, which reaches the server ``out`` seconds later, where
 it is counted in the 10-second window of the server's clock (local clock + ``skew``); its answer
@@ -15,7 +15,7 @@ import math
 from collections import defaultdict
 
 import requests
-from tap_intercom_events.governor import RateGovernor
+from intercom_client.governor import RateGovernor
 
 WINDOW = 10
 
