@@ -1,6 +1,7 @@
-"""One request at a time to a workspace's API, paced, checked and retried: the requests-level
-front door for code without the Singer SDK (the coming Intercom writer). The tap's streams put
-the same parts together on the SDK's ``RESTStream``.
+"""One request at a time to a workspace's API, paced, checked and retried.
+
+The requests-level front door for code without the Singer SDK (the coming Intercom writer). The
+tap's streams put the same parts together on the SDK's ``RESTStream``.
 """
 
 from __future__ import annotations

@@ -130,8 +130,9 @@ class RateGovernor:
             return start, seq
 
     def release(self, seq: int) -> Ticket | None:
-        """The ticket of a turn whose time has come, or None when a 429 came meanwhile and
-        holds every thread (book another turn).
+        """The ticket of a turn whose time has come.
+
+        None when a 429 came meanwhile and holds every thread (book another turn).
         """
         with self._lock:
             if self._blocked_until > self._clock():
@@ -265,8 +266,9 @@ class RateGovernor:
         return pause
 
     def _skew(self) -> float:
-        """Server clock minus local clock: the Date header's figure within the bounds the
-        windows' turnovers set (lock held).
+        """Server clock minus local clock (lock held).
+
+        The Date header's figure, within the bounds the windows' turnovers set.
         """
         return min(max(self._date_skew, self._skew_low), self._skew_high)
 

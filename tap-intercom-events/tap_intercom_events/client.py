@@ -163,8 +163,10 @@ class IntercomStream(LeanRecordMessages, DeferredState, RESTStream[t.Any]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        """Waits between attempts: after a 429 until the governor lets calls go again (the
-        window's reset), after a 5xx or a dropped connection exponential with jitter.
+        """Waits between attempts (intercom_client's retry policy).
+
+        After a 429 until the governor lets calls go again (the window's reset), after a 5xx
+        or a dropped connection exponential with jitter.
         """
         return self.retrier.waits()
 

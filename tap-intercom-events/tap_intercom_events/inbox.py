@@ -117,7 +117,9 @@ class Inbox(Protocol):
 
 
 def open_inbox(url: str = DEFAULT_URL) -> Inbox:
-    """The inbox at `url`: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or
+    """The inbox at `url`.
+
+    `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or
     `postgresql://user@host:port/db` (password from PGPASSWORD or ~/.pgpass rather than the URL).
     """
     scheme = url.split(":", 1)[0].lower()
@@ -147,8 +149,10 @@ def _check_limit(limit: int) -> None:
 
 
 def _private_file(path: Path) -> None:
-    """Create ``path`` (and its folder) readable by its owner only: notifications hold
-    people's names and emails. SQLite gives its -wal and -shm files the same mode.
+    """Create ``path`` (and its folder) readable by its owner only.
+
+    Notifications hold people's names and emails. SQLite gives its -wal and -shm files the same
+    mode.
     """
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
@@ -190,9 +194,11 @@ class SQLiteInbox:
     def add(
         self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
     ) -> bool:
+        """Store one notification; False when its id is already in the inbox."""
         return self.add_many([NewNotification(notification_id, topic, body, received_at)])[0]
 
     def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
+        """Store notifications in one transaction; per notification, whether it was new."""
         now = time.time()
         first = _first_of_each_id(notifications)
         added = []
@@ -226,6 +232,7 @@ class SQLiteInbox:
     def read_after(
         self, offset: str | None, limit: int = 500
     ) -> tuple[list[InboxItem], str | None]:
+        """Up to ``limit`` items after ``offset`` in arrival order, and the offset after them."""
         _check_limit(limit)
         after = _parse_sqlite_offset(offset)
         with self._lock:
@@ -238,6 +245,7 @@ class SQLiteInbox:
         return items, (items[-1].offset if items else offset)
 
     def prune(self, received_before: float) -> int:
+        """Delete the notifications received before ``received_before``; answers how many."""
         deleted = 0
         while True:  # in small transactions: writers wait for the lock at most one chunk
             with self._lock:
@@ -251,10 +259,12 @@ class SQLiteInbox:
                 return deleted
 
     def check(self) -> None:
+        """Raise when the database cannot answer (the receiver's health check)."""
         with self._lock:
             self._db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        """Close the connection."""
         with self._lock:
             self._db.close()
 
@@ -318,9 +328,11 @@ class PostgresInbox:
     def add(
         self, notification_id: str, topic: str, body: bytes, received_at: float | None = None
     ) -> bool:
+        """Store one notification; False when its id is already in the inbox."""
         return self.add_many([NewNotification(notification_id, topic, body, received_at)])[0]
 
     def add_many(self, notifications: Sequence[NewNotification]) -> list[bool]:
+        """Store notifications in one transaction; per notification, whether it was new."""
         now = time.time()
         first = _first_of_each_id(notifications)
         rows = [
@@ -357,6 +369,7 @@ class PostgresInbox:
     def read_after(
         self, offset: str | None, limit: int = 500
     ) -> tuple[list[InboxItem], str | None]:
+        """Up to ``limit`` items after ``offset`` in arrival order, and the offset after them."""
         _check_limit(limit)
         xid, row_id = _parse_postgres_offset(offset)
         with self._lock:
@@ -379,6 +392,7 @@ class PostgresInbox:
         return items, (items[-1].offset if items else offset)
 
     def prune(self, received_before: float) -> int:
+        """Delete the notifications received before ``received_before``; answers how many."""
         deleted = 0
         while True:
             with self._lock:
@@ -392,10 +406,12 @@ class PostgresInbox:
                 return deleted
 
     def check(self) -> None:
+        """Raise when the database cannot answer (the receiver's health check)."""
         with self._lock:
             self._connection().execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        """Close the connection."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

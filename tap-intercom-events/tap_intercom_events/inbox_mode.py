@@ -128,6 +128,7 @@ class Totals:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, t.Any]:
+        """The counts as the JSON of the batch line."""
         return {
             "notifications": self.notifications,
             "batches": self.batches,
@@ -199,8 +200,10 @@ class InboxReader:
             tap.defer_state = False
 
     def _read(self, inbox: Inbox) -> tuple[list[InboxItem], str | None]:
-        """The next batch; when following, a short batch waits up to ``coalesce_seconds``
-        after its first notification arrived for more about the same items.
+        """The next batch.
+
+        When following, a short batch waits up to ``coalesce_seconds`` after its first
+        notification arrived for more about the same items.
         """
         items, after = self._read_after(inbox, self.offset(), self.batch_size)
         if not (self.follow and self.coalesce > 0 and 0 < len(items) < self.batch_size):
@@ -216,8 +219,10 @@ class InboxReader:
     def _read_after(
         self, inbox: Inbox, offset: str | None, limit: int
     ) -> tuple[list[InboxItem], str | None]:
-        """``inbox.read_after``, retried while the database is unreachable or busy, for up to
-        ``max_retry_seconds``. An offset the inbox cannot read (ValueError) is not retried.
+        """``inbox.read_after``, retried while the database is unreachable or busy.
+
+        Retried for up to ``max_retry_seconds``. An offset the inbox cannot read (ValueError) is
+        not retried.
         """
         max_time = float(self.tap.config.get("max_retry_seconds") or 300)
         started = time.monotonic()

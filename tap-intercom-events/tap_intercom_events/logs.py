@@ -1,5 +1,7 @@
-"""What the tap logs at the default level: the SDK's lines about each sync of a child stream
-(one sync per contact or conversation) only at debug level.
+"""What the tap logs at the default level.
+
+The SDK's lines about each sync of a child stream (one sync per contact or conversation) only
+at debug level.
 """
 
 from __future__ import annotations

@@ -117,6 +117,8 @@ REFUSAL_REASONS = ("missing_signature", "bad_signature", "too_large", "malformed
 
 @dataclass(frozen=True)
 class ReceiverConfig:
+    """The receiver's settings (from variables and options); the secret never in its repr."""
+
     client_secret: str
     inbox_url: str = DEFAULT_URL
     host: str = "127.0.0.1"
@@ -149,6 +151,7 @@ class Metrics:
         self._ack_count = 0
 
     def count(self, field: str, reason: str | None = None) -> None:
+        """Count one notification under ``field`` (and ``reason`` for a rejection)."""
         with self._lock:
             if reason is None:
                 setattr(self, field, getattr(self, field) + 1)
@@ -156,6 +159,7 @@ class Metrics:
                 self.refused[reason] += 1
 
     def observe_ack(self, seconds: float) -> None:
+        """Record how long one notification took to be acknowledged."""
         with self._lock:
             self._ack_sum += seconds
             self._ack_count += 1
@@ -164,6 +168,7 @@ class Metrics:
                     self._buckets[i] += 1
 
     def text(self) -> str:
+        """The counters in Prometheus' text format."""
         p = "intercom_webhook_"
         with self._lock:
             lines = [
@@ -196,6 +201,7 @@ class Metrics:
 
 
 def expected_signature(secret: str, body: bytes) -> bytes:
+    """The ``X-Hub-Signature`` Intercom sends with ``body``: HMAC-SHA1 with the client secret."""
     return b"sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest().encode()
 
 
@@ -246,8 +252,10 @@ def _notification_fields(body: bytes) -> tuple[str, str, float] | str:
 
 
 class GroupWriter:
-    """Stores the notifications of concurrent requests together: one transaction (and one disk
-    sync) for all that arrived while the previous one was being committed.
+    """Stores the notifications of concurrent requests together.
+
+    One transaction (and one disk sync) for all that arrived while the previous one was being
+    committed.
     """
 
     def __init__(self, inbox: Inbox, max_batch: int = 500) -> None:
@@ -257,9 +265,11 @@ class GroupWriter:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start storing batches on the running event loop."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop storing (the batch being committed is cancelled with the task)."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -448,6 +458,7 @@ def _env(name: str, default: Any) -> Any:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The receiver's command-line options."""
     parser = argparse.ArgumentParser(
         prog=NAME,
         description="Receive Intercom webhook notifications into the inbox. Every "
@@ -477,6 +488,7 @@ def _properties() -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the receiver (or print its `--about`); answers the exit status."""
     args = parse_args(argv)
     if args.about:
         print(

@@ -1,5 +1,7 @@
-"""What an incremental stream remembers between syncs: the records of its lookback window it
-has already emitted (with their children), and at which ``updated_at``.
+"""What an incremental stream remembers between syncs.
+
+The records of its lookback window it has already emitted (with their children), and at which
+``updated_at``.
 
 Every sync reads the records updated at or after the bookmark again (the lookback window, see
 the README). A record that comes back with the ``updated_at`` it had when it was emitted has not
@@ -104,8 +106,10 @@ class EmittedMemory:
     def from_state(
         cls, stream_state: Mapping[str, t.Any], sig: str, limit: int, floor: int
     ) -> EmittedMemory:
-        """The memory kept for ``sig`` in a stream's state, without entries older than
-        ``floor`` (records the sync will not read). Anything malformed is ignored.
+        """The memory kept for ``sig`` in a stream's state.
+
+        Without entries older than ``floor`` (records the sync will not read). Anything
+        malformed is ignored.
         """
         section = stream_state.get(MEMORY_KEY)
         raw = section.get(sig) if isinstance(section, dict) else None

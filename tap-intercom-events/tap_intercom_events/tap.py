@@ -304,9 +304,10 @@ class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
                 self.state[key] = copy.deepcopy(value)
 
     def run(self) -> None:
-        """Sync every selected stream with progress lines (or, with ``inbox_url``, what the
-        inbox's notifications name: its batch lines are the progress), then report how the
-        rate budget was used and write the summary file.
+        """Sync, then report how the rate budget was used and write the summary file.
+
+        Every selected stream, with progress lines (or, with ``inbox_url``, what the inbox's
+        notifications name: its batch lines are the progress).
 
         The CLI's sync command calls this (see :class:`~tap_intercom_events.sdk_hooks.RunEntry`);
         it wraps the SDK's ``sync_all``.
@@ -447,8 +448,9 @@ class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
         self._tags_loaded_at = time.monotonic()
 
     def tag_names(self, stream: IntercomStream) -> dict[str, str]:
-        """Tag id to name, from ``GET /tags`` (read once per run, by the ``tags`` stream when
-        it is selected).
+        """Tag id to name, from ``GET /tags``.
+
+        Read once per run, by the ``tags`` stream when it is selected.
         """
         names = getattr(self, "_tag_names", None)
         if names is None:

@@ -38,8 +38,9 @@ class ReadById(IntercomStream):
         self.not_found = []
 
     def records_by_id(self, context: Context | None) -> Iterable[dict]:
-        """The items of :attr:`read_ids` in order, fetched ahead by the tap's pool of threads
-        (at most twice ``max_concurrency`` at once; the rate governor paces them).
+        """The items of :attr:`read_ids` in order, fetched ahead by the tap's pool of threads.
+
+        At most twice ``max_concurrency`` at once; the rate governor paces them.
         """
         pool = self._tap.parts_pool()  # type: ignore[attr-defined]
         ahead = 2 * max(1, int(self.config.get("max_concurrency") or 20))
@@ -80,9 +81,7 @@ class ReadById(IntercomStream):
         return self.record_from_response(response)
 
     def record_from_response(self, response: requests.Response) -> tuple[dict, t.Any]:
-        """The record (as a search would list it) and anything read with it for its
-        children.
-        """
+        """The record (as a search would list it) and anything read with it for its children."""
         raise NotImplementedError
 
     def before_emit(self, record: dict, extra: t.Any) -> None:

@@ -145,8 +145,9 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
 
 
 def _utc(value: t.Any) -> t.Any:
-    """Intercom writes these as ISO strings with milliseconds and an offset: same form as
-    every other timestamp of the tap.
+    """Intercom writes these as ISO strings with milliseconds and an offset.
+
+    Answers the same form as every other timestamp of the tap.
     """
     if isinstance(value, str) and value:
         try:

@@ -38,8 +38,10 @@ class ChildrenAfterParent(ChildrenAfterRecord):
     """
 
     def emitted_children(self) -> list[str]:
-        """Names of the child streams synced with each record (part of the memory's
-        signature: a record emitted without them is not "already emitted" once they are on).
+        """Names of the child streams synced with each record.
+
+        Part of the memory's signature: a record emitted without them is not "already emitted"
+        once they are on.
         """
         return [
             child.name
@@ -135,8 +137,10 @@ class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
         return []
 
     def memory_signature(self) -> str:
-        """What is emitted with each record: this stream if selected, its children, and the
-        settings that reshape records (stream maps, flattening).
+        """What is emitted with each record.
+
+        This stream if selected, its children, and the settings that reshape records (stream
+        maps, flattening).
         """
         names = [self.name] if self.selected else []
         names += self.emitted_children()
@@ -197,8 +201,9 @@ class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
         self._save_bookmark(context)
 
     def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict]]:
-        """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``
-        with the raw ``updated_at`` of each record at or after the floor; ``record`` is None
+        """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``.
+
+        With the raw ``updated_at`` of each record at or after the floor; ``record`` is None
         for a record already emitted at that ``updated_at`` (see :mod:`..seen`).
 
         With a saved bookmark the window is first read newest first (:meth:`_read_window`):
@@ -261,8 +266,9 @@ class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
         return bool(state.get("replication_key_value"))
 
     def _read_window(self, context: Context | None) -> tuple[list[dict] | None, bool]:
-        """The records from the floor on, newest first, in at most :attr:`window_pages` pages;
-        answered oldest first. ``(None, probed)`` when the window is larger.
+        """The records from the floor on, read newest first in at most :attr:`window_pages` pages.
+
+        Answered oldest first; ``(None, probed)`` when the window is larger.
 
         The first page is the ceiling probe: its first record is the newest ``updated_at`` in
         the index and its ``Date`` header Intercom's clock, both before any record was read.
@@ -346,8 +352,10 @@ class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
         return self._ceiling
 
     def _set_ceiling(self, newest: t.Any, date_header: str | None) -> None:
-        """The ceiling (and what may be remembered) from the newest ``updated_at`` searchable
-        when the sync started and Intercom's ``Date`` header then.
+        """The ceiling (and what may be remembered).
+
+        From the newest ``updated_at`` searchable when the sync started and Intercom's ``Date``
+        header then.
         """
         newest = int(newest) if newest is not None else None
         # Answered before any record is read: what it proves about the clock decides which
