@@ -7,6 +7,12 @@ job and the real-time job) would both find nothing and both create a Lead. An ex
 makes the second process look up after the first one's writes. The kernel releases the lock
 when its holder exits, however it exits (kill -9 included), so no stale lock is ever left.
 
+The lock is one per org on the machine, whatever each plugin's other settings: its file is
+named by the org id (what login returns, so two plugins configured with different instance
+URLs or state paths for one org still meet) in one folder, by default ``target-salesforce-
+leads-locks`` in the system's temporary folder. That folder is open to every user (sticky, as
+``/tmp``), and the lock file is opened read-only, so jobs run by different users share it too.
+
 It does not cover writers on other machines (or containers not sharing the folder; on NFS
 ``flock`` may be local only), nor other integrations or people creating Leads.
 """
@@ -17,6 +23,8 @@ import contextlib
 import fcntl
 import os
 import re
+import stat
+import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -26,19 +34,45 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+FOLDER_NAME = "target-salesforce-leads-locks"
+
+
+def default_folder() -> Path:
+    """The machine's folder of Lead locks, shared by every target process on it."""
+    return Path(tempfile.gettempdir()) / FOLDER_NAME
+
+
 class OrgLock:
     """An exclusive lock on ``{folder}/lead-writes-{org id}.lock``."""
 
-    def __init__(self, folder: str | Path, org_id: str, logger: logging.Logger) -> None:
+    def __init__(self, folder: str | Path | None, org_id: str, logger: logging.Logger) -> None:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", org_id) or "org"
-        self.path = Path(folder) / f"lead-writes-{safe}.lock"
+        self.shared = not folder
+        self.path = Path(folder or default_folder()) / f"lead-writes-{safe}.lock"
         self.logger = logger
+
+    def _open(self) -> int:
+        folder = self.path.parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            if self.shared:
+                # Every user's target processes meet here, as in /tmp itself.
+                with contextlib.suppress(PermissionError):
+                    folder.chmod(0o777 | stat.S_ISVTX)
+        # Read-only is enough for flock, so a lock file another user made serves too.
+        return os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[float]:
         """Hold the lock for the block; yields the seconds spent waiting for it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = self._open()
+        except OSError as exc:
+            raise OSError(
+                f"Cannot open the Lead lock {self.path} ({exc.strerror or exc}): no Lead is "
+                "written without it. Set lead_lock_dir to a folder every target process of "
+                "this machine can write."
+            ) from exc
         try:
             waited = 0.0
             try:

@@ -582,8 +582,8 @@ class SalesforceSink(BatchSink):
             groups.setdefault(gkey, []).append((idx, routed, route.created))
             columns.setdefault(gkey, set()).update(rec)
 
-        if matcher is not None and matcher.taken_over and not dry_run:
-            self._account_taken_over(matcher.taken_over)
+        if matcher is not None and not dry_run:
+            self._account_taken_over(matcher.taken_over, matcher.taken_in_batch)
         rest: list[tuple[str, str, str, list[tuple[int, int, bool | None]]]] = []
         for gkey, rows in groups.items():
             sobject, operation, key_field, rest_only = gkey
@@ -606,24 +606,26 @@ class SalesforceSink(BatchSink):
             # any of its sObjects) per Composite call.
             self._send_collections(rest, items)
 
-    def _account_taken_over(self, taken: list[tuple[str, str, str, str]]) -> None:
+    def _account_taken_over(
+        self, taken: list[tuple[str, str, str, str]], in_batch: list[str]
+    ) -> None:
         """The people whose Lead another record takes over (one Lead per email) are not left
-        silent: each gets a reject line saying where its Lead went, and its hash is forgotten
-        so that, sent again, it is judged again (then refused as a duplicate) and not skipped
-        as unchanged.
+        silent: each gets a reject line saying where its Lead went (those of this batch got
+        theirs when routed), and its hash is forgotten so that, sent again, it is judged again
+        (then refused as a duplicate) and not skipped as unchanged.
         """
         target = self.target
-        target.hashes.forget_many(self.sobject, [old.lower() for old, *_ in taken])
+        forget = [old.lower() for old, *_ in taken] + in_batch
+        if forget:
+            target.hashes.forget_many(self.sobject, forget)
         for old, lead_id, email, new in taken:
+            rej = taken_over(str(self.key_field), lead_id, email, new)
             target.report.reject(
                 self.stream_name,
                 self.sobject,
                 old,
-                "LEAD_TAKEN_OVER",
-                f"Lead {lead_id} with the email {email} now belongs to {self.key_field} = "
-                f"{new}, a record the source marks as holding that email (e.g. Intercom merged "
-                "this person into that one). One Lead per email, so this person has none of "
-                "its own; if they are two people, give one of them another email in the source.",
+                rej.code,
+                rej.message,
                 {self.key_field: old, "Email": email},
             )
 
@@ -878,6 +880,17 @@ def _missing_rejection(rec: dict[str, t.Any], schema: ObjectSchema) -> Rejection
     return None
 
 
+def taken_over(key: str, lead_id: str, email: str, new: str) -> Rejection:
+    """LEAD_TAKEN_OVER: the Lead of this person now belongs to ``key`` = ``new``."""
+    return Rejection(
+        "LEAD_TAKEN_OVER",
+        f"Lead {lead_id} with the email {email} now belongs to {key} = {new}, a record the "
+        "source marks as holding that email (e.g. Intercom merged this person into that one). "
+        "One Lead per email, so this person has none of its own; if they are two people, give "
+        "one of them another email in the source.",
+    )
+
+
 def _ordered(ref_field: dict[str, t.Any]) -> list[str]:
     refs = list(ref_field.get("referenceTo") or [])
     return sorted(refs, key=lambda r: _PREFERRED.index(r) if r in _PREFERRED else 99)
@@ -956,6 +969,8 @@ class LeadMatcher:
         self._batch_exts = {x.lower() for x in exts}
         # Leads taken over from a person not in this batch: (old owner, Lead Id, email, new).
         self.taken_over: list[tuple[str, str, str, str]] = []
+        # Records of this batch whose Lead another record of it takes over (rejected).
+        self.taken_in_batch: list[str] = []
 
     def _together(
         self, exts: list[str], emails: set[str]
@@ -1055,27 +1070,42 @@ class LeadMatcher:
         fields["Id"] = contact_id
         return _Route("Contact", "update", "Id", False), fields, None
 
+    def _own_lead(
+        self, rec: dict[str, t.Any], ext: str, lead: dict[str, t.Any]
+    ) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
+        """Route a record to the Lead holding its external id (or that Lead's Contact)."""
+        e = ext.lower()
+        if lead.get("IsConverted"):
+            if lead.get("ConvertedContactId"):
+                return self._to_contact(
+                    rec, lead["ConvertedContactId"], ext, f"converted from Lead {lead['Id']}"
+                )
+            return (
+                None,
+                rec,
+                Rejection(
+                    "CANNOT_UPDATE_CONVERTED_LEAD",
+                    f"Lead {lead['Id']} was converted without a Contact; update it in Salesforce.",
+                ),
+            )
+        owner = self.claimed.get(lead["Id"])
+        if owner is not None and owner != e:
+            # A record earlier in this batch takes this Lead over by email: upserting this
+            # one by its external id would find no Lead (it now holds the other's) and
+            # create a second Lead with the email.
+            self.taken_in_batch.append(e)
+            email = str(lead.get("Email") or rec.get("Email") or "")
+            return None, rec, taken_over(self.key, lead["Id"], email, owner)
+        self.claimed[lead["Id"]] = e
+        return _Route("Lead", "upsert", self.key, False), rec, None
+
     def route(
         self, rec: dict[str, t.Any], ext: str
     ) -> tuple[_Route | None, dict[str, t.Any], Rejection | None]:
         e = ext.lower()
         lead = self.leads_by_ext.get(e)
         if lead is not None:
-            if lead.get("IsConverted"):
-                if lead.get("ConvertedContactId"):
-                    return self._to_contact(
-                        rec, lead["ConvertedContactId"], ext, f"converted from Lead {lead['Id']}"
-                    )
-                return (
-                    None,
-                    rec,
-                    Rejection(
-                        "CANNOT_UPDATE_CONVERTED_LEAD",
-                        f"Lead {lead['Id']} was converted without a Contact; update it in Salesforce.",
-                    ),
-                )
-            self.claimed[lead["Id"]] = e
-            return _Route("Lead", "upsert", self.key, False), rec, None
+            return self._own_lead(rec, ext, lead)
         contact = self.contacts_by_ext.get(e)
         if contact is not None:
             return self._to_contact(rec, contact["Id"], ext, f"holding {self.key} = {ext}")

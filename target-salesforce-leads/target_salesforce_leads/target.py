@@ -454,11 +454,20 @@ class TargetSalesforceLeads(Target):
             "lead_lock",
             th.BooleanType,
             default=True,
-            description="Hold an exclusive lock per org (a file next to state_path) "
-            "from the look-ups to the end of the writes of each Lead batch, so two "
-            "target processes on this machine (the batch and real-time jobs) never "
-            "both create a Lead for one email. Turn off only where the folder cannot "
-            "be locked.",
+            description="Hold an exclusive lock per org (a file named by the org id "
+            "in lead_lock_dir) from the look-ups to the end of the writes of each Lead "
+            "batch, so two target processes on this machine (the batch and real-time "
+            "jobs) never both create a Lead for one email. Turn off only where no "
+            "folder can be locked.",
+        ),
+        th.Property(
+            "lead_lock_dir",
+            th.StringType,
+            description="Folder of the per-org Lead locks (lead_lock). Empty: "
+            "target-salesforce-leads-locks in the system's temporary folder, shared "
+            "by every target process and user of the machine whatever their other "
+            "settings. Set it to one folder for all the jobs writing an org when they "
+            "do not share that temporary folder (containers, TMPDIR, PrivateTmp).",
         ),
         th.Property(
             "drain_on_state",
@@ -1029,7 +1038,7 @@ class TargetSalesforceLeads(Target):
         if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
             return contextlib.nullcontext()
         if self._org_lock is None:
-            folder = Path(self.config.get("state_path") or DEFAULT_STATE_PATH).parent
+            folder = self.config.get("lead_lock_dir") or None
             self._org_lock = OrgLock(folder, self.runstate.org_id, self.logger)
         return self._org_lock.held()
 

@@ -2,28 +2,48 @@
 
 Two real target processes write the same org (one emulator, its latency raised so their
 look-ups and writes overlap), fed overlapping people at the same moment: the same emails
-under different contact ids, and the same contact ids. Ground truth: the emulator's Leads.
+under different contact ids, and the same contact ids. Each has its own state_path (as two
+plugins may): the Lead lock is one per org all the same. Ground truth: the emulator's Leads.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import typing as t
 
 from target_sf_live import LiveTarget
 from target_sf_testlib import lead, record_msg, schema_msg, state_msg
 
 ROUNDS = 3
+PAIR_ROUNDS = 6
 PEOPLE = 4
 
 
-def _run_both(harness, tmp_path, **overrides) -> tuple[list[dict], list[dict]]:
+def _overlapping(side: str, r: int) -> list[dict[str, t.Any]]:
+    people = []
+    for i in range(PEOPLE):
+        # One email, two contact ids (one per job)...
+        people.append(lead(f"{side}{r}_{i}", Email=f"shared{r}_{i}@example.com"))
+        # ...and one contact id both jobs write.
+        people.append(lead(f"both{r}_{i}", Email=f"both{r}_{i}@example.com"))
+    return people
+
+
+def _run_both(
+    harness,
+    tmp_path,
+    people: t.Callable[[str, int], list[dict[str, t.Any]]] = _overlapping,
+    rounds: int = ROUNDS,
+    **overrides,
+) -> tuple[list[dict], list[dict]]:
     """Both targets, each round's records sent to both at once; returns (Leads, rejects)."""
     harness.sf.admin("POST", "faults", {"kind": "latency", "ms": 300})
     targets = [
         LiveTarget(
             harness.config(
                 drain_on_state=True,
+                state_path=str(tmp_path / name / "hashes.sqlite"),
                 summary_file=str(tmp_path / f"summary-{name}.json"),
                 waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),
                 problems_file=str(tmp_path / f"problems-{name}.jsonl"),
@@ -46,15 +66,10 @@ def _run_both(harness, tmp_path, **overrides) -> tuple[list[dict], list[dict]]:
             target.send(schema_msg("Lead"), state_msg({"round": 0}))
         for target in targets:
             target.next_state(timeout=60)
-        for r in range(1, ROUNDS + 1):
+        for r in range(1, rounds + 1):
             for side, target in zip("ab", targets, strict=True):
-                people = []
-                for i in range(PEOPLE):
-                    # One email, two contact ids (one per job)...
-                    people.append(lead(f"{side}{r}_{i}", Email=f"shared{r}_{i}@example.com"))
-                    # ...and one contact id both jobs write.
-                    people.append(lead(f"both{r}_{i}", Email=f"both{r}_{i}@example.com"))
-                target.send(*(record_msg("Lead", p) for p in people), state_msg({"round": r}))
+                records = (record_msg("Lead", p) for p in people(side, r))
+                target.send(*records, state_msg({"round": r}))
             for target in targets:
                 assert target.next_state(timeout=120)["round"] == r
         codes = [target.close() for target in targets]
@@ -101,3 +116,38 @@ def test_without_the_lock_the_two_targets_create_duplicate_leads(harness, tmp_pa
     the test above fails without the lock."""
     leads, _ = _run_both(harness, tmp_path, lead_lock=False)
     assert _duplicates(leads, "Email"), "expected duplicate Leads without the lock"
+
+
+def _merged_pairs(side: str, r: int) -> list[dict[str, t.Any]]:
+    """Pairs of one email: a lead and the user Intercom merges it into (who takes its Lead
+    over). The job sent its batch first (``a``, as the real-time job, quicker) has the lead
+    first (its notifications' order), the other the user first (as the batch job reads two
+    contacts changed in one second: by id)."""
+    pairs = []
+    for i in range(PEOPLE):
+        email = f"pair{r}_{i}@example.com"
+        holder = lead(f"lead{r}_{i}", Email=email)
+        user = lead(f"user{r}_{i}", Email=email, _adopt_by_email=True)
+        pairs += [holder, user] if side == "a" else [user, holder]
+    return pairs
+
+
+def test_a_takeover_by_one_job_while_the_other_writes_the_old_holder_leaves_one_lead(
+    harness, tmp_path
+):
+    """Whichever job takes the lock first, each email ends with one Lead and the other person
+    of its pair with a reason. When the real-time job goes first, the batch job finds the
+    lead's Lead and sees its user take it over in the same batch as the lead itself: before
+    the fix, the lead's upsert by its own id then created a second Lead with the email."""
+    # Each round, the order the two jobs take the lock in is a race (won more often by the
+    # one sent first): 6 rounds, so that without the fix nearly every run meets it.
+    leads, rejects = _run_both(harness, tmp_path, _merged_pairs, rounds=PAIR_ROUNDS)
+    assert _duplicates(leads, "Email") == {}
+    assert _duplicates(leads, "Intercom_Contact_ID__c") == {}
+    kept = {x["Intercom_Contact_ID__c"] for x in leads}
+    refused = {x["external_id"] for x in rejects}
+    for r in range(1, PAIR_ROUNDS + 1):
+        for i in range(PEOPLE):
+            pair = {f"ic_lead{r}_{i}", f"ic_user{r}_{i}"}
+            assert len(pair & kept) == 1, (pair, kept)
+            assert pair - kept <= refused, (pair, kept, refused)

@@ -135,6 +135,34 @@ def test_a_merged_person_takes_over_the_lead_of_the_person_merged_into_it(harnes
     assert len(harness.query("SELECT Id FROM Lead")) == 1
 
 
+@pytest.mark.parametrize("transport", ["rest", "bulk"])
+def test_a_takeover_in_the_batch_of_the_old_holder_leaves_one_lead(
+    harness: Harness, transport: str
+) -> None:
+    """The merged person and the person merged into it in one batch, the survivor first (as
+    the batch job reads two contacts changed in one second, by id): the survivor takes the
+    Lead over by its Id, so the old holder's upsert by its own external id would find no Lead
+    and create a second one with the email. It is refused instead, and judged when sent again.
+    """
+    old = lead("old", Email="same@example.com")
+    harness.run(lead_messages([old], {"s": 1}), transport=transport)
+    survivor = lead("new", Email="same@example.com", LastName="Survivor", _adopt_by_email=True)
+    msgs = lead_messages([survivor, {**old, "Title": "changed"}], {"s": 2})
+    msgs[0]["schema"]["properties"]["_adopt_by_email"] = {"type": ["boolean", "null"]}
+    result = harness.run(msgs, transport=transport)
+    assert result.returncode == 0, result.stderr
+    leads = harness.query("SELECT Intercom_Contact_ID__c, LastName FROM Lead")
+    assert [(r["Intercom_Contact_ID__c"], r["LastName"]) for r in leads] == [("ic_new", "Survivor")]
+    [taken] = result.rejects
+    assert (taken["external_id"], taken["error_code"]) == ("ic_old", "LEAD_TAKEN_OVER")
+    assert "ic_new" in taken["message"]
+    result.assert_accounted("Lead", 2)
+    # Its hash (of its first write) was forgotten: sent again as then, it is judged again.
+    again = harness.run(lead_messages([old], {"s": 3}), transport=transport)
+    assert [r["error_code"] for r in again.rejects] == ["DUPLICATES_DETECTED"]
+    assert len(harness.query("SELECT Id FROM Lead")) == 1
+
+
 def test_a_run_rejecting_most_records_exits_3_and_keeps_its_state(harness: Harness) -> None:
     bad = [lead(i, Email="not-an-email") for i in range(12)]
     result = harness.run(lead_messages(bad + [lead(99)], {"s": 1}))
