@@ -14,26 +14,13 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from target_salesforce_leads.validation import ObjectSchema
+from target_salesforce_leads.validation import NUMBER_TYPES, TEXT_TYPES, ObjectSchema
 
 ERROR = "error"
 WARNING = "warning"
 
-_TEXT_TYPES = {
-    "string",
-    "textarea",
-    "email",
-    "phone",
-    "url",
-    "picklist",
-    "multipicklist",
-    "combobox",
-    "encryptedstring",
-    "id",
-    "reference",
-    "time",
-}
-_NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
+# The types a string column may feed: the text types, plus ids, references and times.
+_TEXT_TYPES = TEXT_TYPES | {"id", "reference", "time"}
 _PICKLIST_TYPES = {"picklist", "multipicklist"}
 # Custom fields of Task and Event are defined on the Activity object in Object Manager.
 _ACTIVITY = {"Task", "Event"}
@@ -314,7 +301,7 @@ def _check_type(
     if ftype in _TEXT_TYPES:
         if types & {"object", "array"}:
             bad = "a JSON " + "/".join(sorted(types & {"object", "array"}))
-    elif ftype in _NUMBER_TYPES:
+    elif ftype in NUMBER_TYPES:
         if types - {"integer", "number"}:
             bad = "JSON " + "/".join(sorted(types - {"integer", "number"}))
     elif ftype == "boolean":

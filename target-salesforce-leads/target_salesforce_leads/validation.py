@@ -16,7 +16,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 _DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
-_TEXT_TYPES = {
+# Salesforce field types whose values are sent as JSON strings.
+TEXT_TYPES = {
     "string",
     "textarea",
     "email",
@@ -27,7 +28,7 @@ _TEXT_TYPES = {
     "combobox",
     "encryptedstring",
 }
-_NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
+NUMBER_TYPES = {"double", "currency", "percent", "int", "long"}
 
 
 @dataclass
@@ -122,7 +123,7 @@ def validate(
                 return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
             continue
         ftype = f.get("type")
-        if ftype in _TEXT_TYPES:
+        if ftype in TEXT_TYPES:
             text = value if isinstance(value, str) else str(value)
             length = int(f.get("length") or 0)
             # Salesforce counts UTF-16 code units: an emoji (a surrogate pair) counts as two.
@@ -147,7 +148,7 @@ def validate(
                         f"{f.get('label') or name}: bad value for restricted picklist field: "
                         f"{bad[0]}",
                     )
-        elif ftype in _NUMBER_TYPES:
+        elif ftype in NUMBER_TYPES:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 try:
                     value = float(str(value))
