@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,8 +76,12 @@ def test_add_from_ref_into_a_scratch_project(
     project = yaml.safe_load((tmp_path / "meltano.yml").read_text())
     [plugin] = project["plugins"][kind]
     assert plugin["name"] == name
-    # Install from this checkout instead of a published package, then ask the plugin itself.
-    plugin["pip_url"] = f"-e {ROOT / package}"
+    # Install from this checkout instead of the git URLs: the shared packages the definition
+    # names (its subdirectories), then the plugin itself; then ask the plugin itself.
+    subdirectories = re.findall(r"#subdirectory=(\S+)", plugin["pip_url"])
+    assert subdirectories[-1] == package.split("[")[0], plugin["pip_url"]
+    shared = [f"-e {ROOT / d}" for d in subdirectories[:-1]]
+    plugin["pip_url"] = " ".join([*shared, f"-e {ROOT / package}"])
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
     subprocess.run(
         [MELTANO, "install"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
