@@ -11,7 +11,9 @@ holds the state (waiting records included), is made 0600 too.
 A file is kept while it may be live: while a running process names it on its command line (a
 plugin started with ``--config FILE``), or while a Meltano process runs in the project's
 directory that started before the file was written (it may be the writer, about to start that
-plugin). Only files with neither,
+plugin) — other than the Meltano that started this target: it starts the loader last, so the files
+it wrote for this run are all named on live command lines by now, and the files of a run killed
+just before it are not taken for its own. Only files with neither,
 which can only be those of invocations that ended without their clean-up, are removed. This reads
 ``/proc``; where there is none, nothing is removed (the directory is still made private).
 """
@@ -33,6 +35,7 @@ START_SLACK_SECONDS = 2.0
 @dataclass(frozen=True)
 class Process:
     pid: int
+    ppid: int
     argv: tuple[str, ...]
     started_at: float  # epoch seconds
     cwd: str | None  # None when it cannot be read (another user's process)
@@ -68,7 +71,7 @@ def running_processes(proc: Path = PROC) -> list[Process] | None:
             cwd: str | None = os.readlink(entry / "cwd")
         except OSError:
             cwd = None
-        found.append(Process(int(entry.name), argv, started, cwd))
+        found.append(Process(int(entry.name), int(fields[1]), argv, started, cwd))
     return found
 
 
@@ -87,12 +90,33 @@ def _may_serve(process: Process, project: str) -> bool:
     return process.cwd == project or process.cwd.startswith(project + os.sep)
 
 
-def stale_config_files(run_dir: Path, processes: list[Process]) -> list[Path]:
-    """The ``*.config.json`` files under ``run_dir/<plugin>/`` that no live invocation needs."""
+def ancestors(processes: list[Process], pid: int) -> frozenset[int]:
+    """The process ``pid`` and the processes that started it, up to the first not in the list."""
+    parent = {p.pid: p.ppid for p in processes}
+    found: set[int] = set()
+    while pid not in found:
+        found.add(pid)
+        if pid not in parent:
+            break
+        pid = parent[pid]
+    return frozenset(found)
+
+
+def stale_config_files(
+    run_dir: Path, processes: list[Process], own: frozenset[int] = frozenset()
+) -> list[Path]:
+    """The ``*.config.json`` files under ``run_dir/<plugin>/`` that no live invocation needs.
+
+    ``own`` are this process and its ancestors: their Meltano is not counted as a possible writer.
+    """
     # Meltano names each file by a fresh UUID, so the name alone identifies an invocation.
     named = {Path(arg).name for p in processes for arg in p.argv if arg.endswith(".config.json")}
     project = os.path.realpath(run_dir.parent.parent)
-    meltano_starts = [p.started_at for p in processes if is_meltano(p) and _may_serve(p, project)]
+    meltano_starts = [
+        p.started_at
+        for p in processes
+        if is_meltano(p) and _may_serve(p, project) and p.pid not in own
+    ]
     stale: list[Path] = []
     for path in sorted(run_dir.glob("*/*.config.json")):
         try:
@@ -136,7 +160,7 @@ def secure_run_dir(run_dir: Path, processes: list[Process] | None = None) -> lis
     if processes is None:
         return []
     removed: list[Path] = []
-    for path in stale_config_files(run_dir, processes):
+    for path in stale_config_files(run_dir, processes, ancestors(processes, os.getpid())):
         try:
             path.unlink()
             removed.append(path)

@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from target_salesforce_leads.runfiles import running_processes, secure_run_dir
+from target_salesforce_leads.runfiles import (
+    Process,
+    ancestors,
+    running_processes,
+    secure_run_dir,
+    stale_config_files,
+)
 from target_salesforce_leads.runlock import EXIT_LIVE_RUN
 from target_sf_testlib import Harness, lead, lead_messages
 
@@ -194,3 +200,25 @@ def test_a_target_started_by_meltano_removes_what_a_killed_run_left(
     assert mode(sys_dir / "run") == mode(left.parent) == 0o700
     assert not left.exists()
     assert f"Removed {left}, left with its secrets by a run that was killed." in run.stderr
+
+
+def test_a_killed_runs_file_is_stale_even_when_this_runs_meltano_started_a_second_later(
+    tmp_path: Path,
+) -> None:
+    """A run started within the start-time slack of a killed one still removes its files."""
+    project = tmp_path / "project"
+    folder = project / ".meltano" / "run" / "tap-intercom-events"
+    folder.mkdir(parents=True)
+    left = folder / "tap.0001.config.json"
+    left.write_text("{}")
+    written = left.stat().st_mtime
+    meltano = Process(100, 1, ("meltano", "run", "job"), written + 1.0, str(project))
+    target = Process(200, 100, ("target-salesforce-leads", "--config", "x.config.json"), 0, None)
+    processes = [meltano, target]
+    run_dir = project / ".meltano" / "run"
+    # Another Meltano that started a second after the file was written may be its writer ...
+    assert stale_config_files(run_dir, processes) == []
+    # ... but not the one that started this target: it wrote nothing not yet on a command line.
+    own = ancestors(processes, 200)
+    assert own == {100, 200, 1}
+    assert stale_config_files(run_dir, processes, own) == [left]
