@@ -473,10 +473,11 @@ class TargetSalesforceLeads(Target):
             "drain_on_state",
             th.BooleanType,
             default=False,
-            description="Write what is pending when a new STATE arrives, then emit "
-            "that STATE at once (and rewrite waiting_file and problems_file), so a "
-            "long-lived job's bookmark follows its writes; off, a STATE is emitted "
-            "after the next batch written.",
+            description="Write what is pending when a new STATE arrives (at once if "
+            "the batch is max_batch_age_seconds old, else when it is), then emit that "
+            "STATE (and rewrite waiting_file and problems_file), so a long-lived job's "
+            "bookmark follows its writes; off, a STATE is emitted after the next batch "
+            "written.",
         ),
     ).to_dict()
 
@@ -1004,17 +1005,27 @@ class TargetSalesforceLeads(Target):
                 self._take_waiting(loaded)
         previous = self._latest_state
         super()._process_state_message(message_dict)
-        if self.drain_on_state and self._latest_state != previous:
-            self.drain_all()
-            if self.halted:
-                # A long-lived run that stopped writing would hold every later record back
-                # until restarted: end it now, so its supervisor sees it and restarts it.
-                self.fatal(
-                    self.exit_code or 1,
-                    f"{self.halted}. The long-lived run ends here "
-                    "without emitting this STATE, so the tap sends its records again "
-                    "when the job is started again (nothing is lost).",
-                )
+        if not self.drain_on_state or self._latest_state == previous:
+            return
+        left = self._batch_age_left()
+        if left is not None and left > 0 and not self.halted:
+            # A young batch is held (with this STATE) until max_batch_age_seconds: a tap that
+            # sends STATE often would otherwise cost a look-up and a write per STATE.
+            return
+        self.drain_all()
+        self._end_if_halted()
+
+    def _end_if_halted(self) -> None:
+        """With drain_on_state, end a run whose last batch could not be written."""
+        if self.drain_on_state and self.halted:
+            # A long-lived run that stopped writing would hold every later record back
+            # until restarted: end it now, so its supervisor sees it and restarts it.
+            self.fatal(
+                self.exit_code or 1,
+                f"{self.halted}. The long-lived run ends here "
+                "without emitting its STATE, so the tap sends its records again "
+                "when the job is started again (nothing is lost).",
+            )
 
     # -- long-lived runs: batches by age and on STATE ---------------------------------------
 
@@ -1030,6 +1041,7 @@ class TargetSalesforceLeads(Target):
         """No message arrived while records were pending for max_batch_age_seconds."""
         self.logger.debug("No input for max_batch_age_seconds: writing the pending batch.")
         self.drain_all()
+        self._end_if_halted()
 
     def lead_lock(self, sink: SalesforceSink) -> t.ContextManager[t.Any]:
         """The org's Lead lock around a batch of ``sink`` that may create Leads (see

@@ -71,10 +71,10 @@ def test_a_record_is_written_within_max_batch_age_while_input_is_quiet(harness, 
     assert target.close() == 0
 
 
-def test_drain_on_state_writes_the_pending_batch_and_emits_the_state_at_once(harness, live):
-    """A STATE makes the target write what is pending and pass the STATE on, with a batch age
-    (300 s, the default) that would otherwise hold both back."""
-    target = live(drain_on_state=True)
+def test_drain_on_state_writes_the_pending_batch_and_emits_the_state_after_it(harness, live):
+    """A STATE makes the target write what is pending (once it is max_batch_age_seconds old)
+    and pass the STATE on, without waiting for a further record or the end of the input."""
+    target = live(drain_on_state=True, max_batch_age_seconds=1)
     target.send(
         schema_msg("Lead"),
         record_msg("Lead", lead(1)),
@@ -88,6 +88,32 @@ def test_drain_on_state_writes_the_pending_batch_and_emits_the_state_at_once(har
     target.send(record_msg("Lead", lead(3)), state_msg({"bookmark": 2}))
     assert target.next_state(timeout=30)["bookmark"] == 2
     assert "ic_3" in _leads(harness, "ic_3")
+    assert target.close() == 0
+
+
+def test_states_arriving_while_the_batch_is_young_are_held_for_one_write(harness, live):
+    """A tap sending a STATE every two records: the batch is written once, at its age, and
+    the last STATE follows it (not a look-up and a write per STATE)."""
+    target = live(drain_on_state=True, max_batch_age_seconds=3)
+    target.send(schema_msg("Lead"), state_msg({"bookmark": 0}))
+    assert target.next_state(timeout=30)["bookmark"] == 0  # nothing pending: emitted at once
+    calls = harness.api_calls()
+    started = time.monotonic()
+    for n in range(1, 6):
+        target.send(
+            record_msg("Lead", lead(2 * n)),
+            record_msg("Lead", lead(2 * n + 1)),
+            state_msg({"bookmark": n}),
+        )
+        time.sleep(0.2)
+    while target.next_state(timeout=30)["bookmark"] != 5:
+        pass
+    assert time.monotonic() - started < 20
+    assert len(_leads(harness, *(f"ic_{i}" for i in range(2, 12)))) == 10
+    # One batch: one look-up (POST /composite) and one write (the Collections upsert).
+    assert harness.api_calls() - calls == 2, harness.sf.stats()["by_endpoint"]
+    assert harness.write_calls(composite=False) == 1, harness.sf.stats()["by_endpoint"]
+    assert [s["bookmark"] for s in target.states] == [0, 5]
     assert target.close() == 0
 
 
@@ -107,7 +133,7 @@ def test_waiting_and_problems_files_are_rewritten_after_each_drain_on_state(
     harness, live, tmp_path
 ):
     """A long-lived run never reaches its end: the open lists are current after each STATE."""
-    target = live(drain_on_state=True)
+    target = live(drain_on_state=True, max_batch_age_seconds=1)
     task = {
         "Intercom_Conversation_ID__c": "conv_1",
         "Subject": "Hi",
@@ -135,7 +161,7 @@ def test_waiting_and_problems_files_are_rewritten_after_each_drain_on_state(
 def test_a_long_lived_run_that_stops_writing_ends_without_its_state(harness, live):
     """Salesforce keeps failing: rather than hold every later record back while it runs on,
     the run ends (exit 1) without the STATE, so a restart sends the records again."""
-    target = live(drain_on_state=True, max_retries=1)
+    target = live(drain_on_state=True, max_batch_age_seconds=1, max_retries=1)
     target.send(schema_msg("Lead"), state_msg({"bookmark": 0}))
     assert target.next_state(timeout=30)["bookmark"] == 0
     harness.sf.admin(
@@ -149,7 +175,7 @@ def test_a_long_lived_run_that_stops_writing_ends_without_its_state(harness, liv
     assert [s["bookmark"] for s in target.states] == [0]
     assert "long-lived run ends here" in target.stderr()
     harness.sf.admin("DELETE", "faults")
-    again = live(drain_on_state=True)
+    again = live(drain_on_state=True, max_batch_age_seconds=1)
     again.send(
         state_msg(target.states[-1]),
         schema_msg("Lead"),

@@ -43,6 +43,7 @@ def _run_both(
         LiveTarget(
             harness.config(
                 drain_on_state=True,
+                max_batch_age_seconds=1,
                 state_path=str(tmp_path / name / "hashes.sqlite"),
                 summary_file=str(tmp_path / f"summary-{name}.json"),
                 waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),

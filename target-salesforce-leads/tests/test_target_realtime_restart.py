@@ -29,6 +29,7 @@ def _written(harness) -> collections.Counter[str]:
 def test_killed_mid_batch_then_restarted_from_its_last_state(harness, tmp_path):
     cfg = harness.config(
         drain_on_state=True,
+        max_batch_age_seconds=1,
         batch_size=10,
         summary_file=str(tmp_path / "summary.json"),
         waiting_file=str(tmp_path / "waiting.jsonl"),
