@@ -292,11 +292,6 @@ def test_d_batch_and_realtime_jobs_at_once_never_two_leads_for_one_email_or_cont
     assert final.returncode == 0, final.explain()
     acc = account_for_everything(pipe)
     shared_leads = [cid for cid in sharing if cid in open_leads(pipe)]
-    if len(shared_leads) == 2:
-        # Known open bug (issue 11's closing note): on one fresh-clone CI run out of three the
-        # two contacts sharing an email each ended with an open Lead when both jobs ran at once.
-        # Reported as expected-to-fail only when it shows; every other run checks everything.
-        pytest.xfail(f"known race: both contacts sharing an email have a Lead: {shared_leads}")
     assert len(shared_leads) == 1, f"the two contacts sharing an email: {shared_leads}"
     acc.check()
 
