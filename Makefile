@@ -16,16 +16,38 @@ PYTEST_ARGS ?=
 MODULE_transform := mapper_intercom_salesforce
 TYPED := $(sort $(PACKAGES) salesforce-client intercom-client singer-kit)
 
-.PHONY: venv test demo bench lint types catalog clean
+# The lock: every third-party package of the dev environment pinned (requirements-dev.txt and the
+# packages' dependencies with the extras above, for Python 3.10 and later), written by `make lock`
+# with uv's resolver. `make venv` installs exactly it, then this repository's packages (editable,
+# without their dependencies) on top, and `uv pip check` fails if the lock misses one of them.
+# Meltano's plugin installs read it too, as constraints (`-c requirements.lock` in meltano.yml).
+LOCK := requirements.lock
+LOCK_ARGS ?=
+LOCAL_NAMES := $(foreach f,$(PYPROJECTS),$(shell grep -m1 '^name = ' $(f) | cut -d'"' -f2))
+
+.PHONY: venv lock test demo bench lint types catalog clean
 
 venv: $(STAMP)
 
-$(STAMP): $(PYPROJECTS) requirements-dev.txt
+$(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	UV_COMPILE_BYTECODE=1 $(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt \
-		$(foreach p,$(PACKAGES),-e './$(p)$(EXTRAS_$(p))')
+
+$(STAMP): $(LOCK) $(PYPROJECTS) requirements-dev.txt | $(UV)
+	UV_COMPILE_BYTECODE=1 $(UV) pip sync --quiet --python $(BIN)/python $(LOCK)
+	UV_COMPILE_BYTECODE=1 $(UV) pip install --quiet --python $(BIN)/python --no-deps \
+		$(foreach p,$(PACKAGES),-e './$(p)')
+	$(UV) pip check --quiet --python $(BIN)/python \
+		|| { echo 'make venv: $(LOCK) lacks a dependency above: run make lock'; exit 1; }
 	touch $(STAMP)
+
+# After changing requirements-dev.txt or a package's dependencies: rewrite the lock (then commit
+# it). Versions already locked stay unless needed; `make lock LOCK_ARGS=--upgrade` takes the
+# newest of everything, `LOCK_ARGS='--upgrade-package NAME'` of one package.
+lock: | $(UV)
+	{ echo '-r requirements-dev.txt'; printf -- '-e ./%s\n' $(foreach p,$(PACKAGES),'$(p)$(EXTRAS_$(p))'); } \
+		| $(UV) pip compile --quiet --universal --python-version 3.10 --custom-compile-command 'make lock' \
+		$(addprefix --no-emit-package ,$(LOCAL_NAMES)) $(LOCK_ARGS) -o $(LOCK) -
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,9 +5,9 @@ Each plugin documents its settings in `--about --format=json`. This script turns
 - one plugin definition file per plugin in plugins/, in Meltano Hub's format, for other projects:
   `meltano add --from-ref plugins/extractors/tap-intercom-events.yml tap-intercom-events`, with a
   `pip_url` installing the package from this repository (:data:`REPOSITORY`), and
-- the `pip_url` of each plugin, the same in meltano.yml (`-e ./<folder>`) and in plugins/*.yml
-  (git URLs): the plugin's package after the shared packages of this repository it depends on
-  (its pyproject `dependencies`, theirs first), and
+- the `pip_url` of each plugin, the same in meltano.yml (`-e ./<folder>`, constrained to the
+  versions of requirements.lock) and in plugins/*.yml (git URLs): the plugin's package after the
+  shared packages of this repository it depends on (its pyproject `dependencies`, theirs first), and
 - the `commands:` of each plugin, the same in meltano.yml (between the `# commands:` markers)
   and in plugins/*.yml (:data:`COMMANDS`), and
 - the tap's catalog, `extract/tap-intercom-events.catalog.json`: its `--discover` output with the
@@ -324,10 +324,13 @@ def pip_url(plugin: dict[str, Any]) -> str:
 
 
 def editable_pip_url(plugin: dict[str, Any]) -> str:
-    """The `pip_url` of meltano.yml: :func:`pip_url` as editable installs of this checkout."""
+    """The `pip_url` of meltano.yml: :func:`pip_url` as editable installs of this checkout.
+
+    Constrained to the versions of requirements.lock (`make lock`), as `make venv` installs them.
+    """
     extras = f"[{plugin['extras']}]" if plugin.get("extras") else ""
     folders = [*local_packages(plugin["package"]), plugin["package"] + extras]
-    return " ".join(f"-e ./{folder}" for folder in folders)
+    return " ".join(["-c requirements.lock", *(f"-e ./{folder}" for folder in folders)])
 
 
 def with_pip_url(project: str, plugin: dict[str, Any]) -> str:
