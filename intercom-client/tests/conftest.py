@@ -1,13 +1,6 @@
 """Shared test helpers of the intercom-client package.
 
-The helper modules (ic_fakes, ic_governor_sim) are imported by name: this directory is put on the
-path, as the plugins' test directories do, because a `tests` package here would clash with the
-repository's own `tests` package.
+The helper modules (ic_fakes, ic_governor_sim) are imported relatively (``from .ic_fakes import
+...``): pytest imports this directory as the package ``intercom-client.tests`` (pytest.ini's
+importlib mode), a name no other test directory has.
 """
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))

@@ -17,7 +17,7 @@ from intercom_client.errors import (
     is_rate_limited,
 )
 
-from ic_fakes import answer
+from .ic_fakes import answer
 
 ADVICE = Advice(token="THE_TOKEN_VARIABLE", skip="deselect the stream", plugin="tap", unit="stream")
 

@@ -8,8 +8,8 @@ import email.utils
 import pytest
 from intercom_client.governor import RateGovernor
 
-from ic_fakes import FakeClock, answer, refused
-from ic_governor_sim import LimitedServer, Simulation
+from .ic_fakes import FakeClock, answer, refused
+from .ic_governor_sim import LimitedServer, Simulation
 
 
 def governed(clock: FakeClock, share: float = 1.0) -> RateGovernor:

@@ -16,7 +16,7 @@ from intercom_client.errors import (
 from intercom_client.governor import RateGovernor
 from intercom_client.retry import Retrier, RetryPolicy
 
-from ic_fakes import FakeClock, answer, refused
+from .ic_fakes import FakeClock, answer, refused
 
 REQUEST = requests.Request("GET", "https://api.intercom.io/admins?x=secret").prepare()
 

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
 
-sys.path.insert(0, str(Path(__file__).parent))
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-
-from tap_test_support import SEED, TapRun, run_tap, tap_config  # noqa: E402
+from .tap_test_support import SEED, TapRun, run_tap, tap_config
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +36,7 @@ def full_run(seeded_ic: EmulatorProcess, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A real PostgreSQL server for the session (installed with apt-get when missing)."""
-    from postgres_server import postgres_server
+    from scripts.postgres_server import postgres_server
 
     with postgres_server() as url:
         yield url

@@ -17,7 +17,8 @@ from typing import Any
 
 from emulators.testing import EmulatorProcess
 from tap_intercom_events.inbox import Inbox, open_inbox
-from tap_test_support import TOKEN, tap_command
+
+from .tap_test_support import TOKEN, tap_command
 
 
 def new_inbox(tmp_path: Path) -> tuple[Inbox, str]:

@@ -15,7 +15,8 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream, Stream
 from tap_intercom_events import sdk_hooks
 from tap_intercom_events.tap import TapIntercomEvents
-from tap_test_support import TOKEN
+
+from .tap_test_support import TOKEN
 
 #: The parameters (name, kind) of each SDK method the tap overrides, as in singer-sdk 0.54.9.
 OVERRIDDEN = {

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from emulators.testing import EmulatorProcess
 from tap_intercom_events.tap import TapIntercomEvents
-from tap_test_support import TOKEN, run_tap, tap_config
+
+from .tap_test_support import TOKEN, run_tap, tap_config
 
 
 @pytest.fixture(scope="module")

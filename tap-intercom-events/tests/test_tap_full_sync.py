@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tap_test_support import TOKEN, TapRun
+from .tap_test_support import TOKEN, TapRun
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 STREAM_ORDER = [

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from emulators.testing import EmulatorProcess
-from inbox_support import (
+
+from .inbox_support import (
     TapProcess,
     api_delete,
     contact_ids,
@@ -25,7 +26,7 @@ from inbox_support import (
     records_of,
     totals,
 )
-from tap_test_support import TapRun, run_tap, tap_config
+from .tap_test_support import TapRun, run_tap, tap_config
 
 CONTACTS_GET = "GET /contacts/{contact_id}"
 CONVERSATIONS_GET = "GET /conversations/{conversation_id}"

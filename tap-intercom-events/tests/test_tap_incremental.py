@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
+
+from .tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
 
 TZ = ZoneInfo("Asia/Tokyo")  # UTC+9: local midnight is 15:00 UTC of the day before
 # 23:40 in Tokyo: twenty minutes before the workspace's day turns over.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
+
+from .tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
 
 
 @pytest.fixture(scope="module")

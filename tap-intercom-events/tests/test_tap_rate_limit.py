@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from tap_test_support import run_tap, tap_command, tap_config
+
+from .tap_test_support import run_tap, tap_command, tap_config
 
 
 def test_low_rate_limit_gives_no_429(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import tempfile
 from emulators.testing import EmulatorProcess
 from singer_sdk.testing import get_tap_test_class
 from tap_intercom_events.tap import TapIntercomEvents
-from tap_test_support import TOKEN
+
+from .tap_test_support import TOKEN
 
 # The suite's config is fixed when the class is built, so the emulator starts at import time
 # (on a free port) and stops when the test process exits.

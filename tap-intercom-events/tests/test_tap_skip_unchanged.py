@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from emulators.testing import EmulatorProcess
 from tap_intercom_events import seen
-from tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
+
+from .tap_test_support import TapRun, parse_messages, run_tap, tap_command, tap_config
 
 LOOKBACK = 3600
 CHILD_ENDPOINTS = (

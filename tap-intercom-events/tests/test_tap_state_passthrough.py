@@ -12,7 +12,8 @@ from typing import Any
 
 from emulators.testing import EmulatorProcess
 from tap_intercom_events.tap import TapIntercomEvents
-from tap_test_support import TOKEN, TapRun, run_tap, tap_config
+
+from .tap_test_support import TOKEN, TapRun, run_tap, tap_config
 
 FOREIGN: dict[str, Any] = {
     "target-salesforce-leads": {

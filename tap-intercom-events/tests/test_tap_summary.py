@@ -7,7 +7,8 @@ from pathlib import Path
 
 from emulators.intercom.fixtures import rate_limit_burst
 from emulators.testing import EmulatorProcess
-from tap_test_support import run_tap, tap_config
+
+from .tap_test_support import run_tap, tap_config
 
 RUN_ID = "0b7d3c52-1111-4e5e-9a6b-2c3d4e5f6a7b"
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 
-# The tests import their helpers by a name unique across the repository's test folders.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from map_helpers import Run, run_cli  # noqa: E402
+from .map_helpers import Run, run_cli
 
 
 @pytest.fixture

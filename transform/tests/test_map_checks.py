@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from map_helpers import (
+from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
+from mapper_intercom_salesforce.mapping import MappingError
+
+from .map_helpers import (
     companies_schema,
     contact,
     contacts_schema,
@@ -15,8 +18,6 @@ from map_helpers import (
     state,
     write_mapping,
 )
-from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
-from mapper_intercom_salesforce.mapping import MappingError
 
 CONTACTS = [contacts_schema(), record("contacts", contact("c1", "pat@acme.com")), state({})]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from map_helpers import MAPPINGS, contact, conversation, record, state, write_mapping
 from mapper_intercom_salesforce.mapper import IntercomSalesforceMapper
 from mapper_intercom_salesforce.mapping import MappingError
+
+from .map_helpers import MAPPINGS, contact, conversation, record, state, write_mapping
 
 QUALIFIED = [record("contacts", contact("c1", "pat@acme.com", "Pat Doe")), state({})]
 
@@ -217,7 +218,7 @@ def test_now_is_flagged(run_mapper, tmp_path):
 def test_about_lists_settings():
     import subprocess
 
-    from map_helpers import CLI
+    from .map_helpers import CLI
 
     about = subprocess.run(
         [str(CLI), "--about", "--format", "json"], capture_output=True, text=True, check=True

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from map_helpers import contact, record, schema, state, write_mapping
+
+from .map_helpers import contact, record, schema, state, write_mapping
 
 
 def _contacts(*contacts: dict) -> list[dict]:

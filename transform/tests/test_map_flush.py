@@ -14,7 +14,8 @@ import threading
 import typing as t
 
 import pytest
-from map_helpers import CLI, REPO, contact, record
+
+from .map_helpers import CLI, REPO, contact, record
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from map_helpers import (
+from .map_helpers import (
     CLI,
     REPO,
     contact,

@@ -6,9 +6,10 @@ import json
 import unicodedata
 
 import pytest
-from map_helpers import contact, record, run_cli, schema, state
 from mapper_intercom_salesforce.names import split_name
 from mapper_intercom_salesforce.text import graphemes, sf_len, truncate
+
+from .map_helpers import contact, record, run_cli, schema, state
 
 ZWJ_CODER = "\U0001f469\u200d\U0001f4bb"  # woman technologist: 3 code points, 5 UTF-16 units
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 11 UTF-16 units

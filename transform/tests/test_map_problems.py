@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from map_helpers import contact, contacts_schema, record, run_inline, state
+from .map_helpers import contact, contacts_schema, record, run_inline, state
 
 
 def _rows(path: Path) -> list[tuple[str, str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from map_helpers import contact, conversation, part, record, schema, state
+from .map_helpers import contact, conversation, part, record, schema, state
 
 
 def _summary(contact_id: str, name: str, count: int) -> dict:
@@ -150,7 +150,7 @@ def test_state_is_delivered_with_its_records_while_input_continues(tmp_path):
     import subprocess
     import threading
 
-    from map_helpers import CLI, REPO
+    from .map_helpers import CLI, REPO
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"reject_file": str(tmp_path / "rejects.jsonl")}))

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from map_helpers import (
+from .map_helpers import (
     contact,
     contacts_schema,
     conversation,

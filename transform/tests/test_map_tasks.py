@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from map_helpers import contact, conversation, part, record, schema, state
+from .map_helpers import contact, conversation, part, record, schema, state
 
 CUSTOMER = {"type": "user", "id": "c1", "name": "Pat Doe"}
 
