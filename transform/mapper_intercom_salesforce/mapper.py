@@ -659,7 +659,7 @@ class IntercomSalesforceMapper(InlineMapper):
 
     @override
     @classmethod
-    def invoke(  # type: ignore[override]
+    def invoke(
         cls,
         *,
         about: bool = False,

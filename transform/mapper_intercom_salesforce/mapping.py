@@ -32,7 +32,7 @@ from mapper_intercom_salesforce.text import truncate
 
 README_HINT = "see transform/README.md, 'Mapping files'"
 
-FIELD_TYPES = {
+FIELD_TYPES: dict[str, dict[str, t.Any]] = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
     "number": {"type": ["number", "null"]},
@@ -274,6 +274,46 @@ def _chain(node: ast.AST) -> tuple[str, list[_Step]] | None:
     if not isinstance(current, ast.Name):
         return None
     return current.id, steps[::-1]
+
+
+def _field_options(
+    spec: dict[str, t.Any], where: str, problems: _Problems
+) -> tuple[str, int | None, dict[str, str]] | None:
+    """A field's type, max_length and properties, or None (reported) when one is not valid."""
+    type_name = spec.get("type", "string")
+    if type_name not in FIELD_TYPES:
+        problems.add(where, f"type {type_name!r} is not one of {', '.join(FIELD_TYPES)}")
+        return None
+    max_length = spec.get("max_length")
+    if max_length is not None and (
+        not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1
+    ):
+        problems.add(where, "'max_length' must be a positive whole number")
+        return None
+    properties = spec.get("properties") or {}
+    if not isinstance(properties, dict) or any(
+        kind not in FIELD_TYPES for kind in properties.values()
+    ):
+        problems.add(where, f"'properties' maps names to one of {', '.join(FIELD_TYPES)}")
+        return None
+    return type_name, max_length, dict(properties)
+
+
+def _output_values(raw: list[t.Any], spec: FieldSpec) -> list[t.Any]:
+    """The distinct values ``spec`` writes for ``raw``; none when one cannot be coerced."""
+    values: list[t.Any] = []
+    try:
+        for value in raw:
+            if value is None or (isinstance(value, str) and not value.strip()):
+                value = spec.default
+            value = _coerce(value, spec)
+            if value is None and spec.omit_if_null:
+                continue
+            if value not in values:
+                values.append(value)
+    except (ValueError, TypeError):
+        return []
+    return values
 
 
 def _path_steps(path: str) -> list[_Step]:
@@ -532,23 +572,10 @@ class Mapping:
         return variables
 
     def _load_filter(self, raw: t.Any, where: str, problems: _Problems) -> _Filter:
-        if not isinstance(raw, dict):
-            kinds = ", ".join(_FILTER_KINDS)
-            problems.add(where, f"a filter must be a mapping with one of {kinds}")
+        kind = self._filter_kind(raw, where, problems)
+        if kind is None:
             return _Filter("everyone")
-        kinds = [key for key in raw if key in _FILTER_KINDS]
-        if len(kinds) != 1:
-            problems.add(
-                where,
-                f"a filter needs exactly one of {', '.join(_FILTER_KINDS)}; found "
-                f"{', '.join(map(str, raw)) or 'nothing'}",
-            )
-            return _Filter("everyone")
-        kind = kinds[0]
         arg = raw[kind]
-        extra = sorted(set(raw) - {kind, *_COMPARISONS})
-        if extra:
-            problems.add(where, f"unknown key(s) {', '.join(map(str, extra))} in a '{kind}' filter")
         if kind in ("any", "all"):
             if not isinstance(arg, list) or not arg:
                 problems.add(where, f"'{kind}' takes a non-empty list of filters")
@@ -572,6 +599,35 @@ class Mapping:
             if not names or not all(isinstance(n, str) and n.strip() for n in names):
                 problems.add(where, "'tag' takes a tag name or a list of tag names")
             return _Filter(kind, arg={str(n).strip().lower() for n in names})
+        return self._load_named_filter(kind, raw, where, problems)
+
+    @staticmethod
+    def _filter_kind(raw: t.Any, where: str, problems: _Problems) -> str | None:
+        """The one filter kind ``raw`` names, or None (reported) when it names none or several."""
+        if not isinstance(raw, dict):
+            problems.add(
+                where, f"a filter must be a mapping with one of {', '.join(_FILTER_KINDS)}"
+            )
+            return None
+        kinds = [key for key in raw if key in _FILTER_KINDS]
+        if len(kinds) != 1:
+            problems.add(
+                where,
+                f"a filter needs exactly one of {', '.join(_FILTER_KINDS)}; found "
+                f"{', '.join(map(str, raw)) or 'nothing'}",
+            )
+            return None
+        kind = kinds[0]
+        extra = sorted(set(raw) - {kind, *_COMPARISONS})
+        if extra:
+            problems.add(where, f"unknown key(s) {', '.join(map(str, extra))} in a '{kind}' filter")
+        return kind
+
+    def _load_named_filter(
+        self, kind: str, raw: dict[str, t.Any], where: str, problems: _Problems
+    ) -> _Filter:
+        """A filter on one named value (role, path, attribute), with its comparison."""
+        arg = raw[kind]
         if not isinstance(arg, str) or not arg.strip():
             problems.add(where, f"'{kind}' takes a name, e.g. '{kind}: qualification'")
             return _Filter("everyone")
@@ -582,7 +638,7 @@ class Mapping:
             return _Filter(kind, comparison="equals", expected=arg.strip())
         comparison = comparisons[0] if comparisons else "present"
         expected = raw.get(comparison, True)
-        steps = (
+        steps: list[_Step] = (
             _path_steps(arg.strip())
             if kind == "path"
             else [("custom_attributes", ".custom_attributes"), (arg.strip(), f".{arg.strip()}")]
@@ -620,68 +676,61 @@ class Mapping:
             return {}
         fields: dict[str, FieldSpec] = {}
         for name, spec in raw.items():
-            where = f"field {name!r}"
-            if not isinstance(name, str) or not name.strip():
-                problems.add(where, "field names must be non-empty text")
-                continue
-            if not isinstance(spec, dict):
-                # Shorthand: a bare scalar is a constant.
-                if isinstance(spec, (list, tuple)):
-                    problems.add(where, "a field is a constant or a mapping with value/path/expr")
-                    continue
-                fields[name] = FieldSpec(name=name, kind="value", source=spec)
-                continue
-            unknown = sorted(set(spec) - _FIELD_KEYS)
-            if unknown:
-                problems.add(
-                    where,
-                    f"unknown key(s) {', '.join(map(str, unknown))}; allowed: "
-                    f"{', '.join(sorted(_FIELD_KEYS))}",
-                )
-            sources = [key for key in _SOURCE_KEYS if key in spec]
-            if len(sources) != 1:
-                problems.add(where, "give exactly one of 'value', 'path' or 'expr'")
-                continue
-            kind = sources[0]
-            source = spec[kind]
-            if kind == "path" and (not isinstance(source, str) or not source.strip()):
-                problems.add(where, "'path' must be a dotted path such as custom_attributes.job")
-                continue
-            if kind == "path":
-                self._path_uses.append(
-                    _PathUse(where, self.record_name, _path_steps(source.strip()), source.strip())
-                )
-            if kind == "expr":
-                source = self._compile(source, where, problems)
-                if source is None:
-                    continue
-            type_name = spec.get("type", "string")
-            if type_name not in FIELD_TYPES:
-                problems.add(where, f"type {type_name!r} is not one of {', '.join(FIELD_TYPES)}")
-                continue
-            max_length = spec.get("max_length")
-            if max_length is not None and (
-                not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1
-            ):
-                problems.add(where, "'max_length' must be a positive whole number")
-                continue
-            properties = spec.get("properties") or {}
-            if not isinstance(properties, dict) or any(
-                kind_ not in FIELD_TYPES for kind_ in properties.values()
-            ):
-                problems.add(where, f"'properties' maps names to one of {', '.join(FIELD_TYPES)}")
-                continue
-            fields[name] = FieldSpec(
-                name=name,
-                kind=kind,
-                source=source.strip() if kind == "path" else source,
-                default=spec.get("default"),
-                type=type_name,
-                max_length=max_length,
-                omit_if_null=bool(spec.get("omit_if_null", False)),
-                properties=dict(properties),
-            )
+            loaded = self._load_field(name, spec, problems)
+            if loaded is not None:
+                fields[name] = loaded
         return fields
+
+    def _load_field(self, name: t.Any, spec: t.Any, problems: _Problems) -> FieldSpec | None:
+        """One output field's definition, or None (reported) when it is not valid."""
+        where = f"field {name!r}"
+        if not isinstance(name, str) or not name.strip():
+            problems.add(where, "field names must be non-empty text")
+            return None
+        if not isinstance(spec, dict):
+            # Shorthand: a bare scalar is a constant.
+            if isinstance(spec, (list, tuple)):
+                problems.add(where, "a field is a constant or a mapping with value/path/expr")
+                return None
+            return FieldSpec(name=name, kind="value", source=spec)
+        unknown = sorted(set(spec) - _FIELD_KEYS)
+        if unknown:
+            problems.add(
+                where,
+                f"unknown key(s) {', '.join(map(str, unknown))}; allowed: "
+                f"{', '.join(sorted(_FIELD_KEYS))}",
+            )
+        sources = [key for key in _SOURCE_KEYS if key in spec]
+        if len(sources) != 1:
+            problems.add(where, "give exactly one of 'value', 'path' or 'expr'")
+            return None
+        kind = sources[0]
+        source = spec[kind]
+        if kind == "path" and (not isinstance(source, str) or not source.strip()):
+            problems.add(where, "'path' must be a dotted path such as custom_attributes.job")
+            return None
+        if kind == "path":
+            self._path_uses.append(
+                _PathUse(where, self.record_name, _path_steps(source.strip()), source.strip())
+            )
+        if kind == "expr":
+            source = self._compile(source, where, problems)
+            if source is None:
+                return None
+        options = _field_options(spec, where, problems)
+        if options is None:
+            return None
+        type_name, max_length, properties = options
+        return FieldSpec(
+            name=name,
+            kind=kind,
+            source=source.strip() if kind == "path" else source,
+            default=spec.get("default"),
+            type=type_name,
+            max_length=max_length,
+            omit_if_null=bool(spec.get("omit_if_null", False)),
+            properties=properties,
+        )
 
     def _expressions(self) -> t.Iterator[_Expr]:
         yield from (expr for _, expr in self.variables)
@@ -736,20 +785,7 @@ class Mapping:
                 raw = self._possible_values(spec.source, spec.source.node, names, allowed)
             else:
                 raw = None
-            if raw is None:
-                continue
-            values: list[t.Any] = []
-            try:
-                for value in raw:
-                    if value is None or (isinstance(value, str) and not value.strip()):
-                        value = spec.default
-                    value = _coerce(value, spec)
-                    if value is None and spec.omit_if_null:
-                        continue
-                    if value not in values:
-                        values.append(value)
-            except (ValueError, TypeError):
-                continue
+            values = _output_values(raw, spec) if raw is not None else []
             if values:
                 constants[name] = values
         return constants

@@ -31,11 +31,12 @@ class RejectWriter:
         Args:
             path: The reject file, or None to only log and count.
             logger: Where rejected (not filtered) records are also reported.
+            problems_path: The open-problems file (one line per record still rejected), or None.
         """
         self.logger = logger
         self.counts: dict[tuple[str, str], int] = {}
         self._path = Path(path) if path else None
-        self._file: t.TextIO | None = None
+        self._file: t.IO[str] | None = None
         self._problems_path = Path(problems_path) if problems_path else None
         # For the list of open problems: this run's rejections, and the records it mapped or
         # filtered (no longer problems).
@@ -157,6 +158,7 @@ class RejectWriter:
 
     @property
     def problems_path(self) -> Path | None:
+        """The open-problems file, or None when not configured."""
         return self._problems_path
 
     def close(self) -> None:
@@ -167,9 +169,10 @@ class RejectWriter:
         self._path = None
 
 
-def _private_open(path: Path, mode: str) -> t.TextIO:
-    """Open for writing, readable by the owner only (0600, also when the file exists): rejected
-    records hold people's names and emails.
+def _private_open(path: Path, mode: str) -> t.IO[str]:
+    """Open for writing, readable by the owner only (0600, also when the file exists).
+
+    Rejected records hold people's names and emails.
     """
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
     fd = os.open(path, flags, 0o600)
