@@ -20,8 +20,8 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_intercom_events.logs import quiet_per_parent_lines
-from tap_intercom_events.progress import CountingRecordCounter, Meter
-from tap_intercom_events.sdk_hooks import DeferredState, LeanRecordMessages
+from tap_intercom_events.progress import Meter
+from tap_intercom_events.sdk_hooks import CountingRecordCounter, DeferredState, LeanRecordMessages
 from tap_intercom_events.timestamps import Plan, build_plan, convert
 
 if t.TYPE_CHECKING:

@@ -265,7 +265,8 @@ class InboxReader:
         finally:
             tap.defer_state = False
         totals.skipped.update(batch.skipped)
-        tap.state[STATE_KEY] = {"offset": after}
+        # The SDK's TapState names only "bookmarks"; the tap keeps its own top-level sections.
+        tap.state[STATE_KEY] = {"offset": after}  # type: ignore[literal-required]
         # Written (and stdout flushed) after the batch's records: the offset is vouched for.
         tap.state_writer.write_state(tap.state)
         tap.logger.info(

@@ -16,7 +16,6 @@ import typing as t
 
 from singer_kit.progress import DEFAULT_INTERVAL, Reporter, duration, number, rate, time_left
 from singer_sdk import metrics
-from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import logging
@@ -143,27 +142,3 @@ class Progress:
     def stop(self) -> None:
         """Stop reporting."""
         self.reporter.stop()
-
-
-class CountingRecordCounter(metrics.Counter):
-    """The SDK's record counter, read by a stream's progress meter.
-
-    Its per-record ``increment`` is the SDK's own: progress adds nothing per record.
-    """
-
-    def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._meter = meter
-        meter.live.add(self)
-
-    @override
-    def _pop(self) -> None:
-        """Keep the count in the meter before the SDK logs it and starts again from 0."""
-        self._meter.count += self.value
-        super()._pop()
-
-    @override
-    def exit(self) -> None:
-        """The sync this counter counted is over."""
-        super().exit()
-        self._meter.live.discard(self)

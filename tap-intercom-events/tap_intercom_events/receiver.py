@@ -316,20 +316,31 @@ async def prune_periodically(inbox: Inbox, retention_days: float) -> None:
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
 
-def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
-    """The ASGI app. Opens the inbox at start-up unless one is given; closes what it opened."""
-    metrics = Metrics()
-    state: dict[str, Any] = {}
+class _Handlers:
+    """The receiver's routes over one config, its metrics and (once started) its inbox."""
+
+    inbox: Inbox
+    writer: GroupWriter
+
+    def __init__(self, config: ReceiverConfig, inbox: Inbox | None) -> None:
+        self.config = config
+        self.given_inbox = inbox
+        self.metrics = Metrics()
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        state["inbox"] = inbox or await anyio.to_thread.run_sync(open_inbox, config.inbox_url)
-        state["writer"] = writer = GroupWriter(state["inbox"])
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        """Open the inbox (unless given) and start the writer; stop and close them at the end."""
+        config = self.config
+        if self.given_inbox is not None:
+            self.inbox = self.given_inbox
+        else:
+            self.inbox = await anyio.to_thread.run_sync(open_inbox, config.inbox_url)
+        self.writer = writer = GroupWriter(self.inbox)
         writer.start()
         pruner = None
         if config.retention_days > 0:
             pruner = asyncio.get_running_loop().create_task(
-                prune_periodically(state["inbox"], config.retention_days)
+                prune_periodically(self.inbox, config.retention_days)
             )
         log.info(
             "receiving Intercom webhooks on http://%s:%s%s, storing into %s",
@@ -346,29 +357,33 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pruner
             await writer.stop()
-            if inbox is None:
-                state["inbox"].close()
+            if self.given_inbox is None:
+                self.inbox.close()
 
-    def refuse(reason: str, status: int, message: str, request: Request) -> JSONResponse:
-        metrics.count("refused", reason)
+    def refuse(self, reason: str, status: int, message: str, request: Request) -> JSONResponse:
+        """Count, log and answer a refused notification."""
+        self.metrics.count("refused", reason)
         client = request.client.host if request.client else "?"
         log.warning("refused a notification from %s (%s): %s", client, reason, message)
         return JSONResponse({"status": "refused", "reason": reason, "message": message}, status)
 
-    async def webhook(request: Request) -> Response:
+    async def webhook(self, request: Request) -> Response:
+        """``POST`` (a notification) or ``HEAD`` (Intercom's check) on the webhook path."""
         if request.method == "HEAD":
             return Response(status_code=200)
         started = time.perf_counter()
-        metrics.count("received")
+        self.metrics.count("received")
         try:
-            return await handle(request)
+            return await self.handle(request)
         finally:
-            metrics.observe_ack(time.perf_counter() - started)
+            self.metrics.observe_ack(time.perf_counter() - started)
 
-    async def handle(request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
+        """Check one notification (size, signature, shape, age), then store it."""
+        config = self.config
         body = await _read_limited(request, config.max_body_bytes)
         if body is None:
-            return refuse(
+            return self.refuse(
                 "too_large",
                 413,
                 f"the body is larger than max_body_bytes="
@@ -379,9 +394,11 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
             config.client_secret, request.headers.get("x-hub-signature"), body
         )
         if problem == "missing_signature":
-            return refuse(problem, 401, "no X-Hub-Signature header: not from Intercom", request)
+            return self.refuse(
+                problem, 401, "no X-Hub-Signature header: not from Intercom", request
+            )
         if problem:
-            return refuse(
+            return self.refuse(
                 problem,
                 401,
                 "X-Hub-Signature does not sign this body with the "
@@ -390,11 +407,13 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
             )
         fields = _notification_fields(body)
         if isinstance(fields, str):
-            return refuse("malformed", 400, f"signed, but not a notification: {fields}", request)
+            return self.refuse(
+                "malformed", 400, f"signed, but not a notification: {fields}", request
+            )
         notif_id, topic, created_at = fields
         now = time.time()
         if config.max_age_seconds and now - created_at > config.max_age_seconds:
-            return refuse(
+            return self.refuse(
                 "stale",
                 200,
                 f"notification {notif_id} was created "
@@ -402,15 +421,20 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
                 f"{config.max_age_seconds}: not stored (the batch job reconciles it)",
                 request,
             )
+        return await self.store(NewNotification(notif_id, topic, body, now))
+
+    async def store(self, notification: NewNotification) -> Response:
+        """Store a checked notification; 503 (Intercom delivers it again) when that fails."""
+        notif_id, topic = notification.notification_id, notification.topic
         try:
-            added = await state["writer"].add(NewNotification(notif_id, topic, body, now))
+            added = await self.writer.add(notification)
         except Exception as exc:  # noqa: BLE001 - any failure to store is a 503 for a retry
-            metrics.count("store_errors")
+            self.metrics.count("store_errors")
             log.error(
                 "could not store notification %s in %s: %s; answered 503 so that Intercom "
                 "delivers it again",
                 notif_id,
-                redact(config.inbox_url),
+                redact(self.config.inbox_url),
                 exc,
             )
             return JSONResponse(
@@ -420,36 +444,42 @@ def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
                 },
                 503,
             )
-        metrics.count("stored" if added else "duplicates")
+        self.metrics.count("stored" if added else "duplicates")
         log.debug("%s notification %s (%s)", "stored" if added else "duplicate", notif_id, topic)
         return JSONResponse({"status": "stored" if added else "duplicate", "id": notif_id})
 
-    async def health(_request: Request) -> Response:
+    async def health(self, _request: Request) -> Response:
+        """``GET /health``: 200 when the inbox answers, 503 with the reason when not."""
         try:
-            await anyio.to_thread.run_sync(state["inbox"].check)
+            await anyio.to_thread.run_sync(self.inbox.check)
         except Exception as exc:  # noqa: BLE001 - reported to the health checker
             return JSONResponse(
                 {
                     "status": "unavailable",
-                    "inbox": redact(config.inbox_url),
+                    "inbox": redact(self.config.inbox_url),
                     "message": f"the inbox does not answer: {exc}",
                 },
                 503,
             )
-        return JSONResponse({"status": "ok", "inbox": redact(config.inbox_url)})
+        return JSONResponse({"status": "ok", "inbox": redact(self.config.inbox_url)})
 
-    async def metrics_text(_request: Request) -> Response:
-        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
+    async def metrics_text(self, _request: Request) -> Response:
+        """``GET /metrics``: the counters in Prometheus' text format."""
+        return PlainTextResponse(self.metrics.text(), media_type="text/plain; version=0.0.4")
 
+
+def create_app(config: ReceiverConfig, inbox: Inbox | None = None) -> Starlette:
+    """The ASGI app. Opens the inbox at start-up unless one is given; closes what it opened."""
+    handlers = _Handlers(config, inbox)
     app = Starlette(
         routes=[
-            Route(config.path, webhook, methods=["POST", "HEAD"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics_text, methods=["GET"]),
+            Route(config.path, handlers.webhook, methods=["POST", "HEAD"]),
+            Route("/health", handlers.health, methods=["GET"]),
+            Route("/metrics", handlers.metrics_text, methods=["GET"]),
         ],
-        lifespan=lifespan,
+        lifespan=handlers.lifespan,
     )
-    app.state.metrics = metrics
+    app.state.metrics = handlers.metrics
     return app
 
 

@@ -16,7 +16,7 @@ from functools import cached_property
 from intercom_client.errors import IntercomError
 from singer_kit.env_config import numbers_parsed
 from singer_kit.fatal import last_word
-from singer_sdk import Tap
+from singer_sdk import Tap, metrics
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers._util import load_json, utc_now
@@ -32,6 +32,8 @@ if t.TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_intercom_events.progress import Meter
 
     _StreamBase = RESTStream[t.Any]
     _TapBase = Tap
@@ -109,7 +111,7 @@ class ChildrenAfterRecord(_StreamBase):
     child context back in ``_pending_child_context``; this writes it after the record.
     """
 
-    _pending_child_context: dict | None = None
+    _pending_child_context: Context | None = None
 
     @override
     def _write_record_message(self, record: Record) -> None:
@@ -138,6 +140,32 @@ class BookmarkKeptBySearch(_StreamBase):
         super()._increment_stream_state(record, context=context)
 
 
+class CountingRecordCounter(metrics.Counter):
+    """Mirrors ``Counter._pop``: the SDK's record counter, read by a stream's progress meter.
+
+    The SDK resets its count to 0 each time it logs it (``_pop``) and has no public hook there,
+    so the count is kept in the meter first. Its per-record ``increment`` is the SDK's own:
+    progress adds nothing per record.
+    """
+
+    def __init__(self, meter: Meter, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._meter = meter
+        meter.live.add(self)
+
+    @override
+    def _pop(self) -> None:
+        """Keep the count in the meter before the SDK logs it and starts again from 0."""
+        self._meter.count += self.value
+        super()._pop()
+
+    @override
+    def exit(self) -> None:
+        """The sync this counter counted is over."""
+        super().exit()
+        self._meter.live.discard(self)
+
+
 class EnvNumbers(_TapBase):
     """Mirrors ``PluginBase._env_var_config``: ``number`` settings read as numbers.
 
@@ -147,7 +175,7 @@ class EnvNumbers(_TapBase):
 
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)  # type: ignore[misc]
+        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
 
 class TerminationAfterWrite(_TapBase):
@@ -224,4 +252,5 @@ MIRRORED: dict[str, type] = {
     "_env_var_config": PluginBase,
     "_handle_termination": Tap,
     "invoke": Tap,
+    "_pop": metrics.Counter,
 }

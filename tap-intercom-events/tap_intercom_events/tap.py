@@ -301,7 +301,8 @@ class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
         super().load_state(state)
         for key, value in state.items():
             if key != "bookmarks":
-                self.state[key] = copy.deepcopy(value)
+                # The SDK's TapState names only "bookmarks"; the other sections are the tap's.
+                self.state[key] = copy.deepcopy(value)  # type: ignore[literal-required]
 
     def run(self) -> None:
         """Sync, then report how the rate budget was used and write the summary file.

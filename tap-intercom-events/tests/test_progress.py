@@ -7,12 +7,8 @@ import time
 
 import pytest
 from singer_sdk import metrics
-from tap_intercom_events.progress import (
-    CountingRecordCounter,
-    Progress,
-    done_line,
-    progress_line,
-)
+from tap_intercom_events.progress import Progress, done_line, progress_line
+from tap_intercom_events.sdk_hooks import CountingRecordCounter
 
 
 class Clock:

@@ -17,6 +17,27 @@ from scripts.receiver_support import ReceiverProcess, notification, signature
 TOTAL = 1200
 
 
+def _follow(postgres_url: str, senders: list[threading.Thread]) -> list[InboxItem]:
+    """Read the inbox while the senders send, then to its end."""
+    reader = open_inbox(postgres_url)
+    followed: list[InboxItem] = []
+    offset = None
+    while any(t.is_alive() for t in senders):
+        page, offset = reader.read_after(offset, limit=50)
+        followed += page
+        time.sleep(0.002)
+    for t in senders:
+        t.join(timeout=120)
+    time.sleep(0.1)
+    while True:
+        page, offset = reader.read_after(offset, limit=50)
+        if not page:
+            break
+        followed += page
+    reader.close()
+    return followed
+
+
 def test_two_receivers_one_postgres_inbox(postgres_url: str, tmp_path: Path) -> None:
     receivers = [
         ReceiverProcess(postgres_url, tmp_path / f"receiver-{n}.log").start() for n in range(2)
@@ -55,23 +76,8 @@ def test_two_receivers_one_postgres_inbox(postgres_url: str, tmp_path: Path) -> 
     for t in senders:
         t.start()
 
-    reader = open_inbox(postgres_url)
-    followed: list[InboxItem] = []
-    offset = None
-    while any(t.is_alive() for t in senders):
-        page, offset = reader.read_after(offset, limit=50)
-        followed += page
-        time.sleep(0.002)
-    for t in senders:
-        t.join(timeout=120)
+    followed = _follow(postgres_url, senders)
     assert not errors, errors
-    time.sleep(0.1)
-    while True:
-        page, offset = reader.read_after(offset, limit=50)
-        if not page:
-            break
-        followed += page
-    reader.close()
     metrics = [rec.metrics() for rec in receivers]
     for rec in receivers:
         rec.stop()

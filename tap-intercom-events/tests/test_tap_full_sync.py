@@ -95,10 +95,11 @@ def test_timestamps_are_rfc3339(full_run: TapRun) -> None:
         elif isinstance(value, list):
             for v in value:
                 walk(v, key)
-        elif key.endswith("_at") or key in ("waiting_since", "snoozed_until", "first", "last"):
-            if value is not None:
-                assert isinstance(value, str) and RFC3339.match(value), (key, value)
-                checked += 1
+        elif value is not None and (
+            key.endswith("_at") or key in ("waiting_since", "snoozed_until", "first", "last")
+        ):
+            assert isinstance(value, str) and RFC3339.match(value), (key, value)
+            checked += 1
 
     for records in full_run.records.values():
         walk(records)

@@ -47,6 +47,8 @@ class CompaniesStream(IntercomStream):
     #: Monotonic seconds and the wait between attempts (replaced in tests).
     clock = staticmethod(time.monotonic)
     sleep = staticmethod(time.sleep)
+    #: Inbox mode: when each company was last emitted (monotonic seconds), made on first use.
+    _emitted: dict[str, float]
 
     @property
     def dry_run(self) -> bool:
@@ -57,9 +59,9 @@ class CompaniesStream(IntercomStream):
         """
         return self.ABORT_AT_RECORD_COUNT is not None
 
-    @property  # type: ignore[override]
+    @property
     @override
-    def path(self) -> str:
+    def path(self) -> str:  # type: ignore[override]  # the SDK's path is a plain attribute
         """The scroll; the first page of the list in a dry run."""
         return "/companies" if self.dry_run else "/companies/scroll"
 
@@ -103,7 +105,7 @@ class CompaniesStream(IntercomStream):
         if self.dry_run:
             yield from self.request_records(context)
             return
-        emitted: set[str] = set()
+        emitted: set[str | None] = set()
         restarts = 0
         busy_since: float | None = None
         while True:
@@ -190,7 +192,7 @@ class CompaniesStream(IntercomStream):
 
     def _emitted_at(self) -> dict[str, float]:
         if not hasattr(self, "_emitted"):
-            self._emitted: dict[str, float] = {}
+            self._emitted = {}
         return self._emitted
 
     def _emitted_lately(self, company_id: str) -> bool:

@@ -71,7 +71,7 @@ class ContactsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream):
             companies.emit_by_id(extra)
 
     def _companies_stream(self) -> CompaniesStream | None:
-        stream = self._tap.streams.get("companies")  # type: ignore[attr-defined]
+        stream = self._tap.streams.get("companies")
         return stream if isinstance(stream, CompaniesStream) and stream.selected else None
 
     def children_wanted(self, record: dict) -> bool:

@@ -6,7 +6,7 @@ import copy
 import queue
 import threading
 import typing as t
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 
 from intercom_client.errors import NotFoundError
 from intercom_client.paging import response_json
@@ -19,7 +19,7 @@ from tap_intercom_events.streams.search import ChildrenAfterParent, IncrementalS
 from tap_intercom_events.timestamps import convert
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -86,41 +86,25 @@ class ConversationsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream
         if parts is None:
             yield from super().get_records(context)
             return
+        yield from self._records_with_parts(context, parts)
+
+    def _records_with_parts(
+        self, context: Context | None, parts: ConversationPartsStream
+    ) -> Iterator[dict]:
+        """The search's conversations in order, their parts fetched meanwhile by the pool."""
         pool = self._tap.parts_pool()  # type: ignore[attr-defined]
-        handoff: queue.Queue = queue.Queue(maxsize=2 * self.page_size)
-        stop = threading.Event()
+        handoff = _Handoff(maxsize=2 * self.page_size)
         records = self.search_records(context)
-
-        def put(item: tuple) -> bool:
-            while not stop.is_set():
-                try:
-                    handoff.put(item, timeout=0.5)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def read() -> None:
-            try:
-                for updated, record in records:
-                    if record is None:  # emitted before, unchanged: no parts to fetch
-                        if not put((updated, None, None)):
-                            return
-                        continue
-                    future = pool.submit(parts.fetch, record["id"])
-                    if not put((updated, record, future)):
-                        future.cancel()
-                        return
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-                put((None, _FAILED, exc))
-            else:
-                put((None, _DONE, None))
-
-        reader = threading.Thread(target=read, name="conversations-reader", daemon=True)
+        reader = threading.Thread(
+            target=_read_ahead,
+            args=(records, pool, parts, handoff),
+            name="conversations-reader",
+            daemon=True,
+        )
         reader.start()
         try:
             while True:
-                updated, record, future = handoff.get()
+                updated, record, future = handoff.queue.get()
                 if record is _DONE:
                     break
                 if record is _FAILED:
@@ -135,7 +119,7 @@ class ConversationsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream
                 self.written(record_id, updated, context)
             self.finish_window(context)
         finally:
-            stop.set()
+            handoff.stop.set()
             for pending in self._prefetched.values():
                 pending.cancel()
             self._prefetched.clear()
@@ -157,6 +141,47 @@ class ConversationsStream(ReadById, ChildrenAfterParent, IncrementalSearchStream
             done: Future = Future()
             done.set_result(extra)
             self._prefetched[record["id"]] = done
+
+
+class _Handoff:
+    """The bounded queue from the reader thread to the generator, and the signal to stop."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: queue.Queue[tuple[t.Any, t.Any, t.Any]] = queue.Queue(maxsize=maxsize)
+        self.stop = threading.Event()
+
+    def put(self, item: tuple[t.Any, t.Any, t.Any]) -> bool:
+        """Hand ``item`` over; False once the generator has stopped."""
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def _read_ahead(
+    records: Iterable[tuple[t.Any, dict | None]],
+    pool: Executor,
+    parts: ConversationPartsStream,
+    handoff: _Handoff,
+) -> None:
+    """The reader thread: each conversation with the future of its parts, then _DONE."""
+    try:
+        for updated, record in records:
+            if record is None:  # emitted before, unchanged: no parts to fetch
+                if not handoff.put((updated, None, None)):
+                    return
+                continue
+            future = pool.submit(parts.fetch, record["id"])
+            if not handoff.put((updated, record, future)):
+                future.cancel()
+                return
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+        handoff.put((None, _FAILED, exc))
+    else:
+        handoff.put((None, _DONE, None))
 
 
 def _parts_schema() -> dict:
@@ -212,7 +237,8 @@ class ConversationPartsStream(IntercomStream):
             if isinstance(value, int)
         ]
         total = max(counts) if counts else None
-        truncated = total is not None and len(parts) < total
+        missing = total - len(parts) if total is not None else 0
+        truncated = missing > 0
         if truncated:
             self.logger.warning(
                 "Conversation %s has %d parts but Intercom returned only the %d most recent; "
@@ -221,7 +247,7 @@ class ConversationPartsStream(IntercomStream):
                 conversation_id,
                 total,
                 len(parts),
-                total - len(parts),
+                missing,
             )
         plan = self.timestamp_plan
         for part in parts:

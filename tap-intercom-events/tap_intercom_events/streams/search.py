@@ -45,7 +45,7 @@ class ChildrenAfterParent(ChildrenAfterRecord):
         """
         return [
             child.name
-            for child in self.child_streams  # type: ignore[attr-defined]
+            for child in self.child_streams
             if child.selected or child.has_selected_descendents
         ]
 
@@ -60,14 +60,12 @@ class ChildrenAfterParent(ChildrenAfterRecord):
         """Hold the child context back until the record itself has been written."""
         if not self.children_wanted(record):  # noqa: SIM102 - two distinct reasons
             return
-        if self.selected:  # type: ignore[attr-defined]
-            if self.stream_maps[0].get_filter_result(record):  # type: ignore[attr-defined]
-                self._pending_child_context = self.get_child_context(  # type: ignore[attr-defined]
-                    record, context
-                )
+        if self.selected:
+            if self.stream_maps[0].get_filter_result(record):
+                self._pending_child_context = self.get_child_context(record, context)
             return
         # Parent not selected: no record of its own to come first.
-        yield self.get_child_context(record, context)  # type: ignore[attr-defined]
+        yield self.get_child_context(record, context)
 
 
 DAY = 86_400
@@ -200,7 +198,7 @@ class IncrementalSearchStream(BookmarkKeptBySearch, IntercomStream):
             self.state_manager.is_flushed = False
         self._save_bookmark(context)
 
-    def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict]]:
+    def search_records(self, context: Context | None) -> Iterable[tuple[t.Any, dict | None]]:
         """Plan the window (floor, widened query, ceiling), then yield ``(updated_at, record)``.
 
         With the raw ``updated_at`` of each record at or after the floor; ``record`` is None
