@@ -1,5 +1,6 @@
-"""How fast the Intercom emulator seeds and serves contacts (the emulator must not be what a tap
-benchmark measures). Prints figures; asserts nothing.
+"""How fast the Intercom emulator seeds and serves contacts.
+
+The emulator must not be what a tap benchmark measures. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/bench_intercom_emulator.py [--contacts N] [--conversations M]
 """
@@ -12,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 from emulators.testing import EmulatorProcess

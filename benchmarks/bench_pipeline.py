@@ -112,6 +112,7 @@ class TrivialProject:
         )
 
     def run(self) -> float:
+        """Seconds of one `meltano run noop`."""
         env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
         env.pop("MELTANO_DATABASE_URI", None)
         env.pop("MELTANO_ENVIRONMENT", None)
@@ -129,16 +130,19 @@ CPU: dict[str, list[float]] = {}
 
 
 def children_cpu() -> float:
-    """CPU seconds of every finished child process (Meltano waits for its plugins, so a
-    `meltano run` brings the CPU of the tap, mapper and target with it).
+    """CPU seconds of every finished child process.
+
+    Meltano waits for its plugins, so a `meltano run` brings the CPU of the tap, mapper and target
+    with it.
     """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
 def timed(run: Callable[[], Any], kind: str = "") -> tuple[Any, float]:
-    """Wall seconds of ``run``; its CPU seconds are kept under ``kind`` (less noisy than wall
-    time on a shared machine).
+    """Wall seconds of ``run``; its CPU seconds are kept under ``kind``.
+
+    CPU seconds are less noisy than wall time on a shared machine.
     """
     cpu = children_cpu()
     start = time.monotonic()
@@ -150,9 +154,11 @@ def timed(run: Callable[[], Any], kind: str = "") -> tuple[Any, float]:
 
 
 def write_calls(result: RunResult) -> int:
-    """Salesforce calls that wrote: write-only endpoints (Collections, sObject rows, Bulk jobs),
-    plus every Composite call (`POST /composite`, which may carry lookups and writes) of a run in
-    which the emulator saw records written: an upper bound then, 0 exactly when nothing was.
+    """Salesforce calls that wrote.
+
+    Write-only endpoints (Collections, sObject rows, Bulk jobs), plus every Composite call
+    (`POST /composite`, which may carry lookups and writes) of a run in which the emulator saw
+    records written: an upper bound then, 0 exactly when nothing was.
     """
     composite = result.salesforce_by_endpoint.get("POST /composite", 0)
     written = sum(result.salesforce_record_writes.values())
@@ -193,8 +199,10 @@ def check(result: RunResult, label: str) -> RunResult:
 
 
 def change_one_percent(pipe: Pipeline) -> dict[str, int]:
-    """Update 1% of the contacts (their job title, a Lead field) and of the conversations
-    (one new reply each) through the emulator's admin calls; evenly spread over the ids.
+    """Update 1% of the contacts and of the conversations through the emulator's admin calls.
+
+    Contacts get a new job title (a Lead field), conversations one new reply each; evenly spread
+    over the ids.
     """
     contacts = sorted(all_intercom_contacts(pipe), key=lambda c: c["id"])
     conversations = sorted(all_intercom_conversations(pipe), key=lambda c: c["id"])

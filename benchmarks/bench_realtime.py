@@ -38,8 +38,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from benchmarks import bench_receiver
 from scripts.pipeline import FAST_INTERCOM_ARGS, Pipeline, RunningJob, meltano_install
 

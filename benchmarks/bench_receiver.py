@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
 from scripts.receiver_support import ReceiverProcess, notification, signature
 
 
@@ -36,8 +35,10 @@ async def _connection(host: str, port: int) -> tuple[asyncio.StreamReader, async
 
 
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    """One request on a kept-alive connection; the status code. A minimal HTTP/1.1 client, so
-    that the sender's own cost (on the same machine) stays small next to the receiver's.
+    """One request on a kept-alive connection; the status code.
+
+    A minimal HTTP/1.1 client, so that the sender's own cost (on the same machine) stays small next
+    to the receiver's.
     """
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")

@@ -124,8 +124,10 @@ def lead_line(prefix: str, i: int, title: str = "Engineer") -> str:
 
 @functools.lru_cache(maxsize=2)
 def records_text(prefix: str, count: int, title: str) -> tuple[str, ...]:
-    """The RECORD lines, built once before the clock starts (so the feeder costs the target
-    and the no-op the same little CPU), in chunks of 5,000.
+    """The RECORD lines, in chunks of 5,000.
+
+    Built once before the clock starts, so the feeder costs the target and the no-op the same
+    little CPU.
     """
     return tuple(
         "".join(lead_line(prefix, i, title) + "\n" for i in range(start, min(count, start + 5000)))
@@ -201,8 +203,10 @@ def run_target(
     profile: Path | None = None,
     **overrides: object,
 ) -> dict[str, Any]:
-    """One target run; ``after`` names the run whose last STATE comes first, as a tap that
-    passes the target's section back does (it holds the generation the hashes belong to).
+    """One target run.
+
+    ``after`` names the run whose last STATE comes first, as a tap that passes the target's section
+    back does (it holds the generation the hashes belong to).
     """
     cfg = {
         "instance_url": sf.url,

@@ -20,10 +20,12 @@ CONVERSATIONS = 200
 
 
 def heading(text: str) -> None:
+    """Print a section heading."""
     print(f"\n=== {text} ===", flush=True)
 
 
 def report(pipe: Pipeline, result: RunResult) -> None:
+    """Print what the run did to each Salesforce object."""
     objects = result.summary.get("objects", {})
     for sobject, counts in sorted(objects.items()):
         parts = ", ".join(
@@ -68,6 +70,7 @@ def seed_salesforce(pipe: Pipeline) -> None:
 
 
 def main() -> int:
+    """Run the demo; the exit status."""
     workdir = ROOT / ".demo"
     shutil.rmtree(workdir, ignore_errors=True)
     heading("Installing the Meltano plugins (editable, from this repo)")

@@ -15,6 +15,7 @@ runs `meltano`, or `eval "$(python scripts/dev_emulators.py --print-env --interc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -30,8 +31,9 @@ DEV_DATA_DIR = ROOT / ".demo"
 
 
 def dev_env(intercom_port: int, salesforce_port: int, data_dir: Path) -> dict[str, str]:
-    """The variables that point the dev environment at these emulators, where they differ from
-    meltano.yml's values (empty with the defaults).
+    """The variables that point the dev environment at these emulators.
+
+    Only those that differ from meltano.yml's values (empty with the defaults).
     """
     env: dict[str, str] = {}
     if intercom_port != DEV_INTERCOM_PORT:
@@ -47,10 +49,12 @@ def dev_env(intercom_port: int, salesforce_port: int, data_dir: Path) -> dict[st
 
 
 def exports(env: dict[str, str]) -> str:
+    """Shell lines exporting the variables of env."""
     return "".join(f"export {name}={value}\n" for name, value in env.items())
 
 
 def main() -> int:
+    """Start the emulators, seeded, until interrupted; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=400)
     parser.add_argument("--conversations", type=int, default=200)
@@ -90,10 +94,8 @@ def main() -> int:
             print(exports(env), end="")
         print("Ready: `meltano run intercom-to-salesforce` in another shell. Ctrl-C stops.")
         sys.stdout.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 
 
 class _HistoryDom(HTMLParser):
-    """Collects the figures of a run-history page: table rows (by table id), chart points and
-    elements with an id and a data-value.
+    """Collects the figures of a run-history page.
+
+    Table rows (by table id), chart points and elements with an id and a data-value.
     """
 
     def __init__(self) -> None:

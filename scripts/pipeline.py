@@ -9,6 +9,7 @@ the `dev` environment passed as the plugins' own environment variables (Meltano 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -79,8 +80,9 @@ def seed_intercom_template(
 
 
 def meltano_install(env: dict[str, str] | None = None) -> None:
-    """Install the three plugins into .meltano/ (editable installs of this repo, with uv), then
-    compile their bytecode (:func:`compile_plugin_bytecode`).
+    """Install the three plugins into .meltano/ (editable installs of this repo, with uv).
+
+    Then compile their bytecode (:func:`compile_plugin_bytecode`).
     """
     run_env = {**os.environ, **(env or {})}
     subprocess.run(
@@ -95,8 +97,9 @@ def meltano_install(env: dict[str, str] | None = None) -> None:
 
 
 def compile_plugin_bytecode() -> None:
-    """Write the ``.pyc`` files of the plugins' virtual environments and of this repo's plugin
-    packages once, at install time.
+    """Write the ``.pyc`` files of the plugins' environments and of this repo's packages once.
+
+    At install time.
 
     uv installs without bytecode, and where ``PYTHONDONTWRITEBYTECODE`` is set (or the install
     is read-only) Python never writes it either: every run then compiles the Meltano SDK and
@@ -123,6 +126,7 @@ def compile_plugin_bytecode() -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines file (none when it does not exist)."""
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -203,6 +207,7 @@ class Pipeline:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Pipeline:
+        """Create the folders and start both emulators; itself."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.output.mkdir(parents=True, exist_ok=True)
         if self.intercom_template is not None and not self.intercom.data_dir.exists():
@@ -212,6 +217,7 @@ class Pipeline:
         return self
 
     def stop(self) -> None:
+        """Kill the runs started here and stop the emulators."""
         for child in self.children:
             child.kill_group()
         self.intercom.stop()
@@ -243,42 +249,52 @@ class Pipeline:
     # -- paths -----------------------------------------------------------------------------
     @property
     def mapper_rejects(self) -> Path:
+        """The mapper's reject file."""
         return self.output / "rejects" / "map-intercom-salesforce.jsonl"
 
     @property
     def target_rejects(self) -> Path:
+        """The target's reject file."""
         return self.output / "rejects" / "target-salesforce-leads.jsonl"
 
     @property
     def target_summary(self) -> Path:
+        """The target's run summary."""
         return self.output / "target-salesforce-leads-summary.json"
 
     @property
     def run_report(self) -> Path:
+        """The run report."""
         return self.output / "run-report.json"
 
     @property
     def tap_summary(self) -> Path:
+        """The tap's run summary."""
         return self.output / "tap-intercom-events-summary.json"
 
     @property
     def mapper_summary(self) -> Path:
+        """The mapper's run summary."""
         return self.output / "map-intercom-salesforce-summary.json"
 
     @property
     def waiting_file(self) -> Path:
+        """The target's waiting file."""
         return self.output / "waiting" / "target-salesforce-leads.jsonl"
 
     @property
     def problems_file(self) -> Path:
+        """The target's open-problems file."""
         return self.output / "problems" / "target-salesforce-leads.jsonl"
 
     @property
     def realtime_summary(self) -> Path:
+        """The real-time target's run summary."""
         return self.output / "target-salesforce-realtime-summary.json"
 
     @property
     def realtime_tap_summary(self) -> Path:
+        """The real-time tap's run summary."""
         return self.output / "tap-intercom-realtime-summary.json"
 
     @property
@@ -293,6 +309,7 @@ class Pipeline:
 
     @property
     def target_hashes(self) -> Path:
+        """The target's hash store."""
         return self.target_dir / "hashes.sqlite"
 
     # -- meltano ---------------------------------------------------------------------------
@@ -359,6 +376,7 @@ class Pipeline:
     def meltano(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """Run `meltano ARGS` in the project; fails on a non-zero exit when `check`."""
         proc = subprocess.run(
             [MELTANO, *args],
             cwd=ROOT,
@@ -374,14 +392,15 @@ class Pipeline:
         return proc
 
     def preflight(self) -> subprocess.CompletedProcess[str]:
-        """The target's preflight on the mapper's output schemas, both through `meltano invoke`:
+        """The target's preflight on the mapper's output schemas, both through `meltano invoke`.
+
         `meltano invoke intercom-salesforce-mapping --schemas | meltano invoke
         target-salesforce-leads --preflight` (transform/README.md).
         """
         schemas = self.meltano("invoke", "intercom-salesforce-mapping", "--schemas", check=False)
         if schemas.returncode != 0:
             return schemas
-        proc = subprocess.run(
+        return subprocess.run(
             [MELTANO, "invoke", "target-salesforce-leads", "--preflight"],
             cwd=ROOT,
             env=self.env(),
@@ -390,7 +409,6 @@ class Pipeline:
             text=True,
             timeout=300,
         )
-        return proc
 
     def run(
         self,
@@ -440,9 +458,10 @@ class Pipeline:
         log: Path | None = None,
         job: str = JOB,
     ) -> RunningJob:
-        """Start `meltano run` (or `meltano schedule run`, see `run`) in its own process group
-        (to be killed as a whole) and return; its output goes to `log`. With `job` =
-        REALTIME_JOB the emulators' counters are left as they are (see `start_realtime`).
+        """Start `meltano run` (or `meltano schedule run`, see `run`) and return.
+
+        It runs in its own process group (to be killed as a whole); its output goes to `log`. With
+        `job` = REALTIME_JOB the emulators' counters are left as they are (see `start_realtime`).
         """
         if job == JOB:
             self.intercom.reset_stats()
@@ -464,8 +483,9 @@ class Pipeline:
 
     # -- real time -------------------------------------------------------------------------
     def start_receiver(self, port: int | None = None) -> ReceiverJob:
-        """`meltano invoke intercom-webhook-receiver` (README, "Real time") on a free port,
-        storing into `inbox_url`; returns once it answers /health.
+        """`meltano invoke intercom-webhook-receiver` (README, "Real time") on a free port.
+
+        It stores into `inbox_url`; returns once it answers /health.
         """
         receiver = ReceiverJob(self, port)
         self.children.append(receiver)
@@ -487,8 +507,10 @@ class Pipeline:
     def start_realtime(
         self, env: dict[str, str] | None = None, log: Path | None = None
     ) -> RunningJob:
-        """`meltano run --force intercom-realtime-to-salesforce` (follow mode: runs until
-        killed), as README's "Real time" runs it; stopped with the pipeline at the latest.
+        """`meltano run --force intercom-realtime-to-salesforce`, in follow mode.
+
+        It runs until killed, as README's "Real time" runs it; stopped with the pipeline at the
+        latest.
         """
         job = self.start_run(
             "--force", env=env, log=log or self.workdir / "realtime-job.log", job=REALTIME_JOB
@@ -508,6 +530,7 @@ class Pipeline:
         return self._result(proc.returncode, proc.stdout, proc.stderr)
 
     def state_ids(self) -> list[str]:
+        """The state ids Meltano holds."""
         return [
             line.strip()
             for line in self.meltano("state", "list").stdout.splitlines()
@@ -569,6 +592,7 @@ class Pipeline:
         return list(self.salesforce.admin("POST", "query", {"q": query})["records"])
 
     def reject_reasons(self) -> Counter[str]:
+        """Each reject reason of the mapper and the target, with its count."""
         reasons: Counter[str] = Counter()
         for row in read_jsonl(self.mapper_rejects):
             reasons[f"mapper {row.get('kind', 'rejected')}: {row.get('reason')}"] += 1
@@ -577,6 +601,7 @@ class Pipeline:
         return reasons
 
     def clean_output(self) -> None:
+        """Empty the output folder."""
         shutil.rmtree(self.output, ignore_errors=True)
         self.output.mkdir(parents=True, exist_ok=True)
 
@@ -621,17 +646,17 @@ class RunningJob:
         self.log = log
 
     def alive(self) -> bool:
+        """Whether the run is still going."""
         return self.proc.poll() is None
 
     def kill_group(self) -> None:
         """SIGKILL the whole process group: Meltano, the tap, the mapper and the target."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=60)
 
     def wait(self, timeout: float = 900) -> RunResult:
+        """Wait for the run to end; its result."""
         returncode = self.proc.wait(timeout=timeout)
         return self.pipeline._result(returncode, "", "")
 
@@ -658,8 +683,9 @@ def group_pids(pgid: int, executable: str) -> list[int]:
 
 
 class ReceiverJob:
-    """`meltano invoke intercom-webhook-receiver` in its own process group, on a fixed port
-    (so that a restart keeps the URL the emulator delivers to).
+    """`meltano invoke intercom-webhook-receiver` in its own process group, on a fixed port.
+
+    A fixed port, so that a restart keeps the URL the emulator delivers to.
     """
 
     def __init__(self, pipeline: Pipeline, port: int | None = None) -> None:
@@ -675,6 +701,7 @@ class ReceiverJob:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90) -> ReceiverJob:
+        """Start the receiver through Meltano and wait until it answers; itself."""
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 [MELTANO, "invoke", RECEIVER],
@@ -698,19 +725,19 @@ class ReceiverJob:
         raise RuntimeError(f"receiver not healthy within {timeout} s: {self.tail()}")
 
     def tail(self) -> str:
+        """The end of the receiver's log."""
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
     def alive(self) -> bool:
+        """Whether the receiver is still running."""
         return self.proc is not None and self.proc.poll() is None
 
     def kill_group(self) -> None:
         """Kill -9 of `meltano invoke` and the receiver under it."""
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=60)
 
 
@@ -868,6 +895,7 @@ class IntercomTruth:
 
 
 def intercom_truth(pipeline: Pipeline) -> IntercomTruth:
+    """The workspace as Intercom's API shows it, with what lead.yml makes of each contact."""
     contacts = {c["id"]: c for c in all_intercom_contacts(pipeline)}
     names = tag_names(pipeline)
     qualifying = {cid for cid, c in contacts.items() if qualifies(pipeline, c, names)}
@@ -910,6 +938,8 @@ class SalesforceView:
 
 
 def salesforce_view(org: EmulatorProcess) -> SalesforceView:
+    """The org's Leads, Contacts and Tasks."""
+
     def soql(q: str) -> list[dict[str, Any]]:
         return list(org.admin("POST", "query", {"q": q})["records"])
 
@@ -941,15 +971,18 @@ class Accounting:
     figures: dict[str, Any] = field(default_factory=dict)
 
     def problem(self, kind: str, ident: str) -> None:
+        """Record one problem of `kind` about `ident`."""
         self.problems[kind].append(ident)
 
     def report(self) -> str:
+        """Every kind of problem with its count and a few examples, on one line."""
         return "; ".join(
             f"{kind}: {len(ids)} (e.g. {', '.join(sorted(ids)[:4])})"
             for kind, ids in sorted(self.problems.items())
         )
 
     def ok(self) -> bool:
+        """Whether no problem was found."""
         return not self.problems
 
     def check(self) -> None:
@@ -979,147 +1012,212 @@ def account_for_everything(
     view = salesforce_view(org or pipeline.salesforce)
     acc = Accounting()
     if waiting is None:
-        # The state is where waiting records live; the file is its copy for people to read.
-        waiting = pipeline.waiting_in_state()
-        if pipeline.waiting_file.exists():
-            file_keys = {(w["stream"], str(w["external_id"])) for w in pipeline.waiting()}
-            state_keys = {(w["stream"], str(w["external_id"])) for w in waiting}
-            for stream, ext in file_keys ^ state_keys:
-                acc.problem("waiting file and Meltano state disagree", f"{stream} {ext}")
-    waiting_by_key = {(w["stream"], str(w["external_id"])): w for w in waiting}
+        waiting = _waiting_in_state(pipeline, acc)
     summary = (
         json.loads(pipeline.target_summary.read_text()) if pipeline.target_summary.exists() else {}
     )
-    last_run = summary.get("run_id")
-    target_rejects = latest_by_key(pipeline.target_reject_rows(), "stream", "external_id")
-    mapper_rows = latest_by_key(pipeline.mapper_reject_rows(), "stream", "key")
-
-    people = view.person_ids()
-    open_records = [r for r in view.leads if not r.get("IsConverted")] + view.contacts
-    per_id = Counter(
-        r["Intercom_Contact_ID__c"] for r in open_records if r.get("Intercom_Contact_ID__c")
+    ledger = _Ledger(
+        truth=truth,
+        view=view,
+        acc=acc,
+        waiting={(w["stream"], str(w["external_id"])): w for w in waiting},
+        last_run=summary.get("run_id"),
+        target_rejects=latest_by_key(pipeline.target_reject_rows(), "stream", "external_id"),
+        mapper_rows=latest_by_key(pipeline.mapper_reject_rows(), "stream", "key"),
+        people=view.person_ids(),
     )
-    for cid, n in per_id.items():
-        if n > 1:
-            acc.problem("person in Salesforce more than once", cid)
-    per_email = Counter(
-        (r.get("Email") or "").lower()
-        for r in open_records
-        if r.get("Email") and r.get("Intercom_Contact_ID__c")
-    )
-    for email, n in per_email.items():
-        if n > 1:
-            acc.problem("two open Leads/Contacts share an email", email)
-    for lead in view.leads:
-        if lead.get("LeadSource") == "Intercom" and not lead.get("Intercom_Contact_ID__c"):
-            acc.problem("Lead from Intercom without its external id", lead["Id"])
-        cid = lead.get("Intercom_Contact_ID__c")
-        if cid and cid not in truth.contacts:
-            acc.problem("Lead of no Intercom contact", cid)
-
-    holders: dict[str, set[str]] = defaultdict(set)
-    for cid, email in truth.emails.items():
-        if cid in people:
-            holders[email].add(cid)
-    outcomes: Counter[str] = Counter()
+    ledger.check_salesforce_people()
     for cid in truth.contacts:
-        written = cid in people
-        wait = waiting_by_key.get(("Lead", cid))
-        rej = target_rejects.get(("Lead", cid))
-        mapped = mapper_rows.get(("Lead", cid))
-        if cid in truth.emails:
-            if written and wait:
-                acc.problem("Lead written and still waiting", cid)
-            if written and rej and last_run and rej.get("run_id") == last_run:
-                acc.problem("Lead written and rejected in the same run", cid)
-            if written:
-                outcomes["Lead written"] += 1
-            elif wait:
-                outcomes[f"Lead waiting {wait.get('error_code')}"] += 1
-            elif rej:
-                outcomes[f"Lead rejected {rej.get('error_code')}"] += 1
-                if not holders.get(truth.emails[cid]):
-                    acc.problem("email held by nobody (all its people rejected)", cid)
-                if not (rej.get("error_code") and rej.get("message")):
-                    acc.problem("reject without a reason", cid)
-            else:
-                reason = f" (mapper: {mapped.get('reason')})" if mapped else ""
-                acc.problem("qualifying contact lost" + reason, cid)
-        elif cid in truth.qualifying:
-            if written:
-                acc.problem("contact without a usable email in Salesforce", cid)
-            elif not (mapped and mapped.get("kind") == "rejected" and mapped.get("reason")):
-                acc.problem("contact without a usable email not rejected by the mapper", cid)
-            else:
-                outcomes["Lead rejected by the mapper"] += 1
-        else:
-            if cid in per_id:
-                acc.problem("contact that does not qualify is in Salesforce", cid)
-            elif mapped is None:
-                acc.problem("contact never seen by the mapper", cid)
-            else:
-                outcomes["contact filtered"] += 1
-
-    tasks_per_conv: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for task in view.tasks:
-        if task.get("Intercom_Conversation_ID__c"):
-            tasks_per_conv[task["Intercom_Conversation_ID__c"]].append(task)
-    for conv_id, rows in tasks_per_conv.items():
-        if len(rows) > 1:
-            acc.problem("conversation is more than one Task", conv_id)
-        if conv_id not in truth.conversations:
-            acc.problem("Task of no Intercom conversation", conv_id)
-    for conv_id, cid in truth.person_of.items():
-        rows = tasks_per_conv.get(conv_id, [])
-        wait = waiting_by_key.get(("Task", conv_id))
-        rej = target_rejects.get(("Task", conv_id))
-        mapped = mapper_rows.get(("Task", conv_id))
-        who = people.get(cid) if cid else None
-        if cid is None:
-            if rows:
-                acc.problem("Task of a conversation without a contact", conv_id)
-            elif not (mapped and mapped.get("reason")):
-                acc.problem("conversation without a contact not rejected", conv_id)
-            else:
-                outcomes["Task rejected by the mapper"] += 1
-        elif who:
-            if not rows:
-                state = f" (waiting {wait.get('error_code')})" if wait else ""
-                state = state or (f" (rejected {rej.get('error_code')})" if rej else "")
-                acc.problem("conversation of a person in Salesforce is no Task" + state, conv_id)
-            elif rows[0].get("WhoId") != who:
-                acc.problem("Task on the wrong person", conv_id)
-            else:
-                outcomes["Task written"] += 1
-            if rows and wait:
-                acc.problem("Task written and still waiting", conv_id)
-        else:
-            if rows:
-                acc.problem("Task of a person not in Salesforce", conv_id)
-            elif wait:
-                if wait.get("error_code") != "INVALID_CROSS_REFERENCE_KEY":
-                    acc.problem(f"Task waiting for {wait.get('error_code')}", conv_id)
-                outcomes[f"Task waiting {wait.get('error_code')}"] += 1
-            elif rej:
-                outcomes[f"Task rejected {rej.get('error_code')}"] += 1
-            else:
-                acc.problem("conversation of a person not in Salesforce lost", conv_id)
-    for (stream, ext), row in waiting_by_key.items():
-        known = truth.contacts if stream == "Lead" else truth.conversations
-        if ext not in known:
-            acc.problem(f"{stream} waiting for no Intercom record", ext)
-        if not (row.get("error_code") and row.get("message")):
-            acc.problem("waiting without a reason", ext)
-
-    acc.figures = {
-        "intercom_contacts": len(truth.contacts),
-        "qualifying": len(truth.qualifying),
-        "qualifying_with_usable_email": len(truth.emails),
-        "intercom_conversations": len(truth.conversations),
-        "salesforce_leads": len(view.leads),
-        "salesforce_contacts": len(view.contacts),
-        "salesforce_tasks": len(view.tasks),
-        "waiting": len(waiting_by_key),
-        "outcomes": dict(sorted(outcomes.items())),
-    }
+        ledger.check_contact(cid)
+    ledger.check_tasks()
+    for conv_id, person in truth.person_of.items():
+        ledger.check_conversation(conv_id, person)
+    ledger.check_waiting()
+    acc.figures = ledger.figures()
     return acc
+
+
+def _waiting_in_state(pipeline: Pipeline, acc: Accounting) -> list[dict[str, Any]]:
+    """The waiting records in Meltano's state; a problem for each the waiting file disagrees on.
+
+    The state is where waiting records live; the file is its copy for people to read.
+    """
+    waiting = pipeline.waiting_in_state()
+    if pipeline.waiting_file.exists():
+        file_keys = {(w["stream"], str(w["external_id"])) for w in pipeline.waiting()}
+        state_keys = {(w["stream"], str(w["external_id"])) for w in waiting}
+        for stream, ext in file_keys ^ state_keys:
+            acc.problem("waiting file and Meltano state disagree", f"{stream} {ext}")
+    return waiting
+
+
+@dataclass
+class _Ledger:
+    """The places a record can end (Salesforce, waiting, rejected) and the checks over them."""
+
+    truth: IntercomTruth
+    view: SalesforceView
+    acc: Accounting
+    waiting: dict[tuple[str, str], dict[str, Any]]
+    last_run: str | None
+    target_rejects: dict[tuple[str, str], dict[str, Any]]
+    mapper_rows: dict[tuple[str, str], dict[str, Any]]
+    people: dict[str, str]
+    outcomes: Counter[str] = field(default_factory=Counter)
+    per_id: Counter[str] = field(default_factory=Counter)
+    holders: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    tasks: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    def check_salesforce_people(self) -> None:
+        """No person twice, no two open records sharing an email, no Lead of nobody."""
+        view, acc = self.view, self.acc
+        open_records = [r for r in view.leads if not r.get("IsConverted")] + view.contacts
+        self.per_id = Counter(
+            r["Intercom_Contact_ID__c"] for r in open_records if r.get("Intercom_Contact_ID__c")
+        )
+        for cid, n in self.per_id.items():
+            if n > 1:
+                acc.problem("person in Salesforce more than once", cid)
+        per_email = Counter(
+            (r.get("Email") or "").lower()
+            for r in open_records
+            if r.get("Email") and r.get("Intercom_Contact_ID__c")
+        )
+        for email, n in per_email.items():
+            if n > 1:
+                acc.problem("two open Leads/Contacts share an email", email)
+        for lead in view.leads:
+            if lead.get("LeadSource") == "Intercom" and not lead.get("Intercom_Contact_ID__c"):
+                acc.problem("Lead from Intercom without its external id", lead["Id"])
+            lead_cid = lead.get("Intercom_Contact_ID__c")
+            if lead_cid and lead_cid not in self.truth.contacts:
+                acc.problem("Lead of no Intercom contact", lead_cid)
+        for cid, email in self.truth.emails.items():
+            if cid in self.people:
+                self.holders[email].add(cid)
+
+    def check_contact(self, cid: str) -> None:
+        """One Intercom contact is in exactly the one place its qualification and email allow."""
+        if cid in self.truth.emails:
+            self._check_lead(cid)
+        elif cid in self.truth.qualifying:
+            mapped = self.mapper_rows.get(("Lead", cid))
+            if cid in self.people:
+                self.acc.problem("contact without a usable email in Salesforce", cid)
+            elif not (mapped and mapped.get("kind") == "rejected" and mapped.get("reason")):
+                self.acc.problem("contact without a usable email not rejected by the mapper", cid)
+            else:
+                self.outcomes["Lead rejected by the mapper"] += 1
+        elif cid in self.per_id:
+            self.acc.problem("contact that does not qualify is in Salesforce", cid)
+        elif self.mapper_rows.get(("Lead", cid)) is None:
+            self.acc.problem("contact never seen by the mapper", cid)
+        else:
+            self.outcomes["contact filtered"] += 1
+
+    def _check_lead(self, cid: str) -> None:
+        """A qualifying contact with a usable email: written, waiting or rejected (with reason)."""
+        acc = self.acc
+        written = cid in self.people
+        wait = self.waiting.get(("Lead", cid))
+        rej = self.target_rejects.get(("Lead", cid))
+        if written and wait:
+            acc.problem("Lead written and still waiting", cid)
+        if written and rej and self.last_run and rej.get("run_id") == self.last_run:
+            acc.problem("Lead written and rejected in the same run", cid)
+        if written:
+            self.outcomes["Lead written"] += 1
+        elif wait:
+            self.outcomes[f"Lead waiting {wait.get('error_code')}"] += 1
+        elif rej:
+            self.outcomes[f"Lead rejected {rej.get('error_code')}"] += 1
+            if not self.holders.get(self.truth.emails[cid]):
+                acc.problem("email held by nobody (all its people rejected)", cid)
+            if not (rej.get("error_code") and rej.get("message")):
+                acc.problem("reject without a reason", cid)
+        else:
+            mapped = self.mapper_rows.get(("Lead", cid))
+            reason = f" (mapper: {mapped.get('reason')})" if mapped else ""
+            acc.problem("qualifying contact lost" + reason, cid)
+
+    def check_tasks(self) -> None:
+        """No conversation is two Tasks; no Task of no conversation."""
+        for task in self.view.tasks:
+            if task.get("Intercom_Conversation_ID__c"):
+                self.tasks[task["Intercom_Conversation_ID__c"]].append(task)
+        for conv_id, rows in self.tasks.items():
+            if len(rows) > 1:
+                self.acc.problem("conversation is more than one Task", conv_id)
+            if conv_id not in self.truth.conversations:
+                self.acc.problem("Task of no Intercom conversation", conv_id)
+
+    def check_conversation(self, conv_id: str, cid: str | None) -> None:
+        """A conversation is one Task on its person, or waiting or rejected (with reason)."""
+        rows = self.tasks.get(conv_id, [])
+        who = self.people.get(cid) if cid else None
+        if cid is None:
+            mapped = self.mapper_rows.get(("Task", conv_id))
+            if rows:
+                self.acc.problem("Task of a conversation without a contact", conv_id)
+            elif not (mapped and mapped.get("reason")):
+                self.acc.problem("conversation without a contact not rejected", conv_id)
+            else:
+                self.outcomes["Task rejected by the mapper"] += 1
+        elif who:
+            self._check_task_of_person(conv_id, rows, who)
+        else:
+            self._check_task_of_nobody(conv_id, rows)
+
+    def _check_task_of_person(self, conv_id: str, rows: list[dict[str, Any]], who: str) -> None:
+        """The person is in Salesforce: exactly one Task, on that person."""
+        wait = self.waiting.get(("Task", conv_id))
+        rej = self.target_rejects.get(("Task", conv_id))
+        if not rows:
+            state = f" (waiting {wait.get('error_code')})" if wait else ""
+            state = state or (f" (rejected {rej.get('error_code')})" if rej else "")
+            self.acc.problem("conversation of a person in Salesforce is no Task" + state, conv_id)
+        elif rows[0].get("WhoId") != who:
+            self.acc.problem("Task on the wrong person", conv_id)
+        else:
+            self.outcomes["Task written"] += 1
+        if rows and wait:
+            self.acc.problem("Task written and still waiting", conv_id)
+
+    def _check_task_of_nobody(self, conv_id: str, rows: list[dict[str, Any]]) -> None:
+        """The person is not in Salesforce: no Task; waiting for the person, or rejected."""
+        wait = self.waiting.get(("Task", conv_id))
+        rej = self.target_rejects.get(("Task", conv_id))
+        if rows:
+            self.acc.problem("Task of a person not in Salesforce", conv_id)
+        elif wait:
+            if wait.get("error_code") != "INVALID_CROSS_REFERENCE_KEY":
+                self.acc.problem(f"Task waiting for {wait.get('error_code')}", conv_id)
+            self.outcomes[f"Task waiting {wait.get('error_code')}"] += 1
+        elif rej:
+            self.outcomes[f"Task rejected {rej.get('error_code')}"] += 1
+        else:
+            self.acc.problem("conversation of a person not in Salesforce lost", conv_id)
+
+    def check_waiting(self) -> None:
+        """Every waiting record is of an Intercom record and says why it waits."""
+        for (stream, ext), row in self.waiting.items():
+            known = self.truth.contacts if stream == "Lead" else self.truth.conversations
+            if ext not in known:
+                self.acc.problem(f"{stream} waiting for no Intercom record", ext)
+            if not (row.get("error_code") and row.get("message")):
+                self.acc.problem("waiting without a reason", ext)
+
+    def figures(self) -> dict[str, Any]:
+        """The counts the accounting covered, and each outcome's count."""
+        truth, view = self.truth, self.view
+        return {
+            "intercom_contacts": len(truth.contacts),
+            "qualifying": len(truth.qualifying),
+            "qualifying_with_usable_email": len(truth.emails),
+            "intercom_conversations": len(truth.conversations),
+            "salesforce_leads": len(view.leads),
+            "salesforce_contacts": len(view.contacts),
+            "salesforce_tasks": len(view.tasks),
+            "waiting": len(self.waiting),
+            "outcomes": dict(sorted(self.outcomes.items())),
+        }

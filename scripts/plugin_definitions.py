@@ -35,10 +35,10 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+else:  # tomli is not installed where the venv runs Python 3.11 or later
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -178,6 +178,7 @@ KINDS = {
 
 
 def about(executable: str) -> dict[str, Any]:
+    """The --about JSON of one plugin executable in .venv/bin."""
     out = subprocess.run(
         [str(BIN / executable), "--about", "--format=json"],
         capture_output=True,
@@ -284,6 +285,7 @@ def catalog_text(project_text: str) -> str:
 
 
 def dump(data: Any, indent: int) -> str:
+    """The YAML of ``data``, every line indented by ``indent`` spaces."""
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     pad = " " * indent
     return "".join(pad + line if line.strip() else line for line in text.splitlines(True))
@@ -407,6 +409,7 @@ def rendered() -> tuple[str, dict[Path, str]]:
 
 
 def main() -> int:
+    """Write (or with --check, verify) the generated files; the exit status."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()

@@ -68,6 +68,7 @@ def install_postgres() -> Path:
 
 
 def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -182,12 +183,11 @@ def postgres_server(settings: dict[str, str] | None = None) -> Iterator[str]:
 
 
 def main() -> None:
+    """Run a PostgreSQL server and print its URL until interrupted."""
     with postgres_server() as url:
         print(url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ SECRET = "test-client-secret-5f1c"
 
 
 def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -57,6 +58,7 @@ def notification(
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
+    """The X-Hub-Signature header value of body."""
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
@@ -82,6 +84,7 @@ class ReceiverProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ReceiverProcess:
+        """Start the receiver and wait until it answers; itself."""
         env = {**os.environ, "INTERCOM_WEBHOOK_RECEIVER_CLIENT_SECRET": self.secret}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -112,6 +115,7 @@ class ReceiverProcess:
         raise RuntimeError(f"receiver did not become healthy: {self.log()[-2000:]}")
 
     def log(self) -> str:
+        """The receiver log so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
@@ -121,6 +125,7 @@ class ReceiverProcess:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
+        """Stop the receiver (SIGTERM, then SIGKILL after 15 s)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -145,6 +150,7 @@ class ReceiverProcess:
         client: httpx.Client | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
+        """POST body to the webhook URL, signed unless sig is None (or as given)."""
         headers = {"Content-Type": "application/json"}
         if sig == "sign":
             headers["X-Hub-Signature"] = signature(body, self.secret)

@@ -69,8 +69,7 @@ def kill_mid_run(pipe: Pipeline) -> set[Path]:
     job = pipe.start_run(schedule=True)
     wait_for(job, lambda: intercom_calls(pipe) >= 120, "120 Intercom calls")
     job.kill_group()
-    left = config_files() - before
-    return left
+    return config_files() - before
 
 
 def running_jobs(pipe: Pipeline) -> list[tuple[int, str]]:
