@@ -19,6 +19,22 @@ from emulators.intercom.workspace import Workspace
 
 CONTACT_UPDATE = {"custom_attributes": {"qualification": "hand_to_sales"}}
 MAX_COUNT = 100_000
+CONTACT_TOPICS = {
+    "contact.lead.created",
+    "contact.user.created",
+    "contact.lead.updated",
+    "contact.user.updated",
+}
+#: Each conversation topic a burst fires by an action: (author type, action).
+CONVERSATION_ACTIONS = {
+    "conversation.user.replied": ("contact", "comment"),
+    "conversation.admin.replied": ("admin", "comment"),
+    "conversation.admin.noted": ("admin", "note"),
+    "conversation.admin.closed": ("admin", "close"),
+    "conversation.admin.opened": ("admin", "open"),
+    "conversation.admin.assigned": ("admin", "assignment"),
+    "conversation.admin.snoozed": ("admin", "snoozed"),
+}
 
 
 class Bursts:
@@ -45,7 +61,7 @@ class Bursts:
         if rate <= 0:
             raise ValueError("rate_per_s must be above 0")
         change = self._change(topic, body)
-        run = {
+        run: dict[str, Any] = {
             "id": f"burst_{uuid.uuid4().hex[:10]}",
             "topic": topic,
             "count": count,
@@ -108,10 +124,9 @@ class Bursts:
 
     # ------------------------------------------------------------------ one change per topic
     def _change(self, topic: str, body: dict[str, Any]) -> Callable[[int], str]:
-        ws, conn = self.ws, self.db.conn()
-        tag = str(uuid.uuid4().hex[:6])
         kind, _, action = topic.partition(".")
         if topic == "ping":
+            ws = self.ws
 
             def ping(i: int) -> str:
                 with self.db.write() as c:
@@ -119,6 +134,25 @@ class Bursts:
                 return f"ping-{i}"
 
             return ping
+        if kind == "contact" and topic in CONTACT_TOPICS:
+            return self._contact_change(topic, body)
+        if topic in CONVERSATION_ACTIONS or topic in {
+            "conversation.user.created",
+            "conversation_part.tag.created",
+        }:
+            return self._conversation_change(topic)
+        raise ValueError(
+            f"a burst cannot fire {topic!r} ({kind} {action}); it fires ping, "
+            "contact.lead.created, contact.user.created, contact.lead.updated, "
+            "contact.user.updated, conversation.user.created, "
+            "conversation_part.tag.created and "
+            f"{', '.join(sorted(CONVERSATION_ACTIONS))}"
+        )
+
+    def _contact_change(self, topic: str, body: dict[str, Any]) -> Callable[[int], str]:
+        """Create or update contacts of the topic's role."""
+        ws, conn = self.ws, self.db.conn()
+        tag = str(uuid.uuid4().hex[:6])
         if topic in {"contact.lead.created", "contact.user.created"}:
             role = topic.split(".")[1]
             extra = body.get("custom_attributes")
@@ -150,71 +184,56 @@ class Bursts:
                 return cid
 
             return update
-        conv_actions = {
-            "conversation.user.replied": ("contact", "comment"),
-            "conversation.admin.replied": ("admin", "comment"),
-            "conversation.admin.noted": ("admin", "note"),
-            "conversation.admin.closed": ("admin", "close"),
-            "conversation.admin.opened": ("admin", "open"),
-            "conversation.admin.assigned": ("admin", "assignment"),
-            "conversation.admin.snoozed": ("admin", "snoozed"),
-        }
-        if topic in conv_actions or topic in {
-            "conversation.user.created",
-            "conversation_part.tag.created",
-        }:
-            admin = self._ids(conn, "SELECT id FROM admins ORDER BY id", (), "admins")[0]
-            if topic == "conversation.user.created":
-                contacts = self._ids(
-                    conn,
-                    "SELECT id FROM contacts WHERE merged_into IS NULL ORDER BY id",
-                    (),
-                    "contacts",
+        raise ValueError(f"not a contact topic: {topic!r}")
+
+    def _conversation_change(self, topic: str) -> Callable[[int], str]:
+        """Open, tag or act on conversations (reply, note, close, open, assign, snooze)."""
+        ws, conn = self.ws, self.db.conn()
+        admin = self._ids(conn, "SELECT id FROM admins ORDER BY id", (), "admins")[0]
+        if topic == "conversation.user.created":
+            contacts = self._ids(
+                conn,
+                "SELECT id FROM contacts WHERE merged_into IS NULL ORDER BY id",
+                (),
+                "contacts",
+            )
+
+            def open_conv(i: int) -> str:
+                return str(
+                    ws.create_conversation(
+                        contacts[i % len(contacts)], f"<p>Burst question {i}</p>", "Burst"
+                    )["id"]
                 )
 
-                def open_conv(i: int) -> str:
-                    return str(
-                        ws.create_conversation(
-                            contacts[i % len(contacts)], f"<p>Burst question {i}</p>", "Burst"
-                        )["id"]
-                    )
+            return open_conv
+        convs = self._ids(conn, "SELECT id FROM conversations ORDER BY id", (), "conversations")
+        if topic == "conversation_part.tag.created":
+            tag_id = self._ids(conn, "SELECT id FROM tags ORDER BY id", (), "tags")[0]
 
-                return open_conv
-            convs = self._ids(conn, "SELECT id FROM conversations ORDER BY id", (), "conversations")
-            if topic == "conversation_part.tag.created":
-                tag_id = self._ids(conn, "SELECT id FROM tags ORDER BY id", (), "tags")[0]
+            def tag_conv(i: int) -> str:
+                ws.tag_conversation(convs[i % len(convs)], tag_id, admin)
+                return convs[i % len(convs)]
 
-                def tag_conv(i: int) -> str:
-                    ws.tag_conversation(convs[i % len(convs)], tag_id, admin)
-                    return convs[i % len(convs)]
+            return tag_conv
+        author_type, verb = CONVERSATION_ACTIONS[topic]
 
-                return tag_conv
-            author_type, verb = conv_actions[topic]
+        def act(i: int) -> str:
+            conv_id = convs[i % len(convs)]
+            author = admin
+            if author_type == "contact":
+                conv = ws.load_conversation(self.db.conn(), conv_id)
+                author = conv["contacts"]["contacts"][0]["id"]
+            ws.conversation_action(
+                conv_id,
+                verb,
+                author_type=author_type,
+                author_id=author,
+                body=f"<p>Burst {verb} {i}</p>",
+                assignee_id=admin if verb == "assignment" else None,
+            )
+            return conv_id
 
-            def act(i: int) -> str:
-                conv_id = convs[i % len(convs)]
-                author = admin
-                if author_type == "contact":
-                    conv = ws.load_conversation(self.db.conn(), conv_id)
-                    author = conv["contacts"]["contacts"][0]["id"]
-                ws.conversation_action(
-                    conv_id,
-                    verb,
-                    author_type=author_type,
-                    author_id=author,
-                    body=f"<p>Burst {verb} {i}</p>",
-                    assignee_id=admin if verb == "assignment" else None,
-                )
-                return conv_id
-
-            return act
-        raise ValueError(
-            f"a burst cannot fire {topic!r} ({kind} {action}); it fires ping, "
-            "contact.lead.created, contact.user.created, contact.lead.updated, "
-            "contact.user.updated, conversation.user.created, "
-            "conversation_part.tag.created and "
-            f"{', '.join(sorted(conv_actions))}"
-        )
+        return act
 
     @staticmethod
     def _ids(conn: Any, sql: str, args: tuple[Any, ...], what: str) -> list[str]:

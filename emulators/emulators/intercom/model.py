@@ -412,7 +412,7 @@ def data_attribute(
     custom: bool,
     label: str | None = None,
     description: str = "",
-    options: list[str] | None = None,
+    options: list[Any] | None = None,
 ) -> dict[str, Any]:
     """A data attribute object."""
     doc: dict[str, Any] = {

@@ -256,6 +256,7 @@ class Compiler:
     def _filter(self, node: dict[str, Any]) -> str:
         name, op, value = node.get("field"), node.get("operator"), node.get("value")
         field = self._field(name)
+        assert isinstance(name, str)  # _field refuses any other
         if op not in ALL_OPS:
             raise invalid(f"operator {op!r} is not supported", "query.operator")
         kind = field.kind
@@ -289,28 +290,41 @@ class Compiler:
             cond = "c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)"
             return cond if op == "=" else f"NOT ({cond})"
         if kind == "segment":
-            rule = self.segments.get(self._str(value, name))
-            if rule is None or self._in_segment:
-                cond = "0"  # an unknown segment holds nobody
-            else:
-                # A segment's members are the contacts its rule matches, computed now; the
-                # rule's own nesting does not count against the query's.
-                self._in_segment = True
-                try:
-                    cond = self._node(rule, 0)
-                finally:
-                    self._in_segment = False
-            # A rule on a missing attribute is NULL for that contact: not a member.
-            return f"coalesce(({cond}), 0)" if op == "=" else f"NOT coalesce(({cond}), 0)"
+            return self._segment(op, self._str(value, name))
         if kind == "member":
-            values = self._list(value, name) if op in {"IN", "NIN"} else [self._str(value, name)]
-            marks = ",".join("?" * len(values))
-            self.params.extend(str(v) for v in values)
-            cond = (
-                f"EXISTS (SELECT 1 FROM json_each({self.alias}.data, '{field.expr}') "
-                f"WHERE json_extract(value, '$.id') IN ({marks}))"
-            )
-            return cond if op in {"=", "IN"} else f"NOT {cond}"
+            return self._member(field.expr, op, value, name)
+        return self._value_filter(field, op, value, name)
+
+    def _segment(self, op: str, segment_id: str) -> str:
+        """Membership of a segment: its rule, computed now (unknown segments hold nobody)."""
+        rule = self.segments.get(segment_id)
+        if rule is None or self._in_segment:
+            cond = "0"  # an unknown segment holds nobody
+        else:
+            # A segment's members are the contacts its rule matches, computed now; the
+            # rule's own nesting does not count against the query's.
+            self._in_segment = True
+            try:
+                cond = self._node(rule, 0)
+            finally:
+                self._in_segment = False
+        # A rule on a missing attribute is NULL for that contact: not a member.
+        return f"coalesce(({cond}), 0)" if op == "=" else f"NOT coalesce(({cond}), 0)"
+
+    def _member(self, expr: str, op: str, value: Any, name: str) -> str:
+        """An id among the objects of a list field (``companies.id`` and the like)."""
+        values = self._list(value, name) if op in {"IN", "NIN"} else [self._str(value, name)]
+        marks = ",".join("?" * len(values))
+        self.params.extend(str(v) for v in values)
+        cond = (
+            f"EXISTS (SELECT 1 FROM json_each({self.alias}.data, '{expr}') "
+            f"WHERE json_extract(value, '$.id') IN ({marks}))"
+        )
+        return cond if op in {"=", "IN"} else f"NOT {cond}"
+
+    def _value_filter(self, field: Field, op: str, value: Any, name: str) -> str:
+        """A string, integer, date or boolean field compared with a value (or a list)."""
+        kind = field.kind
         convert = {
             "string": self._str,
             "integer": self._int,
@@ -327,19 +341,7 @@ class Compiler:
             return cond if op == "IN" else f"({expr} IS NULL OR NOT {cond})"
         val = convert(value, name)
         if kind == "string":
-            self.params.append(val)
-            cond = {
-                "=": f"{expr} = ? COLLATE NOCASE",
-                "!=": f"{expr} = ? COLLATE NOCASE",
-                "~": f"instr(lower({expr}), lower(?)) > 0",
-                "!~": f"instr(lower({expr}), lower(?)) > 0",
-                "^": f"lower(substr({expr}, 1, length(?1x))) = lower(?)",
-                "$": f"lower(substr({expr}, -length(?1x))) = lower(?)",
-            }[op]
-            if op in {"^", "$"}:
-                self.params.append(val)
-                cond = cond.replace("?1x", "?")
-            return f"({expr} IS NULL OR NOT ({cond}))" if op in {"!=", "!~"} else cond
+            return self._string_filter(expr, op, val)
         if kind == "boolean":
             self.params.append(1 if val else 0)
             return f"{expr} = ?" if op == "=" else f"({expr} IS NULL OR {expr} != ?)"
@@ -349,6 +351,22 @@ class Compiler:
         if op == "!=":
             return f"({expr} IS NULL OR {expr} != ?)"
         return f"{expr} {op} ?"
+
+    def _string_filter(self, expr: str, op: str, val: Any) -> str:
+        """A string field: equal, contains, starts or ends with (all ignoring case)."""
+        self.params.append(val)
+        cond = {
+            "=": f"{expr} = ? COLLATE NOCASE",
+            "!=": f"{expr} = ? COLLATE NOCASE",
+            "~": f"instr(lower({expr}), lower(?)) > 0",
+            "!~": f"instr(lower({expr}), lower(?)) > 0",
+            "^": f"lower(substr({expr}, 1, length(?1x))) = lower(?)",
+            "$": f"lower(substr({expr}, -length(?1x))) = lower(?)",
+        }[op]
+        if op in {"^", "$"}:
+            self.params.append(val)
+            cond = cond.replace("?1x", "?")
+        return f"({expr} IS NULL OR NOT ({cond}))" if op in {"!=", "!~"} else cond
 
     def _conversation_id_range(self, expr: str, op: str, value: Any) -> str:
         """`id > v` / `id < v` on conversations, inclusive like every conversation `>`/`<`.

@@ -384,6 +384,7 @@ def seed_workspace(
                 category, spec = AWKWARD[i]
                 note(category, cid)
             roll = rng.random()
+            name: str | None
             if "name" in spec:
                 name = spec["name"]
             elif roll < 0.03:

@@ -520,7 +520,7 @@ class Workspace:
         return doc
 
     # ----------------------------------------------------------------- tags
-    def upsert_tag(self, name: str, tag_id: str | None = None) -> dict[str, Any]:
+    def upsert_tag(self, name: object, tag_id: str | None = None) -> dict[str, Any]:
         """Create a tag, or rename the one with ``tag_id``."""
         if not isinstance(name, str) or not name.strip():
             raise invalid("name is required", "name")

@@ -141,9 +141,9 @@ class BulkEngine:
     async def run(self) -> None:
         """The worker: picks up jobs whose upload completed, including ones left by a restart."""
         self.queue = asyncio.Queue()
-        for job in sorted(self.jobs.values(), key=lambda j: j.info["createdDate"]):
-            if job.state in {"UploadComplete", "InProgress"}:
-                self.queue.put_nowait(job.id)
+        for waiting in sorted(self.jobs.values(), key=lambda j: j.info["createdDate"]):
+            if waiting.state in {"UploadComplete", "InProgress"}:
+                self.queue.put_nowait(waiting.id)
         while True:
             job_id = await self.queue.get()
             job = self.jobs.get(job_id)
@@ -600,47 +600,49 @@ class BulkEngine:
         stamp: str,
         deleted: list[str],
     ) -> tuple[str, bool, dict[str, Any] | None]:
-        store = self.store
-        values: dict[str, Any] = {}
-        for (kind, spec), cell in zip(columns, row, strict=True):
-            if cell == "":
-                continue  # an empty cell leaves the field as it is
-            value = None if cell == "#N/A" else cell
-            if kind == "field":
-                values[spec] = value
-            else:
-                rel, target, ext = spec
-                values[rel] = (
-                    None if value is None else {"attributes": {"type": target}, ext: value}
-                )
+        values = _row_values(columns, row)
         if operation in {"update", "delete", "hardDelete"}:
-            rid = values.pop("Id", None)
-            found = store.lookup(rid) if rid else None
-            if rid is None:
-                raise SalesforceError(
-                    "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"]
-                )
-            if found is None or found[0].name != obj.name:
-                if normalize(rid) is None:
-                    raise SalesforceError("MALFORMED_ID", f"bad id {rid}", ["Id"])
-                raise SalesforceError(
-                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"]
-                )
-            record = found[1]
-            if operation == "update":
-                changes = store.prepare(obj, values, record, "csv")
-                return record["Id"], False, store.apply(obj, changes, record, stamp)
-            store.delete(obj, record)
-            if operation == "hardDelete":
-                del store.records[obj.name][record["Id"]]
-                deleted.append(record["Id"])
-                return record["Id"], False, None
-            return record["Id"], False, record
+            return self._change(obj, operation, values, stamp, deleted)
         if operation == "insert":
-            changes = store.prepare(obj, values, None, "csv")
-            record = store.apply(obj, changes, None, stamp)
+            record = self.store.apply(
+                obj, self.store.prepare(obj, values, None, "csv"), None, stamp
+            )
             return record["Id"], True, record
-        # upsert
+        # upsert: the job was created with its external id field
+        assert ext_name is not None
+        return self._upsert(obj, ext_name, values, stamp)
+
+    def _change(
+        self, obj: Any, operation: str, values: dict[str, Any], stamp: str, deleted: list[str]
+    ) -> tuple[str, bool, dict[str, Any] | None]:
+        """Update, delete or hard-delete the record of the row's Id."""
+        store = self.store
+        rid = values.pop("Id", None)
+        found = store.lookup(rid) if rid else None
+        if rid is None:
+            raise SalesforceError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
+        if found is None or found[0].name != obj.name:
+            if normalize(rid) is None:
+                raise SalesforceError("MALFORMED_ID", f"bad id {rid}", ["Id"])
+            raise SalesforceError(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"]
+            )
+        record = found[1]
+        if operation == "update":
+            changes = store.prepare(obj, values, record, "csv")
+            return record["Id"], False, store.apply(obj, changes, record, stamp)
+        store.delete(obj, record)
+        if operation == "hardDelete":
+            del store.records[obj.name][record["Id"]]
+            deleted.append(record["Id"])
+            return record["Id"], False, None
+        return record["Id"], False, record
+
+    def _upsert(
+        self, obj: Any, ext_name: str, values: dict[str, Any], stamp: str
+    ) -> tuple[str, bool, dict[str, Any] | None]:
+        """Update the one record whose external id is the row's, or insert one."""
+        store = self.store
         key = values.get(ext_name)
         if key is None:
             raise SalesforceError("MISSING_ARGUMENT", f"{ext_name} not specified", [ext_name])
@@ -668,3 +670,18 @@ class BulkEngine:
         changes = store.prepare(obj, values, None, "csv")
         record = store.apply(obj, changes, None, stamp)
         return record["Id"], True, record
+
+
+def _row_values(columns: list[tuple[str, Any]], row: list[str]) -> dict[str, Any]:
+    """The field values of one CSV row: an empty cell is left out, ``#N/A`` is null."""
+    values: dict[str, Any] = {}
+    for (kind, spec), cell in zip(columns, row, strict=True):
+        if cell == "":
+            continue  # an empty cell leaves the field as it is
+        value = None if cell == "#N/A" else cell
+        if kind == "field":
+            values[spec] = value
+        else:
+            rel, target, ext = spec
+            values[rel] = None if value is None else {"attributes": {"type": target}, ext: value}
+    return values

@@ -320,9 +320,9 @@ class _Compiler:
     def path(self, tree: Tree) -> Path:
         names = [str(t) for t in tree.children]
         text = ".".join(names)
-        obj = self.obj
+        obj: SObject | None = self.obj
         hops: list[Field] = []
-        if len(names) > 1 and names[0].lower() == obj.name.lower():
+        if len(names) > 1 and names[0].lower() == self.obj.name.lower():
             names = names[1:]  # SELECT Lead.Email FROM Lead
         for hop in names[:-1]:
             ref = obj.relationships.get(hop.lower()) if obj else None
@@ -409,13 +409,7 @@ class _Compiler:
             raise self.fail(f"{name}() needs a field, e.g. {name}(Amount)")
         path = self.path(call.children[1])
         fld = path.final
-        if name in {"SUM", "AVG"}:
-            supported = fld.type in NUMBER_TYPES
-        elif name in {"MIN", "MAX"}:
-            supported = fld.type not in {"textarea", "boolean"}
-        else:
-            supported = fld.type != "textarea"
-        if not supported:
+        if not _aggregates_type(name, fld.type):
             raise self.fail(
                 f"field {path.text} does not support aggregate operator {name}", "INVALID_FIELD"
             )
@@ -437,21 +431,7 @@ class _Compiler:
                 return sum(values) / len(values) if average else sum(values)
 
             return total, (_DOUBLE_FIELD if average else fld)
-        # MIN / MAX: picklists by the order of their values, text case-insensitively.
-        rank = {v.lower(): i for i, v in enumerate(fld.picklist)}
-
-        def sort_key(value: Any) -> Any:
-            if rank:
-                return (rank.get(str(value).lower(), len(rank)), str(value).lower())
-            return value.lower() if isinstance(value, str) else value
-
-        pick = min if name == "MIN" else max
-
-        def extreme(rows: list[Row]) -> Any:
-            values = [v for r in rows if (v := get(r)) is not None]
-            return pick(values, key=sort_key) if values else None
-
-        return extreme, fld
+        return _extreme(name, fld, get), fld
 
     def fields_function(self, call: Tree) -> tuple[list[Path], bool]:
         """FIELDS(ALL|STANDARD|CUSTOM): the paths, and whether the set is unbounded."""
@@ -534,41 +514,50 @@ class _Compiler:
     def _literal(self, fld: Field, value: Any) -> Any:
         if isinstance(value, Tree):  # not transformed: shouldn't happen
             raise SalesforceError("MALFORMED_QUERY", "unexpected value")
-        if fld.type in {"date", "datetime"}:
-            if isinstance(value, str):
-                raise SalesforceError(
-                    "INVALID_QUERY_FILTER_OPERATOR",
-                    f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must be of "
-                    f"type {'dateTime' if fld.type == 'datetime' else 'date'} and should not be "
-                    "enclosed in quotes",
-                )
-            if isinstance(value, tuple):
-                kind, text = value
-                if fld.type == "date" and kind == "datetime":
-                    raise SalesforceError(
-                        "INVALID_QUERY_FILTER_OPERATOR",
-                        f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must "
-                        "be of type date",
-                    )
-                if fld.type == "datetime" and kind == "date":
-                    raise SalesforceError(
-                        "INVALID_QUERY_FILTER_OPERATOR",
-                        f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must "
-                        "be of type dateTime and should not be enclosed in quotes",
-                    )
-                return text
-            if isinstance(value, DateRange):
-                if fld.type == "date":
-                    return (value.start.isoformat(), value.end.isoformat())
-                return (
-                    value.start.isoformat() + "T00:00:00.000+0000",
-                    value.end.isoformat() + "T00:00:00.000+0000",
-                )
+        if fld.type in {"date", "datetime"} and isinstance(value, (str, tuple, DateRange)):
+            return self._date_literal(fld, value)
         if isinstance(value, DateRange):
             raise SalesforceError(
                 "INVALID_QUERY_FILTER_OPERATOR",
                 f"\n{self.text}\ndate literals cannot be used with field '{fld.name}'",
             )
+        return self._plain_literal(fld, value)
+
+    def _date_literal(self, fld: Field, value: str | tuple[str, str] | DateRange) -> Any:
+        """A date or dateTime literal (or a date range) for a date or datetime field."""
+        if isinstance(value, str):
+            raise SalesforceError(
+                "INVALID_QUERY_FILTER_OPERATOR",
+                f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must be of "
+                f"type {'dateTime' if fld.type == 'datetime' else 'date'} and should not be "
+                "enclosed in quotes",
+            )
+        if isinstance(value, tuple):
+            kind, text = value
+            if fld.type == "date" and kind == "datetime":
+                raise SalesforceError(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must "
+                    "be of type date",
+                )
+            if fld.type == "datetime" and kind == "date":
+                raise SalesforceError(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    f"\n{self.text}\nvalue of filter criterion for field '{fld.name}' must "
+                    "be of type dateTime and should not be enclosed in quotes",
+                )
+            return text
+        if isinstance(value, DateRange):
+            if fld.type == "date":
+                return (value.start.isoformat(), value.end.isoformat())
+            return (
+                value.start.isoformat() + "T00:00:00.000+0000",
+                value.end.isoformat() + "T00:00:00.000+0000",
+            )
+        raise SalesforceError("MALFORMED_QUERY", "unexpected value")
+
+    def _plain_literal(self, fld: Field, value: Any) -> Any:
+        """A literal for a field of any type but date and datetime."""
         if fld.type in {"double", "currency", "percent", "int"} and isinstance(value, str):
             raise SalesforceError(
                 "INVALID_QUERY_FILTER_OPERATOR",
@@ -682,6 +671,40 @@ def child_relationships(store: Store, parent: SObject) -> dict[str, tuple[str, S
     return found
 
 
+def _aggregates_type(name: str, field_type: str) -> bool:
+    """Whether the aggregate function ``name`` takes a field of this type."""
+    if name in {"SUM", "AVG"}:
+        return field_type in NUMBER_TYPES
+    if name in {"MIN", "MAX"}:
+        return field_type not in {"textarea", "boolean"}
+    return field_type != "textarea"
+
+
+def _extreme(name: str, fld: Field, get: Callable[[Row], Any]) -> Callable[[list[Row]], Any]:
+    """MIN or MAX: picklists by the order of their values, text case-insensitively."""
+    rank = {v.lower(): i for i, v in enumerate(fld.picklist)}
+
+    def sort_key(value: Any) -> Any:
+        if rank:
+            return (rank.get(str(value).lower(), len(rank)), str(value).lower())
+        return value.lower() if isinstance(value, str) else value
+
+    pick = min if name == "MIN" else max
+
+    def extreme(rows: list[Row]) -> Any:
+        values = [v for r in rows if (v := get(r)) is not None]
+        return pick(values, key=sort_key) if values else None
+
+    return extreme
+
+
+def _token(node: Tree | Token) -> Token:
+    """``node`` as the Token the grammar puts there (lark types a child as a Tree or a Token)."""
+    if not isinstance(node, Token):
+        raise TypeError(f"expected a token, got {node!r}")
+    return node
+
+
 def _clauses(tree: Tree) -> dict[str, Tree]:
     return {c.data: c for c in tree.children if isinstance(c, Tree)}
 
@@ -690,7 +713,7 @@ def _from(
     text: str, store: Store, from_tree: Tree, role: str, parent: SObject | None
 ) -> tuple[SObject, tuple[str, Field] | None]:
     names = [str(t) for t in from_tree.children]
-    token = from_tree.children[0]
+    column = _token(from_tree.children[0]).column or 1
     if role == "child":
         assert parent is not None
         if len(names) == 2 and names[0].lower() == parent.name.lower():
@@ -701,7 +724,7 @@ def _from(
         if found is None:
             raise SalesforceError(
                 "INVALID_TYPE",
-                f"\n{text}\n{' ' * (token.column - 1)}^\nERROR at Row:1:Column:{token.column}"
+                f"\n{text}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}"
                 f"\nDidn't understand relationship '{'.'.join(names)}' in FROM part of query "
                 "call. If you are attempting to use a custom relationship, be sure to append "
                 "the '__r' after the custom relationship name. Please reference your WSDL or "
@@ -713,7 +736,7 @@ def _from(
     if obj is None:
         raise SalesforceError(
             "INVALID_TYPE",
-            f"\n{text}\n{' ' * (token.column - 1)}^\nERROR at Row:1:Column:{token.column}"
+            f"\n{text}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}"
             f"\nsObject type '{'.'.join(names)}' is not supported. If you are attempting to "
             "use a custom object, be sure to append the '__c' after the entity name. Please "
             "reference your WSDL or the describe call for the appropriate names.",
@@ -734,8 +757,8 @@ def _compile(
     obj, relation = _from(text, store, parts["from_name"], role, parent)
     compiler = _Compiler(text, store, obj, depth, role)
     items = parts["select_list"].children
-    limit = int(parts["limit_clause"].children[0]) if "limit_clause" in parts else None
-    offset = int(parts["offset_clause"].children[0]) if "offset_clause" in parts else 0
+    limit = int(_token(parts["limit_clause"].children[0])) if "limit_clause" in parts else None
+    offset = int(_token(parts["offset_clause"].children[0])) if "offset_clause" in parts else 0
     if offset > 2000:
         raise SalesforceError(
             "NUMBER_OUTSIDE_VALID_RANGE",
@@ -782,17 +805,7 @@ def _compile_records(
         if item.data == "subquery_item":
             if role == "semi":
                 raise compiler.fail("Semi join sub-selects cannot hold subqueries")
-            child = _compile(
-                compiler.text,
-                compiler.store,
-                item.children[0],
-                "child",
-                compiler.depth + 1,
-                query.sobject,
-            )
-            assert child.relation is not None
-            name, fld = child.relation
-            sub = ChildQuery(name, fld, child)
+            sub = _child_query(compiler, item, query)
             query.subqueries.append(sub)
             query.columns.append(sub)
             continue
@@ -815,6 +828,29 @@ def _compile_records(
         query.columns.extend(paths)
     if unbounded and (query.limit is None or query.limit > FIELDS_LIMIT):
         raise compiler.fail(f"The SOQL FIELDS function must have a LIMIT of at most {FIELDS_LIMIT}")
+    _check_selected_once(compiler, query)
+    for item in parts["order_clause"].children if "order_clause" in parts else []:
+        get, _ = compiler.operand(item.children[0], grouped=False)
+        query.order.append((get, *_direction(item)))
+
+
+def _child_query(compiler: _Compiler, item: Tree, query: Query) -> ChildQuery:
+    """A child relationship subquery of the SELECT list, e.g. (SELECT Id FROM Contacts)."""
+    child = _compile(
+        compiler.text,
+        compiler.store,
+        item.children[0],
+        "child",
+        compiler.depth + 1,
+        query.sobject,
+    )
+    assert child.relation is not None
+    name, fld = child.relation
+    return ChildQuery(name, fld, child)
+
+
+def _check_selected_once(compiler: _Compiler, query: Query) -> None:
+    """No field and no subquery is selected twice."""
     seen: set[str] = set()
     for path in query.paths:
         if path.text.lower() in seen:
@@ -824,14 +860,10 @@ def _compile_records(
     for name in names:
         if names.count(name) > 1 or name in seen:
             raise compiler.fail(f"duplicate field selected: {name}", "INVALID_FIELD")
-    for item in parts["order_clause"].children if "order_clause" in parts else []:
-        get, _ = compiler.operand(item.children[0], grouped=False)
-        query.order.append((get, *_direction(item)))
 
 
-def _compile_aggregate(
-    compiler: _Compiler, parts: dict[str, Tree], items: list[Tree], query: Query
-) -> None:
+def _group_by(compiler: _Compiler, parts: dict[str, Tree], query: Query) -> None:
+    """The GROUP BY paths, each of a type Salesforce groups by."""
     for path_tree in parts["group_clause"].children if "group_clause" in parts else []:
         path = compiler.path(path_tree)
         if path.final.type in _GROUP_TYPES_REFUSED:
@@ -840,6 +872,12 @@ def _compile_aggregate(
             )
         compiler.grouped[path.key] = path
         query.group_by.append((compiler.getter(path), path.final))
+
+
+def _compile_aggregate(
+    compiler: _Compiler, parts: dict[str, Tree], items: list[Tree], query: Query
+) -> None:
+    _group_by(compiler, parts, query)
     if "limit_clause" in parts and not compiler.grouped:
         raise compiler.fail(
             "An aggregate query with LIMIT needs a GROUP BY clause (Salesforce: 'You must use "
@@ -858,11 +896,7 @@ def _compile_aggregate(
             if path.key not in compiler.grouped:
                 raise compiler.fail(f"Field must be grouped or aggregated: {path.text}")
             get = compiler.getter(path)
-            query.outputs.append(
-                Column(
-                    alias or path.final_name, lambda rows, get=get: get(rows[0]) if rows else None
-                )
-            )
+            query.outputs.append(Column(alias or path.final_name, _of_first_row(get)))
             continue
         call = item.children[0]
         if str(call.children[0]).upper() == "FIELDS":
@@ -888,10 +922,19 @@ def _compile_aggregate(
         query.order.append((get, *_direction(item)))
 
 
+def _of_first_row(get: Callable[[Row], Any]) -> Callable[[list[Row]], Any]:
+    """A grouped field's value: the same on every row of the group, so the first row's."""
+
+    def value(rows: list[Row]) -> Any:
+        return get(rows[0]) if rows else None
+
+    return value
+
+
 def _direction(item: Tree) -> tuple[bool, bool]:
     desc = False
     nulls_last = None
-    for extra in item.children[1:]:
+    for extra in map(_token, item.children[1:]):
         if extra.type == "DIRECTION":
             desc = extra.lower() == "desc"
         else:
@@ -924,14 +967,14 @@ def parse(text: str, store: Store) -> Query:
         token = text[exc.pos_in_stream :].split()[0] if text[exc.pos_in_stream :].split() else ""
         raise _malformed(text, exc.line, exc.column, f"unexpected token: '{token}'") from None
     except UnexpectedInput as exc:
-        token = getattr(exc, "token", None)
-        if token is None or getattr(token, "type", "") == "$END":
+        unexpected = getattr(exc, "token", None)
+        if unexpected is None or getattr(unexpected, "type", "") == "$END":
             raise _malformed(text, 1, len(text) + 1, "unexpected token: <EOF>") from None
         raise _malformed(
             text,
-            getattr(token, "line", 1) or 1,
-            getattr(token, "column", 1) or 1,
-            f"unexpected token: '{token}'",
+            getattr(unexpected, "line", 1) or 1,
+            getattr(unexpected, "column", 1) or 1,
+            f"unexpected token: '{unexpected}'",
         ) from None
     except LarkError as exc:
         raise SalesforceError("MALFORMED_QUERY", f"\n{text}\n{exc}") from None

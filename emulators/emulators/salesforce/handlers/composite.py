@@ -213,7 +213,8 @@ async def _run(
         body = _substitute(sub["body"], results) if "body" in sub else None
     except Halted as exc:
         return _halted(ref, str(exc))
-    headers = sub.get("httpHeaders") if isinstance(sub.get("httpHeaders"), dict) else {}
+    given = sub.get("httpHeaders")
+    headers: dict[str, Any] = given if isinstance(given, dict) else {}
     try:
         version, rest, query = _split_url(str(url))
         matched = emulator.match(method, rest)

@@ -127,8 +127,9 @@ def matches_for(emulator: Emulator, obj: SObject, fld: Any, value: str) -> list[
     """The ids of the records whose external id field holds ``value``."""
     if fld.name == "Id":
         found = emulator.store.lookup(value)
-        ok = found and found[0].name == obj.name and not found[1].get("IsDeleted")
-        return [found[1]["Id"]] if ok else []
+        if found is None or found[0].name != obj.name or found[1].get("IsDeleted"):
+            return []
+        return [found[1]["Id"]]
     return emulator.store.find_by_ext(obj, fld, value)
 
 
