@@ -230,34 +230,151 @@ def seed_workspace(
     big_conversations: int | None = None,
 ) -> dict[str, Any]:
     """Replace the workspace with a generated one; answers the counts."""
-    rng = random.Random(seed)
-    now = db.now()
-    app_id = str(db.settings()["app_id_code"])
-    ns = f"seed{seed}"
     n_companies = companies if companies is not None else max(5, contacts // 25)
     n_big = (
         big_conversations if big_conversations is not None else (2 if conversations >= 10 else 0)
     )
     n_big = min(n_big, conversations)
-    manifest: dict[str, list[Any]] = {}
-
-    def note(category: str, value: Any) -> None:
-        manifest.setdefault(category, []).append(value)
-
-    def ts_between(lo: int, hi: int) -> int:
-        return lo if hi <= lo else rng.randint(lo, hi)
-
-    start = now - SPAN_DAYS * DAY
+    seeder = _Seeder(db, seed)
     with db.write() as conn:
         for table in DATA_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         for stmt in TABLES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
+        seeder.reference_data(conn)
+        company_rows = seeder.companies(n_companies)
+        contact_docs = seeder.contacts(conn, contacts, company_rows)
+        n_conversations = seeder.conversations(conn, conversations, n_big, contact_docs)
+        n_segments, n_logs = seeder.segments_and_logs(conn)
+        for stmt in INDEXES.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        db.set_meta("counter:part", seeder.part_counter, conn)
+        db.set_meta("manifest", seeder.manifest, conn)
+        db.set_meta(
+            "seed",
+            {
+                "seed": seed,
+                "contacts": contacts,
+                "conversations": conversations,
+                "companies": n_companies,
+                "big_conversations": n_big,
+                "seeded_at": seeder.now,
+            },
+            conn,
+        )
+    conn.execute("ANALYZE")
+    # Move the freshly written pages out of the WAL: reads through a huge WAL are slow.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return {
+        "contacts": contacts,
+        "conversations": n_conversations,
+        "companies": n_companies,
+        "big_conversations": n_big,
+        "parts": seeder.part_counter - FIRST_PART_ID,
+        "seed": seed,
+        "tags": len(seeder.tag_ids),
+        "admins": len(seeder.admin_ids),
+        "teams": len(seeder.team_ids),
+        "segments": n_segments,
+        "activity_logs": n_logs,
+    }
 
-        # Admins, teams, tags, data attributes.
-        admin_ids = [str(7_000_001 + i) for i in range(len(ADMINS))]
-        team_ids = [str(8_000_001 + i) for i in range(len(TEAMS))]
+
+FIRST_PART_ID = 5_000_000_000
+CONTACT_ATTRIBUTES = [
+    ("contact", "name", "string", False),
+    ("contact", "email", "string", False),
+    ("contact", "phone", "string", False),
+    ("contact", "role", "string", False),
+    ("contact", "created_at", "date", False),
+    ("contact", "updated_at", "date", False),
+    ("contact", "last_seen_at", "date", False),
+    ("contact", "company_size", "integer", True),
+    ("contact", "job_title", "string", True),
+    ("contact", "session_count", "integer", True),
+    ("contact", "qualification", "string", True),
+    ("company", "name", "string", False),
+    ("company", "size", "integer", False),
+    ("company", "industry", "string", False),
+    ("company", "account_tier", "string", True),
+]
+COMPANY_WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Müller",
+    "Soylent",
+    "Nakatomi",
+    "Цифра",
+]
+SUBJECTS = [
+    "Pricing question",
+    "Cannot log in",
+    "Demo request",
+    "Invoice",
+    "Feature idea",
+    "Bug report",
+    "Hallo!",
+    "こんにちは",
+]
+
+
+class _ContactRows:
+    """The rows of the contacts and of what links to them, inserted together."""
+
+    def __init__(self) -> None:
+        self.contacts: list[tuple[Any, ...]] = []
+        self.tags: list[tuple[str, str, int]] = []
+        self.companies: list[tuple[str, str, int]] = []
+        self.events: list[tuple[str, str, int, int, int]] = []
+        self.company_users: dict[str, int] = {}
+
+
+class _Seeder:
+    """One workspace's generator: every random draw in the order of the calls below.
+
+    ``seed_workspace`` calls the sections in a fixed order (reference data, companies,
+    contacts, conversations, segments and logs): the draws, and so the seeded ids and values,
+    depend on it.
+    """
+
+    def __init__(self, db: Database, seed: int) -> None:
+        self.db = db
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.now = db.now()
+        self.app_id = str(db.settings()["app_id_code"])
+        self.ns = f"seed{seed}"
+        self.start = self.now - SPAN_DAYS * DAY
+        self.manifest: dict[str, list[Any]] = {}
+        self.part_counter = FIRST_PART_ID
+        self.admin_ids: list[str] = []
+        self.team_ids: list[str] = []
+        self.tag_ids: list[str] = []
+        self.company_ids: list[str] = []
+        self.sales_tag = ""
+
+    def note(self, category: str, value: Any) -> None:
+        """List ``value`` in the manifest under ``category``."""
+        self.manifest.setdefault(category, []).append(value)
+
+    def ts_between(self, lo: int, hi: int) -> int:
+        """A random timestamp from ``lo`` to ``hi`` (``lo`` when the span is empty)."""
+        return lo if hi <= lo else self.rng.randint(lo, hi)
+
+    # ------------------------------------------------------------------ reference data
+    def reference_data(self, conn: Any) -> None:
+        """Admins, teams, tags and data attributes (no random draws)."""
+        start = self.start
+        self.admin_ids = admin_ids = [str(7_000_001 + i) for i in range(len(ADMINS))]
+        self.team_ids = team_ids = [str(8_000_001 + i) for i in range(len(TEAMS))]
         team_members = {
             t: [int(a) for j, a in enumerate(admin_ids) if j % len(TEAMS) == k]
             for k, t in enumerate(team_ids)
@@ -282,29 +399,12 @@ def seed_workspace(
                 for tid, name in zip(team_ids, TEAMS, strict=True)
             ],
         )
-        tag_ids = [str(9001 + i) for i in range(len(TAG_NAMES))]
+        self.tag_ids = tag_ids = [str(9001 + i) for i in range(len(TAG_NAMES))]
         conn.executemany(
             "INSERT INTO tags VALUES (?, ?, ?)",
             [(t, n, start) for t, n in zip(tag_ids, TAG_NAMES, strict=True)],
         )
-        sales_tag = tag_ids[0]
-        attrs = [
-            ("contact", "name", "string", False),
-            ("contact", "email", "string", False),
-            ("contact", "phone", "string", False),
-            ("contact", "role", "string", False),
-            ("contact", "created_at", "date", False),
-            ("contact", "updated_at", "date", False),
-            ("contact", "last_seen_at", "date", False),
-            ("contact", "company_size", "integer", True),
-            ("contact", "job_title", "string", True),
-            ("contact", "session_count", "integer", True),
-            ("contact", "qualification", "string", True),
-            ("company", "name", "string", False),
-            ("company", "size", "integer", False),
-            ("company", "industry", "string", False),
-            ("company", "account_tier", "string", True),
-        ]
+        self.sales_tag = tag_ids[0]
         conn.executemany(
             "INSERT INTO data_attributes VALUES (?, ?, ?, ?)",
             [
@@ -326,37 +426,24 @@ def seed_workspace(
                         )
                     ),
                 )
-                for i, (m, name, dtype, custom) in enumerate(attrs)
+                for i, (m, name, dtype, custom) in enumerate(CONTACT_ATTRIBUTES)
             ],
         )
 
-        # Companies.
+    # ------------------------------------------------------------------ companies
+    def companies(self, n_companies: int) -> list[dict[str, Any]]:
+        """The companies' documents (inserted after the contacts, who count as their users)."""
+        rng, ns, now = self.rng, self.ns, self.now
         company_rows = []
-        company_ids = []
         for i in range(n_companies):
             cid = model.hex_id(f"{ns}-company", i)
-            created = ts_between(start - 200 * DAY, now - DAY)
-            word = rng.choice(
-                [
-                    "Acme",
-                    "Globex",
-                    "Initech",
-                    "Umbrella",
-                    "Hooli",
-                    "Stark",
-                    "Wayne",
-                    "Tyrell",
-                    "Müller",
-                    "Soylent",
-                    "Nakatomi",
-                    "Цифра",
-                ]
-            )
+            created = self.ts_between(self.start - 200 * DAY, now - DAY)
+            word = rng.choice(COMPANY_WORDS)
             name = f"{word} {rng.choice(['GmbH', 'Inc', 'SAS', 'Ltd', 'KK', 'AG'])} {i}"
             doc = model.new_company(
                 cid,
                 f"{ns}-comp-{i}",
-                app_id,
+                self.app_id,
                 name=name,
                 created_at=created,
                 size=rng.choice([1, 5, 12, 50, 120, 250, 800, 3000, 12000]),
@@ -366,127 +453,43 @@ def seed_workspace(
                 plan=rng.choice(PLANS),
                 custom_attributes={"account_tier": rng.choice(["gold", "silver", "bronze"])},
             )
-            doc["updated_at"] = ts_between(created, now)
+            doc["updated_at"] = self.ts_between(created, now)
             company_rows.append(doc)
-            company_ids.append(cid)
+            self.company_ids.append(cid)
+        return company_rows
 
-        # Contacts.
-        contact_rows = []
-        ctag_rows: list[tuple[str, str, int]] = []
-        ccomp_rows: list[tuple[str, str, int]] = []
-        event_rows: list[tuple[str, str, int, int, int]] = []
-        company_users: dict[str, int] = {}
+    # ------------------------------------------------------------------ contacts
+    def contacts(
+        self, conn: Any, contacts: int, company_rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Insert the contacts (the awkward ones first) and the companies; their documents."""
+        rows = _ContactRows()
         contact_docs: list[dict[str, Any]] = []
         for i in range(contacts):
-            cid = model.hex_id(f"{ns}-contact", i)
-            spec: dict[str, Any] = {}
-            if i < len(AWKWARD):
-                category, spec = AWKWARD[i]
-                note(category, cid)
-            roll = rng.random()
-            name: str | None
-            if "name" in spec:
-                name = spec["name"]
-            elif roll < 0.03:
-                name = None
-            elif roll < 0.05:
-                name = rng.choice(ONE_WORD)
-            elif roll < 0.15:
-                name = rng.choice(SCRIPT_NAMES)
-            else:
-                name = f"{rng.choice(LATIN_FIRST)} {rng.choice(LATIN_LAST)}"
-            if "email" in spec:
-                email = spec["email"]
-            elif rng.random() < 0.04:
-                email = None
-            else:
-                local = _ascii(name or "anon")
-                email = f"{local}.{i}@{rng.choice(DOMAINS)}"
-            role = spec.get("role") or ("lead" if rng.random() < 0.55 else "user")
-            created = ts_between(start, now - 60)
-            updated = ts_between(created, now)
-            qual = (
-                spec.get("qualification", rng.choice(QUALIFICATIONS))
-                if ("qualification" in spec or i >= len(AWKWARD))
-                else None
-            )
-            custom: dict[str, Any] = {"session_count": rng.randint(0, 300)}
-            size = spec.get("company_size") or (
-                rng.choice([3, 10, 25, 60, 150, 400, 1200, 7000]) if rng.random() < 0.7 else None
-            )
-            if size is not None:
-                custom["company_size"] = size
-            title = spec.get("job_title") or (
-                rng.choice(JOB_TITLES) if rng.random() < 0.8 else None
-            )
-            if title is not None:
-                custom["job_title"] = title
-            if qual is not None:
-                custom["qualification"] = qual
-            country, region, city = rng.choice(COUNTRIES)
-            phone = None if rng.random() < 0.4 else f"+49 30 {rng.randint(1000000, 9999999)}"
-            doc = model.new_contact(
-                cid,
-                app_id,
-                role=role,
-                created_at=created,
-                updated_at=updated,
-                email=email,
-                name=name,
-                phone=phone,
-                external_id=f"ext-{seed}-{i}" if role == "user" and rng.random() < 0.7 else None,
-                owner_id=int(rng.choice(admin_ids)) if rng.random() < 0.3 else None,
-                custom_attributes=custom,
-                location={"country": country, "region": region, "city": city},
-            )
-            if role == "user":
-                doc["signed_up_at"] = created
-            if rng.random() < 0.85:
-                doc["last_seen_at"] = ts_between(created, updated)
-                doc["browser"] = rng.choice(["chrome", "firefox", "safari"])
-                doc["os"] = rng.choice(["OS X 14.1", "Windows 11", "Linux", "iOS 17"])
-            # Tags and companies.
-            n_tags = spec.get("tags", 0 if rng.random() < 0.7 else rng.randint(1, 3))
-            chosen_tags = rng.sample(tag_ids, min(n_tags, len(tag_ids)))
-            if qual == "hand_to_sales" and rng.random() < 0.5 and sales_tag not in chosen_tags:
-                chosen_tags.append(sales_tag)
-            for k, t in enumerate(chosen_tags):
-                ctag_rows.append((cid, t, created + k))
-            n_comp = spec.get("companies")
-            if n_comp is None:
-                r = rng.random()
-                n_comp = 1 if r < 0.65 else 2 if r < 0.75 else 0
-            chosen_comps = rng.sample(company_ids, min(n_comp, len(company_ids)))
-            for k, c in enumerate(chosen_comps):
-                ccomp_rows.append((cid, c, k))
-                company_users[c] = company_users.get(c, 0) + 1
-            doc["tags"] = model.sublist(
-                cid, "tags", [model.tag_ref(t) for t in chosen_tags], len(chosen_tags)
-            )
-            doc["companies"] = model.sublist(
-                cid, "companies", [model.company_ref(c) for c in chosen_comps], len(chosen_comps)
-            )
-            for ev in rng.sample(EVENT_NAMES, rng.randint(0, 3)):
-                first = ts_between(created, now)
-                event_rows.append((cid, ev, first, ts_between(first, now), rng.randint(1, 40)))
-            if qual == "hand_to_sales" and i < 200:
-                note("qualification_hand_to_sales", cid)
-            if i < 50:
-                note("leads" if role == "lead" else "users", cid)
+            doc = self.contact(i, rows)
             contact_docs.append(doc)
-            contact_rows.append(
-                (cid, role, doc["email"], doc["external_id"], created, updated, 0, model_dump(doc))
+            rows.contacts.append(
+                (
+                    doc["id"],
+                    doc["role"],
+                    doc["email"],
+                    doc["external_id"],
+                    doc["created_at"],
+                    doc["updated_at"],
+                    0,
+                    model_dump(doc),
+                )
             )
         conn.executemany(
             "INSERT INTO contacts (id, role, email, external_id, created_at, updated_at, "
             "indexed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            contact_rows,
+            rows.contacts,
         )
-        conn.executemany("INSERT INTO contact_tags VALUES (?, ?, ?)", ctag_rows)
-        conn.executemany("INSERT INTO contact_companies VALUES (?, ?, ?)", ccomp_rows)
-        conn.executemany("INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?)", event_rows)
+        conn.executemany("INSERT INTO contact_tags VALUES (?, ?, ?)", rows.tags)
+        conn.executemany("INSERT INTO contact_companies VALUES (?, ?, ?)", rows.companies)
+        conn.executemany("INSERT INTO event_summaries VALUES (?, ?, ?, ?, ?)", rows.events)
         for doc in company_rows:
-            doc["user_count"] = company_users.get(doc["id"], 0)
+            doc["user_count"] = rows.company_users.get(doc["id"], 0)
         conn.executemany(
             "INSERT INTO companies (id, company_id, name, created_at, updated_at, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -502,109 +505,146 @@ def seed_workspace(
                 for d in company_rows
             ],
         )
+        return contact_docs
 
-        # Conversations and their parts.
-        part_counter = 5_000_000_000
+    def contact(self, i: int, rows: _ContactRows) -> dict[str, Any]:
+        """The ``i``-th contact's document; its tag, company and event rows go to ``rows``."""
+        rng, now = self.rng, self.now
+        cid = model.hex_id(f"{self.ns}-contact", i)
+        spec: dict[str, Any] = {}
+        if i < len(AWKWARD):
+            category, spec = AWKWARD[i]
+            self.note(category, cid)
+        name = self._name(spec)
+        email = self._email(i, spec, name)
+        role = spec.get("role") or ("lead" if rng.random() < 0.55 else "user")
+        created = self.ts_between(self.start, now - 60)
+        updated = self.ts_between(created, now)
+        qual = (
+            spec.get("qualification", rng.choice(QUALIFICATIONS))
+            if ("qualification" in spec or i >= len(AWKWARD))
+            else None
+        )
+        custom = self._custom_attributes(spec, qual)
+        country, region, city = rng.choice(COUNTRIES)
+        phone = None if rng.random() < 0.4 else f"+49 30 {rng.randint(1000000, 9999999)}"
+        doc = model.new_contact(
+            cid,
+            self.app_id,
+            role=role,
+            created_at=created,
+            updated_at=updated,
+            email=email,
+            name=name,
+            phone=phone,
+            external_id=f"ext-{self.seed}-{i}" if role == "user" and rng.random() < 0.7 else None,
+            owner_id=int(rng.choice(self.admin_ids)) if rng.random() < 0.3 else None,
+            custom_attributes=custom,
+            location={"country": country, "region": region, "city": city},
+        )
+        if role == "user":
+            doc["signed_up_at"] = created
+        if rng.random() < 0.85:
+            doc["last_seen_at"] = self.ts_between(created, updated)
+            doc["browser"] = rng.choice(["chrome", "firefox", "safari"])
+            doc["os"] = rng.choice(["OS X 14.1", "Windows 11", "Linux", "iOS 17"])
+        self._links(doc, spec, qual, rows)
+        if qual == "hand_to_sales" and i < 200:
+            self.note("qualification_hand_to_sales", cid)
+        if i < 50:
+            self.note("leads" if role == "lead" else "users", cid)
+        return doc
+
+    def _name(self, spec: dict[str, Any]) -> str | None:
+        rng = self.rng
+        roll = rng.random()
+        if "name" in spec:
+            return spec["name"]
+        if roll < 0.03:
+            return None
+        if roll < 0.05:
+            return rng.choice(ONE_WORD)
+        if roll < 0.15:
+            return rng.choice(SCRIPT_NAMES)
+        return f"{rng.choice(LATIN_FIRST)} {rng.choice(LATIN_LAST)}"
+
+    def _email(self, i: int, spec: dict[str, Any], name: str | None) -> str | None:
+        if "email" in spec:
+            return spec["email"]
+        if self.rng.random() < 0.04:
+            return None
+        local = _ascii(name or "anon")
+        return f"{local}.{i}@{self.rng.choice(DOMAINS)}"
+
+    def _custom_attributes(self, spec: dict[str, Any], qual: str | None) -> dict[str, Any]:
+        rng = self.rng
+        custom: dict[str, Any] = {"session_count": rng.randint(0, 300)}
+        size = spec.get("company_size") or (
+            rng.choice([3, 10, 25, 60, 150, 400, 1200, 7000]) if rng.random() < 0.7 else None
+        )
+        if size is not None:
+            custom["company_size"] = size
+        title = spec.get("job_title") or (rng.choice(JOB_TITLES) if rng.random() < 0.8 else None)
+        if title is not None:
+            custom["job_title"] = title
+        if qual is not None:
+            custom["qualification"] = qual
+        return custom
+
+    def _links(
+        self, doc: dict[str, Any], spec: dict[str, Any], qual: str | None, rows: _ContactRows
+    ) -> None:
+        """The contact's tags, companies and events."""
+        rng, tag_ids = self.rng, self.tag_ids
+        cid, created = doc["id"], doc["created_at"]
+        n_tags = spec.get("tags", 0 if rng.random() < 0.7 else rng.randint(1, 3))
+        chosen_tags = rng.sample(tag_ids, min(n_tags, len(tag_ids)))
+        if qual == "hand_to_sales" and rng.random() < 0.5 and self.sales_tag not in chosen_tags:
+            chosen_tags.append(self.sales_tag)
+        for k, t in enumerate(chosen_tags):
+            rows.tags.append((cid, t, created + k))
+        n_comp = spec.get("companies")
+        if n_comp is None:
+            r = rng.random()
+            n_comp = 1 if r < 0.65 else 2 if r < 0.75 else 0
+        chosen_comps = rng.sample(self.company_ids, min(n_comp, len(self.company_ids)))
+        for k, c in enumerate(chosen_comps):
+            rows.companies.append((cid, c, k))
+            rows.company_users[c] = rows.company_users.get(c, 0) + 1
+        doc["tags"] = model.sublist(
+            cid, "tags", [model.tag_ref(t) for t in chosen_tags], len(chosen_tags)
+        )
+        doc["companies"] = model.sublist(
+            cid, "companies", [model.company_ref(c) for c in chosen_comps], len(chosen_comps)
+        )
+        for ev in rng.sample(EVENT_NAMES, rng.randint(0, 3)):
+            first = self.ts_between(created, self.now)
+            rows.events.append(
+                (cid, ev, first, self.ts_between(first, self.now), rng.randint(1, 40))
+            )
+
+    # ------------------------------------------------------------------ conversations
+    def conversations(
+        self, conn: Any, conversations: int, n_big: int, contact_docs: list[dict[str, Any]]
+    ) -> int:
+        """Insert the conversations and their parts; how many conversations."""
         conv_rows = []
         part_rows: list[tuple[str, int, str]] = []
         admin_authors = [
             model.author("admin", aid, name, email)
-            for aid, (name, email) in zip(admin_ids, ADMINS, strict=True)
+            for aid, (name, email) in zip(self.admin_ids, ADMINS, strict=True)
         ]
-        big_positions = set(range(n_big))
         for j in range(conversations):
             if not contact_docs:
                 break
-            conv_id = str(100_000_001 + j)
-            contact = contact_docs[rng.randrange(len(contact_docs))]
-            created = ts_between(max(start, contact["created_at"]), now - 3600)
-            subject = rng.choice(
-                [
-                    "Pricing question",
-                    "Cannot log in",
-                    "Demo request",
-                    "Invoice",
-                    "Feature idea",
-                    "Bug report",
-                    "Hallo!",
-                    "こんにちは",
-                ]
-            )
-            admin_id = rng.choice(admin_ids)
-            conv = model.new_conversation(
-                conv_id,
-                created_at=created,
-                contact=contact,
-                subject=subject,
-                body=f"<p>{subject}: <b>please</b> help &amp; thanks</p>",
-                admin_assignee_id=int(admin_id) if rng.random() < 0.7 else None,
-                team_assignee_id=int(rng.choice(team_ids)) if rng.random() < 0.5 else None,
-            )
-            if j in big_positions:
-                n_parts = 600 + 137 * j
-                step_hi = 120
-                note("big_conversations", conv_id)
-            else:
-                n_parts = rng.randint(1, 20)
-                step_hi = 6 * 3600
-            final = rng.random()
-            final_state = "closed" if final < 0.5 else "open" if final < 0.85 else "snoozed"
-            ts = created
-            contact_author = conv["source"]["author"]
-            for k in range(n_parts):
-                ts = min(now, ts + rng.randint(30, step_hi))
-                last = k == n_parts - 1
-                if last and final_state == "closed":
-                    ptype, auth, body = "close", rng.choice(admin_authors), None
-                elif last and final_state == "snoozed":
-                    ptype, auth, body = "snoozed", rng.choice(admin_authors), None
-                elif k == 0 and conv["admin_assignee_id"] and n_parts > 2:
-                    ptype, auth, body = "assignment", rng.choice(admin_authors), None
-                elif k % 2 == 0:
-                    ptype, auth = "comment", contact_author
-                    body = f"<p>Reply {k + 1} from the customer &mdash; {subject}</p>"
-                else:
-                    ptype, auth = (
-                        rng.choice(["comment", "comment", "note"]),
-                        rng.choice(admin_authors),
-                    )
-                    body = f'<p>Answer {k + 1}: see <a href="https://help.example.com">docs</a></p>'
-                part_counter += 1
-                part = model.new_part(
-                    str(part_counter),
-                    part_type=ptype,
-                    body=body,
-                    created_at=ts,
-                    author_doc=auth,
-                    assigned_to={"type": "admin", "id": admin_id}
-                    if ptype == "assignment"
-                    else None,
-                )
-                model.apply_part_to_conversation(conv, part)
-                part_rows.append((conv_id, k + 1, model_dump(part)))
-            if final_state == "snoozed":
-                conv["snoozed_until"] = now + rng.randint(3600, 5 * DAY)
-            if rng.random() < 0.2:
-                for t in rng.sample(tag_ids, rng.randint(1, 2)):
-                    tg = model.tag(t, TAG_NAMES[tag_ids.index(t)], applied_at=ts)
-                    tg["applied_by"] = {"type": "admin", "id": admin_id}
-                    conv["tags"]["tags"].append(tg)
-            if final_state == "closed" and rng.random() < 0.3:
-                conv["conversation_rating"] = {
-                    "rating": rng.randint(1, 5),
-                    "remark": "Thanks!",
-                    "created_at": ts,
-                    "updated_at": ts,
-                    "contact": {
-                        "type": "contact",
-                        "id": contact["id"],
-                        "external_id": contact["external_id"],
-                    },
-                    "teammate": {"type": "admin", "id": admin_id},
-                }
-            conv["read"] = final_state == "closed"
+            conv = self.conversation(j, j < n_big, contact_docs, admin_authors, part_rows)
             conv_rows.append(
-                (conv_id, created, conv["updated_at"], model_dump(model.list_item(conv)))
+                (
+                    conv["id"],
+                    conv["created_at"],
+                    conv["updated_at"],
+                    model_dump(model.list_item(conv)),
+                )
             )
             if len(part_rows) > 200_000:
                 conn.executemany("INSERT INTO parts VALUES (?, ?, ?)", part_rows)
@@ -614,53 +654,144 @@ def seed_workspace(
             "INSERT INTO conversations (id, created_at, updated_at, data) VALUES (?, ?, ?, ?)",
             conv_rows,
         )
-        # Segments and activity logs draw from their own generator, so adding them left every
-        # contact, company and conversation of a seed as it was.
-        side = random.Random(f"segments-and-logs-{seed}")
-        segment_rows = seed_segments(ns, start, sales_tag)
+        return len(conv_rows)
+
+    def conversation(
+        self,
+        j: int,
+        big: bool,
+        contact_docs: list[dict[str, Any]],
+        admin_authors: list[dict[str, Any]],
+        part_rows: list[tuple[str, int, str]],
+    ) -> dict[str, Any]:
+        """The ``j``-th conversation, its parts appended to ``part_rows``."""
+        rng, now = self.rng, self.now
+        conv_id = str(100_000_001 + j)
+        contact = contact_docs[rng.randrange(len(contact_docs))]
+        created = self.ts_between(max(self.start, contact["created_at"]), now - 3600)
+        subject = rng.choice(SUBJECTS)
+        admin_id = rng.choice(self.admin_ids)
+        conv = model.new_conversation(
+            conv_id,
+            created_at=created,
+            contact=contact,
+            subject=subject,
+            body=f"<p>{subject}: <b>please</b> help &amp; thanks</p>",
+            admin_assignee_id=int(admin_id) if rng.random() < 0.7 else None,
+            team_assignee_id=int(rng.choice(self.team_ids)) if rng.random() < 0.5 else None,
+        )
+        if big:
+            n_parts = 600 + 137 * j
+            step_hi = 120
+            self.note("big_conversations", conv_id)
+        else:
+            n_parts = rng.randint(1, 20)
+            step_hi = 6 * 3600
+        final = rng.random()
+        final_state = "closed" if final < 0.5 else "open" if final < 0.85 else "snoozed"
+        ts = created
+        for k in range(n_parts):
+            ts = min(now, ts + rng.randint(30, step_hi))
+            kind = self._part_kind(k, n_parts, final_state, conv, subject, admin_authors)
+            self.part_counter += 1
+            part = model.new_part(
+                str(self.part_counter),
+                part_type=kind[0],
+                body=kind[2],
+                created_at=ts,
+                author_doc=kind[1],
+                assigned_to={"type": "admin", "id": admin_id} if kind[0] == "assignment" else None,
+            )
+            model.apply_part_to_conversation(conv, part)
+            part_rows.append((conv_id, k + 1, model_dump(part)))
+        self._finish(conv, final_state, ts, admin_id, contact)
+        return conv
+
+    def _part_kind(
+        self,
+        k: int,
+        n_parts: int,
+        final_state: str,
+        conv: dict[str, Any],
+        subject: str,
+        admin_authors: list[dict[str, Any]],
+    ) -> tuple[str, dict[str, Any], str | None]:
+        """The ``k``-th part's type, author and body."""
+        rng = self.rng
+        last = k == n_parts - 1
+        if last and final_state == "closed":
+            return "close", rng.choice(admin_authors), None
+        if last and final_state == "snoozed":
+            return "snoozed", rng.choice(admin_authors), None
+        if k == 0 and conv["admin_assignee_id"] and n_parts > 2:
+            return "assignment", rng.choice(admin_authors), None
+        if k % 2 == 0:
+            body = f"<p>Reply {k + 1} from the customer &mdash; {subject}</p>"
+            return "comment", conv["source"]["author"], body
+        ptype, auth = (
+            rng.choice(["comment", "comment", "note"]),
+            rng.choice(admin_authors),
+        )
+        return (
+            ptype,
+            auth,
+            f'<p>Answer {k + 1}: see <a href="https://help.example.com">docs</a></p>',
+        )
+
+    def _finish(
+        self,
+        conv: dict[str, Any],
+        final_state: str,
+        ts: int,
+        admin_id: str,
+        contact: dict[str, Any],
+    ) -> None:
+        """Snooze, tag and rate the conversation as its final state says."""
+        rng = self.rng
+        if final_state == "snoozed":
+            conv["snoozed_until"] = self.now + rng.randint(3600, 5 * DAY)
+        if rng.random() < 0.2:
+            for t in rng.sample(self.tag_ids, rng.randint(1, 2)):
+                tg = model.tag(t, TAG_NAMES[self.tag_ids.index(t)], applied_at=ts)
+                tg["applied_by"] = {"type": "admin", "id": admin_id}
+                conv["tags"]["tags"].append(tg)
+        if final_state == "closed" and rng.random() < 0.3:
+            conv["conversation_rating"] = {
+                "rating": rng.randint(1, 5),
+                "remark": "Thanks!",
+                "created_at": ts,
+                "updated_at": ts,
+                "contact": {
+                    "type": "contact",
+                    "id": contact["id"],
+                    "external_id": contact["external_id"],
+                },
+                "teammate": {"type": "admin", "id": admin_id},
+            }
+        conv["read"] = final_state == "closed"
+
+    # ------------------------------------------------------------------ segments and logs
+    def segments_and_logs(self, conn: Any) -> tuple[int, int]:
+        """Insert the segments and activity logs; how many of each.
+
+        They draw from their own generator, so adding them left every contact, company and
+        conversation of a seed as it was.
+        """
+        side = random.Random(f"segments-and-logs-{self.seed}")
+        segment_rows = seed_segments(self.ns, self.start, self.sales_tag)
         conn.executemany("INSERT INTO segments VALUES (?, ?, ?, ?)", segment_rows)
-        log_rows = seed_activity_logs(side, admin_ids, start, now, str(db.settings()["app_name"]))
+        log_rows = seed_activity_logs(
+            side, self.admin_ids, self.start, self.now, str(self.db.settings()["app_name"])
+        )
         conn.executemany(
             "INSERT INTO activity_logs (id, created_at, data) VALUES (?, ?, ?)", log_rows
         )
-        for stmt in INDEXES.split(";"):
-            if stmt.strip():
-                conn.execute(stmt)
-        db.set_meta("counter:part", part_counter, conn)
-        manifest["admins"] = admin_ids
-        manifest["teams"] = team_ids
-        manifest["tag_sales_qualified"] = [sales_tag]
-        manifest["segments"] = [r[0] for r in segment_rows if r[1] == "contact"]
-        manifest["company_segments"] = [r[0] for r in segment_rows if r[1] == "company"]
-        db.set_meta("manifest", manifest, conn)
-        db.set_meta(
-            "seed",
-            {
-                "seed": seed,
-                "contacts": contacts,
-                "conversations": conversations,
-                "companies": n_companies,
-                "big_conversations": n_big,
-                "seeded_at": now,
-            },
-            conn,
-        )
-    conn.execute("ANALYZE")
-    # Move the freshly written pages out of the WAL: reads through a huge WAL are slow.
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {
-        "contacts": contacts,
-        "conversations": len(conv_rows),
-        "companies": n_companies,
-        "big_conversations": n_big,
-        "parts": part_counter - 5_000_000_000,
-        "seed": seed,
-        "tags": len(tag_ids),
-        "admins": len(admin_ids),
-        "teams": len(team_ids),
-        "segments": len(segment_rows),
-        "activity_logs": len(log_rows),
-    }
+        self.manifest["admins"] = self.admin_ids
+        self.manifest["teams"] = self.team_ids
+        self.manifest["tag_sales_qualified"] = [self.sales_tag]
+        self.manifest["segments"] = [r[0] for r in segment_rows if r[1] == "contact"]
+        self.manifest["company_segments"] = [r[0] for r in segment_rows if r[1] == "company"]
+        return len(segment_rows), len(log_rows)
 
 
 # (name, person_type, kind, rule). Contact rules are search queries (`POST /contacts/search`
