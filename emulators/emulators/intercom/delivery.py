@@ -1,6 +1,6 @@
 """The server's webhook delivery loop, with Intercom's published delivery rules.
 
-One module (just over 400 lines): the loop and the rules it applies to each attempt.
+One module (over 400 lines): the loop and the rules it applies to each attempt.
 
 Each attempt is logged (`webhook_attempts`). An attempt fails when the endpoint answers non-2xx,
 cannot be reached, times out, or answers 2xx slower than `webhook_slow_ms` (the endpoint is then

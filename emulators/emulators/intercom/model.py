@@ -1,4 +1,8 @@
-"""Builders of Intercom 2.14 objects (contact, company, conversation, part, tag, ...)."""
+"""Builders of Intercom 2.14 objects (contact, company, conversation, part, tag, ...).
+
+One module (over 400 lines): every object's shape in one place, the builders nesting each
+other's results (a conversation holds parts, authors, tags); each builder is short.
+"""
 
 from __future__ import annotations
 

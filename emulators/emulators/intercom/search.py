@@ -1,6 +1,8 @@
 """The search query language of `POST /contacts/search` and `POST /conversations/search`.
 
 It is compiled to SQL so pages are served by SQLite rather than by scanning rows in Python.
+One module (over 400 lines): one compiler, whose field, operator and value rules depend on
+each other (which operators a field takes depends on its kind and on the resource).
 
 Contacts: timestamp fields match by calendar day in the workspace timezone (`=` the whole day,
 `>` from the start of the next day, `<` before the start of that day; other operators are

@@ -2,6 +2,9 @@
 
 Each change also queues the webhook notifications its topic subscribers expect (see
 ``webhooks.py``; delivery happens in the server process).
+
+One module (over 400 lines): the one door for every change, so that each change and its
+notifications are written in the same transaction, whoever makes it.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from emulators.salesforce.store import parse_datetime
 
 if TYPE_CHECKING:
     from emulators.salesforce.backend import Emulator
-    from emulators.salesforce.schema import SObject
+    from emulators.salesforce.metadata import SObject
 
 
 def stamp_of(value: Any) -> str | None:

@@ -12,15 +12,9 @@ from typing import TYPE_CHECKING, Any
 from emulators.core.admin import AdminCall, admin_route
 from emulators.core.routing import ApiRoute
 from emulators.salesforce.errors import SalesforceError, not_found
+from emulators.salesforce.metadata import Field, SObject
 from emulators.salesforce.responses import json_response
-from emulators.salesforce.schema import (
-    Field,
-    SchemaError,
-    SObject,
-    custom_field,
-    remove_field,
-    set_picklist,
-)
+from emulators.salesforce.schema import SchemaError, custom_field, remove_field, set_picklist
 
 if TYPE_CHECKING:
     from starlette.responses import Response

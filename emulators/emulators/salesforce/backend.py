@@ -21,7 +21,8 @@ from emulators.core.requestlog import RequestLog
 from emulators.core.routing import ApiRoute, Resolved, resolve
 from emulators.salesforce import soql
 from emulators.salesforce.bulk import BulkEngine
-from emulators.salesforce.schema import SchemaError, SObject, apply_overrides, load_schema
+from emulators.salesforce.metadata import SObject
+from emulators.salesforce.schema import SchemaError, apply_overrides, load_schema
 from emulators.salesforce.store import Store, now_iso
 
 PAGE_SIZE = 2000

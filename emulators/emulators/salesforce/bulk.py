@@ -1,4 +1,8 @@
-"""Bulk API 2.0 ingest jobs: lifecycle, CSV rules and the background worker that runs them."""
+"""Bulk API 2.0 ingest jobs: lifecycle, CSV rules and the background worker that runs them.
+
+One module (over 400 lines): the job's states, the CSV rules and the worker share the one
+job record, whose state each of them moves.
+"""
 
 from __future__ import annotations
 

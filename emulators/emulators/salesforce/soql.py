@@ -16,7 +16,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
 
 from emulators.salesforce.errors import SalesforceError
-from emulators.salesforce.schema import Field, SObject
+from emulators.salesforce.metadata import Field, SObject
 from emulators.salesforce.store import Store, parse_datetime
 
 GRAMMAR = r"""

@@ -2,6 +2,9 @@
 
 One process owns a data dir; all mutations happen on the server's event loop (a single writer),
 so no locks are needed. Every write is committed before the API answers.
+
+One module (over 400 lines): one owner of the records, whose in-memory copy and SQLite copy
+every write (with its field checks and conversions) keeps in step.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from emulators.salesforce.errors import RequestError, SalesforceError
 from emulators.salesforce.ids import BASE62, POD, IdFactory, normalize, to18
-from emulators.salesforce.schema import Field, SObject
+from emulators.salesforce.metadata import Field, SObject
 
 USER_ID = to18("005" + POD + "000000001")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")

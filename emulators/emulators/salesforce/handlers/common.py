@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from emulators.salesforce.errors import RequestError, SalesforceError, not_found
-from emulators.salesforce.schema import SObject
+from emulators.salesforce.metadata import SObject
 
 if TYPE_CHECKING:
     from emulators.salesforce.backend import Emulator

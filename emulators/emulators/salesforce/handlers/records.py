@@ -17,8 +17,8 @@ from emulators.salesforce.handlers.common import (
     writable,
 )
 from emulators.salesforce.ids import normalize
+from emulators.salesforce.metadata import SObject
 from emulators.salesforce.responses import json_response
-from emulators.salesforce.schema import SObject
 
 if TYPE_CHECKING:
     from emulators.salesforce.backend import Emulator

@@ -24,7 +24,7 @@ from emulators.salesforce.store import now_iso, parse_datetime
 
 if TYPE_CHECKING:
     from emulators.salesforce.backend import Emulator
-    from emulators.salesforce.schema import SObject
+    from emulators.salesforce.metadata import SObject
 
 ID_LIMIT = 600_000
 UPDATED_DAYS = 30

@@ -12,8 +12,8 @@ from emulators.salesforce.errors import RequestError, SalesforceError
 from emulators.salesforce.handlers.common import get_obj, lock_check, read_json, writable
 from emulators.salesforce.handlers.records import body_object, matches_for, upsert_one
 from emulators.salesforce.ids import normalize
+from emulators.salesforce.metadata import SObject
 from emulators.salesforce.responses import json_response
-from emulators.salesforce.schema import SObject
 
 if TYPE_CHECKING:
     from emulators.salesforce.backend import Emulator
