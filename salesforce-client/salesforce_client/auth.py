@@ -10,7 +10,8 @@ urllib3 policy instead of :class:`~salesforce_client.retry.RetryPolicy`, drops t
 ``instance_url`` and identity ``id``, and fails with a bare ``RuntimeError`` instead of a message
 that names the setting to fix. The JWT assertion is built here rather than by the SDK's
 ``OAuthJWTAuthenticator``, whose claims lack ``sub`` (the user) and expire in an hour where
-Salesforce wants minutes.
+Salesforce wants minutes. One module (over 400 lines): the four grants share one token request,
+its retries and its error wording.
 
 The token answer also says which org the credentials belong to: its identity URL ``id`` ends in
 ``/id/{orgId}/{userId}``. :attr:`SalesforceAuth.org_id` is that org id;

@@ -3,7 +3,8 @@
 Every request goes through :meth:`SalesforceClient.request`, which is where the rules live: the
 API budget is charged before the call, ``Sforce-Limit-Info`` is read after it, an expired session
 is renewed and the call repeated, and transient failures are retried by the
-:class:`~salesforce_client.retry.RetryPolicy`.
+:class:`~salesforce_client.retry.RetryPolicy`. One module (over 400 lines): those rules
+apply to every call together, in one method and the few helpers it calls.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class Generator:
             "then extended in ``streams`` where the tap adds fields. Unix timestamps are",
             "date-times here: the tap converts them to RFC 3339 strings.",
             "",
-            "Long because: generated, one constant per Intercom object the streams emit.",
+            "One module (over 400 lines): generated, one constant per Intercom object.",
             '"""',
             "",
             "from __future__ import annotations",

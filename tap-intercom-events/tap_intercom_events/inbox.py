@@ -15,6 +15,9 @@ tap's inbox mode `read_after` its bookmark. One code path, two stores selected b
   is `(transaction id, row id)`. The cost: a row becomes readable only once every transaction
   that started before its own has ended (any transaction with an id, in any database of the
   server: keep the inbox on a server without long-running writers).
+
+One module (over 400 lines): the two stores behind one interface, whose offsets and ordering
+rules must agree.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@
 
 No Intercom or Salesforce call is made on the request path. `GET /health` answers 200 when the
 inbox answers; `GET /metrics` is Prometheus text. The client secret is never logged.
+
+One module (over 400 lines): one small service (its settings, checks, writer and routes),
+started as one command.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""IntercomSalesforceMapper: Intercom records in, Salesforce Leads and Tasks out."""
+"""IntercomSalesforceMapper: Intercom records in, Salesforce Leads and Tasks out.
+
+One module (over 400 lines): for now; the InlineMapper class, its settings and its CLI entry.
+"""
 
 from __future__ import annotations
 

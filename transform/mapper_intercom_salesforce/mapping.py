@@ -3,6 +3,10 @@
 A mapping file (see ``transform/README.md``) names the output stream and its key, and holds
 ``variables`` (named expressions), a ``filter`` (which records qualify), ``reject`` rules
 (records that cannot be written, with the reason) and ``fields`` (the output record).
+
+One module (over 400 lines): for now; loading, the static checks against the input schema and
+the evaluation all walk the same compiled mapping; the record helpers and the path analysis
+could move out.
 """
 
 from __future__ import annotations
