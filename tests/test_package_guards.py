@@ -24,6 +24,7 @@ CIRCLE_FREE = [
     "salesforce-client",
     "intercom-client",
     "singer-kit",
+    "tap-intercom-events",
     "transform",
 ]
 #: Packages guarded against long modules without a stated reason.

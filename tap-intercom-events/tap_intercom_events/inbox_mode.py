@@ -17,11 +17,45 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    import logging
+    from collections.abc import Iterable, Mapping
+
+    from singer_sdk.helpers.types import TapState
+    from singer_sdk.streams import Stream
 
     from tap_intercom_events.inbox import Inbox, InboxItem
     from tap_intercom_events.streams.by_id import ReadById
-    from tap_intercom_events.tap import TapIntercomEvents
+
+
+class _StateWriter(t.Protocol):
+    def write_state(self, state: TapState) -> None: ...
+
+
+class InboxTap(t.Protocol):
+    """What inbox mode uses of the tap (``tap.py`` imports this module, not the other way)."""
+
+    defer_state: bool
+
+    @property
+    def config(self) -> Mapping[str, t.Any]:
+        """The tap's settings."""
+
+    @property
+    def state(self) -> TapState:
+        """The tap's state, the inbox offset under :data:`STATE_KEY`."""
+
+    @property
+    def state_writer(self) -> _StateWriter:
+        """Writes the STATE message."""
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The tap's streams by name."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The tap's logger."""
+
 
 #: The tap's state key holding the inbox offset: ``{"inbox": {"offset": "..."}}``.
 STATE_KEY = "inbox"
@@ -141,7 +175,7 @@ class Totals:
 class InboxReader:
     """The inbox mode of one tap run."""
 
-    def __init__(self, tap: TapIntercomEvents) -> None:
+    def __init__(self, tap: InboxTap) -> None:
         self.tap = tap
         config = tap.config
         self.url = str(config["inbox_url"])
