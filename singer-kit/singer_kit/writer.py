@@ -12,18 +12,27 @@ This one writes the same bytes, faster:
   own input (the mapper: see :mod:`singer_kit.pipe`);
 - messages are encoded with the standard library's C encoder, which is twice as fast; one it
   would write differently from the SDK (a ``Decimal``, which it cannot write exactly, or a
-  NaN, which the SDK writes as null) is encoded by the SDK's own function.
+  NaN, which the SDK writes as null) is encoded by the SDK's own function;
+- a message becomes a dict without the deep copy of ``Message.to_dict`` (``dataclasses.asdict``
+  copies every nested value, which for a STATE carrying the target's waiting records is most
+  of the cost of writing it); the encoder only reads the values, and writes the same line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import json
 import sys
 import typing as t
 
-from singer_sdk.singerlib.encoding.simple import Message, RecordMessage, SimpleSingerWriter
+from singer_sdk.singerlib.encoding.simple import (
+    Message,
+    RecordMessage,
+    SimpleSingerWriter,
+    exclude_null_dict,
+)
 from singer_sdk.singerlib.json import serialize_json
 
 if sys.version_info >= (3, 12):
@@ -44,6 +53,9 @@ def _default(value: t.Any) -> t.Any:
         return value.isoformat(sep="T")
     if isinstance(value, decimal.Decimal):
         raise _NotPlain
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # As ``Message.to_dict`` turns a dataclass nested in a message (null fields left out).
+        return dataclasses.asdict(value, dict_factory=exclude_null_dict)
     return str(value)
 
 
@@ -56,6 +68,29 @@ def encode(message: dict[str, t.Any]) -> str:
         return _encode_plain(message)
     except (_NotPlain, ValueError):  # a Decimal; a NaN or infinity
         return serialize_json(message)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def as_dict(message: Message) -> dict[str, t.Any]:
+    """``message.to_dict()`` without copying the values.
+
+    The fields in their order, nulls left out; the values are the message's own objects (read
+    them, do not change them).
+    """
+    cls = message.__class__
+    if cls is RecordMessage:
+        return message.to_dict()  # the SDK's own, which copies nothing
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(message))
+    out = {}
+    for name in names:
+        value = getattr(message, name)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 class LeanSingerWriter(SimpleSingerWriter):
@@ -84,12 +119,12 @@ class LeanSingerWriter(SimpleSingerWriter):
     @override
     def serialize_message(self, message: Message) -> str:
         """One line of JSON."""
-        return encode(message.to_dict())
+        return encode(as_dict(message))
 
     @override
     def write_message(self, message: Message) -> None:
         """Queue a record; write out the queue with any other message."""
-        line = encode(message.to_dict())
+        line = encode(as_dict(message))
         is_record = message.__class__ is RecordMessage
         if is_record:
             stream = message.stream  # type: ignore[attr-defined]

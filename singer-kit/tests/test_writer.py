@@ -4,14 +4,21 @@ stdout's write, as Python does when a signal interrupts a blocked write)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import io
 import json
 
 import pytest
-from singer_kit.writer import LeanSingerWriter, encode
-from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+from singer_kit.writer import LeanSingerWriter, as_dict, encode
+from singer_sdk.singerlib import (
+    ActivateVersionMessage,
+    Message,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
 from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
 
 
@@ -115,3 +122,39 @@ def test_a_large_block_of_records_is_written_without_a_state(
     written = stdout.getvalue().splitlines()
     assert 100 <= len(written) < 120
     assert all(json.loads(line)["record"] == record for line in written)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        StateMessage(value={"bookmarks": {"s": {"n": 1, "none": None}}, "k": [1, (2, 3)]}),
+        StateMessage(value={"amount": decimal.Decimal("1.10"), "nan": float("nan")}),
+        SchemaMessage(stream="s", schema={"type": "object"}, key_properties=["id"]),
+        SchemaMessage(
+            stream="s", schema={"properties": {}}, key_properties=[], bookmark_properties="u"
+        ),
+        ActivateVersionMessage(stream="s", version=3),
+    ],
+)
+def test_other_messages_are_the_sdks_own_lines(message: Message) -> None:
+    assert as_dict(message) == message.to_dict()
+    assert LeanSingerWriter().serialize_message(message) == (
+        SimpleSingerWriter().serialize_message(message)
+    )
+
+
+def test_a_state_is_written_without_copying_its_value() -> None:
+    value = {"target": {"waiting": ["x"] * 3}}
+    assert as_dict(StateMessage(value=value))["value"] is value
+
+
+def test_a_dataclass_inside_a_message_is_written_as_the_sdk_writes_it() -> None:
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int | None = None
+
+    message = StateMessage(value={"point": Point(1), "points": [Point(2, 3)]})
+    assert LeanSingerWriter().serialize_message(message) == (
+        SimpleSingerWriter().serialize_message(message)
+    )

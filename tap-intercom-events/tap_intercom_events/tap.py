@@ -19,6 +19,7 @@ from intercom_client.governor import GovernedSession, RateGovernor
 from intercom_client.regions import REGION_HOSTS
 from intercom_client.retry import RetryPolicy
 from intercom_client.versions import DEFAULT_VERSION
+from singer_kit.entry import run_cli
 from singer_kit.progress import DEFAULT_INTERVAL
 from singer_kit.summary import write_summary
 from singer_kit.writer import LeanSingerWriter
@@ -486,5 +487,10 @@ class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
         return names
 
 
+def main() -> None:
+    """The console script: the command line, then a quick end (:mod:`singer_kit.entry`)."""
+    run_cli(TapIntercomEvents.cli)
+
+
 if __name__ == "__main__":
-    TapIntercomEvents.cli()
+    main()

@@ -17,7 +17,7 @@ import datetime
 import json
 import typing as t
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 STATE_KEY = "target-salesforce-leads"
 # Meltano reads each message as one line with a bounded buffer (10 MiB by default): stay well below.
@@ -79,6 +79,9 @@ class Entry:
         return (now - first).total_seconds() / 86400
 
 
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+
+
 @dataclass
 class StreamInfo:
     """What a sink for a stream needs, so waiting records can be retried before it is sent."""
@@ -118,7 +121,9 @@ class WaitingList:
         used = {e.stream for e in self.entries.values()}
         doc = {
             "streams": {n: asdict(s) for n, s in self.streams.items() if n in used},
-            "entries": [asdict(e) for e in self.entries.values()],
+            # The fields as they are (no deep copy of each record, as asdict makes: the
+            # encoder only reads them).
+            "entries": [{n: getattr(e, n) for n in _ENTRY_FIELDS} for e in self.entries.values()],
         }
         return base64.b64encode(
             zlib.compress(

@@ -13,6 +13,7 @@ import typing as t
 from pathlib import Path
 
 import click
+from singer_kit.entry import run_cli
 from singer_kit.fatal import last_word, unexpected
 from singer_kit.summary import pipeline_key, write_summary
 from singer_kit.writer import LeanSingerWriter
@@ -710,3 +711,8 @@ def _paragraph(exc: BaseException) -> str:
         "the mapper's maintainers",
         "The state was not advanced past the records it did not pass on, so nothing is lost.",
     )
+
+
+def main() -> None:
+    """The console script: the command line, then a quick end (:mod:`singer_kit.entry`)."""
+    run_cli(IntercomSalesforceMapper.cli)
