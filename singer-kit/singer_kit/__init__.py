@@ -6,6 +6,7 @@
 - :mod:`singer_kit.fatal`: the paragraph a run that stops on an error ends with.
 - :mod:`singer_kit.env_config`: settings from environment variables, numbers as numbers.
 - :mod:`singer_kit.writer`: a fast Singer message writer.
+- :mod:`singer_kit.entry`: a plugin's console script, ending the process at once after success.
 """
 
 __version__ = "0.1.0"
