@@ -333,6 +333,9 @@ class TapIntercomEvents(RunEntry, EnvNumbers, TerminationAfterWrite, Tap):
         finally:
             self.progress.stop()
             self.progress.finish_all()
+            pool = self.__dict__.pop("_pool", None)  # the parts threads: let the process end
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             stats = self.governor.stats()
             self.logger.info(
                 "Intercom API use: %d requests, %d answered 429, %.1f s spent pacing",
