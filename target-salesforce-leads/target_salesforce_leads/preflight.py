@@ -188,7 +188,7 @@ def run_preflight(
     Returns:
         0 when ready, 2 when something must be fixed first, 1 when Salesforce failed.
     """
-    client = target.client
+    client = target.connector.client
     try:
         client.auth.token()
         org = client.auth.org_id

@@ -324,7 +324,7 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
 
 def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
     """The run's Salesforce API calls and the daily budget, as the target saw them."""
-    client = target._client
+    client = target.connector.used_client
     if client is None:
         return {"api_calls": 0, "by_kind": {}}
     budget = client.budget
@@ -391,7 +391,7 @@ def finish_run_report(
     problems += [problem] if problem else []
     mapper, problem = load_plugin_summary(config.get("mapper_summary_file"), key, "The mapper")
     problems += [problem] if problem else []
-    runstate = target._runstate
+    runstate = target.runstate_if_loaded
     report = build_run_report(
         summary,
         tap=tap,

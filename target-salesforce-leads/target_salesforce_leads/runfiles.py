@@ -20,6 +20,7 @@ which can only be those of invocations that ended without their clean-up, are re
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import typing as t
@@ -184,3 +185,33 @@ def meltano_system_db_files(environ: t.Mapping[str, str] = os.environ) -> list[P
         return []
     db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
     return [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
+
+
+def secure_files(report: t.Any, hashes: Path, describe: Path, logger: logging.Logger) -> None:
+    """Make private what earlier runs or versions left readable (the ``report``'s files, the
+    hash store ``hashes`` and the ``describe`` cache); remove the config files, secrets
+    included, that killed runs left in Meltano's run directory.
+    """
+    mine = [
+        p
+        for p in (
+            report.reject_path,
+            report.summary_path,
+            report.waiting_path,
+            report.problems_path,
+        )
+        if p
+    ]
+    make_private(
+        [
+            *mine,
+            *hashes.parent.glob(hashes.name + "*"),
+            *describe.glob("*"),
+            *meltano_system_db_files(),
+        ],
+        [describe],
+    )
+    run_dir = meltano_run_dir()
+    if run_dir is not None:
+        for path in secure_run_dir(run_dir):
+            logger.info("Removed %s, left with its secrets by a run that was killed.", path)
