@@ -1,5 +1,7 @@
-"""Alerts: a Slack-compatible webhook told when a run failed, rejected too much, or leaves
-records waiting too long. Sending is best effort: a failing webhook never fails the run.
+"""Alerts: a Slack-compatible webhook told when a run went wrong.
+
+Alerts: a Slack-compatible webhook told when a run failed, rejected too much, or leaves records
+waiting too long. Sending is best effort: a failing webhook never fails the run.
 """
 
 from __future__ import annotations

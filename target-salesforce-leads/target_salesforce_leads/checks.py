@@ -7,6 +7,9 @@ relationships through a ``lookup`` callable the caller provides.
 Each :class:`Problem` names the field, Salesforce's error code that writing would meet, what is
 wrong and the exact Setup step that fixes it. ``severity`` "error" blocks writing the stream;
 "warning" does not (the records still go, some may be refused or waiting).
+
+Over 400 lines because each check carries the full text of its Setup fix, and the checks share
+one set of describe helpers.
 """
 
 from __future__ import annotations
@@ -289,6 +292,33 @@ def _writability(sobject: str, name: str, f: t.Mapping[str, t.Any]) -> list[Prob
     return [Problem(sobject, name, "INVALID_FIELD_FOR_INSERT_UPDATE", f"{name} is {what}", fix)]
 
 
+# The JSON types a Salesforce field type takes (text fields take any but object and array).
+_JSON_TYPES: dict[str, set[str]] = {
+    **{typ: {"integer", "number"} for typ in NUMBER_TYPES},
+    "boolean": {"boolean"},
+    "date": {"string"},
+    "datetime": {"string"},
+}
+# A string format a date or datetime field would store wrongly, and what it loses.
+_LOSSY_FORMATS = {
+    ("date", "date-time"): "a date-time (its time and time zone would be lost)",
+    ("datetime", "date"): "a date without a time",
+}
+
+
+def _type_mismatch(ftype: str, types: set[str], fmt: str | None) -> str | None:
+    """What the stream sends that a field of ``ftype`` cannot take, or None."""
+    if ftype in _TEXT_TYPES:
+        structured = types & {"object", "array"}
+        return "a JSON " + "/".join(sorted(structured)) if structured else None
+    allowed = _JSON_TYPES.get(ftype)
+    if allowed is None:
+        return None
+    if types - allowed:
+        return "JSON " + "/".join(sorted(types - allowed))
+    return _LOSSY_FORMATS.get((ftype, fmt or ""))
+
+
 def _check_type(
     sobject: str, name: str, spec: t.Mapping[str, t.Any], f: t.Mapping[str, t.Any]
 ) -> list[Problem]:
@@ -296,27 +326,7 @@ def _check_type(
     if not types:
         return []
     ftype = str(f.get("type") or "")
-    fmt = _format(spec)
-    bad: str | None = None
-    if ftype in _TEXT_TYPES:
-        if types & {"object", "array"}:
-            bad = "a JSON " + "/".join(sorted(types & {"object", "array"}))
-    elif ftype in NUMBER_TYPES:
-        if types - {"integer", "number"}:
-            bad = "JSON " + "/".join(sorted(types - {"integer", "number"}))
-    elif ftype == "boolean":
-        if types - {"boolean"}:
-            bad = "JSON " + "/".join(sorted(types - {"boolean"}))
-    elif ftype == "date":
-        if types - {"string"}:
-            bad = "JSON " + "/".join(sorted(types - {"string"}))
-        elif fmt == "date-time":
-            bad = "a date-time (its time and time zone would be lost)"
-    elif ftype == "datetime":
-        if types - {"string"}:
-            bad = "JSON " + "/".join(sorted(types - {"string"}))
-        elif fmt == "date":
-            bad = "a date without a time"
+    bad = _type_mismatch(ftype, types, _format(spec))
     if bad is None:
         return []
     kind = _describe_type(f)
@@ -326,9 +336,9 @@ def _check_type(
             name,
             "INVALID_TYPE_ON_FIELD_IN_RECORD",
             f"the stream sends {bad} but {name} is a {kind} field",
-            f"Either map {name} to a {kind} value (the mapping's type for {name}), or use a field "
-            f"of the stream's type: {_manager(sobject, custom=True)} > Fields & Relationships > New: "
-            f"{suggest_type(spec)}.",
+            f"Either map {name} to a {kind} value (the mapping's type for {name}), or use a "
+            f"field of the stream's type: {_manager(sobject, custom=True)} > Fields & "
+            f"Relationships > New: {suggest_type(spec)}.",
         )
     ]
 
@@ -449,7 +459,8 @@ def _check_reference(
                         parent,
                         field,
                         "INVALID_FIELD",
-                        f"{sobject}.{name} finds its {parent} by {field}, which {parent} does not have",
+                        f"{sobject}.{name} finds its {parent} by {field}, which {parent} "
+                        "does not have",
                         f"{pwhere} > Fields & Relationships > New: Text(255) '{field}' (Field Name "
                         f"{_field_name(field)}), tick 'Unique' and 'External ID'.",
                     ),
@@ -463,8 +474,8 @@ def _check_reference(
                         parent,
                         field,
                         "INVALID_FIELD",
-                        f"{sobject}.{name} finds its {parent} by {field}, which is not marked External "
-                        "ID",
+                        f"{sobject}.{name} finds its {parent} by {field}, which is not marked "
+                        "External ID",
                         f"{pwhere} > Fields & Relationships > {_label(pf, field)} > Edit: tick "
                         "'External ID' and 'Unique'.",
                     ),

@@ -135,9 +135,11 @@ def bulk_plain(line: bytes) -> bool:
 
 
 class MessageReader(SingerReader):
-    """The SDK's reader, decoding with msgspec (numbers with a fraction or exponent as
-    Decimal, as the SDK's own decoder does); a line msgspec refuses (NaN, a lone surrogate,
-    invalid JSON) goes to the SDK's decoder, which gives its values and its errors.
+    """The SDK's reader, decoding with msgspec.
+
+    The SDK's reader, decoding with msgspec (numbers with a fraction or exponent as Decimal, as the
+    SDK's own decoder does); a line msgspec refuses (NaN, a lone surrogate, invalid JSON) goes to
+    the SDK's decoder, which gives its values and its errors.
     """
 
     native = False  # whether the message being processed was decoded by msgspec
@@ -148,16 +150,18 @@ class MessageReader(SingerReader):
     def process_lines(
         self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
+        """The SDK's line processing; with a wait limit, quiet input writes the pending batch."""
         if self.wait_limit is None or self.on_quiet is None:
             return super().process_lines(file_input, callbacks)
         lines = read_lines(file_input or self.default_input, self.wait_limit, self.on_quiet)
         return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 
     def deserialize_json(self, line: str) -> dict:
+        """One message, by msgspec when it can (``native`` says whether it did)."""
         try:
             message = _MESSAGE_DECODER.decode(line)
         except ValueError:  # msgspec.DecodeError, or UnicodeError for a lone surrogate
             self.native = False
             return super().deserialize_json(line)
         self.native = True
-        return message  # type: ignore[no-any-return]
+        return message

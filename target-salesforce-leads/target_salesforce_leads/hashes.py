@@ -117,6 +117,7 @@ class HashStore:
             self._db.commit()
 
     def close(self) -> None:
+        """Close the store."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

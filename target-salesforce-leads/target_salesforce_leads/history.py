@@ -4,6 +4,9 @@ Every run's report is appended at the end of the run. Where it goes (``history_d
 a SQLite file by default, next to Meltano's system database; Meltano's own database when that is
 PostgreSQL; or any ``postgresql://`` URL. Tables are created when missing (``CREATE TABLE IF NOT
 EXISTS``); nothing else ever changes their shape, so any version can read any other's rows.
+
+Over 400 lines because it holds the table definitions and the SQL for both databases, which
+must change together.
 """
 
 from __future__ import annotations
@@ -112,8 +115,10 @@ def _is_postgres(url: str) -> bool:
 
 
 def _sqlite_path(url: str) -> str | None:
-    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL (SQLAlchemy's form),
-    or of a plain path.
+    """The file of a SQLite URL or of a plain path.
+
+    The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL (SQLAlchemy's form), or of a
+    plain path.
     """
     if "://" not in url:
         return url
@@ -153,7 +158,9 @@ def _part(report: Mapping[str, t.Any], name: str) -> Mapping[str, t.Any]:
 
 
 def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
-    """(source, outcome, code, count, example) of the run report's ``rejected.by_reason`` and
+    """(source, outcome, code, count, example) of each reason a report counts.
+
+    (source, outcome, code, count, example) of the run report's ``rejected.by_reason`` and
     ``waiting.by_reason``, or of the target summary's ``rejected_by_reason`` and
     ``waiting_by_reason``.
     """
@@ -174,7 +181,7 @@ def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
                     }
                 )
     # One row per (source, outcome, code): the same reason may come for several objects.
-    merged: dict[tuple[str, str, str], dict[str, t.Any]] = {}
+    merged: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
     for r in out:
         key = (r["source"], r["outcome"], r["code"])
         if key in merged:
@@ -185,8 +192,10 @@ def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
 
 
 def figures(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The figures a history row keeps, read from the run report (run_report.py) or from the
-    target's own summary (the same keys where they overlap).
+    """The figures a history row keeps.
+
+    The figures a history row keeps, read from the run report (run_report.py) or from the target's
+    own summary (the same keys where they overlap).
     """
     objects: dict[str, dict[str, int]] = {}
     for sobject, counts in (report.get("objects") or {}).items():
@@ -233,8 +242,10 @@ def _text(value: t.Any) -> str | None:
 
 
 def problem_files(report: Mapping[str, t.Any]) -> list[tuple[str, Path]]:
-    """(source, path) of each open-problems file the report names: ``files.problems`` is one
-    path (the target's summary) or ``{source: path}`` (the run report).
+    """(source, path) of each open-problems file the report names.
+
+    (source, path) of each open-problems file the report names: ``files.problems`` is one path (the
+    target's summary) or ``{source: path}`` (the run report).
     """
     named = _part(report, "files").get("problems")
     if isinstance(named, str):
@@ -325,6 +336,7 @@ class RunHistory:
         self.close()
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
     def _sql(self, statement: str) -> str:
@@ -386,8 +398,8 @@ class RunHistory:
             for sobject, counts in fig["objects"].items():
                 self._conn.execute(
                     self._sql(
-                        "INSERT INTO run_history_objects (run_id, sobject, written, created, updated, "
-                        "unchanged, waiting, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO run_history_objects (run_id, sobject, written, created, "
+                        "updated, unchanged, waiting, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     (run_id, sobject, *(counts[k] for k in FIGURES)),
                 )
@@ -435,13 +447,16 @@ class RunHistory:
         return rows[::-1]
 
     def count(self) -> int:
+        """How many runs the history holds."""
         return int(self._rows("SELECT COUNT(*) AS n FROM run_history")[0]["n"])
 
     def report(self, run_id: str) -> dict[str, t.Any] | None:
+        """The run report of ``run_id``, or None."""
         rows = self._rows("SELECT report FROM run_history WHERE run_id = ?", (run_id,))
         return json.loads(rows[0]["report"]) if rows else None
 
     def objects(self, run_id: str) -> list[dict[str, t.Any]]:
+        """The per-sObject figures of ``run_id``."""
         return self._rows(
             "SELECT sobject, written, created, updated, unchanged, waiting, rejected "
             "FROM run_history_objects WHERE run_id = ? ORDER BY sobject",
@@ -449,6 +464,7 @@ class RunHistory:
         )
 
     def reasons(self, run_id: str) -> list[dict[str, t.Any]]:
+        """The reject and waiting reasons of ``run_id``."""
         return self._rows(
             "SELECT source, outcome, code, count, example FROM run_history_reasons "
             "WHERE run_id = ? ORDER BY count DESC, source, outcome, code",
@@ -456,6 +472,7 @@ class RunHistory:
         )
 
     def problems(self, run_id: str) -> list[dict[str, t.Any]]:
+        """The open problems of ``run_id``."""
         return self._rows(
             "SELECT source, status, code, count, example_id, example, since "
             "FROM run_history_problems WHERE run_id = ? ORDER BY count DESC, source, code",
@@ -477,8 +494,10 @@ def _connect_postgres(url: str) -> t.Any:
 
 
 def record_run(config: Mapping[str, t.Any], report: Mapping[str, t.Any]) -> str | None:
-    """Append this run to the configured history; returns where (no password), or None when
-    the history is off. Raises HistoryError when it cannot.
+    """Append this run to the configured history.
+
+    Append this run to the configured history; returns where (no password), or None when the history
+    is off. Raises HistoryError when it cannot.
     """
     url = resolve_url(config.get("history_database_url"))
     if url is None:

@@ -40,7 +40,7 @@ def taken_over(key: str, lead_id: str, email: str, new: str) -> Rejection:
 
 
 class LeadMatcher:
-    """Decides where each Lead record of a batch goes: its Lead, a Contact, an adopted Lead, or new."""
+    """Decides where each Lead record of a batch goes: its Lead, a Contact, an adopted Lead, new."""
 
     def __init__(
         self,
@@ -136,8 +136,10 @@ class LeadMatcher:
     def _owned_elsewhere(
         self, rec: Record, ext: str, email: str, open_leads: list[Record]
     ) -> Routed | None:
-        """The first open Lead of the email holding another external id: taken over when the
-        source says this record holds the email (``_adopt_by_email``), else a duplicate.
+        """The first open Lead of the email holding another external id.
+
+        The first open Lead of the email holding another external id: taken over when the source
+        says this record holds the email (``_adopt_by_email``), else a duplicate.
         """
         e = ext.lower()
         for lead in open_leads:
@@ -164,8 +166,10 @@ class LeadMatcher:
         return None
 
     def _adopt(self, rec: Record, e: str, open_leads: list[Record]) -> Routed | None:
-        """The first open Lead of the email without an external id (and not claimed by another
-        record of the batch) is adopted.
+        """Adopt the first open Lead of the email that has no external id.
+
+        The first open Lead of the email without an external id (and not claimed by another record
+        of the batch) is adopted.
         """
         for lead in open_leads:
             if lead.get(self.key):

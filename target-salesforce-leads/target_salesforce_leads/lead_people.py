@@ -92,8 +92,10 @@ class PeopleLookup:
         return [r for r in self._find(sobject, fields, {"Email": emails}) if r["Id"] not in seen]
 
     def _together(self, exts: list[str], emails: set[str]) -> tuple[Records, Records] | None:
-        """Leads and Contacts by external id or email in ONE Composite call, when their
-        queries fit in one (at most 5); else None, for the staged lookups.
+        """Leads and Contacts by external id or email in ONE Composite call.
+
+        Leads and Contacts by external id or email in ONE Composite call, when their queries fit in
+        one (at most 5); else None, for the staged lookups.
         """
         client = self.connector.client
         if not client.use_composite:

@@ -150,8 +150,10 @@ def scan_if_cheaper(
     criteria: dict[str, t.Iterable[t.Any]],
     max_calls: int,
 ) -> list[dict[str, t.Any]] | None:
-    """Matching records by a paged scan if that takes at most ``max_calls`` calls, else None
-    (having spent one call to learn the object's size).
+    """Matching records by a paged scan, if that is cheap enough.
+
+    Matching records by a paged scan if that takes at most ``max_calls`` calls, else None (having
+    spent one call to learn the object's size).
     """
     wanted = {f: {_norm(v) for v in vals if v not in (None, "")} for f, vals in criteria.items()}
     wanted = {f: v for f, v in wanted.items() if v}
@@ -168,7 +170,7 @@ def _try_scan(
     where: str,
 ) -> list[dict[str, t.Any]] | None:
     soql = f"SELECT {', '.join(fields)} FROM {sobject}" + (f" WHERE {where}" if where else "")
-    pages = client.query_pages(soql)
+    pages = t.cast("t.Generator[dict[str, t.Any], None, None]", client.query_pages(soql))
     first = next(pages)
     total = int(first.get("totalSize") or 0)
     if math.ceil(total / PAGE) > chunk_calls:

@@ -81,7 +81,8 @@ def read_schemas(lines: t.Iterable[str]) -> dict[str, tuple[dict[str, t.Any], li
             continue
         if not isinstance(msg, dict) or msg.get("type") != "SCHEMA" or not msg.get("stream"):
             continue
-        schema = msg.get("schema") if isinstance(msg.get("schema"), dict) else {}
+        raw = msg.get("schema")
+        schema = raw if isinstance(raw, dict) else {}
         keys = [str(k) for k in msg.get("key_properties") or []]
         schemas[str(msg["stream"])] = (schema, keys)
     return schemas
@@ -91,8 +92,10 @@ def streams_to_check(
     config: t.Mapping[str, t.Any],
     schemas: t.Mapping[str, tuple[dict[str, t.Any], list[str]]] | None,
 ) -> list[Stream]:
-    """Every stream the preflight checks: those with SCHEMA messages (fields known) first, then
-    the ``stream_settings`` entries (or the default objects) without one (fields unknown).
+    """Every stream the preflight checks.
+
+    Every stream the preflight checks: those with SCHEMA messages (fields known) first, then the
+    ``stream_settings`` entries (or the default objects) without one (fields unknown).
     """
     streams: list[Stream] = []
     for name, (schema, keys) in (schemas or {}).items():
@@ -232,22 +235,7 @@ def run_preflight(
             "to reset."
         )
 
-    lines, source = _input_lines(input_file, stdin, out)
-    schemas = read_schemas(lines) if lines is not None else {}
-    if schemas:
-        out(
-            f"NOTE  fields from {len(schemas)} SCHEMA message(s) on {source}: streams "
-            f"{', '.join(schemas)}"
-        )
-    elif lines is not None:
-        out(f"NOTE  no SCHEMA message on {source}; the fields the streams write are unknown.")
-    streams = streams_to_check(target.config, schemas)
-    if any(s.properties is None for s in streams):
-        names = ", ".join(s.name for s in streams if s.properties is None)
-        out(
-            f"NOTE  field list unknown for {names}: only the sObject and its external id are "
-            f"checked. To check every field, {_HOW_TO_GIVE_FIELDS}."
-        )
+    streams = _streams(target.config, input_file, stdin, out)
 
     describes = _Describes(client)
     printed: set[tuple[str, str, str]] = set()
@@ -272,6 +260,32 @@ def run_preflight(
         return NOT_READY
     out(f"READY: nothing blocks writing ({warnings} warning(s)); {spent}.")
     return READY
+
+
+def _streams(
+    config: t.Mapping[str, t.Any],
+    input_file: t.IO[str] | None,
+    stdin: t.IO[str] | None,
+    out: t.Callable[[str], None],
+) -> list[Stream]:
+    """The streams to check, with the fields of the SCHEMA messages given (saying which)."""
+    lines, source = _input_lines(input_file, stdin, out)
+    schemas = read_schemas(lines) if lines is not None else {}
+    if schemas:
+        out(
+            f"NOTE  fields from {len(schemas)} SCHEMA message(s) on {source}: streams "
+            f"{', '.join(schemas)}"
+        )
+    elif lines is not None:
+        out(f"NOTE  no SCHEMA message on {source}; the fields the streams write are unknown.")
+    streams = streams_to_check(config, schemas)
+    if any(s.properties is None for s in streams):
+        names = ", ".join(s.name for s in streams if s.properties is None)
+        out(
+            f"NOTE  field list unknown for {names}: only the sObject and its external id are "
+            f"checked. To check every field, {_HOW_TO_GIVE_FIELDS}."
+        )
+    return streams
 
 
 def _check_one(

@@ -33,6 +33,7 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
     def validate(self, record: dict[str, t.Any]) -> None:
+        """Check ``record``; a failure goes to ``on_invalid`` (or raises InvalidRecord)."""
         try:
             self._validate(record)
         except self._value_error as exc:

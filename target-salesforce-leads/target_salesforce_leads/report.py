@@ -58,6 +58,7 @@ class RunReport:
         return table[name]
 
     def received(self, stream: str, count: int = 1) -> None:
+        """Count ``count`` records received for ``stream``."""
         with self._lock:
             self._bucket(self.streams, stream)["received"] += count
 
@@ -72,6 +73,7 @@ class RunReport:
             self._bucket(self.streams, stream)["merged"] += count
 
     def count(self, stream: str, sobject: str, outcome: str, count: int = 1) -> None:
+        """Count ``count`` records of ``stream`` with ``outcome`` in ``sobject``."""
         if not count:
             return
         with self._lock:
@@ -132,6 +134,8 @@ class RunReport:
         return out
 
     def summary(self, api_calls: int, dry_run: bool, **extra: t.Any) -> dict[str, t.Any]:
+        """The run summary: totals, per-object outcomes, reasons, files and ``extra``."""
+
         def reasons(table: dict[str, list[t.Any]]) -> list[dict[str, t.Any]]:
             rows = sorted(table.items(), key=lambda kv: -kv[1][0])
             return [{"code": code, "count": n, "example": msg} for code, (n, msg) in rows]
@@ -156,6 +160,7 @@ class RunReport:
         }
 
     def write_summary(self, summary: dict[str, t.Any]) -> None:
+        """Write ``summary`` to summary_file (also logged)."""
         if self.summary_path is not None:
             self.summary_path.parent.mkdir(parents=True, exist_ok=True)
             self.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -171,8 +176,10 @@ class RunReport:
             self._settled.update((stream, key) for key in keys)
 
     def write_problems(self, waiting: WaitingList) -> None:
-        """Rewrite the list of open problems: one line per record that is waiting or was
-        rejected and not written since (kept across runs, latest reason wins).
+        """Rewrite the list of open problems.
+
+        Rewrite the list of open problems: one line per record that is waiting or was rejected and
+        not written since (kept across runs, latest reason wins).
         """
         if self.problems_path is None:
             return
@@ -235,6 +242,7 @@ class RunReport:
         )
 
     def close(self) -> None:
+        """Close the reject file."""
         with self._lock:
             if self._reject_fh is not None:
                 self._reject_fh.close()

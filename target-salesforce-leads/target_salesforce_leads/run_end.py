@@ -11,8 +11,10 @@ from target_salesforce_leads.halting import Halt
 def exit_code(
     fatal_code: int, config_problems: t.Sequence[str], halt: Halt, too_many_rejects: bool
 ) -> int:
-    """The run's exit code: a fatal stop's, else 2 (Salesforce lacks what the mapping writes),
-    1 (writing failed), 3 (more rejects than max_reject_share) or 0.
+    """The run's exit code.
+
+    The run's exit code: a fatal stop's, else 2 (Salesforce lacks what the mapping writes), 1
+    (writing failed), 3 (more rejects than max_reject_share) or 0.
     """
     if fatal_code:
         return fatal_code
@@ -28,8 +30,10 @@ def exit_code(
 def record_history(
     config: t.Mapping[str, t.Any], report: dict[str, t.Any], run_id: str, logger: logging.Logger
 ) -> None:
-    """Add this run to the run history; a history that cannot be written does not fail the
-    run (its records are written and its state kept all the same).
+    """Add this run to the run history.
+
+    Add this run to the run history; a history that cannot be written does not fail the run (its
+    records are written and its state kept all the same).
     """
     from target_salesforce_leads.history import HistoryError, record_run
 

@@ -8,6 +8,9 @@ A summary from another plugin is used only when it belongs to this pipeline: its
 key (``MELTANO_RUN_ID`` when the caller set it, else the parent process, the ``meltano`` process
 that started all three plugins) equals the target's own. A file left by an earlier run is named in
 ``problems`` and its figures are not used.
+
+Over 400 lines because the report's JSON and the printed lines of it are built together, so
+they cannot say different things.
 """
 
 from __future__ import annotations
@@ -237,6 +240,63 @@ def _reasons_line(rows: list[dict[str, t.Any]]) -> str:
     return "; ".join(parts) + (f"; {more} more reasons in the report" if more > 0 else "")
 
 
+def _extractor_line(ic: dict[str, t.Any]) -> str:
+    """The extractor's line of the human summary."""
+    read = ", ".join(
+        f"{name} {s.get('records', 0)}" for name, s in ic["streams"].items() if s.get("records")
+    )
+    rate = ic.get("rate_limit") or {}
+    peak = rate.get("peak_share_used")
+    peak_text = f", peak {peak:.0%} of the rate limit" if isinstance(peak, int | float) else ""
+    side = ic.get("api") or ic.get("name")
+    return (
+        f"  {side}: {ic['status']}; read {read or 'nothing'}; "
+        f"{ic.get('api_calls', 0)} API calls, {ic.get('throttled', 0)} answered "
+        f"429{peak_text}" + (f"; error: {_short(ic['error'], 200)}" if ic.get("error") else "")
+    )
+
+
+def _waiting_line(wt: dict[str, t.Any]) -> str:
+    """The waiting records' line of the human summary."""
+    oldest = f", oldest {wt['oldest_hours']:g} h" if wt.get("oldest_hours") is not None else ""
+    rows = [
+        {"code": r["code"], "count": r["count"], "example": r.get("example")}
+        for r in wt["by_reason"]
+    ]
+    if not rows:  # none new this run: the reasons of those kept in the state
+        rows = [
+            {"code": code, "count": n, "example": "in the waiting file"}
+            for code, n in (wt.get("total_by_reason") or {}).items()
+        ]
+    return f"  Waiting {wt['total']} (retried every run{oldest})" + (
+        f": {_reasons_line(rows)}" if rows else ""
+    )
+
+
+def _mapper_line(mp: dict[str, t.Any]) -> str:
+    """The mapper's line of the human summary."""
+    out = ", ".join(f"{n} {s}" for s, n in (mp["records_out"] or {}).items()) or "nothing"
+    return (
+        f"  Mapper: {mp['status']}; emitted {out}; {mp.get('filtered', 0)} "
+        f"filtered out, {mp.get('rejected', 0)} rejected"
+    )
+
+
+def _salesforce_line(sf: dict[str, t.Any]) -> str:
+    """The Salesforce API use line of the human summary."""
+    budget = ""
+    if sf.get("allowance") is not None:
+        budget = (
+            f", {sf.get('spent', 0)} of the {sf['allowance']} this run may spend "
+            f"(api_budget {sf.get('share', 0):g})"
+        )
+    daily = ""
+    if sf.get("daily_max"):
+        used = sf["daily_max"] - (sf.get("daily_remaining") or 0)
+        daily = f"; org: {used} of {sf['daily_max']} daily requests used"
+    return f"  Salesforce: {sf.get('api_calls', 0)} API calls{budget}{daily}"
+
+
 def human_summary(report: dict[str, t.Any]) -> list[str]:
     """The few lines a person reads at the end of ``meltano run``."""
     env = report["meltano"].get("environment") or "no environment"
@@ -250,25 +310,10 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
     ]
     ic = report["extractor"]
     if ic.get("streams") is not None:
-        read = ", ".join(
-            f"{name} {s.get('records', 0)}" for name, s in ic["streams"].items() if s.get("records")
-        )
-        rate = ic.get("rate_limit") or {}
-        peak = rate.get("peak_share_used")
-        peak_text = f", peak {peak:.0%} of the rate limit" if isinstance(peak, int | float) else ""
-        side = ic.get("api") or ic.get("name")
-        lines.append(
-            f"  {side}: {ic['status']}; read {read or 'nothing'}; "
-            f"{ic.get('api_calls', 0)} API calls, {ic.get('throttled', 0)} answered "
-            f"429{peak_text}" + (f"; error: {_short(ic['error'], 200)}" if ic.get("error") else "")
-        )
+        lines.append(_extractor_line(ic))
     mp = report["mapper"]
     if mp.get("records_out") is not None:
-        out = ", ".join(f"{n} {s}" for s, n in (mp["records_out"] or {}).items()) or "nothing"
-        lines.append(
-            f"  Mapper: {mp['status']}; emitted {out}; {mp.get('filtered', 0)} "
-            f"filtered out, {mp.get('rejected', 0)} rejected"
-        )
+        lines.append(_mapper_line(mp))
     for name, c in report["objects"].items():
         lines.append(
             f"  {name}: {c.get('created', 0)} created, {c.get('updated', 0)} updated, "
@@ -282,32 +327,8 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
         lines.append(f"  Rejected {rej['total']}: {_reasons_line(rej['by_reason'])}")
     wt = report["waiting"]
     if wt["total"] or wt["this_run"]:
-        oldest = f", oldest {wt['oldest_hours']:g} h" if wt.get("oldest_hours") is not None else ""
-        rows = [
-            {"code": r["code"], "count": r["count"], "example": r.get("example")}
-            for r in wt["by_reason"]
-        ]
-        if not rows:  # none new this run: the reasons of those kept in the state
-            rows = [
-                {"code": code, "count": n, "example": "in the waiting file"}
-                for code, n in (wt.get("total_by_reason") or {}).items()
-            ]
-        lines.append(
-            f"  Waiting {wt['total']} (retried every run{oldest})"
-            + (f": {_reasons_line(rows)}" if rows else "")
-        )
-    sf = report["salesforce"]
-    budget = ""
-    if sf.get("allowance") is not None:
-        budget = (
-            f", {sf.get('spent', 0)} of the {sf['allowance']} this run may spend "
-            f"(api_budget {sf.get('share', 0):g})"
-        )
-    daily = ""
-    if sf.get("daily_max"):
-        used = sf["daily_max"] - (sf.get("daily_remaining") or 0)
-        daily = f"; org: {used} of {sf['daily_max']} daily requests used"
-    lines.append(f"  Salesforce: {sf.get('api_calls', 0)} API calls{budget}{daily}")
+        lines.append(_waiting_line(wt))
+    lines.append(_salesforce_line(report["salesforce"]))
     files = report.get("files") or {}
     shown = []
     for key in ("run_report", "rejects", "waiting", "problems"):
@@ -340,8 +361,10 @@ def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
 
 
 def _files_named_in(path: str | None) -> dict[str, t.Any]:
-    """The ``files`` a plugin's summary names, even one of an earlier run (paths do not change
-    from run to run; a target that stops early finishes before the mapper).
+    """The ``files`` a plugin's summary names, even one of an earlier run.
+
+    The ``files`` a plugin's summary names, even one of an earlier run (paths do not change from run
+    to run; a target that stops early finishes before the mapper).
     """
     try:
         files = json.loads(Path(path).read_text(encoding="utf-8")).get("files") if path else {}
@@ -380,9 +403,11 @@ def finish_run_report(
     summary: dict[str, t.Any],
     after_write: t.Callable[[dict[str, t.Any]], None] | None = None,
 ) -> dict:
-    """Build the run report from the target's summary and the other plugins', alert when it
-    calls for it, write it to ``run_report_file``, hand it to ``after_write`` (the run
-    history) and print it; answer the report.
+    """Build, alert on, write, record and print the run report.
+
+    Build the run report from the target's summary and the other plugins', alert when it calls for
+    it, write it to ``run_report_file``, hand it to ``after_write`` (the run history) and print it;
+    answer the report.
     """
     config = target.config
     key = pipeline_key()

@@ -35,6 +35,8 @@ START_SLACK_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class Process:
+    """A process as the process table shows it."""
+
     pid: int
     ppid: int
     argv: tuple[str, ...]
@@ -83,8 +85,10 @@ def is_meltano(process: Process) -> bool:
 
 
 def _may_serve(process: Process, project: str) -> bool:
-    """Whether a Meltano process may be this project's: it runs in the project's directory (or
-    below it), or its directory cannot be read.
+    """Whether a Meltano process may be this project's.
+
+    Whether a Meltano process may be this project's: it runs in the project's directory (or below
+    it), or its directory cannot be read.
     """
     if process.cwd is None:
         return True
@@ -177,8 +181,10 @@ def meltano_run_dir(environ: t.Mapping[str, str] = os.environ) -> Path | None:
 
 
 def meltano_system_db_files(environ: t.Mapping[str, str] = os.environ) -> list[Path]:
-    """Meltano's SQLite system database (it holds the state) and its journal files, when
-    Meltano named one in ``MELTANO_DATABASE_URI``.
+    """Meltano's SQLite system database and its journal files.
+
+    Meltano's SQLite system database (it holds the state) and its journal files, when Meltano named
+    one in ``MELTANO_DATABASE_URI``.
     """
     uri = environ.get("MELTANO_DATABASE_URI", "")
     if not uri.startswith("sqlite:///"):
@@ -188,9 +194,11 @@ def meltano_system_db_files(environ: t.Mapping[str, str] = os.environ) -> list[P
 
 
 def secure_files(report: t.Any, hashes: Path, describe: Path, logger: logging.Logger) -> None:
-    """Make private what earlier runs or versions left readable (the ``report``'s files, the
-    hash store ``hashes`` and the ``describe`` cache); remove the config files, secrets
-    included, that killed runs left in Meltano's run directory.
+    """Make this run's files private; remove secrets killed runs left behind.
+
+    Make private what earlier runs or versions left readable (the ``report``'s files, the hash store
+    ``hashes`` and the ``describe`` cache); remove the config files, secrets included, that killed
+    runs left in Meltano's run directory.
     """
     mine = [
         p

@@ -103,6 +103,7 @@ class RunLock:
 
     @property
     def held(self) -> bool:
+        """Whether this process holds the lock."""
         return self._fd is not None
 
 

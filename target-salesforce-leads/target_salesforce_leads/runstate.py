@@ -37,6 +37,7 @@ class RunState:
 
     @property
     def generation_fixed(self) -> bool:
+        """Whether the state generation came from a state (not made in this run)."""
         return self._generation is not None
 
     def absorb(self, state: dict[str, t.Any]) -> tuple[dict[str, t.Any], WaitingList | None]:
@@ -60,8 +61,10 @@ class RunState:
         return rest, WaitingList.decode(mine.get("waiting"))
 
     def emit(self, state: dict[str, t.Any], waiting_blob: str | None = None) -> dict[str, t.Any]:
-        """The state to write: ``state`` plus this org's current section (``waiting_blob``:
-        the waiting list already encoded, to spare encoding it again).
+        """The state to write: ``state`` plus this org's current section.
+
+        The state to write: ``state`` plus this org's current section (``waiting_blob``: the waiting
+        list already encoded, to spare encoding it again).
         """
         out = copy.deepcopy(state)
         orgs = dict(self._other_orgs)

@@ -5,8 +5,8 @@ SDK method it mirrors and why the target needs it, and calls back into a public 
 target's own. ``tests/test_sdk_hooks.py`` fails, naming the method, when an SDK release no
 longer has one (or changed its signature), when a private override appears elsewhere, and when
 anything overrides an ``@final`` SDK method. The CLI entry is here too: the SDK's
-``Target.invoke`` ends in the ``@final`` ``listen`` (of ``BaseSingerReader``), and the target's run wraps that
-call rather than overriding it.
+``Target.invoke`` ends in the ``@final`` ``listen`` (of ``BaseSingerReader``), and the target's
+run wraps that call rather than overriding it.
 """
 
 from __future__ import annotations
@@ -169,7 +169,9 @@ class StateOut(_TargetBase):
 
 
 class BatchesByAge(_TargetBase):
-    """Reads ``Target._sinks_active`` and ``Target._max_record_age_in_minutes`` and sets
+    """Batches written by age also while input is quiet.
+
+    Reads ``Target._sinks_active`` and ``Target._max_record_age_in_minutes`` and sets
     ``Target._MAX_RECORD_AGE_IN_MINUTES``: batches written by age also while input is quiet.
 
     The SDK drains sinks by record age only when a record arrives; the target's reader asks
@@ -186,8 +188,10 @@ class BatchesByAge(_TargetBase):
         return self._sinks_active
 
     def batch_age_left(self) -> float | None:
-        """Seconds until the pending records reach the batch age; None when nothing is pending
-        (the reader then waits for input as long as it takes).
+        """Seconds until the pending records reach the batch age.
+
+        Seconds until the pending records reach the batch age; None when nothing is pending (the
+        reader then waits for input as long as it takes).
         """
         if not any(getattr(s, "has_pending", False) for s in self._sinks_active.values()):
             return None
@@ -203,7 +207,7 @@ class EnvNumbers(_TargetBase):
 
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)  # type: ignore[misc]
+        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
 
 class RunEntry(_TargetBase):

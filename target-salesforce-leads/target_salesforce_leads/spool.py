@@ -18,12 +18,14 @@ class Spool:
     """
 
     def __init__(self) -> None:
-        self._fh = tempfile.TemporaryFile(prefix="target-sf-spool-")
+        # Open for the spool's life, closed by close() (no with block can span it).
+        self._fh = tempfile.TemporaryFile(prefix="target-sf-spool-")  # noqa: SIM115
         self._end = 0
         self._at_end = True  # the file position is the end: appends need no seek (a seek
         # flushes the write buffer, i.e. costs a system call per record)
 
     def append(self, line: bytes) -> int:
+        """Append ``line``; answer its handle."""
         if not self._at_end:
             self._fh.seek(self._end)
             self._at_end = True
@@ -33,13 +35,16 @@ class Spool:
         return handle
 
     def read(self, handle: int) -> bytes:
+        """The line of ``handle``."""
         self._at_end = False
         self._fh.seek(handle >> 32)
         return self._fh.read(handle & 0xFFFFFFFF)
 
     def reader(self, block: int = 1 << 20) -> t.Callable[[int], bytes]:
-        """A ``read`` for handles taken mostly in the order they were appended: it reads the
-        file a block at a time (one system call per block rather than per record).
+        """A ``read`` for handles taken mostly in the order they were appended.
+
+        A ``read`` for handles taken mostly in the order they were appended: it reads the file a
+        block at a time (one system call per block rather than per record).
 
         Only for a spool that is not appended to while the reader is in use.
         """
@@ -60,6 +65,7 @@ class Spool:
         return read
 
     def close(self) -> None:
+        """Remove the spool file."""
         self._fh.close()
 
 

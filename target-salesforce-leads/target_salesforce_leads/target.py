@@ -15,17 +15,15 @@ import secrets
 import sys
 import typing as t
 
-import click
 from salesforce_client.auth import AuthError
 from salesforce_client.errors import RetriesExhausted
-from singer_kit.fatal import last_word
 from singer_kit.progress import DEFAULT_INTERVAL
 from singer_sdk.target_base import Target
 
 from target_salesforce_leads import references, run_end
+from target_salesforce_leads.cli import Commands
 from target_salesforce_leads.connector import SalesforceConnector
 from target_salesforce_leads.encoding import MessageReader
-from target_salesforce_leads.fatal import paragraph
 from target_salesforce_leads.halting import Halt
 from target_salesforce_leads.hashes import HashStore
 from target_salesforce_leads.ledger import RunLedger
@@ -57,7 +55,7 @@ else:
 
 
 class TargetSalesforceLeads(
-    LoginFirst, StateIn, StateOut, BatchesByAge, EnvNumbers, RunEntry, Target
+    Commands, LoginFirst, StateIn, StateOut, BatchesByAge, EnvNumbers, RunEntry, Target
 ):
     """Upserts each stream into an sObject by external id, with Lead/Contact matching."""
 
@@ -143,8 +141,10 @@ class TargetSalesforceLeads(
 
     @property
     def native_message(self) -> bool:
-        """Whether the message being processed was decoded by msgspec (its record then holds
-        only what JSON decoding makes; see encoding.canonical_line).
+        """Whether the message being processed was decoded by msgspec.
+
+        Whether the message being processed was decoded by msgspec (its record then holds only what
+        JSON decoding makes; see encoding.canonical_line).
         """
         return getattr(self.message_reader, "native", False)
 
@@ -241,8 +241,10 @@ class TargetSalesforceLeads(
                 self.drain_one(other)
 
     def lead_lock(self, sink: SalesforceSink) -> t.ContextManager[t.Any]:
-        """The org's Lead lock around a batch of ``sink`` that may create Leads (see
-        orglock); nothing for other sinks, dry runs, or with lead_lock off.
+        """The org's Lead lock around a batch of ``sink`` that may create Leads.
+
+        The org's Lead lock around a batch of ``sink`` that may create Leads (see orglock); nothing
+        for other sinks, dry runs, or with lead_lock off.
         """
         if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
             return contextlib.nullcontext()
@@ -284,8 +286,10 @@ class TargetSalesforceLeads(
             )
 
     def state_to_emit(self, state: dict) -> dict | None:
-        """The STATE with the waiting list, or None when it is withheld (dry run, writing
-        halted, too many rejects at the end).
+        """The STATE with the waiting list, or None when it is withheld.
+
+        The STATE with the waiting list, or None when it is withheld (dry run, writing halted, too
+        many rejects at the end).
         """
         if (
             self.dry_run
@@ -313,8 +317,10 @@ class TargetSalesforceLeads(
             )
 
     def _write_open_lists(self) -> None:
-        """The waiting and problems files as they are now (also mid-run, with drain_on_state:
-        a long-lived run never reaches its end).
+        """The waiting and problems files as they are now.
+
+        The waiting and problems files as they are now (also mid-run, with drain_on_state: a long-
+        lived run never reaches its end).
         """
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)
@@ -400,68 +406,6 @@ class TargetSalesforceLeads(
             after_write=lambda r: run_end.record_history(self.config, r, self.run_id, self.logger),
         )
         run_end.explain(summary, self.config, self.exit_code, self.halt, self.logger)
-
-    # -- CLI --------------------------------------------------------------------------------
-
-    @classmethod
-    def get_singer_command(cls) -> click.Command:
-        """The SDK's command, with --preflight and --history-page."""
-        command = super().get_singer_command()
-        command.params.append(
-            click.Option(
-                ["--preflight"],
-                is_flag=True,
-                default=False,
-                help="Check credentials, API access, budget, sObjects and external id fields, "
-                "print what to fix in Salesforce Setup, and exit (non-zero on problems).",
-            )
-        )
-        command.params.append(
-            click.Option(
-                ["--history-page"],
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="Write the run history (history_database_url) as a self-contained HTML "
-                "page to this file, and exit.",
-            )
-        )
-        return command
-
-    @classmethod
-    def invoke(
-        cls,
-        *,
-        preflight: bool = False,
-        history_page: str | None = None,
-        **kwargs: t.Any,
-    ) -> None:
-        """Run --history-page or --preflight, else the target (sdk_hooks.RunEntry)."""
-        if history_page and not kwargs.get("about"):
-            from target_salesforce_leads.history_page import run_history_page
-
-            config = kwargs.get("config")
-            settings = dict(config.config) if config else {}
-            # As a Meltano command (no --config), the setting comes the way Meltano passes
-            # every setting: as an environment variable.
-            settings.setdefault(
-                "history_database_url",
-                os.environ.get("TARGET_SALESFORCE_LEADS_HISTORY_DATABASE_URL"),
-            )
-            code, message = run_history_page(settings, history_page)
-            click.echo(message, err=True)
-            sys.exit(code)
-        if preflight and not kwargs.get("about"):
-            config = kwargs.get("config")
-            target = cls(
-                config=config.config if config else None,
-                parse_env_config=bool(config and config.parse_env),
-                validate_config=True,
-            )
-            from target_salesforce_leads.preflight import run_preflight
-
-            sys.exit(run_preflight(target, input_file=kwargs.get("file_input")))
-        with last_word(cls.logger, paragraph):
-            super().invoke(**kwargs)
 
 
 __all__ = ["TargetSalesforceLeads", "AuthError", "RetriesExhausted"]

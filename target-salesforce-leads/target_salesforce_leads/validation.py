@@ -52,6 +52,7 @@ class ObjectSchema:
 
     @classmethod
     def from_describe(cls, describe: dict[str, t.Any]) -> ObjectSchema:
+        """What validation needs of an sObject describe: its fields and picklists."""
         fields = {f["name"]: f for f in describe.get("fields") or []}
         schema = cls(name=str(describe.get("name")), fields=fields)
         for name, f in fields.items():
@@ -74,13 +75,16 @@ class ObjectSchema:
         return schema
 
     def has_field(self, name: str) -> bool:
+        """Whether the sObject has the field ``name``."""
         return name in self.fields
 
     def is_external_id(self, name: str) -> bool:
+        """Whether ``name`` is an External ID field of the sObject."""
         f = self.fields.get(name)
         return bool(f and (f.get("externalId") or f.get("idLookup")))
 
     def writable(self, name: str) -> bool:
+        """Whether ``name`` can be set on insert or update."""
         f = self.fields.get(name)
         return bool(f and (f.get("createable") or f.get("updateable")))
 
@@ -114,72 +118,12 @@ def validate(
                 "read/write for your profile or permission set.",
             )
         if value is None:
-            if name in schema.picklists and not f.get("nillable", True):
-                return Rejection(
-                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                    f"{f.get('label') or name}: bad value for restricted picklist field: null",
-                )
-            if name in schema.required_on_create:
-                return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
-            continue
-        ftype = f.get("type")
-        if ftype in TEXT_TYPES:
-            text = value if isinstance(value, str) else str(value)
-            length = int(f.get("length") or 0)
-            # Salesforce counts UTF-16 code units: an emoji (a surrogate pair) counts as two.
-            if length and _utf16_length(text) > length:
-                return Rejection(
-                    "STRING_TOO_LONG",
-                    f"{f.get('label') or name}: data value too large: {text[:40]!r}... "
-                    f"(max length={length})",
-                )
-            if ftype == "email" and text and not is_email(text):
-                return Rejection(
-                    "INVALID_EMAIL_ADDRESS",
-                    f"{f.get('label') or name}: invalid email address: {text}",
-                )
-            allowed = schema.picklists.get(name)
-            if allowed is not None:
-                values = text.split(";") if ftype == "multipicklist" else [text]
-                bad = [v for v in values if v not in allowed]
-                if bad:
-                    return Rejection(
-                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                        f"{f.get('label') or name}: bad value for restricted picklist field: "
-                        f"{bad[0]}",
-                    )
-        elif ftype in NUMBER_TYPES:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                try:
-                    value = float(str(value))
-                except ValueError:
-                    return Rejection(
-                        "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                        f"{name}: value not of required type: {value}",
-                    )
-            precision, scale = f.get("precision"), int(f.get("scale") or 0)
-            if precision:
-                digits = int(precision) - scale
-                if abs(round(float(value), scale)) >= 10**digits:
-                    return Rejection(
-                        "NUMBER_OUTSIDE_VALID_RANGE", f"{name}: number outside valid range: {value}"
-                    )
-        elif ftype == "date":
-            if not (isinstance(value, str) and _DATE.match(value)):
-                return Rejection(
-                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                    f"{name}: value not of required type: {value}",
-                )
-        elif ftype == "datetime":
-            if not (isinstance(value, str) and _DATETIME.match(value)):
-                return Rejection(
-                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                    f"{f.get('label') or name}: value not of required type: {value}",
-                )
-        elif ftype == "boolean" and not isinstance(value, bool):
-            return Rejection(
-                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value}"
-            )
+            rej = _null(name, f, schema)
+        else:
+            check = _CHECKS.get(f.get("type"))
+            rej = check(name, value, f, schema) if check is not None else None
+        if rej is not None:
+            return rej
     if creating:
         missing = [
             n
@@ -191,6 +135,102 @@ def validate(
                 "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]"
             )
     return None
+
+
+_Field = dict[str, t.Any]
+
+
+def _null(name: str, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    if name in schema.picklists and not f.get("nillable", True):
+        return Rejection(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"{f.get('label') or name}: bad value for restricted picklist field: null",
+        )
+    if name in schema.required_on_create:
+        return Rejection("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]")
+    return None
+
+
+def _text(name: str, value: t.Any, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    ftype = f.get("type")
+    text = value if isinstance(value, str) else str(value)
+    length = int(f.get("length") or 0)
+    # Salesforce counts UTF-16 code units: an emoji (a surrogate pair) counts as two.
+    if length and _utf16_length(text) > length:
+        return Rejection(
+            "STRING_TOO_LONG",
+            f"{f.get('label') or name}: data value too large: {text[:40]!r}... "
+            f"(max length={length})",
+        )
+    if ftype == "email" and text and not is_email(text):
+        return Rejection(
+            "INVALID_EMAIL_ADDRESS",
+            f"{f.get('label') or name}: invalid email address: {text}",
+        )
+    allowed = schema.picklists.get(name)
+    if allowed is not None:
+        values = text.split(";") if ftype == "multipicklist" else [text]
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            return Rejection(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{f.get('label') or name}: bad value for restricted picklist field: {bad[0]}",
+            )
+    return None
+
+
+def _number(name: str, value: t.Any, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(str(value))
+        except ValueError:
+            return Rejection(
+                "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                f"{name}: value not of required type: {value}",
+            )
+    precision, scale = f.get("precision"), int(f.get("scale") or 0)
+    if precision:
+        digits = int(precision) - scale
+        if abs(round(float(value), scale)) >= 10**digits:
+            return Rejection(
+                "NUMBER_OUTSIDE_VALID_RANGE", f"{name}: number outside valid range: {value}"
+            )
+    return None
+
+
+def _date(name: str, value: t.Any, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    if isinstance(value, str) and _DATE.match(value):
+        return None
+    return Rejection(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value}"
+    )
+
+
+def _datetime(name: str, value: t.Any, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    if isinstance(value, str) and _DATETIME.match(value):
+        return None
+    return Rejection(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{f.get('label') or name}: value not of required type: {value}",
+    )
+
+
+def _boolean(name: str, value: t.Any, f: _Field, schema: ObjectSchema) -> Rejection | None:
+    if isinstance(value, bool):
+        return None
+    return Rejection(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value}"
+    )
+
+
+# The check of a non-null value, by Salesforce field type (types not named: no check).
+_CHECKS: dict[t.Any, t.Callable[[str, t.Any, _Field, ObjectSchema], Rejection | None]] = {
+    **{typ: _text for typ in TEXT_TYPES},
+    **{typ: _number for typ in NUMBER_TYPES},
+    "date": _date,
+    "datetime": _datetime,
+    "boolean": _boolean,
+}
 
 
 def _utf16_length(text: str) -> int:

@@ -39,7 +39,7 @@ BULK_MAX_RECORD_CHARS = 400_000
 
 
 def clean_text(value: str) -> str:
-    """Remove the characters Salesforce would store but nobody wants in a field.
+    r"""Remove the characters Salesforce would store but nobody wants in a field.
 
     Removed: ANSI escape sequences (CSI ``ESC [ ... final``, OSC/DCS/SOS/PM/APC strings ended by
     BEL or ``ESC \\``, and two- or three-byte escapes such as ``ESC ( B``), then C0 controls

@@ -52,6 +52,7 @@ CONFIGURATION_CODES = frozenset(
 
 
 def now_iso() -> str:
+    """Now, in UTC, as an ISO 8601 string to the second."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -71,6 +72,7 @@ class Entry:
     last_run: str = ""
 
     def age_days(self, now: datetime.datetime | None = None) -> float:
+        """Days since the record first waited."""
         now = now or datetime.datetime.now(datetime.timezone.utc)
         try:
             first = datetime.datetime.fromisoformat(self.first_seen)
@@ -166,12 +168,14 @@ class WaitingList:
         return drop
 
     def by_stream(self) -> dict[str, list[Entry]]:
+        """The waiting records by stream."""
         out: dict[str, list[Entry]] = {}
         for e in self.entries.values():
             out.setdefault(e.stream, []).append(e)
         return out
 
     def reasons(self) -> dict[str, int]:
+        """How many records wait, by reason code."""
         counts: dict[str, int] = {}
         for e in self.entries.values():
             counts[e.code] = counts.get(e.code, 0) + 1

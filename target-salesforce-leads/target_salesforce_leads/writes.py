@@ -20,7 +20,7 @@ from target_salesforce_leads.rows import Group, GroupKey, Item, Result, Routing,
 from target_salesforce_leads.validation import Rejection
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.sinks import SalesforceSink
+    from target_salesforce_leads.batch import Batch
 
 BULK_JOB_CALLS = 8
 DRY_RUN_ID = "(dry run: not written)"
@@ -34,10 +34,10 @@ class Outcomes:
     """
 
     def __init__(
-        self, sink: SalesforceSink, sobject: str, items: list[Item], written: list[tuple[str, str]]
+        self, batch: Batch, sobject: str, items: list[Item], written: list[tuple[str, str]]
     ) -> None:
         """Outcomes of ``items`` written to ``sobject``; ``written`` gets (key, digest) pairs."""
-        self.sink = sink
+        self.batch = batch
         self.sobject = sobject
         self.items = items
         self.written = written
@@ -59,11 +59,11 @@ class Outcomes:
         """Account for one record's outcome."""
         item = self.items[result.idx]
         item.done = True
-        sink = self.sink
+        batch = self.batch
         if not result.ok:
             if result.code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"):
-                sink.connector.forget_describe(self.sobject)
-            sink.reject(item, item.ext, Rejection(result.code, result.message), self.sobject)
+                batch.connector.forget_describe(self.sobject)
+            batch.reject(item, item.ext, Rejection(result.code, result.message), self.sobject)
             return
         if result.created:
             self.created += 1
@@ -73,17 +73,17 @@ class Outcomes:
         self.written.append((key, item.digest))
         self.settled.append(key)
         if result.record_id:
-            sink.connector.remember_id(
-                self.sobject, sink.key_field or "", item.ext, result.record_id
+            batch.connector.remember_id(
+                self.sobject, batch.key_field or "", item.ext, result.record_id
             )
 
     def flush(self) -> None:
         """Hand the tallied successes to the report and the waiting list."""
-        sink = self.sink
-        report = sink.ledger.report
-        report.count(sink.stream_name, self.sobject, "created", self.created)
-        report.count(sink.stream_name, self.sobject, "updated", self.updated)
-        sink.ledger.settled_many(sink.stream_name, self.settled)
+        batch = self.batch
+        report = batch.ledger.report
+        report.count(batch.stream_name, self.sobject, "created", self.created)
+        report.count(batch.stream_name, self.sobject, "updated", self.updated)
+        batch.ledger.settled_many(batch.stream_name, self.settled)
         self.created = self.updated = 0
         self.settled = []
 
@@ -91,14 +91,12 @@ class Outcomes:
 class BatchWriter:
     """Writes one batch's routed rows (``read`` gives a row's JSON) and accounts for each."""
 
-    def __init__(
-        self, sink: SalesforceSink, items: list[Item], read: t.Callable[[int], bytes]
-    ) -> None:
+    def __init__(self, batch: Batch, items: list[Item], read: t.Callable[[int], bytes]) -> None:
         """Rows refer to ``items`` by index."""
-        self.sink = sink
+        self.batch = batch
         self.items = items
         self.read = read
-        self.connector = sink.connector
+        self.connector = batch.connector
 
     def write(self, routing: Routing, dry_run: bool) -> None:
         """Every group of ``routing``; a dry run only counts what would be written."""
@@ -117,24 +115,24 @@ class BatchWriter:
             self._collections(rest)
 
     def _pretend(self, gkey: GroupKey, rows: list[Row]) -> None:
-        sink = self.sink
+        batch = self.batch
         for row in rows:
             outcome = "created" if row.created else "updated"
-            sink.ledger.report.count(sink.stream_name, gkey.sobject, outcome)
+            batch.ledger.report.count(batch.stream_name, gkey.sobject, outcome)
             self.items[row.idx].done = True
             # Children later in this dry run may point at this record: let them.
             self.connector.remember_id(
-                gkey.sobject, str(sink.key_field), self.items[row.idx].ext, DRY_RUN_ID
+                gkey.sobject, str(batch.key_field), self.items[row.idx].ext, DRY_RUN_ID
             )
 
     def _keep_hashes(self, written: list[tuple[str, str]]) -> None:
         if written:
-            self.sink.hashes.put_many(self.sink.sobject, written)
+            self.batch.hashes.put_many(self.batch.sobject, written)
 
     def _collections(self, groups: list[Group]) -> None:
         written: list[tuple[str, str]] = []
         read = self.read
-        outcomes = [Outcomes(self.sink, g.sobject, self.items, written) for g in groups]
+        outcomes = [Outcomes(self.batch, g.sobject, self.items, written) for g in groups]
         writes = [
             Write(
                 g.sobject,
@@ -154,7 +152,7 @@ class BatchWriter:
 
     def _bulk_group(self, group: Group, columns: list[str]) -> None:
         written: list[tuple[str, str]] = []
-        on_result = Outcomes(self.sink, group.sobject, self.items, written)
+        on_result = Outcomes(self.batch, group.sobject, self.items, written)
         try:
             self._bulk(group, columns, on_result)
         finally:
@@ -210,7 +208,7 @@ class BatchWriter:
 
     def _retry_job(self, upload: BulkUpload, error: str, on_result: Outcomes) -> None:
         """The job failed before processing these records: retry them once in a new job."""
-        self.sink.logger.warning(
+        self.batch.logger.warning(
             "Bulk job for %s failed (%s); retrying %d records once.",
             upload.sobject,
             error,

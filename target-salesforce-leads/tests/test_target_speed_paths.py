@@ -15,10 +15,10 @@ import typing as t
 from urllib.parse import quote_plus
 
 import pytest
+from salesforce_client.bulk import BulkUpload, csv_cell
 from simple_salesforce.format import quote_soql_value
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
-from salesforce_client.bulk import BulkUpload, csv_cell
 from target_salesforce_leads.encoding import (
     MessageReader,
     bulk_plain,
