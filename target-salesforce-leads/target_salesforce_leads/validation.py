@@ -52,7 +52,7 @@ class ObjectSchema:
 
     @classmethod
     def from_describe(cls, describe: dict[str, t.Any]) -> ObjectSchema:
-        """What validation needs of an sObject describe: its fields and picklists."""
+        """What validation and routing need of an sObject describe."""
         fields = {f["name"]: f for f in describe.get("fields") or []}
         schema = cls(name=str(describe.get("name")), fields=fields)
         for name, f in fields.items():

@@ -17,7 +17,7 @@ from target_salesforce_leads.sinks import SalesforceSink
 from target_salesforce_leads.target import TargetSalesforceLeads
 
 #: The parameters (name, kind) of each SDK method the target overrides, as in singer-sdk 0.54.9.
-OVERRIDDEN = {
+OVERRIDDEN: dict[tuple[type, str], list[str]] = {
     (Sink, "_parse_timestamps_in_record"): ["self", "record", "schema", "treatment"],
     (Target, "_process_schema_message"): ["self", "message_dict"],
     (Target, "_process_state_message"): ["self", "message_dict"],

@@ -29,7 +29,7 @@ from target_salesforce_leads.encoding import (
     loads,
 )
 from target_salesforce_leads.lookups import soql_string, url_length
-from target_salesforce_leads.sinks import Spool
+from target_salesforce_leads.spool import Spool
 from target_salesforce_leads.values import bulk_unsafe, clean_record
 
 D = decimal.Decimal
