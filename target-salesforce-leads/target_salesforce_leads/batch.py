@@ -101,8 +101,8 @@ class Batch:
     ) -> None:
         """Every pending record is not written, for ``rej``.
 
-        Every pending record is not written, for ``rej``; ``ext_of`` says which records' external
-        ids are read from their line (``keyed``: those that have one).
+        ``ext_of`` says which records' external ids are read from their line (``keyed``: those that
+        have one).
         """
         for key, handle in pending.items():
             ext = None
@@ -311,8 +311,8 @@ class Batch:
     ) -> None:
         """Put a routed record in its write.
 
-        Put a routed record in its write; ``original`` is its spooled ``line`` as decoded, if
-        unchanged since (a record that is still it needs no copy).
+        ``original`` is its spooled ``line`` as decoded, if unchanged since (a record that is still
+        it needs no copy).
         """
         route = t.cast("Route", routed.route)
         rec = routed.record

@@ -137,9 +137,9 @@ def bulk_plain(line: bytes) -> bool:
 class MessageReader(SingerReader):
     """The SDK's reader, decoding with msgspec.
 
-    The SDK's reader, decoding with msgspec (numbers with a fraction or exponent as Decimal, as the
-    SDK's own decoder does); a line msgspec refuses (NaN, a lone surrogate, invalid JSON) goes to
-    the SDK's decoder, which gives its values and its errors.
+    Numbers with a fraction or exponent become Decimal, as the SDK's own decoder does; a line
+    msgspec refuses (NaN, a lone surrogate, invalid JSON) goes to the SDK's decoder, which gives
+    its values and its errors.
     """
 
     native = False  # whether the message being processed was decoded by msgspec

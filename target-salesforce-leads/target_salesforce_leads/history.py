@@ -194,8 +194,8 @@ def _reasons(report: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
 def figures(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The figures a history row keeps.
 
-    The figures a history row keeps, read from the run report (run_report.py) or from the target's
-    own summary (the same keys where they overlap).
+    Read from the run report (run_report.py) or from the target's own summary (the same keys where
+    they overlap).
     """
     objects: dict[str, dict[str, int]] = {}
     for sobject, counts in (report.get("objects") or {}).items():
@@ -244,8 +244,7 @@ def _text(value: t.Any) -> str | None:
 def problem_files(report: Mapping[str, t.Any]) -> list[tuple[str, Path]]:
     """(source, path) of each open-problems file the report names.
 
-    (source, path) of each open-problems file the report names: ``files.problems`` is one path (the
-    target's summary) or ``{source: path}`` (the run report).
+    ``files.problems`` is one path (the target's summary) or ``{source: path}`` (the run report).
     """
     named = _part(report, "files").get("problems")
     if isinstance(named, str):
@@ -496,8 +495,8 @@ def _connect_postgres(url: str) -> t.Any:
 def record_run(config: Mapping[str, t.Any], report: Mapping[str, t.Any]) -> str | None:
     """Append this run to the configured history.
 
-    Append this run to the configured history; returns where (no password), or None when the history
-    is off. Raises HistoryError when it cannot.
+    Returns where (no password), or None when the history is off. Raises HistoryError when it
+    cannot.
     """
     url = resolve_url(config.get("history_database_url"))
     if url is None:

@@ -138,8 +138,8 @@ class LeadMatcher:
     ) -> Routed | None:
         """The first open Lead of the email holding another external id.
 
-        The first open Lead of the email holding another external id: taken over when the source
-        says this record holds the email (``_adopt_by_email``), else a duplicate.
+        Taken over when the source says this record holds the email (``_adopt_by_email``), else a
+        duplicate.
         """
         e = ext.lower()
         for lead in open_leads:

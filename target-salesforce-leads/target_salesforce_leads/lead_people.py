@@ -94,8 +94,7 @@ class PeopleLookup:
     def _together(self, exts: list[str], emails: set[str]) -> tuple[Records, Records] | None:
         """Leads and Contacts by external id or email in ONE Composite call.
 
-        Leads and Contacts by external id or email in ONE Composite call, when their queries fit in
-        one (at most 5); else None, for the staged lookups.
+        When their queries fit in one (at most 5); else None, for the staged lookups.
         """
         client = self.connector.client
         if not client.use_composite:

@@ -94,8 +94,8 @@ def streams_to_check(
 ) -> list[Stream]:
     """Every stream the preflight checks.
 
-    Every stream the preflight checks: those with SCHEMA messages (fields known) first, then the
-    ``stream_settings`` entries (or the default objects) without one (fields unknown).
+    Those with SCHEMA messages (fields known) first, then the ``stream_settings`` entries (or the
+    default objects) without one (fields unknown).
     """
     streams: list[Stream] = []
     for name, (schema, keys) in (schemas or {}).items():

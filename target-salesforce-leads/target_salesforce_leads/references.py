@@ -47,8 +47,7 @@ def collect(
 def parent_objects(schema: ObjectSchema, properties: t.Iterable[str]) -> set[str]:
     """The sObjects a stream with ``properties`` points at.
 
-    The sObjects a stream with ``properties`` points at (Lead too when it points at Contact: Lead
-    records may be written to Contacts).
+    Lead too when it points at Contact: Lead records may be written to Contacts.
     """
     props = set(properties)
     refs: set[str] = set()
@@ -121,8 +120,7 @@ def _resolve_together(
 ) -> bool:
     """Look a polymorphic reference up in every candidate object at once.
 
-    Look a polymorphic reference up in every candidate object at once (one Composite call), keeping
-    the first candidate that holds each value, into ``result``.
+    One Composite call, keeping the first candidate that holds each value, into ``result``.
 
     Values known from this run's writes move from ``todo`` to ``result`` first; returns False
     when the rest does not fit one call (``todo`` then holds what is left to look up).

@@ -178,8 +178,8 @@ class RunReport:
     def write_problems(self, waiting: WaitingList) -> None:
         """Rewrite the list of open problems.
 
-        Rewrite the list of open problems: one line per record that is waiting or was rejected and
-        not written since (kept across runs, latest reason wins).
+        One line per record that is waiting or was rejected and not written since (kept across runs,
+        latest reason wins).
         """
         if self.problems_path is None:
             return

@@ -13,8 +13,8 @@ def exit_code(
 ) -> int:
     """The run's exit code.
 
-    The run's exit code: a fatal stop's, else 2 (Salesforce lacks what the mapping writes), 1
-    (writing failed), 3 (more rejects than max_reject_share) or 0.
+    A fatal stop's, else 2 (Salesforce lacks what the mapping writes), 1 (writing failed), 3 (more
+    rejects than max_reject_share) or 0.
     """
     if fatal_code:
         return fatal_code
@@ -32,8 +32,8 @@ def record_history(
 ) -> None:
     """Add this run to the run history.
 
-    Add this run to the run history; a history that cannot be written does not fail the run (its
-    records are written and its state kept all the same).
+    A history that cannot be written does not fail the run (its records are written and its state
+    kept all the same).
     """
     from target_salesforce_leads.history import HistoryError, record_run
 

@@ -363,8 +363,7 @@ def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
 def _files_named_in(path: str | None) -> dict[str, t.Any]:
     """The ``files`` a plugin's summary names, even one of an earlier run.
 
-    The ``files`` a plugin's summary names, even one of an earlier run (paths do not change from run
-    to run; a target that stops early finishes before the mapper).
+    Paths do not change from run to run; a target that stops early finishes before the mapper.
     """
     try:
         files = json.loads(Path(path).read_text(encoding="utf-8")).get("files") if path else {}

@@ -87,8 +87,7 @@ def is_meltano(process: Process) -> bool:
 def _may_serve(process: Process, project: str) -> bool:
     """Whether a Meltano process may be this project's.
 
-    Whether a Meltano process may be this project's: it runs in the project's directory (or below
-    it), or its directory cannot be read.
+    It runs in the project's directory (or below it), or its directory cannot be read.
     """
     if process.cwd is None:
         return True

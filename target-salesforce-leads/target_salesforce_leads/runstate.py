@@ -63,8 +63,7 @@ class RunState:
     def emit(self, state: dict[str, t.Any], waiting_blob: str | None = None) -> dict[str, t.Any]:
         """The state to write: ``state`` plus this org's current section.
 
-        The state to write: ``state`` plus this org's current section (``waiting_blob``: the waiting
-        list already encoded, to spare encoding it again).
+        ``waiting_blob`` is the waiting list already encoded, to spare encoding it again.
         """
         out = copy.deepcopy(state)
         orgs = dict(self._other_orgs)

@@ -190,8 +190,7 @@ class BatchesByAge(_TargetBase):
     def batch_age_left(self) -> float | None:
         """Seconds until the pending records reach the batch age.
 
-        Seconds until the pending records reach the batch age; None when nothing is pending (the
-        reader then waits for input as long as it takes).
+        None when nothing is pending (the reader then waits for input as long as it takes).
         """
         if not any(getattr(s, "has_pending", False) for s in self._sinks_active.values()):
             return None

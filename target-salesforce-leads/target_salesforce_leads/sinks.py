@@ -67,8 +67,6 @@ class SalesforceSink(SalesforceDates, BatchSink):
         )
         self._pending: dict[str, int] = {}
         self._spool = Spool()
-        self._draining = self._spool
-        self._routed = self._spool
         self._missing = 0
         self.lead_smarts = self.sobject == "Lead" and bool(
             self.config.get("match_contacts_by_email", True)
@@ -166,16 +164,15 @@ class SalesforceSink(SalesforceDates, BatchSink):
         """Write the spooled records; never lets a record go unaccounted for."""
         pending, self._pending = self._pending, {}
         spool, self._spool = self._spool, Spool()
-        self._draining = spool
-        self._routed = Spool()
+        routed = Spool()
         progress = self.target.progress
         progress.writing(self.stream_name, len(pending))
         try:
-            self._process(pending)
+            self._process(pending, Batch(self, spool, routed))
         finally:
             progress.wrote(self.stream_name)
             spool.close()
-            self._routed.close()
+            routed.close()
 
     def _held_back(self, count: int) -> None:
         """Records not attempted because writing stopped; the tap sends them again."""
@@ -188,7 +185,7 @@ class SalesforceSink(SalesforceDates, BatchSink):
             count,
         )
 
-    def _process(self, pending: dict[str, int]) -> None:
+    def _process(self, pending: dict[str, int], batch: Batch) -> None:
         if not pending:
             return
         target = self.target
@@ -202,7 +199,7 @@ class SalesforceSink(SalesforceDates, BatchSink):
                 self._held_back(len(pending))
                 return
             with target.lead_lock(self):
-                Batch(self, self._draining, self._routed).write(pending, items)
+                batch.write(pending, items)
         except Exception as exc:  # noqa: BLE001 - whatever failed, account for every record
             left = sum(1 for it in items if not it.done) + (len(pending) if not items else 0)
             target.halt.record(exc, left, target.logger)

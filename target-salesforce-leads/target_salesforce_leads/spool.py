@@ -43,8 +43,7 @@ class Spool:
     def reader(self, block: int = 1 << 20) -> t.Callable[[int], bytes]:
         """A ``read`` for handles taken mostly in the order they were appended.
 
-        A ``read`` for handles taken mostly in the order they were appended: it reads the file a
-        block at a time (one system call per block rather than per record).
+        It reads the file a block at a time (one system call per block rather than per record).
 
         Only for a spool that is not appended to while the reader is in use.
         """

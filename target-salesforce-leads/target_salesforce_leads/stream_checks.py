@@ -45,8 +45,7 @@ class StreamChecks:
     def refusal(self, sink: SalesforceSink) -> Refusal | None:
         """Why the run must stop before writing ``sink``'s stream, or None.
 
-        Why the run must stop before writing ``sink``'s stream, or None (with on_unwritable=reject
-        its problems are logged and its records rejected).
+        With on_unwritable=reject its problems are logged and its records rejected.
         """
         seen = (sink.stream_name, json.dumps(sink.schema, sort_keys=True, default=str))
         if seen in self._checked:

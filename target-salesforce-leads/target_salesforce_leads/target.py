@@ -143,8 +143,7 @@ class TargetSalesforceLeads(
     def native_message(self) -> bool:
         """Whether the message being processed was decoded by msgspec.
 
-        Whether the message being processed was decoded by msgspec (its record then holds only what
-        JSON decoding makes; see encoding.canonical_line).
+        Its record then holds only what JSON decoding makes; see encoding.canonical_line.
         """
         return getattr(self.message_reader, "native", False)
 
@@ -243,8 +242,7 @@ class TargetSalesforceLeads(
     def lead_lock(self, sink: SalesforceSink) -> t.ContextManager[t.Any]:
         """The org's Lead lock around a batch of ``sink`` that may create Leads.
 
-        The org's Lead lock around a batch of ``sink`` that may create Leads (see orglock); nothing
-        for other sinks, dry runs, or with lead_lock off.
+        See orglock; nothing for other sinks, dry runs, or with lead_lock off.
         """
         if not (sink.lead_smarts and not self.dry_run and self.config.get("lead_lock", True)):
             return contextlib.nullcontext()
@@ -288,8 +286,7 @@ class TargetSalesforceLeads(
     def state_to_emit(self, state: dict) -> dict | None:
         """The STATE with the waiting list, or None when it is withheld.
 
-        The STATE with the waiting list, or None when it is withheld (dry run, writing halted, too
-        many rejects at the end).
+        Withheld: dry run, writing halted, too many rejects at the end.
         """
         if (
             self.dry_run
@@ -319,8 +316,7 @@ class TargetSalesforceLeads(
     def _write_open_lists(self) -> None:
         """The waiting and problems files as they are now.
 
-        The waiting and problems files as they are now (also mid-run, with drain_on_state: a long-
-        lived run never reaches its end).
+        Also mid-run, with drain_on_state: a long-lived run never reaches its end.
         """
         if self._runstate is not None and not self.dry_run:
             self.report.write_waiting(self._runstate.waiting)

@@ -1,4 +1,5 @@
-"""Fixtures: a Salesforce emulator per test and a harness running the target CLI against it."""
+"""Fixtures: a Salesforce emulator per test module, reset between tests, and a harness running
+the target CLI against it."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from target_sf_testlib import Harness  # noqa: E402
 
 
-@pytest.fixture
-def sf(tmp_path: Path) -> t.Iterator[EmulatorProcess]:
-    with EmulatorProcess("salesforce", tmp_path / "sf") as proc:
+@pytest.fixture(scope="module")
+def sf_module(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[EmulatorProcess]:
+    """One emulator process for a test module (starting one costs about a second)."""
+    with EmulatorProcess("salesforce", tmp_path_factory.mktemp("sf")) as proc:
         yield proc
+
+
+@pytest.fixture
+def sf(sf_module: EmulatorProcess) -> EmulatorProcess:
+    """The module's emulator, back to its seeded org: no records, faults, counters or log."""
+    sf_module.reset()
+    return sf_module
 
 
 @pytest.fixture
