@@ -406,9 +406,10 @@ SETTINGS: dict = th.PropertiesList(
         "drain_on_state",
         th.BooleanType,
         default=False,
-        description="Write what is pending when a new STATE arrives, then emit "
-        "that STATE at once (and rewrite waiting_file and problems_file), so a "
-        "long-lived job's bookmark follows its writes; off, a STATE is emitted "
-        "after the next batch written.",
+        description="Write what is pending when a new STATE arrives (at once if "
+        "the batch is max_batch_age_seconds old, else when it is), then emit that "
+        "STATE (and rewrite waiting_file and problems_file), so a long-lived job's "
+        "bookmark follows its writes; off, a STATE is emitted after the next batch "
+        "written.",
     ),
 ).to_dict()

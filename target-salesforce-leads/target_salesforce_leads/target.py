@@ -255,6 +255,7 @@ class TargetSalesforceLeads(
         """No message arrived while records were pending for max_batch_age_seconds."""
         self.logger.debug("No input for max_batch_age_seconds: writing the pending batch.")
         self.drain_all()
+        self._end_if_halted()
 
     # -- STATE in and out (sdk_hooks.StateIn, StateOut) -------------------------------------
 
@@ -272,14 +273,23 @@ class TargetSalesforceLeads(
         """With drain_on_state, a new STATE writes what is pending (and is then emitted)."""
         if not self.drain_on_state:
             return
+        left = self.batch_age_left()
+        if left is not None and left > 0 and not self.halt.reason:
+            # A young batch is held (with this STATE) until max_batch_age_seconds: a tap that
+            # sends STATE often would otherwise cost a look-up and a write per STATE.
+            return
         self.drain_all()
-        if self.halt.reason:
+        self._end_if_halted()
+
+    def _end_if_halted(self) -> None:
+        """With drain_on_state, end a run whose last batch could not be written."""
+        if self.drain_on_state and self.halt.reason:
             # A long-lived run that stopped writing would hold every later record back
             # until restarted: end it now, so its supervisor sees it and restarts it.
             self.fatal(
                 self.exit_code or 1,
                 f"{self.halt.reason}. The long-lived run ends here "
-                "without emitting this STATE, so the tap sends its records again "
+                "without emitting its STATE, so the tap sends its records again "
                 "when the job is started again (nothing is lost).",
             )
 
