@@ -25,6 +25,7 @@ CIRCLE_FREE = [
     "intercom-client",
     "singer-kit",
     "tap-intercom-events",
+    "target-salesforce-leads",
     "transform",
 ]
 #: Packages guarded against long modules without a stated reason.
@@ -34,6 +35,7 @@ SIZED = [
     "intercom-client",
     "singer-kit",
     "tap-intercom-events",
+    "target-salesforce-leads",
     "transform",
 ]
 

@@ -39,7 +39,7 @@ if t.TYPE_CHECKING:
     from target_salesforce_leads.connector import SalesforceConnector
     from target_salesforce_leads.hashes import HashStore
     from target_salesforce_leads.ledger import RunLedger
-    from target_salesforce_leads.sinks import SalesforceSink
+    from target_salesforce_leads.roles import BatchOwner
 
 # Local rejections that depend on the describe, worth a fresh describe when it came from cache.
 _DESCRIBE_CODES = {
@@ -65,7 +65,7 @@ class _Lookups:
 class Batch:
     """One batch of ``sink``'s records: ``spool`` holds them, ``routed`` their routed copies."""
 
-    def __init__(self, sink: SalesforceSink, spool: Spool, routed: Spool) -> None:
+    def __init__(self, sink: BatchOwner, spool: Spool, routed: Spool) -> None:
         """The batch of ``sink`` whose records are in ``spool``."""
         self.sink = sink
         self.target = sink.target

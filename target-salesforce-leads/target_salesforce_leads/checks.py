@@ -8,8 +8,8 @@ Each :class:`Problem` names the field, Salesforce's error code that writing woul
 wrong and the exact Setup step that fixes it. ``severity`` "error" blocks writing the stream;
 "warning" does not (the records still go, some may be refused or waiting).
 
-Over 400 lines because each check carries the full text of its Setup fix, and the checks share
-one set of describe helpers.
+One module on purpose (over 400 lines): each check carries the full text of its Setup fix, and
+the checks share one set of describe helpers.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from singer_sdk.target_base import Target
 from target_salesforce_leads.fatal import paragraph
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.target import TargetSalesforceLeads
+    from target_salesforce_leads.connector import SalesforceConnector
 
     _TargetBase = Target
 else:
@@ -22,6 +22,8 @@ else:
 
 class Commands(_TargetBase):
     """The target's extra commands; any other invocation is the run (sdk_hooks.RunEntry)."""
+
+    connector: SalesforceConnector
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -79,7 +81,8 @@ class Commands(_TargetBase):
             )
             from target_salesforce_leads.preflight import run_preflight
 
-            checked = t.cast("TargetSalesforceLeads", target)
-            sys.exit(run_preflight(checked, input_file=kwargs.get("file_input")))
+            sys.exit(
+                run_preflight(target.config, target.connector, input_file=kwargs.get("file_input"))
+            )
         with last_word(cls.logger, paragraph):
             super().invoke(**kwargs)

@@ -5,7 +5,7 @@ a SQLite file by default, next to Meltano's system database; Meltano's own datab
 PostgreSQL; or any ``postgresql://`` URL. Tables are created when missing (``CREATE TABLE IF NOT
 EXISTS``); nothing else ever changes their shape, so any version can read any other's rows.
 
-Over 400 lines because it holds the table definitions and the SQL for both databases, which
+One module on purpose (over 400 lines): the table definitions and the SQL for both databases
 must change together.
 """
 

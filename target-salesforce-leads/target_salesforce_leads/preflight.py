@@ -40,7 +40,7 @@ from target_salesforce_leads.checks import (
 from target_salesforce_leads.validation import ObjectSchema
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.target import TargetSalesforceLeads
+    from target_salesforce_leads.connector import SalesforceConnector
 
 # What the Intercom project sends by default; other projects list theirs in stream_settings.
 DEFAULT_OBJECTS = {"Lead": "Intercom_Contact_ID__c", "Task": "Intercom_Conversation_ID__c"}
@@ -173,7 +173,8 @@ class _Describes:
 
 
 def run_preflight(
-    target: TargetSalesforceLeads,
+    config: t.Mapping[str, t.Any],
+    connector: SalesforceConnector,
     out: t.Callable[[str], None] = print,
     *,
     input_file: t.IO[str] | None = None,
@@ -182,7 +183,8 @@ def run_preflight(
     """Run every check, print the findings, and return the exit code.
 
     Args:
-        target: The configured target (its client is used; nothing is written).
+        config: The target's settings.
+        connector: The target's connector (its client is used; nothing is written).
         out: Where lines go.
         input_file: The SDK's ``--input FILE`` (Singer messages), when given.
         stdin: Standard input (``sys.stdin`` by default); read when not a terminal and no
@@ -191,7 +193,7 @@ def run_preflight(
     Returns:
         0 when ready, 2 when something must be fixed first, 1 when Salesforce failed.
     """
-    client = target.connector.client
+    client = connector.client
     try:
         client.auth.token()
         org = client.auth.org_id
@@ -235,7 +237,7 @@ def run_preflight(
             "to reset."
         )
 
-    streams = _streams(target.config, input_file, stdin, out)
+    streams = _streams(config, input_file, stdin, out)
 
     describes = _Describes(client)
     printed: set[tuple[str, str, str]] = set()
@@ -243,7 +245,7 @@ def run_preflight(
         for stream in streams:
             e, w = _check_one(stream, describes, printed, out)
             errors, warnings = errors + e, warnings + w
-        if target.config.get("match_contacts_by_email", True):
+        if config.get("match_contacts_by_email", True):
             warnings += _check_contact(streams, describes, out)
     except RetriesExhausted as exc:
         out(f"FAIL  describe: Salesforce kept failing ({exc}); retry later.")

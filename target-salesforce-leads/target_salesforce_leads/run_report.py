@@ -9,8 +9,8 @@ key (``MELTANO_RUN_ID`` when the caller set it, else the parent process, the ``m
 that started all three plugins) equals the target's own. A file left by an earlier run is named in
 ``problems`` and its figures are not used.
 
-Over 400 lines because the report's JSON and the printed lines of it are built together, so
-they cannot say different things.
+One module on purpose (over 400 lines): the report's JSON and its printed lines are built
+together, so they cannot say different things.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from singer_kit.summary import pipeline_key, write_summary
 from target_salesforce_leads.alerts import alert_message, alert_reasons, send_alert
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.target import TargetSalesforceLeads
+    import logging
+
+    from salesforce_client.client import SalesforceClient
 
 REPORT_VERSION = 1
 #: Top reasons shown in the printed summary (the JSON holds them all).
@@ -343,9 +345,8 @@ def human_summary(report: dict[str, t.Any]) -> list[str]:
     return lines
 
 
-def salesforce_use(target: TargetSalesforceLeads) -> dict[str, t.Any]:
+def salesforce_use(client: SalesforceClient | None) -> dict[str, t.Any]:
     """The run's Salesforce API calls and the daily budget, as the target saw them."""
-    client = target.connector.used_client
     if client is None:
         return {"api_calls": 0, "by_kind": {}}
     budget = client.budget
@@ -398,8 +399,13 @@ def output_files(config: t.Mapping[str, t.Any], mapper: dict | None) -> dict[str
 
 
 def finish_run_report(
-    target: TargetSalesforceLeads,
+    config: t.Mapping[str, t.Any],
     summary: dict[str, t.Any],
+    *,
+    client: SalesforceClient | None,
+    waiting_first_seen: list[str],
+    started_at: str,
+    logger: logging.Logger,
     after_write: t.Callable[[dict[str, t.Any]], None] | None = None,
 ) -> dict:
     """Build, alert on, write, record and print the run report.
@@ -408,23 +414,19 @@ def finish_run_report(
     it, write it to ``run_report_file``, hand it to ``after_write`` (the run history) and print it;
     answer the report.
     """
-    config = target.config
     key = pipeline_key()
     problems: list[str] = []
     tap, problem = load_plugin_summary(config.get("tap_summary_file"), key, "The extractor")
     problems += [problem] if problem else []
     mapper, problem = load_plugin_summary(config.get("mapper_summary_file"), key, "The mapper")
     problems += [problem] if problem else []
-    runstate = target.runstate_if_loaded
     report = build_run_report(
         summary,
         tap=tap,
         mapper=mapper,
-        salesforce=salesforce_use(target),
-        waiting_first_seen=[e.first_seen for e in runstate.waiting.entries.values()]
-        if runstate is not None
-        else [],
-        started_at=target.started_at,
+        salesforce=salesforce_use(client),
+        waiting_first_seen=waiting_first_seen,
+        started_at=started_at,
         files=output_files(config, mapper),
         problems=problems,
     )
@@ -433,12 +435,12 @@ def finish_run_report(
     lines = human_summary(report)
     url = config.get("alert_webhook_url")
     if reasons and url:
-        result = send_alert(url, alert_message(report, reasons, lines), target.logger)
+        result = send_alert(url, alert_message(report, reasons, lines), logger)
         report["alert"].update(sent=result["sent"], error=result["error"])
     try:
         write_summary(config.get("run_report_file"), report)
     except OSError as exc:
-        target.logger.warning(
+        logger.warning(
             "Could not write the run report to %s (%s); it is printed below.",
             config.get("run_report_file"),
             exc,
@@ -446,5 +448,5 @@ def finish_run_report(
     if after_write is not None:
         after_write(report)
     for line in lines:
-        target.logger.info("%s", line)
+        logger.info("%s", line)
     return report

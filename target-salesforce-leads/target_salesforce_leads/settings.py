@@ -1,6 +1,7 @@
 """The target's settings (its config JSON schema), one declaration each with what it does.
 
-Over 400 lines because it is one list of some fifty settings, each with its description.
+One module on purpose (over 400 lines): one list of some fifty settings, each with its
+description.
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ from target_salesforce_leads.values import clean_record
 from target_salesforce_leads.waiting import Entry, StreamInfo
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.target import TargetSalesforceLeads
+    from singer_sdk.target_base import Target
+
+    from target_salesforce_leads.roles import SinkTarget
 
 # Errors whose message says what to do: no traceback (the run's last lines say it).
 _EXPLAINED = (BudgetExhausted, RetriesExhausted, SalesforceError, BulkJobFailed, AuthError)
@@ -46,16 +48,16 @@ class SalesforceSink(SalesforceDates, BatchSink):
 
     def __init__(
         self,
-        target: TargetSalesforceLeads,
+        target: Target,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
     ) -> None:
         """A sink for ``stream_name``, writing to its sObject (stream_settings) by its key."""
-        self._target = target
-        self.connector = target.connector
-        self.ledger = target.ledger
-        self.hashes = target.hashes
+        self._target = t.cast("SinkTarget", target)
+        self.connector = self._target.connector
+        self.ledger = self._target.ledger
+        self.hashes = self._target.hashes
         # Set by the validator and the date parsing, read by process_record.
         self._invalid: str | None = None
         super().__init__(target, stream_name, schema, key_properties)
@@ -78,7 +80,7 @@ class SalesforceSink(SalesforceDates, BatchSink):
         )
 
     @property
-    def target(self) -> TargetSalesforceLeads:
+    def target(self) -> SinkTarget:
         """The target this sink writes for."""
         return self._target
 

@@ -20,7 +20,7 @@ from target_salesforce_leads.rows import Group, GroupKey, Item, Result, Routing,
 from target_salesforce_leads.validation import Rejection
 
 if t.TYPE_CHECKING:
-    from target_salesforce_leads.batch import Batch
+    from target_salesforce_leads.roles import WriteOwner
 
 BULK_JOB_CALLS = 8
 DRY_RUN_ID = "(dry run: not written)"
@@ -34,7 +34,7 @@ class Outcomes:
     """
 
     def __init__(
-        self, batch: Batch, sobject: str, items: list[Item], written: list[tuple[str, str]]
+        self, batch: WriteOwner, sobject: str, items: list[Item], written: list[tuple[str, str]]
     ) -> None:
         """Outcomes of ``items`` written to ``sobject``; ``written`` gets (key, digest) pairs."""
         self.batch = batch
@@ -91,7 +91,9 @@ class Outcomes:
 class BatchWriter:
     """Writes one batch's routed rows (``read`` gives a row's JSON) and accounts for each."""
 
-    def __init__(self, batch: Batch, items: list[Item], read: t.Callable[[int], bytes]) -> None:
+    def __init__(
+        self, batch: WriteOwner, items: list[Item], read: t.Callable[[int], bytes]
+    ) -> None:
         """Rows refer to ``items`` by index."""
         self.batch = batch
         self.items = items
