@@ -11,6 +11,7 @@ run wraps that call rather than overriding it.
 
 from __future__ import annotations
 
+import copy
 import typing as t
 
 from singer_kit.env_config import numbers_parsed
@@ -154,8 +155,12 @@ class StateOut(_TargetBase):
     """Mirrors ``Target._write_state_message``: a STATE is withheld or carries the waiting list.
 
     ``state_to_emit`` answers the STATE to write (the target's section added), or None to
-    withhold it (dry run, writing halted, too many rejects).
+    withhold it (dry run, writing halted, too many rejects). A STATE equal to the last one
+    emitted is not emitted again (the SDK writes the latest STATE after every batch, also
+    when no new one arrived since the last).
     """
+
+    _last_emitted: dict | None = None
 
     def state_to_emit(self, state: dict) -> dict | None:
         """The STATE to write for ``state``, or None (overridden by the target)."""
@@ -164,8 +169,9 @@ class StateOut(_TargetBase):
     @override
     def _write_state_message(self, state: dict) -> None:
         out = self.state_to_emit(state)
-        if out is not None:
+        if out is not None and out != self._last_emitted:
             super()._write_state_message(out)
+            self._last_emitted = copy.deepcopy(out)
 
 
 class BatchesByAge(_TargetBase):

@@ -117,6 +117,20 @@ def test_states_arriving_while_the_batch_is_young_are_held_for_one_write(harness
     assert target.close() == 0
 
 
+def test_a_state_is_not_emitted_again_after_a_batch_that_brought_no_new_one(harness, live):
+    """Records after the last STATE are written by age and at the end: the SDK writes the
+    latest STATE after each batch, the target emits it once."""
+    target = live(drain_on_state=True, max_batch_age_seconds=1)
+    target.send(schema_msg("Lead"), state_msg({"bookmark": 0}))
+    assert target.next_state(timeout=30)["bookmark"] == 0
+    target.send(record_msg("Lead", lead(1)))
+    assert "ic_1" in _wait_for(lambda: _leads(harness, "ic_1"), timeout=20)
+    target.send(record_msg("Lead", lead(2)))
+    assert target.close() == 0
+    assert "ic_2" in _leads(harness, "ic_2")
+    assert [s["bookmark"] for s in target.states] == [0]
+
+
 def test_without_drain_on_state_a_state_waits_for_the_batch(harness, live):
     """The batch job's defaults keep batching: a STATE alone writes nothing."""
     target = live()
