@@ -3,17 +3,13 @@ the target CLI against it."""
 
 from __future__ import annotations
 
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
 
-# The helpers live in a module with a repo-unique name, importable by the test modules.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from target_sf_testlib import Harness  # noqa: E402
+from .target_sf_testlib import Harness
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import threading
 import typing as t
 from pathlib import Path
 
-from target_sf_testlib import TARGET_CLI
+from .target_sf_testlib import TARGET_CLI
 
 
 class LiveTarget:

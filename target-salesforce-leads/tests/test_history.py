@@ -15,7 +15,10 @@ from target_salesforce_leads.history import (
     resolve_url,
 )
 from target_salesforce_leads.history_page import render
-from target_sf_testlib import (
+
+from scripts.history_dom import as_number, read_history_dom
+
+from .target_sf_testlib import (
     TARGET_CLI,
     Harness,
     as_run_report,
@@ -24,8 +27,6 @@ from target_sf_testlib import (
     lead_messages,
     write_problem_rows,
 )
-
-from scripts.history_dom import as_number, read_history_dom
 
 
 def test_where_the_history_goes() -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from target_salesforce_leads.history import RunHistory
 from target_salesforce_leads.history_page import render
-from target_sf_testlib import (
+
+from scripts.history_dom import as_number, read_history_dom
+
+from .target_sf_testlib import (
     TARGET_CLI,
     Harness,
     as_run_report,
@@ -21,8 +24,6 @@ from target_sf_testlib import (
     lead_messages,
     write_problem_rows,
 )
-
-from scripts.history_dom import as_number, read_history_dom
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from target_sf_testlib import Harness, lead, lead_messages
+
+from .target_sf_testlib import Harness, lead, lead_messages
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import collections
 import queue
 import time
 
-from target_sf_live import LiveTarget
-from target_sf_testlib import lead, record_msg, schema_msg, state_msg
+from .target_sf_live import LiveTarget
+from .target_sf_testlib import lead, record_msg, schema_msg, state_msg
 
 DAILY_LIMIT = 1000
 USED_BY_OTHERS = 980

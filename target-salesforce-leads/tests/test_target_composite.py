@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg
+from .target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg
 
 
 def test_500_leads_with_matching_cost_two_calls(harness: Harness) -> None:

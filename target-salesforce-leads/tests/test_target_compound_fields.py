@@ -6,7 +6,7 @@ and never the compound itself, which it refuses locally.
 
 from __future__ import annotations
 
-from target_sf_testlib import Harness, lead, record_msg, schema_msg
+from .target_sf_testlib import Harness, lead, record_msg, schema_msg
 
 
 def test_components_are_written_and_the_compound_is_refused_locally(harness: Harness) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulators.testing import EmulatorProcess
-from target_sf_testlib import Harness, lead, lead_messages
+
+from .target_sf_testlib import Harness, lead, lead_messages
 
 
 def _describe_calls(sf: EmulatorProcess) -> int:

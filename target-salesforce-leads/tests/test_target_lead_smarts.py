@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
+
+from .target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
 
 
 def test_email_of_a_contact_updates_that_contact(harness: Harness) -> None:

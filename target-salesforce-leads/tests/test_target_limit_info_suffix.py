@@ -8,7 +8,8 @@ usage silently falls back to ``/limits`` or, worse, paces by the per-app figures
 from __future__ import annotations
 
 import pytest
-from target_sf_testlib import Harness, lead, lead_messages
+
+from .target_sf_testlib import Harness, lead, lead_messages
 
 TEMPLATES = [
     "api-usage={used}/{max}; per-app-api-usage={used}/250(appName=sample-connected-app)",

@@ -9,7 +9,7 @@ import subprocess
 import typing as t
 from pathlib import Path
 
-from target_sf_testlib import (
+from .target_sf_testlib import (
     KEYS,
     LEAD_SCHEMA,
     TARGET_CLI,

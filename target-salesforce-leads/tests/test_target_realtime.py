@@ -10,8 +10,9 @@ import json
 import time
 
 import pytest
-from target_sf_live import LiveTarget
-from target_sf_testlib import lead, record_msg, schema_msg, state_msg
+
+from .target_sf_live import LiveTarget
+from .target_sf_testlib import lead, record_msg, schema_msg, state_msg
 
 
 def _wait_for(check, timeout: float):

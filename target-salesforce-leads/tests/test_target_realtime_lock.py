@@ -12,8 +12,8 @@ import collections
 import json
 import typing as t
 
-from target_sf_live import LiveTarget
-from target_sf_testlib import lead, record_msg, schema_msg, state_msg
+from .target_sf_live import LiveTarget
+from .target_sf_testlib import lead, record_msg, schema_msg, state_msg
 
 ROUNDS = 3
 PAIR_ROUNDS = 6

@@ -11,8 +11,8 @@ from __future__ import annotations
 import collections
 import time
 
-from target_sf_live import LiveTarget
-from target_sf_testlib import lead, record_msg, schema_msg, state_msg
+from .target_sf_live import LiveTarget
+from .target_sf_testlib import lead, record_msg, schema_msg, state_msg
 
 TOTAL = 40
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_sf_testlib import Harness, lead, lead_messages
+from .target_sf_testlib import Harness, lead, lead_messages
 
 
 def _token_calls(harness: Harness) -> int:

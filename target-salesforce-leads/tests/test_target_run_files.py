@@ -24,7 +24,8 @@ from target_salesforce_leads.runfiles import (
     stale_config_files,
 )
 from target_salesforce_leads.runlock import EXIT_LIVE_RUN
-from target_sf_testlib import Harness, lead, lead_messages
+
+from .target_sf_testlib import Harness, lead, lead_messages
 
 HOLD_LOCK = (
     "import sys, time\n"

@@ -21,7 +21,8 @@ from target_salesforce_leads.run_report import (
     output_files,
 )
 from target_salesforce_leads.waiting import STATE_KEY, WaitingList
-from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
+
+from .target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
 
 RUN_ID = "6f1c1f7e-3d1a-4c43-9d7a-0d6c1f1b2a3e"
 SECRETS = ("emulator-secret", "emulator-refresh-token", "Bearer ", "hooks-secret-token")

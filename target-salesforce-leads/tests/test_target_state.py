@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from emulators.testing import EmulatorProcess
-from target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
+
+from .target_sf_testlib import Harness, lead, lead_messages, record_msg, schema_msg, state_msg
 
 LEAD_FIELDS = "Intercom_Contact_ID__c, FirstName, LastName, Company, Title, Email"
 

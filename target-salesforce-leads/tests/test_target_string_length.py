@@ -6,7 +6,7 @@ refuse with STRING_TOO_LONG is rejected locally, without a write call.
 
 from __future__ import annotations
 
-from target_sf_testlib import Harness, lead, lead_messages
+from .target_sf_testlib import Harness, lead, lead_messages
 
 EMOJI = "\U0001f600"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_sf_testlib import Harness, lead, lead_messages
+from .target_sf_testlib import Harness, lead, lead_messages
 
 
 def test_same_input_twice_creates_once_and_second_run_writes_nothing(harness: Harness) -> None:

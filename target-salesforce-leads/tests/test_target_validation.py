@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from target_sf_testlib import Harness, lead, lead_messages
+from .target_sf_testlib import Harness, lead, lead_messages
 
 CASES = [
     ("REQUIRED_FIELD_MISSING", {"LastName": None}),
