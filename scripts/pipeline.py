@@ -51,6 +51,9 @@ WEBHOOK_TOPICS = [
     "conversation.user.created",
     "conversation.user.replied",
 ]
+# Directories of a Meltano system directory that belong to one pipeline (the rest, the plugins'
+# installs, are the project's `.meltano/`, shared: see `Pipeline.system_dir`).
+OWN_SYSTEM_DIRS = {"run", "logs"}
 # The Intercom emulator's default of 10,000 calls a minute would make the tap wait most of a big
 # run; the tap paces itself by the rate-limit headers either way.
 FAST_INTERCOM_ARGS = ["--rate-limit-per-minute", "60000"]
@@ -210,6 +213,7 @@ class Pipeline:
         """Create the folders and start both emulators; itself."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.output.mkdir(parents=True, exist_ok=True)
+        self._link_installed_plugins()
         if self.intercom_template is not None and not self.intercom.data_dir.exists():
             shutil.copytree(self.intercom_template, self.intercom.data_dir)
         self.intercom.start()
@@ -245,6 +249,26 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def system_dir(self) -> Path:
+        """This pipeline's Meltano system directory (MELTANO_SYS_DIR_ROOT).
+
+        Its own `run/` (the plugins' per-invocation config, catalog and state files) and
+        `logs/`, so that pipelines running at once (parallel tests) never read each other's
+        files; the plugins' installs are links to the project's `.meltano/`. Meltano runs in
+        `workdir` (the system directory's parent, as `.meltano/` is the project's), with
+        MELTANO_PROJECT_ROOT naming the project.
+        """
+        return self.workdir / ".meltano"
+
+    def _link_installed_plugins(self) -> None:
+        self.system_dir.mkdir(parents=True, exist_ok=True)
+        shared = ROOT / ".meltano"
+        for entry in sorted(shared.iterdir()) if shared.is_dir() else []:
+            link = self.system_dir / entry.name
+            if entry.is_dir() and entry.name not in OWN_SYSTEM_DIRS and not link.exists():
+                link.symlink_to(entry, target_is_directory=True)
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -373,14 +397,23 @@ class Pipeline:
         env.update(self.extra_env)
         return env
 
+    def meltano_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """`env()` plus the project and the pipeline's own system directory (`system_dir`)."""
+        return {
+            **self.env(),
+            "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_SYS_DIR_ROOT": str(self.system_dir),
+            **(env or {}),
+        }
+
     def meltano(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run `meltano ARGS` in the project; fails on a non-zero exit when `check`."""
         proc = subprocess.run(
             [MELTANO, *args],
-            cwd=ROOT,
-            env={**self.env(), **(env or {})},
+            cwd=self.workdir,
+            env=self.meltano_env(env),
             capture_output=True,
             text=True,
             timeout=900,
@@ -402,8 +435,8 @@ class Pipeline:
             return schemas
         return subprocess.run(
             [MELTANO, "invoke", "target-salesforce-leads", "--preflight"],
-            cwd=ROOT,
-            env=self.env(),
+            cwd=self.workdir,
+            env=self.meltano_env(),
             input=schemas.stdout,
             capture_output=True,
             text=True,
@@ -472,8 +505,8 @@ class Pipeline:
         fh = log.open("a")
         proc = subprocess.Popen(
             [MELTANO, *_run_args(extra, schedule, job)],
-            cwd=ROOT,
-            env={**self.env(), **(env or {})},
+            cwd=self.workdir,
+            env=self.meltano_env(env),
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -705,8 +738,8 @@ class ReceiverJob:
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 [MELTANO, "invoke", RECEIVER],
-                cwd=ROOT,
-                env={**self.pipeline.env(), "INTERCOM_WEBHOOK_RECEIVER_PORT": str(self.port)},
+                cwd=self.pipeline.workdir,
+                env=self.pipeline.meltano_env({"INTERCOM_WEBHOOK_RECEIVER_PORT": str(self.port)}),
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

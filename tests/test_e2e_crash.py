@@ -2,7 +2,8 @@
 
 A run killed with SIGKILL (the whole process group, as a crash, the OOM killer or a deploy does)
 leaves Meltano's job row RUNNING with a heartbeat Meltano trusts for 5 minutes, and the
-plugins' config files, secrets included, in `.meltano/run/<plugin>/`. The schedule passes
+plugins' config files, secrets included, in `.meltano/run/<plugin>/` (here the pipeline's own
+system directory, `Pipeline.system_dir`). The schedule passes
 `--force` (MELTANO_RUN_FORCE in its env) so its next run starts at once; the target's run lock
 (a flock the kernel drops with the process) refuses a run while another is live instead.
 End states are checked against the emulators' own data with `account_for_everything`.
@@ -18,30 +19,34 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scripts.pipeline import (
-    ROOT,
     Pipeline,
     RunningJob,
     account_for_everything,
 )
 
-RUN_DIR = ROOT / ".meltano" / "run"
 LIVE_RUN_MESSAGE = "Another run of this pipeline is still live in this project"
 SECRETS = ("emulator-token", "emulator-secret", "emulator-refresh-token")
 
 
-def config_files() -> set[Path]:
+def run_dir(pipe: Pipeline) -> Path:
+    """Meltano's run directory of the pipeline's system directory."""
+    return pipe.system_dir / "run"
+
+
+def config_files(pipe: Pipeline) -> set[Path]:
     """Meltano's per-invocation config files, of every plugin."""
-    return set(RUN_DIR.glob("*/*.config.json"))
+    return set(run_dir(pipe).glob("*/*.config.json"))
 
 
-def readable_by_others(*roots: Path) -> dict[str, str]:
+def readable_by_others(pipe: Pipeline, *roots: Path) -> dict[str, str]:
     """Every file under `roots` that group or others may read, and every directory of Meltano's
     run directory they may enter, with its mode."""
     found = {}
+    run = run_dir(pipe)
     for root in roots:
         for path in [root, *root.rglob("*")]:
             mode = stat.S_IMODE(path.lstat().st_mode)
-            if path.is_symlink() or (path.is_dir() and not path.is_relative_to(RUN_DIR)):
+            if path.is_symlink() or (path.is_dir() and not path.is_relative_to(run)):
                 continue
             if mode & 0o077:
                 found[str(path)] = oct(mode)
@@ -65,11 +70,11 @@ def wait_for(job: RunningJob, condition: Callable[[], bool], what: str, timeout:
 
 def kill_mid_run(pipe: Pipeline) -> set[Path]:
     """Start a run, SIGKILL its process group mid-extraction; the config files it left."""
-    before = config_files()
+    before = config_files(pipe)
     job = pipe.start_run(schedule=True)
     wait_for(job, lambda: intercom_calls(pipe) >= 120, "120 Intercom calls")
     job.kill_group()
-    return config_files() - before
+    return config_files(pipe) - before
 
 
 def running_jobs(pipe: Pipeline) -> list[tuple[int, str]]:
@@ -104,13 +109,12 @@ def test_after_kill_9_the_scheduled_run_resumes_at_once_and_no_secret_is_left_be
     acc = account_for_everything(pipe)
     assert acc.ok(), acc.report()
     assert not any(p.exists() for p in left), "the killed run's config files are still there"
-    assert config_files() == set()
+    assert config_files(pipe) == set()
     removed = [line for line in scheduled.output.splitlines() if "left with its secrets" in line]
     assert len(removed) == len(left), removed
-    assert readable_by_others(RUN_DIR, pipe.output, pipe.target_dir) == {}
-    assert readable_by_others(pipe.workdir / "meltano.db", pipe.workdir / "run-history.db") == {}, (
-        "the state or the run history is readable"
-    )
+    assert readable_by_others(pipe, run_dir(pipe), pipe.output, pipe.target_dir) == {}
+    databases = (pipe.workdir / "meltano.db", pipe.workdir / "run-history.db")
+    assert readable_by_others(pipe, *databases) == {}, "the state or the run history is readable"
 
 
 def test_without_the_schedule_meltano_run_resumes_once_the_dead_heartbeat_is_5_minutes_old(
@@ -135,7 +139,7 @@ def test_without_the_schedule_meltano_run_resumes_once_the_dead_heartbeat_is_5_m
     assert running_jobs(pipe) == [], "Meltano did not mark the dead run failed"
     account_for_everything(pipe).check()
     assert not any(p.exists() for p in left)
-    assert readable_by_others(RUN_DIR, pipe.output, pipe.target_dir) == {}
+    assert readable_by_others(pipe, run_dir(pipe), pipe.output, pipe.target_dir) == {}
 
 
 def test_a_scheduled_run_started_while_one_is_live_is_refused_and_the_live_one_succeeds(
@@ -153,7 +157,7 @@ def test_a_scheduled_run_started_while_one_is_live_is_refused_and_the_live_one_s
     assert code != 0 and LIVE_RUN_MESSAGE in log, log[-3000:]
     assert first.proc.wait(timeout=600) == 0, first.log.read_text()[-3000:]
     account_for_everything(pipe).check()
-    assert config_files() == set()
+    assert config_files(pipe) == set()
 
 
 def test_two_scheduled_runs_started_together_one_runs_and_the_other_is_refused(
@@ -168,7 +172,7 @@ def test_two_scheduled_runs_started_together_one_runs_and_the_other_is_refused(
     refused = logs[codes.index(1)]
     assert LIVE_RUN_MESSAGE in refused, refused[-3000:]
     account_for_everything(pipe).check()
-    assert config_files() == set()
+    assert config_files(pipe) == set()
     again = pipe.run(check=False, schedule=True)
     assert again.returncode == 0, again.explain()
     assert again.salesforce_record_writes == {}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from scripts.pipeline import (
-    ROOT,
     Pipeline,
     RunningJob,
     account_for_everything,
@@ -90,7 +89,7 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_and_duplicates_nothing(
     job.kill_group()
     moments.append(f"{delay:.2f} s into a Bulk job")
 
-    left = list((ROOT / ".meltano" / "run").glob("*/*.config.json"))
+    left = list((pipe.system_dir / "run").glob("*/*.config.json"))
     # Only the last killed run's config files (tap, mapper, target; secrets included): each run
     # after a kill removed the ones the kill before it left.
     assert sorted(p.parent.name for p in left) == [
