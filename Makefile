@@ -11,6 +11,10 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 EXTRAS_tap-intercom-events := [receiver,postgres]
 EXTRAS_target-salesforce-leads := [postgres]
 PYTEST_ARGS ?=
+# make test runs the tests on this many pytest-xdist workers (most of a test's time is spent
+# waiting on emulators and Meltano subprocesses, not on a core); one test file is one unit of
+# work (conftest.py). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= 4
 # make types: the import name of each package directory (default: the directory's name with _ for
 # -), and the shared packages checked as soon as their directory exists.
 MODULE_transform := mapper_intercom_salesforce
@@ -50,7 +54,7 @@ lock: | $(UV)
 		$(addprefix --no-emit-package ,$(LOCAL_NAMES)) $(LOCK_ARGS) -o $(LOCK) -
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m scripts.demo

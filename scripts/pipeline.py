@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -97,6 +98,21 @@ def meltano_install(env: dict[str, str] | None = None) -> None:
         stderr=subprocess.PIPE,
     )
     compile_plugin_bytecode()
+
+
+def meltano_install_once(shared_dir: Path) -> None:
+    """`meltano_install` once for all the processes that share `shared_dir`.
+
+    pytest-xdist's workers of one test run share their temporary folders' parent: the first
+    one installs, the others wait for it, then skip.
+    """
+    shared_dir.mkdir(parents=True, exist_ok=True)
+    done = shared_dir / "meltano-install.done"
+    with (shared_dir / "meltano-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            meltano_install()
+            done.touch()
 
 
 def compile_plugin_bytecode() -> None:

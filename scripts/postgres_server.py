@@ -16,6 +16,7 @@ Run it by hand to get a server until Ctrl-C: `.venv/bin/python scripts/postgres_
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 START_TIMEOUT = 60.0
+# Held while the server binaries are looked for and installed (and the postgres user made), so
+# that test processes starting servers at once (pytest-xdist workers) install only once.
+INSTALL_LOCK = Path(tempfile.gettempdir()) / "postgres-server-install.lock"
 
 
 def find_bin_dir() -> Path | None:
@@ -54,10 +58,19 @@ def install_postgres() -> Path:
             "(needs root and apt-get); install the postgresql package, then run again"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]
+    cmd = [
+        "apt-get",
+        "-o",
+        "DPkg::Lock::Timeout=300",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "postgresql",
+    ]
     if subprocess.run(cmd, env=env, timeout=900, capture_output=True).returncode != 0:
         # A fresh machine may have no package lists yet.
-        subprocess.run(["apt-get", "update"], env=env, timeout=600, check=True, capture_output=True)
+        update = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"]
+        subprocess.run(update, env=env, timeout=600, check=True, capture_output=True)
         done = subprocess.run(cmd, env=env, timeout=900, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"apt-get install postgresql failed: {done.stderr[-2000:]}")
@@ -124,8 +137,10 @@ def postgres_server(settings: dict[str, str] | None = None) -> Iterator[str]:
 
     `settings` are extra server settings (`-c name=value`).
     """
-    bin_dir = find_bin_dir() or install_postgres()
-    ids = _run_as()
+    with INSTALL_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        bin_dir = find_bin_dir() or install_postgres()
+        ids = _run_as()
     root = Path(tempfile.mkdtemp(prefix="pgtest-"))
     data, log = root / "data", root / "server.log"
     proc: subprocess.Popen[bytes] | None = None

@@ -12,6 +12,7 @@ from scripts.pipeline import (
     Pipeline,
     RunResult,
     meltano_install,
+    meltano_install_once,
     seed_intercom_template,
 )
 
@@ -25,9 +26,13 @@ MEDIUM = {"contacts": 1500, "conversations": 500, "seed": 13}
 
 
 @pytest.fixture(scope="session")
-def installed_plugins() -> None:
-    """`meltano install` once per session: editable installs into .meltano/ with uv."""
-    meltano_install()
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """`meltano install` once per test run: editable installs into .meltano/ with uv. Under
+    pytest-xdist, once for all workers (their temporary folders' common parent)."""
+    if worker_id == "master":
+        meltano_install()
+    else:
+        meltano_install_once(tmp_path_factory.getbasetemp().parent)
 
 
 @pytest.fixture(scope="module")
