@@ -2,9 +2,9 @@
 
 Each test file is one unit of work: its module-scoped fixtures (an emulator, a seeded pipeline)
 start once, on one worker, and its tests keep their order. Files that share a session fixture too
-costly to build twice are one unit together (SHARED_SESSION). The end-to-end files, the longest
-units, are handed out first (FIRST), so that none of them starts last and runs alone at the end.
-Without xdist this changes nothing.
+costly to build twice are one unit together (SHARED_SESSION). The longest units are handed out
+first (FIRST, longest first, by the suite's --durations), so that none of them
+starts last and runs alone at the end. Without xdist this changes nothing.
 
 (xdist's own ``--dist loadgroup`` cannot group here: it renames the test ids, which pytest 9
 no longer lets a plugin do.)
@@ -20,8 +20,22 @@ SHARED_SESSION = {
     "tests/test_e2e_volume.py": "volume",
     "tests/test_e2e_progress.py": "volume",
 }
-#: Folders whose files are handed out before all others, in this order.
-FIRST = ("tests/",)
+#: Files and folders whose units are handed out before all others, in this order (the longest
+#: first; a file's rank is that of the first entry it starts with).
+FIRST = (
+    "tests/test_e2e_volume.py",
+    "tests/test_e2e_progress.py",
+    "tests/test_e2e_failures.py",
+    "tests/test_e2e_crash.py",
+    "tests/test_e2e_recovery.py",
+    "tap-intercom-events/tests/test_tap_skip_unchanged.py",
+    "tests/test_e2e_realtime.py",
+    "target-salesforce-leads/tests/test_target_state.py",
+    "tests/test_plugin_definitions.py",
+    "tests/",
+    "target-salesforce-leads/tests/",
+    "tap-intercom-events/tests/",
+)
 
 
 def unit_of(nodeid: str) -> str:
