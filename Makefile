@@ -53,7 +53,9 @@ lock: | $(UV)
 		| $(UV) pip compile --quiet --universal --python-version 3.10 --custom-compile-command 'make lock' \
 		$(addprefix --no-emit-package ,$(LOCAL_NAMES)) $(LOCK_ARGS) -o $(LOCK) -
 
-test: $(STAMP)
+# make test: lint (ruff check, ruff format --check), types (mypy), then the tests; it fails at
+# the first of the three that fails.
+test: lint types
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP)
@@ -64,6 +66,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Type check (mypy.ini): each package on its own (a directory not here yet is skipped), then
 # scripts/, benchmarks/ and tests/; fails when any of them has an error.
