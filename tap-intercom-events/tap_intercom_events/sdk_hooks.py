@@ -14,11 +14,10 @@ import typing as t
 from functools import cached_property
 
 from intercom_client.errors import IntercomError
-from singer_kit.env_config import numbers_parsed
+from singer_kit.env_config import EnvNumbers as EnvNumbers  # the shared hook, re-exported
 from singer_kit.fatal import last_word
 from singer_sdk import Tap, metrics
 from singer_sdk.exceptions import FatalAPIError
-from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers._util import load_json, utc_now
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.singerlib import RecordMessage
@@ -164,18 +163,6 @@ class CountingRecordCounter(metrics.Counter):
         """The sync this counter counted is over."""
         super().exit()
         self._meter.live.discard(self)
-
-
-class EnvNumbers(_TapBase):
-    """Mirrors ``PluginBase._env_var_config``: ``number`` settings read as numbers.
-
-    Settings come as variables with `--config ENV` (Meltano commands such as `meltano test`
-    pass them so); the SDK leaves `number` settings strings, which config validation refuses.
-    """
-
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
 
 class TerminationAfterWrite(_TapBase):

@@ -125,8 +125,20 @@ def test_each_hook_names_the_sdk_method_it_mirrors() -> None:
         hooks = [
             cls
             for _, cls in inspect.getmembers(sdk_hooks, inspect.isclass)
-            if cls.__module__ == sdk_hooks.__name__ and name in vars(cls)
+            # Defined here, or shared by the plugins in singer_kit and imported here.
+            if cls.__module__ in (sdk_hooks.__name__, "singer_kit.env_config") and name in vars(cls)
         ]
         assert hooks, f"sdk_hooks.MIRRORED lists {name} but no mixin defines it"
         for cls in hooks:
             assert f"{owner.__name__}.{name}" in (cls.__doc__ or ""), (cls, name)
+
+
+def test_number_settings_given_as_environment_variables_are_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shared EnvNumbers hook (singer_kit.env_config): with --config ENV, Meltano passes
+    every setting as text; a number setting must reach config validation as a number."""
+    monkeypatch.setenv("TAP_INTERCOM_EVENTS_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("TAP_INTERCOM_EVENTS_COALESCE_SECONDS", "1.5")
+    tap = TapIntercomEvents(config=None, parse_env_config=True, validate_config=True)
+    assert tap.config["coalesce_seconds"] == 1.5

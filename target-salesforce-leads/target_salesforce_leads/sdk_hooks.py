@@ -14,8 +14,7 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from singer_kit.env_config import numbers_parsed
-from singer_sdk.helpers._classproperty import classproperty
+from singer_kit.env_config import EnvNumbers as EnvNumbers  # the shared hook, re-exported
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
     datetime_fromisoformat,
@@ -201,18 +200,6 @@ class BatchesByAge(_TargetBase):
         if not any(getattr(s, "has_pending", False) for s in self._sinks_active.values()):
             return None
         return (self._MAX_RECORD_AGE_IN_MINUTES - self._max_record_age_in_minutes) * 60
-
-
-class EnvNumbers(_TargetBase):
-    """Mirrors ``PluginBase._env_var_config``: ``number`` settings read as numbers.
-
-    Settings come as variables with `--config ENV` (Meltano commands such as `meltano test`
-    pass them so); the SDK leaves `number` settings strings, which config validation refuses.
-    """
-
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        return numbers_parsed(super()._env_var_config, cls.config_jsonschema)
 
 
 class RunEntry(_TargetBase):
