@@ -51,6 +51,23 @@ def test_add_dedupes_and_reads_in_order(postgres_url: str) -> None:
     other.close()
 
 
+def _wait_for_no_other_transaction(url: str, timeout: float = 30) -> None:
+    """Until no other session of the server holds a transaction open.
+
+    The reader returns only rows below its snapshot's xmin, which any open transaction on the
+    server (another test's, in any database) holds back: this test needs the server to itself.
+    """
+    query = (
+        "SELECT pid, datname, state, xact_start::text, left(query, 80) FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
+    )
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while (others := conn.execute(query).fetchall()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert not others, f"other transactions held open on the server for {timeout:g} s: {others}"
+
+
 def test_out_of_order_commits_are_not_skipped(postgres_url: str) -> None:
     """A takes its transaction id first and commits last; B and C commit in between.
 
@@ -58,6 +75,7 @@ def test_out_of_order_commits_are_not_skipped(postgres_url: str) -> None:
     """
     inbox = open_inbox(postgres_url)
     inbox.add("before", "ping", b"{}")
+    _wait_for_no_other_transaction(postgres_url)
     items, offset = _drain(inbox)
     assert [i.notification_id for i in items] == ["before"]
     last_id = int(offset.split(":")[1])

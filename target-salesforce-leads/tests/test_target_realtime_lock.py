@@ -43,7 +43,9 @@ def _run_both(
         LiveTarget(
             harness.config(
                 drain_on_state=True,
-                max_batch_age_seconds=1,
+                # Each round's records are one batch, written as its last record arrives, in
+                # both processes at about the same moment (their look-ups and writes overlap).
+                batch_size=2 * PEOPLE,
                 state_path=str(tmp_path / name / "hashes.sqlite"),
                 summary_file=str(tmp_path / f"summary-{name}.json"),
                 waiting_file=str(tmp_path / f"waiting-{name}.jsonl"),
