@@ -16,6 +16,8 @@ from singer_sdk.streams import RESTStream, Stream
 from tap_intercom_events import sdk_hooks
 from tap_intercom_events.tap import TapIntercomEvents
 
+from scripts.sdk_guard import parameter_names
+
 from .tap_test_support import TOKEN
 
 #: The parameters (name, kind) of each SDK method the tap overrides, as in singer-sdk 0.54.9.
@@ -39,11 +41,6 @@ USED = {
 ELSEWHERE: dict[tuple[str, str, str], type] = {}
 
 
-def _signature(func: object) -> list[str]:
-    params = inspect.signature(func).parameters.values()  # type: ignore[arg-type]
-    return [("*" if p.kind is p.KEYWORD_ONLY else "") + p.name for p in params]
-
-
 @pytest.mark.parametrize(
     ("owner", "name"), list(OVERRIDDEN), ids=[f"{o.__name__}.{n}" for o, n in OVERRIDDEN]
 )
@@ -52,7 +49,7 @@ def test_the_sdk_still_has_each_method_the_tap_overrides(owner: type, name: str)
         f"singer_sdk {owner.__name__}.{name} is gone: the override in sdk_hooks.py no longer "
         "hooks into anything; find the SDK's new seam before raising the singer-sdk pin"
     )
-    assert _signature(getattr(owner, name)) == OVERRIDDEN[(owner, name)], (
+    assert parameter_names(getattr(owner, name)) == OVERRIDDEN[(owner, name)], (
         f"singer_sdk {owner.__name__}.{name} changed its signature: update its mirror in "
         "sdk_hooks.py"
     )

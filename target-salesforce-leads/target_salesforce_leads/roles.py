@@ -53,8 +53,8 @@ class SinkTarget(RunView, t.Protocol):
         """The org's Lead lock around a batch of ``sink``, when it needs one."""
 
 
-class WriteOwner(t.Protocol):
-    """What a batch's writer uses of the batch."""
+class SinkParts(t.Protocol):
+    """What a batch and its writer both use of the sink's stream and run."""
 
     connector: SalesforceConnector
     ledger: RunLedger
@@ -63,6 +63,10 @@ class WriteOwner(t.Protocol):
     stream_name: str
     sobject: str
     key_field: str | None
+
+
+class WriteOwner(SinkParts, t.Protocol):
+    """What a batch's writer uses of the batch."""
 
     def reject(
         self, item_or_line: Item | int, ext: t.Any, rej: Rejection, sobject: str | None = None
@@ -70,16 +74,9 @@ class WriteOwner(t.Protocol):
         """Account for a record that was not written."""
 
 
-class BatchOwner(t.Protocol):
+class BatchOwner(SinkParts, t.Protocol):
     """What a batch uses of its sink."""
 
-    connector: SalesforceConnector
-    ledger: RunLedger
-    hashes: HashStore
-    logger: logging.Logger
-    stream_name: str
-    sobject: str
-    key_field: str | None
     lead_smarts: bool
 
     @property

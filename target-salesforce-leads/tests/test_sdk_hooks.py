@@ -16,6 +16,8 @@ from target_salesforce_leads import sdk_hooks
 from target_salesforce_leads.sinks import SalesforceSink
 from target_salesforce_leads.target import TargetSalesforceLeads
 
+from scripts.sdk_guard import parameter_names
+
 #: The parameters (name, kind) of each SDK method the target overrides, as in singer-sdk 0.54.9.
 OVERRIDDEN: dict[tuple[type, str], list[str]] = {
     (Sink, "_parse_timestamps_in_record"): ["self", "record", "schema", "treatment"],
@@ -36,11 +38,6 @@ INSTANCE = {
 }
 
 
-def _signature(func: object) -> list[str]:
-    params = inspect.signature(func).parameters.values()  # type: ignore[arg-type]
-    return [("*" if p.kind is p.KEYWORD_ONLY else "") + p.name for p in params]
-
-
 @pytest.mark.parametrize(
     ("owner", "name"), list(OVERRIDDEN), ids=[f"{o.__name__}.{n}" for o, n in OVERRIDDEN]
 )
@@ -49,7 +46,7 @@ def test_the_sdk_still_has_each_method_the_target_overrides(owner: type, name: s
         f"singer_sdk {owner.__name__}.{name} is gone: the override in sdk_hooks.py no longer "
         "hooks into anything; find the SDK's new seam before raising the singer-sdk pin"
     )
-    assert _signature(getattr(owner, name)) == OVERRIDDEN[(owner, name)], (
+    assert parameter_names(getattr(owner, name)) == OVERRIDDEN[(owner, name)], (
         f"singer_sdk {owner.__name__}.{name} changed its signature: update its mirror in "
         "sdk_hooks.py"
     )
